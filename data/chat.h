@@ -1,0 +1,32 @@
+// data/chat.h -- the chat template: ChatML as Qwen2/Qwen2.5 use it, with the paper's
+// system prompt.
+//
+// An example becomes two texts, tokenized separately by train/ (special tokens
+// <|im_start|> and <|im_end|> must be single tokens of the tokenizer):
+//   prompt     = "<|im_start|>system\n" SYSTEM "<|im_end|>\n"
+//                "<|im_start|>user\n" PROBLEM "<|im_end|>\n"
+//                "<|im_start|>assistant\n"                         (weight 0)
+//   completion = SOLUTION "<|im_end|>"                               (weight 1)
+// so that prompt + completion is exactly what Qwen's apply_chat_template produces with
+// add_generation_prompt=True followed by the answer. At generation time the model
+// continues the prompt and stops at <|im_end|>.
+#ifndef O1P_CHAT_H
+#define O1P_CHAT_H
+
+#include <stddef.h>
+
+#define CHAT_IM_START "<|im_start|>"
+#define CHAT_IM_END "<|im_end|>"
+#define CHAT_SYSTEM_PROMPT \
+    "You are a helpful assistant. You should think step-by-step and put your final answer within \\boxed{}."
+
+// malloc'ed prompt text for problem; system == NULL means CHAT_SYSTEM_PROMPT.
+// Returns NULL only when out of memory.
+char *chat_prompt(const char *system, const char *problem);
+// malloc'ed completion text: solution + "<|im_end|>". NULL when out of memory.
+char *chat_completion(const char *solution);
+// Length of text up to (not including) the first "<|im_end|>" (or strlen(text)): the
+// answer part of a generated completion.
+size_t chat_answer_len(const char *text);
+
+#endif

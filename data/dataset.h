@@ -1,0 +1,62 @@
+// data/dataset.h -- problems with reference answers: the paper's JSON arrays and JSONL.
+//
+// Two file shapes are read, told apart by the first non-blank byte:
+//   '['  a JSON array of objects (../shared/datasets/*.json, as the paper ships them);
+//   '{'  JSON Lines, one object per line (blank lines skipped).
+// Each object must have a "problem" string and an answer: "answer" or
+// "ground_truth_answer" (a string, or a number whose source text is taken, e.g. 18).
+// Optional: "solution" or "ground_truth_solution" (string), "level" (integer, or the
+// MATH-style string "Level 3"), "redundant_chars" (integer, written by `o1p data
+// synth`: how many characters of the solution are overthinking). Other members are
+// ignored (the paper's files carry pre_generated_* fields). Anything else -- a record
+// that is not an object, a missing problem or answer, a field of the wrong type,
+// malformed JSON, invalid UTF-8 -- is an error naming the file, the line (and column)
+// and for JSON arrays the element index; an empty file is an error too.
+#ifndef O1P_DATASET_H
+#define O1P_DATASET_H
+
+#include <stddef.h>
+
+#include "../base/err.h"
+
+typedef struct {
+    char *problem;        // UTF-8, NUL-terminated
+    char *answer;         // the reference answer (no \boxed{}), e.g. "\frac{1}{2}"
+    char *solution;       // a worked solution ending in \boxed{answer}, or NULL
+    int level;            // difficulty 1..5 where known, else 0
+    long redundant_chars; // characters of solution that are overthinking, -1 if unknown
+} Example;
+
+typedef struct {
+    Example *ex;  // ex[0..n), owned (each string malloc'ed)
+    int n, cap;
+} Dataset;
+
+// Reads a dataset file (JSON array or JSONL). On error *ds is left empty.
+int dataset_load(const char *path, Dataset *ds, Err *e);
+// The same from memory; name is used in messages.
+int dataset_parse(const char *text, size_t len, const char *name, Dataset *ds, Err *e);
+// Appends a copy of the strings (solution may be NULL).
+int dataset_add(Dataset *ds, const char *problem, const char *answer, const char *solution, int level,
+                long redundant_chars, Err *e);
+void dataset_free(Dataset *ds);
+
+// Writes JSONL atomically (base/io.h): one object per example with "problem", "answer",
+// and where present "solution", "level" (when > 0) and "redundant_chars" (when >= 0).
+// dataset_load reads it back identically.
+int dataset_write_jsonl(const char *path, const Dataset *ds, Err *e);
+
+// Per-level statistics of a dataset's solutions (levels 0..DATASET_MAX_LEVEL; level 0
+// is "unknown"). redundant_frac = sum of redundant_chars / sum of solution chars over
+// the examples where redundant_chars >= 0.
+#define DATASET_MAX_LEVEL 10
+typedef struct {
+    int count[DATASET_MAX_LEVEL + 1];
+    double mean_chars[DATASET_MAX_LEVEL + 1];     // mean solution length (bytes)
+    double redundant_frac[DATASET_MAX_LEVEL + 1]; // -1 if unknown at that level
+    int total;
+    double total_mean_chars, total_redundant_frac;
+} DatasetStats;
+void dataset_stats(const Dataset *ds, DatasetStats *st);
+
+#endif

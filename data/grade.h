@@ -1,0 +1,39 @@
+// data/grade.h -- answer extraction and grading, as in the MATH benchmark's grader.
+//
+// Extraction: the content of the FIRST \boxed{...} (or \fbox{...}, or "\boxed 5"), with
+// nested braces, as the paper's evaluation code does; no box means no answer (wrong).
+//
+// Equivalence (grade_equal) follows Hendrycks et al.'s strip_string normalisation,
+// extended:
+//   - whitespace, "\!", "\,", "\;", "\ ", \left/\right, \displaystyle removed;
+//   - \dfrac, \tfrac -> \frac; \frac12 -> \frac{1}{2}; \sqrt3 -> \sqrt{3};
+//   - \text{...}, \textbf{...}, \mbox{...}, \mathrm{...} unwrapped; a trailing unit word
+//     after a number ("5 \text{ cm}", "10 dollars") dropped;
+//   - \$, $, \%, %, ^\circ, ^{\circ}, \degree removed;
+//   - "k = 5", "x=5" -> "5" (a short variable name before one '=');
+//   - numbers compared by value: 0.5 == \frac{1}{2} == 1/2 == .5 == 0.50, 12,345 == 12345,
+//     "5.0" == "5", -\frac{1}{2} == \frac{-1}{2}; relative tolerance 1e-6;
+//   - tuples, lists and intervals compared element-wise: "(1, 2)" == "(1,2)",
+//     "[0, \frac12)" == "[0,0.5)"; brackets must match; a top-level comma list "1, 2" is
+//     compared element-wise too;
+//   - otherwise the normalised strings must be equal.
+#ifndef O1P_GRADE_H
+#define O1P_GRADE_H
+
+#include <stddef.h>
+
+// Finds the first \boxed / \fbox in text; on success sets *start and *len to its content
+// (inside the braces) and returns 1; returns 0 when there is none or it is unclosed.
+int grade_find_boxed(const char *text, const char **start, size_t *len);
+// malloc'ed copy of the first boxed content, or NULL (none, or out of memory).
+char *grade_extract_boxed(const char *text);
+// malloc'ed normalised form of an answer (the string grade_equal compares when the
+// values are not numbers or tuples), or NULL when out of memory.
+char *grade_normalize(const char *answer);
+// 1 if the answers are equivalent, else 0.
+int grade_equal(const char *given, const char *truth);
+// Extracts the boxed answer of a generated solution and grades it: 1 correct, 0 wrong
+// (including no box).
+int grade_solution(const char *solution, const char *truth);
+
+#endif

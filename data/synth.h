@@ -1,0 +1,46 @@
+// data/synth.h -- the synthetic long-thought task: the project's embedded demo.
+//
+// A problem is a short chain of arithmetic on small numbers that cannot be answered
+// without writing the intermediate results, e.g. (level 2)
+//   "Start with 37. Add 48, then subtract 19, then multiply by 3. Give the result mod 100."
+// Level L (1..5) has L+1 operations (2..6); every written step is one small operation
+// whose inputs are on the same line or the line before, and the running value is
+// reduced mod 100 after each step, so every number has at most two digits (products
+// at most four before reduction).
+//
+// Each solution walks the steps and ends with \boxed{answer}. Around the necessary
+// steps it carries a random amount of the overthinking of o1-like models: restating
+// the problem, "Wait, let me check that again." hesitations, re-verifying a step
+// already done, and a second full pass ("Let me verify by redoing it"). Some first
+// attempts slip (a wrong intermediate result) and a check catches and corrects it, so
+// some checking pays and removing all of it costs accuracy. Per example, the number of
+// characters that are overthinking (everything that could be deleted leaving a correct,
+// complete solution) is recorded in Example.redundant_chars.
+//
+// Splits: a problem belongs to the train or the test split by a hash of its text
+// (synth_split_of), so the two never share a problem; generation draws candidates
+// from a stream seeded by (seed, split) and keeps those of the requested split,
+// skipping duplicates. Same config, same examples, byte for byte.
+#ifndef O1P_SYNTH_H
+#define O1P_SYNTH_H
+
+#include <stdint.h>
+
+#include "../base/err.h"
+#include "dataset.h"
+
+#define SYNTH_MAX_LEVEL 5
+enum { SYNTH_TRAIN = 0, SYNTH_TEST = 1 };
+
+typedef struct {
+    uint64_t seed;
+    int level_min, level_max;  // inclusive, within 1..SYNTH_MAX_LEVEL; levels are drawn uniformly
+    int split;                 // SYNTH_TRAIN or SYNTH_TEST
+} SynthConfig;
+
+// Appends n examples (problem, answer, solution, level, redundant_chars) to ds.
+int synth_generate(const SynthConfig *cfg, int n, Dataset *ds, Err *e);
+// SYNTH_TRAIN or SYNTH_TEST for a problem text (about 1 in 5 problems is test).
+int synth_split_of(const char *problem);
+
+#endif

@@ -1,0 +1,87 @@
+// kernels/cpu/cpu.h -- the CPU backend's functions (OpenBLAS + OpenMP) and the two
+// vector helpers they share. Only kernels/cpu/*.c include this; everyone else goes
+// through the table kernels_cpu (kernels/kernels.h), which documents every function.
+//
+// Determinism: every result is computed by the same code in the same order whatever
+// the thread count. Reductions over rows (dbias, dw of RMSNorm, embedding gradients)
+// run serially in row order for each output element, with the threads splitting the
+// output columns; sum_squares combines fixed-size chunks in chunk order. Each row's
+// forward result depends only on that row (and, in attention, its sequence).
+#ifndef O1P_KERNELS_CPU_H
+#define O1P_KERNELS_CPU_H
+
+#include <stddef.h>
+
+// memory.c: memory, residual add, embedding
+void *cpu_alloc(size_t bytes);
+void cpu_free(void *p);
+void cpu_zero(void *p, size_t bytes);
+void cpu_upload(void *dst, const void *host_src, size_t bytes);
+void cpu_download(void *host_dst, const void *src, size_t bytes);
+void cpu_copy(void *dst, const void *src, size_t bytes);
+void cpu_synchronize(void);
+void cpu_add(float *out, const float *a, const float *b, size_t n);
+void cpu_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
+void cpu_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
+
+// matmul.c
+void cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
+                        int C, int OC);
+void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                         const float *inp, const float *w, int N, int C, int OC);
+
+// layers.c: RMSNorm, RoPE, SwiGLU
+void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
+                         int N, int C);
+void cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                          const float *w, const float *rstd, int N, int C);
+void cpu_rope_forward(float *x, const int *pos, int N, int row_stride, int n_heads, int D,
+                      float theta);
+void cpu_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
+                       float theta);
+void cpu_swiglu_forward(float *out, const float *gu, int N, int hidden);
+void cpu_swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int hidden);
+
+// attention.c
+void cpu_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
+                           int T, int H, int KV, int D);
+void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+                            const float *lse, const int *lens, int B, int T, int H, int KV,
+                            int D);
+void cpu_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
+                        const int *pos, int N, int H, int KV, int D, int max_T);
+void cpu_attention_decode(float *out, const float *qkv, const float *kcache,
+                          const float *vcache, const int *slots, const int *pos, int N, int H,
+                          int KV, int D, int max_T);
+
+// loss.c: softmax cross-entropy
+void cpu_crossentropy_forward(float *logprob, float *lse, const float *logits,
+                              const int *targets, int N, int V);
+void cpu_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+                               const int *targets, const float *weights, int N, int V);
+
+// optimizer.c
+double cpu_sum_squares(const float *g, size_t n);
+void cpu_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
+               float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+               int step);
+
+// Column-parallel row reductions split the output columns into blocks of this many.
+#define CPU_COL_BLOCK 256
+
+// sum_i a[i] * b[i]. The simd reduction lets the compiler keep one partial sum per
+// vector lane; the order is fixed by the compiled code, not by the thread count.
+static inline float cpu_dot(const float *a, const float *b, int n) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// y += alpha * x
+static inline void cpu_axpy(float *restrict y, float alpha, const float *restrict x, int n) {
+#pragma omp simd
+    for (int i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+#endif

@@ -1,0 +1,53 @@
+// kernels/cpu/optimizer.c -- global gradient norm and AdamW.
+#include <math.h>
+
+#include "cpu.h"
+
+// Chunks of a fixed size, summed in double with one accumulator per lane; the chunk
+// sums are added in chunk order (omp ordered), so the result does not depend on the
+// thread count.
+enum { SS_CHUNK = 1 << 16, SS_LANES = 8 };
+
+double cpu_sum_squares(const float *g, size_t n) {
+    size_t n_chunks = (n + SS_CHUNK - 1) / SS_CHUNK;
+    double total = 0.0;
+#pragma omp parallel for ordered schedule(static, 1)
+    for (size_t c = 0; c < n_chunks; c++) {
+        size_t i0 = c * SS_CHUNK, i1 = i0 + SS_CHUNK < n ? i0 + SS_CHUNK : n;
+        double acc[SS_LANES] = {0};
+        size_t i = i0;
+        for (; i + SS_LANES <= i1; i += SS_LANES)
+            for (int k = 0; k < SS_LANES; k++) acc[k] += (double)g[i + k] * g[i + k];
+        for (; i < i1; i++) acc[0] += (double)g[i] * g[i];
+        double s = 0.0;
+        for (int k = 0; k < SS_LANES; k++) s += acc[k];
+#pragma omp ordered
+        total += s;
+    }
+    return total;
+}
+
+// torch.optim.AdamW (foreach=False), with g <- g * grad_scale first:
+//   p -= lr * wd * p                        (decoupled decay, [0, n_decay) only)
+//   m += (1 - b1) (g - m)                    (torch's lerp)
+//   v  = b2 v + (1 - b2) g^2
+//   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// and g is zeroed for the next accumulation.
+void cpu_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
+               float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+               int step) {
+    float step_size = (float)(lr / (1.0 - pow(beta1, step)));
+    float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, step));
+    float decay = 1.0f - lr * weight_decay;
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * grad_scale;
+        float pi = i < n_decay ? p[i] * decay : p[i];
+        float mi = m[i] + (1.0f - beta1) * (gi - m[i]);
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        p[i] = pi - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+        m[i] = mi;
+        v[i] = vi;
+        g[i] = 0.0f;
+    }
+}

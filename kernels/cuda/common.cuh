@@ -1,0 +1,114 @@
+// kernels/cuda/common.cuh -- what the CUDA backend's files share: error checks, the
+// cuBLAS handle, warp/block reductions, and the primitives each file defines.
+//
+// Every launch goes to the legacy default stream (0), cuBLAS included, so calls run in
+// the order they are made and synchronize()/download() wait for all of them.
+//
+// Errors: the contract's functions return nothing, and a CUDA error here is a bug or a
+// lost device, never bad user input (shapes come from the model's own plan). So a failed
+// CUDA or cuBLAS call reports its place and aborts; only alloc() reports out-of-memory,
+// by returning NULL, as the contract asks.
+#ifndef O1P_CUDA_COMMON_CUH
+#define O1P_CUDA_COMMON_CUH
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stddef.h>
+
+extern "C" {
+#include "../kernels.h"
+}
+
+void cuda_fail(const char *what, const char *file, int line);
+
+#define CUDA_CHECK(call)                                                        \
+    do {                                                                        \
+        cudaError_t e_ = (call);                                                \
+        if (e_ != cudaSuccess) cuda_fail(cudaGetErrorString(e_), __FILE__, __LINE__); \
+    } while (0)
+#define CUBLAS_CHECK(call)                                                      \
+    do {                                                                        \
+        cublasStatus_t s_ = (call);                                             \
+        if (s_ != CUBLAS_STATUS_SUCCESS) cuda_fail(cublasGetStatusString(s_), __FILE__, __LINE__); \
+    } while (0)
+// After a kernel launch: a bad configuration shows here, an execution fault later.
+#define LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
+
+static inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
+
+// cuBLAS handle of the backend (created by kernels_cuda_get).
+extern cublasHandle_t cuda_cublas;
+
+// ---- reductions ---------------------------------------------------------------------
+// Fixed shuffle trees: the same inputs give the same sum, bit for bit.
+template <typename F>
+__device__ __forceinline__ F warp_sum(F x) {
+    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+    return x;
+}
+__device__ __forceinline__ float warp_max(float x) {
+    for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    return x;
+}
+// Sum over a block of blockDim.x threads (a multiple of 32, at most 1024); every thread
+// gets the result. `shared` holds 32 elements; the function may be called repeatedly.
+template <typename F>
+__device__ F block_sum(F x, F *shared) {
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+    x = warp_sum(x);
+    __syncthreads();  // `shared` may still be read from a previous call
+    if (lane == 0) shared[warp] = x;
+    __syncthreads();
+    x = lane < nwarps ? shared[lane] : (F)0;
+    return warp_sum(x);
+}
+__device__ __forceinline__ float block_max(float x, float *shared) {
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+    x = warp_max(x);
+    __syncthreads();
+    if (lane == 0) shared[warp] = x;
+    __syncthreads();
+    x = lane < nwarps ? shared[lane] : -INFINITY;
+    return warp_max(x);
+}
+
+// ---- the primitives, one file each group ----------------------------------------------
+// layers.cu
+void cuda_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
+void cuda_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
+void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
+                          int N, int C);
+void cuda_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                           const float *w, const float *rstd, int N, int C);
+void cuda_rope_forward(float *x, const int *pos, int N, int row_stride, int n_heads, int D,
+                       float theta);
+void cuda_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
+                        float theta);
+void cuda_swiglu_forward(float *out, const float *gu, int N, int I);
+void cuda_swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int I);
+void cuda_add(float *out, const float *a, const float *b, size_t n);
+void cuda_crossentropy_forward(float *logprob, float *lse, const float *logits,
+                               const int *targets, int N, int V);
+void cuda_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+                                const int *targets, const float *weights, int N, int V);
+double cuda_sum_squares(const float *g, size_t n);
+void cuda_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
+                float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+                int step);
+// Column sums for the matmul's dbias: dbias[OC] += sum_n dout[n, :] (fixed order).
+void cuda_bias_backward(float *dbias, const float *dout, int N, int OC);
+void cuda_bias_forward(float *out, const float *bias, int N, int OC);
+
+// attention.cu
+void cuda_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
+                            int T, int H, int KV, int D);
+void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
+                             const float *out, const float *lse, const int *lens, int B, int T,
+                             int H, int KV, int D);
+void cuda_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
+                         const int *pos, int N, int H, int KV, int D, int max_T);
+void cuda_attention_decode(float *out, const float *qkv, const float *kcache,
+                           const float *vcache, const int *slots, const int *pos, int N, int H,
+                           int KV, int D, int max_T);
+
+#endif

@@ -1,0 +1,337 @@
+// kernels/cuda/layers.cu -- the pointwise and row-wise primitives: embedding, RMSNorm,
+// RoPE, SwiGLU, residual add, softmax cross-entropy, bias, grad norm and AdamW.
+//
+// Determinism: no float atomics anywhere. Every sum runs in a fixed order: a row's
+// reductions use the fixed shuffle trees of common.cuh, column sums (dbias, RMSNorm's dw)
+// give each column to one block, and the embedding backward gives each vocabulary row to
+// one block that adds the tokens' gradients in increasing n, as the CPU does.
+#include <math.h>
+
+#include "common.cuh"
+
+// Grid-stride loops over large flat arrays use this many blocks of 256 at most.
+static int flat_blocks(size_t n) {
+    size_t b = (n + 255) / 256;
+    return (int)(b < 65536 ? (b ? b : 1) : 65536);
+}
+
+// ---- embedding --------------------------------------------------------------------------
+
+// out[n, c] = wte[tokens[n], c]
+__global__ void embedding_forward_kernel(float *out, const int *tokens, const float *wte, int N,
+                                         int C) {
+    size_t total = (size_t)N * C;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x) {
+        size_t n = i / C, c = i % C;
+        out[i] = wte[(size_t)tokens[n] * C + c];
+    }
+}
+
+void cuda_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C) {
+    embedding_forward_kernel<<<flat_blocks((size_t)N * C), 256>>>(out, tokens, wte, N, C);
+    LAUNCH_CHECK();
+}
+
+// Deterministic scatter-add without atomics or a sort: block (g, column tile) owns the
+// vocabulary rows v with v % EMB_GROUPS == g. It walks all N tokens in order (a broadcast
+// read of one int per step) and adds the rows it owns, so every dwte row receives its
+// tokens' gradients in increasing n, the CPU's order, bit for bit.
+#define EMB_GROUPS 64
+__global__ void embedding_backward_kernel(float *dwte, const float *dout, const int *tokens,
+                                          int N, int C) {
+    int c = blockIdx.y * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    for (int n = 0; n < N; n++) {
+        int t = tokens[n];
+        if (t % EMB_GROUPS != (int)blockIdx.x) continue;
+        dwte[(size_t)t * C + c] += dout[(size_t)n * C + c];
+    }
+}
+
+void cuda_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C) {
+    dim3 grid(EMB_GROUPS, ceil_div(C, 128));
+    embedding_backward_kernel<<<grid, 128>>>(dwte, dout, tokens, N, C);
+    LAUNCH_CHECK();
+}
+
+// ---- column sums: dbias and RMSNorm's dw ---------------------------------------------------
+// dst[c] += sum_n a[n, c] (* b[n, c] * rstd[n] when b is given). Block: 32 columns x 32 row
+// lanes; lane y sums rows y, y+32, ..., then lane 0 adds the 32 partials in order.
+__global__ void column_sum_kernel(float *dst, const float *a, const float *b, const float *rstd,
+                                  int N, int C) {
+    __shared__ float part[32][33];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    float s = 0.0f;
+    if (c < C)
+        for (int n = threadIdx.y; n < N; n += 32) {
+            size_t i = (size_t)n * C + c;
+            s += b ? a[i] * b[i] * rstd[n] : a[i];
+        }
+    part[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < C) {
+        float t = 0.0f;
+        for (int y = 0; y < 32; y++) t += part[y][threadIdx.x];
+        dst[c] += t;
+    }
+}
+
+void cuda_bias_backward(float *dbias, const float *dout, int N, int OC) {
+    column_sum_kernel<<<ceil_div(OC, 32), dim3(32, 32)>>>(dbias, dout, NULL, NULL, N, OC);
+    LAUNCH_CHECK();
+}
+
+__global__ void bias_forward_kernel(float *out, const float *bias, int N, int OC) {
+    size_t total = (size_t)N * OC;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
+         i += (size_t)gridDim.x * blockDim.x)
+        out[i] += bias[i % OC];
+}
+
+void cuda_bias_forward(float *out, const float *bias, int N, int OC) {
+    bias_forward_kernel<<<flat_blocks((size_t)N * OC), 256>>>(out, bias, N, OC);
+    LAUNCH_CHECK();
+}
+
+// ---- RMSNorm ------------------------------------------------------------------------------
+// One block per row. out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps).
+__global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp, const float *w,
+                                       float eps, int C) {
+    __shared__ float red[32];
+    const float *x = inp + (size_t)blockIdx.x * C;
+    float *o = out + (size_t)blockIdx.x * C;
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) ss += x[c] * x[c];
+    ss = block_sum(ss, red);
+    float r = 1.0f / sqrtf(ss / C + eps);
+    for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = x[c] * r * w[c];
+    if (threadIdx.x == 0) rstd[blockIdx.x] = r;
+}
+
+void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
+                          int N, int C) {
+    rmsnorm_forward_kernel<<<N, 256>>>(out, rstd, inp, w, eps, C);
+    LAUNCH_CHECK();
+}
+
+// With xhat = x * rstd and g = dout * w (the gradient w.r.t. xhat):
+//   dx = rstd * (g - xhat * mean(g * xhat)),   accumulated into dinp.
+__global__ void rmsnorm_backward_kernel(float *dinp, const float *dout, const float *inp,
+                                        const float *w, const float *rstd, int C) {
+    __shared__ float red[32];
+    size_t row = (size_t)blockIdx.x * C;
+    float r = rstd[blockIdx.x];
+    float dot = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) dot += dout[row + c] * w[c] * inp[row + c];
+    dot = block_sum(dot, red) * r / C;  // mean(g * xhat)
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+        dinp[row + c] += r * (dout[row + c] * w[c] - inp[row + c] * r * dot);
+}
+
+void cuda_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                           const float *w, const float *rstd, int N, int C) {
+    rmsnorm_backward_kernel<<<N, 256>>>(dinp, dout, inp, w, rstd, C);
+    LAUNCH_CHECK();
+    // dw[c] += sum_n dout[n, c] * x[n, c] * rstd[n]
+    column_sum_kernel<<<ceil_div(C, 32), dim3(32, 32)>>>(dw, dout, inp, rstd, N, C);
+    LAUNCH_CHECK();
+}
+
+// ---- RoPE -----------------------------------------------------------------------------------
+// One thread per (row, head, i < D/2). The angle pos * theta^(-2i/D) and its cosine and
+// sine are computed in double and rounded to float, so large positions lose nothing;
+// sign = -1 rotates by -f (the backward).
+__global__ void rope_kernel(float *x, const int *pos, int N, int row_stride, int n_heads, int D,
+                            float theta, float sign) {
+    int half = D / 2;
+    size_t total = (size_t)N * n_heads * half;
+    for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < total;
+         t += (size_t)gridDim.x * blockDim.x) {
+        int i = (int)(t % half);
+        size_t nh = t / half;
+        int h = (int)(nh % n_heads);
+        size_t n = nh / n_heads;
+        double f = (double)pos[n] * pow((double)theta, -2.0 * i / D), sd, cd;
+        sincos(f, &sd, &cd);
+        float c = (float)cd, s = sign * (float)sd;
+        float *p = x + n * row_stride + (size_t)h * D;
+        float a = p[i], b = p[i + half];
+        p[i] = a * c - b * s;
+        p[i + half] = b * c + a * s;
+    }
+}
+
+void cuda_rope_forward(float *x, const int *pos, int N, int row_stride, int n_heads, int D,
+                       float theta) {
+    rope_kernel<<<flat_blocks((size_t)N * n_heads * (D / 2)), 256>>>(x, pos, N, row_stride,
+                                                                      n_heads, D, theta, 1.0f);
+    LAUNCH_CHECK();
+}
+
+void cuda_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
+                        float theta) {
+    rope_kernel<<<flat_blocks((size_t)N * n_heads * (D / 2)), 256>>>(dx, pos, N, row_stride,
+                                                                      n_heads, D, theta, -1.0f);
+    LAUNCH_CHECK();
+}
+
+// ---- SwiGLU -------------------------------------------------------------------------------
+// out[n, i] = silu(g) * u with g = gu[n, i], u = gu[n, I + i], silu(g) = g * sigmoid(g).
+__global__ void swiglu_forward_kernel(float *out, const float *gu, int N, int I) {
+    size_t total = (size_t)N * I;
+    for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < total;
+         t += (size_t)gridDim.x * blockDim.x) {
+        size_t n = t / I, i = t % I;
+        float g = gu[n * 2 * I + i], u = gu[n * 2 * I + I + i];
+        out[t] = g / (1.0f + expf(-g)) * u;
+    }
+}
+
+void cuda_swiglu_forward(float *out, const float *gu, int N, int I) {
+    swiglu_forward_kernel<<<flat_blocks((size_t)N * I), 256>>>(out, gu, N, I);
+    LAUNCH_CHECK();
+}
+
+// dg = dout * u * sig * (1 + g * (1 - sig)),  du = dout * silu(g).
+__global__ void swiglu_backward_kernel(float *dgu, const float *dout, const float *gu, int N,
+                                       int I) {
+    size_t total = (size_t)N * I;
+    for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < total;
+         t += (size_t)gridDim.x * blockDim.x) {
+        size_t n = t / I, i = t % I;
+        float g = gu[n * 2 * I + i], u = gu[n * 2 * I + I + i], d = dout[t];
+        float sig = 1.0f / (1.0f + expf(-g));
+        dgu[n * 2 * I + i] = d * u * sig * (1.0f + g * (1.0f - sig));
+        dgu[n * 2 * I + I + i] = d * g * sig;
+    }
+}
+
+void cuda_swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int I) {
+    swiglu_backward_kernel<<<flat_blocks((size_t)N * I), 256>>>(dgu, dout, gu, N, I);
+    LAUNCH_CHECK();
+}
+
+// ---- residual add -------------------------------------------------------------------------
+__global__ void add_kernel(float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        out[i] = a[i] + b[i];
+}
+
+void cuda_add(float *out, const float *a, const float *b, size_t n) {
+    add_kernel<<<flat_blocks(n), 256>>>(out, a, b, n);
+    LAUNCH_CHECK();
+}
+
+// ---- softmax cross-entropy -----------------------------------------------------------------
+// One block per row: lse = max + log(sum exp(x - max)), logprob = x[t] - lse.
+__global__ void crossentropy_forward_kernel(float *logprob, float *lse, const float *logits,
+                                            const int *targets, int V) {
+    __shared__ float red[32];
+    int n = blockIdx.x, t = targets[n];
+    if (t < 0) {  // uniform over the block
+        if (threadIdx.x == 0) logprob[n] = lse[n] = 0.0f;
+        return;
+    }
+    const float *x = logits + (size_t)n * V;
+    float mx = -INFINITY;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) mx = fmaxf(mx, x[v]);
+    mx = block_max(mx, red);
+    float s = 0.0f;
+    for (int v = threadIdx.x; v < V; v += blockDim.x) s += expf(x[v] - mx);
+    s = block_sum(s, red);
+    if (threadIdx.x == 0) {
+        float l = mx + logf(s);
+        lse[n] = l;
+        logprob[n] = x[t] - l;
+    }
+}
+
+void cuda_crossentropy_forward(float *logprob, float *lse, const float *logits,
+                               const int *targets, int N, int V) {
+    crossentropy_forward_kernel<<<N, 512>>>(logprob, lse, logits, targets, V);
+    LAUNCH_CHECK();
+}
+
+// dlogits = w * (softmax - onehot); each element is read, then written, by one thread, so
+// dlogits may alias logits.
+__global__ void crossentropy_backward_kernel(float *dlogits, const float *logits,
+                                             const float *lse, const int *targets,
+                                             const float *weights, int V) {
+    int n = blockIdx.x, t = targets[n];
+    float w = weights[n], l = lse[n];
+    size_t row = (size_t)n * V;
+    bool off = t < 0 || w == 0.0f;
+    for (int v = threadIdx.x; v < V; v += blockDim.x)
+        dlogits[row + v] = off ? 0.0f : w * (expf(logits[row + v] - l) - (v == t ? 1.0f : 0.0f));
+}
+
+void cuda_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+                                const int *targets, const float *weights, int N, int V) {
+    crossentropy_backward_kernel<<<N, 512>>>(dlogits, logits, lse, targets, weights, V);
+    LAUNCH_CHECK();
+}
+
+// ---- global gradient norm ------------------------------------------------------------------
+// Two passes with a fixed shape: SS_BLOCKS blocks stride over g summing squares in double,
+// each block writes its partial, one block adds the partials. Same n, same order, same sum.
+#define SS_BLOCKS 256
+__global__ void sum_squares_partial_kernel(double *partial, const float *g, size_t n) {
+    __shared__ double red[32];
+    double s = 0.0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        s += (double)g[i] * g[i];
+    s = block_sum(s, red);
+    if (threadIdx.x == 0) partial[blockIdx.x] = s;
+}
+
+__global__ void sum_squares_final_kernel(double *partial) {
+    __shared__ double red[32];
+    double s = block_sum(partial[threadIdx.x], red);  // blockDim.x == SS_BLOCKS
+    if (threadIdx.x == 0) partial[SS_BLOCKS] = s;
+}
+
+double cuda_sum_squares(const float *g, size_t n) {
+    static double *partial;  // SS_BLOCKS partials + the result, allocated once
+    if (!partial) CUDA_CHECK(cudaMalloc(&partial, (SS_BLOCKS + 1) * sizeof(double)));
+    sum_squares_partial_kernel<<<SS_BLOCKS, 256>>>(partial, g, n);
+    LAUNCH_CHECK();
+    sum_squares_final_kernel<<<1, SS_BLOCKS>>>(partial);
+    LAUNCH_CHECK();
+    double result;
+    CUDA_CHECK(cudaMemcpy(&result, partial + SS_BLOCKS, sizeof(double), cudaMemcpyDeviceToHost));
+    return result;
+}
+
+// ---- AdamW ------------------------------------------------------------------------------------
+// torch.optim.AdamW, one launch over every parameter:
+//   g *= grad_scale; p *= 1 - lr*wd (i < n_decay); m += (1-b1)(g - m) (torch's lerp);
+//   v = b2 v + (1-b2) g^2;
+//   p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), bc_k = 1 - beta_k^step; g = 0.
+__global__ void adamw_kernel(float *p, float *g, float *m, float *v, size_t n, size_t n_decay,
+                             float beta1, float beta2, float eps, float decay,
+                             float grad_scale, float step_size, float bc2_sqrt) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        float gi = g[i] * grad_scale;
+        float pi = i < n_decay ? p[i] * decay : p[i];
+        float mi = m[i] + (1.0f - beta1) * (gi - m[i]);
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        p[i] = pi - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+        m[i] = mi;
+        v[i] = vi;
+        g[i] = 0.0f;
+    }
+}
+
+void cuda_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
+                float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+                int step) {
+    double bc1 = 1.0 - pow((double)beta1, step), bc2 = 1.0 - pow((double)beta2, step);
+    adamw_kernel<<<flat_blocks(n), 256>>>(p, g, m, v, n, n_decay, beta1, beta2, eps,
+                                           1.0f - lr * weight_decay, grad_scale,
+                                           (float)(lr / bc1), (float)sqrt(bc2));
+    LAUNCH_CHECK();
+}

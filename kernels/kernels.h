@@ -1,0 +1,133 @@
+// kernels/kernels.h -- the backend contract.
+//
+// Every numeric primitive the model needs, forward and backward, on backend memory.
+// The model (model/) is written once against this table; a backend (kernels/cpu/,
+// kernels/cuda/, the next accelerator) fills it in. The CPU backend is the reference:
+// another backend is correct when it matches the CPU on tests/test_kernels_*.c.
+//
+// Conventions, for every function below:
+// - Pointers are backend memory (from alloc), except where a parameter says "host".
+// - Shapes are row-major; N is the number of token rows (B*T in training).
+// - Tensors of parameter *gradients* accumulate (+=): gradient accumulation over
+//   micro-batches is free, and the optimizer zeroes them after its step.
+// - Activation gradients are overwritten (=), except rmsnorm_backward's dinp, which
+//   accumulates into the residual stream's gradient (see model/model.c).
+// - Calls are asynchronous on backends that can be (CUDA): host-visible results exist
+//   only after download() or synchronize().
+// - Determinism: the same inputs give bitwise the same outputs whatever the number of
+//   threads, and a row's result does not depend on how many other rows are in the call.
+//
+// Attention layout. The fused projection qkv[N, (H + 2*KV) * D] holds, per token, the
+// H query heads, then the KV key heads, then the KV value heads, each D wide. Query head
+// h uses key/value head h / (H / KV) (grouped-query attention; KV = 1 is multi-query).
+// Training batches are a (B, T) grid whose sequence b occupies rows b*T .. b*T+lens[b]-1
+// (left-aligned, padding after); attention is causal within a sequence and never reads
+// padding. Outputs at padding rows are zero.
+#ifndef O1P_KERNELS_H
+#define O1P_KERNELS_H
+
+#include <stddef.h>
+
+typedef struct Kernels {
+    const char *name;  // "cpu", "cuda"
+
+    // ---- memory -------------------------------------------------------------------
+    void *(*alloc)(size_t bytes);  // zero-filled; NULL when out of memory
+    void (*free)(void *p);
+    void (*zero)(void *p, size_t bytes);
+    void (*upload)(void *dst, const void *host_src, size_t bytes);
+    void (*download)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);  // backend to backend
+    void (*synchronize)(void);
+
+    // ---- matmul: out[N,OC] = inp[N,C] @ w[OC,C]^T (+ bias[OC]) ----------------------
+    // bias may be NULL.
+    void (*matmul_forward)(float *out, const float *inp, const float *w, const float *bias,
+                           int N, int C, int OC);
+    // dinp[N,C] = dout @ w (overwritten); dw[OC,C] += dout^T @ inp; dbias[OC] += sum_n dout.
+    // Any of dinp, dw, dbias may be NULL (not needed).
+    void (*matmul_backward)(float *dinp, float *dw, float *dbias, const float *dout,
+                            const float *inp, const float *w, int N, int C, int OC);
+
+    // ---- embedding: out[n,:] = wte[tokens[n],:] -------------------------------------
+    void (*embedding_forward)(float *out, const int *tokens, const float *wte, int N, int C);
+    // dwte[tokens[n],:] += dout[n,:] (deterministic: fixed order over n).
+    void (*embedding_backward)(float *dwte, const float *dout, const int *tokens, int N, int C);
+
+    // ---- RMSNorm: out = inp / sqrt(mean(inp^2) + eps) * w ---------------------------
+    // rstd[N] keeps 1/sqrt(mean(inp^2) + eps) for the backward.
+    void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *w,
+                            float eps, int N, int C);
+    // dinp[N,C] += ..., dw[C] += ... (dinp accumulates: it is the residual stream).
+    void (*rmsnorm_backward)(float *dinp, float *dw, const float *dout, const float *inp,
+                             const float *w, const float *rstd, int N, int C);
+
+    // ---- rotary embedding, Hugging Face "rotate_half" convention --------------------
+    // In place on the first n_heads heads (of width D) of each row of x[N, row_stride]:
+    // for i < D/2, with f = pos[n] * theta^(-2i/D):
+    //   (x_i, x_{i+D/2}) <- (x_i cos f - x_{i+D/2} sin f, x_{i+D/2} cos f + x_i sin f).
+    void (*rope_forward)(float *x, const int *pos, int N, int row_stride, int n_heads, int D,
+                         float theta);
+    // The transpose (rotation by -f), applied in place to the gradient.
+    void (*rope_backward)(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
+                          float theta);
+
+    // ---- causal attention over a (B, T) grid (layout above) ------------------------
+    // out[B*T, H*D]; lse[B*T, H] keeps each row's log-sum-exp of the scaled scores
+    // (scale 1/sqrt(D)) for the backward, which recomputes the probabilities from it.
+    void (*attention_forward)(float *out, float *lse, const float *qkv, const int *lens,
+                              int B, int T, int H, int KV, int D);
+    // dqkv[B*T, (H+2KV)*D] = gradient w.r.t. qkv (overwritten, zero at padding rows).
+    void (*attention_backward)(float *dqkv, const float *dout, const float *qkv,
+                               const float *out, const float *lse, const int *lens,
+                               int B, int T, int H, int KV, int D);
+
+    // ---- KV cache for incremental decoding ----------------------------------------
+    // A cache holds n_slots sequences of up to max_T positions: kcache/vcache are
+    // [n_slots, max_T, KV*D] for one layer. Token n of a step belongs to slot slots[n]
+    // at position pos[n].
+    // Stores the (post-RoPE) key and value parts of qkv[N, (H+2KV)*D] into the cache.
+    void (*kv_cache_write)(float *kcache, float *vcache, const float *qkv, const int *slots,
+                           const int *pos, int N, int H, int KV, int D, int max_T);
+    // out[N, H*D]: token n's queries attend to positions 0..pos[n] of its slot (causal:
+    // write the step's keys first, then attend; a prefill is a step of many tokens).
+    void (*attention_decode)(float *out, const float *qkv, const float *kcache,
+                             const float *vcache, const int *slots, const int *pos, int N,
+                             int H, int KV, int D, int max_T);
+
+    // ---- SwiGLU MLP: out[N,I] = silu(gu[:, :I]) * gu[:, I:] ------------------------
+    void (*swiglu_forward)(float *out, const float *gu, int N, int I);
+    void (*swiglu_backward)(float *dgu, const float *dout, const float *gu, int N, int I);
+
+    // ---- residual: out = a + b (out may alias a) ------------------------------------
+    void (*add)(float *out, const float *a, const float *b, size_t n);
+
+    // ---- softmax cross-entropy --------------------------------------------------------
+    // logits[N,V]. For each row with targets[n] >= 0: logprob[n] = log softmax(logits)[t]
+    // and lse[n] = log sum exp(logits[n,:]); rows with targets[n] < 0 get 0 in both.
+    void (*crossentropy_forward)(float *logprob, float *lse, const float *logits,
+                                 const int *targets, int N, int V);
+    // dlogits[n,:] = weights[n] * (softmax(logits[n,:]) - onehot(targets[n])): the
+    // gradient of sum_n weights[n] * (-logprob[n]). Rows with weight 0 or target < 0
+    // get zeros. dlogits may alias logits (in-place; llm.c does the same).
+    void (*crossentropy_backward)(float *dlogits, const float *logits, const float *lse,
+                                  const int *targets, const float *weights, int N, int V);
+
+    // ---- optimizer ----------------------------------------------------------------
+    // Sum of squares of g[0..n), accumulated in double in a fixed order (deterministic);
+    // the result is returned to the host.
+    double (*sum_squares)(const float *g, size_t n);
+    // AdamW on n parameters; elements [0, n_decay) get decoupled weight decay. The
+    // gradient is first multiplied by grad_scale (clipping, accumulation averaging).
+    // step is 1-based (bias correction). Zeroes g afterwards.
+    void (*adamw)(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
+                  float beta1, float beta2, float eps, float weight_decay, float grad_scale,
+                  int step);
+} Kernels;
+
+extern const Kernels kernels_cpu;
+// The CUDA backend, when built with it (see kernels/cuda/); NULL-safe lookups go through
+// kernels_by_name.
+const Kernels *kernels_by_name(const char *name);
+
+#endif

@@ -1,0 +1,102 @@
+// model/decode.c -- incremental decoding with a KV cache.
+//
+// A step is any set of N tokens, each at (slot, position): a prompt prefill (many
+// positions of one slot), a decoding step (one position of each of B slots), or both at
+// once (continuous batching). The step's keys and values are written into the cache
+// first, then every token attends over positions 0..pos of its slot, so a step's logits
+// equal the training forward's at the same positions (tests/test_decode.c).
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e) {
+    memset(c, 0, sizeof *c);
+    const Config *g = &m->cfg;
+    if (max_T > g->max_seq_len)
+        return err_fmt(e, "a KV cache of %d positions exceeds max_position_embeddings = %d", max_T,
+                       g->max_seq_len);
+    size_t L = g->n_layers, C = g->dim, I = g->hidden_dim, V = g->vocab_size, N = max_N;
+    size_t KVD = (size_t)g->n_kv_heads * g->head_dim, HD = (size_t)g->n_heads * g->head_dim;
+    size_t QKV = HD + 2 * KVD;
+    size_t cache = L * n_slots * (size_t)max_T * KVD;
+    c->n_slots = n_slots;
+    c->max_T = max_T;
+    c->max_N = max_N;
+    struct { float **p; size_t n; } plan[] = {
+        {&c->k, cache}, {&c->v, cache},      {&c->x, N * C},     {&c->xn, N * C},
+        {&c->qkv, N * QKV}, {&c->att, N * HD}, {&c->gu, N * 2 * I}, {&c->h, N * I},
+        {&c->logits, N * V}, {&c->rstd, N},  {&c->tmp, N * C},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) total += (plan[i].n + 15) & ~(size_t)15;
+    c->mem = m->k->alloc(total * sizeof(float));
+    c->imem = m->k->alloc(3 * N * sizeof(int));
+    if (!c->mem || !c->imem) {
+        kvcache_free(c, m);
+        return err_fmt(e, "out of %s memory for a KV cache of %d x %d positions (%.1f MB)",
+                       m->k->name, n_slots, max_T, total * 4.0 / 1e6);
+    }
+    float *q = c->mem;
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        *plan[i].p = q;
+        q += (plan[i].n + 15) & ~(size_t)15;
+    }
+    c->tokens = c->imem;
+    c->slots = c->tokens + N;
+    c->pos = c->slots + N;
+    return 0;
+}
+
+void kvcache_free(KVCache *c, const Model *m) {
+    if (c->mem) m->k->free(c->mem);
+    if (c->imem) m->k->free(c->imem);
+    memset(c, 0, sizeof *c);
+}
+
+void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots,
+                       const int *pos, int N, int n_out, float *logits) {
+    const Kernels *k = m->k;
+    const Config *g = &m->cfg;
+    int C = g->dim, I = g->hidden_dim, V = g->vocab_size, H = g->n_heads, KV = g->n_kv_heads,
+        D = g->head_dim, HD = H * D, QKV = (H + 2 * KV) * D;
+    size_t layer_cache = (size_t)c->n_slots * c->max_T * KV * D;
+    k->upload(c->tokens, tokens, (size_t)N * sizeof(int));
+    k->upload(c->slots, slots, (size_t)N * sizeof(int));
+    k->upload(c->pos, pos, (size_t)N * sizeof(int));
+    k->embedding_forward(c->x, c->tokens, m->p.embed, N, C);
+    for (int l = 0; l < g->n_layers; l++) {
+        const Params *p = &m->p;
+        float *kc = c->k + l * layer_cache, *vc = c->v + l * layer_cache;
+        // attention block (as attention_block_forward, reading keys/values from the cache)
+        k->rmsnorm_forward(c->xn, c->rstd, c->x, p->norm_attn + (size_t)l * C, g->norm_eps, N, C);
+        k->matmul_forward(c->qkv, c->xn, p->wqkv + (size_t)l * QKV * C,
+                          p->bqkv ? p->bqkv + (size_t)l * QKV : NULL, N, C, QKV);
+        k->rope_forward(c->qkv, c->pos, N, QKV, H + KV, D, g->rope_theta);
+        k->kv_cache_write(kc, vc, c->qkv, c->slots, c->pos, N, H, KV, D, c->max_T);
+        k->attention_decode(c->att, c->qkv, kc, vc, c->slots, c->pos, N, H, KV, D, c->max_T);
+        k->matmul_forward(c->tmp, c->att, p->wo + (size_t)l * C * HD, NULL, N, HD, C);
+        k->add(c->x, c->x, c->tmp, (size_t)N * C);
+        // MLP block
+        k->rmsnorm_forward(c->xn, c->rstd, c->x, p->norm_mlp + (size_t)l * C, g->norm_eps, N, C);
+        k->matmul_forward(c->gu, c->xn, p->wgu + (size_t)l * 2 * I * C, NULL, N, C, 2 * I);
+        k->swiglu_forward(c->h, c->gu, N, I);
+        k->matmul_forward(c->tmp, c->h, p->wdown + (size_t)l * C * I, NULL, N, I, C);
+        k->add(c->x, c->x, c->tmp, (size_t)N * C);
+    }
+    // The head only for the last n_out rows.
+    const float *x_out = c->x + (size_t)(N - n_out) * C;
+    k->rmsnorm_forward(c->xn, c->rstd, x_out, m->p.norm_final, g->norm_eps, n_out, C);
+    k->matmul_forward(c->logits, c->xn, m->p.lm_head, NULL, n_out, C, V);
+    k->download(logits, c->logits, (size_t)n_out * V * sizeof(float));
+}
+
+void kvcache_copy_prefix(const Model *m, KVCache *c, int dst, int src, int n_pos) {
+    const Config *g = &m->cfg;
+    size_t KVD = (size_t)g->n_kv_heads * g->head_dim;
+    size_t slot = (size_t)c->max_T * KVD, layer = (size_t)c->n_slots * slot;
+    for (int l = 0; l < g->n_layers; l++) {
+        m->k->copy(c->k + l * layer + dst * slot, c->k + l * layer + src * slot, n_pos * KVD * sizeof(float));
+        m->k->copy(c->v + l * layer + dst * slot, c->v + l * layer + src * slot, n_pos * KVD * sizeof(float));
+    }
+}

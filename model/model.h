@@ -1,0 +1,166 @@
+// model/model.h -- a decoder-only transformer of the Llama / Qwen2 family.
+//
+//   x0 = embed[tokens]
+//   for each layer:  x = x + o_proj(attention(rope(qkv_proj(rmsnorm(x)))))
+//                    x = x + down_proj(silu(gate_proj(rmsnorm(x))) * up_proj(rmsnorm(x)))
+//   logits = lm_head(rmsnorm(x))            (lm_head == embed when tied)
+//
+// Memory is planned once: the parameters are one allocation, their gradients another
+// (only when training), the activations of a (B, T) batch a third (Acts) and a KV
+// cache a fourth (KVCache). Every numeric step goes through the backend table
+// (kernels/kernels.h), so this file and model.c serve every backend unchanged.
+#ifndef O1P_MODEL_H
+#define O1P_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/err.h"
+#include "../kernels/kernels.h"
+
+// Hugging Face config.json fields (LlamaForCausalLM / Qwen2ForCausalLM).
+typedef struct {
+    char model_type[32];  // "llama" or "qwen2"
+    int vocab_size;       // V
+    int dim;              // C, hidden_size
+    int hidden_dim;       // I, intermediate_size
+    int n_layers;         // L, num_hidden_layers
+    int n_heads;          // H, num_attention_heads
+    int n_kv_heads;       // KV, num_key_value_heads (divides H)
+    int head_dim;         // D (default C / H)
+    int max_seq_len;      // max_position_embeddings
+    float rope_theta;
+    float norm_eps;       // rms_norm_eps
+    int tie_embeddings;   // tie_word_embeddings
+    int qkv_bias;         // qwen2, or attention_bias
+    int bos_token_id, eos_token_id;  // -1 when absent
+} Config;
+
+// Checks ranges and divisibility; the message names `name` (usually the file).
+int config_validate(const Config *c, const char *name, Err *e);
+
+// Parameter tensors: pointers into one allocation. Layout (row-major):
+// the q, k, v projections of a layer are consecutive rows of one [QKV, C] matrix
+// (QKV = (H + 2 KV) D), so one matmul computes all three; gate and up are the two
+// halves of one [2I, C] matrix. Each HF tensor is thus a contiguous slice.
+// Matrices come first, then the vectors (biases, norms): weight decay applies to the
+// first n_decay floats only.
+typedef struct {
+    float *embed;       // [V, C]
+    float *lm_head;     // [V, C]; aliases embed when tied
+    float *wqkv;        // [L, QKV, C]
+    float *wo;          // [L, C, H D]
+    float *wgu;         // [L, 2 I, C]: gate rows, then up rows
+    float *wdown;       // [L, C, I]
+    float *bqkv;        // [L, QKV]; NULL without biases
+    float *norm_attn;   // [L, C]
+    float *norm_mlp;    // [L, C]
+    float *norm_final;  // [C]
+} Params;
+
+typedef struct {
+    Config cfg;
+    const Kernels *k;
+    size_t n_params;  // floats in the parameter allocation
+    size_t n_decay;   // the first n_decay of them are weight-decayed matrices
+    float *params_mem;
+    Params p;
+    float *grads_mem;  // NULL until model_alloc_grads
+    Params g;
+} Model;
+
+// Allocates parameters (zeroed) on backend k.
+int model_create(Model *m, const Config *c, const Kernels *k, Err *e);
+int model_alloc_grads(Model *m, Err *e);
+void model_free(Model *m);
+// GPT-2 style init: normal(0, 0.02) matrices, output projections (o, down) scaled by
+// 1/sqrt(2L), zero biases, unit norms. Deterministic in seed.
+void model_init_random(Model *m, uint64_t seed);
+
+// One HF tensor as a slice of the parameter (or gradient) allocation.
+typedef struct {
+    char name[96];  // e.g. "model.layers.3.self_attn.k_proj.weight"
+    size_t offset;  // in floats from the start of the allocation
+    int ndim;
+    int shape[2];
+} TensorInfo;
+// Lists the HF tensors of the config (lm_head.weight only when untied); returns the
+// count. out may be NULL to count; otherwise it must hold that many items.
+int model_tensors(const Model *m, TensorInfo *out);
+
+// Activations for batches of up to B sequences of up to T tokens.
+typedef struct {
+    int B, T;
+    int backward;     // planned with gradient buffers
+    float *mem;       // one allocation
+    // per layer [L, ...]
+    float *x;         // [L+1, N, C] residual stream entering each layer, and the last
+    float *xn_attn;   // [L, N, C]
+    float *rstd_attn; // [L, N]
+    float *qkv;       // [L, N, QKV] (after RoPE)
+    float *att;       // [L, N, H D]
+    float *lse;       // [L, N, H]
+    float *x_mid;     // [L, N, C] after the attention residual
+    float *xn_mlp;    // [L, N, C]
+    float *rstd_mlp;  // [L, N]
+    float *gu;        // [L, N, 2 I]
+    float *h;         // [L, N, I]
+    float *xn_final;  // [N, C]
+    float *rstd_final;// [N]
+    float *logits;    // [N, V] (overwritten by its gradient in the backward)
+    float *logprob;   // [N]
+    float *lse_ce;    // [N]
+    float *weights;   // [N]
+    // gradient scratch, reused by every layer (backward only)
+    float *dres;      // [N, C]
+    float *dxn;       // [N, C]
+    float *dqkv;      // [N, QKV]
+    float *datt;      // [N, H D]
+    float *dgu;       // [N, 2 I]
+    float *dh;        // [N, I]
+    int *imem;        // one int allocation: tokens, targets, lens, pos
+    int *tokens, *targets, *lens, *pos;  // [N], [N], [B], [N]
+    int *host_i;      // host staging for the int inputs [3 N + B]
+    float *host_f;    // host staging for weights and log-probs [N]
+} Acts;
+
+int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e);
+void acts_free(Acts *a, const Model *m);
+
+// Forward pass over a (B, T) grid of host token ids (row-major, b*T + t; entries past
+// lens[b] are ignored) to logits in a->logits. B <= a->B, T <= a->T, lens[b] in 1..T.
+void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B, int T);
+// Per-token log-probabilities of host targets[B*T] (-1: no target) under the last
+// forward; writes them to logprob (host, may be NULL) and returns
+// sum_n weights[n] * -logprob[n] (host weights; may be NULL for a plain sum).
+double model_loss(Model *m, Acts *a, const int *targets, const float *weights, float *logprob,
+                  int B, int T);
+// Backward of sum_n weights[n] * -logprob[n] for the last forward/loss; parameter
+// gradients accumulate into m->g. weights are host floats [B*T]; they may differ from
+// those given to model_loss (the length-harmonizing loss computes them from logprob).
+void model_backward(Model *m, Acts *a, const float *weights, int B, int T);
+
+// KV cache for incremental decoding: n_slots sequences of up to max_T positions.
+typedef struct {
+    int n_slots, max_T, max_N;  // max_N: most tokens one decode step may carry
+    float *mem;
+    float *k, *v;      // [L, n_slots, max_T, KV D]
+    float *x, *xn, *qkv, *att, *gu, *h, *logits, *rstd, *tmp;  // step scratch [max_N, ...]
+    int *imem;         // one int allocation: tokens, slots, pos
+    int *tokens, *slots, *pos;  // [max_N] each
+} KVCache;
+
+int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e);
+void kvcache_free(KVCache *c, const Model *m);
+// One step of N tokens: token n (host tokens[n]) is at position pos[n] of slot slots[n];
+// all earlier positions of that slot must already be in the cache or in this step.
+// Writes the step's keys/values into the cache, and the host logits[n_out, V]
+// (temperature 1, unnormalised) of the step's LAST n_out tokens: a caller orders a
+// step so that the tokens whose next-token distribution it needs come last (a prompt's
+// last token, the tokens being decoded). A prompt prefill is one step of its length.
+void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots,
+                       const int *pos, int N, int n_out, float *logits);
+// Copies positions 0..n_pos-1 of slot src to slot dst in every layer (prompt sharing).
+void kvcache_copy_prefix(const Model *m, KVCache *c, int dst, int src, int n_pos);
+
+#endif

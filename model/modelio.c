@@ -1,0 +1,261 @@
+// model/modelio.c -- model folders: config.json + model.safetensors (or shards).
+//
+// Loading maps each HF tensor name to its slice of the parameter allocation
+// (model_tensors), converts F32/F16/BF16 into one host buffer and uploads it once.
+// Every parameter must be present exactly once with the shape the config implies and
+// finite values; anything else in the files is an error, except what transformers
+// itself ignores on load: a redundant "lm_head.weight" of a tied model (the head is the
+// embedding) and the rotary "inv_freq" buffers old checkpoints carry.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/io.h"
+#include "../base/json.h"
+#include "io.h"
+
+typedef struct {
+    const Model *m;
+    TensorInfo *ti;
+    int n;
+    const char **from;  // [n] the file each tensor came from (NULL: not yet read)
+    float *host;        // [m->n_params]
+    const char *config_path;
+} Loader;
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+static size_t tensor_size(const TensorInfo *t) {
+    return (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
+}
+
+static void shape_str(char *out, size_t cap, int ndim, const int64_t *shape) {
+    int at = snprintf(out, cap, "[");
+    for (int d = 0; d < ndim && at < (int)cap; d++)
+        at += snprintf(out + at, cap - (size_t)at, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (at < (int)cap) snprintf(out + at, cap - (size_t)at, "]");
+}
+
+// Reads every tensor of one safetensors file into the host buffer. path is kept (not
+// copied) in L->from for the messages about repeats, so it must outlive the loader.
+static int load_file(Loader *L, const char *path, Err *e) {
+    StFile f;
+    if (st_open(&f, path, e)) return -1;
+    int rc = -1;
+    for (int i = 0; i < f.n; i++) {
+        const StTensor *t = &f.tensors[i];
+        int idx = -1;
+        for (int j = 0; j < L->n && idx < 0; j++)
+            if (!strcmp(L->ti[j].name, t->name)) idx = j;
+        if (idx < 0) {
+            if ((L->m->cfg.tie_embeddings && !strcmp(t->name, "lm_head.weight")) ||
+                ends_with(t->name, ".rotary_emb.inv_freq"))
+                continue;
+            err_fmt(e, "%s: unexpected tensor \"%s\" (not a parameter of the model that %s "
+                    "describes)", path, t->name, L->config_path);
+            goto done;
+        }
+        const TensorInfo *ti = &L->ti[idx];
+        if (L->from[idx]) {
+            err_fmt(e, "%s: tensor \"%s\" appears again (already read from %s)", path, t->name,
+                    L->from[idx]);
+            goto done;
+        }
+        int64_t want[2] = {ti->shape[0], ti->shape[1]};
+        int same = t->ndim == ti->ndim;
+        for (int d = 0; same && d < ti->ndim; d++) same = t->shape[d] == want[d];
+        if (!same) {
+            char got[128], exp[64];
+            shape_str(got, sizeof got, t->ndim, t->shape);
+            shape_str(exp, sizeof exp, ti->ndim, want);
+            err_fmt(e, "%s: tensor \"%s\" has shape %s, but %s implies %s", path, t->name, got,
+                    L->config_path, exp);
+            goto done;
+        }
+        float *out = L->host + ti->offset;
+        st_to_f32(t, out);
+        size_t count = tensor_size(ti);
+        for (size_t k = 0; k < count; k++)
+            if (!isfinite(out[k])) {
+                err_fmt(e, "%s: tensor \"%s\" holds %s at element %zu", path, t->name,
+                        isnan(out[k]) ? "NaN" : "Inf", k);
+                goto done;
+            }
+        L->from[idx] = path;
+    }
+    rc = 0;
+done:
+    st_close(&f);
+    return rc;
+}
+
+// A shard's file name from the index: a plain name in the same folder.
+static int check_shard_name(const char *s, size_t len, const char *index, Err *e) {
+    if (!len || strlen(s) != len || strchr(s, '/') || strchr(s, '\\') || !strcmp(s, ".") ||
+        !strcmp(s, ".."))
+        return err_fmt(e, "%s: weight_map names the shard \"%.200s\": expected a file name in "
+                       "the same folder", index, s);
+    return 0;
+}
+
+// Sharded checkpoint: model.safetensors.index.json {"weight_map": {tensor: shard}}; every
+// shard the map names is read once, in order of first mention.
+static int load_sharded(Loader *L, const char *dir, const char *index, Err *e) {
+    Json *j = json_parse_file(index, e);
+    if (!j) return -1;
+    int rc = -1;
+    char **paths = NULL;
+    int n_paths = 0;
+    const JsonValue *root = json_root(j), *map = json_get(root, "weight_map");
+    if (!map || map->type != JSON_OBJECT) {
+        err_fmt(e, "%s: expected an object \"weight_map\" (tensor name -> shard file)", index);
+        goto done;
+    }
+    paths = calloc(map->len ? map->len : 1, sizeof *paths);
+    if (!paths) {
+        err_fmt(e, "%s: out of memory", index);
+        goto done;
+    }
+    for (size_t i = 0; i < map->len; i++) {
+        const JsonValue *v = &map->items[i];
+        if (v->type != JSON_STRING) {
+            err_fmt(e, "%s: line %d, column %d: expected a shard file name for \"%s\"", index,
+                    v->line, v->col, map->keys[i]);
+            goto done;
+        }
+        if (check_shard_name(v->str, v->len, index, e)) goto done;
+        char path[4096];
+        if (path_join(path, sizeof path, dir, v->str, e)) goto done;
+        int seen = 0;
+        for (int k = 0; k < n_paths && !seen; k++) seen = !strcmp(paths[k], path);
+        if (seen) continue;
+        if (!(paths[n_paths] = strdup(path))) {
+            err_fmt(e, "%s: out of memory", index);
+            goto done;
+        }
+        n_paths++;
+    }
+    for (int k = 0; k < n_paths; k++)
+        if (load_file(L, paths[k], e)) goto done;
+    for (int i = 0; i < L->n; i++)
+        if (!L->from[i]) {
+            err_fmt(e, "%s: missing tensor \"%s\" (in none of its %d shards)", index,
+                    L->ti[i].name, n_paths);
+            goto done;
+        }
+    rc = 0;
+done:
+    // L->from points into paths: clear it before they go
+    for (int i = 0; i < L->n; i++) L->from[i] = NULL;
+    for (int k = 0; k < n_paths; k++) free(paths[k]);
+    free(paths);
+    json_free(j);
+    return rc;
+}
+
+int model_load(Model *m, const char *dir, const Kernels *k, Err *e) {
+    memset(m, 0, sizeof *m);
+    char cfg_path[4096], single[4096], index[4096];
+    if (path_join(cfg_path, sizeof cfg_path, dir, "config.json", e) ||
+        path_join(single, sizeof single, dir, "model.safetensors", e) ||
+        path_join(index, sizeof index, dir, "model.safetensors.index.json", e))
+        return -1;
+    Config c;
+    if (config_load(cfg_path, &c, e)) return -1;
+    // as transformers does: the single file wins when both exist
+    int sharded = !file_exists(single) && file_exists(index);
+    if (!sharded && !file_exists(single))
+        return err_fmt(e, "%s: no model.safetensors (nor model.safetensors.index.json) in the "
+                       "folder", dir);
+    if (model_create(m, &c, k, e)) return -1;
+    Loader L = {.m = m, .n = model_tensors(m, NULL), .config_path = cfg_path};
+    L.ti = calloc((size_t)L.n, sizeof *L.ti);
+    L.from = calloc((size_t)L.n, sizeof *L.from);
+    L.host = malloc(m->n_params * sizeof(float));
+    int rc = -1;
+    if (!L.ti || !L.from || !L.host) {
+        err_fmt(e, "%s: out of memory for %zu parameters", dir, m->n_params);
+        goto done;
+    }
+    model_tensors(m, L.ti);
+    if (sharded) {
+        if (load_sharded(&L, dir, index, e)) goto done;
+    } else {
+        if (load_file(&L, single, e)) goto done;
+        for (int i = 0; i < L.n; i++)
+            if (!L.from[i]) {
+                err_fmt(e, "%s: missing tensor \"%s\"", single, L.ti[i].name);
+                goto done;
+            }
+    }
+    k->upload(m->params_mem, L.host, m->n_params * sizeof(float));
+    rc = 0;
+done:
+    free(L.ti);
+    free(L.from);
+    free(L.host);
+    if (rc) model_free(m);
+    return rc;
+}
+
+int model_save(const Model *m, const char *dir, Err *e) {
+    char cfg_path[4096], st_path[4096];
+    if (path_join(cfg_path, sizeof cfg_path, dir, "config.json", e) ||
+        path_join(st_path, sizeof st_path, dir, "model.safetensors", e))
+        return -1;
+    int n = model_tensors(m, NULL);
+    TensorInfo *ti = calloc((size_t)n, sizeof *ti);
+    const char **names = calloc((size_t)n, sizeof *names);
+    const float **data = calloc((size_t)n, sizeof *data);
+    int *ndims = calloc((size_t)n, sizeof *ndims);
+    int64_t(*shapes)[8] = calloc((size_t)n, sizeof *shapes);
+    float *host = malloc(m->n_params * sizeof(float));
+    AtomicFile st = {0}, cf = {0};
+    int rc = -1;
+    if (!ti || !names || !data || !ndims || !shapes || !host) {
+        err_fmt(e, "%s: out of memory for %zu parameters", dir, m->n_params);
+        goto done;
+    }
+    model_tensors(m, ti);
+    m->k->download(host, m->params_mem, m->n_params * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        names[i] = ti[i].name;
+        ndims[i] = ti[i].ndim;
+        shapes[i][0] = ti[i].shape[0];
+        shapes[i][1] = ti[i].shape[1];
+        data[i] = host + ti[i].offset;
+    }
+    // a diverged model must not overwrite a good checkpoint
+    for (size_t j = 0; j < m->n_params; j++)
+        if (!isfinite(host[j])) {
+            int t = 0;
+            while (t + 1 < n && !(ti[t].offset <= j && j < ti[t].offset + tensor_size(&ti[t]))) t++;
+            err_fmt(e, "%s: not saved: parameter \"%s\" holds %s", dir, ti[t].name,
+                    isnan(host[j]) ? "NaN" : "Inf");
+            goto done;
+        }
+    // Both files are written and flushed before either is renamed into place, so a
+    // failure leaves the old checkpoint as it was.
+    if (make_dirs(dir, e) || atomic_open(&st, st_path, e) ||
+        st_write_f32_stream(st.f, st_path, n, names, ndims, (const int64_t(*)[8])shapes, data,
+                            e) ||
+        atomic_open(&cf, cfg_path, e) || config_write(cf.f, &m->cfg, cfg_path, e))
+        goto done;
+    if (atomic_commit(&st, e)) goto done;
+    rc = atomic_commit(&cf, e);
+done:
+    if (rc) {
+        atomic_abort(&st);
+        atomic_abort(&cf);
+    }
+    free(ti);
+    free(names);
+    free(data);
+    free(ndims);
+    free(shapes);
+    free(host);
+    return rc;
+}
