@@ -30,7 +30,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan check-deps deps bench demo demo-quick cuda test-cuda bench-cuda fuzz clean
+.PHONY: all test test-asan check-deps deps bench demo demo-quick cuda check-cuda test-cuda bench-cuda fuzz clean
 
 all: check-deps o1p
 
@@ -69,7 +69,55 @@ test-asan:
 bench: check-deps o1p $(BENCH_BIN)
 	bash bench/run.sh $(BUILD)
 
+# ---- CUDA backend: ./o1p-cuda, the library built with -DO1P_CUDA plus kernels/cuda/ -------
+# Needs the CUDA toolkit in CUDA_HOME (nvcc, cudart, cuBLAS); the CPU build never does.
+# The programs run without a GPU too: kernels_by_name("cuda") is then NULL.
+CUDA_HOME  ?= /usr/local/cuda
+CUDA_BUILD := build-cuda
+NVCCFLAGS  := -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 \
+              -gencode arch=compute_90,code=sm_90 -Xcompiler -Wall,-Wextra
+CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+CUDA_OBJ   := $(patsubst %.cu,$(CUDA_BUILD)/%.o,$(wildcard kernels/cuda/*.cu)) \
+              $(LIB_SRC:%.c=$(CUDA_BUILD)/%.o)
+CUDA_TEST_BIN  := $(patsubst tests/cuda/%.c,$(CUDA_BUILD)/tests/%,$(wildcard tests/cuda/test_*.c))
+CUDA_BENCH_BIN := $(patsubst bench/cuda/%.c,$(CUDA_BUILD)/bench/%,$(wildcard bench/cuda/bench_*.c))
+
+cuda: check-deps check-cuda o1p-cuda
+
+check-cuda:
+	@test -x $(NVCC) || { echo "missing the CUDA toolkit: no $(NVCC) (set NVCC / CUDA_HOME)"; exit 1; }
+
+o1p-cuda: $(CUDA_BUILD)/o1p
+	cp $< $@
+
+$(CUDA_BUILD)/o1p: $(CUDA_BUILD)/train/main.o $(CUDA_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CUDA_LDLIBS)
+
+$(CUDA_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DO1P_CUDA -MMD -MP -c -o $@ $<
+
+$(CUDA_BUILD)/kernels/cuda/%.o: kernels/cuda/%.cu kernels/cuda/common.cuh kernels/kernels.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+$(CUDA_BUILD)/tests/%: tests/cuda/%.c $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DO1P_CUDA -o $@ $< $(CUDA_OBJ) $(LDFLAGS) $(LDLIBS) $(CUDA_LDLIBS)
+
+$(CUDA_BUILD)/bench/%: bench/cuda/%.c $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DO1P_CUDA -o $@ $< $(CUDA_OBJ) $(LDFLAGS) $(LDLIBS) $(CUDA_LDLIBS)
+
+# Each CUDA test prints "SKIP: no CUDA device" and exits 0 without a GPU.
+test-cuda: check-deps check-cuda $(CUDA_TEST_BIN)
+	@rc=0; for t in $(CUDA_TEST_BIN); do echo "== $$t"; $$t || rc=1; done; exit $$rc
+
+bench-cuda: check-deps check-cuda $(CUDA_BENCH_BIN)
+	@for b in $(CUDA_BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
 clean:
 	rm -rf build build-asan build-cuda o1p o1p-cuda
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/train/main.d
+-include $(wildcard $(CUDA_BUILD)/*/*.d $(CUDA_BUILD)/*/*/*.d)

@@ -86,6 +86,10 @@ static int add_record(const JsonValue *v, const Loader *ld, Err *e) {
         return record_error(ld, p, msg, e);
     }
     if (!a) return record_error(ld, v, "missing member \"answer\" (or \"ground_truth_answer\")", e);
+    if (a->type == JSON_NULL) {
+        if (!ld->ds->skipped++) ld->ds->first_skipped = ld->index >= 0 ? (int)ld->index : v->line;
+        return 0;
+    }
     if (a->type != JSON_STRING && a->type != JSON_NUMBER) {
         snprintf(msg, sizeof msg, "expected a string or a number for the answer, found %s",
                  json_type_name(a->type));
@@ -150,7 +154,7 @@ int dataset_parse(const char *text, size_t len, const char *name, Dataset *ds, E
     } else {
         rc = 0;
     }
-    if (!rc && ds->n == 0) rc = err_fmt(e, "%s: no examples in the file", name);
+    if (!rc && ds->n == 0) rc = err_fmt(e, "%s: no examples with an answer in the file", name);
     if (rc) dataset_free(ds);
     return rc;
 }

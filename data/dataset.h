@@ -8,7 +8,9 @@
 // Optional: "solution" or "ground_truth_solution" (string), "level" (integer, or the
 // MATH-style string "Level 3"), "redundant_chars" (integer, written by `o1p data
 // synth`: how many characters of the solution are overthinking). Other members are
-// ignored (the paper's files carry pre_generated_* fields). Anything else -- a record
+// ignored (the paper's files carry pre_generated_* fields). A record whose answer is
+// null (math_train_hard.json has three, with null solutions) is skipped and counted in
+// Dataset.skipped, for the caller to report. Anything else -- a record
 // that is not an object, a missing problem or answer, a field of the wrong type,
 // malformed JSON, invalid UTF-8 -- is an error naming the file, the line (and column)
 // and for JSON arrays the element index; an empty file is an error too.
@@ -30,6 +32,8 @@ typedef struct {
 typedef struct {
     Example *ex;  // ex[0..n), owned (each string malloc'ed)
     int n, cap;
+    int skipped;        // records skipped for a null answer
+    int first_skipped;  // the first one's line (JSONL) or element index (JSON array); 0 if none
 } Dataset;
 
 // Reads a dataset file (JSON array or JSONL). On error *ds is left empty.

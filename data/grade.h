@@ -12,7 +12,7 @@
 //   - \$, $, \%, %, ^\circ, ^{\circ}, \degree removed;
 //   - "k = 5", "x=5" -> "5" (a short variable name before one '=');
 //   - numbers compared by value: 0.5 == \frac{1}{2} == 1/2 == .5 == 0.50, 12,345 == 12345,
-//     "5.0" == "5", -\frac{1}{2} == \frac{-1}{2}; relative tolerance 1e-6;
+//     "5.0" == "5", -\frac{1}{2} == \frac{-1}{2}; relative tolerance 1e-9;
 //   - tuples, lists and intervals compared element-wise: "(1, 2)" == "(1,2)",
 //     "[0, \frac12)" == "[0,0.5)"; brackets must match; a top-level comma list "1, 2" is
 //     compared element-wise too;

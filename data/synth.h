@@ -2,11 +2,12 @@
 //
 // A problem is a short chain of arithmetic on small numbers that cannot be answered
 // without writing the intermediate results, e.g. (level 2)
-//   "Start with 37. Add 48, then subtract 19, then multiply by 3. Give the result mod 100."
-// Level L (1..5) has L+1 operations (2..6); every written step is one small operation
-// whose inputs are on the same line or the line before, and the running value is
-// reduced mod 100 after each step, so every number has at most two digits (products
-// at most four before reduction).
+//   "Start with 37. Then add 8, subtract 5, multiply by 2, and finally add 9. What is
+//    the final number?"
+// Level L (1..5) has 2L operations (2..10): add or subtract 2..9, or multiply by 2 or
+// 3, chosen so that the running value stays within 0..99. Every written step
+// ("Step 3: 45 - 7 = 38.") is one small operation whose inputs are the previous line's
+// result and the problem's i-th operation.
 //
 // Each solution walks the steps and ends with \boxed{answer}. Around the necessary
 // steps it carries a random amount of the overthinking of o1-like models: restating
@@ -30,6 +31,9 @@
 #include "dataset.h"
 
 #define SYNTH_MAX_LEVEL 5
+// Solutions longer than this are drawn again, so that prompt + solution fit a
+// 512-token context with a ~2-characters-per-token BPE.
+#define SYNTH_MAX_SOLUTION_CHARS 800
 enum { SYNTH_TRAIN = 0, SYNTH_TEST = 1 };
 
 typedef struct {

@@ -135,8 +135,13 @@ int config_load(const char *path, Config *c, Err *e) {
     return rc;
 }
 
-// The shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07).
+// Floats as Python prints them: integral values with ".0" (10000.0), others as the
+// shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07).
 static void write_float(FILE *f, float x) {
+    if (x == floorf(x) && fabsf(x) < 1e16f) {
+        fprintf(f, "%.1f", (double)x);
+        return;
+    }
     char buf[32];
     for (int prec = 1; prec <= 9; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, (double)x);

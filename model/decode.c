@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "layers.h"
 
 int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e) {
     memset(c, 0, sizeof *c);
@@ -58,34 +58,28 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
                        const int *pos, int N, int n_out, float *logits) {
     const Kernels *k = m->k;
     const Config *g = &m->cfg;
-    int C = g->dim, I = g->hidden_dim, V = g->vocab_size, H = g->n_heads, KV = g->n_kv_heads,
-        D = g->head_dim, HD = H * D, QKV = (H + 2 * KV) * D;
+    int C = g->dim, V = g->vocab_size, H = g->n_heads, KV = g->n_kv_heads, D = g->head_dim,
+        HD = H * D;
     size_t layer_cache = (size_t)c->n_slots * c->max_T * KV * D;
     k->upload(c->tokens, tokens, (size_t)N * sizeof(int));
     k->upload(c->slots, slots, (size_t)N * sizeof(int));
     k->upload(c->pos, pos, (size_t)N * sizeof(int));
     k->embedding_forward(c->x, c->tokens, m->p.embed, N, C);
+    // The residual stream ping-pongs between x and tmp: the MLP writes a fresh x_out.
+    float *x = c->x, *x_mid = c->tmp;
     for (int l = 0; l < g->n_layers; l++) {
-        const Params *p = &m->p;
+        LayerParams p = layer_params(&m->p, g, l);
         float *kc = c->k + l * layer_cache, *vc = c->v + l * layer_cache;
-        // attention block (as attention_block_forward, reading keys/values from the cache)
-        k->rmsnorm_forward(c->xn, c->rstd, c->x, p->norm_attn + (size_t)l * C, g->norm_eps, N, C);
-        k->matmul_forward(c->qkv, c->xn, p->wqkv + (size_t)l * QKV * C,
-                          p->bqkv ? p->bqkv + (size_t)l * QKV : NULL, N, C, QKV);
-        k->rope_forward(c->qkv, c->pos, N, QKV, H + KV, D, g->rope_theta);
+        // attention block, reading keys and values from the cache
+        qkv_forward(k, g, p, N, c->xn, c->rstd, x, c->qkv, c->pos);
         k->kv_cache_write(kc, vc, c->qkv, c->slots, c->pos, N, H, KV, D, c->max_T);
         k->attention_decode(c->att, c->qkv, kc, vc, c->slots, c->pos, N, H, KV, D, c->max_T);
-        k->matmul_forward(c->tmp, c->att, p->wo + (size_t)l * C * HD, NULL, N, HD, C);
-        k->add(c->x, c->x, c->tmp, (size_t)N * C);
-        // MLP block
-        k->rmsnorm_forward(c->xn, c->rstd, c->x, p->norm_mlp + (size_t)l * C, g->norm_eps, N, C);
-        k->matmul_forward(c->gu, c->xn, p->wgu + (size_t)l * 2 * I * C, NULL, N, C, 2 * I);
-        k->swiglu_forward(c->h, c->gu, N, I);
-        k->matmul_forward(c->tmp, c->h, p->wdown + (size_t)l * C * I, NULL, N, I, C);
-        k->add(c->x, c->x, c->tmp, (size_t)N * C);
+        k->matmul_forward(x_mid, c->att, p.wo, NULL, N, HD, C);
+        k->add(x_mid, x_mid, x, (size_t)N * C);
+        mlp_forward(k, g, p, N, x_mid, c->xn, c->rstd, c->gu, c->h, x);
     }
     // The head only for the last n_out rows.
-    const float *x_out = c->x + (size_t)(N - n_out) * C;
+    const float *x_out = x + (size_t)(N - n_out) * C;
     k->rmsnorm_forward(c->xn, c->rstd, x_out, m->p.norm_final, g->norm_eps, n_out, C);
     k->matmul_forward(c->logits, c->xn, m->p.lm_head, NULL, n_out, C, V);
     k->download(logits, c->logits, (size_t)n_out * V * sizeof(float));

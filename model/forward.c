@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "layers.h"
 
 // Shapes of one model at one batch size.
 typedef struct {
@@ -22,12 +22,7 @@ static Dims dims_of(const Config *c, int B, int T) {
     return d;
 }
 
-// One layer's parameters (or gradients) and activations.
-typedef struct {
-    float *norm_attn, *wqkv, *bqkv, *wo, *norm_mlp, *wgu, *wdown;
-} LayerParams;
-
-static LayerParams layer_params(const Params *p, const Config *c, int l) {
+LayerParams layer_params(const Params *p, const Config *c, int l) {
     Dims d = dims_of(c, 0, 0);
     LayerParams lp = {
         p->norm_attn + (size_t)l * d.C,
@@ -41,6 +36,7 @@ static LayerParams layer_params(const Params *p, const Config *c, int l) {
     return lp;
 }
 
+// One layer's activations.
 typedef struct {
     float *x, *xn_attn, *rstd_attn, *qkv, *att, *lse, *x_mid, *xn_mlp, *rstd_mlp, *gu, *h, *x_out;
 } LayerActs;
@@ -115,12 +111,18 @@ void acts_free(Acts *a, const Model *m) {
 
 // ---- attention block: x_mid = x + o_proj(attention(rope(qkv_proj(rmsnorm(x))))) ------
 
+void qkv_forward(const Kernels *k, const Config *c, LayerParams p, int N, float *xn, float *rstd,
+                 const float *x, float *qkv, const int *pos) {
+    int QKV = (c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
+    k->rmsnorm_forward(xn, rstd, x, p.norm_attn, c->norm_eps, N, c->dim);
+    k->matmul_forward(qkv, xn, p.wqkv, p.bqkv, N, c->dim, QKV);
+    // RoPE rotates the H query heads and the KV key heads: the first H + KV heads.
+    k->rope_forward(qkv, pos, N, QKV, c->n_heads + c->n_kv_heads, c->head_dim, c->rope_theta);
+}
+
 static void attention_block_forward(const Kernels *k, const Config *c, Dims d, LayerParams p,
                                     LayerActs a, const Acts *in) {
-    k->rmsnorm_forward(a.xn_attn, a.rstd_attn, a.x, p.norm_attn, c->norm_eps, d.N, d.C);
-    k->matmul_forward(a.qkv, a.xn_attn, p.wqkv, p.bqkv, d.N, d.C, d.QKV);
-    // RoPE rotates the H query heads and the KV key heads: the first H + KV heads.
-    k->rope_forward(a.qkv, in->pos, d.N, d.QKV, d.H + d.KV, d.D, c->rope_theta);
+    qkv_forward(k, c, p, d.N, a.xn_attn, a.rstd_attn, a.x, a.qkv, in->pos);
     k->attention_forward(a.att, a.lse, a.qkv, in->lens, d.B, d.T, d.H, d.KV, d.D);
     k->matmul_forward(a.x_mid, a.att, p.wo, NULL, d.N, d.HD, d.C);
     k->add(a.x_mid, a.x_mid, a.x, (size_t)d.N * d.C);
@@ -138,12 +140,13 @@ static void attention_block_backward(const Kernels *k, const Config *c, Dims d, 
 
 // ---- MLP block: x_out = x_mid + down(silu(gate(rmsnorm(x_mid))) * up(rmsnorm(x_mid))) ---
 
-static void mlp_block_forward(const Kernels *k, const Config *c, Dims d, LayerParams p, LayerActs a) {
-    k->rmsnorm_forward(a.xn_mlp, a.rstd_mlp, a.x_mid, p.norm_mlp, c->norm_eps, d.N, d.C);
-    k->matmul_forward(a.gu, a.xn_mlp, p.wgu, NULL, d.N, d.C, 2 * d.I);
-    k->swiglu_forward(a.h, a.gu, d.N, d.I);
-    k->matmul_forward(a.x_out, a.h, p.wdown, NULL, d.N, d.I, d.C);
-    k->add(a.x_out, a.x_out, a.x_mid, (size_t)d.N * d.C);
+void mlp_forward(const Kernels *k, const Config *c, LayerParams p, int N, const float *x_mid,
+                 float *xn, float *rstd, float *gu, float *h, float *x_out) {
+    k->rmsnorm_forward(xn, rstd, x_mid, p.norm_mlp, c->norm_eps, N, c->dim);
+    k->matmul_forward(gu, xn, p.wgu, NULL, N, c->dim, 2 * c->hidden_dim);
+    k->swiglu_forward(h, gu, N, c->hidden_dim);
+    k->matmul_forward(x_out, h, p.wdown, NULL, N, c->hidden_dim, c->dim);
+    k->add(x_out, x_out, x_mid, (size_t)N * c->dim);
 }
 
 // In: dres = d x_out. Out: dres = d x_mid.
@@ -199,7 +202,7 @@ void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B,
         LayerParams p = layer_params(&m->p, &m->cfg, l);
         LayerActs la = layer_acts(a, &m->cfg, l);
         attention_block_forward(k, &m->cfg, d, p, la, a);
-        mlp_block_forward(k, &m->cfg, d, p, la);
+        mlp_forward(k, &m->cfg, p, d.N, la.x_mid, la.xn_mlp, la.rstd_mlp, la.gu, la.h, la.x_out);
     }
     head_forward(k, m, d, a);
 }

@@ -306,7 +306,14 @@ int st_write_f32_stream(FILE *out, const char *path, int n, const char *const *n
                            ndims[i]);
         }
         uint64_t count = 1;
-        for (int d = 0; d < ndims[i]; d++) count *= (uint64_t)shapes[i][d];
+        for (int d = 0; d < ndims[i]; d++) {
+            if (shapes[i][d] < 0) {
+                fclose(h);
+                free(hdr);
+                return err_fmt(e, "%s: tensor \"%s\": negative shape[%d]", path, names[i], d);
+            }
+            count *= (uint64_t)shapes[i][d];
+        }
         fputc(',', h);
         json_write_string(h, names[i], strlen(names[i]));
         fputs(":{\"dtype\":\"F32\",\"shape\":[", h);

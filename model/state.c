@@ -10,6 +10,7 @@
 //   128 f32 m[n_params], f32 v[n_params]
 //   end u64 checksum: FNV-1a over the 64-bit words of every byte before it
 // The file is streamed (no second copy of the moments in memory) and written atomically.
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,7 +90,7 @@ int train_state_load(const char *path, TrainState *s, float **m, float **v,
     *m = *v = NULL;
     memset(s, 0, sizeof *s);
     FILE *f = fopen(path, "rb");
-    if (!f) return err_fmt(e, "%s: cannot open training state", path);
+    if (!f) return err_fmt(e, "%s: cannot open training state: %s", path, strerror(errno));
     struct stat st;
     unsigned char h[STATE_HEADER];
     int rc = -1;
@@ -125,10 +126,15 @@ int train_state_load(const char *path, TrainState *s, float **m, float **v,
     memcpy(s->extra, h + 64, sizeof s->extra);
     // the size the header implies, before trusting n_params with an allocation
     uint64_t n = s->n_params;
-    if (n > (size - STATE_HEADER - 8) / 8 || STATE_HEADER + 8 * n + 8 != size) {
-        err_fmt(e, "%s: %llu bytes, but a state of n_params = %llu has %s (truncated or "
-                "corrupt)", path, (unsigned long long)size, (unsigned long long)n,
-                n > (size - STATE_HEADER - 8) / 8 ? "more" : "a different size");
+    if (n > (size - STATE_HEADER - 8) / 8) {
+        err_fmt(e, "%s: %llu bytes: truncated or corrupt (too short for n_params = %llu)", path,
+                (unsigned long long)size, (unsigned long long)n);
+        goto done;
+    }
+    if (STATE_HEADER + 8 * n + 8 != size) {
+        err_fmt(e, "%s: %llu bytes, but n_params = %llu needs %llu (trailing bytes or corrupt)",
+                path, (unsigned long long)size, (unsigned long long)n,
+                (unsigned long long)(STATE_HEADER + 8 * n + 8));
         goto done;
     }
     if (s->stage[sizeof s->stage - 1]) {

@@ -123,9 +123,10 @@ static void check_config(const char *name) {
 
     // `o1p dump` must write exactly what dump_run computed.
     const char *o1p = getenv("O1P");
-    snprintf(path, sizeof path, "%s %s --model %s --tokens %s/tokens.txt --out %s/dump.safetensors > /dev/null",
-             o1p ? o1p : "./o1p", "dump", dir, dir, dir);
-    CHECK(system(path) == 0, "%s: o1p dump failed", name);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s dump --model %s --tokens %s/tokens.txt --out %s/dump.safetensors > /dev/null",
+             o1p ? o1p : "./o1p", dir, dir, dir);
+    CHECK(system(cmd) == 0, "%s: o1p dump failed", name);
     StFile dumped;
     snprintf(path, sizeof path, "%s/dump.safetensors", dir);
     if (st_open(&dumped, path, &e) == 0) {

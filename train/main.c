@@ -14,6 +14,8 @@ typedef struct {
 static const Command commands[] = {
     {"init", cmd_init, "write a randomly initialised model folder from a config.json"},
     {"dump", cmd_dump, "forward + backward on token lines; logits, loss, gradients to safetensors"},
+    {"tok", cmd_tok, "train a byte-level BPE tokenizer; encode and decode text"},
+    {"data", cmd_data, "synthetic long-thought dataset (synth); dataset statistics (stats)"},
 };
 
 static void print_help(FILE *f) {

@@ -4,17 +4,88 @@
 // backward  dinp[N,C]  = dout[N,OC] @ w[OC,C]        (overwritten)
 //           dw[OC,C]  += dout^T @ inp                 (accumulated: beta = 1)
 //           dbias[OC] += sum_n dout[n,:]
-// OpenBLAS splits a gemm's rows and columns over threads, never the inner dimension K,
-// so each output element is one fixed-order dot product whatever the thread count.
+//
+// Determinism. OpenBLAS's sgemm (0.3.21, Zen kernels) rounds an output element
+// differently depending on where its row falls in the tiles of the call, and its own
+// threads tile by the thread count. So the output is cut here into fixed tiles
+// (TILE_M x TILE_N, a function of the shape only), each computed by a single-threaded
+// sgemm (OpenBLAS runs single-threaded inside an OpenMP region), the tiles spread over
+// our threads: the same bits at any thread count. And a row's result would still depend
+// on how many rows share the call, which the sampler cannot have (batch-size
+// determinism), so a forward of at most ROWWISE_MAX rows -- a decode step -- takes a
+// path of its own whose every element is the same fixed-order dot product whatever N.
 #include <cblas.h>
+#include <string.h>
 
 #include "cpu.h"
+
+enum { TILE_M = 128, TILE_N = 256, ROWWISE_MAX = 64 };
+
+// C[M,N] = A[M,K] B[K,N] + beta C (row-major, op() per ta/tb), in fixed tiles.
+static void gemm_tiled(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                       int ldc) {
+    int tm = (M + TILE_M - 1) / TILE_M, tn = (N + TILE_N - 1) / TILE_N;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < tm * tn; t++) {
+        int i0 = t / tn * TILE_M, j0 = t % tn * TILE_N;
+        int m = M - i0 < TILE_M ? M - i0 : TILE_M, n = N - j0 < TILE_N ? N - j0 : TILE_N;
+        const float *a = ta == CblasNoTrans ? A + (size_t)i0 * lda : A + i0;
+        const float *b = tb == CblasNoTrans ? B + j0 : B + (size_t)j0 * ldb;
+        cblas_sgemm(CblasRowMajor, ta, tb, m, n, K, 1.0f, a, lda, b, ldb, beta,
+                    C + (size_t)i0 * ldc + j0, ldc);
+    }
+}
+
+// 8 lanes whatever the target ISA, so the summation order is fixed by this code.
+typedef float v8 __attribute__((vector_size(32)));
+
+static inline v8 load8(const float *p) {
+    v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// Lane k sums the products c = k (mod 8); the lanes are added pairwise, then the tail.
+static inline float reduce8(v8 acc, const float *x, const float *w, int c0, int C) {
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (int c = c0; c < C; c++) s += x[c] * w[c];
+    return s;
+}
+
+// Small-N forward: four rows at a time share each weight row (register blocking); a last
+// partial group repeats its first row in the empty places, so every element is computed
+// by exactly the same instructions whatever N is.
+static void matmul_rowwise(float *out, const float *inp, const float *w, const float *bias,
+                           int N, int C, int OC) {
+    int c8 = C / 8 * 8;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < OC; o++) {
+        const float *wo = w + (size_t)o * C;
+        for (int n0 = 0; n0 < N; n0 += 4) {
+            const float *x[4];
+            for (int r = 0; r < 4; r++) x[r] = inp + (size_t)(n0 + r < N ? n0 + r : n0) * C;
+            v8 acc[4] = {{0}};
+            for (int c = 0; c < c8; c += 8) {
+                v8 wv = load8(wo + c);
+                for (int r = 0; r < 4; r++) acc[r] += load8(x[r] + c) * wv;
+            }
+            for (int r = 0; r < 4 && n0 + r < N; r++) {
+                float s = reduce8(acc[r], x[r], wo, c8, C);
+                out[(size_t)(n0 + r) * OC + o] = bias ? s + bias[o] : s;
+            }
+        }
+    }
+}
 
 void cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
                         int C, int OC) {
     if (N <= 0 || OC <= 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, 0.0f,
-                out, OC);
+    if (N <= ROWWISE_MAX) {
+        matmul_rowwise(out, inp, w, bias, N, C, OC);
+        return;
+    }
+    gemm_tiled(CblasNoTrans, CblasTrans, N, OC, C, inp, C, w, C, 0.0f, out, OC);
     if (!bias) return;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
@@ -27,12 +98,8 @@ void cpu_matmul_forward(float *out, const float *inp, const float *w, const floa
 void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                          const float *inp, const float *w, int N, int C, int OC) {
     if (N <= 0) return;
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
-                    0.0f, dinp, C);
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C,
-                    1.0f, dw, C);
+    if (dinp) gemm_tiled(CblasNoTrans, CblasNoTrans, N, C, OC, dout, OC, w, C, 0.0f, dinp, C);
+    if (dw) gemm_tiled(CblasTrans, CblasNoTrans, OC, C, N, dout, OC, inp, C, 1.0f, dw, C);
     if (!dbias) return;
     // Column sums: threads split the columns; each column adds its rows in order.
     int n_blocks = (OC + CPU_COL_BLOCK - 1) / CPU_COL_BLOCK;

@@ -385,6 +385,7 @@ static void allow_smem(K kernel, size_t bytes) {
 
 void cuda_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
                             int T, int H, int KV, int D) {
+    if (B <= 0 || T <= 0) return;
     dim3 grid(ceil_div(T, QROWS), H, B);
     size_t smem = (QROWS * D + TILE * (D + 1) + TILE * D) * sizeof(float);
     float scale = 1.0f / sqrtf((float)D);
@@ -399,6 +400,7 @@ void cuda_attention_forward(float *out, float *lse, const float *qkv, const int 
 void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
                              const float *out, const float *lse, const int *lens, int B, int T,
                              int H, int KV, int D) {
+    if (B <= 0 || T <= 0) return;
     float scale = 1.0f / sqrtf((float)D);
     dim3 grid_q(ceil_div(T, QROWS), H, B), grid_kv(ceil_div(T, QROWS), KV, B);
     size_t smem_q = (2 * QROWS * D + 2 * TILE * (D + 1)) * sizeof(float);
@@ -427,6 +429,7 @@ void cuda_kv_cache_write(float *kcache, float *vcache, const float *qkv, const i
 void cuda_attention_decode(float *out, const float *qkv, const float *kcache,
                            const float *vcache, const int *slots, const int *pos, int N, int H,
                            int KV, int D, int max_T) {
+    if (N <= 0) return;
     dim3 grid(N, H);
     float scale = 1.0f / sqrtf((float)D);
 #define LAUNCH(NK)                                                                        \

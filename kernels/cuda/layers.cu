@@ -66,7 +66,7 @@ __global__ void column_sum_kernel(float *dst, const float *a, const float *b, co
     if (c < C)
         for (int n = threadIdx.y; n < N; n += 32) {
             size_t i = (size_t)n * C + c;
-            s += b ? a[i] * b[i] * rstd[n] : a[i];
+            s += b ? a[i] * (b[i] * rstd[n]) : a[i];
         }
     part[threadIdx.y][threadIdx.x] = s;
     __syncthreads();
@@ -111,12 +111,13 @@ __global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp
 
 void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
                           int N, int C) {
+    if (N <= 0) return;
     rmsnorm_forward_kernel<<<N, 256>>>(out, rstd, inp, w, eps, C);
     LAUNCH_CHECK();
 }
 
-// With xhat = x * rstd and g = dout * w (the gradient w.r.t. xhat):
-//   dx = rstd * (g - xhat * mean(g * xhat)),   accumulated into dinp.
+// With r = rstd, dr/dx_c = -r^3 x_c / C gives (the CPU's formula and order)
+//   dinp_c += r w_c dout_c - (r^3 / C) x_c sum_j dout_j w_j x_j.
 __global__ void rmsnorm_backward_kernel(float *dinp, const float *dout, const float *inp,
                                         const float *w, const float *rstd, int C) {
     __shared__ float red[32];
@@ -124,13 +125,14 @@ __global__ void rmsnorm_backward_kernel(float *dinp, const float *dout, const fl
     float r = rstd[blockIdx.x];
     float dot = 0.0f;
     for (int c = threadIdx.x; c < C; c += blockDim.x) dot += dout[row + c] * w[c] * inp[row + c];
-    dot = block_sum(dot, red) * r / C;  // mean(g * xhat)
+    float k = r * r * r * block_sum(dot, red) / C;
     for (int c = threadIdx.x; c < C; c += blockDim.x)
-        dinp[row + c] += r * (dout[row + c] * w[c] - inp[row + c] * r * dot);
+        dinp[row + c] += r * w[c] * dout[row + c] - k * inp[row + c];
 }
 
 void cuda_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                            const float *w, const float *rstd, int N, int C) {
+    if (N <= 0) return;
     rmsnorm_backward_kernel<<<N, 256>>>(dinp, dout, inp, w, rstd, C);
     LAUNCH_CHECK();
     // dw[c] += sum_n dout[n, c] * x[n, c] * rstd[n]
@@ -152,7 +154,7 @@ __global__ void rope_kernel(float *x, const int *pos, int N, int row_stride, int
         size_t nh = t / half;
         int h = (int)(nh % n_heads);
         size_t n = nh / n_heads;
-        double f = (double)pos[n] * pow((double)theta, -2.0 * i / D), sd, cd;
+        double f = pos[n] * (1.0 / pow((double)theta, 2.0 * i / D)), sd, cd;
         sincos(f, &sd, &cd);
         float c = (float)cd, s = sign * (float)sd;
         float *p = x + n * row_stride + (size_t)h * D;
@@ -225,7 +227,8 @@ void cuda_add(float *out, const float *a, const float *b, size_t n) {
 }
 
 // ---- softmax cross-entropy -----------------------------------------------------------------
-// One block per row: lse = max + log(sum exp(x - max)), logprob = x[t] - lse.
+// One block per row: lse = max + log(sum exp(x - max)) (the sum in double),
+// logprob = x[t] - lse.
 __global__ void crossentropy_forward_kernel(float *logprob, float *lse, const float *logits,
                                             const int *targets, int V) {
     __shared__ float red[32];
@@ -238,11 +241,12 @@ __global__ void crossentropy_forward_kernel(float *logprob, float *lse, const fl
     float mx = -INFINITY;
     for (int v = threadIdx.x; v < V; v += blockDim.x) mx = fmaxf(mx, x[v]);
     mx = block_max(mx, red);
-    float s = 0.0f;
+    __shared__ double dred[32];
+    double s = 0.0;  // double: V can be 10^5 terms
     for (int v = threadIdx.x; v < V; v += blockDim.x) s += expf(x[v] - mx);
-    s = block_sum(s, red);
+    s = block_sum(s, dred);
     if (threadIdx.x == 0) {
-        float l = mx + logf(s);
+        float l = mx + (float)log(s);
         lse[n] = l;
         logprob[n] = x[t] - l;
     }
@@ -250,6 +254,7 @@ __global__ void crossentropy_forward_kernel(float *logprob, float *lse, const fl
 
 void cuda_crossentropy_forward(float *logprob, float *lse, const float *logits,
                                const int *targets, int N, int V) {
+    if (N <= 0) return;
     crossentropy_forward_kernel<<<N, 512>>>(logprob, lse, logits, targets, V);
     LAUNCH_CHECK();
 }
@@ -269,6 +274,7 @@ __global__ void crossentropy_backward_kernel(float *dlogits, const float *logits
 
 void cuda_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                                 const int *targets, const float *weights, int N, int V) {
+    if (N <= 0) return;
     crossentropy_backward_kernel<<<N, 512>>>(dlogits, logits, lse, targets, weights, V);
     LAUNCH_CHECK();
 }

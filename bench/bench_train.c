@@ -1,0 +1,178 @@
+// bench/bench_train.c -- training step throughput against two baselines measured in the
+// same run: the sgemm peak of this machine (MFU) and PyTorch on the same model.
+//
+// For each config and thread count: tokens/s of a full step (forward, loss, backward,
+// AdamW), achieved GFLOP/s counted in model FLOPs (6 per parameter of every matmul per
+// token, plus the causal attention's 6 L H D T per token) and MFU = GFLOP/s over the
+// cblas_sgemm peak measured here with the same threads. PyTorch (bench/torch_train.py,
+// OMP_WAIT_POLICY=PASSIVE so its OpenMP pool does not fight OpenBLAS's) runs at 1 and 2
+// threads; the best is reported.
+#include <cblas.h>
+#undef I  // OpenBLAS pulls in <complex.h>, whose I would clash with our I (MLP width)
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../base/rng.h"
+#include "../model/model.h"
+#include "../train/optim.h"
+
+void openblas_set_num_threads(int);
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void set_threads(int t) {
+    omp_set_num_threads(t);
+    openblas_set_num_threads(t);
+}
+
+// Best of 3 of a square sgemm, in GFLOP/s.
+static double sgemm_peak(int n) {
+    float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4), *c = malloc((size_t)n * n * 4);
+    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = 0.001f * (float)(i % 1000), c[i] = 0;
+    double best = 0;
+    for (int r = 0; r < 4; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double g = 2.0 * n * n * n / (now() - t0) / 1e9;
+        if (r && g > best) best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+typedef struct {
+    const char *name;
+    int L, C, H, KV, I, V, B, T, steps;
+} BenchConfig;
+
+static Config make_config(const BenchConfig *b) {
+    Config c = {0};
+    strcpy(c.model_type, "llama");
+    c.vocab_size = b->V;
+    c.dim = b->C;
+    c.hidden_dim = b->I;
+    c.n_layers = b->L;
+    c.n_heads = b->H;
+    c.n_kv_heads = b->KV;
+    c.head_dim = b->C / b->H;
+    c.max_seq_len = b->T;
+    c.rope_theta = 10000.0f;
+    c.norm_eps = 1e-5f;
+    c.tie_embeddings = 1;
+    c.bos_token_id = c.eos_token_id = -1;
+    return c;
+}
+
+// Model FLOPs of one training step (forward + backward = 3x forward).
+static double step_flops(const Model *m, int B, int T) {
+    const Config *c = &m->cfg;
+    double matmul_params = (double)m->n_decay;  // every matrix, lm_head included (tied: once)
+    double attn = (double)c->n_layers * c->n_heads * c->head_dim * T;  // causal: half of 2 T per token
+    return (double)B * T * (6.0 * matmul_params + 6.0 * attn);
+}
+
+static double bench_ours(const BenchConfig *b, int threads, double *gflops) {
+    set_threads(threads);
+    Config c = make_config(b);
+    Err e;
+    Model m;
+    Acts a;
+    Optimizer o;
+    OptimConfig oc = optim_defaults();
+    oc.total_steps = 1000;
+    if (model_create(&m, &c, &kernels_cpu, &e) || model_alloc_grads(&m, &e) ||
+        acts_create(&a, &m, b->B, b->T, 1, &e) || optim_create(&o, &m, oc, &e)) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        exit(1);
+    }
+    model_init_random(&m, 1);
+    int N = b->B * b->T;
+    int *tok = malloc(N * sizeof(int)), *tgt = malloc(N * sizeof(int)), *lens = malloc(b->B * sizeof(int));
+    float *w = malloc(N * sizeof(float));
+    Rng r = rng_seed(2);
+    for (int n = 0; n < N; n++) tok[n] = (int)rng_below(&r, b->V), tgt[n] = (int)rng_below(&r, b->V), w[n] = 1.0f / N;
+    for (int i = 0; i < b->B; i++) lens[i] = b->T;
+    double t0 = 0;
+    for (int s = 0; s <= b->steps; s++) {
+        if (s == 1) t0 = now();  // step 0 warms up
+        model_forward(&m, &a, tok, lens, b->B, b->T);
+        model_loss(&m, &a, tgt, w, NULL, b->B, b->T);
+        model_backward(&m, &a, w, b->B, b->T);
+        optim_step(&o, &m, NULL);
+    }
+    double dt = (now() - t0) / b->steps;
+    *gflops = step_flops(&m, b->B, b->T) / dt / 1e9;
+    free(tok);
+    free(tgt);
+    free(lens);
+    free(w);
+    optim_free(&o, &m);
+    acts_free(&a, &m);
+    model_free(&m);
+    return N / dt;
+}
+
+static double bench_torch(const BenchConfig *b, int threads) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=%d /usr/bin/python3 bench/torch_train.py "
+             "%d %d %d %d %d %d %d %d %d %d 2>/dev/null",
+             threads, b->L, b->C, b->H, b->KV, b->I, b->V, b->B, b->T, threads, b->steps);
+    FILE *p = popen(cmd, "r");
+    if (!p) return 0;
+    double v = 0;
+    if (fscanf(p, "tokens_per_s %lf", &v) != 1) v = 0;
+    pclose(p);
+    return v;
+}
+
+int main(int argc, char **argv) {
+    // "quick" runs fewer steps (a smoke run of the benchmark itself).
+    int quick = argc > 1 && !strcmp(argv[1], "quick");
+    BenchConfig configs[] = {
+        {"tiny  L4 C256 H4 V512", 4, 256, 4, 4, 688, 512, 16, 256, quick ? 1 : 5},
+        {"small L6 C384 H6 KV2 V2048", 6, 384, 6, 2, 1024, 2048, 16, 256, quick ? 1 : 3},
+        {"100M  L12 C768 H12 V16384", 12, 768, 12, 12, 2048, 16384, 16, 64, quick ? 1 : 2},
+    };
+    int nc = quick ? 1 : 3;
+    int have_torch = system("/usr/bin/python3 -c 'import torch' 2>/dev/null") == 0;
+    double peak[3] = {0};
+    for (int t = 1; t <= 2; t++) {
+        set_threads(t);
+        peak[t] = sgemm_peak(quick ? 512 : 2048);
+    }
+    printf("sgemm peak (cblas_sgemm %dx%dx%d, this run): %.1f GFLOP/s at 1 thread, %.1f at 2\n\n",
+           quick ? 512 : 2048, quick ? 512 : 2048, quick ? 512 : 2048, peak[1], peak[2]);
+    printf("%-28s %7s %5s %11s %9s %6s %13s %7s\n", "config", "B x T", "thr", "o1p tok/s", "GFLOP/s",
+           "MFU", "torch tok/s", "ratio");
+    for (int i = 0; i < nc; i++) {
+        const BenchConfig *b = &configs[i];
+        double torch_best = 0;
+        if (have_torch)
+            for (int t = 1; t <= 2; t++) {
+                double v = bench_torch(b, t);
+                if (v > torch_best) torch_best = v;
+            }
+        for (int t = 1; t <= 2; t++) {
+            double gf, tps = bench_ours(b, t, &gf);
+            char bt[32];
+            snprintf(bt, sizeof bt, "%dx%d", b->B, b->T);
+            printf("%-28s %7s %5d %11.1f %9.1f %5.1f%% ", b->name, bt, t, tps, gf, 100 * gf / peak[t]);
+            if (torch_best > 0) printf("%13.1f %6.2fx\n", torch_best, tps / torch_best);
+            else printf("%13s %7s\n", "n/a", "");
+            fflush(stdout);
+        }
+    }
+    if (!have_torch) printf("\n(python3-torch not installed: no PyTorch column; make deps installs it)\n");
+    else printf("\ntorch tok/s: best of 1 and 2 threads, OMP_WAIT_POLICY=PASSIVE\n");
+    return 0;
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# bench/run.sh -- every benchmark; each prints ratios against baselines measured in
+# the same run. Usage: bench/run.sh BUILD_DIR
+set -u
+build=${1:-build}
+echo "== training step (bench/bench_train.c)"
+"$build/bench/bench_train"

@@ -1,0 +1,267 @@
+// data/synth.c -- the synthetic long-thought task (see synth.h for the design).
+//
+// A solution is built as a sequence of segments, each marked necessary or redundant;
+// the necessary segments alone form a complete, correct solution, and the redundant
+// ones (restatements, hesitations, re-checks, a second pass, slips with their
+// corrections) are counted into redundant_chars. How much a solution overthinks is
+// governed by one propensity u ~ U(0,1) drawn per example, so lengths spread widely
+// between samples of the same problem type, as in o1-like models.
+#include "synth.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/rng.h"
+
+#define MAX_STEPS (2 * SYNTH_MAX_LEVEL)
+
+typedef enum { OP_ADD, OP_SUB, OP_MUL } OpKind;
+typedef struct {
+    OpKind kind;
+    int k;  // operand: 2..9 for add/sub, 2..3 for mul
+} Op;
+
+typedef struct {
+    int start, nsteps;
+    Op ops[MAX_STEPS];
+    int values[MAX_STEPS + 1];  // values[0] = start, values[i+1] after step i
+} Problem;
+
+static int apply(Op op, int v) { return op.kind == OP_ADD ? v + op.k : op.kind == OP_SUB ? v - op.k : v * op.k; }
+static char op_sym(Op op) { return op.kind == OP_ADD ? '+' : op.kind == OP_SUB ? '-' : '*'; }
+
+// Level L has 2L steps; every value stays in 0..99, so each step is a small operation
+// on a number of at most two digits.
+static void draw_problem(Rng *r, int level, Problem *p) {
+    p->nsteps = 2 * level;
+    p->start = 10 + (int)rng_below(r, 90);
+    int v = p->start;
+    p->values[0] = v;
+    for (int i = 0; i < p->nsteps; i++) {
+        Op cand[3];
+        int nc = 0;
+        int k = 2 + (int)rng_below(r, 8);
+        if (v + k <= 99) cand[nc++] = (Op){OP_ADD, k};
+        if (v - k >= 0) cand[nc++] = (Op){OP_SUB, k};
+        int m = 2 + (int)rng_below(r, 2);
+        if (v >= 2 && v * m <= 99 && rng_below(r, 3) == 0) cand[nc++] = (Op){OP_MUL, m};
+        Op op = cand[rng_below(r, (uint64_t)nc)];
+        v = apply(op, v);
+        p->ops[i] = op;
+        p->values[i + 1] = v;
+    }
+}
+
+static void op_words(Op op, char *buf, size_t cap) {
+    if (op.kind == OP_ADD) snprintf(buf, cap, "add %d", op.k);
+    else if (op.kind == OP_SUB) snprintf(buf, cap, "subtract %d", op.k);
+    else snprintf(buf, cap, "multiply by %d", op.k);
+}
+
+// ---- text building --------------------------------------------------------------------
+
+typedef struct {
+    char *buf;
+    size_t n, cap;
+    long redundant;
+    int oom;
+} Text;
+
+__attribute__((format(printf, 3, 4))) static void put(Text *t, int redundant, const char *fmt, ...) {
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (k < 0 || t->oom) return;
+    if (t->n + (size_t)k + 1 > t->cap) {
+        size_t cap = (t->cap + (size_t)k + 1) * 2;
+        char *b = realloc(t->buf, cap);
+        if (!b) {
+            t->oom = 1;
+            return;
+        }
+        t->buf = b;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->n, tmp, (size_t)k + 1);
+    t->n += (size_t)k;
+    if (redundant) t->redundant += k;
+}
+
+static const char *pick(Rng *r, const char *const *options, int n) { return options[rng_below(r, (uint64_t)n)]; }
+#define PICK(r, arr) pick(r, arr, (int)(sizeof(arr) / sizeof *(arr)))
+
+static int chance(Rng *r, double p) { return rng_double(r) < p; }
+
+static void problem_text(const Problem *p, Text *t) {
+    char w[32];
+    put(t, 0, "Start with %d. Then ", p->start);
+    for (int i = 0; i < p->nsteps; i++) {
+        op_words(p->ops[i], w, sizeof w);
+        put(t, 0, "%s%s", i == 0 ? "" : i == p->nsteps - 1 ? ", and finally " : ", ", w);
+    }
+    put(t, 0, ". What is the final number?");
+}
+
+// A wrong result for a slip: off by one, by two, or by ten (a carry), never the truth.
+static int slip_value(Rng *r, int truth) {
+    static const int deltas[] = {1, -1, 2, -2, 10, -10};
+    for (;;) {
+        int w = truth + deltas[rng_below(r, 6)];
+        if (w >= 0 && w != truth) return w;
+    }
+}
+
+static void solution_text(Rng *r, const Problem *p, Text *t) {
+    static const char *const openers[] = {"Okay, let me think about this carefully.\n",
+                                          "Hmm, let me work through this step by step.\n",
+                                          "Let me be careful here.\n"};
+    static const char *const recheck[] = {"Let me double-check: ", "Wait, let me check that again. ",
+                                          "Hmm, is that right? "};
+    static const char *const confirm[] = {"Yes.", "Yes, that is right.", "Correct."};
+    double u = rng_double(r);  // this example's propensity to overthink
+    char w[32];
+
+    if (chance(r, 0.3 * u)) put(t, 1, "%s", PICK(r, openers));
+    if (chance(r, 0.8 * u)) {
+        put(t, 1, "Let me restate the problem: we start with %d and then ", p->start);
+        for (int i = 0; i < p->nsteps; i++) {
+            op_words(p->ops[i], w, sizeof w);
+            put(t, 1, "%s%s", i ? ", " : "", w);
+        }
+        put(t, 1, ".\n");
+    }
+    put(t, 0, "We start with %d.\n", p->start);
+    for (int i = 0; i < p->nsteps; i++) {
+        Op op = p->ops[i];
+        int a = p->values[i], c = p->values[i + 1];
+        char s = op_sym(op);
+        put(t, 0, "Step %d: ", i + 1);
+        if (chance(r, 0.06 + 0.06 * u)) {
+            // a slip, caught and corrected: the wrong result and the check are redundant
+            put(t, 1, "%d %c %d = %d. Wait, let me check that again. ", a, s, op.k, slip_value(r, c));
+            put(t, 0, "%d %c %d = %d.\n", a, s, op.k, c);
+            continue;
+        }
+        put(t, 0, "%d %c %d = %d.\n", a, s, op.k, c);
+        if (chance(r, 0.4 * u)) {
+            if (op.kind == OP_MUL || chance(r, 0.6))
+                put(t, 1, "%s%d %c %d = %d. %s\n", PICK(r, recheck), a, s, op.k, c, PICK(r, confirm));
+            else  // check by the inverse operation
+                put(t, 1, "Checking backwards: %d %c %d = %d. %s\n", c, op.kind == OP_ADD ? '-' : '+', op.k, a,
+                    PICK(r, confirm));
+        }
+        if (i + 1 < p->nsteps && chance(r, 0.15 * u)) {
+            op_words(p->ops[i + 1], w, sizeof w);
+            put(t, 1, "Hmm, what comes next? The next operation is to %s.\n", w);
+        }
+    }
+    int answer = p->values[p->nsteps];
+    if (chance(r, 0.7 * u)) {
+        put(t, 1, "Let me verify by redoing it: ");
+        for (int i = 0; i < p->nsteps; i++)
+            put(t, 1, "%s%d %c %d = %d", i ? ", " : "", p->values[i], op_sym(p->ops[i]), p->ops[i].k,
+                p->values[i + 1]);
+        put(t, 1, ". Same result, %d.\n", answer);
+    }
+    put(t, 0, "The final number is \\boxed{%d}.", answer);
+}
+
+// ---- splits and generation ------------------------------------------------------------
+
+// FNV-1a, then a SplitMix finaliser so the low bits mix well.
+static uint64_t hash_text(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    return h ^ (h >> 29);
+}
+
+int synth_split_of(const char *problem) { return hash_text(problem) % 5 == 0 ? SYNTH_TEST : SYNTH_TRAIN; }
+
+// Open-addressing set of problem hashes, to skip duplicates.
+typedef struct {
+    uint64_t *slots;
+    size_t cap, n;
+} HashSet;
+
+static int set_insert(HashSet *s, uint64_t h) {  // 1 inserted, 0 present, -1 out of memory
+    if (h == 0) h = 1;
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 1024;
+        uint64_t *slots = calloc(cap, sizeof *slots);
+        if (!slots) return -1;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->slots[i]) continue;
+            size_t j = s->slots[i] & (cap - 1);
+            while (slots[j]) j = (j + 1) & (cap - 1);
+            slots[j] = s->slots[i];
+        }
+        free(s->slots);
+        s->slots = slots;
+        s->cap = cap;
+    }
+    size_t j = h & (s->cap - 1);
+    while (s->slots[j]) {
+        if (s->slots[j] == h) return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slots[j] = h;
+    s->n++;
+    return 1;
+}
+
+int synth_generate(const SynthConfig *cfg, int n, Dataset *ds, Err *e) {
+    if (cfg->level_min < 1 || cfg->level_max > SYNTH_MAX_LEVEL || cfg->level_min > cfg->level_max)
+        return err_fmt(e, "synth: levels %d-%d: expected a range within 1-%d", cfg->level_min, cfg->level_max,
+                       SYNTH_MAX_LEVEL);
+    if (cfg->split != SYNTH_TRAIN && cfg->split != SYNTH_TEST)
+        return err_fmt(e, "synth: split must be train or test");
+    if (n < 0) return err_fmt(e, "synth: n must be >= 0 (got %d)", n);
+    // the stream depends on (seed, split) only; candidates of the other split are skipped
+    Rng r = rng_derive(cfg->seed, 0x5e7, (uint64_t)cfg->split);
+    HashSet seen = {0};
+    Text prob = {0}, sol = {0};
+    int rc = 0, kept = 0;
+    long long tries = 0, max_tries = 200LL * n + 100000;
+    int nlevels = cfg->level_max - cfg->level_min + 1;
+    while (kept < n && !rc) {
+        if (++tries > max_tries) {
+            rc = err_fmt(e, "synth: found only %d distinct %s problems at levels %d-%d (asked for %d)", kept,
+                         cfg->split == SYNTH_TEST ? "test" : "train", cfg->level_min, cfg->level_max, n);
+            break;
+        }
+        int level = cfg->level_min + (int)rng_below(&r, (uint64_t)nlevels);
+        Problem p;
+        draw_problem(&r, level, &p);
+        prob.n = 0;
+        problem_text(&p, &prob);
+        if (prob.oom) break;
+        if (synth_split_of(prob.buf) != cfg->split) continue;
+        int ins = set_insert(&seen, hash_text(prob.buf));
+        if (ins < 0) break;
+        if (ins == 0) continue;
+        // the solution's randomness: its own stream, so the problem draw above is unaffected;
+        // a solution over SYNTH_MAX_SOLUTION_CHARS is drawn again (a fresh propensity)
+        Rng rs = rng_derive(cfg->seed, hash_text(prob.buf), 0x501);
+        do {
+            sol.n = 0;
+            sol.redundant = 0;
+            solution_text(&rs, &p, &sol);
+        } while (!sol.oom && sol.n > SYNTH_MAX_SOLUTION_CHARS);
+        if (sol.oom) break;
+        char answer[16];
+        snprintf(answer, sizeof answer, "%d", p.values[p.nsteps]);
+        rc = dataset_add(ds, prob.buf, answer, sol.buf, level, sol.redundant, e);
+        kept++;
+    }
+    if (!rc && (prob.oom || sol.oom || kept < n)) rc = err_fmt(e, "synth: out of memory");
+    free(seen.slots);
+    free(prob.buf);
+    free(sol.buf);
+    return rc;
+}

@@ -1,0 +1,23 @@
+// model/layers.h -- internal to model/: one layer's parameter views and the pieces of
+// the forward pass that training (forward.c) and decoding (decode.c) share.
+#ifndef O1P_LAYERS_H
+#define O1P_LAYERS_H
+
+#include "model.h"
+
+// One layer's parameters (or gradients): views into the Params allocation.
+typedef struct {
+    float *norm_attn, *wqkv, *bqkv, *wo, *norm_mlp, *wgu, *wdown;
+} LayerParams;
+
+LayerParams layer_params(const Params *p, const Config *c, int l);
+
+// The attention block up to the attention itself: qkv[N, QKV] = rope(qkv_proj(rmsnorm(x))).
+void qkv_forward(const Kernels *k, const Config *c, LayerParams p, int N, float *xn, float *rstd,
+                 const float *x, float *qkv, const int *pos);
+// The MLP block: x_out[N, C] = x_mid + down(silu(gate(xn)) * up(xn)), xn = rmsnorm(x_mid).
+// x_out must not alias x_mid.
+void mlp_forward(const Kernels *k, const Config *c, LayerParams p, int N, const float *x_mid,
+                 float *xn, float *rstd, float *gu, float *h, float *x_out);
+
+#endif

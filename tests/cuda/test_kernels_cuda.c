@@ -1,0 +1,504 @@
+// tests/cuda/test_kernels_cuda.c -- conformance of the CUDA backend against the CPU
+// backend (the reference): every primitive of kernels/kernels.h on fresh random inputs of
+// several shapes, odd sizes included. Without a usable GPU it prints "SKIP: no CUDA
+// device" and exits 0 with no pass count, so the suite never counts it as passed.
+//
+// Tolerances (fp32; |gpu - cpu| <= rtol * |cpu| + arel * max|cpu| per element, one CHECK
+// per primitive and shape):
+//   exact (0, 0)          memory, copies, add, embedding forward and backward (the same
+//                         additions in the same order), kv_cache_write, AdamW's g = 0
+//   matmul                rtol 1e-4, arel 1e-5   (cuBLAS sums in another order; no TF32)
+//   rmsnorm, swiglu, rope rtol 1e-5, arel 1e-6   (reduction order, expf/sqrtf ulps)
+//   attention             rtol 1e-4, arel 1e-5 forward (lse 1e-5); backward arel 1e-4
+//   cross-entropy         rtol 1e-5, arel 1e-6
+//   sum_squares           rtol 1e-10             (both in double, different orders)
+//   AdamW                 rtol 1e-5, arel 1e-6   (fused multiply-adds on the GPU)
+// Determinism is checked bitwise: the same call twice on the GPU, and a sequence's
+// attention whatever the other sequences of the batch.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../base/rng.h"
+#include "../../kernels/kernels.h"
+#include "../test.h"
+
+static const Kernels *cpu, *gpu;
+static Rng rng;
+
+// ---- helpers ------------------------------------------------------------------------------
+
+static float *rand_floats(size_t n, float lo, float hi) {
+    float *a = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) a[i] = lo + (hi - lo) * rng_float(&rng);
+    return a;
+}
+
+static int *rand_ints(size_t n, int lo, int hi) {  // in [lo, hi]
+    int *a = malloc((n ? n : 1) * sizeof(int));
+    for (size_t i = 0; i < n; i++) a[i] = lo + (int)rng_below(&rng, (uint64_t)(hi - lo + 1));
+    return a;
+}
+
+static void *clone(const void *a, size_t bytes) {
+    void *b = malloc(bytes ? bytes : 1);
+    memcpy(b, a, bytes);
+    return b;
+}
+
+// A GPU copy of host memory.
+static void *up(const void *host, size_t bytes) {
+    void *d = gpu->alloc(bytes);
+    if (!d) {
+        fprintf(stderr, "out of GPU memory\n");
+        exit(1);
+    }
+    gpu->upload(d, host, bytes);
+    return d;
+}
+
+// Host copy of GPU memory; frees the GPU buffer.
+static float *down(void *d, size_t n) {
+    float *h = malloc((n ? n : 1) * sizeof(float));
+    gpu->download(h, d, n * sizeof(float));
+    gpu->free(d);
+    return h;
+}
+
+// One CHECK: every element within rtol * |want| + arel * max|want|.
+static void expect_close(const char *what, const float *got, const float *want, size_t n,
+                         double rtol, double arel) {
+    double maxabs = 0.0;
+    for (size_t i = 0; i < n; i++) maxabs = fmax(maxabs, fabs(want[i]));
+    size_t worst = 0;
+    double worst_excess = -1.0;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs((double)got[i] - want[i]), tol = rtol * fabs(want[i]) + arel * maxabs;
+        if (!(err <= tol)) bad++;  // NaN counts as bad
+        double excess = isnan(err) ? INFINITY : err - tol;
+        if (excess > worst_excess) worst_excess = excess, worst = i;
+    }
+    CHECK(bad == 0, "%s: %d of %zu elements off; worst [%zu] gpu %.9g cpu %.9g (max|cpu| %g)",
+          what, bad, n, worst, n ? got[worst] : 0.0, n ? want[worst] : 0.0, maxabs);
+}
+
+static void expect_same(const char *what, const void *a, const void *b, size_t bytes) {
+    CHECK(memcmp(a, b, bytes) == 0, "%s: not bitwise equal", what);
+}
+
+// ---- memory -------------------------------------------------------------------------------
+
+static void test_memory(void) {
+    size_t n = 1000003;
+    float *z = calloc(n, sizeof(float)), *a = rand_floats(n, -1, 1);
+    float *d = gpu->alloc(n * sizeof(float));
+    float *h = down(d, n);
+    expect_same("alloc is zero-filled", h, z, n * sizeof(float));
+    free(h);
+    d = up(a, n * sizeof(float));
+    float *e = gpu->alloc(n * sizeof(float));
+    gpu->copy(e, d, n * sizeof(float));
+    gpu->zero(d, 17 * sizeof(float));
+    h = down(e, n);
+    expect_same("upload, copy, download", h, a, n * sizeof(float));
+    free(h);
+    h = down(d, n);
+    CHECK(memcmp(h, z, 17 * sizeof(float)) == 0 && memcmp(h + 17, a + 17, (n - 17) * 4) == 0,
+          "zero clears exactly its bytes");
+    free(h), free(a), free(z);
+}
+
+// ---- matmul -------------------------------------------------------------------------------
+
+static void test_matmul(int N, int C, int OC, int with_bias) {
+    char what[96];
+    float *inp = rand_floats((size_t)N * C, -1, 1), *w = rand_floats((size_t)OC * C, -1, 1);
+    float *bias = with_bias ? rand_floats(OC, -1, 1) : NULL;
+    float *out = rand_floats((size_t)N * OC, -9, 9);
+    float *d_inp = up(inp, (size_t)N * C * 4), *d_w = up(w, (size_t)OC * C * 4);
+    float *d_bias = bias ? up(bias, OC * 4) : NULL, *d_out = up(out, (size_t)N * OC * 4);
+    cpu->matmul_forward(out, inp, w, bias, N, C, OC);
+    gpu->matmul_forward(d_out, d_inp, d_w, d_bias, N, C, OC);
+    float *g_out = down(d_out, (size_t)N * OC);
+    snprintf(what, sizeof what, "matmul_forward N=%d C=%d OC=%d bias=%d", N, C, OC, with_bias);
+    expect_close(what, g_out, out, (size_t)N * OC, 1e-4, 1e-5);
+
+    // backward: dinp overwritten (starts as garbage), dw and dbias accumulate
+    float *dout = rand_floats((size_t)N * OC, -1, 1);
+    float *dinp = rand_floats((size_t)N * C, -9, 9), *dw = rand_floats((size_t)OC * C, -1, 1);
+    float *dbias = rand_floats(OC, -1, 1);
+    float *d_dout = up(dout, (size_t)N * OC * 4), *d_dinp = up(dinp, (size_t)N * C * 4);
+    float *d_dw = up(dw, (size_t)OC * C * 4), *d_dbias = up(dbias, OC * 4);
+    cpu->matmul_backward(dinp, dw, with_bias ? dbias : NULL, dout, inp, w, N, C, OC);
+    gpu->matmul_backward(d_dinp, d_dw, with_bias ? d_dbias : NULL, d_dout, d_inp, d_w, N, C, OC);
+    float *g_dinp = down(d_dinp, (size_t)N * C), *g_dw = down(d_dw, (size_t)OC * C);
+    float *g_dbias = down(d_dbias, OC);
+    snprintf(what, sizeof what, "matmul_backward dinp N=%d C=%d OC=%d", N, C, OC);
+    expect_close(what, g_dinp, dinp, (size_t)N * C, 1e-4, 1e-5);
+    snprintf(what, sizeof what, "matmul_backward dw N=%d C=%d OC=%d", N, C, OC);
+    expect_close(what, g_dw, dw, (size_t)OC * C, 1e-4, 1e-5);
+    snprintf(what, sizeof what, "matmul_backward dbias N=%d OC=%d (untouched when NULL)", N, OC);
+    expect_close(what, g_dbias, dbias, OC, 1e-5, 1e-6);
+    // dw only: dinp may be NULL
+    float *d_dw2 = up(dw, (size_t)OC * C * 4);
+    gpu->matmul_backward(NULL, d_dw2, NULL, d_dout, d_inp, d_w, N, C, OC);
+    cpu->matmul_backward(NULL, dw, NULL, dout, inp, w, N, C, OC);
+    float *g_dw2 = down(d_dw2, (size_t)OC * C);
+    snprintf(what, sizeof what, "matmul_backward dw only N=%d C=%d OC=%d", N, C, OC);
+    expect_close(what, g_dw2, dw, (size_t)OC * C, 1e-4, 1e-5);
+
+    gpu->free(d_inp), gpu->free(d_w), gpu->free(d_dout);
+    if (d_bias) gpu->free(d_bias);
+    free(inp), free(w), free(bias), free(out), free(g_out), free(dout), free(dinp), free(dw);
+    free(dbias), free(g_dinp), free(g_dw), free(g_dbias), free(g_dw2);
+}
+
+// ---- embedding ----------------------------------------------------------------------------
+
+static void test_embedding(int N, int C, int V) {
+    char what[96];
+    float *wte = rand_floats((size_t)V * C, -1, 1), *out = malloc((size_t)N * C * 4);
+    int *tok = rand_ints(N, 0, V - 1);  // V small: many repeats
+    float *d_wte = up(wte, (size_t)V * C * 4), *d_out = gpu->alloc((size_t)N * C * 4);
+    int *d_tok = up(tok, N * sizeof(int));
+    cpu->embedding_forward(out, tok, wte, N, C);
+    gpu->embedding_forward(d_out, d_tok, d_wte, N, C);
+    float *g_out = down(d_out, (size_t)N * C);
+    snprintf(what, sizeof what, "embedding_forward N=%d C=%d", N, C);
+    expect_same(what, g_out, out, (size_t)N * C * 4);
+
+    float *dout = rand_floats((size_t)N * C, -1, 1), *dwte = rand_floats((size_t)V * C, -1, 1);
+    float *d_dout = up(dout, (size_t)N * C * 4), *d_dwte = up(dwte, (size_t)V * C * 4);
+    cpu->embedding_backward(dwte, dout, tok, N, C);
+    gpu->embedding_backward(d_dwte, d_dout, d_tok, N, C);
+    float *g_dwte = down(d_dwte, (size_t)V * C);
+    snprintf(what, sizeof what, "embedding_backward N=%d C=%d V=%d (bitwise)", N, C, V);
+    expect_same(what, g_dwte, dwte, (size_t)V * C * 4);
+    gpu->free(d_wte), gpu->free(d_tok), gpu->free(d_dout);
+    free(wte), free(out), free(tok), free(g_out), free(dout), free(dwte), free(g_dwte);
+}
+
+// ---- RMSNorm ------------------------------------------------------------------------------
+
+static void test_rmsnorm(int N, int C) {
+    char what[96];
+    float *inp = rand_floats((size_t)N * C, -2, 2), *w = rand_floats(C, 0.5f, 1.5f);
+    float *out = malloc((size_t)N * C * 4), *rstd = malloc(N * 4);
+    float *d_inp = up(inp, (size_t)N * C * 4), *d_w = up(w, C * 4);
+    float *d_out = gpu->alloc((size_t)N * C * 4), *d_rstd = gpu->alloc(N * 4);
+    cpu->rmsnorm_forward(out, rstd, inp, w, 1e-5f, N, C);
+    gpu->rmsnorm_forward(d_out, d_rstd, d_inp, d_w, 1e-5f, N, C);
+    float *g_out = down(d_out, (size_t)N * C), *g_rstd = down(d_rstd, N);
+    snprintf(what, sizeof what, "rmsnorm_forward rstd N=%d C=%d", N, C);
+    expect_close(what, g_rstd, rstd, N, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "rmsnorm_forward out N=%d C=%d", N, C);
+    expect_close(what, g_out, out, (size_t)N * C, 1e-5, 1e-6);
+
+    // backward: dinp and dw accumulate into what they hold
+    float *dout = rand_floats((size_t)N * C, -1, 1), *dinp = rand_floats((size_t)N * C, -1, 1);
+    float *dw = rand_floats(C, -1, 1);
+    float *d_dout = up(dout, (size_t)N * C * 4), *d_dinp = up(dinp, (size_t)N * C * 4);
+    float *d_dw = up(dw, C * 4);
+    d_rstd = up(rstd, N * 4);  // the CPU's, so only the backward is compared
+    cpu->rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
+    gpu->rmsnorm_backward(d_dinp, d_dw, d_dout, d_inp, d_w, d_rstd, N, C);
+    float *g_dinp = down(d_dinp, (size_t)N * C), *g_dw = down(d_dw, C);
+    snprintf(what, sizeof what, "rmsnorm_backward dinp (+=) N=%d C=%d", N, C);
+    expect_close(what, g_dinp, dinp, (size_t)N * C, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "rmsnorm_backward dw (+=) N=%d C=%d", N, C);
+    expect_close(what, g_dw, dw, C, 1e-5, 1e-6);
+    gpu->free(d_inp), gpu->free(d_w), gpu->free(d_rstd), gpu->free(d_dout);
+    free(inp), free(w), free(out), free(rstd), free(g_out), free(g_rstd), free(dout);
+    free(dinp), free(dw);
+    free(g_dinp), free(g_dw);
+}
+
+// ---- RoPE ---------------------------------------------------------------------------------
+
+static void test_rope(int N, int n_heads, int D, int extra, float theta) {
+    char what[96];
+    int stride = n_heads * D + extra;  // columns past the heads must stay untouched
+    size_t n = (size_t)N * stride;
+    float *x = rand_floats(n, -1, 1), *x0 = clone(x, n * 4);
+    int *pos = rand_ints(N, 0, 5000);
+    float *d_x = up(x, n * 4);
+    int *d_pos = up(pos, N * sizeof(int));
+    cpu->rope_forward(x, pos, N, stride, n_heads, D, theta);
+    gpu->rope_forward(d_x, d_pos, N, stride, n_heads, D, theta);
+    float *g_x = malloc(n * 4);
+    gpu->download(g_x, d_x, n * 4);
+    snprintf(what, sizeof what, "rope_forward N=%d heads=%d D=%d theta=%g", N, n_heads, D, theta);
+    expect_close(what, g_x, x, n, 1e-5, 1e-6);
+    int untouched = 1;
+    for (int r = 0; r < N; r++)
+        for (int c = n_heads * D; c < stride; c++)
+            untouched &= g_x[(size_t)r * stride + c] == x0[(size_t)r * stride + c];
+    CHECK(untouched, "rope_forward leaves the columns past n_heads*D alone");
+    cpu->rope_backward(x, pos, N, stride, n_heads, D, theta);
+    gpu->rope_backward(d_x, d_pos, N, stride, n_heads, D, theta);
+    free(g_x);
+    g_x = down(d_x, n);
+    snprintf(what, sizeof what, "rope_backward N=%d heads=%d D=%d", N, n_heads, D);
+    expect_close(what, g_x, x, n, 1e-5, 1e-6);
+    expect_close("rope_backward undoes rope_forward", g_x, x0, n, 1e-4, 1e-5);
+    gpu->free(d_pos);
+    free(x), free(x0), free(pos), free(g_x);
+}
+
+// ---- attention ----------------------------------------------------------------------------
+
+// Random qkv with NaN in every padding row: a backend that reads padding fails loudly.
+static float *attention_input(int B, int T, int W, const int *lens, float lo, float hi) {
+    float *a = rand_floats((size_t)B * T * W, lo, hi);
+    for (int b = 0; b < B; b++)
+        for (int t = lens[b]; t < T; t++)
+            for (int c = 0; c < W; c++) a[((size_t)b * T + t) * W + c] = NAN;
+    return a;
+}
+
+static void test_attention(int B, int T, int H, int KV, int D, const int *lens) {
+    char what[128];
+    int W = (H + 2 * KV) * D;
+    size_t nq = (size_t)B * T * W, no = (size_t)B * T * H * D, nl = (size_t)B * T * H;
+    float *qkv = attention_input(B, T, W, lens, -2, 2);
+    float *out = malloc(no * 4), *lse = malloc(nl * 4);
+    float *d_qkv = up(qkv, nq * 4), *d_out = gpu->alloc(no * 4), *d_lse = gpu->alloc(nl * 4);
+    int *d_lens = up(lens, B * sizeof(int));
+    cpu->attention_forward(out, lse, qkv, lens, B, T, H, KV, D);
+    gpu->attention_forward(d_out, d_lse, d_qkv, d_lens, B, T, H, KV, D);
+    float *g_out = malloc(no * 4), *g_lse = malloc(nl * 4);
+    gpu->download(g_out, d_out, no * 4);
+    gpu->download(g_lse, d_lse, nl * 4);
+    snprintf(what, sizeof what, "attention_forward out B=%d T=%d H=%d KV=%d D=%d", B, T, H, KV, D);
+    expect_close(what, g_out, out, no, 1e-4, 1e-5);
+    snprintf(what, sizeof what, "attention_forward lse B=%d T=%d H=%d KV=%d D=%d", B, T, H, KV, D);
+    expect_close(what, g_lse, lse, nl, 1e-5, 1e-5);
+
+    // The first sequence alone gives bitwise the same rows as inside the batch.
+    if (B > 1) {
+        int *d_len1 = up(lens, sizeof(int));
+        float *d_o1 = gpu->alloc((size_t)T * H * D * 4), *d_l1 = gpu->alloc((size_t)T * H * 4);
+        gpu->attention_forward(d_o1, d_l1, d_qkv, d_len1, 1, T, H, KV, D);
+        float *o1 = down(d_o1, (size_t)T * H * D);
+        snprintf(what, sizeof what, "attention_forward B=%d: sequence 0 alone, bitwise", B);
+        expect_same(what, o1, g_out, (size_t)T * H * D * 4);
+        gpu->free(d_len1), gpu->free(d_l1);
+        free(o1);
+    }
+
+    // backward: dqkv overwritten (starts as garbage); dout NaN at padding rows
+    float *dout = attention_input(B, T, H * D, lens, -1, 1);
+    float *dqkv = rand_floats(nq, -9, 9);
+    float *d_dout = up(dout, no * 4), *d_dqkv = up(dqkv, nq * 4);
+    cpu->attention_backward(dqkv, dout, qkv, out, lse, lens, B, T, H, KV, D);
+    gpu->attention_backward(d_dqkv, d_dout, d_qkv, d_out, d_lse, d_lens, B, T, H, KV, D);
+    float *g_dqkv = malloc(nq * 4);
+    gpu->download(g_dqkv, d_dqkv, nq * 4);
+    snprintf(what, sizeof what, "attention_backward dqkv B=%d T=%d H=%d KV=%d D=%d", B, T, H, KV,
+             D);
+    expect_close(what, g_dqkv, dqkv, nq, 1e-4, 1e-4);
+    gpu->zero(d_dqkv, nq * 4);
+    gpu->attention_backward(d_dqkv, d_dout, d_qkv, d_out, d_lse, d_lens, B, T, H, KV, D);
+    float *g_dqkv2 = down(d_dqkv, nq);
+    snprintf(what, sizeof what, "attention_backward twice, bitwise B=%d T=%d", B, T);
+    expect_same(what, g_dqkv2, g_dqkv, nq * 4);
+
+    gpu->free(d_qkv), gpu->free(d_out), gpu->free(d_lse), gpu->free(d_lens), gpu->free(d_dout);
+    free(qkv), free(out), free(lse), free(g_out), free(g_lse), free(dout), free(dqkv);
+    free(g_dqkv), free(g_dqkv2);
+}
+
+// ---- KV cache -----------------------------------------------------------------------------
+
+// n_slots slots of max_T positions: a prefill of P positions into slot 0 and 1 (from
+// one prompt), then a step of one token per slot at its next position.
+static void test_decode(int n_slots, int max_T, int H, int KV, int D, int P) {
+    char what[128];
+    int W = (H + 2 * KV) * D;
+    size_t nc = (size_t)n_slots * max_T * KV * D;
+    float *kc = rand_floats(nc, -1, 1), *vc = rand_floats(nc, -1, 1);
+    float *d_kc = up(kc, nc * 4), *d_vc = up(vc, nc * 4);
+    int rounds[2] = {P, n_slots};  // tokens in the prefill, then in the step
+    for (int round = 0; round < 2; round++) {
+        int N = rounds[round];
+        int *slots = malloc(N * sizeof(int)), *pos = malloc(N * sizeof(int));
+        for (int n = 0; n < N; n++) {
+            slots[n] = round == 0 ? 0 : n;
+            pos[n] = round == 0 ? n : P + (int)rng_below(&rng, (uint64_t)(max_T - P));
+        }
+        float *qkv = rand_floats((size_t)N * W, -2, 2), *out = malloc((size_t)N * H * D * 4);
+        float *d_qkv = up(qkv, (size_t)N * W * 4), *d_out = gpu->alloc((size_t)N * H * D * 4);
+        int *d_slots = up(slots, N * sizeof(int)), *d_pos = up(pos, N * sizeof(int));
+        cpu->kv_cache_write(kc, vc, qkv, slots, pos, N, H, KV, D, max_T);
+        gpu->kv_cache_write(d_kc, d_vc, d_qkv, d_slots, d_pos, N, H, KV, D, max_T);
+        cpu->attention_decode(out, qkv, kc, vc, slots, pos, N, H, KV, D, max_T);
+        gpu->attention_decode(d_out, d_qkv, d_kc, d_vc, d_slots, d_pos, N, H, KV, D, max_T);
+        float *g_out = down(d_out, (size_t)N * H * D), *g_kc = malloc(nc * 4);
+        gpu->download(g_kc, d_kc, nc * 4);
+        snprintf(what, sizeof what, "kv_cache_write N=%d H=%d KV=%d D=%d (bitwise)", N, H, KV, D);
+        expect_same(what, g_kc, kc, nc * 4);
+        gpu->download(g_kc, d_vc, nc * 4);
+        expect_same(what, g_kc, vc, nc * 4);
+        snprintf(what, sizeof what, "attention_decode N=%d H=%d KV=%d D=%d", N, H, KV, D);
+        expect_close(what, g_out, out, (size_t)N * H * D, 1e-4, 1e-5);
+        gpu->free(d_qkv), gpu->free(d_slots), gpu->free(d_pos);
+        free(slots), free(pos), free(qkv), free(out), free(g_out), free(g_kc);
+    }
+    gpu->free(d_kc), gpu->free(d_vc);
+    free(kc), free(vc);
+}
+
+// ---- SwiGLU, add --------------------------------------------------------------------------
+
+static void test_swiglu(int N, int I) {
+    char what[96];
+    size_t n = (size_t)N * I;
+    float *gu = rand_floats(2 * n, -4, 4), *out = malloc(n * 4), *dout = rand_floats(n, -1, 1);
+    float *dgu = rand_floats(2 * n, -9, 9);
+    float *d_gu = up(gu, 2 * n * 4), *d_out = gpu->alloc(n * 4), *d_dout = up(dout, n * 4);
+    float *d_dgu = up(dgu, 2 * n * 4);
+    cpu->swiglu_forward(out, gu, N, I);
+    gpu->swiglu_forward(d_out, d_gu, N, I);
+    cpu->swiglu_backward(dgu, dout, gu, N, I);
+    gpu->swiglu_backward(d_dgu, d_dout, d_gu, N, I);
+    float *g_out = down(d_out, n), *g_dgu = down(d_dgu, 2 * n);
+    snprintf(what, sizeof what, "swiglu_forward N=%d I=%d", N, I);
+    expect_close(what, g_out, out, n, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "swiglu_backward N=%d I=%d", N, I);
+    expect_close(what, g_dgu, dgu, 2 * n, 1e-5, 1e-6);
+    gpu->free(d_gu), gpu->free(d_dout);
+    free(gu), free(out), free(dout), free(dgu), free(g_out), free(g_dgu);
+}
+
+static void test_add(size_t n) {
+    float *a = rand_floats(n, -1, 1), *b = rand_floats(n, -1, 1), *out = malloc(n * 4);
+    float *d_a = up(a, n * 4), *d_b = up(b, n * 4);
+    cpu->add(out, a, b, n);
+    gpu->add(d_a, d_a, d_b, n);  // out aliasing a
+    float *g = down(d_a, n);
+    expect_same("add (out aliases a), bitwise", g, out, n * 4);
+    gpu->free(d_b);
+    free(a), free(b), free(out), free(g);
+}
+
+// ---- cross-entropy ------------------------------------------------------------------------
+
+static void test_crossentropy(int N, int V) {
+    char what[96];
+    size_t n = (size_t)N * V;
+    float *logits = rand_floats(n, -8, 8), *w = rand_floats(N, 0, 2);
+    int *tgt = rand_ints(N, 0, V - 1);
+    for (int i = 0; i < N; i += 5) tgt[i] = -1;  // ignored rows
+    for (int i = 2; i < N; i += 7) w[i] = 0.0f;  // zero weight
+    float *lp = malloc(N * 4), *lse = malloc(N * 4), *dl = malloc(n * 4);
+    float *d_logits = up(logits, n * 4), *d_w = up(w, N * 4), *d_lp = gpu->alloc(N * 4);
+    float *d_lse = gpu->alloc(N * 4);
+    int *d_tgt = up(tgt, N * sizeof(int));
+    cpu->crossentropy_forward(lp, lse, logits, tgt, N, V);
+    gpu->crossentropy_forward(d_lp, d_lse, d_logits, d_tgt, N, V);
+    float *g_lp = down(d_lp, N), *g_lse = malloc(N * 4);
+    gpu->download(g_lse, d_lse, N * 4);
+    snprintf(what, sizeof what, "crossentropy_forward logprob N=%d V=%d", N, V);
+    expect_close(what, g_lp, lp, N, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "crossentropy_forward lse N=%d V=%d", N, V);
+    expect_close(what, g_lse, lse, N, 1e-5, 1e-6);
+    cpu->crossentropy_backward(dl, logits, lse, tgt, w, N, V);
+    gpu->crossentropy_backward(d_logits, d_logits, d_lse, d_tgt, d_w, N, V);  // in place
+    float *g_dl = down(d_logits, n);
+    snprintf(what, sizeof what, "crossentropy_backward in place N=%d V=%d", N, V);
+    expect_close(what, g_dl, dl, n, 1e-5, 1e-6);
+    gpu->free(d_w), gpu->free(d_lse), gpu->free(d_tgt);
+    free(logits), free(w), free(tgt), free(lp), free(lse), free(dl), free(g_lp), free(g_lse);
+    free(g_dl);
+}
+
+// ---- optimizer ----------------------------------------------------------------------------
+
+static void test_sum_squares(size_t n) {
+    char what[96];
+    float *g = rand_floats(n, -3, 3), *d_g = up(g, n * 4);
+    double want = cpu->sum_squares(g, n), got = gpu->sum_squares(d_g, n);
+    double again = gpu->sum_squares(d_g, n);
+    snprintf(what, sizeof what, "sum_squares n=%zu", n);
+    CHECK_NEAR(got, want, 1e-10, 0.0, what);
+    CHECK(memcmp(&got, &again, sizeof got) == 0, "sum_squares n=%zu twice: bitwise", n);
+    gpu->free(d_g);
+    free(g);
+}
+
+static void test_adamw(size_t n, size_t n_decay) {
+    char what[96];
+    float *p = rand_floats(n, -1, 1), *m = rand_floats(n, -0.1f, 0.1f);
+    float *v = rand_floats(n, 0, 0.01f), *zero = calloc(n, 4);
+    float *d_p = up(p, n * 4), *d_m = up(m, n * 4), *d_v = up(v, n * 4);
+    float *d_g = gpu->alloc(n * 4);
+    for (int step = 1; step <= 3; step++) {
+        float *g = rand_floats(n, -2, 2);
+        gpu->upload(d_g, g, n * 4);
+        cpu->adamw(p, g, m, v, n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
+        gpu->adamw(d_p, d_g, d_m, d_v, n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
+        free(g);
+    }
+    float *g_p = down(d_p, n), *g_m = down(d_m, n), *g_v = down(d_v, n), *g_g = down(d_g, n);
+    snprintf(what, sizeof what, "adamw p n=%zu n_decay=%zu", n, n_decay);
+    expect_close(what, g_p, p, n, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "adamw m n=%zu", n);
+    expect_close(what, g_m, m, n, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "adamw v n=%zu", n);
+    expect_close(what, g_v, v, n, 1e-5, 1e-6);
+    expect_same("adamw zeroes g", g_g, zero, n * 4);
+    free(p), free(m), free(v), free(zero), free(g_p), free(g_m), free(g_v), free(g_g);
+}
+
+int main(void) {
+    cpu = kernels_by_name("cpu");
+    gpu = kernels_by_name("cuda");
+    if (!gpu) {
+        printf("SKIP: no CUDA device\n");
+        return 0;
+    }
+    rng = rng_seed(20250131);
+    static const int Ns[] = {1, 3, 17, 64};
+
+    test_memory();
+    for (int i = 0; i < 4; i++) {
+        int N = Ns[i];
+        test_matmul(N, 64, 17, 1);
+        test_matmul(N, 128, 96, 0);
+        test_matmul(N, 77, 128, 1);
+        test_embedding(N, 64, 5);
+        test_embedding(N, 257, 100);
+        test_rmsnorm(N, 64);
+        test_rmsnorm(N, 1000);
+        test_rope(N, 3, 64, 17, 10000.0f);
+        test_rope(N, 2, 128, 0, 1e6f);
+        test_swiglu(N, 173);
+        test_crossentropy(N, 17);
+        test_crossentropy(N, 5003);
+    }
+    test_matmul(300, 768, 2304, 1);  // a real layer's shape
+    test_add(1);
+    test_add(1000003);
+
+    // attention: odd lengths, len 1, a full row, GQA (KV = 1, 2, H), D = 64, 128 and 80
+    static const int l1[] = {1}, l2[] = {17, 5}, l3[] = {64, 1, 33}, l4[] = {40, 39};
+    static const int l5[] = {130, 77}, l6[] = {3};
+    test_attention(1, 1, 1, 1, 64, l1);
+    test_attention(2, 17, 4, 2, 64, l2);
+    test_attention(3, 64, 4, 1, 128, l3);
+    test_attention(2, 40, 2, 2, 128, l4);
+    test_attention(2, 130, 6, 2, 64, l5);
+    test_attention(1, 3, 2, 1, 80, l6);
+
+    test_decode(3, 40, 4, 2, 64, 17);
+    test_decode(2, 200, 2, 1, 128, 150);
+    test_decode(4, 9, 3, 3, 64, 1);
+
+    test_sum_squares(1);
+    test_sum_squares(1000);
+    test_sum_squares((1 << 20) + 3);
+    test_adamw(1, 1);
+    test_adamw(100003, 60000);
+    return test_summary();
+}

@@ -1,0 +1,352 @@
+// tests/test_reward.c -- the length-harmonizing reward and loss (train/reward.h):
+// hand-computed rewards (lambda, clipping, z-scoring, leave-one-out, the choice of m),
+// the PPO term's branches, DPO, r = 1 at the first step whatever the batch layout, and
+// the PPO gradient through the real model against finite differences of the PPO loss.
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/rng.h"
+#include "../data/batch.h"
+#include "../model/model.h"
+#include "../train/reward.h"
+#include "test.h"
+
+static RewardConfig plain(void) {  // everything off: raw R of all K samples
+    RewardConfig c = reward_defaults();
+    c.m = 0;
+    c.clip = 0;
+    c.normalize = 0;
+    return c;
+}
+
+// One problem, K = 4: L = 100, 200, 300, 400, correct 1, 1, 0, 0; Lbar = 250, Abar = 0.5.
+static const int prob4[4] = {0, 0, 0, 0}, len4[4] = {100, 200, 300, 400}, cor4[4] = {1, 1, 0, 0};
+
+static void check_values(const char *what, const RewardOut *o, const double *want, int n) {
+    CHECK(o->n == n, "%s: %d kept, expected %d", what, o->n, n);
+    for (int i = 0; i < n && i < o->n; i++) CHECK_NEAR(o->adv[i], want[i], 1e-12, 1e-12, what);
+}
+
+static void test_hand_cases(void) {
+    Err e;
+    RewardOut o;
+    RewardInput in = {4, prob4, len4, cor4};
+    RewardConfig c = plain();
+    // R = 250/L - 1 + 2 (A - 0.5)
+    CHECK(reward_compute(&c, &in, &o, &e) == 0, "%s", e.msg);
+    const double raw[4] = {2.5, 1.25, -1.1666666666666665, -1.375};
+    check_values("raw R, lambda 2", &o, raw, 4);
+    for (int i = 0; i < 4; i++) CHECK(o.index[i] == i, "index %d is %d", i, o.index[i]);
+    reward_free(&o);
+
+    c.lambda = 0;  // the length term alone
+    CHECK(reward_compute(&c, &in, &o, &e) == 0, "%s", e.msg);
+    const double lam0[4] = {1.5, 0.25, -1.0 / 6, -0.375};
+    check_values("lambda 0", &o, lam0, 4);
+    reward_free(&o);
+
+    c = plain();
+    c.normalize = 1;  // z-score, population std
+    CHECK(reward_compute(&c, &in, &o, &e) == 0, "%s", e.msg);
+    const double z[4] = {1.343894524432435, 0.5795943209637515, -0.898052739075703, -1.0254361063204838};
+    check_values("z-scored", &o, z, 4);
+    CHECK_NEAR(o.mean, 0.30208333333333337, 1e-12, 1e-12, "mean of R");
+    reward_free(&o);
+
+    c = plain();
+    c.leave_one_out = 1;  // sample 0: Lbar = 300, Abar = 1/3 -> 3 - 1 + 2 * 2/3
+    CHECK(reward_compute(&c, &in, &o, &e) == 0, "%s", e.msg);
+    const double loo[4] = {3.3333333333333335, 1.666666666666667, -1.5555555555555554, -1.8333333333333333};
+    check_values("leave-one-out", &o, loo, 4);
+    reward_free(&o);
+
+    // Clipping, both ends: L = 10, 1000, correct 1, 0, lambda 4: Lbar = 505, Abar = 0.5
+    // R = 50.5 - 1 + 2 = 51.5 -> 4 and 0.505 - 1 - 2 = -2.495 -> -2; then z-scored:
+    // mean 1, std 3 -> +1, -1.
+    const int p2[2] = {7, 7}, l2[2] = {10, 1000}, c2[2] = {1, 0};
+    RewardInput in2 = {2, p2, l2, c2};
+    c = reward_defaults();
+    c.lambda = 4;
+    CHECK(reward_compute(&c, &in2, &o, &e) == 0, "%s", e.msg);
+    const double clipped[2] = {1, -1};
+    check_values("clipped + z-scored", &o, clipped, 2);
+    CHECK(o.n_clipped == 2, "n_clipped %d", o.n_clipped);
+    CHECK_NEAR(o.raw[0], 51.5, 1e-12, 1e-12, "raw before clipping");
+    CHECK_NEAR(o.raw[1], -2.495, 1e-12, 1e-12, "raw before clipping");
+    reward_free(&o);
+    c.normalize = 0;  // clipped only
+    CHECK(reward_compute(&c, &in2, &o, &e) == 0, "%s", e.msg);
+    const double clip_only[2] = {4, -2};
+    check_values("clipped only", &o, clip_only, 2);
+    reward_free(&o);
+
+    // All R equal: zero std gives zero advantages, not NaN.
+    const int le[2] = {50, 50}, ce[2] = {1, 1};
+    RewardInput ineq = {2, p2, le, ce};
+    CHECK(reward_compute(&c, &ineq, &o, &e) == 0, "%s", e.msg);
+    reward_free(&o);
+    c.normalize = 1;
+    CHECK(reward_compute(&c, &ineq, &o, &e) == 0 && o.adv[0] == 0 && o.adv[1] == 0,
+          "equal rewards: advantages %g %g", o.adv[0], o.adv[1]);
+    reward_free(&o);
+
+    // Interleaved problems are grouped by problem: baselines per problem.
+    const int pi[4] = {1, 0, 1, 0}, li[4] = {10, 30, 30, 10}, ci[4] = {1, 0, 1, 0};
+    RewardInput inter = {4, pi, li, ci};
+    c = plain();
+    CHECK(reward_compute(&c, &inter, &o, &e) == 0, "%s", e.msg);
+    // problem 0: samples 1 (L 30) and 3 (L 10), Lbar 20, Abar 0; problem 1: 0 and 2, Abar 1
+    const int want_idx[4] = {1, 3, 0, 2};
+    const double want_r[4] = {20.0 / 30 - 1, 1, 1, 20.0 / 30 - 1};
+    check_values("interleaved problems", &o, want_r, 4);
+    for (int i = 0; i < 4; i++) CHECK(o.index[i] == want_idx[i], "interleaved index %d: %d", i, o.index[i]);
+    reward_free(&o);
+
+    // Bad input: a zero length, correct not 0/1, leave-one-out with K = 1.
+    const int bad_len[2] = {0, 5};
+    RewardInput bad = {2, p2, bad_len, c2};
+    CHECK(reward_compute(&c, &bad, &o, &e) == -1 && strstr(e.msg, "length 0"), "zero length: %s", e.msg);
+    const int bad_c[2] = {2, 0};
+    RewardInput bad2 = {2, p2, l2, bad_c};
+    CHECK(reward_compute(&c, &bad2, &o, &e) == -1, "correct = 2 accepted");
+    const int p1[2] = {0, 1};
+    RewardInput single = {2, p1, l2, c2};
+    c.leave_one_out = 1;
+    CHECK(reward_compute(&c, &single, &o, &e) == -1 && strstr(e.msg, "K >= 2"), "loo K=1: %s", e.msg);
+}
+
+// m = 2 of K = 8 for 50 problems: 2 distinct samples of the right problem each, the same
+// for the same seed, different for another seed, and not always the first two.
+static void test_choice_of_m(void) {
+    enum { P = 50, K = 8, N = P * K };
+    int prob[N], len[N], cor[N];
+    Rng r = rng_seed(5);
+    for (int i = 0; i < N; i++) {
+        prob[i] = i / K;
+        len[i] = 20 + (int)rng_below(&r, 200);
+        cor[i] = (int)rng_below(&r, 2);
+    }
+    RewardInput in = {N, prob, len, cor};
+    RewardConfig c = reward_defaults();
+    RewardOut a, b, d;
+    Err e;
+    c.seed = 11;
+    CHECK(reward_compute(&c, &in, &a, &e) == 0 && reward_compute(&c, &in, &b, &e) == 0, "%s", e.msg);
+    c.seed = 12;
+    CHECK(reward_compute(&c, &in, &d, &e) == 0, "%s", e.msg);
+    CHECK(a.n == 2 * P, "kept %d, expected %d", a.n, 2 * P);
+    int ok = 1, same = 1, differs = 0, beyond_first_two = 0;
+    for (int j = 0; j < a.n; j++) {
+        int p = j / 2;
+        ok &= prob[a.index[j]] == p;
+        if (j % 2) ok &= a.index[j] > a.index[j - 1];
+        same &= a.index[j] == b.index[j] && a.adv[j] == b.adv[j];
+        differs |= a.index[j] != d.index[j];
+        beyond_first_two |= a.index[j] % K >= 2;
+    }
+    CHECK(ok, "m = 2: each problem gets 2 distinct samples of its own, in order");
+    CHECK(same, "m = 2: same seed, different choice");
+    CHECK(differs, "m = 2: another seed gives the same choice");
+    CHECK(beyond_first_two, "m = 2: only the first two samples are ever chosen");
+    // z-scored over the kept set: mean 0, std 1.
+    double s = 0, s2 = 0;
+    for (int j = 0; j < a.n; j++) s += a.adv[j], s2 += a.adv[j] * a.adv[j];
+    CHECK_NEAR(s / a.n, 0, 0, 1e-12, "mean advantage");
+    CHECK_NEAR(s2 / a.n, 1, 1e-12, 0, "advantage variance");
+    reward_free(&a);
+    reward_free(&b);
+    reward_free(&d);
+    c.m = 100;  // more than K: all K
+    CHECK(reward_compute(&c, &in, &a, &e) == 0 && a.n == N, "m > K keeps %d", a.n);
+    reward_free(&a);
+}
+
+static void test_ppo_term(void) {
+    const int n = 4;
+    const double eps = 0.2;
+    // r = 1 exactly when the sums agree: loss -A, weight A / |y|.
+    PpoTerm t = ppo_term(-7.5, -7.5, n, 1.5, eps, RATIO_TOKEN_MEAN);
+    CHECK(t.r == 1.0 && !t.clipped, "r at equal sums: %.17g", t.r);
+    CHECK_NEAR(t.loss, -1.5, 1e-15, 0, "loss at r = 1");
+    CHECK_NEAR(t.weight, 1.5 / n, 1e-15, 0, "weight at r = 1");
+    // r = 1.5 (mean log-prob up by log 1.5): A > 0 is clipped at 1.2 (no gradient) ...
+    double up = n * log(1.5), down = n * log(0.5);
+    t = ppo_term(up, 0, n, 1, eps, RATIO_TOKEN_MEAN);
+    CHECK_NEAR(t.r, 1.5, 1e-12, 0, "r");
+    CHECK(t.clipped && t.weight == 0, "A > 0, r = 1.5 should be clipped");
+    CHECK_NEAR(t.loss, -1.2, 1e-12, 0, "clipped loss");
+    // ... A < 0 is not: loss -A r = 1.5 and weight A r / |y|.
+    t = ppo_term(up, 0, n, -1, eps, RATIO_TOKEN_MEAN);
+    CHECK(!t.clipped, "A < 0, r = 1.5 should not be clipped");
+    CHECK_NEAR(t.loss, 1.5, 1e-12, 0, "loss");
+    CHECK_NEAR(t.weight, -1.5 / n, 1e-12, 0, "weight");
+    // r = 0.5: A > 0 keeps its gradient, A < 0 is clipped at 0.8.
+    t = ppo_term(down, 0, n, 2, eps, RATIO_TOKEN_MEAN);
+    CHECK(!t.clipped, "A > 0, r = 0.5 clipped");
+    CHECK_NEAR(t.loss, -1.0, 1e-12, 0, "loss");
+    CHECK_NEAR(t.weight, 2 * 0.5 / n, 1e-12, 0, "weight");
+    t = ppo_term(down, 0, n, -2, eps, RATIO_TOKEN_MEAN);
+    CHECK(t.clipped && t.weight == 0, "A < 0, r = 0.5 not clipped");
+    CHECK_NEAR(t.loss, 1.6, 1e-12, 0, "loss");
+    // The sequence-level ratio: exp(sum - sum), weight A r.
+    t = ppo_term(log(1.1), 0, n, 1, eps, RATIO_SEQ);
+    CHECK_NEAR(t.r, 1.1, 1e-12, 0, "sequence ratio");
+    CHECK_NEAR(t.weight, 1.1, 1e-12, 0, "sequence weight");
+    // DPO at the reference: log 2 and beta / 2; chosen far ahead: loss ~ 0.
+    double w;
+    CHECK_NEAR(dpo_term(-3, -3, -9, -9, 0.1, &w), log(2.0), 1e-12, 0, "DPO loss at the reference");
+    CHECK_NEAR(w, 0.05, 1e-12, 0, "DPO weight at the reference");
+    CHECK(dpo_term(0, -500, 0, 0, 0.1, &w) < 1e-20 && w < 1e-20, "DPO saturated: %g", w);
+    CHECK(isfinite(dpo_term(-1e4, 0, 0, 0, 0.1, &w)), "DPO overflow");
+}
+
+// ---- through the real model ----------------------------------------------------------
+static Config tiny(void) {
+    Config c = {0};
+    snprintf(c.model_type, sizeof c.model_type, "qwen2");
+    c.vocab_size = 41;
+    c.dim = 16;
+    c.hidden_dim = 32;
+    c.n_layers = 2;
+    c.n_heads = 2;
+    c.n_kv_heads = 1;
+    c.head_dim = 8;
+    c.max_seq_len = 32;
+    c.rope_theta = 10000.0f;
+    c.norm_eps = 1e-5f;
+    c.qkv_bias = 1;
+    c.bos_token_id = c.eos_token_id = -1;
+    return c;
+}
+
+enum { NEX = 4, T = 20 };
+typedef struct {
+    int ids[NEX][T];
+    TokExample ex[NEX];
+} Examples;
+
+static void make_examples(Examples *x, int V) {
+    Rng r = rng_seed(21);
+    const int plen[NEX] = {5, 3, 6, 4}, clen[NEX] = {9, 14, 4, 7};
+    for (int i = 0; i < NEX; i++) {
+        for (int t = 0; t < plen[i] + clen[i]; t++) x->ids[i][t] = (int)rng_below(&r, V);
+        x->ex[i] = (TokExample){x->ids[i], plen[i], x->ids[i] + plen[i], clen[i]};
+    }
+}
+
+// Sums of the solution log-probs of examples idx[0..n) in one (B, T') batch.
+static void sums_in_batch(Model *m, const Examples *x, const int *idx, int n, int B, int Tb, double *sums) {
+    Err e;
+    Acts a;
+    CHECK(acts_create(&a, m, B, Tb, 0, &e) == 0, "%s", e.msg);
+    int tok[B * Tb], tgt[B * Tb], lens[B];
+    float mask[B * Tb], lp[B * Tb];
+    batch_fill(x->ex, idx, n, B, Tb, 0, tok, tgt, mask, lens);
+    for (int b = n; b < B; b++) lens[b] = 1;  // empty rows: one pad token, no target
+    model_forward(m, &a, tok, lens, B, Tb);
+    model_loss(m, &a, tgt, NULL, lp, B, Tb);
+    row_logp_sums(lp, mask, n, Tb, sums, NULL);
+    acts_free(&a, m);
+}
+
+// The reference log-probs computed once in one batch layout, the first step's in
+// another (other B, T, row order, padding rows): r = 1 to 1e-5 for every sequence.
+static void test_ratio_one_at_start(Model *m, const Examples *x) {
+    double ref[NEX], s[NEX];
+    const int all[NEX] = {0, 1, 2, 3};
+    sums_in_batch(m, x, all, NEX, NEX, T, ref);
+    for (int i = 0; i < NEX; i++) {
+        int one = NEX - 1 - i;
+        sums_in_batch(m, x, &one, 1, 3, T + 5, &s[one]);
+    }
+    for (int i = 0; i < NEX; i++) {
+        PpoTerm t = ppo_term(s[i], ref[i], x->ex[i].completion_len, 1.0, 0.2, RATIO_TOKEN_MEAN);
+        CHECK_NEAR(t.r, 1.0, 0, 1e-5, "r at the first step");
+    }
+}
+
+static double ppo_loss_of(Model *m, Acts *a, const int *tok, const int *tgt, const int *lens,
+                          const float *mask, const double *ref, const double *adv, float *w) {
+    float lp[NEX * T];
+    model_forward(m, a, tok, lens, NEX, T);
+    model_loss(m, a, tgt, NULL, lp, NEX, T);
+    BatchLoss st = {0};
+    ppo_batch(lp, mask, NEX, T, NEX, ref, adv, 0.2, RATIO_TOKEN_MEAN, NEX, w, &st);
+    return st.loss;
+}
+
+// d loss / d params from the engine's cross-entropy backward with the PPO weights,
+// against central differences of the PPO loss along random directions. The reference
+// sums are offset so that the four sequences sit at r = 1, 1.5 (A > 0: clipped, no
+// gradient), 0.6 (A > 0: unclipped) and 1.4 (A < 0: unclipped).
+static void test_ppo_gradient(Model *m, const Examples *x) {
+    Err e;
+    Acts a;
+    CHECK(model_alloc_grads(m, &e) == 0 && acts_create(&a, m, NEX, T, 1, &e) == 0, "%s", e.msg);
+    int tok[NEX * T], tgt[NEX * T], lens[NEX];
+    float mask[NEX * T], w[NEX * T], lp[NEX * T];
+    const int all[NEX] = {0, 1, 2, 3};
+    batch_fill(x->ex, all, NEX, NEX, T, 0, tok, tgt, mask, lens);
+    model_forward(m, &a, tok, lens, NEX, T);
+    model_loss(m, &a, tgt, NULL, lp, NEX, T);
+    double sums[NEX], ref[NEX];
+    int cnt[NEX];
+    row_logp_sums(lp, mask, NEX, T, sums, cnt);
+    const double r_at[NEX] = {1.0, 1.5, 0.6, 1.4}, adv[NEX] = {0.7, 1.2, 0.9, -1.1};
+    for (int i = 0; i < NEX; i++) ref[i] = sums[i] - cnt[i] * log(r_at[i]);
+
+    m->k->zero(m->grads_mem, m->n_params * sizeof(float));
+    double loss0 = ppo_loss_of(m, &a, tok, tgt, lens, mask, ref, adv, w);
+    double want = (-0.7 * 1.0 - 1.2 * 1.2 - 0.9 * 0.6 + 1.1 * 1.4) / NEX;
+    CHECK_NEAR(loss0, want, 1e-5, 1e-6, "PPO loss at the chosen ratios");
+    for (int t = 0; t < T; t++) CHECK(w[1 * T + t] == 0, "clipped sequence has weight %g", w[T + t]);
+    model_backward(m, &a, w, NEX, T);
+
+    size_t P = m->n_params;
+    float *p = malloc(P * 4), *g = malloc(P * 4), *u = malloc(P * 4), *q = malloc(P * 4);
+    m->k->download(p, m->params_mem, P * 4);
+    m->k->download(g, m->grads_mem, P * 4);
+    Rng r = rng_seed(9);
+    const double h = 1e-3;
+    double worst = 0;
+    for (int dir = 0; dir < 4; dir++) {
+        double gu = 0;
+        for (size_t j = 0; j < P; j++) {
+            u[j] = (float)rng_normal(&r);
+            gu += (double)g[j] * u[j];
+        }
+        double l[2];
+        for (int s = 0; s < 2; s++) {
+            for (size_t j = 0; j < P; j++) q[j] = p[j] + (float)((s ? -h : h) * u[j]);
+            m->k->upload(m->params_mem, q, P * 4);
+            l[s] = ppo_loss_of(m, &a, tok, tgt, lens, mask, ref, adv, w);
+        }
+        m->k->upload(m->params_mem, p, P * 4);
+        double fd = (l[0] - l[1]) / (2 * h), err = fabs(fd - gu) / (fabs(gu) + 1e-3);
+        CHECK(err < 2e-2 && fabs(gu) > 1e-2, "PPO gradient, direction %d: finite difference %.6g vs backward %.6g", dir, fd, gu);
+        if (err > worst) worst = err;
+    }
+    printf("PPO gradient: worst finite-difference relative error %.2e over 4 directions\n", worst);
+    free(p);
+    free(g);
+    free(u);
+    free(q);
+    acts_free(&a, m);
+}
+
+int main(void) {
+    test_hand_cases();
+    test_choice_of_m();
+    test_ppo_term();
+    Config c = tiny();
+    Model m;
+    Err e;
+    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0, "%s", e.msg);
+    model_init_random(&m, 3);
+    Examples x;
+    make_examples(&x, c.vocab_size);
+    test_ratio_one_at_start(&m, &x);
+    test_ppo_gradient(&m, &x);
+    model_free(&m);
+    return test_summary();
+}
