@@ -17,7 +17,7 @@ BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 CFLAGS  += -std=c11 $(OPT) -g -fopenmp -Wall -Wextra -D_GNU_SOURCE -I$(BLAS_INC) $(SAN)
 LDFLAGS += -fopenmp $(SAN) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
-LDLIBS  += -lopenblas -lm
+LDLIBS  += -lopenblas -lstb -lm
 
 DEB_PACKAGES := gcc make libopenblas-openmp-dev libstb-dev clang libclang-rt-14-dev \
                 python3-torch python3-numpy nodejs npm
@@ -65,6 +65,27 @@ test: check-deps $(BUILD)/o1p $(TEST_BIN)
 test-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+# libFuzzer targets: every fuzz/fuzz_NAME.c, linked with clang against the parsing code
+# (no OpenMP or BLAS needed), run for FUZZ_SECONDS each from the seed corpus
+# fuzz/corpus/NAME/ (new inputs go to $(BUILD)/fuzz/corpus/NAME/, crashes to
+# $(BUILD)/fuzz/). tests/test_fuzz.sh does the work; `make test` runs it for 10 s each.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      := clang
+FUZZ_FLAGS   := -std=c11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -Wno-unknown-pragmas
+FUZZ_LIB_SRC := $(wildcard base/*.c data/*.c tokenizer/*.c) $(wildcard model/safetensors.c)
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ -lm
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/test_fuzz.sh $(BUILD)
 
 bench: check-deps o1p $(BENCH_BIN)
 	bash bench/run.sh $(BUILD)

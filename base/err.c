@@ -15,12 +15,14 @@ int err_fmt(Err *e, const char *fmt, ...) {
 
 int err_wrap(Err *e, const char *fmt, ...) {
     if (!e) return -1;
-    char prefix[512], old[sizeof e->msg];
+    char old[sizeof e->msg];
+    memcpy(old, e->msg, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
-    memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", prefix, old);
+    // Append ": old" to what fits (a long message is cut, never overflowed).
+    if (n >= 0 && (size_t)n < sizeof e->msg)
+        snprintf(e->msg + n, sizeof e->msg - (size_t)n, ": %.*s", (int)(sizeof e->msg - (size_t)n), old);
     return -1;
 }

@@ -95,9 +95,9 @@ typedef struct Kernels {
                              const float *vcache, const int *slots, const int *pos, int N,
                              int H, int KV, int D, int max_T);
 
-    // ---- SwiGLU MLP: out[N,I] = silu(gu[:, :I]) * gu[:, I:] ------------------------
-    void (*swiglu_forward)(float *out, const float *gu, int N, int I);
-    void (*swiglu_backward)(float *dgu, const float *dout, const float *gu, int N, int I);
+    // ---- SwiGLU MLP: out[N,Hd] = silu(gu[:, :Hd]) * gu[:, Hd:] ----------------------
+    void (*swiglu_forward)(float *out, const float *gu, int N, int Hd);
+    void (*swiglu_backward)(float *dgu, const float *dout, const float *gu, int N, int Hd);
 
     // ---- residual: out = a + b (out may alias a) ------------------------------------
     void (*add)(float *out, const float *a, const float *b, size_t n);

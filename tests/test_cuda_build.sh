@@ -14,7 +14,9 @@ if [ ! -x "$nvcc" ]; then
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if make -j2 cuda test-cuda >"$log" 2>&1; then
+# A fresh make: under `make test-asan` the parent's MAKEFLAGS carry BUILD/OPT/SAN, which
+# would build build-cuda/ with the sanitizers and mix instrumented objects into it.
+if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j2 cuda test-cuda >"$log" 2>&1; then
     grep -E '^(SKIP|[0-9]+ passed)' "$log" | sed 's/^/  cuda tests: /'
     echo "1 passed, 0 failed"
 else

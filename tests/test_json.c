@@ -262,7 +262,43 @@ static void test_big(void) {
     free(buf);
 }
 
+typedef struct {
+    int lines[8], n;
+    long long sum;
+} LineSeen;
+
+static int on_line(const JsonValue *v, int line, void *ctx, Err *e) {
+    LineSeen *s = ctx;
+    long long x = 0;
+    if (json_get_int(v, "x", "l.jsonl", &x, e)) return -1;
+    if (s->n < 8) s->lines[s->n++] = line;
+    s->sum += x;
+    return 0;
+}
+
+static void test_jsonl(void) {
+    const char *text = "\xEF\xBB\xBF{\"x\": 1}\n\n  \r\n{\"x\": 2}\r\n{\"x\": 3}";
+    LineSeen s = {{0}, 0, 0};
+    Err e = {{0}};
+    CHECK(jsonl_parse(text, strlen(text), "l.jsonl", on_line, &s, &e) == 0, "jsonl: %s", e.msg);
+    CHECK(s.n == 3 && s.lines[0] == 1 && s.lines[1] == 4 && s.lines[2] == 5 && s.sum == 6, "lines and values");
+    const char *bad = "{\"x\": 1}\n{\"x\": 2,}\n";
+    s.n = 0;
+    CHECK(jsonl_parse(bad, strlen(bad), "l.jsonl", on_line, &s, &e) == -1 &&
+              strstr(e.msg, "l.jsonl: line 2, column 9: expected a string key after ','"),
+          "jsonl error position: %s", e.msg);
+    const char *badfield = "{\"x\": 1}\n\n{\"y\": 2}\n";
+    CHECK(jsonl_parse(badfield, strlen(badfield), "l.jsonl", on_line, &s, &e) == -1 &&
+              strstr(e.msg, "l.jsonl: line 3, column 1: missing member \"x\""),
+          "callback error: %s", e.msg);
+    const char *two = "{\"x\": 1} {\"x\": 2}\n";
+    CHECK(jsonl_parse(two, strlen(two), "l.jsonl", on_line, &s, &e) == -1 &&
+              strstr(e.msg, "line 1, column 10: expected end of input"),
+          "two values on a line: %s", e.msg);
+}
+
 int main(void) {
+    test_jsonl();
     test_valid();
     test_numbers();
     test_strings();

@@ -445,7 +445,8 @@ static int decode_matches(const float *qkv, const float *out, const int *lens, i
                           int H, int KV, int D) {
     size_t row = (size_t)(H + 2 * KV) * D, ow = (size_t)H * D;
     int max_T = T + 3, n_slots = B + 1;
-    float *kc = fvec((size_t)n_slots * max_T * KV * D), *vc = fvec((size_t)n_slots * max_T * KV * D);
+    float *kc = fvec((size_t)n_slots * max_T * KV * D);
+    float *vc = fvec((size_t)n_slots * max_T * KV * D);
     float *sq = fvec((size_t)B * T * row), *so = fvec((size_t)B * T * ow);
     int *slots = ivec((size_t)B * T), *pos = ivec((size_t)B * T), *src = ivec((size_t)B * T);
     int same = 1;
@@ -805,7 +806,8 @@ static void test_attention_rows(void) {
           "attention rows: a sequence alone (B=1, T=len) == in a batch (B=3, T=16)");
     // decode: token n of a 16-token step == the same token in a 1-token step
     int n_slots = 3, max_T = T, slots[16], pos[16];
-    float *kc = fvec((size_t)n_slots * max_T * KV * D), *vc = fvec((size_t)n_slots * max_T * KV * D);
+    float *kc = fvec((size_t)n_slots * max_T * KV * D);
+    float *vc = fvec((size_t)n_slots * max_T * KV * D);
     float *o16 = fvec(16 * ow), *o1 = fvec(ow);
     for (int n = 0; n < 16; n++) slots[n] = n % 3, pos[n] = n / 3;
     K->kv_cache_write(kc, vc, qkv3, slots, pos, 16, H, KV, D, max_T);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "plot.h"
 
 typedef struct {
     const char *name;
@@ -16,6 +17,9 @@ static const Command commands[] = {
     {"dump", cmd_dump, "forward + backward on token lines; logits, loss, gradients to safetensors"},
     {"tok", cmd_tok, "train a byte-level BPE tokenizer; encode and decode text"},
     {"data", cmd_data, "synthetic long-thought dataset (synth); dataset statistics (stats)"},
+    {"sft", cmd_sft, "supervised fine-tuning on problems with solutions (a fresh model or a folder)"},
+    {"eval", cmd_eval, "accuracy, solution length, latency and AES of a model on a dataset; tables"},
+    {"plot", cmd_plot, "PNG charts: training curves (metrics.jsonl), per-level length and accuracy"},
 };
 
 static void print_help(FILE *f) {

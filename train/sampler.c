@@ -97,7 +97,7 @@ int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, 
                 qsort(c, (size_t)n, sizeof *c, cand_cmp);
             }
         }
-        if (top_p < 1 && n < V) {
+        if (top_p < 1) {
             // Nucleus: the smallest sorted prefix with mass >= p of the candidates' mass
             // (the filtered-out tail is never part of it; z stays the full mass).
             double need = top_p * z, cum = 0;
@@ -124,6 +124,13 @@ int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, 
 
 // ---- the batched sampler ------------------------------------------------------------
 
+// Most token rows in one model_decode_step call. The CPU matmul computes a row the same
+// way whatever the number of rows in the call only up to ROWWISE_MAX = 64 rows
+// (kernels/cpu/matmul.c; larger calls go to tiled sgemm, whose rounding depends on a
+// row's place in the tiles), so a larger step is cut into calls of at most this many:
+// the samples then do not depend on how many sequences share a step.
+enum { SAMPLER_CALL_ROWS = 64 };
+
 typedef enum {
     SLOT_FREE,
     SLOT_PREFILL,  // prompt tokens 0..P-2 being prefilled (chunked), then P-1 with logits
@@ -149,14 +156,15 @@ typedef struct {
 struct Sampler {
     Model *m;
     KVCache kv;
-    int slots, max_len, chunk, max_N, V;
+    int slots, max_len, chunk, V;
+    int max_N;          // rows per model_decode_step call
     int32_t stop[SAMPLER_MAX_STOP];
     int n_stop;
     Slot *slot;         // [slots]
     int32_t *gen_mem;   // [slots, max_len]
-    int *step_mem;      // one allocation: tokens, slot ids, positions [max_N] each
+    int *step_mem;      // one allocation: tokens, slot ids, positions [slots + chunk] each
     int *tok, *sl, *pos;
-    float *logits;      // [slots, V] host
+    float *logits;      // [slots + 1, V] host: a row per logits token, then a sink row
     SampleScratch sc;
     SamplerStats st;
 };
@@ -201,7 +209,7 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     s->slots = slots;
     s->max_len = max_len;
     s->chunk = chunk;
-    s->max_N = slots + chunk;
+    s->max_N = slots + chunk < SAMPLER_CALL_ROWS ? slots + chunk : SAMPLER_CALL_ROWS;
     s->V = c->vocab_size;
     s->n_stop = o->n_stop;
     if (o->n_stop) memcpy(s->stop, o->stop_ids, (size_t)o->n_stop * sizeof(int32_t));
@@ -211,8 +219,8 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     }
     s->slot = calloc((size_t)slots, sizeof *s->slot);
     s->gen_mem = malloc((size_t)slots * max_len * sizeof(int32_t));
-    s->step_mem = malloc(3 * (size_t)s->max_N * sizeof(int));
-    s->logits = malloc((size_t)slots * s->V * sizeof(float));
+    s->step_mem = malloc(3 * (size_t)(slots + chunk) * sizeof(int));
+    s->logits = malloc((size_t)(slots + 1) * s->V * sizeof(float));  // + a discarded row
     if (!s->slot || !s->gen_mem || !s->step_mem || !s->logits ||
         sample_scratch_init(&s->sc, s->V, e)) {
         sampler_free(s);
@@ -220,8 +228,8 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
         return NULL;
     }
     s->tok = s->step_mem;
-    s->sl = s->tok + s->max_N;
-    s->pos = s->sl + s->max_N;
+    s->sl = s->tok + slots + chunk;
+    s->pos = s->sl + slots + chunk;
     for (int i = 0; i < slots; i++) s->slot[i].gen = s->gen_mem + (size_t)i * max_len;
     return s;
 }
@@ -369,8 +377,16 @@ int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const Sampler
             q->row = n++ - first_out;
         }
         if (n == 0) break;  // nothing running, nothing waiting
-        int n_out = n - first_out;
-        model_decode_step(s->m, &s->kv, s->tok, s->sl, s->pos, n, n_out, s->logits);
+        // Calls of at most max_N rows, in order (a call's keys and values are in the cache
+        // for the next). A call of prompt tokens only still computes one logits row (into
+        // the sink row): every call has a head of at least one row.
+        for (int c0 = 0; c0 < n; c0 += s->max_N) {
+            int len = n - c0 < s->max_N ? n - c0 : s->max_N;
+            int out0 = c0 > first_out ? c0 : first_out, n_out = c0 + len - out0;
+            float *dst = s->logits + (size_t)(out0 - first_out) * s->V;
+            if (n_out <= 0) n_out = 1, dst = s->logits + (size_t)s->slots * s->V;
+            model_decode_step(s->m, &s->kv, s->tok + c0, s->sl + c0, s->pos + c0, len, n_out, dst);
+        }
         s->st.steps++;
         s->st.prompt_tokens += (uint64_t)first_out;
         for (int i = 0; i < s->slots; i++)

@@ -12,6 +12,7 @@
 
 #include "../base/io.h"
 #include "../model/io.h"
+#include "common.h"
 
 // TrainState.extra slots used by the trainer. 64-bit values are stored as two exact
 // 32-bit halves (a double holds any integer below 2^53).
@@ -51,7 +52,7 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
 
 uint64_t model_fingerprint(const Model *m) {
     float *host = malloc(m->n_params * sizeof(float));
-    if (!host) return 0;  // 0 never matches a stored fingerprint of real weights by design below
+    if (!host) return 0;  // out of memory: 0, which no real fingerprint equals
     m->k->download(host, m->params_mem, m->n_params * sizeof(float));
     uint64_t h = fnv1a(FNV_OFFSET, host, m->n_params * sizeof(float));
     free(host);
@@ -110,24 +111,29 @@ static int metrics_truncate(const char *path, int step, Err *e) {
 static int state_try(const char *path, const Trainer *t, uint64_t fp, TrainState *s, float **m, float **v,
                      Err *e) {
     if (train_state_load(path, s, m, v, t->m->n_params, e)) return -1;
-    if (strcmp(s->stage, t->o.stage)) {
-        err_fmt(e, "%s: a training state of stage '%s', not '%s'", path, s->stage, t->o.stage);
-        goto fail;
-    }
-    return get_u64(&s->extra[X_FP_LO]) == fp ? 1 : 0;
-fail:
+    if (!strcmp(s->stage, t->o.stage)) return get_u64(&s->extra[X_FP_LO]) == fp ? 1 : 0;
+    err_fmt(e, "%s: a training state of stage '%s', not '%s'", path, s->stage, t->o.stage);
     free(*m);
     free(*v);
     *m = *v = NULL;
     return -1;
 }
 
+int trainer_can_resume(const char *out_dir, Err *e) {
+    char a[4200], b[4200];
+    if (path_join(a, sizeof a, out_dir, "train_state.bin", e) ||
+        path_join(b, sizeof b, out_dir, "train_state.next.bin", e))
+        return -1;
+    if (!file_exists(a) && !file_exists(b))
+        return err_fmt(e, "%s: no train_state.bin: nothing to resume (start without --resume)", out_dir);
+    return 0;
+}
+
 // Finds and restores the state that belongs to the folder's weights.
 static int trainer_restore(Trainer *t, Err *e) {
     const char *dir = t->o.out_dir;
     int has_next = file_exists(t->path_next), has_state = file_exists(t->path_state);
-    if (!has_next && !has_state)
-        return err_fmt(e, "%s: no train_state.bin: nothing to resume (start without --resume)", dir);
+    if (trainer_can_resume(dir, e)) return -1;
     uint64_t fp = model_fingerprint(t->m);
     TrainState s;
     float *mom = NULL, *vel = NULL;
@@ -136,8 +142,13 @@ static int trainer_restore(Trainer *t, Err *e) {
     if (has_next) {
         Err e2;
         int r = state_try(t->path_next, t, fp, &s, &mom, &vel, &e2);
-        if (r == 1) which = 1;
-        else if (r == 0) free(mom), free(vel), mom = vel = NULL;
+        if (r == 1) {
+            which = 1;
+        } else if (r == 0) {
+            free(mom);
+            free(vel);
+            mom = vel = NULL;
+        }
     }
     if (which < 0) {
         if (!has_state)
@@ -210,8 +221,9 @@ int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, con
                               "continue it, or choose another --out",
                            dir);
         char tpath[4200];
-        if (make_dirs(dir, e)) return -1;
-        if (tok && (path_join(tpath, sizeof tpath, dir, "tokenizer.json", e) || tok_save(tok, tpath, e)))
+        if (make_dirs(dir, e) || path_join(tpath, sizeof tpath, dir, "tokenizer.json", e)) return -1;
+        if (o->tokenizer_src ? copy_into_folder(o->tokenizer_src, dir, "tokenizer.json", e)
+                             : tok && tok_save(tok, tpath, e))
             return -1;
         if (write_file_atomic(t->path_metrics, "", 0, e)) return -1;
     }
@@ -225,7 +237,9 @@ int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, con
     return 0;
 }
 
-int trainer_done(const Trainer *t) { return t->step >= t->o.total_steps || g_stop; }
+int trainer_done(const Trainer *t) {
+    return t->step >= t->o.total_steps || g_stop || (t->o.stop_at > 0 && t->step >= t->o.stop_at);
+}
 
 int trainer_checkpoint(Trainer *t, Err *e) {
     const Model *m = t->m;
@@ -267,7 +281,7 @@ static void fmt_duration(char *buf, size_t cap, double s) {
     else snprintf(buf, cap, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
 }
 
-static void progress(const Trainer *t, int final) {
+static void progress(const Trainer *t) {
     if (t->o.quiet) return;
     double dt = now_s() - t->t0;
     int done = t->step - t->start_step;
@@ -276,7 +290,6 @@ static void progress(const Trainer *t, int final) {
     fmt_duration(eta, sizeof eta, done > 0 ? dt / done * (t->o.total_steps - t->step) : -1);
     fprintf(stderr, "%s%s step %d/%d | loss %.4f | %.0f tok/s | ETA %s%s", t->tty ? "\r" : "", t->o.stage,
             t->step, t->o.total_steps, t->last_loss, tps, eta, t->tty ? "\033[K" : "\n");
-    if (final && t->tty) fputc('\n', stderr);
     fflush(stderr);
 }
 
@@ -298,7 +311,7 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
         if (t->tty) fputs("\r\033[K", stderr);
         fprintf(stderr, "%s step %d/%d | held-out loss %.4f\n", t->o.stage, t->step, t->o.total_steps, sm->eval_loss);
     }
-    if (t->tty || t->step % t->o.log_every == 0 || t->step == t->o.total_steps) progress(t, 0);
+    if (t->tty || t->step % t->o.log_every == 0 || t->step == t->o.total_steps) progress(t);
     if (t->o.save_every > 0 && t->step % t->o.save_every == 0 && t->step < t->o.total_steps)
         return trainer_checkpoint(t, e);
     return 0;
@@ -306,14 +319,14 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
 
 int trainer_finish(Trainer *t, Err *e) {
     if (t->saved_step != t->step && trainer_checkpoint(t, e)) return -1;
-    if (t->o.quiet) return 0;
-    if (t->tty) fputc('\n', stderr);
+    if (t->o.quiet && t->step == t->o.total_steps) return 0;
+    if (t->tty && !t->o.quiet) fputc('\n', stderr);
     char took[32];
     fmt_duration(took, sizeof took, t->elapsed);
     if (t->step < t->o.total_steps)
-        fprintf(stderr, "%s: interrupted at step %d/%d; checkpoint saved in %s; continue with the same "
+        fprintf(stderr, "%s: %s at step %d/%d; checkpoint saved in %s; continue with the same "
                         "command and --resume\n",
-                t->o.stage, t->step, t->o.total_steps, t->o.out_dir);
+                t->o.stage, g_stop ? "interrupted" : "stopped", t->step, t->o.total_steps, t->o.out_dir);
     else
         fprintf(stderr, "%s: done, %d steps, %lld tokens in %s; model in %s\n", t->o.stage, t->step,
                 (long long)t->tokens, took, t->o.out_dir);

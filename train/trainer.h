@@ -66,10 +66,15 @@ typedef struct {
     int save_every;         // checkpoint every N steps (0: only at the end and on Ctrl-C)
     int log_every;          // progress line every N steps when stderr is not a TTY (>= 1)
     int resume;             // continue the run in out_dir (its state must exist)
+    int stop_at;            // > 0: stop after this step as if interrupted (a resumable
+                            // checkpoint; for time-boxed runs and the resume tests)
     const char *signature;  // the options that must match on resume, as text, e.g.
                             // "lr=0.0003 batch=8 seq=256 accum=1 steps=1000 seed=1"
     uint64_t seed;          // seeds the stage's RNG on a fresh run
-    int quiet;              // no progress line or messages on stderr (tests)
+    int quiet;              // no progress line or summary on stderr (an interruption is
+                            // still reported)
+    const char *tokenizer_src;  // fresh run: copy this tokenizer.json verbatim into out_dir
+                                // (else the Tokenizer given to trainer_open is saved)
 } TrainerOpts;
 
 // What a stage reports after each optimizer step. Unknown values are NAN (use
@@ -106,8 +111,8 @@ typedef struct {
 
 // Opens the output folder. Fresh run (o->resume == 0): refuses a folder that already
 // holds a train_state.bin (it would be overwritten: "pass --resume or choose another
-// --out"), writes tokenizer.json (tok; may be NULL when the stage copies one itself)
-// and starts an empty metrics.jsonl. Resume: m must hold the folder's weights (the stage
+// --out"), writes tokenizer.json (o->tokenizer_src copied, else tok saved; neither
+// when both are NULL) and starts an empty metrics.jsonl. Resume: m must hold the folder's weights (the stage
 // loads them with model_dir_load(out_dir)); the matching state is found (see the
 // protocol above), checked (stage, parameter count, signature) and restored into *opt
 // (moments, step), the RNG, data_pos and the counters; metrics.jsonl lines past the
@@ -115,7 +120,10 @@ typedef struct {
 // allocated and opt be created for m. Installs the SIGINT/SIGTERM handlers.
 int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, const Tokenizer *tok,
                  Err *e);
-// 1 when the run is complete or was interrupted (Ctrl-C, SIGTERM).
+// Whether out_dir holds a state to resume (train_state.bin or train_state.next.bin); the
+// error says "nothing to resume" otherwise. Stages call it before loading the folder.
+int trainer_can_resume(const char *out_dir, Err *e);
+// 1 when the run is complete, was interrupted (Ctrl-C, SIGTERM) or reached stop_at.
 int trainer_done(const Trainer *t);
 int trainer_interrupted(void);
 // After optim_step: advances t->step, appends the metrics line, refreshes the progress

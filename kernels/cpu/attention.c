@@ -107,16 +107,23 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
                     float *dq = dqkv + n * row + (size_t)h * D;
                     float l = lse[n * H + h];
                     float di = cpu_dot(dO, o, D);
-                    for (int j = 0; j <= i; j++) {
-                        const float *kj = qkv + (n0 + j) * row + koff;
-                        const float *vj = qkv + (n0 + j) * row + voff;
-                        float *dk = dqkv + (n0 + j) * row + koff;
-                        float *dv = dqkv + (n0 + j) * row + voff;
-                        float p = expf(cpu_dot(q, kj, D) * scale - l);
-                        float ds = p * (cpu_dot(dO, vj, D) - di) * scale;
-                        cpu_axpy(dq, ds, kj, D);
-                        cpu_axpy(dk, ds, q, D);
-                        cpu_axpy(dv, p, dO, D);
+                    // per block of keys: the probabilities and score gradients first (dot
+                    // products only), then the three accumulations
+                    for (int j0 = 0; j0 <= i; j0 += ATT_BLOCK) {
+                        int nb = i + 1 - j0 < ATT_BLOCK ? i + 1 - j0 : ATT_BLOCK;
+                        float p[ATT_BLOCK], ds[ATT_BLOCK];
+                        for (int j = 0; j < nb; j++) {
+                            const float *kv = qkv + (n0 + j0 + j) * row;
+                            p[j] = expf(cpu_dot(q, kv + koff, D) * scale - l);
+                            ds[j] = p[j] * (cpu_dot(dO, kv + voff, D) - di) * scale;
+                        }
+                        for (int j = 0; j < nb; j++)
+                            cpu_axpy(dq, ds[j], qkv + (n0 + j0 + j) * row + koff, D);
+                        for (int j = 0; j < nb; j++) {
+                            float *dkv = dqkv + (n0 + j0 + j) * row;
+                            cpu_axpy(dkv + koff, ds[j], q, D);
+                            cpu_axpy(dkv + voff, p[j], dO, D);
+                        }
                     }
                 }
             }

@@ -40,15 +40,11 @@ static void gemm_tiled(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int
 // 8 lanes whatever the target ISA, so the summation order is fixed by this code.
 typedef float v8 __attribute__((vector_size(32)));
 
-static inline v8 load8(const float *p) {
-    v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 // Lane k sums the products c = k (mod 8); the lanes are added pairwise, then the tail.
-static inline float reduce8(v8 acc, const float *x, const float *w, int c0, int C) {
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+// (Vectors go by pointer: by value their ABI would depend on the -march flags.)
+static inline float reduce8(const v8 *acc, const float *x, const float *w, int c0, int C) {
+    const float *a = (const float *)acc;
+    float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
     for (int c = c0; c < C; c++) s += x[c] * w[c];
     return s;
 }
@@ -67,11 +63,15 @@ static void matmul_rowwise(float *out, const float *inp, const float *w, const f
             for (int r = 0; r < 4; r++) x[r] = inp + (size_t)(n0 + r < N ? n0 + r : n0) * C;
             v8 acc[4] = {{0}};
             for (int c = 0; c < c8; c += 8) {
-                v8 wv = load8(wo + c);
-                for (int r = 0; r < 4; r++) acc[r] += load8(x[r] + c) * wv;
+                v8 wv, xv;
+                memcpy(&wv, wo + c, sizeof wv);
+                for (int r = 0; r < 4; r++) {
+                    memcpy(&xv, x[r] + c, sizeof xv);
+                    acc[r] += xv * wv;
+                }
             }
             for (int r = 0; r < 4 && n0 + r < N; r++) {
-                float s = reduce8(acc[r], x[r], wo, c8, C);
+                float s = reduce8(&acc[r], x[r], wo, c8, C);
                 out[(size_t)(n0 + r) * OC + o] = bias ? s + bias[o] : s;
             }
         }

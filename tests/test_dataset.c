@@ -1,0 +1,308 @@
+// tests/test_dataset.c -- dataset loading (JSON arrays, JSONL) and every bad-input case,
+// the JSONL writer round trip, the chat template, the synthetic task (determinism,
+// split disjointness, self-grading, statistics) and batching.
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../base/io.h"
+#include "../base/json.h"
+#include "../data/batch.h"
+#include "../data/chat.h"
+#include "../data/dataset.h"
+#include "../data/grade.h"
+#include "../data/synth.h"
+#include "test.h"
+
+static int load(const char *text, Dataset *ds, Err *e) { return dataset_parse(text, strlen(text), "d.jsonl", ds, e); }
+
+static void expect_bad(const char *text, const char *want) {
+    Dataset ds;
+    Err e = {{0}};
+    int rc = load(text, &ds, &e);
+    CHECK(rc == -1 && ds.n == 0, "should fail: %.50s", text);
+    CHECK(strstr(e.msg, want) != NULL, "want '%s' in '%s'", want, e.msg);
+    if (!rc) dataset_free(&ds);
+}
+
+static void test_load(void) {
+    Dataset ds;
+    Err e = {{0}};
+    // JSONL, field aliases, numeric answer, levels, blank lines, CRLF
+    const char *jl = "{\"problem\": \"p1\", \"answer\": \"a1\", \"solution\": \"s \\\\boxed{a1}\", \"level\": 3}\n"
+                     "\n"
+                     "{\"problem\": \"p2\", \"ground_truth_answer\": 18, \"ground_truth_solution\": null}\r\n"
+                     "  {\"problem\": \"p3\", \"answer\": \"x\", \"level\": \"Level 5\", \"extra\": [1]}\n";
+    CHECK(load(jl, &ds, &e) == 0, "jsonl: %s", e.msg);
+    CHECK(ds.n == 3, "3 examples");
+    if (ds.n == 3) {
+        CHECK(!strcmp(ds.ex[0].problem, "p1") && !strcmp(ds.ex[0].answer, "a1") && ds.ex[0].level == 3 &&
+                  !strcmp(ds.ex[0].solution, "s \\boxed{a1}") && ds.ex[0].redundant_chars == -1,
+              "example 0");
+        CHECK(!strcmp(ds.ex[1].answer, "18") && ds.ex[1].solution == NULL && ds.ex[1].level == 0, "example 1");
+        CHECK(ds.ex[2].level == 5, "Level 5 string");
+    }
+    dataset_free(&ds);
+    // JSON array, the paper's shape, with a null answer skipped
+    const char *ja = "[{\"problem\": \"q\", \"ground_truth_answer\": \"1\", \"pre_generated_steps\": []},\n"
+                     " {\"problem\": \"r\", \"ground_truth_answer\": null, \"ground_truth_solution\": null}]";
+    CHECK(load(ja, &ds, &e) == 0 && ds.n == 1 && ds.skipped == 1 && ds.first_skipped == 1, "array: %s", e.msg);
+    dataset_free(&ds);
+    // the shared datasets all load
+    static const char *files[] = {"gaokao.json", "gsm8k.json", "math_test.json", "math_train_hard.json"};
+    static const int counts[] = {385, 1319, 458, 408};
+    for (int i = 0; i < 4; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "../shared/datasets/%s", files[i]);
+        int rc = dataset_load(path, &ds, &e);
+        CHECK(rc == 0 && ds.n == counts[i], "%s: %d examples (%s)", files[i], ds.n, rc ? e.msg : "");
+        if (!rc) dataset_free(&ds);
+    }
+}
+
+static void test_bad(void) {
+    // malformed JSON, with line and column
+    expect_bad("{\"problem\": \"a\", \"answer\": \"b\"}\n{\"problem\": \"a\" \"answer\": \"b\"}\n",
+               "d.jsonl: line 2, column 17: expected ',' or '}' after object member");
+    expect_bad("[{\"problem\": \"a\", \"answer\": \"b\"},\n {\"problem\": }]", "d.jsonl: line 2, column 14: expected a JSON value");
+    // missing problem / answer, with line and element
+    expect_bad("{\"problem\": \"a\", \"answer\": \"b\"}\n{\"answer\": \"b\"}\n",
+               "d.jsonl: line 2, column 1: missing member \"problem\"");
+    expect_bad("{\"problem\": \"a\"}\n", "d.jsonl: line 1, column 1: missing member \"answer\"");
+    expect_bad("[{\"problem\": \"a\", \"answer\": \"b\"},\n  {\"problem\": \"a\"}]",
+               "d.jsonl: line 2, column 3, element 1: missing member \"answer\"");
+    // wrong types
+    expect_bad("{\"problem\": 5, \"answer\": \"b\"}", "line 1, column 13: expected a string for \"problem\", found a number");
+    expect_bad("{\"problem\": \"a\", \"answer\": [1]}", "line 1, column 28: expected a string or a number for the answer");
+    expect_bad("{\"problem\": \"a\", \"answer\": \"b\", \"solution\": 3}", "expected a string for the solution");
+    expect_bad("{\"problem\": \"a\", \"answer\": \"b\", \"level\": \"hard\"}", "line 1, column 42: expected an integer");
+    expect_bad("{\"problem\": \"a\", \"answer\": \"b\", \"level\": 2.5}", "expected an integer");
+    expect_bad("{\"problem\": \"a\", \"answer\": \"b\", \"redundant_chars\": -3}", "non-negative integer");
+    expect_bad("[1, 2]", "line 1, column 2, element 0: expected an object with \"problem\" and \"answer\", found a number");
+    expect_bad("{\"problem\": \"a\", \"answer\": \"b\"}\n[1]\n", "line 2, column 1: expected an object");
+    // invalid UTF-8, with its position
+    expect_bad("{\"problem\": \"a\xff\", \"answer\": \"b\"}", "d.jsonl: line 1, column 15: invalid UTF-8 (byte 0xFF)");
+    expect_bad("{\"problem\": \"ok\", \"answer\": \"b\"}\n{\"problem\": \"\xc3(\", \"answer\": \"b\"}",
+               "line 2, column 14: invalid UTF-8");
+    // other shapes
+    expect_bad("", "no examples");
+    expect_bad("[]", "no examples");
+    expect_bad("problem,answer\n1,2\n", "expected a JSON array ('[') or JSON Lines");
+    Err e = {{0}};
+    Dataset ds;
+    CHECK(dataset_load("/nonexistent/d.jsonl", &ds, &e) == -1 && strstr(e.msg, "cannot open"), "missing file");
+}
+
+static void test_write(void) {
+    Dataset ds = {0}, back;
+    Err e = {{0}};
+    CHECK(dataset_add(&ds, "p \"q\"\n\x01", "\\frac{1}{2}", "s\t\\boxed{x}", 2, 7, &e) == 0, "add");
+    CHECK(dataset_add(&ds, "\xe2\x82\xac", "b", NULL, 0, -1, &e) == 0, "add");
+    char path[] = "/tmp/o1p_test_ds_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    CHECK(dataset_write_jsonl(path, &ds, &e) == 0, "write: %s", e.msg);
+    CHECK(dataset_load(path, &back, &e) == 0 && back.n == 2, "read back: %s", e.msg);
+    if (back.n == 2) {
+        for (int i = 0; i < 2; i++) {
+            const Example *a = &ds.ex[i], *b = &back.ex[i];
+            CHECK(!strcmp(a->problem, b->problem) && !strcmp(a->answer, b->answer) && a->level == b->level &&
+                      a->redundant_chars == b->redundant_chars &&
+                      (a->solution ? b->solution && !strcmp(a->solution, b->solution) : !b->solution),
+                  "round trip %d", i);
+        }
+        dataset_free(&back);
+    }
+    // a failed write leaves nothing behind
+    CHECK(dataset_write_jsonl("/nonexistent/dir/x.jsonl", &ds, &e) == -1, "unwritable");
+    unlink(path);
+    dataset_free(&ds);
+}
+
+static void test_chat(void) {
+    char *p = chat_prompt(NULL, "What is 2+2?"), *c = chat_completion("4 \\boxed{4}");
+    CHECK(p && !strcmp(p, "<|im_start|>system\nYou are a helpful assistant. You should think step-by-step and put "
+                          "your final answer within \\boxed{}.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
+                          "<|im_start|>assistant\n"),
+          "prompt: %s", p);
+    CHECK(c && !strcmp(c, "4 \\boxed{4}<|im_end|>"), "completion");
+    CHECK(chat_answer_len(c) == 11 && chat_answer_len("abc") == 3, "answer length");
+    free(p);
+    free(c);
+    p = chat_prompt("Be brief.", "x");
+    CHECK(p && strstr(p, "system\nBe brief.<|im_end|>"), "custom system prompt");
+    free(p);
+}
+
+static void test_synth(void) {
+    Err e = {{0}};
+    Dataset a = {0}, b = {0}, t = {0};
+    SynthConfig cfg = {.seed = 7, .level_min = 1, .level_max = 5, .split = SYNTH_TRAIN};
+    CHECK(synth_generate(&cfg, 1500, &a, &e) == 0 && a.n == 1500, "synth: %s", e.msg);
+    CHECK(synth_generate(&cfg, 1500, &b, &e) == 0, "synth again");
+    int same = a.n == b.n;
+    for (int i = 0; same && i < a.n; i++)
+        same = !strcmp(a.ex[i].problem, b.ex[i].problem) && !strcmp(a.ex[i].solution, b.ex[i].solution) &&
+               a.ex[i].redundant_chars == b.ex[i].redundant_chars;
+    CHECK(same, "same seed, same examples");
+    dataset_free(&b);
+    SynthConfig other = cfg;
+    other.seed = 8;
+    CHECK(synth_generate(&other, 50, &b, &e) == 0, "seed 8");
+    int differ = 0;
+    for (int i = 0; i < 50; i++) differ += strcmp(a.ex[i].problem, b.ex[i].problem) != 0;
+    CHECK(differ > 40, "another seed, other problems (%d of 50 differ)", differ);
+    dataset_free(&b);
+
+    SynthConfig tc = cfg;
+    tc.split = SYNTH_TEST;
+    CHECK(synth_generate(&tc, 500, &t, &e) == 0 && t.n == 500, "test split: %s", e.msg);
+    // every problem in its split, no duplicates, no overlap (checked pairwise by hash sort)
+    int wrong_split = 0, shared = 0, bad_grade = 0, bad_level = 0, over = 0;
+    for (int i = 0; i < a.n; i++) wrong_split += synth_split_of(a.ex[i].problem) != SYNTH_TRAIN;
+    for (int i = 0; i < t.n; i++) wrong_split += synth_split_of(t.ex[i].problem) != SYNTH_TEST;
+    for (int i = 0; i < t.n; i++)
+        for (int j = 0; j < a.n; j++) shared += !strcmp(t.ex[i].problem, a.ex[j].problem);
+    int dups = 0;
+    for (int i = 0; i < a.n; i++)
+        for (int j = i + 1; j < a.n; j++) dups += !strcmp(a.ex[i].problem, a.ex[j].problem);
+    CHECK(wrong_split == 0 && shared == 0 && dups == 0, "splits: %d misplaced, %d shared, %d duplicates",
+          wrong_split, shared, dups);
+    // self-consistency: the boxed answer grades correct; levels; lengths; redundancy
+    for (int i = 0; i < a.n; i++) {
+        const Example *x = &a.ex[i];
+        bad_grade += !grade_solution(x->solution, x->answer);
+        bad_level += x->level < 1 || x->level > 5;
+        over += strlen(x->solution) > SYNTH_MAX_SOLUTION_CHARS ||
+                x->redundant_chars < 0 || x->redundant_chars >= (long)strlen(x->solution);
+    }
+    CHECK(bad_grade == 0 && bad_level == 0 && over == 0, "%d misgraded, %d bad levels, %d bad lengths", bad_grade,
+          bad_level, over);
+    DatasetStats st;
+    dataset_stats(&a, &st);
+    printf("synth (seed 7, 1500 train examples): level, count, mean solution chars, redundant fraction\n");
+    for (int l = 1; l <= 5; l++) {
+        printf("  %d  %4d  %6.1f  %.3f\n", l, st.count[l], st.mean_chars[l], st.redundant_frac[l]);
+        CHECK(st.count[l] > 200, "level %d drawn", l);
+        if (l > 1) CHECK(st.mean_chars[l] > st.mean_chars[l - 1], "longer at level %d", l);
+    }
+    CHECK(st.total_redundant_frac > 0.3 && st.total_redundant_frac < 0.6, "redundant fraction %.3f in 0.3..0.6",
+          st.total_redundant_frac);
+    // the spread: some solutions have no overthinking, some more than half
+    int lean = 0, heavy = 0, slips = 0;
+    for (int i = 0; i < a.n; i++) {
+        double f = (double)a.ex[i].redundant_chars / (double)strlen(a.ex[i].solution);
+        lean += f == 0;
+        heavy += f > 0.6;
+        slips += strstr(a.ex[i].solution, "Wait, let me check that again.") != NULL;
+    }
+    CHECK(lean > 50 && heavy > 100 && slips > 200, "spread: %d lean, %d heavy, %d with checks", lean, heavy, slips);
+    // levels option and bad configs
+    SynthConfig l3 = {.seed = 1, .level_min = 3, .level_max = 3, .split = SYNTH_TRAIN};
+    CHECK(synth_generate(&l3, 20, &b, &e) == 0, "level 3 only");
+    int all3 = 1;
+    for (int i = 0; i < b.n; i++) all3 &= b.ex[i].level == 3;
+    CHECK(all3 && b.n == 20, "all level 3");
+    dataset_free(&b);
+    SynthConfig bad = {.seed = 1, .level_min = 0, .level_max = 6};
+    CHECK(synth_generate(&bad, 1, &b, &e) == -1 && strstr(e.msg, "levels"), "bad levels");
+    dataset_free(&a);
+    dataset_free(&t);
+}
+
+static void test_batch(void) {
+    // 5 examples: prompt lengths 3,2,4,6,1; completions 2,3,0,4,9 (id = 100*i + position)
+    static int ids[5][20];
+    int plen[5] = {3, 2, 4, 6, 1}, clen[5] = {2, 3, 0, 4, 9};
+    TokExample ex[5];
+    for (int i = 0; i < 5; i++) {
+        for (int k = 0; k < 20; k++) ids[i][k] = 100 * i + k;
+        ex[i] = (TokExample){ids[i], plen[i], ids[i] + plen[i], clen[i]};
+    }
+    enum { B = 2, T = 8 };
+    int tok[B * T], tgt[B * T], lens[B], idx[2] = {0, 4};
+    float w[B * T];
+    long cut = batch_fill(ex, idx, 2, B, T, -7, tok, tgt, w, lens);
+    // row 0: seq 0 1 2 | 3 4 (P=3, C=2), len 5
+    CHECK(lens[0] == 5 && cut == 2, "lens %d, cut %ld", lens[0], cut);
+    int want_tok0[T] = {0, 1, 2, 3, 4, -7, -7, -7}, want_tgt0[T] = {1, 2, 3, 4, -1, -1, -1, -1};
+    float want_w0[T] = {0, 0, 1, 1, 0, 0, 0, 0};
+    int ok = 1;
+    for (int t = 0; t < T; t++) ok &= tok[t] == want_tok0[t] && tgt[t] == want_tgt0[t] && w[t] == want_w0[t];
+    CHECK(ok, "row 0 tokens / targets / weights");
+    // row 1: P=1, C truncated to 7: seq 400..407, weights on t = 0..6
+    ok = lens[1] == 8;
+    for (int t = 0; t < T; t++)
+        ok &= tok[T + t] == 400 + t && tgt[T + t] == (t < 7 ? 401 + t : -1) && w[T + t] == (t < 7 ? 1.0f : 0.0f);
+    CHECK(ok, "row 1 truncated");
+    // padding rows
+    batch_fill(ex, idx, 1, B, T, 0, tok, tgt, w, lens);
+    ok = lens[1] == 0;
+    for (int t = 0; t < T; t++) ok &= tgt[T + t] == -1 && w[T + t] == 0;
+    CHECK(ok, "empty padding row");
+
+    // the batcher: policies and counts
+    Batcher b;
+    Err e = {{0}};
+    CHECK(batcher_init(&b, ex, 5, B, T, BATCH_DROP, 42, &e) == 0, "init drop");
+    CHECK(b.stats.total == 5 && b.stats.kept == 2 && b.stats.dropped == 3 && b.stats.truncated == 0,
+          "drop: kept %d dropped %d", b.stats.kept, b.stats.dropped);  // ex 2 empty, ex 3 and 4 over-long
+    batcher_free(&b);
+    CHECK(batcher_init(&b, ex, 5, B, T, BATCH_TRUNCATE, 42, &e) == 0, "init truncate");
+    CHECK(b.stats.kept == 4 && b.stats.dropped == 1 && b.stats.truncated == 2 && b.stats.truncated_tokens == 4,
+          "truncate: kept %d dropped %d truncated %d (%lld tokens)", b.stats.kept, b.stats.dropped,
+          b.stats.truncated, (long long)b.stats.truncated_tokens);
+    // each epoch visits every kept example once; deterministic; restorable
+    int seen[5] = {0}, first[8];
+    for (int s = 0; s < 4; s++) {  // 8 rows = two epochs of 4
+        batcher_next(&b, tok, tgt, w, lens);
+        for (int r = 0; r < B; r++) {
+            first[s * B + r] = tok[r * T] / 100;
+            seen[tok[r * T] / 100]++;
+        }
+    }
+    CHECK(seen[0] == 2 && seen[1] == 2 && seen[2] == 0 && seen[3] == 2 && seen[4] == 2, "two epochs");
+    CHECK(b.at.epoch == 1 && b.at.pos == 4, "position (epoch %lld, pos %lld)", (long long)b.at.epoch,
+          (long long)b.at.pos);
+    Batcher c;
+    batcher_init(&c, ex, 5, B, T, BATCH_TRUNCATE, 42, &e);
+    BatchPos mid = {0, 2};
+    CHECK(batcher_seek(&c, mid, &e) == 0, "seek");
+    int same = 1;
+    for (int s = 1; s < 4; s++) {
+        batcher_next(&c, tok, tgt, w, lens);
+        for (int r = 0; r < B; r++) same &= tok[r * T] / 100 == first[s * B + r];
+    }
+    CHECK(same, "restored position gives the same batches");
+    BatchPos badpos = {0, 9};
+    CHECK(batcher_seek(&c, badpos, &e) == -1, "bad position refused");
+    batcher_free(&c);
+    // another seed, another order (over 20 epochs of 4, some epoch must differ)
+    Batcher d;
+    batcher_init(&d, ex, 5, 4, T, BATCH_TRUNCATE, 43, &e);
+    batcher_free(&b);
+    batcher_init(&b, ex, 5, 4, T, BATCH_TRUNCATE, 42, &e);
+    int differ = 0;
+    for (int s = 0; s < 20; s++) {
+        int tb[4 * T], td[4 * T], tg[4 * T], ln[4];
+        float wt[4 * T];
+        batcher_next(&b, tb, tg, wt, ln);
+        batcher_next(&d, td, tg, wt, ln);
+        for (int r = 0; r < 4; r++) differ += tb[r * T] != td[r * T];
+    }
+    CHECK(differ > 0, "seeds change the order");
+    batcher_free(&b);
+    batcher_free(&d);
+    CHECK(batcher_init(&b, ex, 1, B, 2, BATCH_DROP, 1, &e) == -1 && strstr(e.msg, "none of the 1"), "nothing fits");
+    CHECK(batcher_init(&b, ex, 5, 0, T, BATCH_DROP, 1, &e) == -1, "B = 0 refused");
+}
+
+int main(void) {
+    test_load();
+    test_bad();
+    test_write();
+    test_chat();
+    test_synth();
+    test_batch();
+    return test_summary();
+}

@@ -1,0 +1,126 @@
+// tests/test_eval.c -- AES (hand-computed, an accuracy drop included), the summaries,
+// the JSON round trip and the exact Markdown of the results tables (train/eval.h).
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../train/eval.h"
+#include "test.h"
+
+static void test_aes(void) {
+    // dL = (100 - 60) / 100 = 0.4; dAcc = (0.55 - 0.5) / 0.5 = 0.1 -> 0.4 + 3 * 0.1
+    CHECK_NEAR(eval_aes(0.55, 60, 0.5, 100), 0.7, 1e-12, 1e-12, "AES, shorter and more accurate");
+    // accuracy drop: dAcc = -0.1 -> 0.4 - 5 * 0.1
+    CHECK_NEAR(eval_aes(0.45, 60, 0.5, 100), -0.1, 1e-12, 1e-12, "AES, accuracy drop");
+    // longer but more accurate: dL = -0.2, dAcc = 0.2 -> -0.2 + 0.6
+    CHECK_NEAR(eval_aes(0.6, 120, 0.5, 100), 0.4, 1e-12, 1e-12, "AES, longer");
+    CHECK_NEAR(eval_aes(0.5, 100, 0.5, 100), 0.0, 0, 1e-15, "AES of the baseline itself");
+    // The paper's sign convention: losing 10% accuracy costs more than 40% of the length saves.
+    CHECK(eval_aes(0.45, 60, 0.5, 100) < 0, "an accuracy drop of 10%% should outweigh 40%% shorter");
+    CHECK(isnan(eval_aes(0.5, 50, 0.0, 100)) && isnan(eval_aes(0.5, 50, 0.5, 0)), "AES undefined baseline");
+}
+
+static void make_run(EvalResult *r, const char *model, const char *dataset, const int *correct, const int *len,
+                     const int *level, int n) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->model, sizeof r->model, "%s", model);
+    snprintf(r->dataset, sizeof r->dataset, "%s", dataset);
+    r->k = 1;
+    r->n_problems = n;
+    r->seconds = 2.0 * n;
+    r->items = calloc((size_t)n, sizeof *r->items);
+    r->all.n = n;
+    for (int i = 0; i < n; i++) {
+        r->items[i] = (EvalItem){.index = i, .level = level[i], .correct = correct[i], .length = len[i]};
+        r->items[i].output = strdup(correct[i] ? "so \\boxed{7}\n\"quoted\"" : "no box");
+        r->items[i].answer = correct[i] ? strdup("7") : NULL;
+    }
+    eval_summarize(r);
+}
+
+static char *render(void (*fn)(FILE *, const EvalResult *, int, const EvalResult *, int), const EvalResult *runs,
+                    int n, const EvalResult *bases, int nb) {
+    char *text;
+    size_t len;
+    FILE *f = open_memstream(&text, &len);
+    fn(f, runs, n, bases, nb);
+    fclose(f);
+    return text;
+}
+
+static void test_tables(void) {
+    const int lev[4] = {1, 1, 2, 2};
+    const int c_ref[4] = {1, 0, 1, 1}, l_ref[4] = {100, 120, 200, 180};   // 75%, 150
+    const int c_new[4] = {1, 1, 1, 0}, l_new[4] = {50, 70, 110, 70};      // 75%, 75
+    const int c_dpo[4] = {1, 0, 0, 0}, l_dpo[4] = {90, 90, 90, 90};       // 25%, 90
+    EvalResult base, runs[3];
+    make_run(&base, "ref", "synth", c_ref, l_ref, lev, 4);
+    make_run(&runs[0], "pruned", "synth", c_new, l_new, lev, 4);
+    make_run(&runs[1], "dpo", "synth", c_dpo, l_dpo, lev, 4);
+    make_run(&runs[2], "pruned", "gsm8k", c_new, l_new, lev, 4);
+    CHECK_NEAR(base.all.accuracy, 0.75, 0, 1e-12, "accuracy");
+    CHECK_NEAR(base.all.mean_length, 150, 0, 1e-12, "mean length");
+    CHECK(base.level[1].n == 2 && base.level[2].n == 2, "levels %d %d", base.level[1].n, base.level[2].n);
+    CHECK_NEAR(base.level[1].accuracy, 0.5, 0, 1e-12, "level 1 accuracy");
+    CHECK_NEAR(base.level[2].mean_length, 190, 0, 1e-12, "level 2 length");
+
+    // pruned: dL = 0.5, dAcc = 0 -> 0.5; dpo: dL = 0.4, dAcc = -2/3 -> 0.4 - 10/3 = -2.933;
+    // gsm8k has no baseline: "-".
+    char *t = render(eval_table_markdown, runs, 3, &base, 1);
+    const char *want =
+        "| Model | synth Acc (%) | synth Length | synth AES | gsm8k Acc (%) | gsm8k Length | gsm8k AES |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n"
+        "| ref | 75.0 | 150.0 | - | - | - | - |\n"
+        "| pruned | 75.0 | 75.0 | 0.500 | 75.0 | 75.0 | - |\n"
+        "| dpo | 25.0 | 90.0 | -2.933 | - | - | - |\n";
+    CHECK(!strcmp(t, want), "Table 2 layout:\n%s\nexpected:\n%s", t, want);
+    free(t);
+
+    char *lv;
+    size_t len;
+    FILE *f = open_memstream(&lv, &len);
+    eval_levels_markdown(f, &runs[0], &base);
+    fclose(f);
+    const char *want_lv =
+        "| Level | Problems | ref Acc (%) | pruned Acc (%) | ref Length | pruned Length | Length change |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| 1 | 2 | 50.0 | 100.0 | 110.0 | 60.0 | -45.5% |\n"
+        "| 2 | 2 | 100.0 | 50.0 | 190.0 | 90.0 | -52.6% |\n"
+        "| all | 4 | 75.0 | 75.0 | 150.0 | 75.0 | -50.0% |\n";
+    CHECK(!strcmp(lv, want_lv), "per-level table:\n%s\nexpected:\n%s", lv, want_lv);
+    free(lv);
+
+    // JSON round trip: every item and the summaries.
+    char path[] = "/tmp/o1p_test_eval_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    Err e;
+    EvalResult back;
+    CHECK(eval_write_json(path, &runs[0], &e) == 0, "%s", e.msg);
+    CHECK(eval_read_json(path, &back, &e) == 0, "%s", e.msg);
+    CHECK(!strcmp(back.model, "pruned") && !strcmp(back.dataset, "synth") && back.all.n == 4 && back.k == 1 &&
+              back.n_problems == 4, "round trip header");
+    CHECK_NEAR(back.all.mean_length, 75, 0, 1e-12, "round trip length");
+    CHECK_NEAR(back.level[2].accuracy, 0.5, 0, 1e-12, "round trip level accuracy");
+    int same = 1;
+    for (int i = 0; i < 4; i++)
+        same &= back.items[i].length == runs[0].items[i].length && back.items[i].correct == runs[0].items[i].correct &&
+                !strcmp(back.items[i].output, runs[0].items[i].output) &&
+                (!back.items[i].answer) == (!runs[0].items[i].answer);
+    CHECK(same, "round trip items");
+    eval_result_free(&back);
+    // A file that is not an eval result is an error naming it.
+    FILE *g = fopen(path, "w");
+    fputs("{\"model\": \"x\"}", g);
+    fclose(g);
+    CHECK(eval_read_json(path, &back, &e) == -1 && strstr(e.msg, path), "bad eval JSON: %s", e.msg);
+    unlink(path);
+    eval_result_free(&base);
+    for (int i = 0; i < 3; i++) eval_result_free(&runs[i]);
+}
+
+int main(void) {
+    test_aes();
+    test_tables();
+    return test_summary();
+}

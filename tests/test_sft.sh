@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# tests/test_sft.sh -- `o1p sft` end to end on a tiny Llama and `o1p data synth` problems:
+# the loss falls; --resume is bit-identical (also across thread counts and after a crash
+# at any point of the checkpoint protocol); Ctrl-C saves a resumable checkpoint; bad
+# input gives clear errors and leaves the output folder as it was.
+# Usage: tests/test_sft.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
+set -u
+build=${1:-build}
+O1P=${O1P:-$build/o1p}
+O1P=$(cd "$(dirname "$O1P")" && pwd)/$(basename "$O1P")
+pass=0
+fail=0
+check() {  # description, command...
+    local what=$1
+    shift
+    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi
+}
+fails_with() {  # expected rc, message substring, command... (stderr in $dir/err)
+    local rc=$1 msg=$2
+    shift 2
+    "$@" >"$dir/out" 2>"$dir/err"
+    local got=$?
+    if [ "$got" -eq "$rc" ] && grep -qF -- "$msg" "$dir/err"; then return 0; fi
+    echo "  expected exit $rc and '$msg', got exit $got: $(head -c 400 "$dir/err")"
+    return 1
+}
+same() { cmp -s "$1" "$2"; }
+
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir" || exit 1
+
+cat >tiny.json <<'EOF'
+{"model_type": "llama", "vocab_size": 400, "hidden_size": 48, "intermediate_size": 96,
+ "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+ "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-5,
+ "tie_word_embeddings": true}
+EOF
+"$O1P" data synth --n 160 --levels 1-3 --seed 7 --out data.jsonl >/dev/null 2>&1 ||
+    { echo "o1p data synth failed"; echo "0 passed, 1 failed"; exit 1; }
+
+common=(--config tiny.json --data data.jsonl --batch 4 --seq 160 --lr 3e-3 --quiet)
+
+# ---- the loss falls ----------------------------------------------------------------
+"$O1P" sft "${common[@]}" --steps 30 --accum 2 --eval-frac 0.1 --eval-every 10 --threads 2 --out learn 2>"$dir/err"
+check "sft runs" [ $? -eq 0 ]
+for f in config.json model.safetensors tokenizer.json train_state.bin metrics.jsonl; do
+    check "learn/$f written" [ -s "learn/$f" ]
+done
+check "no leftover temporary or next-state files" [ -z "$(ls learn | grep -E 'tmp|next')" ]
+check "30 metrics lines" [ "$(wc -l <learn/metrics.jsonl)" -eq 30 ]
+loss() { sed -n "$2p" "$1" | sed -E 's/.*"loss":([^,]*),.*/\1/'; }
+evl() { grep eval_loss "$1" | sed -n "$2p" | sed -E 's/.*"eval_loss":([^,}]*).*/\1/'; }
+first=$(loss learn/metrics.jsonl 1)
+last=$(loss learn/metrics.jsonl 30)
+check "training loss falls ($first -> $last)" awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < 0.75 * a) }'
+e1=$(evl learn/metrics.jsonl 1)
+e3=$(evl learn/metrics.jsonl 3)
+check "held-out loss computed 3 times" [ "$(grep -c eval_loss learn/metrics.jsonl)" -eq 3 ]
+check "held-out loss falls ($e1 -> $e3)" awk -v a="$e1" -v b="$e3" 'BEGIN { exit !(b < a) }'
+
+# ---- resume is bit-identical -------------------------------------------------------
+run=("${common[@]}" --steps 12 --accum 2)
+"$O1P" sft "${run[@]}" --threads 2 --out straight
+"$O1P" sft "${run[@]}" --threads 1 --out halves --stop-at 6 2>/dev/null
+check "stop-at leaves 6 metrics lines" [ "$(wc -l <halves/metrics.jsonl)" -eq 6 ]
+"$O1P" sft "${run[@]}" --threads 2 --out halves --resume
+check "6 steps (1 thread) + resume 6 (2 threads) == 12 straight: same weights" \
+    same straight/model.safetensors halves/model.safetensors
+check "same training losses in metrics.jsonl" \
+    same <(cut -d, -f1-4 straight/metrics.jsonl) <(cut -d, -f1-4 halves/metrics.jsonl)
+fails_with 1 "other options" "$O1P" sft "${run[@]}" --out halves --resume --lr 1e-3
+check "resume with other options refused" [ $? -eq 0 ]
+fails_with 1 "pass --resume" "$O1P" sft "${run[@]}" --out halves
+check "a fresh run into a run's folder refused" [ $? -eq 0 ]
+"$O1P" sft "${run[@]}" --out halves --resume 2>/dev/null
+check "resuming a finished run does nothing" same straight/model.safetensors halves/model.safetensors
+
+# ---- a crash at any point of the checkpoint protocol resumes consistently ----------
+"$O1P" sft "${run[@]}" --out crash --stop-at 4
+cp crash/model.safetensors m4
+cp crash/train_state.bin s4
+"$O1P" sft "${run[@]}" --out crash --resume --stop-at 8
+cp crash/model.safetensors m8
+cp crash/train_state.bin s8
+# crash between writing the new state and the new weights: old weights, old state, new .next
+cp m4 crash/model.safetensors
+cp s4 crash/train_state.bin
+cp s8 crash/train_state.next.bin
+"$O1P" sft "${run[@]}" --out crash --resume
+check "crash before the weights: resumes from step 4, identical" same straight/model.safetensors crash/model.safetensors
+check "crash before the weights: stale .next removed" [ ! -e crash/train_state.next.bin ]
+# crash between the new weights and the rename: new weights, old state, new .next
+cp m8 crash/model.safetensors
+cp s4 crash/train_state.bin
+cp s8 crash/train_state.next.bin
+"$O1P" sft "${run[@]}" --out crash --resume
+check "crash before the rename: resumes from step 8, identical" same straight/model.safetensors crash/model.safetensors
+# weights that belong to no state
+cp m8 crash/model.safetensors
+cp s4 crash/train_state.bin
+cp m8 keep
+fails_with 1 "does not belong" "$O1P" sft "${run[@]}" --out crash --resume
+check "weights of no state refused" [ $? -eq 0 ]
+check "... and left as they were" same keep crash/model.safetensors
+
+# ---- Ctrl-C saves; resuming gives the uninterrupted result --------------------------
+long=("${common[@]}" --steps 60 --threads 2)
+"$O1P" sft "${long[@]}" --out whole
+"$O1P" sft "${long[@]}" --out intr --log-every 1 2>intr.err &
+pid=$!
+for _ in $(seq 200); do
+    [ -f intr/metrics.jsonl ] && [ "$(wc -l <intr/metrics.jsonl)" -ge 3 ] && break
+    sleep 0.05
+done
+kill -INT "$pid"
+wait "$pid"
+check "Ctrl-C: exit 0" [ $? -eq 0 ]
+check "Ctrl-C: says so" grep -q "interrupted at step" intr.err
+n=$(wc -l <intr/metrics.jsonl)
+check "Ctrl-C: stopped early ($n of 60 steps)" [ "$n" -lt 60 ]
+check "Ctrl-C: state saved" [ -s intr/train_state.bin ]
+"$O1P" sft "${long[@]}" --out intr --resume
+check "Ctrl-C + resume == uninterrupted: same weights" same whole/model.safetensors intr/model.safetensors
+check "Ctrl-C + resume: 60 metrics lines" [ "$(wc -l <intr/metrics.jsonl)" -eq 60 ]
+
+# ---- fine-tuning from a model folder -----------------------------------------------
+"$O1P" sft --model learn --data data.jsonl --batch 4 --seq 160 --steps 3 --quiet --out fromdir
+check "sft --model: runs" [ $? -eq 0 ]
+check "sft --model: tokenizer.json copied verbatim" same learn/tokenizer.json fromdir/tokenizer.json
+
+# ---- bad input ---------------------------------------------------------------------
+mkdir notok
+cp learn/config.json learn/model.safetensors notok/
+fails_with 1 "no tokenizer.json" "$O1P" sft --model notok --data data.jsonl --out x1
+check "model folder without tokenizer.json" [ $? -eq 0 ]
+sed 's/"vocab_size": 400/"vocab_size": 300/' tiny.json >small_vocab.json
+"$O1P" init --config small_vocab.json --out smallv --tokenizer learn/tokenizer.json >/dev/null
+fails_with 1 "but the model's vocab_size is 300" "$O1P" sft --model smallv --data data.jsonl --out x2
+check "tokenizer larger than the model's vocab" [ $? -eq 0 ]
+fails_with 1 "the tokenizer has 400 tokens but the model's vocab_size is 300" \
+    "$O1P" sft --config small_vocab.json --tokenizer learn/tokenizer.json --data data.jsonl --out x3
+check "--tokenizer larger than the config's vocab" [ $? -eq 0 ]
+printf '{"problem": "1+1?", "answer": "2", "solution": "\\\\boxed{2}"}\n{"problem": "2+2?", "answer": "4"}\n' >nosol.jsonl
+fails_with 1 "example 2 has no \"solution\"" "$O1P" sft "${common[@]}" --data nosol.jsonl --out x4
+check "dataset without solutions" [ $? -eq 0 ]
+check "... writes nothing" [ ! -e x4 ]
+fails_with 1 "nothing to resume" "$O1P" sft "${run[@]}" --out x5 --resume
+check "resume without a state" [ $? -eq 0 ]
+cp straight/model.safetensors keep
+cp straight/metrics.jsonl keepm
+printf '\x55' | dd of=straight/train_state.bin bs=1 seek=200 conv=notrunc 2>/dev/null
+fails_with 1 "checksum" "$O1P" sft "${run[@]}" --out straight --resume
+check "corrupt training state refused" [ $? -eq 0 ]
+check "... weights untouched" same keep straight/model.safetensors
+check "... metrics untouched" same keepm straight/metrics.jsonl
+fails_with 1 "none of the" "$O1P" sft "${common[@]}" --seq 40 --overlong drop --out x6
+check "--overlong drop with nothing left" [ $? -eq 0 ]
+"$O1P" sft --config tiny.json --data data.jsonl --batch 4 --seq 130 --overlong drop --steps 1 --out x7 2>x7.err
+check "--overlong drop reports the dropped examples" grep -qE "[1-9][0-9]* dropped: --overlong drop" x7.err
+fails_with 2 "one of --config" "$O1P" sft --config tiny.json --model learn --data data.jsonl --out x8
+check "--config and --model together" [ $? -eq 0 ]
+fails_with 2 "drop or truncate" "$O1P" sft "${common[@]}" --overlong cut --out x9
+check "--overlong with an unknown policy" [ $? -eq 0 ]
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
