@@ -6,6 +6,7 @@
 #   make cuda       ./o1p-cuda, the same program with the CUDA backend as well
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make demo       the whole O1-Pruner pipeline on the embedded default
+#   make demo-quick the same at toy size (the end-to-end test runs it)
 #   make deps       installs the Debian packages (as root)
 
 CC      ?= gcc
@@ -30,7 +31,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan check-deps deps bench demo demo-quick cuda check-cuda test-cuda bench-cuda fuzz clean
+.PHONY: all test test-asan check-deps deps bench demo demo-quick cuda check-cuda test-cuda test-cuda-emu bench-cuda fuzz clean
 
 all: check-deps o1p
 
@@ -87,6 +88,14 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/test_fuzz.sh $(BUILD)
 
+# The whole pipeline on the synthetic task (scripts/demo.sh): results/ (about 15 minutes on
+# 2 cores); demo-quick: the same at toy size in results-quick/ (under 3 minutes).
+demo: check-deps o1p
+	bash scripts/demo.sh full results
+
+demo-quick: check-deps o1p
+	bash scripts/demo.sh quick results-quick
+
 bench: check-deps o1p $(BENCH_BIN)
 	bash bench/run.sh $(BUILD)
 
@@ -98,8 +107,10 @@ CUDA_BUILD := build-cuda
 NVCCFLAGS  := -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 \
               -gencode arch=compute_90,code=sm_90 -Xcompiler -Wall,-Wextra
 CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
-CUDA_OBJ   := $(patsubst %.cu,$(CUDA_BUILD)/%.o,$(wildcard kernels/cuda/*.cu)) \
-              $(LIB_SRC:%.c=$(CUDA_BUILD)/%.o)
+CUDA_SRC     := $(wildcard kernels/cuda/*.cu)
+CUDA_HDR     := $(wildcard kernels/cuda/*.cuh) kernels/kernels.h
+CUDA_LIB_OBJ := $(LIB_SRC:%.c=$(CUDA_BUILD)/%.o)
+CUDA_OBJ     := $(CUDA_SRC:%.cu=$(CUDA_BUILD)/%.o) $(CUDA_LIB_OBJ)
 CUDA_TEST_BIN  := $(patsubst tests/cuda/%.c,$(CUDA_BUILD)/tests/%,$(wildcard tests/cuda/test_*.c))
 CUDA_BENCH_BIN := $(patsubst bench/cuda/%.c,$(CUDA_BUILD)/bench/%,$(wildcard bench/cuda/bench_*.c))
 
@@ -118,7 +129,7 @@ $(CUDA_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DO1P_CUDA -MMD -MP -c -o $@ $<
 
-$(CUDA_BUILD)/kernels/cuda/%.o: kernels/cuda/%.cu kernels/cuda/common.cuh kernels/kernels.h
+$(CUDA_BUILD)/kernels/cuda/%.o: kernels/cuda/%.cu $(CUDA_HDR)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
@@ -136,6 +147,32 @@ test-cuda: check-deps check-cuda $(CUDA_TEST_BIN)
 
 bench-cuda: check-deps check-cuda $(CUDA_BENCH_BIN)
 	@for b in $(CUDA_BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# The same CUDA tests on a CPU emulation of the kernels (tests/cuda/emu/): checks their
+# logic (indexing, masking, warp/block synchronisation) where there is no GPU; slow.
+EMU_BUILD := $(CUDA_BUILD)/emu
+EMU_OBJ   := $(CUDA_SRC:kernels/cuda/%.cu=$(EMU_BUILD)/%.o) $(EMU_BUILD)/emu.o
+EMU_GEN   := $(patsubst kernels/%,$(EMU_BUILD)/src/%,$(CUDA_SRC) $(CUDA_HDR))
+
+.SECONDARY: $(EMU_GEN) $(EMU_OBJ)
+
+test-cuda-emu: $(patsubst $(CUDA_BUILD)/tests/%,$(EMU_BUILD)/tests/%,$(CUDA_TEST_BIN))
+	@rc=0; for t in $^; do echo "== $$t (emulated GPU)"; $$t || rc=1; done; exit $$rc
+
+$(EMU_BUILD)/src/%: kernels/% tests/cuda/emu/prepare.py
+	@mkdir -p $(dir $@)
+	python3 tests/cuda/emu/prepare.py $< $@
+
+$(EMU_BUILD)/%.o: $(EMU_BUILD)/src/cuda/%.cu $(EMU_GEN) $(wildcard tests/cuda/emu/*.h)
+	$(CXX) -std=c++17 -O2 -g -Itests/cuda/emu -x c++ -c -o $@ $<
+
+$(EMU_BUILD)/emu.o: tests/cuda/emu/emu.cpp $(wildcard tests/cuda/emu/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g -Itests/cuda/emu -c -o $@ $<
+
+$(EMU_BUILD)/tests/%: tests/cuda/%.c $(EMU_OBJ) $(CUDA_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DO1P_CUDA -o $@ $< $(EMU_OBJ) $(CUDA_LIB_OBJ) $(LDFLAGS) $(LDLIBS) -lstdc++
 
 clean:
 	rm -rf build build-asan build-cuda o1p o1p-cuda

@@ -8,3 +8,6 @@ echo "== training step (bench/bench_train.c)"
 echo
 echo "== tokenizer (bench/bench_tokenizer.sh)"
 bash bench/bench_tokenizer.sh "$build"
+echo
+echo "== sampler: prefill and decode (bench/bench_sampler.c)"
+"$build/bench/bench_sampler"

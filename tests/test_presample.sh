@@ -7,6 +7,7 @@
 set -u
 build=${1:-build}
 O1P=${O1P:-$build/o1p}
+O1P=$(cd "$(dirname "$O1P")" && pwd)/$(basename "$O1P")  # absolute: the test runs in a temporary folder
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -107,9 +108,10 @@ check "an empty file is started over" cmp empty.jsonl full.jsonl
 # Killed midway (SIGKILL: no chance to clean up; SIGINT: a clean stop), then resumed.
 for sig in KILL INT; do
     rm -f killed.jsonl
-    ps --out killed.jsonl --slots 2 --max-new 60 &
+    "$O1P" presample --model model --data data.jsonl --k 3 --max-new 60 --temperature 1 --top-p 0.95 --quiet \
+        --out killed.jsonl --slots 2 &
     pid=$!
-    sleep 0.3
+    sleep 0.15
     kill -s "$sig" "$pid" 2>/dev/null
     wait "$pid"
     rc=$?
@@ -123,6 +125,12 @@ cp full.jsonl keep.jsonl
 expect_fail "other settings on resume" 1 "was written with another k" \
     "$O1P" presample --model model --data data.jsonl --k 4 --max-new 60 --temperature 1 --top-p 0.95 --out keep.jsonl
 check "... the file is untouched" cmp keep.jsonl full.jsonl
+if command -v flock >/dev/null; then
+    expect_fail "a file another process is writing" 1 "another process" \
+        flock keep.jsonl "$O1P" presample --model model --data data.jsonl --k 3 --max-new 60 --temperature 1 \
+        --top-p 0.95 --out keep.jsonl
+    check "... the file is untouched" cmp keep.jsonl full.jsonl
+fi
 head -n 20 full.jsonl >mid.jsonl
 echo '{"problem": 4, "sample": 0, "length": oops' >>mid.jsonl
 tail -n +21 full.jsonl >>mid.jsonl

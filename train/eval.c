@@ -266,7 +266,7 @@ typedef struct {
     int total;     // samples expected
     int done;
     double t0, last_print;
-    int quiet;
+    int quiet, tty;
     Err *e;
 } EvalRun;
 
@@ -290,12 +290,14 @@ static int on_sample(void *user, const SampleResult *s) {
 static int on_step(void *user, const SamplerStats *st) {
     EvalRun *run = user;
     double t = now_sec();
-    if (run->quiet || (t - run->last_print < 0.5 && run->done < run->total)) return 0;
+    // A line refreshed in place on a terminal; one line every 10 s in a log.
+    if (run->quiet || (t - run->last_print < (run->tty ? 0.5 : 10) && run->done < run->total)) return 0;
     run->last_print = t;
     double el = t - run->t0, rate = run->done / (el > 0 ? el : 1);
     double eta = rate > 0 ? (run->total - run->done) / rate : 0;
-    fprintf(stderr, "\reval %s: %d/%d samples, %.0f tok/s, %.0fs elapsed, ETA %.0fs   ", run->r->model,
-            run->done, run->total, st->tokens_generated / (el > 0 ? el : 1), el, eta);
+    fprintf(stderr, "%seval %s: %d/%d samples, %.0f tok/s, %.0fs elapsed, ETA %.0fs%s", run->tty ? "\r" : "",
+            run->r->model, run->done, run->total, st->tokens_generated / (el > 0 ? el : 1), el, eta,
+            run->tty ? "   " : "\n");
     return 0;
 }
 
@@ -333,11 +335,11 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
     r->temperature = o->temperature;
     r->n_problems = ds->n;
     r->all.n = ds->n * o->k;
-    EvalRun run = {r, ds, tok, ds->n * o->k, 0, now_sec(), 0, o->quiet, e};
+    EvalRun run = {r, ds, tok, ds->n * o->k, 0, now_sec(), now_sec(), o->quiet, isatty(STDERR_FILENO), e};
     SamplerCallbacks cb = {.user = &run, .on_sample = on_sample, .on_step = on_step};
     int sr = sampler_run(s, reqs, ds->n, &cb, e);
     r->seconds = now_sec() - run.t0;
-    if (!o->quiet) fputc('\n', stderr);
+    if (!o->quiet && run.tty) fputc('\n', stderr);
     if (sr) {
         if (sr > 0) err_fmt(e, "eval of %s stopped early", model);
         goto done;

@@ -263,36 +263,38 @@ void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
 // mean_length and heldout_acc (a later line for the same step replaces an earlier one,
 // as after a resume).
 typedef struct {
-    double *step, *loss, *len, *acc;
+    double *step, *loss, *len, *acc, *hlen;
     int n, cap;
 } Curves;
 
 static int curve_line(const JsonValue *v, int line, void *ctx, Err *e) {
     (void)line;
     Curves *cv = ctx;
-    double step = NAN, loss = NAN, len = NAN, acc = NAN;
+    double step = NAN, loss = NAN, len = NAN, acc = NAN, hlen = NAN;
     if (json_get_number(v, "step", "metrics", &step, e) || json_opt_number(v, "loss", "metrics", &loss, e) ||
-        json_opt_number(v, "mean_length", "metrics", &len, e) || json_opt_number(v, "heldout_acc", "metrics", &acc, e))
+        json_opt_number(v, "mean_length", "metrics", &len, e) || json_opt_number(v, "heldout_acc", "metrics", &acc, e) ||
+        json_opt_number(v, "heldout_length", "metrics", &hlen, e))
         return -1;
     int i = 0;
     while (i < cv->n && cv->step[i] != step) i++;
     if (i == cv->n) {
         if (cv->n == cv->cap) {
             cv->cap = cv->cap ? 2 * cv->cap : 64;
-            double **arrs[4] = {&cv->step, &cv->loss, &cv->len, &cv->acc};
-            for (int a = 0; a < 4; a++) {
+            double **arrs[5] = {&cv->step, &cv->loss, &cv->len, &cv->acc, &cv->hlen};
+            for (int a = 0; a < 5; a++) {
                 double *g = realloc(*arrs[a], (size_t)cv->cap * sizeof(double));
                 if (!g) return err_fmt(e, "out of memory");
                 *arrs[a] = g;
             }
         }
         cv->n++;
-        cv->loss[i] = cv->len[i] = cv->acc[i] = NAN;
+        cv->loss[i] = cv->len[i] = cv->acc[i] = cv->hlen[i] = NAN;
     }
     cv->step[i] = step;
     if (!isnan(loss)) cv->loss[i] = loss;
     if (!isnan(len)) cv->len[i] = len;
     if (!isnan(acc)) cv->acc[i] = 100 * acc;
+    if (!isnan(hlen)) cv->hlen[i] = hlen;
     return 0;
 }
 
@@ -309,12 +311,16 @@ static int plot_curves(const char *metrics, const char *out, const char *title, 
     if (!rc) {
         char t0[160];
         snprintf(t0, sizeof t0, "%s: loss", title);
-        Series s[3] = {{"loss", cv.step, cv.loss, cv.n},
-                       {"mean length", cv.step, cv.len, cv.n},
+        // The length panel: the held-out greedy solutions (when logged) and the trained samples.
+        int has_h = 0;
+        for (int i = 0; i < cv.n; i++) has_h |= !isnan(cv.hlen[i]);
+        Series s[4] = {{"loss", cv.step, cv.loss, cv.n},
+                       {"held-out (greedy)", cv.step, cv.hlen, cv.n},
+                       {"trained samples", cv.step, cv.len, cv.n},
                        {"held-out accuracy", cv.step, cv.acc, cv.n}};
         Chart ch[3] = {{t0, "step", "loss", &s[0], 1, NULL, 0},
-                       {"Mean length of trained samples", "step", "tokens", &s[1], 1, NULL, 1},
-                       {"Held-out accuracy", "step", "accuracy (%)", &s[2], 1, NULL, 1}};
+                       {"Mean solution length", "step", "tokens", has_h ? &s[1] : &s[2], has_h ? 2 : 1, NULL, 1},
+                       {"Held-out accuracy", "step", "accuracy (%)", &s[3], 1, NULL, 1}};
         for (int p = 0; p < 3; p++) chart_lines(&c, 500 * p, 0, 500, 460, &ch[p]);
         rc = canvas_save_png(&c, out, e);
     }
@@ -323,6 +329,7 @@ static int plot_curves(const char *metrics, const char *out, const char *title, 
     free(cv.loss);
     free(cv.len);
     free(cv.acc);
+    free(cv.hlen);
     return rc;
 }
 

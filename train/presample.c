@@ -31,7 +31,6 @@ typedef struct {
     int cursor_line;       // text offset cursor_off is the start of line cursor_line
     size_t cursor_off;
     int have_header;
-    int cap;               // items allocated
     int next_sample;       // of the block being read
 } LoadCtx;
 
@@ -95,14 +94,14 @@ static int load_sample(LoadCtx *c, const JsonValue *v, int line, Err *e) {
         return err_fmt(e, "%s: line %d: problem %d is past the header's n_problems = %d", name, line, p,
                        ps->n_problems_total);
     int idx = p * ps->k + j;
-    if (idx >= c->cap) {
-        int cap = c->cap ? 2 * c->cap : 64;
+    if (idx >= ps->items_cap) {
+        int cap = ps->items_cap ? 2 * ps->items_cap : 64;
         while (cap <= idx) cap *= 2;
         PresampleItem *it = realloc(ps->items, (size_t)cap * sizeof *it);
         if (!it) return err_fmt(e, "%s: out of memory at line %d", name, line);
-        memset(it + c->cap, 0, (size_t)(cap - c->cap) * sizeof *it);
+        memset(it + ps->items_cap, 0, (size_t)(cap - ps->items_cap) * sizeof *it);
         ps->items = it;
-        c->cap = cap;
+        ps->items_cap = cap;
     }
     PresampleItem *it = &ps->items[idx];
     it->problem = p;
@@ -187,8 +186,7 @@ static int load_line(const JsonValue *v, int line, void *ctx, Err *e) {
 }
 
 void presample_free(Presample *ps) {
-    int n = ps->items ? (ps->n_problems + 1) * ps->k : 0;  // + a partial block
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < ps->items_cap; i++) {
         free(ps->items[i].answer);
         free(ps->items[i].text);
         free(ps->items[i].ids);
@@ -207,7 +205,7 @@ int presample_load(const char *path, Presample *ps, Err *e) {
     // A crash can leave the last line torn (no newline yet): only whole lines are parsed.
     size_t whole = len;
     while (whole > 0 && text[whole - 1] != '\n') whole--;
-    LoadCtx c = {ps, path, text, 1, 0, 0, 0, 0};
+    LoadCtx c = {ps, path, text, 1, 0, 0, 0};
     int rc = jsonl_parse(text, whole, path, load_line, &c, e);
     if (!rc && !c.have_header)
         rc = err_fmt(e, "%s: no header line (expected {\"presample\": 1, ...} on line 1)", path);

@@ -54,6 +54,7 @@ typedef struct {
     double *mean_length;   // [n_problems] Lbar
     double *accuracy;      // [n_problems] Abar
     size_t complete_bytes; // file bytes holding the header and the complete blocks
+    int items_cap;         // items allocated (a partial last block's items are freed too)
 } Presample;
 
 // Reads a pre-sample file: the header and every complete problem block (a torn or

@@ -196,11 +196,10 @@ static int select_units(Objective obj, const PruneArgs *A, const Pool *p, Units 
     for (int q = 0; q < g.n_problems && !rc; q++) {
         const int *s = g.idx + g.first[q];
         int K = g.first[q + 1] - g.first[q];
-        // The two shortest correct (ties: earlier sample) and the longest of all.
+        // The two shortest correct samples (ties: the earlier sample).
         int best[2] = {-1, -1}, longest = -1;
         for (int k = 0; k < K; k++) {
             int i = s[k];
-            if (longest < 0 || p->length[i] > p->length[longest]) longest = i;
             if (!p->correct[i]) continue;
             if (best[0] < 0 || p->length[i] < p->length[best[0]]) {
                 best[1] = best[0];
@@ -212,7 +211,12 @@ static int select_units(Objective obj, const PruneArgs *A, const Pool *p, Units 
         if (obj == OBJ_SFT_SHORTEST) {
             for (int j = 0; j < 2; j++)
                 if (best[j] >= 0) set_row(u, p, n++, best[j]);
-        } else if (best[0] >= 0 && p->length[longest] > p->length[best[0]]) {
+            continue;
+        }
+        // DPO's rejected: the longest sample other than the chosen (ties: the earlier).
+        for (int k = 0; k < K && best[0] >= 0; k++)
+            if (s[k] != best[0] && (longest < 0 || p->length[s[k]] > p->length[longest])) longest = s[k];
+        if (longest >= 0) {
             set_row(u, p, 2 * n, best[0]);
             set_row(u, p, 2 * n + 1, longest);
             n++;
@@ -222,7 +226,7 @@ static int select_units(Objective obj, const PruneArgs *A, const Pool *p, Units 
     u->n_units = n;
     if (!rc && n == 0)
         rc = err_fmt(e, "%s: no training %s (no problem has a correct sample%s)", A->presample,
-                     obj == OBJ_DPO ? "pairs" : "samples", obj == OBJ_DPO ? " shorter than its longest" : "");
+                     obj == OBJ_DPO ? "pairs" : "samples", obj == OBJ_DPO ? " and another one" : "");
     return rc;
 }
 

@@ -18,6 +18,8 @@
 // Determinism: sample j of a request draws from its own stream rng_derive(seed, id, j),
 // and every logits row depends on its own sequence only, so a sample's tokens do not
 // depend on the number of slots, the thread count, or which other requests share the run.
+// (That needs the backend's row independence, which the CPU matmul keeps up to 64 rows a
+// call: a larger step is cut into calls of at most 64 rows; see sampler.c.)
 //
 // Sampling one token from logits l[V] (host):
 //   temperature 0   greedy: argmax, ties to the lowest id;

@@ -5,8 +5,9 @@
 //   loss = sum_{k,b,t} w[k,b,t] * -log p(target) / sum_{k,b,t} w[k,b,t],  w in {0, 1}
 // The step's batches are drawn first so that the weights can be scaled by 1 / sum(w)
 // before the backward passes: the gradient is that of the mean, whatever K and B.
-// Each micro-batch is cut to its longest row (a (B, T') grid with T' <= T), which does
-// not change any row's result (kernels.h: a row does not depend on the others).
+// The step's K B rows are sorted by length and cut into micro-batches of similar rows,
+// each cut to its longest row (a (B, T') grid, T' <= T): less padding, and no row's
+// result changes (kernels.h: a row does not depend on the others in the call).
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -69,31 +70,57 @@ static int split_eval(Dataset *ds, double frac, uint64_t seed, Dataset *held, Er
     return 0;
 }
 
-// Mean loss over the completion tokens of the held-out examples (at most `max` of them),
-// B rows at a time, each cut to T tokens.
-static double eval_loss(Model *m, Acts *a, const TokSet *ev, int max, int B, int T, int pad, int *tokens,
-                        int *targets, float *weights, int *lens) {
-    int n = ev->n < max ? ev->n : max, idx[B];
-    double sum = 0, count = 0;
-    for (int i = 0; i < n; i += B) {
-        int rows = n - i < B ? n - i : B;
-        for (int r = 0; r < rows; r++) idx[r] = i + r;
-        batch_fill(ev->ex, idx, rows, B, T, pad, tokens, targets, weights, lens);
-        for (int r = rows; r < B; r++) lens[r] = 1;  // empty rows: one pad token, no target
-        model_forward(m, a, tokens, lens, B, T);
-        sum += model_loss(m, a, targets, weights, NULL, B, T);
-        for (int j = 0; j < B * T; j++) count += weights[j];
+// Gathers rows rows[0..B) of a (.., T) grid into a (B, Tc) grid, Tc = the longest of
+// them: the micro-batch without the padding columns no row needs. Returns Tc.
+static int gather_rows(const int *tokens, const int *targets, const float *weights, const int *lens,
+                       const int *rows, int B, int T, int *tk, int *tg, float *w, int *ln) {
+    int Tc = 1;
+    for (int b = 0; b < B; b++)
+        if (lens[rows[b]] > Tc) Tc = lens[rows[b]];
+    for (int b = 0; b < B; b++) {
+        size_t from = (size_t)rows[b] * T, to = (size_t)b * Tc;
+        memcpy(tk + to, tokens + from, (size_t)Tc * sizeof *tk);
+        memcpy(tg + to, targets + from, (size_t)Tc * sizeof *tg);
+        memcpy(w + to, weights + from, (size_t)Tc * sizeof *w);
+        ln[b] = lens[rows[b]];
     }
-    return count > 0 ? sum / count : NAN;
+    return Tc;
 }
 
-// Repacks rows of a (B, T) grid into (B, Tc) in place, Tc <= T.
-static void shrink_grid(int *tokens, int *targets, float *weights, int B, int T, int Tc) {
-    for (int b = 1; b < B; b++) {
-        memmove(tokens + (size_t)b * Tc, tokens + (size_t)b * T, (size_t)Tc * sizeof *tokens);
-        memmove(targets + (size_t)b * Tc, targets + (size_t)b * T, (size_t)Tc * sizeof *targets);
-        memmove(weights + (size_t)b * Tc, weights + (size_t)b * T, (size_t)Tc * sizeof *weights);
+// Orders the step's rows by length, longest first (ties by index), so that each
+// micro-batch holds rows of similar length and little padding: insertion sort, n = K B.
+static void sort_rows_by_length(const int *lens, int *rows, int n) {
+    for (int i = 0; i < n; i++) rows[i] = i;
+    for (int i = 1; i < n; i++) {
+        int r = rows[i], j = i;
+        while (j > 0 && lens[rows[j - 1]] < lens[r]) {
+            rows[j] = rows[j - 1];
+            j--;
+        }
+        rows[j] = r;
     }
+}
+
+// Mean loss over the completion tokens of the held-out examples (at most `max` of them),
+// B rows at a time, each cut to T tokens. grid (tokens, targets, weights, lens: B rows
+// of T) and mb (the same, compacted) are scratch.
+static double eval_loss(Model *m, Acts *a, const TokSet *ev, int max, int B, int T, int pad, int *tokens,
+                        int *targets, float *weights, int *lens, int *mb_tokens, int *mb_targets,
+                        float *mb_weights, int *mb_lens) {
+    int n = ev->n < max ? ev->n : max, idx[B], rows[B];
+    double sum = 0, count = 0;
+    for (int r = 0; r < B; r++) rows[r] = r;
+    for (int i = 0; i < n; i += B) {
+        int nrows = n - i < B ? n - i : B;
+        for (int r = 0; r < nrows; r++) idx[r] = i + r;
+        batch_fill(ev->ex, idx, nrows, B, T, pad, tokens, targets, weights, lens);
+        for (int r = nrows; r < B; r++) lens[r] = 1;  // empty rows: one pad token, no target
+        int Tc = gather_rows(tokens, targets, weights, lens, rows, B, T, mb_tokens, mb_targets, mb_weights, mb_lens);
+        model_forward(m, a, mb_tokens, mb_lens, B, Tc);
+        sum += model_loss(m, a, mb_targets, mb_weights, NULL, B, Tc);
+        for (int j = 0; j < B * Tc; j++) count += mb_weights[j];
+    }
+    return count > 0 ? sum / count : NAN;
 }
 
 static int run_sft(const SftArgs *A, Err *e) {
@@ -114,8 +141,10 @@ static int run_sft(const SftArgs *A, Err *e) {
     Optimizer opt = {0};
     Trainer tr_ = {0};
     int trainer_opened = 0;
-    int *tokens = NULL, *targets = NULL, *lens = NULL;
+    int *tokens = NULL, *targets = NULL, *lens = NULL, *rows = NULL;  // the step's K B rows
     float *weights = NULL;
+    int *mb_tokens = NULL, *mb_targets = NULL, *mb_lens = NULL;  // one micro-batch
+    float *mb_weights = NULL;
 
     if (dataset_load(A->data, &ds, e)) goto done;
     if (A->eval_data) {
@@ -125,16 +154,22 @@ static int run_sft(const SftArgs *A, Err *e) {
     }
 
     // The model and its tokenizer: the run's own folder on --resume, else --model or --config.
-    const char *tok_src = NULL;
+    const char *tok_src = NULL;  // a tokenizer.json to copy verbatim into --out
+    char tok_path[4200];
     if (A->resume && trainer_can_resume(A->out, e)) goto done;
+    if (!A->resume && trainer_can_resume(A->out, NULL) == 0) {  // before a long tokenizer training
+        err_fmt(e, "%s holds a training run already (train_state.bin): pass --resume to continue it, or "
+                   "choose another --out",
+                A->out);
+        goto done;
+    }
     if (A->resume || A->model) {
         if (model_dir_load(&md, A->resume ? A->out : A->model, k, e)) goto done;
         have_model = 1;
         tok = md.tok;
         if (!A->resume) {
-            static char path[4200];
-            if (path_join(path, sizeof path, A->model, "tokenizer.json", e)) goto done;
-            tok_src = path;
+            if (path_join(tok_path, sizeof tok_path, A->model, "tokenizer.json", e)) goto done;
+            tok_src = tok_path;
         }
     } else {
         Config c;
@@ -198,7 +233,12 @@ static int run_sft(const SftArgs *A, Err *e) {
     targets = malloc(grid * sizeof *targets);
     weights = malloc(grid * sizeof *weights);
     lens = malloc((size_t)K * B * sizeof *lens);
-    if (!tokens || !targets || !weights || !lens) {
+    rows = malloc((size_t)K * B * sizeof *rows);
+    mb_tokens = malloc((size_t)B * T * sizeof *mb_tokens);
+    mb_targets = malloc((size_t)B * T * sizeof *mb_targets);
+    mb_weights = malloc((size_t)B * T * sizeof *mb_weights);
+    mb_lens = malloc((size_t)B * sizeof *mb_lens);
+    if (!tokens || !targets || !weights || !lens || !rows || !mb_tokens || !mb_targets || !mb_weights || !mb_lens) {
         err_fmt(e, "out of memory for %d x %d x %d token batches", K, B, T);
         goto done;
     }
@@ -230,23 +270,21 @@ static int run_sft(const SftArgs *A, Err *e) {
         sm.trained = (int64_t)wsum;
         float inv = wsum > 0 ? (float)(1.0 / wsum) : 0.0f;
         for (size_t j = 0; j < grid; j++) weights[j] *= inv;
+        sort_rows_by_length(lens, rows, K * B);
         for (int kk = 0; kk < K; kk++) {
-            int *tk = tokens + (size_t)kk * B * T, *tg = targets + (size_t)kk * B * T, *ln = lens + (size_t)kk * B;
-            float *w = weights + (size_t)kk * B * T;
-            int Tc = 1;
-            for (int b = 0; b < B; b++)
-                if (ln[b] > Tc) Tc = ln[b];
-            shrink_grid(tk, tg, w, B, T, Tc);
-            model_forward(m, &acts, tk, ln, B, Tc);
-            loss += model_loss(m, &acts, tg, w, NULL, B, Tc);
-            model_backward(m, &acts, w, B, Tc);
+            int Tc = gather_rows(tokens, targets, weights, lens, rows + kk * B, B, T, mb_tokens, mb_targets,
+                                 mb_weights, mb_lens);
+            model_forward(m, &acts, mb_tokens, mb_lens, B, Tc);
+            loss += model_loss(m, &acts, mb_targets, mb_weights, NULL, B, Tc);
+            model_backward(m, &acts, mb_weights, B, Tc);
         }
         sm.loss = loss;
         sm.grad_norm = optim_step(&opt, m, &sm.lr);
         trainer_set_batch_pos(&tr_, bt.at, bs->kept);
         int next = tr_.step + 1;
         if (ev.n && (next % eval_every == 0 || next == steps))
-            sm.eval_loss = eval_loss(m, &acts, &ev, (int)A->eval_max, B, T, pad, tokens, targets, weights, lens);
+            sm.eval_loss = eval_loss(m, &acts, &ev, (int)A->eval_max, B, T, pad, tokens, targets, weights, lens,
+                                     mb_tokens, mb_targets, mb_weights, mb_lens);
         if (trainer_step_done(&tr_, &sm, e)) goto done;
     }
     if (trainer_finish(&tr_, e)) goto done;
@@ -257,6 +295,11 @@ done:
     free(targets);
     free(weights);
     free(lens);
+    free(rows);
+    free(mb_tokens);
+    free(mb_targets);
+    free(mb_weights);
+    free(mb_lens);
     if (have_model) {
         optim_free(&opt, m);
         acts_free(&acts, m);

@@ -1,7 +1,8 @@
 // bench/cuda/bench_kernels_cuda.c -- the CUDA backend's kernels at model shapes, with
 // the CPU backend's numbers beside them, all measured in this run.
 //
-//   peak      cuBLAS fp32 sgemm 4096^3: the ceiling MFU is measured against
+//   peak      cuBLAS fp32 sgemm 4096^3: the ceiling MFU is measured against (and the
+//             tf32 / bf16 tensor-core tables' own peaks, fp32 storage)
 //   matmul    forward + backward of a ~100M model's layer shapes (C=768, N=B*T=8192),
 //             TFLOP/s and the fraction of the measured peak
 //   attention forward + backward, B=8 T=1024 H=12 KV=12 D=64 (causal FLOPs)
@@ -15,6 +16,10 @@
 #include <time.h>
 
 #include "../../kernels/kernels.h"
+
+// kernels/cuda/: the same backend with tf32 / bf16 tensor-core matmuls.
+const Kernels *kernels_cuda_tf32_get(void);
+const Kernels *kernels_cuda_bf16_get(void);
 
 static const Kernels *cpu, *gpu;
 
@@ -79,7 +84,8 @@ static double time_attention(const Kernels *k, int B, int T, int H, int KV, int 
 static double time_decode(const Kernels *k, int K, int ctx, int H, int KV, int D, int reps) {
     int W = (H + 2 * KV) * D;
     float *qkv = filled(k, (size_t)K * W, 1), *out = filled(k, (size_t)K * H * D, 0);
-    float *kc = filled(k, (size_t)K * ctx * KV * D, 1), *vc = filled(k, (size_t)K * ctx * KV * D, 1);
+    size_t nc = (size_t)K * ctx * KV * D;
+    float *kc = filled(k, nc, 1), *vc = filled(k, nc, 1);
     int *h = malloc(2 * K * sizeof(int)), *slots = k->alloc(K * sizeof(int));
     int *pos = k->alloc(K * sizeof(int));
     for (int i = 0; i < K; i++) h[i] = i, h[K + i] = ctx - 1;
@@ -108,6 +114,13 @@ int main(void) {
     double tp = time_matmul(gpu, 4096, 4096, 4096, 5) / 3;  // fwd + bwd = 3 GEMMs
     double peak = 2.0 * 4096.0 * 4096 * 4096 / tp;
     printf("cuBLAS fp32 peak (sgemm 4096^3): %.1f TFLOP/s\n", peak / 1e12);
+    const Kernels *fast[2] = {kernels_cuda_tf32_get(), kernels_cuda_bf16_get()};
+    double fast_peak[2];
+    for (int i = 0; i < 2; i++) {
+        fast_peak[i] = 2.0 * 4096.0 * 4096 * 4096 / (time_matmul(fast[i], 4096, 4096, 4096, 5) / 3);
+        printf("cuBLAS %s peak (4096^3, fp32 storage): %.1f TFLOP/s\n", fast[i]->name,
+               fast_peak[i] / 1e12);
+    }
 
     static const struct {
         const char *what;
@@ -126,6 +139,13 @@ int main(void) {
         printf("%-22s %12.2f %7.0f%% %14.2f %7.0fx\n", mm[i].what, g / 1e12, 100 * g / peak,
                c / 1e9, g / c);
     }
+    for (int f = 0; f < 2; f++)
+        for (int i = 0; i < 5; i++) {
+            double flop = 6.0 * mm[i].C * mm[i].OC * 8192;
+            double t = time_matmul(fast[f], 8192, mm[i].C, mm[i].OC, 10);
+            printf("%-9s %-22s %8.2f TFLOP/s, %3.0f%% of its peak\n", fast[f]->name, mm[i].what,
+                   flop / t / 1e12, 100 * flop / t / fast_peak[f]);
+        }
 
     // causal: half the T x T scores; forward 2 GEMM-like products, backward 5
     int B = 8, T = 1024, H = 12, D = 64;

@@ -3,26 +3,33 @@
 
 #include "cpu.h"
 
-// Chunks of a fixed size, summed in double with one accumulator per lane; the chunk
-// sums are added in chunk order (omp ordered), so the result does not depend on the
-// thread count.
-enum { SS_CHUNK = 1 << 16, SS_LANES = 8 };
+// Chunks of a fixed size, each summed in double with one accumulator per lane; the
+// chunk sums are then added in chunk order, so the result does not depend on the
+// thread count. Rounds of SS_ROUND chunks keep the partial sums on the stack.
+enum { SS_CHUNK = 1 << 16, SS_LANES = 8, SS_ROUND = 1024 };
+
+static double sum_squares_chunk(const float *g, size_t n) {
+    double acc[SS_LANES] = {0};
+    size_t i = 0;
+    for (; i + SS_LANES <= n; i += SS_LANES)
+        for (int k = 0; k < SS_LANES; k++) acc[k] += (double)g[i + k] * g[i + k];
+    for (; i < n; i++) acc[0] += (double)g[i] * g[i];
+    double s = 0.0;
+    for (int k = 0; k < SS_LANES; k++) s += acc[k];
+    return s;
+}
 
 double cpu_sum_squares(const float *g, size_t n) {
     size_t n_chunks = (n + SS_CHUNK - 1) / SS_CHUNK;
-    double total = 0.0;
-#pragma omp parallel for ordered schedule(static, 1)
-    for (size_t c = 0; c < n_chunks; c++) {
-        size_t i0 = c * SS_CHUNK, i1 = i0 + SS_CHUNK < n ? i0 + SS_CHUNK : n;
-        double acc[SS_LANES] = {0};
-        size_t i = i0;
-        for (; i + SS_LANES <= i1; i += SS_LANES)
-            for (int k = 0; k < SS_LANES; k++) acc[k] += (double)g[i + k] * g[i + k];
-        for (; i < i1; i++) acc[0] += (double)g[i] * g[i];
-        double s = 0.0;
-        for (int k = 0; k < SS_LANES; k++) s += acc[k];
-#pragma omp ordered
-        total += s;
+    double total = 0.0, part[SS_ROUND];
+    for (size_t c0 = 0; c0 < n_chunks; c0 += SS_ROUND) {
+        int nc = (int)(n_chunks - c0 < SS_ROUND ? n_chunks - c0 : SS_ROUND);
+#pragma omp parallel for schedule(static) if (nc > 1)
+        for (int c = 0; c < nc; c++) {
+            size_t i0 = (c0 + c) * SS_CHUNK, i1 = i0 + SS_CHUNK < n ? i0 + SS_CHUNK : n;
+            part[c] = sum_squares_chunk(g + i0, i1 - i0);
+        }
+        for (int c = 0; c < nc; c++) total += part[c];
     }
     return total;
 }

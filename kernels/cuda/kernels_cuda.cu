@@ -1,5 +1,7 @@
-// kernels/cuda/kernels_cuda.cu -- the CUDA backend's table: memory, matmuls (cuBLAS), and
-// the lookup kernels_cuda_get(). The other primitives live in layers.cu and attention.cu.
+// kernels/cuda/kernels_cuda.cu -- the CUDA backend's tables: memory, matmuls (cuBLAS), and
+// the lookups kernels_cuda_get() (fp32, matching the CPU), kernels_cuda_tf32_get() and
+// kernels_cuda_bf16_get() (tensor-core matmuls). The other primitives live in layers.cu
+// and attention.cu.
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -50,66 +52,56 @@ static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 // transpose, so each row-major product below is computed as its transpose:
 //   out[N,OC] = inp[N,C] @ w[OC,C]^T   <=>   out^T[OC,N] = w[OC,C] @ inp^T[C,N],
 // which in column-major terms is op(w_cm)=T of the [C,OC] view, times the [C,N] view.
-// The handle's math mode is CUBLAS_DEFAULT_MATH: plain fp32 FMA, no TF32, so the results
-// match the CPU's fp32 within rounding.
+// Storage is fp32 in every mode; COMPUTE is cuBLAS's compute type: CUBLAS_COMPUTE_32F is
+// plain fp32 FMA, no TF32 (the "cuda" table, matching the CPU within rounding);
+// CUBLAS_COMPUTE_32F_FAST_TF32 / _FAST_16BF round the inputs to tf32 / bf16 inside
+// cuBLAS for the tensor cores and accumulate in fp32 (the "cuda-tf32" / "cuda-bf16"
+// tables below).
 
+static void gemm(cublasComputeType_t compute, cublasOperation_t ta, cublasOperation_t tb, int m,
+                 int n, int k, const float *A, int lda, const float *B, int ldb, float beta,
+                 float *C, int ldc) {
+    const float one = 1.0f;
+    CUBLAS_CHECK(cublasGemmEx(cuda_cublas, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B,
+                              CUDA_R_32F, ldb, &beta, C, CUDA_R_32F, ldc, compute,
+                              CUBLAS_GEMM_DEFAULT));
+}
+
+template <cublasComputeType_t COMPUTE>
 static void cuda_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
                                 int N, int C, int OC) {
-    const float one = 1.0f, zero = 0.0f;
-    CUBLAS_CHECK(cublasSgemm(cuda_cublas, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, &one, w, C, inp, C,
-                             &zero, out, OC));
+    gemm(COMPUTE, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, w, C, inp, C, 0.0f, out, OC);
     if (bias) cuda_bias_forward(out, bias, N, OC);
 }
 
+template <cublasComputeType_t COMPUTE>
 static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                                  const float *inp, const float *w, int N, int C, int OC) {
-    const float one = 1.0f, zero = 0.0f;
     // dinp[N,C] = dout[N,OC] @ w[OC,C]   <=>   dinp^T[C,N] = w^T[C,OC] @ dout^T[OC,N]
-    if (dinp)
-        CUBLAS_CHECK(cublasSgemm(cuda_cublas, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, &one, w, C,
-                                 dout, OC, &zero, dinp, C));
+    if (dinp) gemm(COMPUTE, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, w, C, dout, OC, 0.0f, dinp, C);
     // dw[OC,C] += dout^T[OC,N] @ inp[N,C]   <=>   dw^T[C,OC] += inp^T[C,N] @ dout[N,OC]
-    if (dw)
-        CUBLAS_CHECK(cublasSgemm(cuda_cublas, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, &one, inp, C,
-                                 dout, OC, &one, dw, C));
+    if (dw) gemm(COMPUTE, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dw, C);
     if (dbias) cuda_bias_backward(dbias, dout, N, OC);
 }
 
-// ---- the table --------------------------------------------------------------------------
+// ---- the tables ---------------------------------------------------------------------------
 
-static const Kernels kernels_cuda = {
-    "cuda",
-    cuda_alloc,
-    cuda_free,
-    cuda_zero,
-    cuda_upload,
-    cuda_download,
-    cuda_copy,
-    cuda_synchronize,
-    cuda_matmul_forward,
-    cuda_matmul_backward,
-    cuda_embedding_forward,
-    cuda_embedding_backward,
-    cuda_rmsnorm_forward,
-    cuda_rmsnorm_backward,
-    cuda_rope_forward,
-    cuda_rope_backward,
-    cuda_attention_forward,
-    cuda_attention_backward,
-    cuda_kv_cache_write,
-    cuda_attention_decode,
-    cuda_swiglu_forward,
-    cuda_swiglu_backward,
-    cuda_add,
-    cuda_crossentropy_forward,
-    cuda_crossentropy_backward,
-    cuda_sum_squares,
-    cuda_adamw,
-};
+#define CUDA_TABLE(NAME, COMPUTE)                                                       \
+    {NAME, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,      \
+     cuda_synchronize, cuda_matmul_forward<COMPUTE>, cuda_matmul_backward<COMPUTE>,      \
+     cuda_embedding_forward, cuda_embedding_backward, cuda_rmsnorm_forward,              \
+     cuda_rmsnorm_backward, cuda_rope_forward, cuda_rope_backward,                       \
+     cuda_attention_forward, cuda_attention_backward, cuda_kv_cache_write,               \
+     cuda_attention_decode, cuda_swiglu_forward, cuda_swiglu_backward, cuda_add,         \
+     cuda_crossentropy_forward, cuda_crossentropy_backward, cuda_sum_squares, cuda_adamw}
 
-// The first call picks device 0 and creates the cuBLAS handle; NULL when there is no
+static const Kernels kernels_cuda = CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F);
+static const Kernels kernels_cuda_tf32 = CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32);
+static const Kernels kernels_cuda_bf16 = CUDA_TABLE("cuda-bf16", CUBLAS_COMPUTE_32F_FAST_16BF);
+
+// The first call picks device 0 and creates the cuBLAS handle; false when there is no
 // usable GPU (no driver, no device, or the context cannot be created).
-extern "C" const Kernels *kernels_cuda_get(void) {
+static bool cuda_ready(void) {
     static int state;  // 0 unknown, 1 ready, -1 unusable
     if (state == 0) {
         int count = 0;
@@ -121,5 +113,17 @@ extern "C" const Kernels *kernels_cuda_get(void) {
             state = 1;
         (void)cudaGetLastError();
     }
-    return state == 1 ? &kernels_cuda : NULL;
+    return state == 1;
+}
+
+// fp32 throughout: the backend that matches the CPU. NULL without a usable GPU.
+extern "C" const Kernels *kernels_cuda_get(void) { return cuda_ready() ? &kernels_cuda : NULL; }
+
+// The same table with tensor-core matmuls (fp32 storage, inputs rounded to tf32 or bf16
+// inside cuBLAS, fp32 accumulation); every other primitive is the fp32 one.
+extern "C" const Kernels *kernels_cuda_tf32_get(void) {
+    return cuda_ready() ? &kernels_cuda_tf32 : NULL;
+}
+extern "C" const Kernels *kernels_cuda_bf16_get(void) {
+    return cuda_ready() ? &kernels_cuda_bf16 : NULL;
 }

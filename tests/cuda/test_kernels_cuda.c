@@ -8,6 +8,7 @@
 //   exact (0, 0)          memory, copies, add, embedding forward and backward (the same
 //                         additions in the same order), kv_cache_write, AdamW's g = 0
 //   matmul                rtol 1e-4, arel 1e-5   (cuBLAS sums in another order; no TF32)
+//   matmul, cuda-tf32     arel 2e-3 (inputs rounded to 10 mantissa bits), cuda-bf16 1e-2 (7)
 //   rmsnorm, swiglu, rope rtol 1e-5, arel 1e-6   (reduction order, expf/sqrtf ulps)
 //   attention             rtol 1e-4, arel 1e-5 forward (lse 1e-5); backward arel 1e-4
 //   cross-entropy         rtol 1e-5, arel 1e-6
@@ -22,6 +23,10 @@
 #include "../../base/rng.h"
 #include "../../kernels/kernels.h"
 #include "../test.h"
+
+// kernels/cuda/: the same backend with tf32 / bf16 tensor-core matmuls.
+const Kernels *kernels_cuda_tf32_get(void);
+const Kernels *kernels_cuda_bf16_get(void);
 
 static const Kernels *cpu, *gpu;
 static Rng rng;
@@ -111,8 +116,9 @@ static void test_memory(void) {
 
 // ---- matmul -------------------------------------------------------------------------------
 
-static void test_matmul(int N, int C, int OC, int with_bias) {
-    char what[96];
+// Matmul on the GPU table `gpu` within rtol, arel of the CPU's.
+static void test_matmul_tol(int N, int C, int OC, int with_bias, double rtol, double arel) {
+    char what[128];
     float *inp = rand_floats((size_t)N * C, -1, 1), *w = rand_floats((size_t)OC * C, -1, 1);
     float *bias = with_bias ? rand_floats(OC, -1, 1) : NULL;
     float *out = rand_floats((size_t)N * OC, -9, 9);
@@ -121,8 +127,9 @@ static void test_matmul(int N, int C, int OC, int with_bias) {
     cpu->matmul_forward(out, inp, w, bias, N, C, OC);
     gpu->matmul_forward(d_out, d_inp, d_w, d_bias, N, C, OC);
     float *g_out = down(d_out, (size_t)N * OC);
-    snprintf(what, sizeof what, "matmul_forward N=%d C=%d OC=%d bias=%d", N, C, OC, with_bias);
-    expect_close(what, g_out, out, (size_t)N * OC, 1e-4, 1e-5);
+    snprintf(what, sizeof what, "%s matmul_forward N=%d C=%d OC=%d bias=%d", gpu->name, N, C, OC,
+             with_bias);
+    expect_close(what, g_out, out, (size_t)N * OC, rtol, arel);
 
     // backward: dinp overwritten (starts as garbage), dw and dbias accumulate
     float *dout = rand_floats((size_t)N * OC, -1, 1);
@@ -134,24 +141,29 @@ static void test_matmul(int N, int C, int OC, int with_bias) {
     gpu->matmul_backward(d_dinp, d_dw, with_bias ? d_dbias : NULL, d_dout, d_inp, d_w, N, C, OC);
     float *g_dinp = down(d_dinp, (size_t)N * C), *g_dw = down(d_dw, (size_t)OC * C);
     float *g_dbias = down(d_dbias, OC);
-    snprintf(what, sizeof what, "matmul_backward dinp N=%d C=%d OC=%d", N, C, OC);
-    expect_close(what, g_dinp, dinp, (size_t)N * C, 1e-4, 1e-5);
-    snprintf(what, sizeof what, "matmul_backward dw N=%d C=%d OC=%d", N, C, OC);
-    expect_close(what, g_dw, dw, (size_t)OC * C, 1e-4, 1e-5);
+    snprintf(what, sizeof what, "%s matmul_backward dinp N=%d C=%d OC=%d", gpu->name, N, C, OC);
+    expect_close(what, g_dinp, dinp, (size_t)N * C, rtol, arel);
+    snprintf(what, sizeof what, "%s matmul_backward dw N=%d C=%d OC=%d", gpu->name, N, C, OC);
+    expect_close(what, g_dw, dw, (size_t)OC * C, rtol, arel);
     snprintf(what, sizeof what, "matmul_backward dbias N=%d OC=%d (untouched when NULL)", N, OC);
-    expect_close(what, g_dbias, dbias, OC, 1e-5, 1e-6);
+    expect_close(what, g_dbias, dbias, OC, 1e-5, 1e-6);  // a column sum, fp32 in every table
     // dw only: dinp may be NULL
     float *d_dw2 = up(dw, (size_t)OC * C * 4);
     gpu->matmul_backward(NULL, d_dw2, NULL, d_dout, d_inp, d_w, N, C, OC);
     cpu->matmul_backward(NULL, dw, NULL, dout, inp, w, N, C, OC);
     float *g_dw2 = down(d_dw2, (size_t)OC * C);
-    snprintf(what, sizeof what, "matmul_backward dw only N=%d C=%d OC=%d", N, C, OC);
-    expect_close(what, g_dw2, dw, (size_t)OC * C, 1e-4, 1e-5);
+    snprintf(what, sizeof what, "%s matmul_backward dw only N=%d C=%d OC=%d", gpu->name, N, C,
+             OC);
+    expect_close(what, g_dw2, dw, (size_t)OC * C, rtol, arel);
 
     gpu->free(d_inp), gpu->free(d_w), gpu->free(d_dout);
     if (d_bias) gpu->free(d_bias);
     free(inp), free(w), free(bias), free(out), free(g_out), free(dout), free(dinp), free(dw);
     free(dbias), free(g_dinp), free(g_dw), free(g_dbias), free(g_dw2);
+}
+
+static void test_matmul(int N, int C, int OC, int with_bias) {
+    test_matmul_tol(N, C, OC, with_bias, 1e-4, 1e-5);
 }
 
 // ---- embedding ----------------------------------------------------------------------------
@@ -478,6 +490,14 @@ int main(void) {
         test_crossentropy(N, 5003);
     }
     test_matmul(300, 768, 2304, 1);  // a real layer's shape
+
+    // The tensor-core tables: only their matmuls differ from the fp32 table's.
+    const Kernels *fp32 = gpu;
+    gpu = kernels_cuda_tf32_get();
+    test_matmul_tol(64, 768, 300, 1, 0.0, 2e-3);
+    gpu = kernels_cuda_bf16_get();
+    test_matmul_tol(64, 768, 300, 1, 0.0, 1e-2);
+    gpu = fp32;
     test_add(1);
     test_add(1000003);
 

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# scripts/demo.sh -- the whole O1-Pruner pipeline on the embedded synthetic task.
+#
+#   scripts/demo.sh [full|quick] [OUT]      (make demo / make demo-quick)
+#
+#   1. data        o1p data synth: training problems with long, overthinking solutions,
+#                  a disjoint test split, a held-out slice for the training curves
+#   2. reference   o1p sft: pi_ref from scratch (its BPE tokenizer trained on the data first)
+#   3. presample   o1p presample: K solutions per training problem from pi_ref (T 0.5, top-p 0.8)
+#   4. prune       o1p prune: length-harmonizing fine-tuning (lambda 2, eps 0.2, m 2, one epoch)
+#                  and the paper's baselines: --objective sft-shortest, --objective dpo
+#   5. eval        o1p eval: greedy decoding on the test split; accuracy, length, AES vs pi_ref
+#   6. report      OUT/table.md (the paper's Table 2 layout, per-level breakdowns),
+#                  OUT/levels.png, OUT/curves.png
+#
+# Every intermediate file is in OUT/work/. A stage whose output is complete is not run
+# again (delete OUT/work/STAGE.done to redo it), so an interrupted demo continues.
+# Environment: O1P (the binary, default ./o1p), SEED (default 1).
+set -euo pipefail
+
+mode=${1:-full}
+O1P=${O1P:-./o1p}
+SEED=${SEED:-1}
+case "$mode" in
+full)
+    out=${2:-results}
+    n_train=2000 n_test=500 n_heldout=48 levels=1-5
+    config=configs/ref-small.json sft_opts="--epochs 2 --batch 16 --lr 1e-3"
+    n_presample=384 k=8 max_new=0
+    prune_opts="--batch 8 --lr 1e-4" eval_every=0 max_new_eval=0
+    ;;
+quick)
+    out=${2:-results-quick}
+    n_train=64 n_test=24 n_heldout=8 levels=1
+    config=  # written below: a toy model
+    sft_opts="--epochs 20 --batch 8 --lr 3e-3 --eval-frac 0"
+    n_presample=64 k=4 max_new=96
+    prune_opts="--batch 4 --lr 1e-4" eval_every=8 max_new_eval=96
+    ;;
+*)
+    echo "usage: scripts/demo.sh [full|quick] [OUT]" >&2
+    exit 2
+    ;;
+esac
+
+work=$out/work
+mkdir -p "$work"
+t_start=$(date +%s)
+elapsed() { local s=$(($(date +%s) - t_start)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+stage() { printf '\n== [%s] %s\n' "$(elapsed)" "$*"; }
+done_mark() { touch "$work/$1.done"; }
+is_done() { [ -f "$work/$1.done" ]; }
+
+if [ -z "$config" ]; then
+    config=$work/toy.json
+    cat >"$config" <<'EOF'
+{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 384,
+ "hidden_size": 64, "intermediate_size": 176, "num_hidden_layers": 2,
+ "num_attention_heads": 4, "num_key_value_heads": 4, "max_position_embeddings": 256,
+ "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": true}
+EOF
+fi
+
+echo "o1p demo ($mode): $n_train training problems (levels $levels), $n_test test problems, seed $SEED"
+echo "outputs in $out/"
+
+if ! is_done data; then
+    stage "1/6 data: o1p data synth"
+    $O1P data synth --n "$n_train" --levels "$levels" --seed "$SEED" --out "$work/train.jsonl"
+    $O1P data synth --n "$n_test" --levels "$levels" --seed "$SEED" --split test --out "$work/test.jsonl"
+    # The held-out slice for the training curves: test-split problems of another seed.
+    $O1P data synth --n "$n_heldout" --levels "$levels" --seed $((SEED + 1000)) --split test --out "$work/heldout.jsonl"
+    $O1P data stats --data "$work/train.jsonl"
+    done_mark data
+fi
+
+if ! is_done sft; then
+    stage "2/6 reference model: o1p sft --config $config (tokenizer trained first)"
+    rm -rf "$work/ref"
+    # shellcheck disable=SC2086
+    $O1P sft --data "$work/train.jsonl" --config "$config" --out "$work/ref" --seed "$SEED" $sft_opts
+    done_mark sft
+fi
+
+if ! is_done eval_ref; then
+    stage "3/6 reference on the test split: o1p eval (greedy)"
+    $O1P eval --model "$work/ref" --name reference --data "$work/test.jsonl" --out "$work/eval_ref.json" \
+        ${max_new_eval:+--max-new $max_new_eval}
+    done_mark eval_ref
+fi
+
+if ! is_done presample; then
+    stage "4/6 pre-sampling: $k samples for each of $n_presample training problems"
+    $O1P presample --model "$work/ref" --data "$work/train.jsonl" --k "$k" --limit "$n_presample" \
+        --max-new "$max_new" --seed "$SEED" --out "$work/presample.jsonl"
+    done_mark presample
+fi
+
+for obj in ppo sft-shortest dpo; do
+    name=$obj
+    [ "$obj" = ppo ] && name=o1-pruner
+    if ! is_done "prune_$name"; then
+        stage "5/6 fine-tuning: o1p prune --objective $obj"
+        rm -rf "${work:?}/$name"
+        # shellcheck disable=SC2086
+        $O1P prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" \
+            --objective "$obj" --out "$work/$name" --seed "$SEED" --eval-data "$work/heldout.jsonl" \
+            --eval-every "$eval_every" ${max_new_eval:+--eval-max-new $max_new_eval} $prune_opts
+        done_mark "prune_$name"
+    fi
+    if ! is_done "eval_$name"; then
+        stage "6/6 evaluation of $name against the reference"
+        $O1P eval --model "$work/$name" --name "$name" --data "$work/test.jsonl" --baseline "$work/eval_ref.json" \
+            --out "$work/eval_$name.json" ${max_new_eval:+--max-new $max_new_eval} --quiet >/dev/null
+        done_mark "eval_$name"
+    fi
+done
+
+stage "results"
+$O1P eval --table "$out/table.md" --baseline "$work/eval_ref.json" \
+    --results "$work/eval_o1-pruner.json,$work/eval_sft-shortest.json,$work/eval_dpo.json"
+$O1P plot --levels "$work/eval_ref.json,$work/eval_o1-pruner.json,$work/eval_sft-shortest.json,$work/eval_dpo.json" \
+    --out "$out/levels.png"
+$O1P plot --metrics "$work/o1-pruner/prune_metrics.jsonl" --title "O1-Pruner" --out "$out/curves.png"
+cp "$work"/eval_*.json "$out/"
+echo
+echo "demo ($mode) done in $(elapsed): $out/table.md, $out/levels.png, $out/curves.png, $out/eval_*.json"

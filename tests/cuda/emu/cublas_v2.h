@@ -1,0 +1,56 @@
+// tests/cuda/emu/cublas_v2.h -- the emulation's cuBLAS: a plain column-major sgemm.
+#pragma once
+#include "cuda_runtime.h"
+
+typedef int cublasStatus_t;
+typedef void *cublasHandle_t;
+#define CUBLAS_STATUS_SUCCESS 0
+enum cublasOperation_t { CUBLAS_OP_N, CUBLAS_OP_T };
+enum { CUBLAS_DEFAULT_MATH };
+enum cublasComputeType_t {
+    CUBLAS_COMPUTE_32F,
+    CUBLAS_COMPUTE_32F_FAST_TF32,
+    CUBLAS_COMPUTE_32F_FAST_16BF
+};
+enum { CUDA_R_32F };
+enum { CUBLAS_GEMM_DEFAULT };
+
+static inline cublasStatus_t cublasCreate(cublasHandle_t *h) {
+    *h = (void *)1;
+    return CUBLAS_STATUS_SUCCESS;
+}
+static inline cublasStatus_t cublasSetMathMode(cublasHandle_t, int) { return 0; }
+static inline const char *cublasGetStatusString(cublasStatus_t) { return "emulated cuBLAS error"; }
+
+// The tensor cores' input rounding (to nearest even): tf32 keeps 10 mantissa bits,
+// bf16 7.
+static inline float emu_round(float x, int compute) {
+    if (compute == CUBLAS_COMPUTE_32F) return x;
+    unsigned u, drop = compute == CUBLAS_COMPUTE_32F_FAST_TF32 ? 13 : 16;
+    memcpy(&u, &x, 4);
+    u += ((1u << (drop - 1)) - 1) + ((u >> drop) & 1);
+    u &= ~((1u << drop) - 1);
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+// C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C, column-major; beta == 0 ignores C.
+static inline cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta,
+                                          cublasOperation_t tb, int m, int n, int k,
+                                          const float *alpha, const float *A, int, int lda,
+                                          const float *B, int, int ldb, const float *beta,
+                                          float *C, int, int ldc, cublasComputeType_t compute,
+                                          int) {
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            float s = 0.0f;
+            for (int p = 0; p < k; p++) {
+                float a = ta == CUBLAS_OP_N ? A[i + (size_t)p * lda] : A[p + (size_t)i * lda];
+                float b = tb == CUBLAS_OP_N ? B[p + (size_t)j * ldb] : B[j + (size_t)p * ldb];
+                s += emu_round(a, compute) * emu_round(b, compute);
+            }
+            float *c = &C[i + (size_t)j * ldc];
+            *c = *alpha * s + (*beta == 0.0f ? 0.0f : *beta * *c);
+        }
+    return CUBLAS_STATUS_SUCCESS;
+}

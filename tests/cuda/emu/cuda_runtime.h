@@ -1,0 +1,148 @@
+// tests/cuda/emu/cuda_runtime.h -- a CPU emulation of the CUDA subset that kernels/cuda/
+// uses, so its kernels' logic can be tested on a machine without a GPU
+// (`make test-cuda-emu`). Not a product: correctness only, slowly.
+//
+// Blocks run one after another; a block's threads are cooperative fibers (ucontext) on
+// one OS thread. __syncthreads() waits for every live thread of the block, a warp
+// shuffle for the 32 threads of its warp (values exchanged through a per-warp slot
+// array), so warp-synchronous code runs as on the GPU. A barrier that can never be
+// released (a shuffle some lanes of a warp skip, a __syncthreads some threads skip)
+// aborts with a message: the bugs a GPU would hang or corrupt on. __shared__ variables
+// become statics (one block at a time), dynamic shared memory a per-block buffer filled
+// with garbage. Kernel launches are rewritten by prepare.py into emu_launch calls.
+#pragma once
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <ucontext.h>
+
+#include <tuple>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+
+struct uint3 {
+    unsigned x, y, z;
+};
+struct dim3 {
+    unsigned x, y, z;
+    dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+
+static inline int min(int a, int b) { return a < b ? a : b; }
+static inline int max(int a, int b) { return a > b ? a : b; }
+
+// ---- threads ----------------------------------------------------------------------------
+enum { EMU_RUN, EMU_WARP_WAIT, EMU_BLOCK_WAIT, EMU_DONE };
+struct EmuFiber {
+    ucontext_t ctx;
+    jmp_buf jmp;
+    bool started;
+    uint3 tid;
+    int lin, state;
+    std::vector<char> stack;
+};
+extern EmuFiber *emu_cur;  // the thread running now
+extern uint3 emu_block_idx;
+extern dim3 emu_block_dim, emu_grid_dim;
+extern char *emu_dyn_smem;
+extern double emu_shfl_slots[32][32];  // [warp][lane]
+#define threadIdx (emu_cur->tid)
+#define blockIdx emu_block_idx
+#define blockDim emu_block_dim
+#define gridDim emu_grid_dim
+
+void emu_wait(int state);  // parks the current thread at a barrier
+static inline void __syncthreads() { emu_wait(EMU_BLOCK_WAIT); }
+
+template <typename F>
+F emu_shfl(F v, int src_lane) {
+    int w = emu_cur->lin / 32, l = emu_cur->lin % 32;
+    emu_shfl_slots[w][l] = (double)v;  // exact for float and double
+    emu_wait(EMU_WARP_WAIT);
+    F r = (F)emu_shfl_slots[w][src_lane & 31];
+    emu_wait(EMU_WARP_WAIT);  // nobody overwrites a slot before all have read
+    return r;
+}
+template <typename F>
+F __shfl_sync(unsigned, F v, int lane) {
+    return emu_shfl(v, lane);
+}
+template <typename F>
+F __shfl_xor_sync(unsigned, F v, int mask) {
+    return emu_shfl(v, (emu_cur->lin % 32) ^ mask);
+}
+
+// ---- launches ---------------------------------------------------------------------------
+struct EmuCfg {
+    dim3 g, b;
+    size_t smem;
+};
+static inline EmuCfg emu_cfg(dim3 g, dim3 b, size_t smem = 0) { return {g, b, smem}; }
+void emu_run_block(void (*entry)(void *), void *arg, const EmuCfg &c);
+
+template <typename... P>
+struct EmuCall {
+    void (*k)(P...);
+    std::tuple<P...> a;
+    static void run(void *p) { std::apply(((EmuCall *)p)->k, ((EmuCall *)p)->a); }
+};
+template <typename... P, typename... A>
+void emu_launch(EmuCfg c, void (*k)(P...), A... a) {
+    EmuCall<P...> call{k, std::tuple<P...>((P)a...)};
+    for (unsigned z = 0; z < c.g.z; z++)
+        for (unsigned y = 0; y < c.g.y; y++)
+            for (unsigned x = 0; x < c.g.x; x++) {
+                emu_block_idx = {x, y, z};
+                emu_run_block(EmuCall<P...>::run, &call, c);
+            }
+}
+
+// ---- runtime API: host memory stands in for device memory --------------------------------
+typedef int cudaError_t;
+typedef void *cudaStream_t;
+#define cudaSuccess 0
+enum { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+enum { cudaFuncAttributeMaxDynamicSharedMemorySize };
+
+static inline cudaError_t cudaMalloc(void *p, size_t n) {
+    *(void **)p = malloc(n ? n : 1);
+    return *(void **)p ? cudaSuccess : 2;
+}
+static inline cudaError_t cudaFree(void *p) {
+    free(p);
+    return cudaSuccess;
+}
+static inline cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t = 0) {
+    memset(p, v, n);
+    return cudaSuccess;
+}
+static inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, int) {
+    memmove(d, s, n);
+    return cudaSuccess;
+}
+static inline cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, int,
+                                          cudaStream_t = 0) {
+    memmove(d, s, n);
+    return cudaSuccess;
+}
+static inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+static inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+static inline cudaError_t cudaGetDeviceCount(int *n) {
+    *n = 1;
+    return cudaSuccess;
+}
+static inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+static inline const char *cudaGetErrorString(cudaError_t) { return "emulated CUDA error"; }
+template <typename K>
+cudaError_t cudaFuncSetAttribute(K, int, int) {
+    return cudaSuccess;
+}

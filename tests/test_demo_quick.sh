@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# tests/test_demo_quick.sh -- the end-to-end test: `scripts/demo.sh quick` (make demo-quick)
+# in a temporary folder, then checks that every stage ran and left well-formed outputs:
+# model folders, pre-samples, the prune logs (r = 1 at the first step), the eval JSON
+# files, the table's rows and the PNG files. It checks the plumbing, not the results.
+# Usage: tests/test_demo_quick.sh BUILD_DIR   (O1P: the o1p binary)
+set -u
+O1P=${O1P:-${1:-build}/o1p}
+case "$O1P" in /*) ;; *) O1P=$PWD/$O1P ;; esac
+pass=0
+fail=0
+check() {  # description, command...
+    local what=$1
+    shift
+    if "$@" >/dev/null 2>&1; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: $what"
+    fi
+}
+
+tmp=$(mktemp -d /tmp/o1p_demo_quick.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/results
+log=$tmp/demo.log
+O1P=$O1P bash scripts/demo.sh quick "$out" >"$log" 2>&1
+rc=$?
+check "demo-quick exits 0 (log: last lines below)" test $rc -eq 0
+[ $rc -eq 0 ] || tail -n 30 "$log"
+work=$out/work
+
+for s in data sft eval_ref presample prune_o1-pruner prune_sft-shortest prune_dpo eval_o1-pruner \
+    eval_sft-shortest eval_dpo; do
+    check "stage $s completed" test -f "$work/$s.done"
+done
+for d in ref o1-pruner sft-shortest dpo; do
+    for f in config.json model.safetensors tokenizer.json metrics.jsonl train_state.bin; do
+        check "$d/$f exists" test -s "$work/$d/$f"
+    done
+done
+check "presample has a header and sample lines" python3 -c "
+import json, sys
+lines = [json.loads(l) for l in open('$work/presample.jsonl')]
+assert lines[0]['presample'] == 1
+samples = [l for l in lines if 'sample' in l]
+assert len(samples) == lines[0]['k'] * sum(1 for l in lines if l.get('summary'))
+assert all(len(s['ids']) == s['length'] for s in samples)"
+check "prune logs every step with r = 1 (to 1e-5) at the first step" python3 -c "
+import json
+rows = [json.loads(l) for l in open('$work/o1-pruner/prune_metrics.jsonl')]
+steps = [r for r in rows if 'loss' in r]
+assert steps and steps[0]['step'] == 1 and abs(steps[0]['mean_r'] - 1) < 1e-5
+for r in steps:
+    for k in ('loss', 'mean_r', 'frac_clipped', 'mean_adv', 'mean_length', 'lr', 'grad_norm'): assert k in r, k
+assert any('heldout_acc' in r for r in rows)"
+check "the reference log-probs were stored once" test -s "$work/o1-pruner/ref_logprobs.json"
+check "dpo starts at log 2" python3 -c "
+import json, math
+r = json.loads(open('$work/dpo/prune_metrics.jsonl').readlines()[1])
+assert abs(r['loss'] - math.log(2)) < 1e-4, r"
+for n in ref o1-pruner sft-shortest dpo; do
+    check "eval_$n.json is a complete eval result" python3 -c "
+import json
+d = json.load(open('$out/eval_$n.json'))
+assert d['n'] == d['n_problems'] == len(d['problems']) > 0
+assert 0 <= d['accuracy'] <= 1 and d['mean_length'] > 0
+for p in d['problems']: assert p['length'] >= 1 and p['correct'] in (0, 1)"
+done
+check "table.md has the header and the four rows" python3 -c "
+rows = [l for l in open('$out/table.md') if l.startswith('| ')]
+names = [r.split('|')[1].strip() for r in rows]
+assert names[0] == 'Model' and 'Acc (%)' in rows[0] and 'AES' in rows[0]
+for n in ('reference', 'o1-pruner', 'sft-shortest', 'dpo'): assert n in names, n
+assert rows[1].split('|')[4].strip() == '-'"
+for p in levels curves; do
+    check "$p.png is a PNG" python3 -c "
+d = open('$out/$p.png', 'rb').read()
+assert d[:8] == b'\x89PNG\r\n\x1a\n' and len(d) > 2000"
+done
+check "the demo showed its progress" grep -q "== \[" "$log"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
