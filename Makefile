@@ -20,7 +20,7 @@ CFLAGS  += -std=c11 $(OPT) -g -fopenmp -Wall -Wextra -D_GNU_SOURCE -I$(BLAS_INC)
 LDFLAGS += -fopenmp $(SAN) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
 LDLIBS  += -lopenblas -lstb -lm
 
-DEB_PACKAGES := gcc make libopenblas-openmp-dev libstb-dev clang libclang-rt-14-dev \
+DEB_PACKAGES := gcc g++ make libopenblas-openmp-dev libstb-dev clang libclang-rt-14-dev \
                 python3-torch python3-numpy nodejs npm
 
 LIB_SRC  := $(wildcard base/*.c kernels/*.c kernels/cpu/*.c model/*.c tokenizer/*.c data/*.c) \

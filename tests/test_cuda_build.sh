@@ -5,29 +5,30 @@
 # of the kernels (tests/cuda/emu/, `make test-cuda-emu`), which checks their indexing,
 # masking and synchronisation against the CPU backend. make rebuilds only what changed,
 # so a second run costs the emulated test's ~20 s.
-# Prints one pass for the build plus the emulated test's counts.
+# Prints one pass for the build plus the emulated test's counts. Without the toolkit
+# only the emulated test runs (it needs a C++ compiler, not nvcc).
 # Usage: tests/test_cuda_build.sh [BUILD_DIR]   (the CPU build dir; unused here)
 set -u
 nvcc=${NVCC:-/usr/local/cuda/bin/nvcc}
-if [ ! -x "$nvcc" ]; then
-    echo "SKIP: no CUDA toolkit ($nvcc)"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # A fresh make: under `make test-asan` the parent's MAKEFLAGS carry BUILD/OPT/SAN, which
 # would build build-cuda/ with the sanitizers and mix instrumented objects into it.
 fresh_make() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
 
-if ! fresh_make -j2 cuda test-cuda >"$log" 2>&1; then
+built=0
+if [ ! -x "$nvcc" ]; then
+    echo "SKIP: no CUDA toolkit ($nvcc): the build is not checked, the emulation is"
+elif fresh_make -j2 cuda test-cuda >"$log" 2>&1; then
+    grep -E '^(SKIP|[0-9]+ passed)' "$log" | sed 's/^/  on the GPU: /'
+    echo "ok: make cuda (./o1p-cuda and the CUDA tests build and link)"
+    built=1
+else
     tail -n 40 "$log"
     echo "FAIL: make cuda test-cuda"
     echo "0 passed, 1 failed"
     exit 1
 fi
-grep -E '^(SKIP|[0-9]+ passed)' "$log" | sed 's/^/  on the GPU: /'
-echo "ok: make cuda (./o1p-cuda and the CUDA tests build and link)"
 
 fresh_make -j2 test-cuda-emu >"$log" 2>&1
 rc=$?
@@ -36,12 +37,12 @@ line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 if [ -z "$line" ]; then
     tail -n 40 "$log"
     echo "FAIL: make test-cuda-emu printed no summary (exit $rc)"
-    echo "1 passed, 1 failed"
+    echo "$built passed, 1 failed"
     exit 1
 fi
 echo "emulated GPU: $line"
 p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
 f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
 [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-echo "$((p + 1)) passed, $f failed"
+echo "$((p + built)) passed, $f failed"
 [ "$f" -eq 0 ]

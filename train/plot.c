@@ -140,6 +140,7 @@ static double frame_y(const Frame *f, double v) { return f->y1 - (v - f->ylo) / 
 
 static Frame frame(Canvas *c, int x, int y, int w, int h, const Chart *ch, double ylo, double yhi) {
     Frame f;
+    if (ch->ymax > 0) ylo = 0, yhi = ch->ymax;
     if (ch->zero_based) {
         if (ylo > 0) ylo = 0;
         if (yhi < 0) yhi = 0;
@@ -265,15 +266,17 @@ void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
 typedef struct {
     double *step, *loss, *len, *acc, *hlen;
     int n, cap;
+    const char *path;  // for messages
 } Curves;
 
 static int curve_line(const JsonValue *v, int line, void *ctx, Err *e) {
     (void)line;
     Curves *cv = ctx;
     double step = NAN, loss = NAN, len = NAN, acc = NAN, hlen = NAN;
-    if (json_get_number(v, "step", "metrics", &step, e) || json_opt_number(v, "loss", "metrics", &loss, e) ||
-        json_opt_number(v, "mean_length", "metrics", &len, e) || json_opt_number(v, "heldout_acc", "metrics", &acc, e) ||
-        json_opt_number(v, "heldout_length", "metrics", &hlen, e))
+    const char *f = cv->path;
+    if (json_get_number(v, "step", f, &step, e) || json_opt_number(v, "loss", f, &loss, e) ||
+        json_opt_number(v, "mean_length", f, &len, e) || json_opt_number(v, "heldout_acc", f, &acc, e) ||
+        json_opt_number(v, "heldout_length", f, &hlen, e))
         return -1;
     int i = 0;
     while (i < cv->n && cv->step[i] != step) i++;
@@ -302,7 +305,7 @@ static int plot_curves(const char *metrics, const char *out, const char *title, 
     char *text;
     size_t len;
     if (read_file(metrics, &text, &len, e)) return -1;
-    Curves cv = {0};
+    Curves cv = {.path = metrics};
     int rc = jsonl_parse(text, len, metrics, curve_line, &cv, e);
     free(text);
     if (!rc && cv.n == 0) rc = err_fmt(e, "%s: no metrics lines", metrics);
@@ -318,9 +321,11 @@ static int plot_curves(const char *metrics, const char *out, const char *title, 
                        {"held-out (greedy)", cv.step, cv.hlen, cv.n},
                        {"trained samples", cv.step, cv.len, cv.n},
                        {"held-out accuracy", cv.step, cv.acc, cv.n}};
-        Chart ch[3] = {{t0, "step", "loss", &s[0], 1, NULL, 0},
-                       {"Mean solution length", "step", "tokens", has_h ? &s[1] : &s[2], has_h ? 2 : 1, NULL, 1},
-                       {"Held-out accuracy", "step", "accuracy (%)", &s[3], 1, NULL, 1}};
+        Chart ch[3] = {{.title = t0, .xlabel = "step", .ylabel = "loss", .series = &s[0], .n_series = 1},
+                       {.title = "Mean solution length", .xlabel = "step", .ylabel = "tokens",
+                        .series = has_h ? &s[1] : &s[2], .n_series = has_h ? 2 : 1, .zero_based = 1},
+                       {.title = "Held-out accuracy", .xlabel = "step", .ylabel = "accuracy (%)", .series = &s[3],
+                        .n_series = 1, .ymax = 100}};
         for (int p = 0; p < 3; p++) chart_lines(&c, 500 * p, 0, 500, 460, &ch[p]);
         rc = canvas_save_png(&c, out, e);
     }
@@ -381,7 +386,10 @@ static int plot_levels(const char *list, const char *out, Err *e) {
         char t0[300], t1[300];
         snprintf(t0, sizeof t0, "Mean solution length (%s)", runs[0].dataset);
         snprintf(t1, sizeof t1, "Accuracy (%s)", runs[0].dataset);
-        Chart cl = {t0, "difficulty", "tokens", sl, n, groups, 1}, ca = {t1, "difficulty", "accuracy (%)", sa, n, groups, 1};
+        Chart cl = {.title = t0, .xlabel = "difficulty", .ylabel = "tokens", .series = sl, .n_series = n,
+                    .groups = groups, .zero_based = 1};
+        Chart ca = {.title = t1, .xlabel = "difficulty", .ylabel = "accuracy (%)", .series = sa, .n_series = n,
+                    .groups = groups, .zero_based = 1};
         chart_bars(&c, 0, 0, 700, 520, &cl);
         chart_bars(&c, 700, 0, 700, 520, &ca);
         rc = canvas_save_png(&c, out, e);

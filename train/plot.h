@@ -40,6 +40,7 @@ typedef struct {
     int n_series;
     const char *const *groups;  // bar charts: the n group labels (series[i].y[g])
     int zero_based;             // include 0 in the y range
+    double ymax;                // > 0: the y range is [0, ymax] (e.g. 100 for percentages)
 } Chart;
 
 // Draws the chart in the rectangle (x, y, w, h) of c.

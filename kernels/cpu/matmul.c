@@ -15,6 +15,7 @@
 // determinism), so a forward of at most ROWWISE_MAX rows -- a decode step -- takes a
 // path of its own whose every element is the same fixed-order dot product whatever N.
 #include <cblas.h>
+#include <math.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -40,40 +41,81 @@ static void gemm_tiled(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int
 // 8 lanes whatever the target ISA, so the summation order is fixed by this code.
 typedef float v8 __attribute__((vector_size(32)));
 
+// acc + a * b lane by lane, rounded once (fmaf: one vfmadd on FMA hardware, the same bits
+// everywhere else).
+static inline v8 fma8(v8 a, v8 b, v8 acc) {
+    v8 r;
+    for (int l = 0; l < 8; l++) r[l] = fmaf(a[l], b[l], acc[l]);
+    return r;
+}
+
 // Lane k sums the products c = k (mod 8); the lanes are added pairwise, then the tail.
 // (Vectors go by pointer: by value their ABI would depend on the -march flags.)
 static inline float reduce8(const v8 *acc, const float *x, const float *w, int c0, int C) {
     const float *a = (const float *)acc;
     float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-    for (int c = c0; c < C; c++) s += x[c] * w[c];
+    for (int c = c0; c < C; c++) s = fmaf(x[c], w[c], s);
     return s;
 }
 
-// Small-N forward: four rows at a time share each weight row (register blocking); a last
-// partial group repeats its first row in the empty places, so every element is computed
-// by exactly the same instructions whatever N is.
+// Small-N forward, by tiles of up to WR weight rows x XR input rows: each weight load
+// serves XR rows and each input load WR outputs (WR * XR accumulators in registers).
+// Every element out[n, o] is its own accumulator, summed over c in the same order by the
+// same operations whatever tile it falls in, so a row's bits do not depend on N.
+enum { WR = 3, XR = 4 };
+
+static inline __attribute__((always_inline)) void
+rowwise_tile(float *out, const float *inp, const float *w, const float *bias, int C, int OC,
+             int o0, int n0, int wr, int xr) {
+    int c8 = C / 8 * 8;
+    const float *wo[WR], *x[XR];
+    for (int i = 0; i < wr; i++) wo[i] = w + (size_t)(o0 + i) * C;
+    for (int r = 0; r < xr; r++) x[r] = inp + (size_t)(n0 + r) * C;
+    v8 acc[WR][XR] = {{{0}}};
+    for (int c = 0; c < c8; c += 8) {
+        v8 wv[WR], xv;
+#pragma GCC unroll 4
+        for (int i = 0; i < wr; i++) memcpy(&wv[i], wo[i] + c, sizeof xv);
+#pragma GCC unroll 4
+        for (int r = 0; r < xr; r++) {
+            memcpy(&xv, x[r] + c, sizeof xv);
+#pragma GCC unroll 4
+            for (int i = 0; i < wr; i++) acc[i][r] = fma8(xv, wv[i], acc[i][r]);
+        }
+    }
+    for (int r = 0; r < xr; r++)
+        for (int i = 0; i < wr; i++) {
+            float s = reduce8(&acc[i][r], x[r], wo[i], c8, C);
+            out[(size_t)(n0 + r) * OC + o0 + i] = bias ? s + bias[o0 + i] : s;
+        }
+}
+
+// One function per tile shape, so each has its loops unrolled with constant bounds.
+typedef void TileFn(float *, const float *, const float *, const float *, int, int, int, int);
+#define TILE(wr, xr)                                                                          \
+    static void tile_##wr##_##xr(float *out, const float *inp, const float *w,             \
+                                 const float *bias, int C, int OC, int o0, int n0) {       \
+        rowwise_tile(out, inp, w, bias, C, OC, o0, n0, wr, xr);                            \
+    }
+TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4)
+TILE(2, 1) TILE(2, 2) TILE(2, 3) TILE(2, 4)
+TILE(3, 1) TILE(3, 2) TILE(3, 3) TILE(3, 4)
+#undef TILE
+static TileFn *const tiles[WR][XR] = {{tile_1_1, tile_1_2, tile_1_3, tile_1_4},
+                                      {tile_2_1, tile_2_2, tile_2_3, tile_2_4},
+                                      {tile_3_1, tile_3_2, tile_3_3, tile_3_4}};
+
+// Threads split the weight rows in blocks of WR; each block runs over all input rows (its
+// WR weight rows stay in L1 meanwhile), computing only the rows that exist.
 static void matmul_rowwise(float *out, const float *inp, const float *w, const float *bias,
                            int N, int C, int OC) {
-    int c8 = C / 8 * 8;
+    int n_blocks = (OC + WR - 1) / WR;
 #pragma omp parallel for schedule(static)
-    for (int o = 0; o < OC; o++) {
-        const float *wo = w + (size_t)o * C;
-        for (int n0 = 0; n0 < N; n0 += 4) {
-            const float *x[4];
-            for (int r = 0; r < 4; r++) x[r] = inp + (size_t)(n0 + r < N ? n0 + r : n0) * C;
-            v8 acc[4] = {{0}};
-            for (int c = 0; c < c8; c += 8) {
-                v8 wv, xv;
-                memcpy(&wv, wo + c, sizeof wv);
-                for (int r = 0; r < 4; r++) {
-                    memcpy(&xv, x[r] + c, sizeof xv);
-                    acc[r] += xv * wv;
-                }
-            }
-            for (int r = 0; r < 4 && n0 + r < N; r++) {
-                float s = reduce8(&acc[r], x[r], wo, c8, C);
-                out[(size_t)(n0 + r) * OC + o] = bias ? s + bias[o] : s;
-            }
+    for (int blk = 0; blk < n_blocks; blk++) {
+        int o0 = blk * WR, wr = OC - o0 < WR ? OC - o0 : WR;
+        for (int n0 = 0; n0 < N; n0 += XR) {
+            int xr = N - n0 < XR ? N - n0 : XR;
+            tiles[wr - 1][xr - 1](out, inp, w, bias, C, OC, o0, n0);
         }
     }
 }
