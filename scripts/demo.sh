@@ -15,33 +15,37 @@
 #
 # Every intermediate file is in OUT/work/. A stage whose output is complete is not run
 # again (delete OUT/work/STAGE.done to redo it), so an interrupted demo continues.
-# Environment: O1P (the binary, default ./o1p), SEED (default 1).
+# Environment: O1P (the binary, default ./o1p), SEED (default 1), and the sizes below.
 set -euo pipefail
 
 mode=${1:-full}
 O1P=${O1P:-./o1p}
 SEED=${SEED:-1}
+# Sizes and settings per mode; each can be overridden from the environment (e.g.
+# N_TRAIN=4000 SFT_OPTS="--epochs 3 --batch 16 --lr 2e-3" scripts/demo.sh full).
 case "$mode" in
 full)
     out=${2:-results}
-    n_train=2000 n_test=500 n_heldout=48 levels=1-5
-    config=configs/ref-small.json sft_opts="--epochs 2 --batch 16 --lr 1e-3"
-    n_presample=384 k=8 max_new=0
-    prune_opts="--batch 8 --lr 1e-4" eval_every=0 max_new_eval=0
+    : "${N_TRAIN:=2000}" "${N_TEST:=500}" "${N_HELDOUT:=48}" "${LEVELS:=1-5}"
+    : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2 --batch 16 --lr 2e-3}"
+    : "${N_PRESAMPLE:=384}" "${K:=8}" "${MAX_NEW:=0}"
+    : "${PRUNE_OPTS:=--batch 8 --lr 1e-4}" "${EVAL_EVERY:=0}" "${MAX_NEW_EVAL:=0}"
     ;;
 quick)
     out=${2:-results-quick}
-    n_train=64 n_test=24 n_heldout=8 levels=1
-    config=  # written below: a toy model
-    sft_opts="--epochs 20 --batch 8 --lr 3e-3 --eval-frac 0"
-    n_presample=64 k=4 max_new=96
-    prune_opts="--batch 4 --lr 1e-4" eval_every=8 max_new_eval=96
+    : "${N_TRAIN:=64}" "${N_TEST:=24}" "${N_HELDOUT:=8}" "${LEVELS:=1}"
+    : "${CONFIG:=}" "${SFT_OPTS:=--epochs 20 --batch 8 --lr 3e-3 --eval-frac 0}"  # CONFIG empty: a toy model
+    : "${N_PRESAMPLE:=64}" "${K:=4}" "${MAX_NEW:=96}"
+    : "${PRUNE_OPTS:=--batch 4 --lr 1e-4}" "${EVAL_EVERY:=8}" "${MAX_NEW_EVAL:=96}"
     ;;
 *)
     echo "usage: scripts/demo.sh [full|quick] [OUT]" >&2
     exit 2
     ;;
 esac
+n_train=$N_TRAIN n_test=$N_TEST n_heldout=$N_HELDOUT levels=$LEVELS config=$CONFIG sft_opts=$SFT_OPTS
+n_presample=$N_PRESAMPLE k=$K max_new=$MAX_NEW prune_opts=$PRUNE_OPTS eval_every=$EVAL_EVERY
+max_new_eval=$MAX_NEW_EVAL
 
 work=$out/work
 mkdir -p "$work"

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../base/rng.h"
+#include "../kernels/cpu/cpu.h"
 #include "../kernels/kernels.h"
 #include "test.h"
 
@@ -769,7 +770,38 @@ static void test_threads(void) {
     }
 }
 
-// Rows of a matmul computed in calls of 16, 3 and 1 rows; returns whether all agree bitwise.
+// cpu_exp (attention's softmax): within 2 ulp of exp over its range, 0 below it (and at
+// -inf), NaN kept; each element's bits the same whether computed in a vector or alone.
+static void test_exp(void) {
+    int n = 200003;
+    float *x = fvec(n), *y = fvec(n), *y1 = fvec(1);
+    for (int i = 0; i < n; i++) x[i] = -87.3f + (88.0f + 87.3f) * i / (n - 1);
+    cpu_exp(y, x, n);
+    double worst = 0;
+    int same = 1;
+    for (int i = 0; i < n; i++) {
+        double want = exp((double)x[i]);
+        double ulp = ldexp(1.0, ilogb(want) - 23);
+        double e = fabs(y[i] - want) / ulp;
+        if (!(e <= worst)) worst = e;
+        if (i % 97 == 0) {
+            cpu_exp(y1, x + i, 1);
+            same &= !memcmp(y1, y + i, sizeof(float));
+        }
+    }
+    printf("cpu_exp: max error %.3f ulp\n", worst);
+    CHECK(worst <= 2.0, "cpu_exp: max error %.3g ulp on [-87.3, 88] (want <= 2)", worst);
+    CHECK(same, "cpu_exp: an element alone == the same element in a vector");
+    float sx[6] = {-INFINITY, -1e30f, -87.34f, 0.0f, NAN, 1.0f}, sy[6];
+    cpu_exp(sy, sx, 6);
+    CHECK(sy[0] == 0.0f && sy[1] == 0.0f && sy[2] == 0.0f && sy[3] == 1.0f && isnan(sy[4]) &&
+              fabs(sy[5] - 2.718281828) < 3e-7,
+          "cpu_exp: -inf, -1e30, -87.34 -> 0; 0 -> 1; NaN -> NaN; 1 -> e (got %g %g %g %g %g %g)",
+          sy[0], sy[1], sy[2], sy[3], sy[4], sy[5]);
+    free(x), free(y), free(y1);
+}
+
+// Rows of a matmul computed in calls of 16, 3, 2 and 1 rows; returns whether all agree bitwise.
 static int matmul_rows_agree(int C, int OC) {
     int N = 16;
     float *inp = fvec((size_t)N * C), *w = fvec((size_t)OC * C), *bias = fvec(OC);
@@ -777,11 +809,12 @@ static int matmul_rows_agree(int C, int OC) {
     fill(inp, (size_t)N * C, 1), fill(w, (size_t)OC * C, 1), fill(bias, OC, 1);
     K->matmul_forward(all, inp, w, bias, N, C, OC);
     int same = 1;
-    for (int n0 = 0; n0 < N; n0 += 3) {
-        int m = N - n0 < 3 ? N - n0 : 3;
-        K->matmul_forward(part, inp + (size_t)n0 * C, w, bias, m, C, OC);
-        same &= !memcmp(part, all + (size_t)n0 * OC, (size_t)m * OC * sizeof(float));
-    }
+    for (int step = 2; step <= 3; step++)  // every partial group of 4 rows: 1, 2, 3
+        for (int n0 = 0; n0 < N; n0 += step) {
+            int m = N - n0 < step ? N - n0 : step;
+            K->matmul_forward(part, inp + (size_t)n0 * C, w, bias, m, C, OC);
+            same &= !memcmp(part, all + (size_t)n0 * OC, (size_t)m * OC * sizeof(float));
+        }
     for (int n = 0; n < N; n++) {
         K->matmul_forward(part, inp + (size_t)n * C, w, bias, 1, C, OC);
         same &= !memcmp(part, all + (size_t)n * OC, (size_t)OC * sizeof(float));
@@ -865,7 +898,8 @@ int main(void) {
     test_threads();
     int rows_ok = matmul_rows_agree(64, 96) & matmul_rows_agree(256, 384) &
                   matmul_rows_agree(5, 3) & matmul_rows_agree(1027, 512);
-    CHECK(rows_ok, "matmul_forward rows: bitwise equal in calls of N = 16, 3 and 1");
+    CHECK(rows_ok, "matmul_forward rows: bitwise equal in calls of N = 16, 3, 2 and 1");
     test_attention_rows();
+    test_exp();
     return test_summary();
 }

@@ -161,6 +161,30 @@ static void test_choice_of_m(void) {
     reward_free(&a);
 }
 
+// The baselines' choices: problem 0: L 50 (wrong), 30 (right), 40 (right), 30 (right),
+// 90 (wrong); problem 1: all wrong; problem 2: one sample, right; problem 3 (interleaved):
+// 20 right, 20 right.
+static void test_baseline_selection(void) {
+    const int prob[10] = {0, 0, 0, 0, 0, 1, 1, 2, 3, 3};
+    const int len[10] = {50, 30, 40, 30, 90, 10, 20, 15, 20, 20};
+    const int cor[10] = {0, 1, 1, 1, 0, 0, 0, 1, 1, 1};
+    RewardInput in = {10, prob, len, cor};
+    int out[10];
+    Err e;
+    // sft-shortest: the 2 shortest correct (the tie at 30 goes to the earlier, then the
+    // other 30); problem 1 none; problem 2 its only one; problem 3 both.
+    int n = select_shortest_correct(&in, 2, out, &e);
+    const int want[5] = {1, 3, 7, 8, 9};
+    CHECK(n == 5, "sft-shortest chose %d samples, expected 5", n);
+    for (int i = 0; i < 5 && i < n; i++) CHECK(out[i] == want[i], "sft-shortest %d: %d, expected %d", i, out[i], want[i]);
+    // DPO: problem 0 (1 = shortest correct, 4 = longest); problem 2 has no other sample;
+    // problem 3: (8, 9) -- same length, another sample.
+    n = select_dpo_pairs(&in, out, &e);
+    const int pairs[4] = {1, 4, 8, 9};
+    CHECK(n == 2, "DPO chose %d pairs, expected 2", n);
+    for (int i = 0; i < 4 && n == 2; i++) CHECK(out[i] == pairs[i], "DPO row %d: %d, expected %d", i, out[i], pairs[i]);
+}
+
 static void test_ppo_term(void) {
     const int n = 4;
     const double eps = 0.2;
@@ -337,6 +361,7 @@ static void test_ppo_gradient(Model *m, const Examples *x) {
 int main(void) {
     test_hand_cases();
     test_choice_of_m();
+    test_baseline_selection();
     test_ppo_term();
     Config c = tiny();
     Model m;

@@ -59,7 +59,7 @@ int cmd_generate(int argc, char **argv) {
         {"seed", OPT_INT, &seed, "sampling seed (default 1)"},
         {"system", OPT_STR, &system, "system prompt (default: the paper's)"},
         {"raw", OPT_FLAG, &raw, "no chat template: continue the prompt text as it is"},
-        {"backend", OPT_STR, &backend, "cpu or cuda (default cpu)"},
+        {"device", OPT_STR, &backend, "cpu (default) or cuda"},
         {"quiet", OPT_FLAG, &quiet, "no summary on stderr"},
         {0},
     };

@@ -413,7 +413,7 @@ int cmd_presample(int argc, char **argv) {
         {"seed", OPT_INT, &seed, "seed; sample j of problem i draws from stream (seed, i, j) (default 1)"},
         {"slots", OPT_INT, &slots, "sequences decoded together (default 16; the results do not depend on it)"},
         {"limit", OPT_INT, &limit, "sample only problems 0..N-1 (default 0: all); rerun without it to continue"},
-        {"backend", OPT_STR, &backend, "cpu or cuda (default cpu)"},
+        {"device", OPT_STR, &backend, "cpu (default) or cuda"},
         {"quiet", OPT_FLAG, &q, "no progress line"},
         {0},
     };

@@ -135,37 +135,10 @@ static void set_row(Units *u, const Pool *p, int row, int sample) {
     u->src[row] = sample;
 }
 
-// Samples of each problem, in file order: first[p] .. first[p+1] into by_problem.
-typedef struct {
-    int n_problems;
-    int *first, *idx;
-} Groups;
-
-static int group_by_problem(const Pool *p, Groups *g, Err *e) {
-    int np = 0;
-    for (int i = 0; i < p->n; i++)
-        if (p->problem[i] + 1 > np) np = p->problem[i] + 1;
-    g->n_problems = np;
-    g->first = calloc((size_t)np + 1, sizeof(int));
-    g->idx = malloc((size_t)(p->n ? p->n : 1) * sizeof(int));
-    if (!g->first || !g->idx) return err_fmt(e, "out of memory");
-    for (int i = 0; i < p->n; i++) g->first[p->problem[i] + 1]++;
-    for (int q = 0; q < np; q++) g->first[q + 1] += g->first[q];
-    int *fill = calloc((size_t)np + 1, sizeof(int));
-    if (!fill) return err_fmt(e, "out of memory");
-    for (int i = 0; i < p->n; i++) g->idx[g->first[p->problem[i]] + fill[p->problem[i]]++] = i;
-    free(fill);
-    return 0;
-}
-
-static void groups_free(Groups *g) {
-    free(g->first);
-    free(g->idx);
-}
-
 // The training units of each objective.
 static int select_units(Objective obj, const PruneArgs *A, const Pool *p, Units *u, RewardOut *rw, Err *e) {
     memset(u, 0, sizeof *u);
+    RewardInput in = {p->n, p->problem, p->length, p->correct};
     if (obj == OBJ_PPO) {
         RewardConfig rc = reward_defaults();
         rc.lambda = A->lambda;
@@ -174,7 +147,6 @@ static int select_units(Objective obj, const PruneArgs *A, const Pool *p, Units 
         rc.normalize = !A->no_normalize;
         rc.leave_one_out = A->loo;
         rc.seed = (uint64_t)A->seed;
-        RewardInput in = {p->n, p->problem, p->length, p->correct};
         if (reward_compute(&rc, &in, rw, e) || units_alloc(u, rw->n, 1, e)) return -1;
         u->adv = malloc((size_t)rw->n * sizeof(double));
         if (!u->adv) return err_fmt(e, "out of memory");
@@ -184,49 +156,17 @@ static int select_units(Objective obj, const PruneArgs *A, const Pool *p, Units 
         }
         return 0;
     }
-    Groups g = {0};
-    if (group_by_problem(p, &g, e)) {
-        groups_free(&g);
-        return -1;
-    }
-    int rpu = obj == OBJ_DPO ? 2 : 1, rc = 0;
-    // At most 2 units per problem (sft-shortest) or 1 (dpo).
-    if (units_alloc(u, 2 * g.n_problems, rpu, e)) rc = -1;
-    int n = 0;
-    for (int q = 0; q < g.n_problems && !rc; q++) {
-        const int *s = g.idx + g.first[q];
-        int K = g.first[q + 1] - g.first[q];
-        // The two shortest correct samples (ties: the earlier sample).
-        int best[2] = {-1, -1}, longest = -1;
-        for (int k = 0; k < K; k++) {
-            int i = s[k];
-            if (!p->correct[i]) continue;
-            if (best[0] < 0 || p->length[i] < p->length[best[0]]) {
-                best[1] = best[0];
-                best[0] = i;
-            } else if (best[1] < 0 || p->length[i] < p->length[best[1]]) {
-                best[1] = i;
-            }
-        }
-        if (obj == OBJ_SFT_SHORTEST) {
-            for (int j = 0; j < 2; j++)
-                if (best[j] >= 0) set_row(u, p, n++, best[j]);
-            continue;
-        }
-        // DPO's rejected: the longest sample other than the chosen (ties: the earlier).
-        for (int k = 0; k < K && best[0] >= 0; k++)
-            if (s[k] != best[0] && (longest < 0 || p->length[s[k]] > p->length[longest])) longest = s[k];
-        if (longest >= 0) {
-            set_row(u, p, 2 * n, best[0]);
-            set_row(u, p, 2 * n + 1, longest);
-            n++;
-        }
-    }
-    groups_free(&g);
-    u->n_units = n;
+    int rpu = obj == OBJ_DPO ? 2 : 1;
+    int *pick = malloc((size_t)p->n * sizeof(int));
+    if (!pick) return err_fmt(e, "out of memory");
+    int n = obj == OBJ_DPO ? select_dpo_pairs(&in, pick, e) : select_shortest_correct(&in, 2, pick, e);
+    int rc = n < 0 ? -1 : 0;
     if (!rc && n == 0)
         rc = err_fmt(e, "%s: no training %s (no problem has a correct sample%s)", A->presample,
                      obj == OBJ_DPO ? "pairs" : "samples", obj == OBJ_DPO ? " and another one" : "");
+    if (!rc) rc = units_alloc(u, n, rpu, e);
+    for (int r = 0; !rc && r < n * rpu; r++) set_row(u, p, r, pick[r]);
+    free(pick);
     return rc;
 }
 

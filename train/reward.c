@@ -34,6 +34,70 @@ static int cmp_int(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+// Sample indices sorted by (problem, index): the problems' groups as runs. NULL when out
+// of memory.
+static int *group_order(const RewardInput *in) {
+    int *order = malloc((size_t)(in->n > 0 ? in->n : 1) * sizeof(int));
+    if (!order) return NULL;
+    for (int i = 0; i < in->n; i++) order[i] = i;
+    sort_in = in;
+    qsort(order, (size_t)in->n, sizeof(int), by_problem);
+    return order;
+}
+
+// Length of the run of order[s..] that shares order[s]'s problem.
+static int run_len(const RewardInput *in, const int *order, int s) {
+    int K = 0;
+    while (s + K < in->n && in->problem[order[s + K]] == in->problem[order[s]]) K++;
+    return K;
+}
+
+int select_shortest_correct(const RewardInput *in, int n_best, int *out, Err *e) {
+    int *order = group_order(in), n = 0;
+    if (!order) return err_fmt(e, "out of memory");
+    for (int s = 0; s < in->n;) {
+        int K = run_len(in, order, s);
+        // Selection of the n_best shortest correct, one pass each (n_best is small).
+        for (int j = 0; j < n_best; j++) {
+            int best = -1;
+            for (int k = 0; k < K; k++) {
+                int i = order[s + k], taken = 0;
+                for (int q = n - j; q < n; q++) taken |= out[q] == i;
+                if (in->correct[i] && !taken && (best < 0 || in->length[i] < in->length[best])) best = i;
+            }
+            if (best < 0) break;
+            out[n++] = best;
+        }
+        s += K;
+    }
+    free(order);
+    return n;
+}
+
+int select_dpo_pairs(const RewardInput *in, int *out, Err *e) {
+    int *order = group_order(in), n = 0;
+    if (!order) return err_fmt(e, "out of memory");
+    for (int s = 0; s < in->n;) {
+        int K = run_len(in, order, s), chosen = -1, rejected = -1;
+        for (int k = 0; k < K; k++) {
+            int i = order[s + k];
+            if (in->correct[i] && (chosen < 0 || in->length[i] < in->length[chosen])) chosen = i;
+        }
+        for (int k = 0; k < K && chosen >= 0; k++) {
+            int i = order[s + k];
+            if (i != chosen && (rejected < 0 || in->length[i] > in->length[rejected])) rejected = i;
+        }
+        if (rejected >= 0) {
+            out[2 * n] = chosen;
+            out[2 * n + 1] = rejected;
+            n++;
+        }
+        s += K;
+    }
+    free(order);
+    return n;
+}
+
 int reward_compute(const RewardConfig *c, const RewardInput *in, RewardOut *out, Err *e) {
     memset(out, 0, sizeof *out);
     if (in->n < 1) return err_fmt(e, "reward: no samples");
@@ -44,7 +108,7 @@ int reward_compute(const RewardConfig *c, const RewardInput *in, RewardOut *out,
         if (in->correct[i] != 0 && in->correct[i] != 1)
             return err_fmt(e, "reward: sample %d has correct = %d (expected 0 or 1)", i, in->correct[i]);
     }
-    int *order = malloc((size_t)in->n * sizeof(int));
+    int *order = group_order(in);
     out->index = malloc((size_t)in->n * sizeof(int));
     out->raw = malloc((size_t)in->n * sizeof(double));
     out->adv = malloc((size_t)in->n * sizeof(double));
@@ -53,14 +117,9 @@ int reward_compute(const RewardConfig *c, const RewardInput *in, RewardOut *out,
         reward_free(out);
         return err_fmt(e, "reward: out of memory for %d samples", in->n);
     }
-    for (int i = 0; i < in->n; i++) order[i] = i;
-    sort_in = in;
-    qsort(order, (size_t)in->n, sizeof(int), by_problem);
-
     // Per problem (a run of `order`): baselines, the choice of m, raw R.
     for (int s = 0; s < in->n;) {
-        int p = in->problem[order[s]], K = 0;
-        while (s + K < in->n && in->problem[order[s + K]] == p) K++;
+        int p = in->problem[order[s]], K = run_len(in, order, s);
         const int *grp = order + s;
         if (c->leave_one_out && K < 2) {
             free(order);

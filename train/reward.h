@@ -60,6 +60,16 @@ typedef struct {
 int reward_compute(const RewardConfig *c, const RewardInput *in, RewardOut *out, Err *e);
 void reward_free(RewardOut *out);
 
+// The paper's baselines choose their samples from the same pre-samples. Problems are
+// visited in ascending order; ties go to the earlier sample. out must hold in->n ints.
+// sft-shortest: the n_best shortest correct samples of each problem (in that order).
+// Returns how many were chosen (-1: out of memory).
+int select_shortest_correct(const RewardInput *in, int n_best, int *out, Err *e);
+// DPO: for each problem with a correct sample and at least one other sample, the pair
+// (its shortest correct sample, its longest other sample) as out[2j], out[2j+1].
+// Returns the number of pairs (-1: out of memory).
+int select_dpo_pairs(const RewardInput *in, int *out, Err *e);
+
 typedef enum { RATIO_TOKEN_MEAN, RATIO_SEQ } RatioMode;
 
 // One sequence's part of the PPO loss. sum_logp / sum_logp_ref: sums of the solution

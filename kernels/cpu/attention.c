@@ -10,6 +10,7 @@
 // Query head h reads key/value head h / (H / KV). Rows past a sequence's length are
 // never read and get zeros.
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -17,6 +18,102 @@
 // Keys are scored in blocks of this many (a stack buffer), with the running maximum
 // and sum rescaled between blocks (online softmax), so any length works.
 enum { ATT_BLOCK = 256 };
+
+// exp(x) = 2^k exp(f), k = round(x / ln 2), f = x - k ln 2 in [-ln2/2, ln2/2] (ln 2 in
+// two parts, Cody-Waite, so f is exact to float precision), exp(f) = 1 + f + f^2 P(f) with
+// Cephes' degree-5 minimax P (expf.c; within 1 ulp on the reduced range), and 2^k put into
+// a float's exponent field. A plain loop of elementwise operations: GCC vectorises it, and
+// every element gets the same bits whether it lands in a vector or in the scalar tail.
+// Below -87.33 the result would be subnormal: it is 0 instead (softmax weights that small
+// vanish next to the maximum's 1 anyway); above 88, exp(88) (attention only passes x <~ 0).
+void cpu_exp(float *y, const float *x, int n) {
+    for (int i = 0; i < n; i++) {
+        float xi = x[i];
+        float c = xi > 88.0f ? 88.0f : xi;
+        c = c < -87.33f ? -87.33f : c;
+        // round(c / ln 2) by the 1.5 * 2^23 shift: k lands in the low mantissa bits of t
+        float t = fmaf(c, 1.44269504088896341f, 12582912.0f), k = t - 12582912.0f;
+        float f = fmaf(k, -0.693359375f, c);
+        f = fmaf(k, 2.12194440e-4f, f);
+        float p = 1.9875691500e-4f;
+        p = fmaf(p, f, 1.3981999507e-3f);
+        p = fmaf(p, f, 8.3334519073e-3f);
+        p = fmaf(p, f, 4.1665795894e-2f);
+        p = fmaf(p, f, 1.6666665459e-1f);
+        p = fmaf(p, f, 5.0000001201e-1f);
+        p = fmaf(p, f * f, f) + 1.0f;
+        int32_t bits = ((int32_t)k + 127) << 23;
+        float two_k;
+        memcpy(&two_k, &bits, sizeof two_k);
+        float e = p * two_k;
+        // 0 below the range by a mask, not a branch: a select of floats would keep GCC
+        // (trapping math) from vectorising the loop. NaN fails the test and stays NaN.
+        memcpy(&bits, &e, sizeof bits);
+        bits &= -(int32_t)!(xi < -87.33f);
+        memcpy(&y[i], &bits, sizeof bits);
+    }
+}
+
+// s[j] = a . k_j for the n keys k_j = k + j*stride, DOT_KEYS keys per pass sharing each
+// load of a. Every key has its own 8-lane accumulator, reduced the same way in a group
+// or alone, so s[j] depends only on a and k_j.
+enum { DOT_KEYS = 8 };
+
+static inline __attribute__((always_inline)) void dot_keys(float *s, const float *a,
+                                                           const float *k, size_t stride,
+                                                           int D, int nk) {
+    int d8 = D / 8 * 8;
+    cpu_v8 acc[DOT_KEYS] = {{0}};
+    for (int d = 0; d < d8; d += 8) {
+        cpu_v8 av, kv;
+        memcpy(&av, a + d, sizeof av);
+#pragma GCC unroll 8
+        for (int j = 0; j < nk; j++) {
+            memcpy(&kv, k + j * stride + d, sizeof kv);
+            acc[j] = cpu_fma8(av, kv, acc[j]);
+        }
+    }
+    int j = 0;
+    for (; j + 4 <= nk; j += 4) cpu_hsum8x4(acc + j, s + j);
+    for (; j < nk; j++) s[j] = cpu_hsum8(&acc[j]);
+    for (j = 0; j < nk; j++)
+        for (int d = d8; d < D; d++) s[j] = fmaf(a[d], k[j * stride + d], s[j]);
+}
+
+static void dots(float *s, const float *a, const float *k, size_t stride, int n, int D) {
+    int j = 0;
+    for (; j + DOT_KEYS <= n; j += DOT_KEYS) dot_keys(s + j, a, k + j * stride, stride, D, DOT_KEYS);
+    for (; j < n; j++) dot_keys(s + j, a, k + j * stride, stride, D, 1);
+}
+
+// o[d] += sum_j p[j] v_j[d] over n vectors v_j = v + j*stride, the keys in order: for each
+// element one fmaf per key, as cpu_axpy key by key would do, but with NV vectors of o held
+// in registers across the keys (NV independent chains) instead of a load and a store of o
+// per key.
+static inline __attribute__((always_inline)) void pv_chunk(float *o, const float *p,
+                                                           const float *v, size_t stride,
+                                                           int n, int nv) {
+    cpu_v8 acc[8];
+    for (int c = 0; c < nv; c++) memcpy(&acc[c], o + 8 * c, sizeof acc[c]);
+    for (int j = 0; j < n; j++) {
+        cpu_v8 pj = {p[j], p[j], p[j], p[j], p[j], p[j], p[j], p[j]}, vj;
+#pragma GCC unroll 8
+        for (int c = 0; c < nv; c++) {
+            memcpy(&vj, v + j * stride + 8 * c, sizeof vj);
+            acc[c] = cpu_fma8(pj, vj, acc[c]);
+        }
+    }
+    for (int c = 0; c < nv; c++) memcpy(o + 8 * c, &acc[c], sizeof acc[c]);
+}
+
+static void pv(float *o, const float *p, const float *v, size_t stride, int n, int D) {
+    int d = 0;
+    for (; d + 64 <= D; d += 64) pv_chunk(o + d, p, v + d, stride, n, 8);
+    for (; d + 32 <= D; d += 32) pv_chunk(o + d, p, v + d, stride, n, 4);
+    for (; d + 8 <= D; d += 8) pv_chunk(o + d, p, v + d, stride, n, 1);
+    for (; d < D; d++)
+        for (int j = 0; j < n; j++) o[d] = fmaf(p[j], v[j * stride + d], o[d]);
+}
 
 // o[D] = softmax(scale * K q) V over n_keys keys k_j = k + j*stride (v likewise);
 // returns the log-sum-exp of the scaled scores. Shared by the training forward and the
@@ -28,11 +125,11 @@ static float attend(float *restrict o, const float *restrict q, const float *k,
     memset(o, 0, (size_t)D * sizeof(float));
     for (int j0 = 0; j0 < n_keys; j0 += ATT_BLOCK) {
         int nb = n_keys - j0 < ATT_BLOCK ? n_keys - j0 : ATT_BLOCK;
+        dots(scores, q, k + (size_t)j0 * stride, stride, nb, D);
         float block_max = -INFINITY;
         for (int j = 0; j < nb; j++) {
-            float s = cpu_dot(q, k + (size_t)(j0 + j) * stride, D) * scale;
-            scores[j] = s;
-            block_max = s > block_max ? s : block_max;
+            scores[j] *= scale;
+            block_max = scores[j] > block_max ? scores[j] : block_max;
         }
         if (block_max > max) {  // rescale what was summed under the old maximum
             float r = expf(max - block_max);
@@ -40,11 +137,10 @@ static float attend(float *restrict o, const float *restrict q, const float *k,
             for (int d = 0; d < D; d++) o[d] *= r;
             max = block_max;
         }
-        for (int j = 0; j < nb; j++) {
-            float p = expf(scores[j] - max);
-            sum += p;
-            cpu_axpy(o, p, v + (size_t)(j0 + j) * stride, D);
-        }
+        for (int j = 0; j < nb; j++) scores[j] -= max;
+        cpu_exp(scores, scores, nb);
+        for (int j = 0; j < nb; j++) sum += scores[j];
+        pv(o, scores, v + (size_t)j0 * stride, stride, nb, D);
     }
     float inv = 1.0f / sum;
     for (int d = 0; d < D; d++) o[d] *= inv;
@@ -77,9 +173,31 @@ void cpu_attention_forward(float *out, float *lse, const float *qkv, const int *
     }
 }
 
+// y[d] += sum_r c[r] x_r[d] for r = 0..n-1 in order (n <= BWD_ROWS), y loaded and stored
+// once for the n updates.
+enum { BWD_ROWS = 4 };
+
+static void rows_update(float *restrict y, const float *c, const float *const *x, int n, int D) {
+    int d = 0;
+    for (; d + 8 <= D; d += 8) {
+        cpu_v8 acc, xv;
+        memcpy(&acc, y + d, sizeof acc);
+        for (int r = 0; r < n; r++) {
+            cpu_v8 cr = {c[r], c[r], c[r], c[r], c[r], c[r], c[r], c[r]};
+            memcpy(&xv, x[r] + d, sizeof xv);
+            acc = cpu_fma8(cr, xv, acc);
+        }
+        memcpy(y + d, &acc, sizeof acc);
+    }
+    for (; d < D; d++)
+        for (int r = 0; r < n; r++) y[d] = fmaf(c[r], x[r][d], y[d]);
+}
+
 // Parallel over (sequence, key/value head): one task owns dk and dv of its head in its
 // sequence and dq of the query heads that share it, so nothing races and every sum
-// runs in a fixed order (query head, then query row, then key).
+// runs in a fixed order (query head, then query row, then key). Query rows go BWD_ROWS
+// at a time so that each dk_j, dv_j is read and written once per group of rows (their
+// contributions still added in row order).
 void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                             const float *lse, const int *lens, int B, int T, int H, int KV,
                             int D) {
@@ -99,30 +217,43 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
                 memset(r + voff, 0, (size_t)D * sizeof(float));
             }
             for (int h = kh * group; h < (kh + 1) * group; h++) {
-                for (int i = 0; i < len; i++) {
-                    size_t n = n0 + i;
-                    const float *q = qkv + n * row + (size_t)h * D;
-                    const float *o = out + n * H * D + (size_t)h * D;
-                    const float *dO = dout + n * H * D + (size_t)h * D;
-                    float *dq = dqkv + n * row + (size_t)h * D;
-                    float l = lse[n * H + h];
-                    float di = cpu_dot(dO, o, D);
-                    // per block of keys: the probabilities and score gradients first (dot
-                    // products only), then the three accumulations
-                    for (int j0 = 0; j0 <= i; j0 += ATT_BLOCK) {
-                        int nb = i + 1 - j0 < ATT_BLOCK ? i + 1 - j0 : ATT_BLOCK;
-                        float p[ATT_BLOCK], ds[ATT_BLOCK];
-                        for (int j = 0; j < nb; j++) {
-                            const float *kv = qkv + (n0 + j0 + j) * row;
-                            p[j] = expf(cpu_dot(q, kv + koff, D) * scale - l);
-                            ds[j] = p[j] * (cpu_dot(dO, kv + voff, D) - di) * scale;
+                for (int i0 = 0; i0 < len; i0 += BWD_ROWS) {
+                    int nr = len - i0 < BWD_ROWS ? len - i0 : BWD_ROWS, last = i0 + nr - 1;
+                    const float *q[BWD_ROWS], *dO[BWD_ROWS];
+                    float l[BWD_ROWS], di[BWD_ROWS];
+                    for (int r = 0; r < nr; r++) {
+                        size_t n = n0 + i0 + r;
+                        q[r] = qkv + n * row + (size_t)h * D;
+                        dO[r] = dout + n * H * D + (size_t)h * D;
+                        l[r] = lse[n * H + h];
+                        di[r] = cpu_dot(dO[r], out + n * H * D + (size_t)h * D, D);
+                    }
+                    // per block of keys and per row i = i0 + r (keys j <= i): the
+                    // probabilities and score gradients, dq; then dk and dv of each key
+                    // from the rows that see it
+                    for (int j0 = 0; j0 <= last; j0 += ATT_BLOCK) {
+                        int nb = last + 1 - j0 < ATT_BLOCK ? last + 1 - j0 : ATT_BLOCK;
+                        float p[BWD_ROWS][ATT_BLOCK], ds[BWD_ROWS][ATT_BLOCK];
+                        const float *kv = qkv + (n0 + j0) * row;
+                        for (int r = 0; r < nr; r++) {
+                            int m = i0 + r + 1 - j0 < nb ? i0 + r + 1 - j0 : nb;  // keys seen
+                            if (m <= 0) continue;
+                            dots(p[r], q[r], kv + koff, row, m, D);
+                            dots(ds[r], dO[r], kv + voff, row, m, D);
+                            for (int j = 0; j < m; j++) p[r][j] = p[r][j] * scale - l[r];
+                            cpu_exp(p[r], p[r], m);
+                            for (int j = 0; j < m; j++)
+                                ds[r][j] = p[r][j] * (ds[r][j] - di[r]) * scale;
+                            pv(dqkv + (n0 + i0 + r) * row + (size_t)h * D, ds[r], kv + koff,
+                               row, m, D);
                         }
-                        for (int j = 0; j < nb; j++)
-                            cpu_axpy(dq, ds[j], qkv + (n0 + j0 + j) * row + koff, D);
                         for (int j = 0; j < nb; j++) {
+                            int r0 = j0 + j - i0 > 0 ? j0 + j - i0 : 0;  // first row seeing j
+                            float cp[BWD_ROWS], cs[BWD_ROWS];
+                            for (int r = r0; r < nr; r++) cp[r - r0] = p[r][j], cs[r - r0] = ds[r][j];
                             float *dkv = dqkv + (n0 + j0 + j) * row;
-                            cpu_axpy(dkv + koff, ds[j], q, D);
-                            cpu_axpy(dkv + voff, p[j], dO, D);
+                            rows_update(dkv + koff, cs, q + r0, nr - r0, D);
+                            rows_update(dkv + voff, cp, dO + r0, nr - r0, D);
                         }
                     }
                 }

@@ -10,7 +10,9 @@
 #ifndef O1P_KERNELS_CPU_H
 #define O1P_KERNELS_CPU_H
 
+#include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 // memory.c: memory, residual add, embedding
 void *cpu_alloc(size_t bytes);
@@ -42,7 +44,7 @@ void cpu_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_h
 void cpu_swiglu_forward(float *out, const float *gu, int N, int hidden);
 void cpu_swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int hidden);
 
-// attention.c
+// attention.c (and cpu_exp, the vectorisable exp of a block of values)
 void cpu_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
                            int T, int H, int KV, int D);
 void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
@@ -53,6 +55,9 @@ void cpu_kv_cache_write(float *kcache, float *vcache, const float *qkv, const in
 void cpu_attention_decode(float *out, const float *qkv, const float *kcache,
                           const float *vcache, const int *slots, const int *pos, int N, int H,
                           int KV, int D, int max_T);
+// y[i] = exp(x[i]) within 2 ulp for x in [-87.33, 88]; x < -87.33 (and -inf) gives 0,
+// x > 88 gives exp(88), NaN stays NaN. y may alias x.
+void cpu_exp(float *y, const float *x, int n);
 
 // loss.c: softmax cross-entropy
 void cpu_crossentropy_forward(float *logprob, float *lse, const float *logits,
@@ -78,10 +83,44 @@ static inline float cpu_dot(const float *a, const float *b, int n) {
     return s;
 }
 
-// y += alpha * x
+// y += alpha * x, each element rounded once (fmaf)
 static inline void cpu_axpy(float *restrict y, float alpha, const float *restrict x, int n) {
 #pragma omp simd
-    for (int i = 0; i < n; i++) y[i] += alpha * x[i];
+    for (int i = 0; i < n; i++) y[i] = fmaf(alpha, x[i], y[i]);
+}
+
+// 8 lanes whatever the target ISA, so a summation order is fixed by the code that uses
+// them, not by the vector width the compiler picks.
+typedef float cpu_v8 __attribute__((vector_size(32)));
+
+// acc + a * b lane by lane, rounded once (fmaf: one vfmadd on FMA hardware, the same bits
+// everywhere else).
+static inline cpu_v8 cpu_fma8(cpu_v8 a, cpu_v8 b, cpu_v8 acc) {
+    cpu_v8 r;
+    for (int l = 0; l < 8; l++) r[l] = fmaf(a[l], b[l], acc[l]);
+    return r;
+}
+
+// The lanes of *acc added pairwise. (Vectors go by pointer: by value their ABI would
+// depend on the -march flags.)
+static inline float cpu_hsum8(const cpu_v8 *acc) {
+    const float *a = (const float *)acc;
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+// s[i] = cpu_hsum8(&acc[i]) for i < 4, bitwise, in three vector adds: each level adds
+// neighbouring lanes of two vectors (their even lanes to their odd ones).
+static inline void cpu_hsum8x4(const cpu_v8 *acc, float *s) {
+    typedef float v4 __attribute__((vector_size(16)));
+#define EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+    cpu_v8 ab = EVEN(acc[0], acc[1]) + ODD(acc[0], acc[1]);  // a0+a1 a2+a3 a4+a5 a6+a7 b..
+    cpu_v8 cd = EVEN(acc[2], acc[3]) + ODD(acc[2], acc[3]);
+    cpu_v8 x = EVEN(ab, cd) + ODD(ab, cd);  // (a0+a1)+(a2+a3) (a4+a5)+(a6+a7) b.. c.. d..
+#undef EVEN
+#undef ODD
+    v4 y = __builtin_shufflevector(x, x, 0, 2, 4, 6) + __builtin_shufflevector(x, x, 1, 3, 5, 7);
+    memcpy(s, &y, sizeof y);
 }
 
 #endif

@@ -15,7 +15,6 @@
 // determinism), so a forward of at most ROWWISE_MAX rows -- a decode step -- takes a
 // path of its own whose every element is the same fixed-order dot product whatever N.
 #include <cblas.h>
-#include <math.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -38,30 +37,11 @@ static void gemm_tiled(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int
     }
 }
 
-// 8 lanes whatever the target ISA, so the summation order is fixed by this code.
-typedef float v8 __attribute__((vector_size(32)));
-
-// acc + a * b lane by lane, rounded once (fmaf: one vfmadd on FMA hardware, the same bits
-// everywhere else).
-static inline v8 fma8(v8 a, v8 b, v8 acc) {
-    v8 r;
-    for (int l = 0; l < 8; l++) r[l] = fmaf(a[l], b[l], acc[l]);
-    return r;
-}
-
-// Lane k sums the products c = k (mod 8); the lanes are added pairwise, then the tail.
-// (Vectors go by pointer: by value their ABI would depend on the -march flags.)
-static inline float reduce8(const v8 *acc, const float *x, const float *w, int c0, int C) {
-    const float *a = (const float *)acc;
-    float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-    for (int c = c0; c < C; c++) s = fmaf(x[c], w[c], s);
-    return s;
-}
-
 // Small-N forward, by tiles of up to WR weight rows x XR input rows: each weight load
 // serves XR rows and each input load WR outputs (WR * XR accumulators in registers).
-// Every element out[n, o] is its own accumulator, summed over c in the same order by the
-// same operations whatever tile it falls in, so a row's bits do not depend on N.
+// Every element out[n, o] is its own accumulator: lane k sums the products c = k (mod 8)
+// of the first C/8*8, the lanes are added pairwise (cpu_hsum8), then the tail in order --
+// the same operations whatever tile it falls in, so a row's bits do not depend on N.
 enum { WR = 3, XR = 4 };
 
 static inline __attribute__((always_inline)) void
@@ -71,23 +51,32 @@ rowwise_tile(float *out, const float *inp, const float *w, const float *bias, in
     const float *wo[WR], *x[XR];
     for (int i = 0; i < wr; i++) wo[i] = w + (size_t)(o0 + i) * C;
     for (int r = 0; r < xr; r++) x[r] = inp + (size_t)(n0 + r) * C;
-    v8 acc[WR][XR] = {{{0}}};
+    cpu_v8 acc[WR][XR] = {{{0}}};
     for (int c = 0; c < c8; c += 8) {
-        v8 wv[WR], xv;
+        cpu_v8 wv[WR], xv;
+        // the next block of weight rows, read at the same pace (wr * 8 floats a step)
+        __builtin_prefetch(wo[0] + (size_t)wr * C + (size_t)wr * c);
+        __builtin_prefetch(wo[0] + (size_t)wr * C + (size_t)wr * c + 16);
 #pragma GCC unroll 4
         for (int i = 0; i < wr; i++) memcpy(&wv[i], wo[i] + c, sizeof xv);
 #pragma GCC unroll 4
         for (int r = 0; r < xr; r++) {
             memcpy(&xv, x[r] + c, sizeof xv);
 #pragma GCC unroll 4
-            for (int i = 0; i < wr; i++) acc[i][r] = fma8(xv, wv[i], acc[i][r]);
+            for (int i = 0; i < wr; i++) acc[i][r] = cpu_fma8(xv, wv[i], acc[i][r]);
         }
     }
-    for (int r = 0; r < xr; r++)
-        for (int i = 0; i < wr; i++) {
-            float s = reduce8(&acc[i][r], x[r], wo[i], c8, C);
-            out[(size_t)(n0 + r) * OC + o0 + i] = bias ? s + bias[o0 + i] : s;
+    for (int i = 0; i < wr; i++) {
+        float s[XR];
+        if (xr == XR) cpu_hsum8x4(acc[i], s);
+        else
+            for (int r = 0; r < xr; r++) s[r] = cpu_hsum8(&acc[i][r]);
+        for (int r = 0; r < xr; r++) {
+            float t = s[r];
+            for (int c = c8; c < C; c++) t = fmaf(x[r][c], wo[i][c], t);
+            out[(size_t)(n0 + r) * OC + o0 + i] = bias ? t + bias[o0 + i] : t;
         }
+    }
 }
 
 // One function per tile shape, so each has its loops unrolled with constant bounds.
@@ -109,10 +98,10 @@ static TileFn *const tiles[WR][XR] = {{tile_1_1, tile_1_2, tile_1_3, tile_1_4},
 // WR weight rows stay in L1 meanwhile), computing only the rows that exist.
 static void matmul_rowwise(float *out, const float *inp, const float *w, const float *bias,
                            int N, int C, int OC) {
-    int n_blocks = (OC + WR - 1) / WR;
+    int bw = N <= XR ? 1 : WR, n_blocks = (OC + bw - 1) / bw;
 #pragma omp parallel for schedule(static)
     for (int blk = 0; blk < n_blocks; blk++) {
-        int o0 = blk * WR, wr = OC - o0 < WR ? OC - o0 : WR;
+        int o0 = blk * bw, wr = OC - o0 < bw ? OC - o0 : bw;
         for (int n0 = 0; n0 < N; n0 += XR) {
             int xr = N - n0 < XR ? N - n0 : XR;
             tiles[wr - 1][xr - 1](out, inp, w, bias, C, OC, o0, n0);
