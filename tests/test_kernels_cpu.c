@@ -889,6 +889,8 @@ int main(void) {
     test_attention(2, 5, 4, 4, 16, l4, 1);
     int l5[] = {600, 300};  // past several online-softmax blocks of 256 keys
     test_attention(2, 600, 2, 1, 8, l5, 0);
+    int l6[] = {259};  // backward: a group of query rows past the first block of keys
+    test_attention(1, 259, 2, 1, 8, l6, 1);
 
     test_sum_squares(0);
     test_sum_squares(1);

@@ -47,9 +47,12 @@ typedef struct {
     TokPretok pretok;      // split pattern (default in tok_train_defaults: TOK_PRE_QWEN2)
     int nfc;               // apply the NFC normalizer (default 1)
     const char **specials; // special tokens appended after the BPE tokens
-    int n_specials;        // default: <|endoftext|>, <|im_start|>, <|im_end|>
+    int n_specials;        // default: <|endoftext|>, <|im_start|>, <|im_end|>; at most
+                           // TOK_MAX_TRAIN_SPECIALS
     int min_frequency;     // pairs seen fewer times are not merged (default 2)
 } TokTrainOpts;
+
+#define TOK_MAX_TRAIN_SPECIALS 64
 
 TokTrainOpts tok_train_defaults(int vocab_size);
 // Deterministic byte-level BPE training: same text and options, same tokenizer.

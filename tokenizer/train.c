@@ -234,7 +234,7 @@ static int has_pair(const Trainer *tr, int32_t w, int32_t a, int32_t b) {
 }
 
 Tokenizer *tok_train(const char *text, size_t len, const TokTrainOpts *o, Err *e) {
-    if (o->n_specials < 0 || o->vocab_size < 256 + o->n_specials || o->vocab_size > (1 << 24))
+    if (o->n_specials < 0 || o->n_specials > TOK_MAX_TRAIN_SPECIALS || o->vocab_size < 256 + o->n_specials || o->vocab_size > (1 << 24))
         return err_fmt(e, "vocab size %d must be between %d (256 bytes + %d special tokens) and %d",
                        o->vocab_size, 256 + o->n_specials, o->n_specials, 1 << 24),
                NULL;
@@ -254,13 +254,20 @@ Tokenizer *tok_train(const char *text, size_t len, const TokTrainOpts *o, Err *e
     size_t cap_counts = 0;
     char **norms = NULL;  // NFC copies of segments (the word keys point into them)
     size_t n_norms = 0;
-    // 1. segments between special tokens -> counted pieces
+    // 1. segments between special tokens -> counted pieces. found[i] caches where
+    // special i next occurs (len: nowhere further), so the text is scanned once per
+    // special, not once per segment.
+    size_t found[TOK_MAX_TRAIN_SPECIALS];
+    for (int i = 0; i < o->n_specials; i++) found[i] = SIZE_MAX;
     for (size_t pos = 0; pos <= len;) {
         size_t next = len, skip = 0;
         for (int i = 0; i < o->n_specials; i++) {
             size_t l = strlen(o->specials[i]);
-            const char *f = memmem(text + pos, len - pos, o->specials[i], l);
-            if (f && (size_t)(f - text) < next) next = (size_t)(f - text), skip = l;
+            if (found[i] == SIZE_MAX || (found[i] < pos && found[i] != len)) {
+                const char *f = memmem(text + pos, len - pos, o->specials[i], l);
+                found[i] = f ? (size_t)(f - text) : len;
+            }
+            if (found[i] < next) next = found[i], skip = l;
         }
         const char *seg = text + pos;
         size_t n = next - pos;

@@ -21,11 +21,12 @@ enum { ATT_BLOCK = 256 };
 
 // exp(x) = 2^k exp(f), k = round(x / ln 2), f = x - k ln 2 in [-ln2/2, ln2/2] (ln 2 in
 // two parts, Cody-Waite, so f is exact to float precision), exp(f) = 1 + f + f^2 P(f) with
-// Cephes' degree-5 minimax P (expf.c; within 1 ulp on the reduced range), and 2^k put into
-// a float's exponent field. A plain loop of elementwise operations: GCC vectorises it, and
-// every element gets the same bits whether it lands in a vector or in the scalar tail.
-// Below -87.33 the result would be subnormal: it is 0 instead (softmax weights that small
-// vanish next to the maximum's 1 anyway); above 88, exp(88) (attention only passes x <~ 0).
+// Cephes' degree-5 minimax P (expf.c; tests/test_kernels_cpu.c measures < 1 ulp), and 2^k
+// put into a float's exponent field. A plain loop of elementwise operations: GCC vectorises
+// it, and every element gets the same bits whether it lands in a vector or in the scalar
+// tail. Below -87.33 the result would be subnormal: it is 0 instead (softmax weights that
+// small vanish next to the maximum's 1 anyway); above 88, exp(88) (attention only passes
+// x <~ 0).
 void cpu_exp(float *y, const float *x, int n) {
     for (int i = 0; i < n; i++) {
         float xi = x[i];
@@ -42,14 +43,16 @@ void cpu_exp(float *y, const float *x, int n) {
         p = fmaf(p, f, 1.6666665459e-1f);
         p = fmaf(p, f, 5.0000001201e-1f);
         p = fmaf(p, f * f, f) + 1.0f;
-        int32_t bits = ((int32_t)k + 127) << 23;
+        uint32_t bits;  // 2^k: k + 127 in the exponent field (k from t's bits, no UB on NaN)
+        memcpy(&bits, &t, sizeof bits);
+        bits = (bits - 0x4B400000u + 127u) << 23;
         float two_k;
         memcpy(&two_k, &bits, sizeof two_k);
         float e = p * two_k;
         // 0 below the range by a mask, not a branch: a select of floats would keep GCC
         // (trapping math) from vectorising the loop. NaN fails the test and stays NaN.
         memcpy(&bits, &e, sizeof bits);
-        bits &= -(int32_t)!(xi < -87.33f);
+        bits &= -(uint32_t)!(xi < -87.33f);
         memcpy(&y[i], &bits, sizeof bits);
     }
 }
@@ -70,7 +73,7 @@ static inline __attribute__((always_inline)) void dot_keys(float *s, const float
 #pragma GCC unroll 8
         for (int j = 0; j < nk; j++) {
             memcpy(&kv, k + j * stride + d, sizeof kv);
-            acc[j] = cpu_fma8(av, kv, acc[j]);
+            cpu_fma8(&acc[j], &av, &kv);
         }
     }
     int j = 0;
@@ -82,7 +85,8 @@ static inline __attribute__((always_inline)) void dot_keys(float *s, const float
 
 static void dots(float *s, const float *a, const float *k, size_t stride, int n, int D) {
     int j = 0;
-    for (; j + DOT_KEYS <= n; j += DOT_KEYS) dot_keys(s + j, a, k + j * stride, stride, D, DOT_KEYS);
+    for (; j + DOT_KEYS <= n; j += DOT_KEYS)
+        dot_keys(s + j, a, k + j * stride, stride, D, DOT_KEYS);
     for (; j < n; j++) dot_keys(s + j, a, k + j * stride, stride, D, 1);
 }
 
@@ -100,7 +104,7 @@ static inline __attribute__((always_inline)) void pv_chunk(float *o, const float
 #pragma GCC unroll 8
         for (int c = 0; c < nv; c++) {
             memcpy(&vj, v + j * stride + 8 * c, sizeof vj);
-            acc[c] = cpu_fma8(pj, vj, acc[c]);
+            cpu_fma8(&acc[c], &pj, &vj);
         }
     }
     for (int c = 0; c < nv; c++) memcpy(o + 8 * c, &acc[c], sizeof acc[c]);
@@ -115,6 +119,33 @@ static void pv(float *o, const float *p, const float *v, size_t stride, int n, i
         for (int j = 0; j < n; j++) o[d] = fmaf(p[j], v[j * stride + d], o[d]);
 }
 
+// max and sum of x[0..n), eight lanes at a time: lane l takes the elements j = l (mod 8)
+// of the first n/8*8, the lanes are combined, then the tail (the max is exact in any
+// order; the sum's order is fixed by this code). Elementwise updates of eight partial
+// results vectorise where a running scalar would not.
+static float max_of(const float *x, int n) {
+    float m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                  -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
+    for (; j < n; j++) m[0] = x[j] > m[0] ? x[j] : m[0];
+    for (int l = 1; l < 8; l++) m[0] = m[l] > m[0] ? m[l] : m[0];
+    return m[0];
+}
+
+static float sum_of(const float *x, int n) {
+    cpu_v8 acc = {0}, xv;
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        memcpy(&xv, x + j, sizeof xv);
+        acc += xv;
+    }
+    float s = cpu_hsum8(&acc);
+    for (; j < n; j++) s += x[j];
+    return s;
+}
+
 // o[D] = softmax(scale * K q) V over n_keys keys k_j = k + j*stride (v likewise);
 // returns the log-sum-exp of the scaled scores. Shared by the training forward and the
 // decode step, so a cached decode reproduces the forward exactly.
@@ -126,11 +157,8 @@ static float attend(float *restrict o, const float *restrict q, const float *k,
     for (int j0 = 0; j0 < n_keys; j0 += ATT_BLOCK) {
         int nb = n_keys - j0 < ATT_BLOCK ? n_keys - j0 : ATT_BLOCK;
         dots(scores, q, k + (size_t)j0 * stride, stride, nb, D);
-        float block_max = -INFINITY;
-        for (int j = 0; j < nb; j++) {
-            scores[j] *= scale;
-            block_max = scores[j] > block_max ? scores[j] : block_max;
-        }
+        for (int j = 0; j < nb; j++) scores[j] *= scale;
+        float block_max = max_of(scores, nb);
         if (block_max > max) {  // rescale what was summed under the old maximum
             float r = expf(max - block_max);
             sum *= r;
@@ -139,7 +167,7 @@ static float attend(float *restrict o, const float *restrict q, const float *k,
         }
         for (int j = 0; j < nb; j++) scores[j] -= max;
         cpu_exp(scores, scores, nb);
-        for (int j = 0; j < nb; j++) sum += scores[j];
+        sum += sum_of(scores, nb);
         pv(o, scores, v + (size_t)j0 * stride, stride, nb, D);
     }
     float inv = 1.0f / sum;
@@ -177,20 +205,29 @@ void cpu_attention_forward(float *out, float *lse, const float *qkv, const int *
 // once for the n updates.
 enum { BWD_ROWS = 4 };
 
-static void rows_update(float *restrict y, const float *c, const float *const *x, int n, int D) {
+static inline __attribute__((always_inline)) void
+rows_update_n(float *restrict y, const float *c, const float *const *x, int n, int D) {
     int d = 0;
     for (; d + 8 <= D; d += 8) {
         cpu_v8 acc, xv;
         memcpy(&acc, y + d, sizeof acc);
+#pragma GCC unroll 8
         for (int r = 0; r < n; r++) {
             cpu_v8 cr = {c[r], c[r], c[r], c[r], c[r], c[r], c[r], c[r]};
             memcpy(&xv, x[r] + d, sizeof xv);
-            acc = cpu_fma8(cr, xv, acc);
+            cpu_fma8(&acc, &cr, &xv);
         }
         memcpy(y + d, &acc, sizeof acc);
     }
     for (; d < D; d++)
         for (int r = 0; r < n; r++) y[d] = fmaf(c[r], x[r][d], y[d]);
+}
+
+// (the full group, by far the most common, with its row loop unrolled)
+static inline void rows_update(float *restrict y, const float *c, const float *const *x, int n,
+                               int D) {
+    if (n == BWD_ROWS) rows_update_n(y, c, x, BWD_ROWS, D);
+    else rows_update_n(y, c, x, n, D);
 }
 
 // Parallel over (sequence, key/value head): one task owns dk and dv of its head in its
@@ -250,7 +287,8 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
                         for (int j = 0; j < nb; j++) {
                             int r0 = j0 + j - i0 > 0 ? j0 + j - i0 : 0;  // first row seeing j
                             float cp[BWD_ROWS], cs[BWD_ROWS];
-                            for (int r = r0; r < nr; r++) cp[r - r0] = p[r][j], cs[r - r0] = ds[r][j];
+                            for (int r = r0; r < nr; r++)
+                                cp[r - r0] = p[r][j], cs[r - r0] = ds[r][j];
                             float *dkv = dqkv + (n0 + j0 + j) * row;
                             rows_update(dkv + koff, cs, q + r0, nr - r0, D);
                             rows_update(dkv + voff, cp, dO + r0, nr - r0, D);

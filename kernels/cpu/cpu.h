@@ -93,12 +93,10 @@ static inline void cpu_axpy(float *restrict y, float alpha, const float *restric
 // them, not by the vector width the compiler picks.
 typedef float cpu_v8 __attribute__((vector_size(32)));
 
-// acc + a * b lane by lane, rounded once (fmaf: one vfmadd on FMA hardware, the same bits
-// everywhere else).
-static inline cpu_v8 cpu_fma8(cpu_v8 a, cpu_v8 b, cpu_v8 acc) {
-    cpu_v8 r;
-    for (int l = 0; l < 8; l++) r[l] = fmaf(a[l], b[l], acc[l]);
-    return r;
+// *acc += a * b lane by lane, rounded once (fmaf: one vfmadd on FMA hardware, the same
+// bits everywhere else).
+static inline void cpu_fma8(cpu_v8 *acc, const cpu_v8 *a, const cpu_v8 *b) {
+    for (int l = 0; l < 8; l++) (*acc)[l] = fmaf((*a)[l], (*b)[l], (*acc)[l]);
 }
 
 // The lanes of *acc added pairwise. (Vectors go by pointer: by value their ABI would

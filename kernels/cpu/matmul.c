@@ -63,7 +63,7 @@ rowwise_tile(float *out, const float *inp, const float *w, const float *bias, in
         for (int r = 0; r < xr; r++) {
             memcpy(&xv, x[r] + c, sizeof xv);
 #pragma GCC unroll 4
-            for (int i = 0; i < wr; i++) acc[i][r] = cpu_fma8(xv, wv[i], acc[i][r]);
+            for (int i = 0; i < wr; i++) cpu_fma8(&acc[i][r], &xv, &wv[i]);
         }
     }
     for (int i = 0; i < wr; i++) {
@@ -95,7 +95,9 @@ static TileFn *const tiles[WR][XR] = {{tile_1_1, tile_1_2, tile_1_3, tile_1_4},
                                       {tile_3_1, tile_3_2, tile_3_3, tile_3_4}};
 
 // Threads split the weight rows in blocks of WR; each block runs over all input rows (its
-// WR weight rows stay in L1 meanwhile), computing only the rows that exist.
+// WR weight rows stay in L1 meanwhile), computing only the rows that exist. Up to XR rows
+// the blocks are single weight rows: such a call is bound by reading the weights, best
+// done as one sequential stream.
 static void matmul_rowwise(float *out, const float *inp, const float *w, const float *bias,
                            int N, int C, int OC) {
     int bw = N <= XR ? 1 : WR, n_blocks = (OC + bw - 1) / bw;

@@ -48,13 +48,14 @@ struct EmuFiber {
     bool started;
     uint3 tid;
     int lin, state;
+    int shuffles;  // shuffles done in this block (picks the slot buffer)
     std::vector<char> stack;
 };
 extern EmuFiber *emu_cur;  // the thread running now
 extern uint3 emu_block_idx;
 extern dim3 emu_block_dim, emu_grid_dim;
 extern char *emu_dyn_smem;
-extern double emu_shfl_slots[32][32];  // [warp][lane]
+extern double emu_shfl_slots[2][32][32];  // [parity][warp][lane]
 #define threadIdx (emu_cur->tid)
 #define blockIdx emu_block_idx
 #define blockDim emu_block_dim
@@ -65,12 +66,13 @@ static inline void __syncthreads() { emu_wait(EMU_BLOCK_WAIT); }
 
 template <typename F>
 F emu_shfl(F v, int src_lane) {
-    int w = emu_cur->lin / 32, l = emu_cur->lin % 32;
-    emu_shfl_slots[w][l] = (double)v;  // exact for float and double
+    // Consecutive shuffles of a warp alternate between two slot buffers: a lane can write
+    // shuffle k + 2's value only after all 32 lanes reached shuffle k + 1, so after they
+    // all read shuffle k's. One barrier per shuffle.
+    int w = emu_cur->lin / 32, l = emu_cur->lin % 32, b = emu_cur->shuffles++ & 1;
+    emu_shfl_slots[b][w][l] = (double)v;  // exact for float and double
     emu_wait(EMU_WARP_WAIT);
-    F r = (F)emu_shfl_slots[w][src_lane & 31];
-    emu_wait(EMU_WARP_WAIT);  // nobody overwrites a slot before all have read
-    return r;
+    return (F)emu_shfl_slots[b][w][src_lane & 31];
 }
 template <typename F>
 F __shfl_sync(unsigned, F v, int lane) {

@@ -10,13 +10,15 @@ EmuFiber *emu_cur;
 uint3 emu_block_idx;
 dim3 emu_block_dim, emu_grid_dim;
 char *emu_dyn_smem;
-double emu_shfl_slots[32][32];
+double emu_shfl_slots[2][32][32];
 
-// A fiber starts through ucontext; after that, switches use _setjmp/_longjmp, which skip
-// the signal-mask system calls of swapcontext.
+// A fiber starts once, through ucontext, and then serves every block: its body loops,
+// parking after each block as at a barrier, so a block start is one _longjmp like any
+// other switch (_setjmp/_longjmp skip the signal-mask system calls of swapcontext, which
+// would otherwise cost two per thread per block).
 static ucontext_t scheduler;
 static jmp_buf scheduler_jmp;
-static std::vector<EmuFiber> fibers;
+static EmuFiber fibers[1024];  // a block has at most 1024 threads
 static void (*block_entry)(void *);
 static void *block_arg;
 
@@ -25,10 +27,11 @@ void emu_wait(int state) {
     if (!_setjmp(emu_cur->jmp)) _longjmp(scheduler_jmp, 1);
 }
 
-static void fiber_main(int i) {
-    block_entry(block_arg);
-    fibers[i].state = EMU_DONE;
-    _longjmp(scheduler_jmp, 1);
+static void fiber_main() {
+    for (;;) {
+        block_entry(block_arg);
+        emu_wait(EMU_DONE);  // resumed here when the fiber starts its next block
+    }
 }
 
 static void diverged(const char *what) {
@@ -39,7 +42,7 @@ static void diverged(const char *what) {
 
 void emu_run_block(void (*entry)(void *), void *arg, const EmuCfg &c) {
     int nt = c.b.x * c.b.y * c.b.z;
-    if (nt % 32) diverged("block size not a multiple of 32");
+    if (nt % 32 || nt > 1024) diverged("block size not a multiple of 32 up to 1024");
     emu_block_dim = c.b;
     emu_grid_dim = c.g;
     static std::vector<char> dyn;
@@ -47,19 +50,19 @@ void emu_run_block(void (*entry)(void *), void *arg, const EmuCfg &c) {
     emu_dyn_smem = dyn.data();
     block_entry = entry;
     block_arg = arg;
-    if ((int)fibers.size() < nt) fibers.resize(nt);
     for (int i = 0; i < nt; i++) {
         EmuFiber &f = fibers[i];
         f.lin = i;
         f.tid = {i % c.b.x, i / c.b.x % c.b.y, i / (c.b.x * c.b.y)};
         f.state = EMU_RUN;
-        f.started = false;
-        if (f.stack.empty()) f.stack.resize(1 << 16);
+        f.shuffles = 0;
+        if (f.started) continue;  // parked at the end of its last block
+        f.stack.resize(1 << 16);
         getcontext(&f.ctx);
         f.ctx.uc_stack.ss_sp = f.stack.data();
         f.ctx.uc_stack.ss_size = f.stack.size();
         f.ctx.uc_link = NULL;  // fiber_main never returns
-        makecontext(&f.ctx, (void (*)())fiber_main, 1, i);
+        makecontext(&f.ctx, fiber_main, 0);
     }
     for (;;) {
         bool ran = false;
