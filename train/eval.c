@@ -353,11 +353,11 @@ done:
     return rc;
 }
 
-// Loads the model folder dir and decodes every problem of data_path with it.
+// Loads the model folder dir on backend k and decodes every problem of data_path with it.
 static int eval_model(const char *dir, const char *name, const char *data_path, const Dataset *ds,
-                      const EvalOpts *o, EvalResult *r, Err *e) {
+                      const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e) {
     ModelDir md;
-    if (model_dir_load(&md, dir, &kernels_cpu, e)) return -1;
+    if (model_dir_load(&md, dir, k, e)) return -1;
     TokSet ts = {0};
     int rc = -1;
     char dname[256];
@@ -454,7 +454,7 @@ static void md_path(char *dst, size_t cap, const char *json_path) {
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *baseline = NULL, *out = NULL, *name = NULL, *table = NULL,
-               *results = NULL;
+               *results = NULL, *device = "cpu";
     long k = 1, max_new = 0, slots = 16, seed = 1, limit = 0;
     double temperature = -1, top_p = 1.0;
     int quiet = 0;
@@ -472,6 +472,7 @@ int cmd_eval(int argc, char **argv) {
         {"slots", OPT_INT, &slots, "sequences decoded together (default 16)"},
         {"seed", OPT_INT, &seed, "sampling seed (default 1)"},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
+        {"device", OPT_STR, &device, "cpu (default) or cuda"},
         {"table", OPT_STR, &table, "table mode: write the Markdown table of --results vs --baseline here"},
         {"results", OPT_STR, &results, "table mode: comma-separated eval JSON files"},
         {0},
@@ -490,6 +491,8 @@ int cmd_eval(int argc, char **argv) {
     if (temperature < 0) temperature = k == 1 ? 0.0 : 0.5;
     if (!(top_p > 0 && top_p <= 1)) return cli_usage_error("eval", "--top-p must be in (0, 1]");
     Err e;
+    const Kernels *kern = backend_by_name(device, &e);
+    if (!kern) return cli_fail(&e);
     Dataset ds = {0};
     if (dataset_load(data, &ds, &e)) return cli_fail(&e);
     if (limit > 0 && limit < ds.n) {
@@ -509,7 +512,7 @@ int cmd_eval(int argc, char **argv) {
     if (baseline) {
         if (is_dir(baseline)) {
             base_name(nm, sizeof nm, baseline);
-            if (eval_model(baseline, nm, data, &ds, &eo, &b, &e))
+            if (eval_model(baseline, nm, data, &ds, &eo, kern, &b, &e))
                 goto fail;
         } else if (eval_read_json(baseline, &b, &e)) {
             goto fail;
@@ -520,7 +523,7 @@ int cmd_eval(int argc, char **argv) {
         snprintf(nm, sizeof nm, "%s", name);
     else
         base_name(nm, sizeof nm, model);
-    if (eval_model(model, nm, data, &ds, &eo, &r, &e)) goto fail;
+    if (eval_model(model, nm, data, &ds, &eo, kern, &r, &e)) goto fail;
     if (eval_write_json(out, &r, &e)) goto fail;
     if (have_base && strcmp(b.dataset, r.dataset)) {
         err_fmt(&e, "the baseline was evaluated on '%s', the model on '%s'", b.dataset, r.dataset);

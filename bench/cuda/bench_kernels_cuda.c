@@ -9,55 +9,11 @@
 //   decode    attention_decode for K = 1, 16, 64 slots at context 512 (tokens/s per layer)
 // The CPU column runs the same primitive on a smaller N (it would take minutes at full
 // size) and is reported in the same unit. Model-level numbers (training step time,
-// tokens/s, MFU of a whole step) belong to a model bench once model/ exists.
+// tokens/s, MFU of a whole step, decode) are bench_model_cuda.c's.
 // Without a GPU it prints "SKIP: no CUDA device".
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-
-#include "../../kernels/kernels.h"
-
-// kernels/cuda/: the same backend with tf32 / bf16 tensor-core matmuls.
-const Kernels *kernels_cuda_tf32_get(void);
-const Kernels *kernels_cuda_bf16_get(void);
+#include "bench_cuda.h"
 
 static const Kernels *cpu, *gpu;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static float *filled(const Kernels *k, size_t n, float value) {
-    float *h = malloc(n * sizeof(float)), *d = k->alloc(n * sizeof(float));
-    if (!d) {
-        fprintf(stderr, "out of memory (%zu floats on %s)\n", n, k->name);
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) h[i] = value * (float)((i * 2654435761u) % 1000) / 1000.0f;
-    k->upload(d, h, n * sizeof(float));
-    free(h);
-    return d;
-}
-
-// Seconds per call of a matmul forward + backward (dinp, dw) on backend k.
-static double time_matmul(const Kernels *k, int N, int C, int OC, int reps) {
-    float *inp = filled(k, (size_t)N * C, 1), *w = filled(k, (size_t)OC * C, 0.02f);
-    float *out = filled(k, (size_t)N * OC, 0), *dinp = filled(k, (size_t)N * C, 0);
-    float *dw = filled(k, (size_t)OC * C, 0);
-    k->matmul_forward(out, inp, w, NULL, N, C, OC);  // warm-up
-    k->synchronize();
-    double t0 = now();
-    for (int r = 0; r < reps; r++) {
-        k->matmul_forward(out, inp, w, NULL, N, C, OC);
-        k->matmul_backward(dinp, dw, NULL, out, inp, w, N, C, OC);
-    }
-    k->synchronize();
-    double t = (now() - t0) / reps;
-    k->free(inp), k->free(w), k->free(out), k->free(dinp), k->free(dw);
-    return t;
-}
 
 static double time_attention(const Kernels *k, int B, int T, int H, int KV, int D, int reps) {
     int W = (H + 2 * KV) * D;
@@ -111,13 +67,12 @@ int main(void) {
         printf("SKIP: no CUDA device\n");
         return 0;
     }
-    double tp = time_matmul(gpu, 4096, 4096, 4096, 5) / 3;  // fwd + bwd = 3 GEMMs
-    double peak = 2.0 * 4096.0 * 4096 * 4096 / tp;
+    double peak = matmul_peak(gpu, 4096, 5);
     printf("cuBLAS fp32 peak (sgemm 4096^3): %.1f TFLOP/s\n", peak / 1e12);
     const Kernels *fast[2] = {kernels_cuda_tf32_get(), kernels_cuda_bf16_get()};
     double fast_peak[2];
     for (int i = 0; i < 2; i++) {
-        fast_peak[i] = 2.0 * 4096.0 * 4096 * 4096 / (time_matmul(fast[i], 4096, 4096, 4096, 5) / 3);
+        fast_peak[i] = matmul_peak(fast[i], 4096, 5);
         printf("cuBLAS %s peak (4096^3, fp32 storage): %.1f TFLOP/s\n", fast[i]->name,
                fast_peak[i] / 1e12);
     }

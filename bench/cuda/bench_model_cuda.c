@@ -1,0 +1,202 @@
+// bench/cuda/bench_model_cuda.c -- the whole model on the CUDA backend: training step
+// time, tokens/s and MFU, and sampler decode tokens/s, with the CPU backend's numbers
+// beside them where they take seconds, not minutes. Every baseline is measured in this run.
+//
+//   peaks     a 4096^3 matmul (forward + backward, 3 GEMMs) on each table: cuBLAS fp32
+//             ("cuda"), tf32 and bf16 tensor-core inputs ("cuda-tf32", "cuda-bf16"; fp32
+//             storage); OpenBLAS sgemm 2048^3 for the CPU. A table's MFU is against its own
+//             peak.
+//   training  forward, loss, backward and the AdamW step (gradient norm included) of a
+//             random-token batch; model FLOPs per token = 6 x (matrix parameters, lm_head
+//             once, tied) + 6 L H D T (causal attention), bench/bench_train.c's count.
+//             Configs: small (L6 C384 H6 KV2 V2048, B16 T256), ~100M (L12 C768 H12
+//             V16384) at B16 T64 and B16 T512, ~500M (L24 C1280 H20 I3456 V32000, B8
+//             T512). The CPU runs the small and the 100M T64.
+//   decode    sampler_run of one 16-token prompt with K = 1, 16, 64 greedy samples of 64
+//             new tokens (K slots, shared prefill): generated tokens per second, the
+//             logits' download and the host argmax included (CPU: 16 new tokens).
+// Without a GPU it prints "SKIP: no CUDA device".
+#include <string.h>
+
+#include "../../base/rng.h"
+#include "../../model/model.h"
+#include "../../train/optim.h"
+#include "../../train/sampler.h"
+#include "bench_cuda.h"
+
+typedef struct {
+    const char *name;
+    int L, C, H, KV, I, V, B, T;
+    int cpu;  // also on the CPU backend
+} BenchConfig;
+
+static Config make_config(const BenchConfig *b) {
+    Config c = {.vocab_size = b->V, .dim = b->C, .hidden_dim = b->I, .n_layers = b->L,
+                .n_heads = b->H, .n_kv_heads = b->KV, .head_dim = b->C / b->H,
+                .max_seq_len = 1024, .rope_theta = 10000.0f, .norm_eps = 1e-5f,
+                .tie_embeddings = 1, .bos_token_id = -1, .eos_token_id = -1};
+    strcpy(c.model_type, "llama");
+    return c;
+}
+
+static Model new_model(const BenchConfig *b, const Kernels *k) {
+    Config c = make_config(b);
+    Err e;
+    Model m;
+    if (model_create(&m, &c, k, &e) || model_alloc_grads(&m, &e)) {
+        fprintf(stderr, "bench: %s: %s\n", b->name, e.msg);
+        exit(1);
+    }
+    // Uniform weights of std 0.02 (norms 1): model_init_random's normals would take
+    // seconds of host time at 500M parameters, and speed does not depend on the draw.
+    float *h = malloc(m.n_params * sizeof(float));
+    Rng r = rng_seed(1);
+    for (size_t i = 0; i < m.n_params; i++)
+        h[i] = i < m.n_decay ? 0.0346f * (2.0f * rng_float(&r) - 1.0f) : 1.0f;
+    k->upload(m.params_mem, h, m.n_params * sizeof(float));
+    free(h);
+    return m;
+}
+
+static double step_flops(const Model *m, int B, int T) {
+    const Config *c = &m->cfg;
+    double attn = (double)c->n_layers * c->n_heads * c->head_dim * T;
+    return (double)B * T * (6.0 * (double)m->n_decay + 6.0 * attn);
+}
+
+// Seconds per training step of m on table k (m's memory must be k's device's).
+static double time_train(Model *m, const Kernels *k, int B, int T, int warm, int steps) {
+    m->k = k;
+    Err e;
+    Acts a;
+    Optimizer o;
+    OptimConfig oc = optim_defaults();
+    oc.total_steps = 1000;
+    if (acts_create(&a, m, B, T, 1, &e) || optim_create(&o, m, oc, &e)) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        exit(1);
+    }
+    int N = B * T, V = m->cfg.vocab_size;
+    int *tok = malloc(N * sizeof(int)), *tgt = malloc(N * sizeof(int)), *lens = malloc(B * sizeof(int));
+    float *w = malloc(N * sizeof(float));
+    Rng r = rng_seed(2);
+    for (int n = 0; n < N; n++) tok[n] = (int)rng_below(&r, V);
+    for (int n = 0; n < N; n++) {
+        tgt[n] = (n + 1) % T ? tok[n + 1] : -1;
+        w[n] = tgt[n] >= 0 ? 1.0f / (B * (T - 1)) : 0.0f;
+    }
+    for (int b = 0; b < B; b++) lens[b] = T;
+    double t0 = 0;
+    for (int s = 0; s < warm + steps; s++) {
+        if (s == warm) {
+            k->synchronize();
+            t0 = now();
+        }
+        model_forward(m, &a, tok, lens, B, T);
+        model_loss(m, &a, tgt, w, NULL, B, T);
+        model_backward(m, &a, w, B, T);
+        optim_step(&o, m, NULL);
+    }
+    k->synchronize();
+    double dt = (now() - t0) / steps;
+    free(tok), free(tgt), free(lens), free(w);
+    optim_free(&o, m);
+    acts_free(&a, m);
+    return dt;
+}
+
+static int count_tokens(void *user, const SamplerStats *st) {
+    *(uint64_t *)user = st->tokens_generated;
+    return 0;
+}
+
+// Generated tokens per second of K greedy samples of one prompt.
+static double time_decode(Model *m, int K, int max_new) {
+    SamplerOpts so = {.slots = K, .max_len = 16 + max_new + 1};
+    Err e;
+    Sampler *s = sampler_create(m, &so, &e);
+    if (!s) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        exit(1);
+    }
+    int32_t prompt[16];
+    for (int i = 0; i < 16; i++) prompt[i] = (int32_t)((i * 7919 + 13) % m->cfg.vocab_size);
+    SampleRequest rq = {.prompt = prompt, .prompt_len = 16, .k = K, .max_new = max_new,
+                        .temperature = 0, .top_p = 1, .seed = 1};
+    uint64_t tokens = 0;
+    SamplerCallbacks cb = {.user = &tokens, .on_step = count_tokens};
+    double t0 = now();
+    if (sampler_run(s, &rq, 1, &cb, &e)) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        exit(1);
+    }
+    double dt = now() - t0;
+    sampler_free(s);
+    return tokens / dt;
+}
+
+int main(void) {
+    const Kernels *cpu = kernels_by_name("cpu"), *gpu = kernels_by_name("cuda");
+    if (!gpu) {
+        printf("SKIP: no CUDA device\n");
+        return 0;
+    }
+    const Kernels *tables[3] = {gpu, kernels_cuda_tf32_get(), kernels_cuda_bf16_get()};
+    double peak[3], cpu_peak = matmul_peak(cpu, 2048, 2);
+    for (int i = 0; i < 3; i++) {
+        peak[i] = matmul_peak(tables[i], 4096, 5);
+        printf("peak %-10s %7.1f TFLOP/s (4096^3 matmul, this run)\n", tables[i]->name, peak[i] / 1e12);
+    }
+    printf("peak %-10s %7.1f TFLOP/s (OpenBLAS 2048^3)\n\n", "cpu", cpu_peak / 1e12);
+
+    static const BenchConfig configs[] = {
+        {"small L6 C384 H6 KV2 V2048", 6, 384, 6, 2, 1024, 2048, 16, 256, 1},
+        {"100M  L12 C768 H12 V16384", 12, 768, 12, 12, 2048, 16384, 16, 64, 1},
+        {"100M  L12 C768 H12 V16384", 12, 768, 12, 12, 2048, 16384, 16, 512, 0},
+        {"500M  L24 C1280 H20 V32000", 24, 1280, 20, 20, 3456, 32000, 8, 512, 0},
+    };
+    printf("training step (forward, loss, backward, AdamW)\n");
+    printf("%-28s %6s %7s %-10s %10s %11s %9s %6s\n", "config", "params", "B x T", "backend",
+           "ms/step", "tokens/s", "TFLOP/s", "MFU");
+    for (int i = 0; i < 4; i++) {
+        const BenchConfig *b = &configs[i];
+        Model m = new_model(b, gpu);
+        double flops = step_flops(&m, b->B, b->T);
+        char bt[32];
+        snprintf(bt, sizeof bt, "%dx%d", b->B, b->T);
+        for (int t = 0; t < 4; t++) {
+            Model mc;
+            const Kernels *k = t < 3 ? tables[t] : cpu;
+            if (t == 3 && !b->cpu) continue;
+            if (t == 3) mc = new_model(b, cpu);
+            // The three CUDA tables share the device's memory: one model serves them all.
+            double dt = t < 3 ? time_train(&m, k, b->B, b->T, 2, i == 3 ? 3 : 5)
+                              : time_train(&mc, k, b->B, b->T, 1, 2);
+            double p = t < 3 ? peak[t] : cpu_peak;
+            printf("%-28s %5.0fM %7s %-10s %10.1f %11.0f %9.2f %5.1f%%\n", b->name, m.n_params / 1e6,
+                   bt, k->name, dt * 1e3, b->B * b->T / dt, flops / dt / 1e12, 100 * flops / dt / p);
+            fflush(stdout);
+            if (t == 3) model_free(&mc);
+        }
+        model_free(&m);
+    }
+
+    printf("\ndecode (sampler, greedy, one 16-token prompt, K samples sharing its prefill)\n");
+    printf("%-28s %-10s %4s %12s\n", "config", "backend", "K", "tokens/s");
+    static const int Ks[3] = {1, 16, 64};
+    static const int decode_configs[3] = {0, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        const BenchConfig *b = &configs[decode_configs[i]];
+        for (int t = 0; t < 2; t++) {
+            if (t == 1 && !b->cpu) continue;
+            Model m = new_model(b, t ? cpu : gpu);
+            for (int j = 0; j < 3; j++) {
+                printf("%-28s %-10s %4d %12.0f\n", b->name, m.k->name, Ks[j],
+                       time_decode(&m, Ks[j], t ? 16 : 64));
+                fflush(stdout);
+            }
+            model_free(&m);
+        }
+    }
+    return 0;
+}
