@@ -96,7 +96,9 @@ typedef float cpu_v8 __attribute__((vector_size(32)));
 // *acc += a * b lane by lane, rounded once (fmaf: one vfmadd on FMA hardware, the same
 // bits everywhere else).
 static inline void cpu_fma8(cpu_v8 *acc, const cpu_v8 *a, const cpu_v8 *b) {
-    for (int l = 0; l < 8; l++) (*acc)[l] = fmaf((*a)[l], (*b)[l], (*acc)[l]);
+    cpu_v8 x = *a, y = *b, r = *acc;  // (on copies: GCC then keeps it one vector op)
+    for (int l = 0; l < 8; l++) r[l] = fmaf(x[l], y[l], r[l]);
+    *acc = r;
 }
 
 // The lanes of *acc added pairwise. (Vectors go by pointer: by value their ABI would
