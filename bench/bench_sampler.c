@@ -21,19 +21,7 @@
 #include "../model/io.h"
 #include "../model/model.h"
 #include "../train/sampler.h"
-
-void openblas_set_num_threads(int);
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void set_threads(int t) {
-    omp_set_num_threads(t);
-    openblas_set_num_threads(t);
-}
+#include "bench.h"
 
 static void die(const Err *e) {
     fprintf(stderr, "bench_sampler: %s\n", e->msg);

@@ -10,12 +10,7 @@
 
 #include "../base/io.h"
 #include "../tokenizer/tokenizer.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
+#include "bench.h"
 
 int main(int argc, char **argv) {
     Err e;

@@ -18,19 +18,7 @@
 #include "../base/rng.h"
 #include "../model/model.h"
 #include "../train/optim.h"
-
-void openblas_set_num_threads(int);
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void set_threads(int t) {
-    omp_set_num_threads(t);
-    openblas_set_num_threads(t);
-}
+#include "bench.h"
 
 // Best of 3 of a square sgemm, in GFLOP/s.
 static double sgemm_peak(int n) {

@@ -96,14 +96,17 @@ static const char *pick(Rng *r, const char *const *options, int n) { return opti
 
 static int chance(Rng *r, double p) { return rng_double(r) < p; }
 
+// The operations are numbered as the solution's steps are, so that step i of a solution
+// finds its operation by matching "Step i:" in the problem (a copy a small transformer
+// learns early) and the model's capacity goes to the arithmetic.
 static void problem_text(const Problem *p, Text *t) {
     char w[32];
-    put(t, 0, "Start with %d. Then ", p->start);
+    put(t, 0, "Start with %d.", p->start);
     for (int i = 0; i < p->nsteps; i++) {
         op_words(p->ops[i], w, sizeof w);
-        put(t, 0, "%s%s", i == 0 ? "" : i == p->nsteps - 1 ? ", and finally " : ", ", w);
+        put(t, 0, " Step %d: %s.", i + 1, w);
     }
-    put(t, 0, ". What is the final number?");
+    put(t, 0, " What is the final number?");
 }
 
 // A wrong result for a slip: off by one, by two, or by ten (a carry), never the truth.
@@ -122,11 +125,15 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
     static const char *const recheck[] = {"Let me double-check: ", "Wait, let me check that again. ",
                                           "Hmm, is that right? "};
     static const char *const confirm[] = {"Yes.", "Yes, that is right.", "Correct."};
-    double u = rng_double(r);  // this example's propensity to overthink
+    // This example's propensity to overthink, in [0.35, 1): as in o1-like models,
+    // overthinking is the norm (the most likely continuation at every choice, so even
+    // greedy decoding of a model trained on it restates, re-checks and re-verifies),
+    // and its amount varies from solution to solution.
+    double u = 0.35 + 0.65 * rng_double(r);
     char w[32];
 
-    if (chance(r, 0.3 * u)) put(t, 1, "%s", PICK(r, openers));
-    if (chance(r, 0.8 * u)) {
+    if (chance(r, 0.5 * u)) put(t, 1, "%s", PICK(r, openers));
+    if (chance(r, 0.9 * u)) {
         put(t, 1, "Let me restate the problem: we start with %d and then ", p->start);
         for (int i = 0; i < p->nsteps; i++) {
             op_words(p->ops[i], w, sizeof w);
@@ -140,27 +147,27 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
         int a = p->values[i], c = p->values[i + 1];
         char s = op_sym(op);
         put(t, 0, "Step %d: ", i + 1);
-        if (chance(r, 0.06 + 0.06 * u)) {
+        if (chance(r, 0.04 + 0.06 * u)) {
             // a slip, caught and corrected: the wrong result and the check are redundant
             put(t, 1, "%d %c %d = %d. Wait, let me check that again. ", a, s, op.k, slip_value(r, c));
             put(t, 0, "%d %c %d = %d.\n", a, s, op.k, c);
             continue;
         }
         put(t, 0, "%d %c %d = %d.\n", a, s, op.k, c);
-        if (chance(r, 0.4 * u)) {
+        if (chance(r, 0.8 * u)) {
             if (op.kind == OP_MUL || chance(r, 0.6))
                 put(t, 1, "%s%d %c %d = %d. %s\n", PICK(r, recheck), a, s, op.k, c, PICK(r, confirm));
             else  // check by the inverse operation
                 put(t, 1, "Checking backwards: %d %c %d = %d. %s\n", c, op.kind == OP_ADD ? '-' : '+', op.k, a,
                     PICK(r, confirm));
         }
-        if (i + 1 < p->nsteps && chance(r, 0.15 * u)) {
+        if (i + 1 < p->nsteps && chance(r, 0.2 * u)) {
             op_words(p->ops[i + 1], w, sizeof w);
             put(t, 1, "Hmm, what comes next? The next operation is to %s.\n", w);
         }
     }
     int answer = p->values[p->nsteps];
-    if (chance(r, 0.7 * u)) {
+    if (chance(r, 0.9 * u)) {
         put(t, 1, "Let me verify by redoing it: ");
         for (int i = 0; i < p->nsteps; i++)
             put(t, 1, "%s%d %c %d = %d", i ? ", " : "", p->values[i], op_sym(p->ops[i]), p->ops[i].k,

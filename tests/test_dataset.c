@@ -186,13 +186,14 @@ static void test_synth(void) {
         CHECK(st.count[l] > 200, "level %d drawn", l);
         if (l > 1) CHECK(st.mean_chars[l] > st.mean_chars[l - 1], "longer at level %d", l);
     }
-    CHECK(st.total_redundant_frac > 0.3 && st.total_redundant_frac < 0.6, "redundant fraction %.3f in 0.3..0.6",
+    CHECK(st.total_redundant_frac > 0.5 && st.total_redundant_frac < 0.75, "redundant fraction %.3f in 0.5..0.75",
           st.total_redundant_frac);
-    // the spread: some solutions have no overthinking, some more than half
+    // the spread: overthinking is the norm (most solutions more than half redundant), but
+    // some solutions are lean
     int lean = 0, heavy = 0, slips = 0;
     for (int i = 0; i < a.n; i++) {
         double f = (double)a.ex[i].redundant_chars / (double)strlen(a.ex[i].solution);
-        lean += f == 0;
+        lean += f < 0.4;
         heavy += f > 0.6;
         slips += strstr(a.ex[i].solution, "Wait, let me check that again.") != NULL;
     }

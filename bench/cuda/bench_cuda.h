@@ -1,4 +1,4 @@
-// bench/cuda/bench_cuda.h -- what the CUDA benchmarks share: a clock, filled backend
+// bench/cuda/bench_cuda.h -- what the CUDA benchmarks share: filled backend
 // buffers, and the matmul timing the peaks (the denominators of MFU) are measured with.
 #ifndef O1P_BENCH_CUDA_H
 #define O1P_BENCH_CUDA_H
@@ -8,16 +8,11 @@
 #include <time.h>
 
 #include "../../kernels/kernels.h"
+#include "../bench.h"
 
 // kernels/cuda/: the same backend with tf32 / bf16 tensor-core matmuls.
 const Kernels *kernels_cuda_tf32_get(void);
 const Kernels *kernels_cuda_bf16_get(void);
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static float *filled(const Kernels *k, size_t n, float value) {
     float *h = malloc(n * sizeof(float)), *d = k->alloc(n * sizeof(float));
