@@ -17,7 +17,7 @@
 
 #define MAX_STEPS (2 * SYNTH_MAX_LEVEL)
 
-typedef enum { OP_ADD, OP_SUB, OP_MUL } OpKind;
+typedef enum { OP_ADD, OP_SUB } OpKind;
 typedef struct {
     OpKind kind;
     int k;  // operand: 2..9 for add/sub, 2..3 for mul
@@ -29,25 +29,24 @@ typedef struct {
     int values[MAX_STEPS + 1];  // values[0] = start, values[i+1] after step i
 } Problem;
 
-static int apply(Op op, int v) { return op.kind == OP_ADD ? v + op.k : op.kind == OP_SUB ? v - op.k : v * op.k; }
-static char op_sym(Op op) { return op.kind == OP_ADD ? '+' : op.kind == OP_SUB ? '-' : '*'; }
+static int apply(Op op, int v) { return op.kind == OP_ADD ? v + op.k : v - op.k; }
+static char op_sym(Op op) { return op.kind == OP_ADD ? '+' : '-'; }
 
-// Level L has 2L steps; every value stays in 0..99, so each step is a small operation
-// on a number of at most two digits.
+// Level L has 2L steps. Each step adds or subtracts k (1..9) without a carry or a
+// borrow: the units digit moves, the tens digit is copied, so every written step is one
+// small, local operation (a one-digit sum) and the difficulty is in the number of steps
+// and in keeping track of them.
 static void draw_problem(Rng *r, int level, Problem *p) {
     p->nsteps = 2 * level;
     p->start = 10 + (int)rng_below(r, 90);
     int v = p->start;
     p->values[0] = v;
     for (int i = 0; i < p->nsteps; i++) {
-        Op cand[3];
-        int nc = 0;
-        int k = 2 + (int)rng_below(r, 8);
-        if (v + k <= 99) cand[nc++] = (Op){OP_ADD, k};
-        if (v - k >= 0) cand[nc++] = (Op){OP_SUB, k};
-        int m = 2 + (int)rng_below(r, 2);
-        if (v >= 2 && v * m <= 99 && rng_below(r, 3) == 0) cand[nc++] = (Op){OP_MUL, m};
-        Op op = cand[rng_below(r, (uint64_t)nc)];
+        int u = v % 10;
+        // u + k <= 9 for an addition (9 - u choices), u - k >= 0 for a subtraction (u
+        // choices); one of the 9 possible (kind, k) pairs is drawn uniformly.
+        int j = (int)rng_below(r, 9);
+        Op op = j < 9 - u ? (Op){OP_ADD, 1 + j} : (Op){OP_SUB, 1 + j - (9 - u)};
         v = apply(op, v);
         p->ops[i] = op;
         p->values[i + 1] = v;
@@ -55,9 +54,7 @@ static void draw_problem(Rng *r, int level, Problem *p) {
 }
 
 static void op_words(Op op, char *buf, size_t cap) {
-    if (op.kind == OP_ADD) snprintf(buf, cap, "add %d", op.k);
-    else if (op.kind == OP_SUB) snprintf(buf, cap, "subtract %d", op.k);
-    else snprintf(buf, cap, "multiply by %d", op.k);
+    snprintf(buf, cap, "%c %d", op_sym(op), op.k);
 }
 
 // ---- text building --------------------------------------------------------------------
@@ -155,7 +152,7 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
         }
         put(t, 0, "%d %c %d = %d.\n", a, s, op.k, c);
         if (chance(r, 0.8 * u)) {
-            if (op.kind == OP_MUL || chance(r, 0.6))
+            if (chance(r, 0.6))
                 put(t, 1, "%s%d %c %d = %d. %s\n", PICK(r, recheck), a, s, op.k, c, PICK(r, confirm));
             else  // check by the inverse operation
                 put(t, 1, "Checking backwards: %d %c %d = %d. %s\n", c, op.kind == OP_ADD ? '-' : '+', op.k, a,

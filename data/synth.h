@@ -1,13 +1,12 @@
 // data/synth.h -- the synthetic long-thought task: the project's embedded demo.
 //
-// A problem is a short chain of arithmetic on small numbers that cannot be answered
-// without writing the intermediate results, e.g. (level 2)
-//   "Start with 37. Then add 8, subtract 5, multiply by 2, and finally add 9. What is
-//    the final number?"
-// Level L (1..5) has 2L operations (2..10): add or subtract 2..9, or multiply by 2 or
-// 3, chosen so that the running value stays within 0..99. Every written step
-// ("Step 3: 45 - 7 = 38.") is one small operation whose inputs are the previous line's
-// result and the problem's i-th operation.
+// A problem is a short chain of arithmetic on a two-digit number that cannot be
+// answered without writing the intermediate results, e.g. (level 2)
+//   "Start with 43. Step 1: + 1. Step 2: + 5. Step 3: - 7. Step 4: - 1. What is the
+//    final number?"
+// Level L (1..5) has 2L operations (2..10): add or subtract 1..9 without a carry or a
+// borrow. Every written step ("Step 3: 49 - 7 = 42.") is one small operation whose
+// inputs are the previous line's result and the problem's step of the same number.
 //
 // Each solution walks the steps and ends with \boxed{answer}. Around the necessary
 // steps it carries a random amount of the overthinking of o1-like models: restating
