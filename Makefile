@@ -21,7 +21,7 @@ LDFLAGS += -fopenmp $(SAN) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
 LDLIBS  += -lopenblas -lstb -lm
 
 DEB_PACKAGES := gcc g++ make libopenblas-openmp-dev libstb-dev clang libclang-rt-14-dev \
-                python3-torch python3-numpy nodejs npm
+                python3-torch python3-numpy
 
 LIB_SRC  := $(wildcard base/*.c kernels/*.c kernels/cpu/*.c model/*.c tokenizer/*.c data/*.c) \
             $(filter-out train/main.c, $(wildcard train/*.c))
@@ -39,8 +39,11 @@ check-deps:
 	@test -f $(BLAS_INC)/cblas.h || { echo "missing OpenBLAS (OpenMP build): run 'make deps' or apt-get install libopenblas-openmp-dev"; exit 1; }
 	@test -f /usr/include/stb/stb_image_write.h || test -f /usr/include/stb_image_write.h || { echo "missing stb: run 'make deps' or apt-get install libstb-dev"; exit 1; }
 
+# Node.js (tests only) comes from Debian unless the machine already has one (a
+# nodesource nodejs bundles npm and conflicts with Debian's npm package).
 deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES)
+	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 
 o1p: $(BUILD)/o1p
 	cp $< $@.tmp && mv -f $@.tmp $@
