@@ -63,3 +63,26 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
     }
     return 0;
 }
+
+int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunArgs *run, int argc, char **argv) {
+    *run = (RunArgs){.device = "cpu", .log_every = 10};
+    const Opt run_opts[] = {
+        {"save-every", OPT_INT, &run->save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)"},
+        {"log-every", OPT_INT, &run->log_every, "progress line every N steps when stderr is not a terminal (default 10)"},
+        {"threads", OPT_INT, &run->threads, "CPU threads (default: OMP_NUM_THREADS or all cores)"},
+        {"device", OPT_STR, &run->device, "cpu (default) or cuda"},
+        {"stop-at", OPT_INT, &run->stop_at, "stop after this step, resumable (time-boxed runs)"},
+        {"resume", OPT_FLAG, &run->resume, "continue the run in --out (same options)"},
+        {"quiet", OPT_FLAG, &run->quiet, "no progress output"},
+    };
+    size_t n = 0, k = sizeof run_opts / sizeof *run_opts;
+    while (opts[n].name) n++;
+    Opt all[n + k + 1];
+    memcpy(all, opts, n * sizeof *opts);
+    memcpy(all + n, run_opts, sizeof run_opts);
+    all[n + k] = (Opt){0};
+    int rc = opt_parse(cmd, synopsis, all, argc, argv);
+    if (rc) return rc;
+    if (run->save_every < 0) return cli_usage_error(cmd, "--save-every must be >= 0");
+    return 0;
+}

@@ -49,10 +49,11 @@
 typedef enum { OBJ_PPO, OBJ_SFT_SHORTEST, OBJ_DPO } Objective;
 
 typedef struct {
-    const char *model, *presample, *data, *out, *objective, *ratio, *eval_data, *device;
-    long batch, accum, m, save_every, log_every, seed, eval_every, eval_n, eval_max_new, threads, stop_at;
+    const char *model, *presample, *data, *out, *objective, *ratio, *eval_data;
+    long batch, accum, m, seed, eval_every, eval_n, eval_max_new;
     double lr, lambda, eps, beta, epochs, warmup_frac, grad_clip, weight_decay, min_lr_ratio;
-    int no_clip, no_normalize, loo, resume, quiet;
+    int no_clip, no_normalize, loo;
+    RunArgs run;
 } PruneArgs;
 
 // The pre-samples as training rows: prompt of their problem ++ their tokens.
@@ -288,9 +289,9 @@ static int run_prune(const PruneArgs *A, Err *e) {
     if (!strcmp(A->ratio, "token")) ratio = RATIO_TOKEN_MEAN;
     else if (!strcmp(A->ratio, "seq")) ratio = RATIO_SEQ;
     else return err_fmt(e, "--ratio must be token or seq, not '%s'", A->ratio);
-    const Kernels *k = backend_by_name(A->device, e);
+    const Kernels *k = backend_by_name(A->run.device, e);
     if (!k) return -1;
-    if (A->threads > 0) omp_set_num_threads((int)A->threads);
+    if (A->run.threads > 0) omp_set_num_threads((int)A->run.threads);
 
     int rc = -1, trainer_opened = 0, have_acts = 0;
     ModelDir md = {0};
@@ -312,7 +313,7 @@ static int run_prune(const PruneArgs *A, Err *e) {
     char path[4200], tok_src[4200];
 
     // pi_ref on a fresh run; the run's own checkpoint on --resume.
-    if (model_dir_load(&md, A->resume ? A->out : A->model, k, e)) goto done;
+    if (model_dir_load(&md, A->run.resume ? A->out : A->model, k, e)) goto done;
     if (path_join(tok_src, sizeof tok_src, A->model, "tokenizer.json", e)) goto done;
     const Config *c = &m->cfg;
     int pad = md.chat.endoftext >= 0 ? md.chat.endoftext : md.chat.im_end;
@@ -337,7 +338,7 @@ static int run_prune(const PruneArgs *A, Err *e) {
     int steps = (int)ceil(A->epochs * u.n_units / per_step);
     if (steps < 1) steps = 1;
     int Tmax = c->max_seq_len;
-    if (!A->quiet) {
+    if (!A->run.quiet) {
         fprintf(stderr, "prune: %s, %d pre-samples of %d problems -> %d training %s", A->objective, pool.n,
                 ps.n_problems, u.n_units, obj == OBJ_DPO ? "pairs" : "sequences");
         if (obj == OBJ_PPO)
@@ -379,25 +380,25 @@ static int run_prune(const PruneArgs *A, Err *e) {
              "beta=%g m=%ld no_clip=%d no_normalize=%d loo=%d ratio=%s units=%d presample=%d",
              A->objective, A->lr, oc.warmup_steps, A->weight_decay, A->grad_clip, steps, B, K, A->seed, A->lambda,
              A->eps, A->beta, A->m, A->no_clip, A->no_normalize, A->loo, A->ratio, u.n_units, pool.n);
-    TrainerOpts to = {.out_dir = A->out, .stage = "prune", .total_steps = steps, .save_every = (int)A->save_every,
-                      .log_every = (int)A->log_every, .resume = A->resume, .stop_at = (int)A->stop_at,
-                      .signature = sig, .seed = (uint64_t)A->seed, .quiet = A->quiet, .tokenizer_src = tok_src};
+    TrainerOpts to = {.out_dir = A->out, .stage = "prune", .total_steps = steps, .save_every = (int)A->run.save_every,
+                      .log_every = (int)A->run.log_every, .resume = A->run.resume, .stop_at = (int)A->run.stop_at,
+                      .signature = sig, .seed = (uint64_t)A->seed, .quiet = A->run.quiet, .tokenizer_src = tok_src};
     if (trainer_open(&tr, &to, m, &opt, NULL, e)) goto done;
     trainer_opened = 1;
 
     // pi_ref's log-probs: computed now with the initial weights, or read back.
     if (path_join(path, sizeof path, A->out, "ref_logprobs.json", e)) goto done;
     if (obj != OBJ_SFT_SHORTEST) {
-        if (A->resume) {
+        if (A->run.resume) {
             if (load_ref(path, &u, e)) goto done;
         } else {
-            compute_ref(m, &acts, &u, rows_mb, Tmax, pad, tokens, targets, mask, lp, lens, A->quiet);
+            compute_ref(m, &acts, &u, rows_mb, Tmax, pad, tokens, targets, mask, lp, lens, A->run.quiet);
             if (save_ref(path, &u, e)) goto done;
         }
     }
 
     if (path_join(path, sizeof path, A->out, "prune_metrics.jsonl", e)) goto done;
-    if (!(plog = fopen(path, A->resume ? "a" : "w"))) {
+    if (!(plog = fopen(path, A->run.resume ? "a" : "w"))) {
         err_fmt(e, "%s: cannot open for writing", path);
         goto done;
     }
@@ -420,12 +421,12 @@ static int run_prune(const PruneArgs *A, Err *e) {
         ho.o = (EvalOpts){.k = 1, .temperature = 0, .top_p = 1, .max_new = (int)A->eval_max_new, .slots = 16,
                           .seed = 1, .quiet = 1};
         if (eval_every <= 0) eval_every = steps / 4 > 0 ? steps / 4 : 1;
-        if (!A->resume) {
+        if (!A->run.resume) {
             double acc, len;
             if (heldout_run(m, md.tok, &ho, &acc, &len, e)) goto done;
             fprintf(plog, "{\"step\":0,\"heldout_acc\":%.6g,\"heldout_length\":%.6g}\n", acc, len);
             fflush(plog);
-            if (!A->quiet)
+            if (!A->run.quiet)
                 fprintf(stderr, "prune step 0 | held-out accuracy %.1f%%, mean length %.1f (%d problems)\n", 100 * acc,
                         len, ho.ds.n);
         }
@@ -491,7 +492,7 @@ static int run_prune(const PruneArgs *A, Err *e) {
             double acc, len;
             if (heldout_run(m, md.tok, &ho, &acc, &len, e)) goto done;
             fprintf(plog, ",\"heldout_acc\":%.6g,\"heldout_length\":%.6g", acc, len);
-            if (!A->quiet)
+            if (!A->run.quiet)
                 fprintf(stderr, "%sprune step %d | held-out accuracy %.1f%%, mean length %.1f\n",
                         tr.tty ? "\r\033[K" : "", step, 100 * acc, len);
         }
@@ -529,9 +530,9 @@ done:
 }
 
 int cmd_prune(int argc, char **argv) {
-    PruneArgs A = {.objective = "ppo", .ratio = "token", .device = "cpu", .batch = 8, .accum = 1, .m = 2,
-                   .log_every = 10, .seed = 1, .eval_n = 64, .lr = 1e-5, .lambda = 2, .eps = 0.2, .beta = 0.1,
-                   .epochs = 1, .warmup_frac = 0.1, .grad_clip = 10, .weight_decay = 0.0, .min_lr_ratio = 0.0};
+    PruneArgs A = {.objective = "ppo", .ratio = "token", .batch = 8, .accum = 1, .m = 2, .seed = 1, .eval_n = 64,
+                   .lr = 1e-5, .lambda = 2, .eps = 0.2, .beta = 0.1, .epochs = 1, .warmup_frac = 0.1,
+                   .grad_clip = 10, .weight_decay = 0.0, .min_lr_ratio = 0.0};
     Opt opts[] = {
         {"model", OPT_STR, &A.model, "the reference model folder pi_ref (required)"},
         {"presample", OPT_STR, &A.presample, "pre-samples of the reference (o1p presample; required)"},
@@ -558,21 +559,15 @@ int cmd_prune(int argc, char **argv) {
         {"eval-n", OPT_INT, &A.eval_n, "held-out problems used (default 64)"},
         {"eval-every", OPT_INT, &A.eval_every, "held-out accuracy every N steps (default: 4 times per run)"},
         {"eval-max-new", OPT_INT, &A.eval_max_new, "most tokens per held-out solution (default: the context)"},
-        {"save-every", OPT_INT, &A.save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)"},
-        {"log-every", OPT_INT, &A.log_every, "progress line every N steps when stderr is not a terminal (default 10)"},
         {"seed", OPT_INT, &A.seed, "seed of the choice of m samples and the data order (default 1)"},
-        {"threads", OPT_INT, &A.threads, "CPU threads (default: OMP_NUM_THREADS or all cores)"},
-        {"device", OPT_STR, &A.device, "cpu (default) or cuda"},
-        {"stop-at", OPT_INT, &A.stop_at, "stop after this step, resumable"},
-        {"resume", OPT_FLAG, &A.resume, "continue the run in --out (same options)"},
-        {"quiet", OPT_FLAG, &A.quiet, "no progress output"},
         {0},
     };
-    int rc = opt_parse("prune", "--model REF --presample FILE.jsonl --out DIR [options]", opts, argc, argv);
+    int rc = opt_parse_run("prune", "--model REF --presample FILE.jsonl --out DIR [options]", opts, &A.run, argc,
+                           argv);
     if (rc) return rc == 3 ? 0 : rc;
     if (!A.model || !A.presample || !A.out) return cli_usage_error("prune", "--model, --presample and --out are required");
-    if (A.batch < 1 || A.accum < 1 || A.m < 0 || A.eval_n < 0 || A.save_every < 0)
-        return cli_usage_error("prune", "--batch and --accum must be >= 1; --m, --eval-n, --save-every >= 0");
+    if (A.batch < 1 || A.accum < 1 || A.m < 0 || A.eval_n < 0)
+        return cli_usage_error("prune", "--batch and --accum must be >= 1; --m and --eval-n >= 0");
     if (!(A.lr > 0) || !(A.epochs > 0) || !(A.eps > 0) || !(A.beta > 0) || !(A.warmup_frac >= 0 && A.warmup_frac < 1))
         return cli_usage_error("prune", "--lr, --epochs, --eps and --beta must be > 0, --warmup in [0, 1)");
     Err e;

@@ -25,11 +25,10 @@
 #include "trainer.h"
 
 typedef struct {
-    const char *data, *out, *config, *model, *tokenizer, *eval_data, *device, *overlong;
-    long vocab, batch, seq, accum, steps, warmup, eval_every, eval_max, save_every, log_every, seed,
-        threads, stop_at;
+    const char *data, *out, *config, *model, *tokenizer, *eval_data, *overlong;
+    long vocab, batch, seq, accum, steps, warmup, eval_every, eval_max, seed;
     double lr, epochs, eval_frac, weight_decay, grad_clip, min_lr_ratio;
-    int resume, quiet;
+    RunArgs run;
 } SftArgs;
 
 // Splits ds into train and held-out examples: the first round(frac * n) of a seeded
@@ -124,10 +123,10 @@ static double eval_loss(Model *m, Acts *a, const TokSet *ev, int max, int B, int
 }
 
 static int run_sft(const SftArgs *A, Err *e) {
-    const Kernels *k = backend_by_name(A->device, e);
+    const Kernels *k = backend_by_name(A->run.device, e);
     if (!k) return -1;
     BatchPolicy policy = !strcmp(A->overlong, "drop") ? BATCH_DROP : BATCH_TRUNCATE;
-    if (A->threads > 0) omp_set_num_threads((int)A->threads);
+    if (A->run.threads > 0) omp_set_num_threads((int)A->run.threads);
 
     int rc = -1;
     Dataset ds = {0}, held = {0};
@@ -156,18 +155,18 @@ static int run_sft(const SftArgs *A, Err *e) {
     // The model and its tokenizer: the run's own folder on --resume, else --model or --config.
     const char *tok_src = NULL;  // a tokenizer.json to copy verbatim into --out
     char tok_path[4200];
-    if (A->resume && trainer_can_resume(A->out, e)) goto done;
-    if (!A->resume && trainer_can_resume(A->out, NULL) == 0) {  // before a long tokenizer training
+    if (A->run.resume && trainer_can_resume(A->out, e)) goto done;
+    if (!A->run.resume && trainer_can_resume(A->out, NULL) == 0) {  // before a long tokenizer training
         err_fmt(e, "%s holds a training run already (train_state.bin): pass --resume to continue it, or "
                    "choose another --out",
                 A->out);
         goto done;
     }
-    if (A->resume || A->model) {
-        if (model_dir_load(&md, A->resume ? A->out : A->model, k, e)) goto done;
+    if (A->run.resume || A->model) {
+        if (model_dir_load(&md, A->run.resume ? A->out : A->model, k, e)) goto done;
         have_model = 1;
         tok = md.tok;
-        if (!A->resume) {
+        if (!A->run.resume) {
             if (path_join(tok_path, sizeof tok_path, A->model, "tokenizer.json", e)) goto done;
             tok_src = tok_path;
         }
@@ -183,7 +182,7 @@ static int run_sft(const SftArgs *A, Err *e) {
                 err_fmt(e, "--vocab %d exceeds the config's vocab_size %d", v, c.vocab_size);
                 goto done;
             }
-            if (!A->quiet) fprintf(stderr, "sft: training a %d-token BPE tokenizer on %s\n", v, A->data);
+            if (!A->run.quiet) fprintf(stderr, "sft: training a %d-token BPE tokenizer on %s\n", v, A->data);
             if (!(tok = examples_train_tokenizer(&ds, v, e))) goto done;
         }
         own_tok = 1;
@@ -211,7 +210,7 @@ static int run_sft(const SftArgs *A, Err *e) {
     int steps = (int)A->steps;
     if (steps <= 0) steps = (int)ceil(A->epochs * bs->kept / ((double)B * K));
     if (steps < 1) steps = 1;
-    if (!A->quiet) {
+    if (!A->run.quiet) {
         fprintf(stderr, "sft: %d training examples (%d kept, %d truncated by %lld tokens, %d dropped: "
                         "--overlong %s, --seq %d), %d held out\n",
                 bs->total, bs->kept, bs->truncated, (long long)bs->truncated_tokens, bs->dropped, A->overlong,
@@ -250,10 +249,10 @@ static int run_sft(const SftArgs *A, Err *e) {
              "overlong=%s examples=%d kept=%d completion_tokens=%lld",
              A->lr, oc.warmup_steps, A->min_lr_ratio, A->weight_decay, A->grad_clip, steps, B, K, T, A->seed,
              A->overlong, bs->total, bs->kept, (long long)tr.completion_tokens);
-    TrainerOpts to = {.out_dir = A->out, .stage = "sft", .total_steps = steps, .save_every = (int)A->save_every,
-                      .log_every = (int)A->log_every, .resume = A->resume, .stop_at = (int)A->stop_at, .signature = sig,
-                      .seed = (uint64_t)A->seed, .quiet = A->quiet, .tokenizer_src = tok_src};
-    if (trainer_open(&tr_, &to, m, &opt, A->resume ? NULL : tok, e)) goto done;
+    TrainerOpts to = {.out_dir = A->out, .stage = "sft", .total_steps = steps, .save_every = (int)A->run.save_every,
+                      .log_every = (int)A->run.log_every, .resume = A->run.resume, .stop_at = (int)A->run.stop_at,
+                      .signature = sig, .seed = (uint64_t)A->seed, .quiet = A->run.quiet, .tokenizer_src = tok_src};
+    if (trainer_open(&tr_, &to, m, &opt, A->run.resume ? NULL : tok, e)) goto done;
     trainer_opened = 1;
     if (batcher_seek(&bt, trainer_batch_pos(&tr_, bs->kept), e)) goto done;
     int eval_every = (int)A->eval_every;
@@ -316,9 +315,9 @@ done:
 }
 
 int cmd_sft(int argc, char **argv) {
-    SftArgs A = {.device = "cpu", .overlong = "truncate", .batch = 8, .accum = 1, .warmup = -1, .eval_max = 256,
-                 .log_every = 10, .seed = 1, .lr = 3e-4, .epochs = 1, .eval_frac = 0.05, .weight_decay = 0.1,
-                 .grad_clip = 1.0, .min_lr_ratio = 0.1};
+    SftArgs A = {.overlong = "truncate", .batch = 8, .accum = 1, .warmup = -1, .eval_max = 256, .seed = 1,
+                 .lr = 3e-4, .epochs = 1, .eval_frac = 0.05, .weight_decay = 0.1, .grad_clip = 1.0,
+                 .min_lr_ratio = 0.1};
     Opt opts[] = {
         {"data", OPT_STR, &A.data, "training data: JSON/JSONL with problem, answer, solution (required)"},
         {"out", OPT_STR, &A.out, "output model folder (required); checkpoints and metrics.jsonl go there"},
@@ -341,25 +340,19 @@ int cmd_sft(int argc, char **argv) {
         {"eval-frac", OPT_FLOAT, &A.eval_frac, "fraction of --data held out (default 0.05; 0: none)"},
         {"eval-every", OPT_INT, &A.eval_every, "held-out loss every N steps (default: steps / 10)"},
         {"eval-max", OPT_INT, &A.eval_max, "held-out examples used (default 256)"},
-        {"save-every", OPT_INT, &A.save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)"},
-        {"log-every", OPT_INT, &A.log_every, "progress line every N steps when stderr is not a terminal (default 10)"},
         {"seed", OPT_INT, &A.seed, "seed of the initialisation, data order and held-out split (default 1)"},
-        {"threads", OPT_INT, &A.threads, "CPU threads (default: OMP_NUM_THREADS or all cores)"},
-        {"device", OPT_STR, &A.device, "cpu (default) or cuda"},
-        {"stop-at", OPT_INT, &A.stop_at, "stop after this step, resumable (time-boxed runs)"},
-        {"resume", OPT_FLAG, &A.resume, "continue the run in --out (same options)"},
-        {"quiet", OPT_FLAG, &A.quiet, "no progress output"},
         {0},
     };
-    int rc = opt_parse("sft", "--data FILE --out DIR (--config FILE.json | --model DIR) [options]", opts, argc, argv);
+    int rc = opt_parse_run("sft", "--data FILE --out DIR (--config FILE.json | --model DIR) [options]", opts, &A.run,
+                           argc, argv);
     if (rc) return rc == 3 ? 0 : rc;
     if (!A.data || !A.out) return cli_usage_error("sft", "--data and --out are required");
-    if (!A.resume && !A.config == !A.model)
+    if (!A.run.resume && !A.config == !A.model)
         return cli_usage_error("sft", "give one of --config (a fresh model) or --model (a model folder)");
     if (A.model && (A.tokenizer || A.vocab))
         return cli_usage_error("sft", "--tokenizer and --vocab go with --config (a model folder has its tokenizer)");
-    if (A.batch < 1 || A.accum < 1 || A.seq < 0 || A.steps < 0 || A.save_every < 0 || A.eval_max < 1)
-        return cli_usage_error("sft", "--batch, --accum, --eval-max must be >= 1; --seq, --steps, --save-every >= 0");
+    if (A.batch < 1 || A.accum < 1 || A.seq < 0 || A.steps < 0 || A.eval_max < 1)
+        return cli_usage_error("sft", "--batch, --accum, --eval-max must be >= 1; --seq, --steps >= 0");
     if (!(A.lr > 0) || !(A.epochs > 0) || !(A.eval_frac >= 0 && A.eval_frac < 1))
         return cli_usage_error("sft", "--lr and --epochs must be > 0, --eval-frac in [0, 1)");
     if (A.seq == 1) return cli_usage_error("sft", "--seq must be at least 2");
