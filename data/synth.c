@@ -93,9 +93,10 @@ static const char *pick(Rng *r, const char *const *options, int n) { return opti
 
 static int chance(Rng *r, double p) { return rng_double(r) < p; }
 
-// The operations are numbered as the solution's steps are, so that step i of a solution
-// finds its operation by matching "Step i:" in the problem (a copy a small transformer
-// learns early) and the model's capacity goes to the arithmetic.
+// The operations are numbered as the solution's steps are, and step i of a solution
+// begins by repeating "Step i: + k" from the problem: a copy of what followed the same
+// words in the prompt (the induction a small transformer learns early), so the model's
+// capacity goes to the arithmetic.
 static void problem_text(const Problem *p, Text *t) {
     char w[32];
     put(t, 0, "Start with %d.", p->start);
@@ -143,7 +144,7 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
         Op op = p->ops[i];
         int a = p->values[i], c = p->values[i + 1];
         char s = op_sym(op);
-        put(t, 0, "Step %d: ", i + 1);
+        put(t, 0, "Step %d: %c %d, so ", i + 1, s, op.k);
         if (chance(r, 0.04 + 0.06 * u)) {
             // a slip, caught and corrected: the wrong result and the check are redundant
             put(t, 1, "%d %c %d = %d. Wait, let me check that again. ", a, s, op.k, slip_value(r, c));

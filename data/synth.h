@@ -5,8 +5,9 @@
 //   "Start with 43. Step 1: + 1. Step 2: + 5. Step 3: - 7. Step 4: - 1. What is the
 //    final number?"
 // Level L (1..5) has 2L operations (2..10): add or subtract 1..9 without a carry or a
-// borrow. Every written step ("Step 3: 49 - 7 = 42.") is one small operation whose
-// inputs are the previous line's result and the problem's step of the same number.
+// borrow. Every written step ("Step 3: - 7, so 49 - 7 = 42.") first repeats the
+// problem's step of the same number, then applies it to the previous line's result: one
+// copy and one small operation.
 //
 // Each solution walks the steps and ends with \boxed{answer}. Around the necessary
 // steps it carries a random amount of the overthinking of o1-like models: restating
