@@ -107,7 +107,9 @@ void cpu_swiglu_forward(float *out, const float *gu, int N, int hidden) {
     for (int n = 0; n < N; n++) {
         const float *g = gu + (size_t)n * 2 * hidden, *u = g + hidden;
         float *o = out + (size_t)n * hidden;
-        for (int i = 0; i < hidden; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        for (int i = 0; i < hidden; i++) o[i] = -g[i];
+        cpu_exp(o, o, hidden);  // exp(-g), vectorised
+        for (int i = 0; i < hidden; i++) o[i] = g[i] / (1.0f + o[i]) * u[i];
     }
 }
 
@@ -118,8 +120,10 @@ void cpu_swiglu_backward(float *dgu, const float *dout, const float *gu, int N, 
         const float *g = gu + (size_t)n * 2 * hidden, *u = g + hidden;
         const float *dy = dout + (size_t)n * hidden;
         float *dg = dgu + (size_t)n * 2 * hidden, *du = dg + hidden;
+        for (int i = 0; i < hidden; i++) dg[i] = -g[i];
+        cpu_exp(dg, dg, hidden);  // exp(-g), vectorised
         for (int i = 0; i < hidden; i++) {
-            float s = 1.0f / (1.0f + expf(-g[i]));
+            float s = 1.0f / (1.0f + dg[i]);
             du[i] = dy[i] * g[i] * s;
             dg[i] = dy[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
         }
