@@ -71,14 +71,14 @@ static double bench_plain(Model *m, const int32_t *prompt, int P, int n_seq, int
     for (int i = 0; i < P; i++) pos[i] = i;
     double t_decode = 0;
     for (int s = 0; s < n_seq; s++) {
-        model_decode_step(m, &kv, prompt, slots, pos, P, 1, logits);
+        model_decode_step(m, &kv, prompt, slots, pos, NULL, NULL, P, 1, logits);
         double t0 = now();
         for (int t = 0; t < NEW - 1; t++) {
             int best = 0;
             for (int v = 1; v < V; v++)
                 if (logits[v] > logits[best]) best = v;
             int p = P + t;
-            model_decode_step(m, &kv, &best, slots, &p, 1, 1, logits);
+            model_decode_step(m, &kv, &best, slots, &p, NULL, NULL, 1, 1, logits);
         }
         t_decode += now() - t0;
     }

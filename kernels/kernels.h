@@ -89,11 +89,15 @@ typedef struct Kernels {
     // Stores the (post-RoPE) key and value parts of qkv[N, (H+2KV)*D] into the cache.
     void (*kv_cache_write)(float *kcache, float *vcache, const float *qkv, const int *slots,
                            const int *pos, int N, int H, int KV, int D, int max_T);
-    // out[N, H*D]: token n's queries attend to positions 0..pos[n] of its slot (causal:
+    // out[N, H*D]: token n's queries attend to positions 0..pos[n] of its sequence (causal:
     // write the step's keys first, then attend; a prefill is a step of many tokens).
+    // Positions below prefix_lens[n] are read from slot prefix_slots[n], the others from
+    // slots[n], so the samples of one prompt read its keys from one slot; both NULL: every
+    // position from slots[n]. A row's result is the same bits wherever its keys live.
     void (*attention_decode)(float *out, const float *qkv, const float *kcache,
-                             const float *vcache, const int *slots, const int *pos, int N,
-                             int H, int KV, int D, int max_T);
+                             const float *vcache, const int *slots, const int *pos,
+                             const int *prefix_slots, const int *prefix_lens, int N, int H,
+                             int KV, int D, int max_T);
 
     // ---- SwiGLU MLP: out[N,Hd] = silu(gu[:, :Hd]) * gu[:, Hd:] ----------------------
     void (*swiglu_forward)(float *out, const float *gu, int N, int Hd);

@@ -3,8 +3,9 @@
 // A step is any set of N tokens, each at (slot, position): a prompt prefill (many
 // positions of one slot), a decoding step (one position of each of B slots), or both at
 // once (continuous batching). The step's keys and values are written into the cache
-// first, then every token attends over positions 0..pos of its slot, so a step's logits
-// equal the training forward's at the same positions (tests/test_decode.c).
+// first, then every token attends over positions 0..pos of its sequence -- the first
+// ones, a prompt shared by several samples, possibly in another slot -- so a step's
+// logits equal the training forward's at the same positions (tests/test_model.c).
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
     size_t total = 0;
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) total += (plan[i].n + 15) & ~(size_t)15;
     c->mem = m->k->alloc(total * sizeof(float));
-    c->imem = m->k->alloc(3 * N * sizeof(int));
+    c->imem = m->k->alloc(5 * N * sizeof(int));
     if (!c->mem || !c->imem) {
         kvcache_free(c, m);
         return err_fmt(e, "out of %s memory for a KV cache of %d x %d positions (%.1f MB)",
@@ -45,6 +46,8 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
     c->tokens = c->imem;
     c->slots = c->tokens + N;
     c->pos = c->slots + N;
+    c->prefix_slots = c->pos + N;
+    c->prefix_lens = c->prefix_slots + N;
     return 0;
 }
 
@@ -55,7 +58,8 @@ void kvcache_free(KVCache *c, const Model *m) {
 }
 
 void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots,
-                       const int *pos, int N, int n_out, float *logits) {
+                       const int *pos, const int *prefix_slots, const int *prefix_lens, int N,
+                       int n_out, float *logits) {
     const Kernels *k = m->k;
     const Config *g = &m->cfg;
     int C = g->dim, V = g->vocab_size, H = g->n_heads, KV = g->n_kv_heads, D = g->head_dim,
@@ -64,6 +68,11 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     k->upload(c->tokens, tokens, (size_t)N * sizeof(int));
     k->upload(c->slots, slots, (size_t)N * sizeof(int));
     k->upload(c->pos, pos, (size_t)N * sizeof(int));
+    if (prefix_lens) {
+        k->upload(c->prefix_slots, prefix_slots, (size_t)N * sizeof(int));
+        k->upload(c->prefix_lens, prefix_lens, (size_t)N * sizeof(int));
+    }
+    const int *pslots = prefix_lens ? c->prefix_slots : NULL, *plens = prefix_lens ? c->prefix_lens : NULL;
     k->embedding_forward(c->x, c->tokens, m->p.embed, N, C);
     // The residual stream ping-pongs between x and tmp: the MLP writes a fresh x_out.
     float *x = c->x, *x_mid = c->tmp;
@@ -73,7 +82,8 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
         // attention block, reading keys and values from the cache
         qkv_forward(k, g, p, N, c->xn, c->rstd, x, c->qkv, c->pos);
         k->kv_cache_write(kc, vc, c->qkv, c->slots, c->pos, N, H, KV, D, c->max_T);
-        k->attention_decode(c->att, c->qkv, kc, vc, c->slots, c->pos, N, H, KV, D, c->max_T);
+        k->attention_decode(c->att, c->qkv, kc, vc, c->slots, c->pos, pslots, plens, N, H, KV, D,
+                            c->max_T);
         k->matmul_forward(x_mid, c->att, p.wo, NULL, N, HD, C);
         k->add(x_mid, x_mid, x, (size_t)N * C);
         mlp_forward(k, g, p, N, x_mid, c->xn, c->rstd, c->gu, c->h, x);
@@ -83,14 +93,4 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     k->rmsnorm_forward(c->xn, c->rstd, x_out, m->p.norm_final, g->norm_eps, n_out, C);
     k->matmul_forward(c->logits, c->xn, m->p.lm_head, NULL, n_out, C, V);
     k->download(logits, c->logits, (size_t)n_out * V * sizeof(float));
-}
-
-void kvcache_copy_prefix(const Model *m, KVCache *c, int dst, int src, int n_pos) {
-    const Config *g = &m->cfg;
-    size_t KVD = (size_t)g->n_kv_heads * g->head_dim;
-    size_t slot = (size_t)c->max_T * KVD, layer = (size_t)c->n_slots * slot;
-    for (int l = 0; l < g->n_layers; l++) {
-        m->k->copy(c->k + l * layer + dst * slot, c->k + l * layer + src * slot, n_pos * KVD * sizeof(float));
-        m->k->copy(c->v + l * layer + dst * slot, c->v + l * layer + src * slot, n_pos * KVD * sizeof(float));
-    }
 }

@@ -146,21 +146,23 @@ typedef struct {
     float *mem;
     float *k, *v;      // [L, n_slots, max_T, KV D]
     float *x, *xn, *qkv, *att, *gu, *h, *logits, *rstd, *tmp;  // step scratch [max_N, ...]
-    int *imem;         // one int allocation: tokens, slots, pos
-    int *tokens, *slots, *pos;  // [max_N] each
+    int *imem;         // one int allocation: tokens, slots, pos, prefix slots and lengths
+    int *tokens, *slots, *pos, *prefix_slots, *prefix_lens;  // [max_N] each
 } KVCache;
 
 int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e);
 void kvcache_free(KVCache *c, const Model *m);
 // One step of N tokens: token n (host tokens[n]) is at position pos[n] of slot slots[n];
-// all earlier positions of that slot must already be in the cache or in this step.
+// all earlier positions of its sequence must already be in the cache or in this step:
+// those below prefix_lens[n] in slot prefix_slots[n] (a prompt that the samples of one
+// request share), the others in slots[n]. prefix_slots and prefix_lens may be NULL (no
+// sharing).
 // Writes the step's keys/values into the cache, and the host logits[n_out, V]
 // (temperature 1, unnormalised) of the step's LAST n_out tokens: a caller orders a
 // step so that the tokens whose next-token distribution it needs come last (a prompt's
 // last token, the tokens being decoded). A prompt prefill is one step of its length.
 void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots,
-                       const int *pos, int N, int n_out, float *logits);
-// Copies positions 0..n_pos-1 of slot src to slot dst in every layer (prompt sharing).
-void kvcache_copy_prefix(const Model *m, KVCache *c, int dst, int src, int n_pos);
+                       const int *pos, const int *prefix_slots, const int *prefix_lens, int N,
+                       int n_out, float *logits);
 
 #endif

@@ -440,34 +440,39 @@ static void set_padding(float *x, size_t row, const int *lens, int B, int T, flo
 
 // Replays the (B, T) grid through the KV cache: every sequence in its own slot (in
 // reverse order, slot 0 unused), a prefill step of the first half of every sequence,
-// then one step per position carrying one token of each sequence still running.
-// Returns whether every row equals the training forward bitwise.
+// then one step per position carrying one token of each sequence still running. With
+// `shared`, the prefill goes to slots B+1.. and the later steps read it from there (the
+// prefix slots of a shared prompt). Returns whether every row equals the training
+// forward bitwise.
 static int decode_matches(const float *qkv, const float *out, const int *lens, int B, int T,
-                          int H, int KV, int D) {
+                          int H, int KV, int D, int shared) {
     size_t row = (size_t)(H + 2 * KV) * D, ow = (size_t)H * D;
-    int max_T = T + 3, n_slots = B + 1;
+    int max_T = T + 3, n_slots = 2 * B + 1, half = (T + 1) / 2;
     float *kc = fvec((size_t)n_slots * max_T * KV * D);
     float *vc = fvec((size_t)n_slots * max_T * KV * D);
     float *sq = fvec((size_t)B * T * row), *so = fvec((size_t)B * T * ow);
     int *slots = ivec((size_t)B * T), *pos = ivec((size_t)B * T), *src = ivec((size_t)B * T);
+    int *pslots = ivec((size_t)B * T), *plens = ivec((size_t)B * T);
     int same = 1;
-    for (int t0 = 0; t0 < T;) {  // first step: positions [0, prefill) of every sequence
-        int t1 = t0 == 0 ? (T + 1) / 2 : t0 + 1, N = 0;
+    for (int t0 = 0; t0 < T;) {  // first step: positions [0, half) of every sequence
+        int t1 = t0 == 0 ? half : t0 + 1, N = 0;
         for (int b = 0; b < B; b++)
             for (int t = t0; t < t1 && t < lens[b]; t++) {
-                src[N] = b * T + t, slots[N] = B - b, pos[N] = t;
+                src[N] = b * T + t, pos[N] = t;
+                slots[N] = shared && t0 == 0 ? B + 1 + b : B - b;
+                pslots[N] = B + 1 + b, plens[N] = shared && t0 > 0 ? half : 0;
                 memcpy(sq + (size_t)N * row, qkv + (size_t)src[N] * row, row * sizeof(float));
                 N++;
             }
         if (N) {
             K->kv_cache_write(kc, vc, sq, slots, pos, N, H, KV, D, max_T);
-            K->attention_decode(so, sq, kc, vc, slots, pos, N, H, KV, D, max_T);
+            K->attention_decode(so, sq, kc, vc, slots, pos, pslots, plens, N, H, KV, D, max_T);
         }
         for (int i = 0; i < N; i++)
             same &= !memcmp(so + (size_t)i * ow, out + (size_t)src[i] * ow, ow * sizeof(float));
         t0 = t1;
     }
-    free(kc), free(vc), free(sq), free(so), free(slots), free(pos), free(src);
+    free(kc), free(vc), free(sq), free(so), free(slots), free(pos), free(src), free(pslots), free(plens);
     return same;
 }
 
@@ -495,8 +500,10 @@ static void test_attention(int B, int T, int H, int KV, int D, const int *lens, 
     check_close(what, lse, want_lse, N * H, 1e-6, 1e-6);
     CHECK(rows_zero(out, ow, lens, B, T) && rows_zero(lse, H, lens, B, T),
           "attention_forward: padding rows zero (%s)", shape);
-    CHECK(decode_matches(qkv, out, lens, B, T, H, KV, D),
+    CHECK(decode_matches(qkv, out, lens, B, T, H, KV, D, 0),
           "kv_cache_write + attention_decode == attention_forward bitwise (%s)", shape);
+    CHECK(decode_matches(qkv, out, lens, B, T, H, KV, D, 1),
+          "attention_decode reading a shared prompt's slot == attention_forward bitwise (%s)", shape);
 
     if (grad) {
         float *out_nan = fvec(N * ow);
@@ -727,8 +734,8 @@ static int run_all(Seg *out, uint64_t seed) {
         float *kc = fvec(N * KV * D), *vc = fvec(N * KV * D);
         for (size_t i = 0; i < N; i++) slots[i] = (int)(i / T), pos[i] = (int)(i % T);
         K->kv_cache_write(kc, vc, qkv, slots, pos, (int)N, H, KV, D, max_T);
-        K->attention_decode(SEG("attention_decode", N * H * D), qkv, kc, vc, slots, pos, (int)N,
-                            H, KV, D, max_T);
+        K->attention_decode(SEG("attention_decode", N * H * D), qkv, kc, vc, slots, pos, NULL, NULL,
+                            (int)N, H, KV, D, max_T);
         free(qkv), free(dout), free(slots), free(pos), free(kc), free(vc);
     }
     {  // cross-entropy
@@ -844,10 +851,10 @@ static void test_attention_rows(void) {
     float *o16 = fvec(16 * ow), *o1 = fvec(ow);
     for (int n = 0; n < 16; n++) slots[n] = n % 3, pos[n] = n / 3;
     K->kv_cache_write(kc, vc, qkv3, slots, pos, 16, H, KV, D, max_T);
-    K->attention_decode(o16, qkv3, kc, vc, slots, pos, 16, H, KV, D, max_T);
+    K->attention_decode(o16, qkv3, kc, vc, slots, pos, NULL, NULL, 16, H, KV, D, max_T);
     int same = 1;
     for (int n = 0; n < 16; n++) {
-        K->attention_decode(o1, qkv3 + n * row, kc, vc, slots + n, pos + n, 1, H, KV, D, max_T);
+        K->attention_decode(o1, qkv3 + n * row, kc, vc, slots + n, pos + n, NULL, NULL, 1, H, KV, D, max_T);
         same &= !memcmp(o1, o16 + n * ow, ow * sizeof(float));
     }
     CHECK(same, "attention_decode rows: N=1 == N=16");

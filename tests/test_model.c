@@ -173,14 +173,13 @@ static void check_decode(void) {
     // prefill positions 0..P-1 of slot 2, asking for the logits of all P rows
     int slots[L], pos[L];
     for (int t = 0; t < P; t++) slots[t] = 2, pos[t] = t;
-    model_decode_step(&m, &kv, tok, slots, pos, P, P, step);
-    // share the prompt with slot 0, then decode both slots together one token at a time
-    kvcache_copy_prefix(&m, &kv, 0, 2, P);
+    model_decode_step(&m, &kv, tok, slots, pos, NULL, NULL, P, P, step);
+    // slot 0 reads the prompt from slot 2; both decode together one token at a time
     float two[2 * 64];
     double worst = 0;
     for (int t = P; t < L; t++) {
-        int tt[2] = {tok[t], tok[t]}, ss[2] = {0, 2}, pp[2] = {t, t};
-        model_decode_step(&m, &kv, tt, ss, pp, 2, 2, two);
+        int tt[2] = {tok[t], tok[t]}, ss[2] = {0, 2}, pp[2] = {t, t}, ps[2] = {2, 2}, pl[2] = {P, 0};
+        model_decode_step(&m, &kv, tt, ss, pp, ps, pl, 2, 2, two);
         for (int v = 0; v < V; v++) {
             CHECK(two[v] == two[V + v], "slots 0 and 2 differ at position %d", t);
             step[(size_t)t * V + v] = two[v];

@@ -134,8 +134,9 @@ enum { SAMPLER_CALL_ROWS = 64 };
 typedef enum {
     SLOT_FREE,
     SLOT_PREFILL,  // prompt tokens 0..P-2 being prefilled (chunked), then P-1 with logits
-    SLOT_FOLLOW,   // waits for the sibling `leader` to finish its prefill, then copies it
+    SLOT_FOLLOW,   // waits for the sibling `leader` to finish its prefill, then shares it
     SLOT_DECODE,   // feeds `feed` at position `feed_pos` each step and samples the next
+    SLOT_HELD,     // its sample is done, but siblings still read the prompt in it
 } SlotState;
 
 typedef struct {
@@ -144,6 +145,8 @@ typedef struct {
     int P;           // prompt length
     int prefilled;   // prompt tokens 0..prefilled-1 in the cache (SLOT_PREFILL)
     int leader;      // SLOT_FOLLOW: the slot being prefilled
+    int pslot, plen; // positions 0..plen-1 of the sequence are in slot pslot (the prompt)
+    int refs;        // slots whose pslot is this one
     int32_t feed;    // SLOT_DECODE: the token fed this step ...
     int feed_pos;    // ... at this position
     int row;         // this step's logits row, or -1
@@ -162,8 +165,8 @@ struct Sampler {
     int n_stop;
     Slot *slot;         // [slots]
     int32_t *gen_mem;   // [slots, max_len]
-    int *step_mem;      // one allocation: tokens, slot ids, positions [slots + chunk] each
-    int *tok, *sl, *pos;
+    int *step_mem;      // one allocation: tokens, slots, positions, prefix slots and lengths
+    int *tok, *sl, *pos, *psl, *plen;  // [slots + chunk] each
     float *logits;      // [slots + 1, V] host: a row per logits token, then a sink row
     SampleScratch sc;
     SamplerStats st;
@@ -219,7 +222,7 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     }
     s->slot = calloc((size_t)slots, sizeof *s->slot);
     s->gen_mem = malloc((size_t)slots * max_len * sizeof(int32_t));
-    s->step_mem = malloc(3 * (size_t)(slots + chunk) * sizeof(int));
+    s->step_mem = malloc(5 * (size_t)(slots + chunk) * sizeof(int));
     s->logits = malloc((size_t)(slots + 1) * s->V * sizeof(float));  // + a discarded row
     if (!s->slot || !s->gen_mem || !s->step_mem || !s->logits ||
         sample_scratch_init(&s->sc, s->V, e)) {
@@ -230,6 +233,8 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     s->tok = s->step_mem;
     s->sl = s->tok + slots + chunk;
     s->pos = s->sl + slots + chunk;
+    s->psl = s->pos + slots + chunk;
+    s->plen = s->psl + slots + chunk;
     for (int i = 0; i < slots; i++) s->slot[i].gen = s->gen_mem + (size_t)i * max_len;
     return s;
 }
@@ -262,6 +267,24 @@ typedef struct {
     int *left;  // [n_reqs] samples not yet done
 } Run;
 
+// Slot i's sequence reads positions 0..n-1 from slot owner (which holds its prompt).
+static void share_prompt(Sampler *s, int i, int owner, int n) {
+    s->slot[i].pslot = owner;
+    s->slot[i].plen = n;
+    s->slot[owner].refs++;
+    s->st.prefills_shared++;
+}
+
+// Slot i's sample is done: the slot is free unless siblings still read its prompt, and
+// the slot it read its own prompt from loses a reader.
+static void release(Sampler *s, int i) {
+    Slot *q = &s->slot[i];
+    q->state = q->refs ? SLOT_HELD : SLOT_FREE;
+    if (!q->plen) return;
+    Slot *o = &s->slot[q->pslot];
+    if (--o->refs == 0 && o->state == SLOT_HELD) o->state = SLOT_FREE;
+}
+
 // Takes the sampled token of slot i; frees the slot when the sample ends. Returns non-zero
 // when a callback asks to stop.
 static int take_token(Run *run, int i, const float *logits) {
@@ -287,15 +310,15 @@ static int take_token(Run *run, int i, const float *logits) {
     }
     SampleResult res = {q->req, q->sample, q->gen, q->n_gen, stop, !stop,
                         q->sum_lp / q->n_gen, q->sum_lp};
-    q->state = SLOT_FREE;
+    release(s, i);
     s->st.samples_done++;
     if (--run->left[q->req] == 0) s->st.requests_done++;
     if (cb->on_sample && cb->on_sample(cb->user, &res)) return 1;
     return 0;
 }
 
-// Puts sample j of request r into free slot i: copies the prompt from a sibling in the
-// cache when there is one, else starts a prefill.
+// Puts sample j of request r into free slot i: reads the prompt from a sibling's slot
+// when one holds it, else starts a prefill.
 static void admit(Run *run, int i, int r, int j) {
     Sampler *s = run->s;
     const SampleRequest *rq = &run->reqs[r];
@@ -306,18 +329,19 @@ static void admit(Run *run, int i, int r, int j) {
     q->sample = j;
     q->P = rq->prompt_len;
     q->rng = rng_derive(rq->seed, rq->id, (uint64_t)j);
+    q->pslot = i;
     q->state = SLOT_PREFILL;
     for (int o = 0; o < s->slots; o++) {
         Slot *b = &s->slot[o];
         if (o == i || b->req != r) continue;
-        if (b->state == SLOT_DECODE) {
-            // A running sibling holds the prompt at 0..P-2 (at least): copy, then feed the
-            // last prompt token to get the first logits.
-            kvcache_copy_prefix(s->m, &s->kv, i, o, q->P - 1);
+        if (b->state == SLOT_DECODE || b->state == SLOT_HELD) {
+            // The prompt of a running or held sibling is in the cache at 0..P-2 (at least),
+            // in its slot or in the one it reads: read it there, then feed the last prompt
+            // token to get the first logits.
+            share_prompt(s, i, b->plen ? b->pslot : o, q->P - 1);
             q->state = SLOT_DECODE;
             q->feed = rq->prompt[q->P - 1];
             q->feed_pos = q->P - 1;
-            s->st.prefills_shared++;
             return;
         }
         if (b->state == SLOT_PREFILL) {
@@ -356,7 +380,8 @@ int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const Sampler
             const int32_t *p = reqs[q->req].prompt;
             while (q->prefilled < q->P - 1 && budget > 0) {
                 s->tok[n] = p[q->prefilled];
-                s->sl[n] = i;
+                s->sl[n] = s->psl[n] = i;
+                s->plen[n] = 0;
                 s->pos[n++] = q->prefilled++;
                 budget--;
             }
@@ -374,6 +399,8 @@ int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const Sampler
                 continue;
             }
             s->sl[n] = i;
+            s->psl[n] = q->pslot;
+            s->plen[n] = q->plen;
             q->row = n++ - first_out;
         }
         if (n == 0) break;  // nothing running, nothing waiting
@@ -385,21 +412,21 @@ int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const Sampler
             int out0 = c0 > first_out ? c0 : first_out, n_out = c0 + len - out0;
             float *dst = s->logits + (size_t)(out0 - first_out) * s->V;
             if (n_out <= 0) n_out = 1, dst = s->logits + (size_t)s->slots * s->V;
-            model_decode_step(s->m, &s->kv, s->tok + c0, s->sl + c0, s->pos + c0, len, n_out, dst);
+            model_decode_step(s->m, &s->kv, s->tok + c0, s->sl + c0, s->pos + c0, s->psl + c0, s->plen + c0,
+                              len, n_out, dst);
         }
         s->st.steps++;
         s->st.prompt_tokens += (uint64_t)first_out;
         for (int i = 0; i < s->slots; i++)
             if (s->slot[i].state == SLOT_PREFILL && s->slot[i].row >= 0)
                 s->st.prompt_tokens++;
-        // 3. Siblings that waited for a prefill finished in this step take its prompt and
-        // its logits row (before the leader's slot can be freed and reused).
+        // 3. Siblings that waited for a prefill finished in this step read its prompt
+        // (0..P-1) and take its logits row.
         for (int i = 0; i < s->slots; i++) {
             Slot *q = &s->slot[i];
             if (q->state != SLOT_FOLLOW || s->slot[q->leader].row < 0) continue;
-            kvcache_copy_prefix(s->m, &s->kv, i, q->leader, q->P);
+            share_prompt(s, i, q->leader, q->P);
             q->row = s->slot[q->leader].row;
-            s->st.prefills_shared++;
         }
         // 4. Sample.
         for (int i = 0; i < s->slots && !rc; i++)

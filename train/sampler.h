@@ -7,13 +7,15 @@
 // running one (model_decode_step computes logits only for those). A finished sequence
 // leaves its slot at once and the next waiting sample takes it (continuous batching).
 //
-// Prompt sharing: the K samples of one request share one prefill. The first sample
-// admitted prefills the prompt into its slot; a sibling admitted in the same step gets
-// positions 0..P-1 copied (kvcache_copy_prefix) and samples its first token from the
-// same logits row; a sibling admitted later copies positions 0..P-2 from a running
-// sibling and recomputes the last prompt token (bitwise the same logits: the kernel
-// contract makes a row's result independent of the other rows in a call). Only when no
-// sibling is left in the cache is the prompt prefilled again.
+// Prompt sharing: the K samples of one request share one prefill and one copy of the
+// prompt's keys and values. The first sample admitted prefills the prompt into its slot;
+// a sibling admitted in the same step reads positions 0..P-1 from that slot (the decode
+// step's prefix slots) and samples its first token from the same logits row; a sibling
+// admitted later reads positions 0..P-2 there and recomputes the last prompt token in
+// its own slot (bitwise the same logits: the kernel contract makes a row's result
+// independent of the other rows in a call and of where its keys live). A slot whose
+// sample is done stays held while siblings read its prompt. Only when no sibling is
+// left in the cache is the prompt prefilled again.
 //
 // Determinism: sample j of a request draws from its own stream rng_derive(seed, id, j),
 // and every logits row depends on its own sequence only, so a sample's tokens do not
@@ -74,7 +76,7 @@ typedef struct {
     uint64_t tokens_generated;  // sampled tokens
     uint64_t samples_done;      // finished sequences
     uint64_t requests_done;     // requests whose K samples are all done
-    uint64_t prefills_shared;   // prefixes copied from a sibling instead of prefilled
+    uint64_t prefills_shared;   // prompts read from a sibling's slot instead of prefilled
 } SamplerStats;
 
 // Callbacks; any may be NULL. A callback returning non-zero stops the run

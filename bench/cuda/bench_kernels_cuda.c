@@ -51,7 +51,7 @@ static double time_decode(const Kernels *k, int K, int ctx, int H, int KV, int D
     double t0 = now();
     for (int r = 0; r < reps; r++) {
         k->kv_cache_write(kc, vc, qkv, slots, pos, K, H, KV, D, ctx);
-        k->attention_decode(out, qkv, kc, vc, slots, pos, K, H, KV, D, ctx);
+        k->attention_decode(out, qkv, kc, vc, slots, pos, NULL, NULL, K, H, KV, D, ctx);
     }
     k->synchronize();
     double t = (now() - t0) / reps;

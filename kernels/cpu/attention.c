@@ -146,17 +146,39 @@ static float sum_of(const float *x, int n) {
     return s;
 }
 
-// o[D] = softmax(scale * K q) V over n_keys keys k_j = k + j*stride (v likewise);
-// returns the log-sum-exp of the scaled scores. Shared by the training forward and the
-// decode step, so a cached decode reproduces the forward exactly.
-static float attend(float *restrict o, const float *restrict q, const float *k,
-                    const float *v, size_t stride, int n_keys, int D, float scale) {
+// Where the keys of one attention row live: key j is k0 + j*stride for j < split, else
+// k1 + j*stride (values likewise), e.g. a shared prompt's slot, then the sample's own.
+typedef struct {
+    const float *k0, *v0, *k1, *v1;
+    int split;
+} Keys;
+
+// s[0..n) = q . k_j for keys j0..j0+n-1, and o += sum p_j v_j over the same keys, each
+// piece from where its keys live (dots and pv treat keys one by one, so a cut at the
+// split does not change a bit).
+static void keys_dots(float *s, const float *q, const Keys *kk, size_t stride, int j0, int n, int D) {
+    int n0 = kk->split - j0 < 0 ? 0 : kk->split - j0 < n ? kk->split - j0 : n;
+    if (n0) dots(s, q, kk->k0 + (size_t)j0 * stride, stride, n0, D);
+    if (n - n0) dots(s + n0, q, kk->k1 + (size_t)(j0 + n0) * stride, stride, n - n0, D);
+}
+
+static void keys_pv(float *o, const float *p, const Keys *kk, size_t stride, int j0, int n, int D) {
+    int n0 = kk->split - j0 < 0 ? 0 : kk->split - j0 < n ? kk->split - j0 : n;
+    if (n0) pv(o, p, kk->v0 + (size_t)j0 * stride, stride, n0, D);
+    if (n - n0) pv(o, p + n0, kk->v1 + (size_t)(j0 + n0) * stride, stride, n - n0, D);
+}
+
+// o[D] = softmax(scale * K q) V over n_keys keys; returns the log-sum-exp of the scaled
+// scores. Shared by the training forward and the decode step, so a cached decode
+// reproduces the forward exactly.
+static float attend(float *restrict o, const float *restrict q, const Keys *kk, size_t stride,
+                    int n_keys, int D, float scale) {
     float scores[ATT_BLOCK];
     float max = -INFINITY, sum = 0.0f;
     memset(o, 0, (size_t)D * sizeof(float));
     for (int j0 = 0; j0 < n_keys; j0 += ATT_BLOCK) {
         int nb = n_keys - j0 < ATT_BLOCK ? n_keys - j0 : ATT_BLOCK;
-        dots(scores, q, k + (size_t)j0 * stride, stride, nb, D);
+        keys_dots(scores, q, kk, stride, j0, nb, D);
         for (int j = 0; j < nb; j++) scores[j] *= scale;
         float block_max = max_of(scores, nb);
         if (block_max > max) {  // rescale what was summed under the old maximum
@@ -168,7 +190,7 @@ static float attend(float *restrict o, const float *restrict q, const float *k,
         for (int j = 0; j < nb; j++) scores[j] -= max;
         cpu_exp(scores, scores, nb);
         sum += sum_of(scores, nb);
-        pv(o, scores, v + (size_t)j0 * stride, stride, nb, D);
+        keys_pv(o, scores, kk, stride, j0, nb, D);
     }
     float inv = 1.0f / sum;
     for (int d = 0; d < D; d++) o[d] *= inv;
@@ -195,7 +217,8 @@ void cpu_attention_forward(float *out, float *lse, const float *qkv, const int *
                 const float *q = qkv + n * row + (size_t)h * D;
                 const float *k = qkv + (size_t)b * T * row + (size_t)(H + h / group) * D;
                 const float *v = k + (size_t)KV * D;
-                lse[n * H + h] = attend(o, q, k, v, row, t + 1, D, scale);
+                Keys kk = {k, v, k, v, 0};
+                lse[n * H + h] = attend(o, q, &kk, row, t + 1, D, scale);
             }
         }
     }
@@ -313,19 +336,24 @@ void cpu_kv_cache_write(float *kcache, float *vcache, const float *qkv, const in
     }
 }
 
-// out[N, H*D]: token n's heads attend to positions 0..pos[n] of slot slots[n].
+// out[N, H*D]: token n's heads attend to positions 0..pos[n]: below prefix_lens[n] in slot
+// prefix_slots[n], the rest in slot slots[n].
 void cpu_attention_decode(float *out, const float *qkv, const float *kcache,
-                          const float *vcache, const int *slots, const int *pos, int N, int H,
-                          int KV, int D, int max_T) {
+                          const float *vcache, const int *slots, const int *pos,
+                          const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
+                          int D, int max_T) {
     int group = H / KV;
     size_t row = (size_t)(H + 2 * KV) * D, kv = (size_t)KV * D;
     float scale = 1.0f / sqrtf((float)D);
 #pragma omp parallel for collapse(2) schedule(dynamic, 4)
     for (int n = 0; n < N; n++) {
         for (int h = 0; h < H; h++) {
-            size_t base = (size_t)slots[n] * max_T * kv + (size_t)(h / group) * D;
-            attend(out + (size_t)n * H * D + (size_t)h * D, qkv + n * row + (size_t)h * D,
-                   kcache + base, vcache + base, kv, pos[n] + 1, D, scale);
+            size_t head = (size_t)(h / group) * D, own = (size_t)slots[n] * max_T * kv + head;
+            size_t shared = prefix_lens ? (size_t)prefix_slots[n] * max_T * kv + head : own;
+            Keys kk = {kcache + shared, vcache + shared, kcache + own, vcache + own,
+                       prefix_lens ? prefix_lens[n] : 0};
+            attend(out + (size_t)n * H * D + (size_t)h * D, qkv + n * row + (size_t)h * D, &kk, kv,
+                   pos[n] + 1, D, scale);
         }
     }
 }

@@ -53,8 +53,9 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
 void cpu_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
                         const int *pos, int N, int H, int KV, int D, int max_T);
 void cpu_attention_decode(float *out, const float *qkv, const float *kcache,
-                          const float *vcache, const int *slots, const int *pos, int N, int H,
-                          int KV, int D, int max_T);
+                          const float *vcache, const int *slots, const int *pos,
+                          const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
+                          int D, int max_T);
 // y[i] = exp(x[i]) within 2 ulp for x in [-87.33, 88]; x < -87.33 (and -inf) gives 0,
 // x > 88 gives exp(88), NaN stays NaN. y may alias x.
 void cpu_exp(float *y, const float *x, int n);

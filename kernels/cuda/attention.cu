@@ -302,16 +302,21 @@ __global__ void kv_cache_write_kernel(float *kcache, float *vcache, const float 
 // One block of 4 warps per (token n, query head h). Warp w takes the chunks of 32
 // positions w, w+4, ...: lane l scores position l of a chunk, then lanes own output
 // columns, as in the forward. The warps' partial softmaxes are merged at the end.
+// Positions below prefix_lens[n] come from slot prefix_slots[n] (a shared prompt).
 template <int NK>
 __global__ void __launch_bounds__(128) attention_decode_kernel(
     float *out, const float *qkv, const float *kcache, const float *vcache, const int *slots,
-    const int *pos, int H, int KV, int D, int max_T, float scale) {
+    const int *pos, const int *prefix_slots, const int *prefix_lens, int H, int KV, int D,
+    int max_T, float scale) {
     __shared__ float qs[32 * NK], accs[4][32 * NK], ms[4], ls[4];
     int n = blockIdx.x, h = blockIdx.y, g = h / (H / KV);
     int lane = threadIdx.x % 32, warp = threadIdx.x / 32, W = KV * D;
     int P = pos[n];  // attends to positions 0..P
-    const float *kc = kcache + (size_t)slots[n] * max_T * W + g * D;
-    const float *vc = vcache + (size_t)slots[n] * max_T * W + g * D;
+    int split = prefix_lens ? prefix_lens[n] : 0;
+    size_t own = (size_t)slots[n] * max_T * W + g * D;
+    size_t shared = prefix_lens ? (size_t)prefix_slots[n] * max_T * W + g * D : own;
+    // row j of the key (or value) cache: in the shared slot below the split
+#define KEY_ROW(base, j) ((base) + ((j) < split ? shared : own) + (size_t)(j) * W)
     for (int d = threadIdx.x; d < D; d += blockDim.x)
         qs[d] = qkv[(size_t)n * (H + 2 * KV) * D + h * D + d];
     __syncthreads();
@@ -322,7 +327,7 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
         int j = c + lane;
         float s = 0.0f;
         if (j <= P)
-            for (int d = 0; d < D; d++) s += qs[d] * kc[(size_t)j * W + d];
+            for (int d = 0; d < D; d++) s += qs[d] * KEY_ROW(kcache, j)[d];
         float sc = j <= P ? s * scale : -INFINITY;
         float mnew = fmaxf(m, warp_max(sc));
         float corr = expf(m - mnew);
@@ -336,7 +341,7 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
 #pragma unroll
             for (int k = 0; k < NK; k++) {
                 int d = lane + 32 * k;
-                if (d < D) acc[k] += pl * vc[(size_t)(c + l) * W + d];
+                if (d < D) acc[k] += pl * KEY_ROW(vcache, c + l)[d];
             }
         }
     }
@@ -363,6 +368,7 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
             out[(size_t)n * H * D + h * D + d] = o / L;
         }
     }
+#undef KEY_ROW
 }
 
 // ---- launchers ------------------------------------------------------------------------------
@@ -427,14 +433,15 @@ void cuda_kv_cache_write(float *kcache, float *vcache, const float *qkv, const i
 }
 
 void cuda_attention_decode(float *out, const float *qkv, const float *kcache,
-                           const float *vcache, const int *slots, const int *pos, int N, int H,
-                           int KV, int D, int max_T) {
+                           const float *vcache, const int *slots, const int *pos,
+                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
+                           int D, int max_T) {
     if (N <= 0) return;
     dim3 grid(N, H);
     float scale = 1.0f / sqrtf((float)D);
-#define LAUNCH(NK)                                                                        \
-    attention_decode_kernel<NK><<<grid, 128>>>(out, qkv, kcache, vcache, slots, pos, H, KV, D, \
-                                               max_T, scale)
+#define LAUNCH(NK)                                                                           \
+    attention_decode_kernel<NK><<<grid, 128>>>(out, qkv, kcache, vcache, slots, pos,         \
+                                               prefix_slots, prefix_lens, H, KV, D, max_T, scale)
     DISPATCH_NK(D, LAUNCH);
 #undef LAUNCH
     LAUNCH_CHECK();

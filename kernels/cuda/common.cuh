@@ -108,7 +108,8 @@ void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
 void cuda_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
                          const int *pos, int N, int H, int KV, int D, int max_T);
 void cuda_attention_decode(float *out, const float *qkv, const float *kcache,
-                           const float *vcache, const int *slots, const int *pos, int N, int H,
-                           int KV, int D, int max_T);
+                           const float *vcache, const int *slots, const int *pos,
+                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
+                           int D, int max_T);
 
 #endif

@@ -323,8 +323,9 @@ static void test_attention(int B, int T, int H, int KV, int D, const int *lens) 
 
 // ---- KV cache -----------------------------------------------------------------------------
 
-// n_slots slots of max_T positions: a prefill of P positions into slot 0 and 1 (from
-// one prompt), then a step of one token per slot at its next position.
+// n_slots slots of max_T positions: a prefill of P positions into slot 0, then a step
+// of one token per slot at a later position, the odd slots reading positions 0..P-1 from
+// slot 0 (a shared prompt).
 static void test_decode(int n_slots, int max_T, int H, int KV, int D, int P) {
     char what[128];
     int W = (H + 2 * KV) * D;
@@ -335,27 +336,32 @@ static void test_decode(int n_slots, int max_T, int H, int KV, int D, int P) {
     for (int round = 0; round < 2; round++) {
         int N = rounds[round];
         int *slots = malloc(N * sizeof(int)), *pos = malloc(N * sizeof(int));
+        int *pslots = calloc(N, sizeof(int)), *plens = calloc(N, sizeof(int));
         for (int n = 0; n < N; n++) {
             slots[n] = round == 0 ? 0 : n;
             pos[n] = round == 0 ? n : P + (int)rng_below(&rng, (uint64_t)(max_T - P));
+            plens[n] = round == 1 && n % 2 ? P : 0;
         }
         float *qkv = rand_floats((size_t)N * W, -2, 2), *out = malloc((size_t)N * H * D * 4);
         float *d_qkv = up(qkv, (size_t)N * W * 4), *d_out = gpu->alloc((size_t)N * H * D * 4);
         int *d_slots = up(slots, N * sizeof(int)), *d_pos = up(pos, N * sizeof(int));
+        int *d_pslots = up(pslots, N * sizeof(int)), *d_plens = up(plens, N * sizeof(int));
         cpu->kv_cache_write(kc, vc, qkv, slots, pos, N, H, KV, D, max_T);
         gpu->kv_cache_write(d_kc, d_vc, d_qkv, d_slots, d_pos, N, H, KV, D, max_T);
-        cpu->attention_decode(out, qkv, kc, vc, slots, pos, N, H, KV, D, max_T);
-        gpu->attention_decode(d_out, d_qkv, d_kc, d_vc, d_slots, d_pos, N, H, KV, D, max_T);
+        cpu->attention_decode(out, qkv, kc, vc, slots, pos, pslots, plens, N, H, KV, D, max_T);
+        gpu->attention_decode(d_out, d_qkv, d_kc, d_vc, d_slots, d_pos, d_pslots, d_plens, N, H, KV, D,
+                              max_T);
         float *g_out = down(d_out, (size_t)N * H * D), *g_kc = malloc(nc * 4);
         gpu->download(g_kc, d_kc, nc * 4);
         snprintf(what, sizeof what, "kv_cache_write N=%d H=%d KV=%d D=%d (bitwise)", N, H, KV, D);
         expect_same(what, g_kc, kc, nc * 4);
         gpu->download(g_kc, d_vc, nc * 4);
         expect_same(what, g_kc, vc, nc * 4);
-        snprintf(what, sizeof what, "attention_decode N=%d H=%d KV=%d D=%d", N, H, KV, D);
+        snprintf(what, sizeof what, "attention_decode N=%d H=%d KV=%d D=%d%s", N, H, KV, D,
+                 round ? " (shared prompt)" : "");
         expect_close(what, g_out, out, (size_t)N * H * D, 1e-4, 1e-5);
-        gpu->free(d_qkv), gpu->free(d_slots), gpu->free(d_pos);
-        free(slots), free(pos), free(qkv), free(out), free(g_out), free(g_kc);
+        gpu->free(d_qkv), gpu->free(d_slots), gpu->free(d_pos), gpu->free(d_pslots), gpu->free(d_plens);
+        free(slots), free(pos), free(pslots), free(plens), free(qkv), free(out), free(g_out), free(g_kc);
     }
     gpu->free(d_kc), gpu->free(d_vc);
     free(kc), free(vc);

@@ -334,7 +334,7 @@ static void test_row_independence(Model *mg, const int32_t *prompt, int P) {
     int V = mg->cfg.vocab_size, tok[64], sl[64], pos[64];
     for (int t = 0; t < P; t++) tok[t] = prompt[t], sl[t] = 0, pos[t] = t;
     float *lg = malloc(3 * (size_t)V * sizeof(float));
-    model_decode_step(mg, &kv, tok, sl, pos, P, 1, lg);  // prefill slot 0
+    model_decode_step(mg, &kv, tok, sl, pos, NULL, NULL, P, 1, lg);  // prefill slot 0
     static const int rows[3] = {1, 4, 64};
     for (int i = 0; i < 3; i++) {
         int N = rows[i];
@@ -345,7 +345,7 @@ static void test_row_independence(Model *mg, const int32_t *prompt, int P) {
             pos[j] = j < 3 ? 0 : j - 2;
         }
         tok[N - 1] = prompt[P - 1] + 1 < V ? prompt[P - 1] + 1 : 0, sl[N - 1] = 0, pos[N - 1] = P;
-        model_decode_step(mg, &kv, tok, sl, pos, N, 1, lg + (size_t)i * V);
+        model_decode_step(mg, &kv, tok, sl, pos, NULL, NULL, N, 1, lg + (size_t)i * V);
     }
     double e4 = rel_inf(lg + V, lg, V), e64 = rel_inf(lg + 2 * V, lg, V);
     CHECK(e4 <= 1e-5 && e64 <= 1e-5, "a row's logits depend on its step's rows: %.3g (4 rows), "
