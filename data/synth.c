@@ -166,10 +166,11 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
     }
     int answer = p->values[p->nsteps];
     if (chance(r, 0.9 * u)) {
+        // the steps again, each as written above (a copy, found by its "Step i:")
         put(t, 1, "Let me verify by redoing it: ");
         for (int i = 0; i < p->nsteps; i++)
-            put(t, 1, "%s%d %c %d = %d", i ? ", " : "", p->values[i], op_sym(p->ops[i]), p->ops[i].k,
-                p->values[i + 1]);
+            put(t, 1, "%sStep %d: %c %d, so %d %c %d = %d", i ? "; " : "", i + 1, op_sym(p->ops[i]),
+                p->ops[i].k, p->values[i], op_sym(p->ops[i]), p->ops[i].k, p->values[i + 1]);
         put(t, 1, ". Same result, %d.\n", answer);
     }
     put(t, 0, "The final number is \\boxed{%d}.", answer);
