@@ -106,10 +106,13 @@ for obj in ppo sft-shortest dpo; do
     if ! is_done "prune_$name"; then
         stage "5/6 fine-tuning: o1p prune --objective $obj"
         rm -rf "${work:?}/$name"
+        # the held-out curve is plotted for O1-Pruner only
+        heldout=()
+        [ "$obj" = ppo ] && heldout=(--eval-data "$work/heldout.jsonl" --eval-every "$eval_every")
         # shellcheck disable=SC2086
         $O1P prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" \
-            --objective "$obj" --out "$work/$name" --seed "$SEED" --eval-data "$work/heldout.jsonl" \
-            --eval-every "$eval_every" ${max_new_eval:+--eval-max-new $max_new_eval} $prune_opts
+            --objective "$obj" --out "$work/$name" --seed "$SEED" "${heldout[@]}" \
+            ${max_new_eval:+--eval-max-new $max_new_eval} $prune_opts
         done_mark "prune_$name"
     fi
     if ! is_done "eval_$name"; then
