@@ -32,8 +32,8 @@
 
 #define SYNTH_MAX_LEVEL 5
 // Solutions longer than this are drawn again, so that prompt + solution fit a
-// 512-token context with a ~2-characters-per-token BPE.
-#define SYNTH_MAX_SOLUTION_CHARS 800
+// 512-token context with a BPE of ~1.7 characters per token (digits are single tokens).
+#define SYNTH_MAX_SOLUTION_CHARS 720
 enum { SYNTH_TRAIN = 0, SYNTH_TEST = 1 };
 
 typedef struct {
