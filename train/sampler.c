@@ -2,6 +2,7 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +148,8 @@ typedef struct {
     int leader;      // SLOT_FOLLOW: the slot being prefilled
     int pslot, plen; // positions 0..plen-1 of the sequence are in slot pslot (the prompt)
     int refs;        // slots whose pslot is this one
+    int32_t next;    // the token drawn this step ...
+    double next_lp;  // ... and its log-prob at temperature 1
     int32_t feed;    // SLOT_DECODE: the token fed this step ...
     int feed_pos;    // ... at this position
     int row;         // this step's logits row, or -1
@@ -168,7 +171,8 @@ struct Sampler {
     int *step_mem;      // one allocation: tokens, slots, positions, prefix slots and lengths
     int *tok, *sl, *pos, *psl, *plen;  // [slots + chunk] each
     float *logits;      // [slots + 1, V] host: a row per logits token, then a sink row
-    SampleScratch sc;
+    SampleScratch *sc;  // [n_sc]: one per thread, the draws of a step run in parallel
+    int n_sc;
     SamplerStats st;
 };
 
@@ -179,7 +183,8 @@ void sampler_free(Sampler *s) {
     free(s->gen_mem);
     free(s->step_mem);
     free(s->logits);
-    sample_scratch_free(&s->sc);
+    for (int i = 0; i < s->n_sc; i++) sample_scratch_free(&s->sc[i]);
+    free(s->sc);
     free(s);
 }
 
@@ -224,8 +229,11 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     s->gen_mem = malloc((size_t)slots * max_len * sizeof(int32_t));
     s->step_mem = malloc(5 * (size_t)(slots + chunk) * sizeof(int));
     s->logits = malloc((size_t)(slots + 1) * s->V * sizeof(float));  // + a discarded row
-    if (!s->slot || !s->gen_mem || !s->step_mem || !s->logits ||
-        sample_scratch_init(&s->sc, s->V, e)) {
+    int n_sc = omp_get_max_threads();
+    s->sc = calloc((size_t)n_sc, sizeof *s->sc);
+    int ok = s->slot && s->gen_mem && s->step_mem && s->logits && s->sc;
+    for (int i = 0; ok && i < n_sc; i++, s->n_sc++) ok = !sample_scratch_init(&s->sc[i], s->V, e);
+    if (!ok) {
         sampler_free(s);
         err_fmt(e, "out of memory for a sampler of %d slots x %d positions", slots, max_len);
         return NULL;
@@ -285,16 +293,15 @@ static void release(Sampler *s, int i) {
     if (--o->refs == 0 && o->state == SLOT_HELD) o->state = SLOT_FREE;
 }
 
-// Takes the sampled token of slot i; frees the slot when the sample ends. Returns non-zero
+// Takes the token drawn for slot i; frees the slot when the sample ends. Returns non-zero
 // when a callback asks to stop.
-static int take_token(Run *run, int i, const float *logits) {
+static int take_token(Run *run, int i) {
     Sampler *s = run->s;
     Slot *q = &s->slot[i];
     const SampleRequest *r = &run->reqs[q->req];
-    double lp;
-    int32_t t = sample_token(&s->sc, logits, r->temperature, r->top_k, r->top_p, &q->rng, &lp);
+    int32_t t = q->next;
     q->gen[q->n_gen++] = t;
-    q->sum_lp += lp;
+    q->sum_lp += q->next_lp;
     s->st.tokens_generated++;
     const SamplerCallbacks *cb = run->cb;
     if (cb->on_token && cb->on_token(cb->user, q->req, q->sample, t)) return 1;
@@ -428,9 +435,18 @@ int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const Sampler
             share_prompt(s, i, q->leader, q->P);
             q->row = s->slot[q->leader].row;
         }
-        // 4. Sample.
+        // 4. Sample: the draws in parallel (each slot has its own stream, so the result does
+        // not depend on the threads), then the bookkeeping and callbacks in slot order.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_sc)
+        for (int i = 0; i < s->slots; i++) {
+            Slot *q = &s->slot[i];
+            if (q->row < 0) continue;
+            const SampleRequest *r = &reqs[q->req];
+            q->next = sample_token(&s->sc[omp_get_thread_num()], s->logits + (size_t)q->row * s->V,
+                                   r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
+        }
         for (int i = 0; i < s->slots && !rc; i++)
-            if (s->slot[i].row >= 0) rc = take_token(&run, i, s->logits + (size_t)s->slot[i].row * s->V);
+            if (s->slot[i].row >= 0) rc = take_token(&run, i);
         if (!rc && cb->on_step) rc = cb->on_step(cb->user, &s->st);
         if (rc) break;
     }
