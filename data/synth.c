@@ -132,10 +132,10 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
 
     if (chance(r, 0.5 * u)) put(t, 1, "%s", PICK(r, openers));
     if (chance(r, 0.9 * u)) {
-        put(t, 1, "Let me restate the problem: we start with %d", p->start);
+        put(t, 1, "Let me restate the problem: we start with %d and then ", p->start);
         for (int i = 0; i < p->nsteps; i++) {
             op_words(p->ops[i], w, sizeof w);
-            put(t, 1, "; Step %d: %s", i + 1, w);
+            put(t, 1, "%s%s", i ? ", " : "", w);
         }
         put(t, 1, ".\n");
     }
@@ -161,16 +161,15 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
         }
         if (i + 1 < p->nsteps && chance(r, 0.2 * u)) {
             op_words(p->ops[i + 1], w, sizeof w);
-            put(t, 1, "Hmm, what comes next? Step %d: %s.\n", i + 2, w);
+            put(t, 1, "Hmm, what comes next? The next operation is to %s.\n", w);
         }
     }
     int answer = p->values[p->nsteps];
     if (chance(r, 0.9 * u)) {
-        // the steps again, each as written above (a copy, found by its "Step i:")
         put(t, 1, "Let me verify by redoing it: ");
         for (int i = 0; i < p->nsteps; i++)
-            put(t, 1, "%sStep %d: %c %d, so %d %c %d = %d", i ? "; " : "", i + 1, op_sym(p->ops[i]),
-                p->ops[i].k, p->values[i], op_sym(p->ops[i]), p->ops[i].k, p->values[i + 1]);
+            put(t, 1, "%s%d %c %d = %d", i ? ", " : "", p->values[i], op_sym(p->ops[i]), p->ops[i].k,
+                p->values[i + 1]);
         put(t, 1, ". Same result, %d.\n", answer);
     }
     put(t, 0, "The final number is \\boxed{%d}.", answer);
