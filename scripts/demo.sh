@@ -16,6 +16,9 @@
 # Every intermediate file is in OUT/work/. A stage whose output is complete is not run
 # again (delete OUT/work/STAGE.done to redo it), so an interrupted demo continues.
 # Environment: O1P (the binary, default ./o1p), SEED (default 1), and the sizes below.
+# Your own task: TRAIN_DATA and TEST_DATA (JSON/JSONL with problem, answer and, for
+# training, solution; see README) replace the synthetic data; the held-out slice for the
+# training curves is then the first N_HELDOUT test problems.
 set -euo pipefail
 
 mode=${1:-full}
@@ -27,7 +30,7 @@ case "$mode" in
 full)
     out=${2:-results}
     : "${N_TRAIN:=4000}" "${N_TEST:=500}" "${N_HELDOUT:=48}" "${LEVELS:=1-3}"
-    : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2 --batch 16 --lr 2e-3 --eval-frac 0.02}"
+    : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 16 --lr 2e-3 --eval-frac 0.02}"
     : "${N_PRESAMPLE:=512}" "${K:=4}" "${MAX_NEW:=440}"
     : "${PRUNE_OPTS:=--batch 16 --lr 1e-4}" "${EVAL_EVERY:=0}" "${MAX_NEW_EVAL:=440}"
     ;;
@@ -69,11 +72,23 @@ echo "o1p demo ($mode): $n_train training problems (levels $levels), $n_test tes
 echo "outputs in $out/"
 
 if ! is_done data; then
-    stage "1/6 data: o1p data synth"
-    $O1P data synth --n "$n_train" --levels "$levels" --seed "$SEED" --out "$work/train.jsonl"
-    $O1P data synth --n "$n_test" --levels "$levels" --seed "$SEED" --split test --out "$work/test.jsonl"
-    # The held-out slice for the training curves: test-split problems of another seed.
-    $O1P data synth --n "$n_heldout" --levels "$levels" --seed $((SEED + 1000)) --split test --out "$work/heldout.jsonl"
+    if [ -n "${TRAIN_DATA:-}${TEST_DATA:-}" ]; then
+        stage "1/6 data: $TRAIN_DATA (training), $TEST_DATA (test)"
+        if [ -z "${TRAIN_DATA:-}" ] || [ -z "${TEST_DATA:-}" ]; then
+            echo "demo: give both TRAIN_DATA and TEST_DATA" >&2
+            exit 2
+        fi
+        # copied as they are (JSON arrays too: the loaders read either, whatever the name)
+        cp "$TRAIN_DATA" "$work/train.jsonl"
+        cp "$TEST_DATA" "$work/test.jsonl"
+        cp "$TEST_DATA" "$work/heldout.jsonl"
+    else
+        stage "1/6 data: o1p data synth"
+        $O1P data synth --n "$n_train" --levels "$levels" --seed "$SEED" --out "$work/train.jsonl"
+        $O1P data synth --n "$n_test" --levels "$levels" --seed "$SEED" --split test --out "$work/test.jsonl"
+        # The held-out slice for the training curves: test-split problems of another seed.
+        $O1P data synth --n "$n_heldout" --levels "$levels" --seed $((SEED + 1000)) --split test --out "$work/heldout.jsonl"
+    fi
     $O1P data stats --data "$work/train.jsonl"
     done_mark data
 fi
@@ -108,7 +123,7 @@ for obj in ppo sft-shortest dpo; do
         rm -rf "${work:?}/$name"
         # the held-out curve is plotted for O1-Pruner only
         heldout=()
-        [ "$obj" = ppo ] && heldout=(--eval-data "$work/heldout.jsonl" --eval-every "$eval_every")
+        [ "$obj" = ppo ] && heldout=(--eval-data "$work/heldout.jsonl" --eval-n "$n_heldout" --eval-every "$eval_every")
         # shellcheck disable=SC2086
         $O1P prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" \
             --objective "$obj" --out "$work/$name" --seed "$SEED" "${heldout[@]}" \
