@@ -164,15 +164,17 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
             put(t, 1, "Hmm, what comes next? The next operation is to %s.\n", w);
         }
     }
+    // The answer, then (as o1-like models do) a second full pass after it: the answer is
+    // the steps' result, so pruning the pass cannot change it.
     int answer = p->values[p->nsteps];
+    put(t, 0, "The final number is \\boxed{%d}.", answer);
     if (chance(r, 0.9 * u)) {
-        put(t, 1, "Let me verify by redoing it: ");
+        put(t, 1, "\nLet me verify by redoing it: ");
         for (int i = 0; i < p->nsteps; i++)
             put(t, 1, "%s%d %c %d = %d", i ? ", " : "", p->values[i], op_sym(p->ops[i]), p->ops[i].k,
                 p->values[i + 1]);
-        put(t, 1, ". Same result, %d.\n", answer);
+        put(t, 1, ". Same result, %d.", answer);
     }
-    put(t, 0, "The final number is \\boxed{%d}.", answer);
 }
 
 // ---- splits and generation ------------------------------------------------------------

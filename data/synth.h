@@ -9,10 +9,10 @@
 // problem's step of the same number, then applies it to the previous line's result: one
 // copy and one small operation.
 //
-// Each solution walks the steps and ends with \boxed{answer}. Around the necessary
-// steps it carries a random amount of the overthinking of o1-like models: restating
-// the problem, "Wait, let me check that again." hesitations, re-verifying a step
-// already done, and a second full pass ("Let me verify by redoing it"). Some first
+// Each solution walks the steps and states \boxed{answer}. Around the necessary steps
+// it carries a random amount of the overthinking of o1-like models: restating the
+// problem, "Wait, let me check that again." hesitations, re-verifying a step already
+// done, and, after the answer, a second full pass ("Let me verify by redoing it"). Some first
 // attempts slip (a wrong intermediate result) and a check catches and corrects it, so
 // some checking pays and removing all of it costs accuracy. Per example, the number of
 // characters that are overthinking (everything that could be deleted leaving a correct,
