@@ -5,20 +5,7 @@
 # files, the table's rows and the PNG files. It checks the plumbing, not the results.
 # Usage: tests/test_demo_quick.sh BUILD_DIR   (O1P: the o1p binary)
 set -u
-O1P=${O1P:-${1:-build}/o1p}
-case "$O1P" in /*) ;; *) O1P=$PWD/$O1P ;; esac
-pass=0
-fail=0
-check() {  # description, command...
-    local what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what"
-    fi
-}
+. tests/lib.sh "${1:-build}"
 
 tmp=$(mktemp -d /tmp/o1p_demo_quick.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -79,5 +66,4 @@ d = open('$out/$p.png', 'rb').read()
 assert d[:8] == b'\x89PNG\r\n\x1a\n' and len(d) > 2000"
 done
 check "the demo showed its progress" grep -q "== \[" "$log"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+summary

@@ -6,20 +6,7 @@
 # plumbing, not the results.
 # Usage: tests/test_user_data.sh BUILD_DIR   (O1P: the o1p binary)
 set -u
-O1P=${O1P:-${1:-build}/o1p}
-case "$O1P" in /*) ;; *) O1P=$PWD/$O1P ;; esac
-pass=0
-fail=0
-check() {  # description, command...
-    local what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what"
-    fi
-}
+. tests/lib.sh "${1:-build}"
 
 tmp=$(mktemp -d /tmp/o1p_user_data.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -75,5 +62,4 @@ for n in ('reference', 'o1-pruner', 'sft-shortest', 'dpo'): assert '| ' + n + ' 
 check "levels.png and curves.png are PNG files" python3 -c "
 for f in ('levels', 'curves'): assert open('$out/%s.png' % f, 'rb').read(8) == b'\x89PNG\r\n\x1a\n', f"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+summary

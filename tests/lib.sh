@@ -1,0 +1,25 @@
+# tests/lib.sh -- what the shell tests share; sourced as `. tests/lib.sh "$1"` from the
+# repository root, with BUILD_DIR as the argument.
+#   O1P      the binary under test, absolute (the tests cd into temporary folders):
+#            $O1P if set, else BUILD_DIR/o1p
+#   check    description command...: runs the command quietly, counts a pass or a
+#            failure (printed as FAIL: description)
+#   summary  prints "N passed, N failed"; returns non-zero when anything failed
+O1P=${O1P:-${1:-build}/o1p}
+O1P=$(cd "$(dirname "$O1P")" && pwd)/$(basename "$O1P")
+pass=0
+fail=0
+check() {
+    local what=$1
+    shift
+    if "$@" >/dev/null 2>&1; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: $what"
+    fi
+}
+summary() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}
