@@ -73,11 +73,11 @@ echo "outputs in $out/"
 
 if ! is_done data; then
     if [ -n "${TRAIN_DATA:-}${TEST_DATA:-}" ]; then
-        stage "1/6 data: $TRAIN_DATA (training), $TEST_DATA (test)"
         if [ -z "${TRAIN_DATA:-}" ] || [ -z "${TEST_DATA:-}" ]; then
             echo "demo: give both TRAIN_DATA and TEST_DATA" >&2
             exit 2
         fi
+        stage "1/6 data: $TRAIN_DATA (training), $TEST_DATA (test)"
         # copied as they are (JSON arrays too: the loaders read either, whatever the name)
         cp "$TRAIN_DATA" "$work/train.jsonl"
         cp "$TEST_DATA" "$work/test.jsonl"

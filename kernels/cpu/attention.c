@@ -153,21 +153,6 @@ typedef struct {
     int split;
 } Keys;
 
-// s[0..n) = q . k_j for keys j0..j0+n-1, and o += sum p_j v_j over the same keys, each
-// piece from where its keys live (dots and pv treat keys one by one, so a cut at the
-// split does not change a bit).
-static void keys_dots(float *s, const float *q, const Keys *kk, size_t stride, int j0, int n, int D) {
-    int n0 = kk->split - j0 < 0 ? 0 : kk->split - j0 < n ? kk->split - j0 : n;
-    if (n0) dots(s, q, kk->k0 + (size_t)j0 * stride, stride, n0, D);
-    if (n - n0) dots(s + n0, q, kk->k1 + (size_t)(j0 + n0) * stride, stride, n - n0, D);
-}
-
-static void keys_pv(float *o, const float *p, const Keys *kk, size_t stride, int j0, int n, int D) {
-    int n0 = kk->split - j0 < 0 ? 0 : kk->split - j0 < n ? kk->split - j0 : n;
-    if (n0) pv(o, p, kk->v0 + (size_t)j0 * stride, stride, n0, D);
-    if (n - n0) pv(o, p + n0, kk->v1 + (size_t)(j0 + n0) * stride, stride, n - n0, D);
-}
-
 // o[D] = softmax(scale * K q) V over n_keys keys; returns the log-sum-exp of the scaled
 // scores. Shared by the training forward and the decode step, so a cached decode
 // reproduces the forward exactly.
@@ -178,7 +163,11 @@ static float attend(float *restrict o, const float *restrict q, const Keys *kk, 
     memset(o, 0, (size_t)D * sizeof(float));
     for (int j0 = 0; j0 < n_keys; j0 += ATT_BLOCK) {
         int nb = n_keys - j0 < ATT_BLOCK ? n_keys - j0 : ATT_BLOCK;
-        keys_dots(scores, q, kk, stride, j0, nb, D);
+        // the block's first n0 keys lie before the split; dots and pv treat keys one by
+        // one, so cutting a block there does not change a bit
+        int n0 = kk->split - j0 < 0 ? 0 : kk->split - j0 < nb ? kk->split - j0 : nb;
+        dots(scores, q, kk->k0 + (size_t)j0 * stride, stride, n0, D);
+        dots(scores + n0, q, kk->k1 + (size_t)(j0 + n0) * stride, stride, nb - n0, D);
         for (int j = 0; j < nb; j++) scores[j] *= scale;
         float block_max = max_of(scores, nb);
         if (block_max > max) {  // rescale what was summed under the old maximum
@@ -190,7 +179,8 @@ static float attend(float *restrict o, const float *restrict q, const Keys *kk, 
         for (int j = 0; j < nb; j++) scores[j] -= max;
         cpu_exp(scores, scores, nb);
         sum += sum_of(scores, nb);
-        keys_pv(o, scores, kk, stride, j0, nb, D);
+        pv(o, scores, kk->v0 + (size_t)j0 * stride, stride, n0, D);
+        pv(o, scores + n0, kk->v1 + (size_t)(j0 + n0) * stride, stride, nb - n0, D);
     }
     float inv = 1.0f / sum;
     for (int d = 0; d < D; d++) o[d] *= inv;
