@@ -1,57 +1,71 @@
 #!/usr/bin/env bash
 # bench/cuda/gpu_checks.sh -- everything the CUDA backend owes a GPU, in one run (for a
 # lent GPU machine with little time; about 4-6 minutes on an H100, every step capped):
-#   1. build: ./o1p-cuda, the tests/cuda/ programs, the benchmarks
-#   2. make test-cuda: kernel conformance (test_kernels_cuda) and the model-level parity
-#      with the CPU (test_model_cuda: dump, 20 training steps, greedy sampler)
-#   3. make bench-cuda: kernels (bench_kernels_cuda), then the whole model
-#      (bench_model_cuda: training step time, tokens/s, MFU; decode tokens/s)
+#   1. build: ./o1p-cuda, the tests/cuda/ programs, the benchmarks (PREBUILT=1: skip it and
+#      run the binaries already in build-cuda/, e.g. built on another machine and carried
+#      over with their libraries on LD_LIBRARY_PATH, where the GPU machine lacks OpenBLAS)
+#   2. test-cuda: kernel conformance (test_kernels_cuda) and the model-level parity with
+#      the CPU (test_model_cuda: dump, 20 training steps, greedy sampler)
+#   3. bench-cuda: kernels (bench_kernels_cuda), then the whole model (bench_model_cuda:
+#      training step time, tokens/s, MFU; decode tokens/s)
 #   4. the pipeline's stages on the GPU: scripts/demo.sh quick with --device cuda added
-#      to sft, presample, prune and eval (and dump on its model: GPU vs CPU loss)
-# Logs go to $OUT (or ./gpu-checks) as each step runs, so they come back even when a
-# step fails or time runs out; summary.txt lists each step's exit status.
+#      to sft, presample, prune and eval, then o1p dump of its model on both backends
+#      (each prints its loss; test_model_cuda compares every tensor)
+# Each step logs to $OUT/STEP.txt (OUT defaults to ./gpu-checks) as it runs, so the logs
+# come back even when a step fails or time runs out; summary.txt lists each step's exit
+# status. At most seven files are written there; the demo's work folder stays in $TMPDIR.
 # Usage: bash bench/cuda/gpu_checks.sh      (from the repository root)
 set -u -o pipefail
 out=${OUT:-gpu-checks}
 mkdir -p "$out"
 summary="$out/summary.txt"
-: >"$summary"
+tmp=$(mktemp -d)
 step() {  # step NAME SECONDS COMMAND...: runs with a time cap, logs to $out/NAME.txt
     local name=$1 secs=$2
     shift 2
     local t0=$SECONDS
-    timeout "$secs" "$@" >"$out/$name.txt" 2>&1
+    timeout "$secs" "$@" >>"$out/$name.txt" 2>&1
     local rc=$?
     echo "$name: exit $rc ($((SECONDS - t0)) s)" | tee -a "$summary"
     return $rc
 }
-nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv 2>&1 | tee "$out/gpu.txt"
-step build 240 make -j"$(nproc)" cuda build-cuda/tests/test_kernels_cuda build-cuda/tests/test_model_cuda \
-    build-cuda/bench/bench_kernels_cuda build-cuda/bench/bench_model_cuda || { tail -n 30 "$out/build.txt"; exit 1; }
+{
+    nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv
+    echo "nproc $(nproc)"
+    ldd ./o1p-cuda | grep 'not found' && echo "o1p-cuda: libraries missing (above)"
+} >"$summary" 2>&1
+tests=(build-cuda/tests/test_kernels_cuda build-cuda/tests/test_model_cuda)
+benches=(build-cuda/bench/bench_kernels_cuda build-cuda/bench/bench_model_cuda)
+if [ "${PREBUILT:-0}" != 1 ]; then
+    step build 240 make -j"$(nproc)" cuda "${tests[@]}" "${benches[@]}" || { tail -n 30 "$out/build.txt"; exit 1; }
+fi
 rc=0
-step test-cuda 120 make test-cuda || rc=1
-step bench-cuda 240 make bench-cuda || rc=1
+step test-cuda 150 tests/cuda/run.sh "${tests[@]}" || rc=1
+for b in "${benches[@]}"; do
+    echo "== $b" >>"$out/bench-cuda.txt"
+    step bench-cuda 200 "$b" || rc=1
+done
 
 # The stages with --device cuda: a wrapper adds it where the CLI takes it.
-wrap="$out/o1p-on-cuda.sh"
-cat >"$wrap" <<'WRAP'
+wrap="$tmp/o1p-on-cuda.sh"
+cat >"$wrap" <<WRAP
 #!/usr/bin/env bash
-case "$1" in
-sft | presample | prune | eval | dump | generate) exec ./o1p-cuda "$@" --device cuda ;;
-*) exec ./o1p-cuda "$@" ;;
+case "\$1" in
+sft | presample | prune | eval | dump | generate) exec "$PWD/o1p-cuda" "\$@" --device cuda ;;
+*) exec "$PWD/o1p-cuda" "\$@" ;;
 esac
 WRAP
 chmod +x "$wrap"
-rm -rf "$out/demo-cuda"
-step demo-cuda 180 env O1P="$wrap" bash scripts/demo.sh quick "$out/demo-cuda" || rc=1
-ref="$out/demo-cuda/work/ref"
+step demo-cuda 150 env O1P="$wrap" bash scripts/demo.sh quick "$tmp/demo" || rc=1
+[ -f "$tmp/demo/table.md" ] && cp "$tmp/demo/table.md" "$out/demo-cuda-table.md"
+ref="$tmp/demo/work/ref"
 if [ -f "$ref/config.json" ]; then
-    printf '1 2 3 4 5 6 7 8 9 10\n11 12 13\n' >"$out/tokens.txt"
-    step dump-cuda 60 ./o1p-cuda dump --model "$ref" --tokens "$out/tokens.txt" \
-        --out "$out/dump-cuda.safetensors" --device cuda || rc=1
-    step dump-cpu 60 ./o1p-cuda dump --model "$ref" --tokens "$out/tokens.txt" \
-        --out "$out/dump-cpu.safetensors" --device cpu || rc=1
-    cat "$out/dump-cuda.txt" "$out/dump-cpu.txt"
+    printf '1 2 3 4 5 6 7 8 9 10\n11 12 13\n' >"$tmp/tokens.txt"
+    for dev in cuda cpu; do
+        echo "== dump --device $dev" >>"$out/dump.txt"
+        step dump 60 ./o1p-cuda dump --model "$ref" --tokens "$tmp/tokens.txt" \
+            --out "$tmp/dump-$dev.safetensors" --device $dev || rc=1
+    done
 fi
 cat "$summary"
 exit $rc
