@@ -4,6 +4,8 @@
 #            $O1P if set, else BUILD_DIR/o1p
 #   check    description command...: runs the command quietly, counts a pass or a
 #            failure (printed as FAIL: description)
+#   expect_fail  description code message command...: the command must exit with code
+#            and print message (on stdout or stderr); counts a pass or a failure
 #   summary  prints "N passed, N failed"; returns non-zero when anything failed
 O1P=${O1P:-${1:-build}/o1p}
 O1P=$(cd "$(dirname "$O1P")" && pwd)/$(basename "$O1P")
@@ -17,6 +19,19 @@ check() {
     else
         fail=$((fail + 1))
         echo "FAIL: $what"
+    fi
+}
+expect_fail() {
+    local what=$1 code=$2 msg=$3
+    shift 3
+    local out rc
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ "$rc" -eq "$code" ] && grep -qF -- "$msg" <<<"$out"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: $what: expected exit $code and '$msg', got exit $rc: $(head -c 400 <<<"$out")"
     fi
 }
 summary() {

@@ -6,33 +6,10 @@
 # Usage: tests/test_presample.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 build=${1:-build}
-O1P=${O1P:-$build/o1p}
-O1P=$(cd "$(dirname "$O1P")" && pwd)/$(basename "$O1P")  # absolute: the test runs in a temporary folder
+. tests/lib.sh "$build"
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-check() {  # description, command...
-    local what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi
-}
-# expect_fail description expected-exit-code expected-message command...
-expect_fail() {
-    local what=$1 code=$2 msg=$3
-    shift 3
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" -eq "$code" ] && grep -qF -- "$msg" <<<"$out"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL: $what: exit $rc, output: $out"
-    fi
-}
-
 cd "$tmp" || exit 1
 "$O1P" data synth --n 10 --levels 1-2 --out data.jsonl >/dev/null
 "$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null
@@ -169,5 +146,4 @@ long=$(printf 'word %.0s' $(seq 1 80))
 expect_fail "generate: prompt longer than the context" 1 "leaves no room" "$O1P" generate --model short --prompt "$long"
 expect_fail "generate: bad top-p" 2 "top-p" "$O1P" generate --model model --prompt hi --top-p 0
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

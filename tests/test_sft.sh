@@ -6,24 +6,7 @@
 # Usage: tests/test_sft.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 build=${1:-build}
-O1P=${O1P:-$build/o1p}
-O1P=$(cd "$(dirname "$O1P")" && pwd)/$(basename "$O1P")
-pass=0
-fail=0
-check() {  # description, command...
-    local what=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $what"; fi
-}
-fails_with() {  # expected rc, message substring, command... (stderr in $dir/err)
-    local rc=$1 msg=$2
-    shift 2
-    "$@" >"$dir/out" 2>"$dir/err"
-    local got=$?
-    if [ "$got" -eq "$rc" ] && grep -qF -- "$msg" "$dir/err"; then return 0; fi
-    echo "  expected exit $rc and '$msg', got exit $got: $(head -c 400 "$dir/err")"
-    return 1
-}
+. tests/lib.sh "$build"
 same() { cmp -s "$1" "$2"; }
 
 # The machine is shared: OpenMP threads that spin while waiting slow a loaded box down
@@ -72,10 +55,8 @@ check "6 steps (2 threads) + resume 6 (1 thread) == 12 straight (1 thread): same
     same straight/model.safetensors halves/model.safetensors
 check "same training losses in metrics.jsonl" \
     same <(cut -d, -f1-4 straight/metrics.jsonl) <(cut -d, -f1-4 halves/metrics.jsonl)
-fails_with 1 "other options" "$O1P" sft "${run[@]}" --out halves --resume --lr 1e-3
-check "resume with other options refused" [ $? -eq 0 ]
-fails_with 1 "pass --resume" "$O1P" sft "${run[@]}" --out halves
-check "a fresh run into a run's folder refused" [ $? -eq 0 ]
+expect_fail "resume with other options refused" 1 "other options" "$O1P" sft "${run[@]}" --out halves --resume --lr 1e-3
+expect_fail "a fresh run into a run's folder refused" 1 "pass --resume" "$O1P" sft "${run[@]}" --out halves
 "$O1P" sft "${run[@]}" --out halves --resume 2>/dev/null
 check "resuming a finished run does nothing" same straight/model.safetensors halves/model.safetensors
 
@@ -103,8 +84,7 @@ check "crash before the rename: resumes from step 8, identical" same straight/mo
 cp m8 crash/model.safetensors
 cp s4 crash/train_state.bin
 cp m8 keep
-fails_with 1 "does not belong" "$O1P" sft "${run[@]}" --out crash --resume
-check "weights of no state refused" [ $? -eq 0 ]
+expect_fail "weights of no state refused" 1 "does not belong" "$O1P" sft "${run[@]}" --out crash --resume
 check "... and left as they were" same keep crash/model.safetensors
 
 # ---- Ctrl-C saves; resuming gives the uninterrupted result --------------------------
@@ -135,36 +115,26 @@ check "sft --model: tokenizer.json copied verbatim" same learn/tokenizer.json fr
 # ---- bad input ---------------------------------------------------------------------
 mkdir notok
 cp learn/config.json learn/model.safetensors notok/
-fails_with 1 "no tokenizer.json" "$O1P" sft --model notok --data data.jsonl --out x1
-check "model folder without tokenizer.json" [ $? -eq 0 ]
+expect_fail "model folder without tokenizer.json" 1 "no tokenizer.json" "$O1P" sft --model notok --data data.jsonl --out x1
 sed 's/"vocab_size": 400/"vocab_size": 300/' tiny.json >small_vocab.json
 "$O1P" init --config small_vocab.json --out smallv --tokenizer learn/tokenizer.json >/dev/null
-fails_with 1 "but the model's vocab_size is 300" "$O1P" sft --model smallv --data data.jsonl --out x2
-check "tokenizer larger than the model's vocab" [ $? -eq 0 ]
-fails_with 1 "the tokenizer has 400 tokens but the model's vocab_size is 300" \
+expect_fail "tokenizer larger than the model's vocab" 1 "but the model's vocab_size is 300" "$O1P" sft --model smallv --data data.jsonl --out x2
+expect_fail "--tokenizer larger than the config's vocab" 1 "the tokenizer has 400 tokens but the model's vocab_size is 300" \
     "$O1P" sft --config small_vocab.json --tokenizer learn/tokenizer.json --data data.jsonl --out x3
-check "--tokenizer larger than the config's vocab" [ $? -eq 0 ]
 printf '{"problem": "1+1?", "answer": "2", "solution": "\\\\boxed{2}"}\n{"problem": "2+2?", "answer": "4"}\n' >nosol.jsonl
-fails_with 1 "example 2 has no \"solution\"" "$O1P" sft "${common[@]}" --data nosol.jsonl --out x4
-check "dataset without solutions" [ $? -eq 0 ]
+expect_fail "dataset without solutions" 1 "example 2 has no \"solution\"" "$O1P" sft "${common[@]}" --data nosol.jsonl --out x4
 check "... writes nothing" [ ! -e x4 ]
-fails_with 1 "nothing to resume" "$O1P" sft "${run[@]}" --out x5 --resume
-check "resume without a state" [ $? -eq 0 ]
+expect_fail "resume without a state" 1 "nothing to resume" "$O1P" sft "${run[@]}" --out x5 --resume
 cp straight/model.safetensors keep
 cp straight/metrics.jsonl keepm
 printf '\x55' | dd of=straight/train_state.bin bs=1 seek=200 conv=notrunc 2>/dev/null
-fails_with 1 "checksum" "$O1P" sft "${run[@]}" --out straight --resume
-check "corrupt training state refused" [ $? -eq 0 ]
+expect_fail "corrupt training state refused" 1 "checksum" "$O1P" sft "${run[@]}" --out straight --resume
 check "... weights untouched" same keep straight/model.safetensors
 check "... metrics untouched" same keepm straight/metrics.jsonl
-fails_with 1 "none of the" "$O1P" sft "${common[@]}" --seq 40 --overlong drop --out x6
-check "--overlong drop with nothing left" [ $? -eq 0 ]
+expect_fail "--overlong drop with nothing left" 1 "none of the" "$O1P" sft "${common[@]}" --seq 40 --overlong drop --out x6
 "$O1P" sft --config tiny.json --data data.jsonl --batch 4 --seq 130 --overlong drop --steps 1 --out x7 2>x7.err
 check "--overlong drop reports the dropped examples" grep -qE "[1-9][0-9]* dropped: --overlong drop" x7.err
-fails_with 2 "one of --config" "$O1P" sft --config tiny.json --model learn --data data.jsonl --out x8
-check "--config and --model together" [ $? -eq 0 ]
-fails_with 2 "drop or truncate" "$O1P" sft "${common[@]}" --overlong cut --out x9
-check "--overlong with an unknown policy" [ $? -eq 0 ]
+expect_fail "--config and --model together" 2 "one of --config" "$O1P" sft --config tiny.json --model learn --data data.jsonl --out x8
+expect_fail "--overlong with an unknown policy" 2 "drop or truncate" "$O1P" sft "${common[@]}" --overlong cut --out x9
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary
