@@ -120,8 +120,11 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
     static const char *const openers[] = {"Okay, let me think about this carefully.\n",
                                           "Hmm, let me work through this step by step.\n",
                                           "Let me be careful here.\n"};
-    static const char *const recheck[] = {"Let me double-check: ", "Wait, let me check that again. ",
-                                          "Hmm, is that right? "};
+    // Every re-check begins with the same words, so that re-checking is one choice at the
+    // start of the line (check, or go on to the next step) and its probability is not
+    // split between phrasings: greedy decoding follows it whenever it is the likelier.
+    static const char *const recheck[] = {"Let me double-check: ", "Let me check that again: ",
+                                          "Let me check this step: "};
     static const char *const confirm[] = {"Yes.", "Yes, that is right.", "Correct."};
     // This example's propensity to overthink, in [0.35, 1): as in o1-like models,
     // overthinking is the norm (the most likely continuation at every choice, so even
@@ -152,13 +155,8 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
             continue;
         }
         put(t, 0, "%d %c %d = %d.\n", a, s, op.k, c);
-        if (chance(r, 0.8 * u)) {
-            if (chance(r, 0.6))
-                put(t, 1, "%s%d %c %d = %d. %s\n", PICK(r, recheck), a, s, op.k, c, PICK(r, confirm));
-            else  // check by the inverse operation
-                put(t, 1, "Checking backwards: %d %c %d = %d. %s\n", c, op.kind == OP_ADD ? '-' : '+', op.k, a,
-                    PICK(r, confirm));
-        }
+        if (chance(r, 0.8 * u))
+            put(t, 1, "%s%d %c %d = %d. %s\n", PICK(r, recheck), a, s, op.k, c, PICK(r, confirm));
         if (i + 1 < p->nsteps && chance(r, 0.2 * u)) {
             op_words(p->ops[i + 1], w, sizeof w);
             put(t, 1, "Hmm, what comes next? The next operation is to %s.\n", w);

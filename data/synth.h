@@ -11,8 +11,11 @@
 //
 // Each solution walks the steps and states \boxed{answer}. Around the necessary steps
 // it carries a random amount of the overthinking of o1-like models: restating the
-// problem, "Wait, let me check that again." hesitations, re-verifying a step already
-// done, and, after the answer, a second full pass ("Let me verify by redoing it"). Some first
+// problem, re-checking a step just done ("Let me double-check: 49 - 7 = 42. Yes."),
+// looking ahead, and, after the answer, a second full pass ("Let me verify by redoing
+// it"). Every re-check begins with the same words, so whether to re-check is one choice
+// at the start of a line and greedy decoding re-checks whenever that is likelier than
+// going on, as o1-like models overthink under greedy decoding too. Some first
 // attempts slip (a wrong intermediate result) and a check catches and corrects it, so
 // some checking pays and removing all of it costs accuracy. Per example, the number of
 // characters that are overthinking (everything that could be deleted leaving a correct,
