@@ -30,7 +30,7 @@ case "$mode" in
 full)
     out=${2:-results}
     : "${N_TRAIN:=4000}" "${N_TEST:=500}" "${N_HELDOUT:=48}" "${LEVELS:=1-3}"
-    : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 16 --lr 2e-3 --eval-frac 0.02}"
+    : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 4 --accum 2 --lr 2e-3 --eval-frac 0.02}"
     : "${N_PRESAMPLE:=400}" "${K:=4}" "${MAX_NEW:=440}"
     : "${PRUNE_OPTS:=--batch 16 --lr 1e-5}" "${EVAL_EVERY:=0}" "${MAX_NEW_EVAL:=440}"
     ;;
