@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "../base/io.h"
 #include "../base/json.h"
@@ -15,6 +13,7 @@
 #include "cli.h"
 #include "common.h"
 #include "examples.h"
+#include "progress.h"
 #include "sampler.h"
 
 double eval_aes(double acc, double len, double acc_base, double len_base) {
@@ -238,12 +237,6 @@ void eval_levels_markdown(FILE *f, const EvalResult *run, const EvalResult *base
 }
 
 // ---- `o1p eval` ------------------------------------------------------------------------
-static double now_sec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 // "path/to/name.ext" -> "name"
 static void base_name(char *out, size_t cap, const char *path) {
     size_t n = strlen(path);
@@ -265,8 +258,7 @@ typedef struct {
     const Tokenizer *tok;
     int total;     // samples expected
     int done;
-    double t0, last_print;
-    int quiet, tty;
+    Progress progress;
     Err *e;
 } EvalRun;
 
@@ -289,15 +281,13 @@ static int on_sample(void *user, const SampleResult *s) {
 
 static int on_step(void *user, const SamplerStats *st) {
     EvalRun *run = user;
-    double t = now_sec();
-    // A line refreshed in place on a terminal; one line every 10 s in a log.
-    if (run->quiet || (t - run->last_print < (run->tty ? 0.5 : 10) && run->done < run->total)) return 0;
-    run->last_print = t;
-    double el = t - run->t0, rate = run->done / (el > 0 ? el : 1);
-    double eta = rate > 0 ? (run->total - run->done) / rate : 0;
-    fprintf(stderr, "%seval %s: %d/%d samples, %.0f tok/s, %.0fs elapsed, ETA %.0fs%s", run->tty ? "\r" : "",
-            run->r->model, run->done, run->total, st->tokens_generated / (el > 0 ? el : 1), el, eta,
-            run->tty ? "   " : "\n");
+    Progress *p = &run->progress;
+    if (!progress_due(p, run->done == run->total)) return 0;
+    double el = progress_elapsed(p), rate = run->done / (el > 0 ? el : 1);
+    fprintf(stderr, "%seval %s: %d/%d samples, %.0f tok/s, %.0fs elapsed, ", progress_head(p), run->r->model,
+            run->done, run->total, st->tokens_generated / (el > 0 ? el : 1), el);
+    if (rate > 0) fprintf(stderr, "ETA %.0fs%s", (run->total - run->done) / rate, progress_tail(p));
+    else fprintf(stderr, "ETA ?%s", progress_tail(p));
     return 0;
 }
 
@@ -335,11 +325,11 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
     r->temperature = o->temperature;
     r->n_problems = ds->n;
     r->all.n = ds->n * o->k;
-    EvalRun run = {r, ds, tok, ds->n * o->k, 0, now_sec(), now_sec(), o->quiet, isatty(STDERR_FILENO), e};
+    EvalRun run = {r, ds, tok, ds->n * o->k, 0, progress_start(o->quiet), e};
     SamplerCallbacks cb = {.user = &run, .on_sample = on_sample, .on_step = on_step};
     int sr = sampler_run(s, reqs, ds->n, &cb, e);
-    r->seconds = now_sec() - run.t0;
-    if (!o->quiet && run.tty) fputc('\n', stderr);
+    r->seconds = progress_elapsed(&run.progress);
+    progress_end(&run.progress);
     if (sr) {
         if (sr > 0) err_fmt(e, "eval of %s stopped early", model);
         goto done;

@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../data/chat.h"
 #include "cli.h"
 #include "common.h"
 #include "examples.h"
+#include "progress.h"
 #include "sampler.h"
 
 typedef struct {
@@ -36,12 +36,6 @@ static int print_token(void *user, int request, int sample, int32_t token) {
     if (b) fwrite(b, 1, len, stdout);
     fflush(stdout);
     return 0;
-}
-
-static double now_sec(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -105,9 +99,9 @@ int cmd_generate(int argc, char **argv) {
                          (uint64_t)seed, 0};
     Stream st = {md.tok, 0};
     SamplerCallbacks cb = {&st, print_token, on_sample, NULL};
-    double t0 = now_sec();
+    double t0 = wall_seconds();
     if (sampler_run(s, &req, 1, &cb, &e)) goto done;
-    double el = now_sec() - t0;
+    double el = wall_seconds() - t0;
     putchar('\n');
     fflush(stdout);
     const SamplerStats *ss = sampler_stats(s);

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../base/io.h"
@@ -20,6 +19,7 @@
 #include "cli.h"
 #include "common.h"
 #include "examples.h"
+#include "progress.h"
 #include "sampler.h"
 
 // ---- reading ------------------------------------------------------------------------
@@ -222,12 +222,6 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
-static double now_sec(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 typedef struct {
     int32_t *ids;
     int n, truncated;
@@ -243,8 +237,8 @@ typedef struct {
     Done *done;         // [(end - first) * k]
     int *left;          // [(end - first)] samples still running
     int next_write;     // the next problem to write
-    double t0, last_print, last_sync;
-    int quiet;
+    Progress progress;
+    double last_sync;
     int failed;
     Err *e;
 } PresampleRun;
@@ -306,7 +300,7 @@ static int flush_blocks(PresampleRun *r, int force, Err *e) {
         r->next_write++;
         wrote = 1;
     }
-    double t = now_sec();
+    double t = wall_seconds();
     if ((wrote && t - r->last_sync >= 1.0) || force) {
         if (fflush(r->f) || fsync(fileno(r->f)))
             return err_fmt(e, "%s: write failed: %s", r->out, strerror(errno));
@@ -336,15 +330,16 @@ static int on_sample(void *user, const SampleResult *s) {
 static int on_step(void *user, const SamplerStats *st) {
     PresampleRun *r = user;
     if (interrupted) return 1;
-    double t = now_sec();
-    if (r->quiet || t - r->last_print < 0.5) return 0;
-    r->last_print = t;
-    double el = t - r->t0 > 1e-9 ? t - r->t0 : 1e-9;
+    Progress *p = &r->progress;
     int done = r->next_write - r->first, total = r->end - r->first;
+    if (!progress_due(p, 0)) return 0;
+    double el = progress_elapsed(p);
+    el = el > 1e-9 ? el : 1e-9;
     double sps = st->samples_done / el;
-    double eta = sps > 0 ? ((double)total * r->k - st->samples_done) / sps : 0;
-    fprintf(stderr, "\rpresample: %d/%d problems (%d..%d), %.1f samples/s, %.0f tok/s, ETA %.0fs   ", done, total,
-            r->first, r->end - 1, sps, st->tokens_generated / el, eta);
+    fprintf(stderr, "%spresample: %d/%d problems (%d..%d), %.1f samples/s, %.0f tok/s, ", progress_head(p), done,
+            total, r->first, r->end - 1, sps, st->tokens_generated / el);
+    if (st->samples_done > 0) fprintf(stderr, "ETA %.0fs%s", ((double)total * r->k - st->samples_done) / sps, progress_tail(p));
+    else fprintf(stderr, "ETA ?%s", progress_tail(p));
     return 0;
 }
 
@@ -542,8 +537,8 @@ int cmd_presample(int argc, char **argv) {
     run.first = first;
     run.end = end;
     run.next_write = first;
-    run.t0 = run.last_sync = now_sec();
-    run.quiet = (int)quiet;
+    run.progress = progress_start((int)quiet);
+    run.last_sync = run.progress.t0;
     run.e = &e;
     interrupted = 0;
     struct sigaction sa = {0}, old_int, old_term;
@@ -554,13 +549,13 @@ int cmd_presample(int argc, char **argv) {
     int sr = sampler_run(s, reqs, n_run, &cb, &e);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (!quiet) fputc('\n', stderr);
+    progress_end(&run.progress);
     int fr = run.failed || sr < 0 ? -1 : flush_blocks(&run, 1, &e);
     if (fclose(run.f) && !fr) fr = err_fmt(&e, "%s: write failed: %s", out, strerror(errno));
     run.f = NULL;
     if (fr) goto done;
     const SamplerStats *st = sampler_stats(s);
-    double el = now_sec() - run.t0;
+    double el = progress_elapsed(&run.progress);
     if (sr > 0) {
         fprintf(stderr, "presample: interrupted; %s holds problems 0..%d -- rerun the same command to continue\n", out,
                 run.next_write - 1);

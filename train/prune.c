@@ -41,6 +41,7 @@
 #include "examples.h"
 #include "optim.h"
 #include "presample.h"
+#include "progress.h"
 #include "reward.h"
 #include "trainer.h"
 
@@ -190,6 +191,7 @@ static int fill_batch(const TokExample *rows, const int *idx, int nrows, int B, 
 static void compute_ref(Model *m, Acts *a, Units *u, int B, int Tmax, int pad, int *tokens, int *targets,
                         float *mask, float *lp, int *lens, int quiet) {
     int rows = u->n_units * u->rows_per_unit, idx[B];
+    Progress p = progress_start(quiet);
     for (int i = 0; i < rows; i += B) {
         int nr = rows - i < B ? rows - i : B;
         for (int r = 0; r < nr; r++) idx[r] = i + r;
@@ -197,9 +199,10 @@ static void compute_ref(Model *m, Acts *a, Units *u, int B, int Tmax, int pad, i
         model_forward(m, a, tokens, lens, B, T);
         model_loss(m, a, targets, NULL, lp, B, T);
         row_logp_sums(lp, mask, nr, T, u->ref + i, NULL);
-        if (!quiet) fprintf(stderr, "\rprune: reference log-probs %d/%d", i + nr, rows);
+        if (progress_due(&p, i + nr == rows))
+            fprintf(stderr, "%sprune: reference log-probs %d/%d%s", progress_head(&p), i + nr, rows, progress_tail(&p));
     }
-    if (!quiet) fputc('\n', stderr);
+    progress_end(&p);
 }
 
 static int save_ref(const char *path, const Units *u, Err *e) {

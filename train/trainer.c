@@ -13,6 +13,7 @@
 #include "../base/io.h"
 #include "../model/io.h"
 #include "common.h"
+#include "progress.h"
 
 // TrainState.extra slots used by the trainer. 64-bit values are stored as two exact
 // 32-bit halves (a double holds any integer below 2^53).
@@ -35,12 +36,6 @@ static void install_handlers(void) {
     sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a second signal kills at once
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 // FNV-1a over 64-bit words (then the tail bytes): 8x faster than bytewise on a model's
@@ -239,7 +234,7 @@ int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, con
     if (!t->metrics) return err_fmt(e, "%s: cannot open for appending: %s", t->path_metrics, strerror(errno));
     t->tty = isatty(STDERR_FILENO);
     t->last_loss = NAN;
-    t->t0 = now_s();
+    t->t0 = wall_seconds();
     g_stop = 0;
     install_handlers();
     return 0;
@@ -291,7 +286,7 @@ static void fmt_duration(char *buf, size_t cap, double s) {
 
 static void progress(const Trainer *t) {
     if (t->o.quiet) return;
-    double dt = now_s() - t->t0;
+    double dt = wall_seconds() - t->t0;
     int done = t->step - t->start_step;
     double tps = dt > 0 ? (double)(t->tokens - t->start_tokens) / dt : 0;
     char eta[32];
@@ -304,7 +299,7 @@ static void progress(const Trainer *t) {
 int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
     t->step++;
     t->tokens += sm->tokens;
-    t->elapsed = t->elapsed0 + (now_s() - t->t0);
+    t->elapsed = t->elapsed0 + (wall_seconds() - t->t0);
     t->last_loss = sm->loss;
     fprintf(t->metrics, "{\"step\":%d,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
                         "\"trained_tokens\":%lld,\"elapsed\":%.3f",

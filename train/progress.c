@@ -1,0 +1,34 @@
+// train/progress.c -- see progress.h.
+#include "progress.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+double wall_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+Progress progress_start(int quiet) {
+    double t = wall_seconds();
+    return (Progress){quiet, isatty(STDERR_FILENO), t, t};
+}
+
+int progress_due(Progress *p, int final) {
+    if (p->quiet) return 0;
+    double t = wall_seconds();
+    if (!final && t - p->last < (p->tty ? 0.5 : 10)) return 0;
+    p->last = t;
+    return 1;
+}
+
+const char *progress_head(const Progress *p) { return p->tty ? "\r" : ""; }
+const char *progress_tail(const Progress *p) { return p->tty ? "\033[K" : "\n"; }
+
+void progress_end(const Progress *p) {
+    if (!p->quiet && p->tty) fputc('\n', stderr);
+}
+
+double progress_elapsed(const Progress *p) { return wall_seconds() - p->t0; }
