@@ -32,7 +32,7 @@ full)
     : "${N_TRAIN:=4000}" "${N_TEST:=500}" "${N_HELDOUT:=48}" "${LEVELS:=1-3}"
     : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 4 --accum 2 --lr 2e-3 --eval-frac 0.02}"
     : "${N_PRESAMPLE:=400}" "${K:=4}" "${MAX_NEW:=440}"
-    : "${PRUNE_OPTS:=--batch 16 --lr 1e-5}" "${EVAL_EVERY:=0}" "${MAX_NEW_EVAL:=440}"
+    : "${PRUNE_OPTS:=--batch 16 --lr 3e-5}" "${EVAL_EVERY:=25}" "${MAX_NEW_EVAL:=440}"
     ;;
 quick)
     out=${2:-results-quick}
@@ -47,6 +47,8 @@ quick)
     ;;
 esac
 n_train=$N_TRAIN n_test=$N_TEST n_heldout=$N_HELDOUT levels=$LEVELS config=$CONFIG sft_opts=$SFT_OPTS
+# sequences decoded together by presample and eval (the results do not depend on it)
+: "${SLOTS:=64}"
 n_presample=$N_PRESAMPLE k=$K max_new=$MAX_NEW prune_opts=$PRUNE_OPTS eval_every=$EVAL_EVERY
 max_new_eval=$MAX_NEW_EVAL
 
@@ -103,7 +105,7 @@ fi
 
 if ! is_done eval_ref; then
     stage "3/6 reference on the test split: o1p eval (greedy)"
-    $O1P eval --model "$work/ref" --name reference --data "$work/test.jsonl" --out "$work/eval_ref.json" \
+    $O1P eval --model "$work/ref" --name reference --data "$work/test.jsonl" --out "$work/eval_ref.json" --slots "$SLOTS" \
         ${max_new_eval:+--max-new $max_new_eval}
     done_mark eval_ref
 fi
@@ -111,7 +113,7 @@ fi
 if ! is_done presample; then
     stage "4/6 pre-sampling: $k samples for each of $n_presample training problems"
     $O1P presample --model "$work/ref" --data "$work/train.jsonl" --k "$k" --limit "$n_presample" \
-        --max-new "$max_new" --seed "$SEED" --out "$work/presample.jsonl"
+        --max-new "$max_new" --seed "$SEED" --slots "$SLOTS" --out "$work/presample.jsonl"
     done_mark presample
 fi
 
@@ -132,7 +134,7 @@ for obj in ppo sft-shortest dpo; do
     fi
     if ! is_done "eval_$name"; then
         stage "6/6 evaluation of $name against the reference"
-        $O1P eval --model "$work/$name" --name "$name" --data "$work/test.jsonl" --baseline "$work/eval_ref.json" \
+        $O1P eval --model "$work/$name" --name "$name" --data "$work/test.jsonl" --baseline "$work/eval_ref.json" --slots "$SLOTS" \
             --out "$work/eval_$name.json" ${max_new_eval:+--max-new $max_new_eval} --quiet >/dev/null
         done_mark "eval_$name"
     fi
