@@ -283,11 +283,10 @@ static int on_step(void *user, const SamplerStats *st) {
     EvalRun *run = user;
     Progress *p = &run->progress;
     if (!progress_due(p, run->done == run->total)) return 0;
-    double el = progress_elapsed(p), rate = run->done / (el > 0 ? el : 1);
+    double el = progress_elapsed(p);
     fprintf(stderr, "%seval %s: %d/%d samples, %.0f tok/s, %.0fs elapsed, ", progress_head(p), run->r->model,
             run->done, run->total, st->tokens_generated / (el > 0 ? el : 1), el);
-    if (rate > 0) fprintf(stderr, "ETA %.0fs%s", (run->total - run->done) / rate, progress_tail(p));
-    else fprintf(stderr, "ETA ?%s", progress_tail(p));
+    progress_eta(p, run->done, run->total);
     return 0;
 }
 

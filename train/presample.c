@@ -331,15 +331,13 @@ static int on_step(void *user, const SamplerStats *st) {
     PresampleRun *r = user;
     if (interrupted) return 1;
     Progress *p = &r->progress;
-    int done = r->next_write - r->first, total = r->end - r->first;
     if (!progress_due(p, 0)) return 0;
+    int done = r->next_write - r->first, total = r->end - r->first;
     double el = progress_elapsed(p);
     el = el > 1e-9 ? el : 1e-9;
-    double sps = st->samples_done / el;
     fprintf(stderr, "%spresample: %d/%d problems (%d..%d), %.1f samples/s, %.0f tok/s, ", progress_head(p), done,
-            total, r->first, r->end - 1, sps, st->tokens_generated / el);
-    if (st->samples_done > 0) fprintf(stderr, "ETA %.0fs%s", ((double)total * r->k - st->samples_done) / sps, progress_tail(p));
-    else fprintf(stderr, "ETA ?%s", progress_tail(p));
+            total, r->first, r->end - 1, st->samples_done / el, st->tokens_generated / el);
+    progress_eta(p, (double)st->samples_done, (double)total * r->k);
     return 0;
 }
 

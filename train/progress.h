@@ -7,6 +7,8 @@
 #ifndef O1P_PROGRESS_H
 #define O1P_PROGRESS_H
 
+#include <stddef.h>
+
 // Seconds on a monotonic clock.
 double wall_seconds(void);
 
@@ -27,6 +29,13 @@ const char *progress_head(const Progress *p);
 const char *progress_tail(const Progress *p);
 // Ends the refreshed line on a terminal (a newline); nothing in a log.
 void progress_end(const Progress *p);
+// Clears the refreshed line on a terminal, so that a permanent line can be written there.
+void progress_clear(const Progress *p);
+// Writes "ETA <duration>" and the line's tail, the duration extrapolated from the
+// elapsed time and done of total units ("ETA ?" before the first one is done).
+void progress_eta(const Progress *p, double done, double total);
+// "42s", "3m05s", "2h10m"; "?" for a negative or absurd value.
+void format_duration(char *buf, size_t cap, double seconds);
 // Seconds since progress_start.
 double progress_elapsed(const Progress *p);
 

@@ -495,9 +495,10 @@ static int run_prune(const PruneArgs *A, Err *e) {
             double acc, len;
             if (heldout_run(m, md.tok, &ho, &acc, &len, e)) goto done;
             fprintf(plog, ",\"heldout_acc\":%.6g,\"heldout_length\":%.6g", acc, len);
-            if (!A->run.quiet)
-                fprintf(stderr, "%sprune step %d | held-out accuracy %.1f%%, mean length %.1f\n",
-                        tr.tty ? "\r\033[K" : "", step, 100 * acc, len);
+            if (!A->run.quiet) {
+                progress_clear(&tr.progress);
+                fprintf(stderr, "prune step %d | held-out accuracy %.1f%%, mean length %.1f\n", step, 100 * acc, len);
+            }
         }
         fputs("}\n", plog);
         fflush(plog);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../base/io.h"
 #include "../model/io.h"
@@ -232,9 +231,8 @@ int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, con
     }
     t->metrics = fopen(t->path_metrics, "a");
     if (!t->metrics) return err_fmt(e, "%s: cannot open for appending: %s", t->path_metrics, strerror(errno));
-    t->tty = isatty(STDERR_FILENO);
+    t->progress = progress_start(t->o.quiet);
     t->last_loss = NAN;
-    t->t0 = wall_seconds();
     g_stop = 0;
     install_handlers();
     return 0;
@@ -277,29 +275,21 @@ int trainer_checkpoint(Trainer *t, Err *e) {
     return 0;
 }
 
-static void fmt_duration(char *buf, size_t cap, double s) {
-    if (!(s >= 0) || s > 1e7) snprintf(buf, cap, "?");
-    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, cap, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
-}
-
 static void progress(const Trainer *t) {
     if (t->o.quiet) return;
-    double dt = wall_seconds() - t->t0;
-    int done = t->step - t->start_step;
+    const Progress *p = &t->progress;
+    double dt = progress_elapsed(p);
     double tps = dt > 0 ? (double)(t->tokens - t->start_tokens) / dt : 0;
-    char eta[32];
-    fmt_duration(eta, sizeof eta, done > 0 ? dt / done * (t->o.total_steps - t->step) : -1);
-    fprintf(stderr, "%s%s step %d/%d | loss %.4f | %.0f tok/s | ETA %s%s", t->tty ? "\r" : "", t->o.stage,
-            t->step, t->o.total_steps, t->last_loss, tps, eta, t->tty ? "\033[K" : "\n");
+    fprintf(stderr, "%s%s step %d/%d | loss %.4f | %.0f tok/s | ", progress_head(p), t->o.stage, t->step,
+            t->o.total_steps, t->last_loss, tps);
+    progress_eta(p, t->step - t->start_step, t->o.total_steps - t->start_step);
     fflush(stderr);
 }
 
 int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
     t->step++;
     t->tokens += sm->tokens;
-    t->elapsed = t->elapsed0 + (wall_seconds() - t->t0);
+    t->elapsed = t->elapsed0 + progress_elapsed(&t->progress);
     t->last_loss = sm->loss;
     fprintf(t->metrics, "{\"step\":%d,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
                         "\"trained_tokens\":%lld,\"elapsed\":%.3f",
@@ -311,10 +301,10 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
     if (!isfinite(sm->loss))
         return err_fmt(e, "%s: step %d: the loss is %g (diverged; lower --lr?)", t->o.stage, t->step, sm->loss);
     if (!isnan(sm->eval_loss) && !t->o.quiet) {
-        if (t->tty) fputs("\r\033[K", stderr);
+        progress_clear(&t->progress);
         fprintf(stderr, "%s step %d/%d | held-out loss %.4f\n", t->o.stage, t->step, t->o.total_steps, sm->eval_loss);
     }
-    if (t->tty || t->step % t->o.log_every == 0 || t->step == t->o.total_steps) progress(t);
+    if (t->progress.tty || t->step % t->o.log_every == 0 || t->step == t->o.total_steps) progress(t);
     if (t->o.save_every > 0 && t->step % t->o.save_every == 0 && t->step < t->o.total_steps)
         return trainer_checkpoint(t, e);
     return 0;
@@ -323,9 +313,9 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
 int trainer_finish(Trainer *t, Err *e) {
     if (t->saved_step != t->step && trainer_checkpoint(t, e)) return -1;
     if (t->o.quiet && t->step == t->o.total_steps) return 0;
-    if (t->tty && !t->o.quiet) fputc('\n', stderr);
+    progress_end(&t->progress);
     char took[32];
-    fmt_duration(took, sizeof took, t->elapsed);
+    format_duration(took, sizeof took, t->elapsed);
     if (t->step < t->o.total_steps)
         fprintf(stderr, "%s: %s at step %d/%d; checkpoint saved in %s; continue with the same "
                         "command and --resume\n",

@@ -58,6 +58,7 @@
 #include "../model/model.h"
 #include "../tokenizer/tokenizer.h"
 #include "optim.h"
+#include "progress.h"
 
 typedef struct {
     const char *out_dir;    // the output folder (created if needed)
@@ -101,9 +102,8 @@ typedef struct {
     double elapsed0;      // of which before this process
     int start_step;       // step at which this process started (fresh: 0)
     int64_t start_tokens; // tokens at that step
-    double t0;            // monotonic clock at trainer_open
     int saved_step;       // step of the last checkpoint (-1: none yet)
-    int tty;              // stderr is a terminal: progress refreshed in place
+    Progress progress;    // the clock since trainer_open and the terminal/log line rule
     double last_loss;     // for the progress line
     FILE *metrics;        // out_dir/metrics.jsonl, appended
     char path_state[4200], path_next[4200], path_metrics[4200];
