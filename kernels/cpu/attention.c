@@ -110,11 +110,22 @@ static inline __attribute__((always_inline)) void pv_chunk(float *o, const float
     for (int c = 0; c < nv; c++) memcpy(o + 8 * c, &acc[c], sizeof acc[c]);
 }
 
+// 64 elements per pass over the keys, then the remaining whole vectors in one more pass
+// (D = 48: one pass of 6 chains, not 32 + 8 + 8 in three), then the scalar tail.
 static void pv(float *o, const float *p, const float *v, size_t stride, int n, int D) {
     int d = 0;
     for (; d + 64 <= D; d += 64) pv_chunk(o + d, p, v + d, stride, n, 8);
-    for (; d + 32 <= D; d += 32) pv_chunk(o + d, p, v + d, stride, n, 4);
-    for (; d + 8 <= D; d += 8) pv_chunk(o + d, p, v + d, stride, n, 1);
+    switch ((D - d) / 8) {  // a constant nv per case, so each pass is unrolled
+    case 7: pv_chunk(o + d, p, v + d, stride, n, 7); break;
+    case 6: pv_chunk(o + d, p, v + d, stride, n, 6); break;
+    case 5: pv_chunk(o + d, p, v + d, stride, n, 5); break;
+    case 4: pv_chunk(o + d, p, v + d, stride, n, 4); break;
+    case 3: pv_chunk(o + d, p, v + d, stride, n, 3); break;
+    case 2: pv_chunk(o + d, p, v + d, stride, n, 2); break;
+    case 1: pv_chunk(o + d, p, v + d, stride, n, 1); break;
+    default: break;
+    }
+    d += (D - d) / 8 * 8;
     for (; d < D; d++)
         for (int j = 0; j < n; j++) o[d] = fmaf(p[j], v[j * stride + d], o[d]);
 }
