@@ -66,4 +66,37 @@ d = open('$out/$p.png', 'rb').read()
 assert d[:8] == b'\x89PNG\r\n\x1a\n' and len(d) > 2000"
 done
 check "the demo showed its progress" grep -q "== \[" "$log"
+
+# ---- o1p prune on the demo's pre-samples: resume, and --group ------------------------
+prune=("$O1P" prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" --batch 8
+    --lr 1e-4 --seed 3 --quiet)
+"${prune[@]}" --group --m 0 --out "$tmp/straight" 2>/dev/null
+"${prune[@]}" --group --m 0 --out "$tmp/halves" --stop-at 3 --threads 2 2>/dev/null
+"${prune[@]}" --group --m 0 --out "$tmp/halves" --resume --threads 1 2>/dev/null
+check "prune --group: stop at 3, resume (other thread count) == straight: same weights" \
+    cmp "$tmp/straight/model.safetensors" "$tmp/halves/model.safetensors"
+# Unnormalised, unclipped rewards: lambda (A - Abar) sums to 0 over a problem's K samples,
+# so a step of whole problems has the same mean advantage for any lambda; a step of
+# scattered samples (no --group) does not, where a problem has right and wrong samples.
+mean_adv() {  # mean_adv OUT LAMBDA [options]: every step's mean advantage, one epoch
+    local out=$1 lambda=$2
+    shift 2
+    "${prune[@]}" --m 0 --no-normalize --no-clip --lambda "$lambda" --out "$out" "$@" 2>/dev/null
+    python3 -c "import json; print(*[r['mean_adv'] for r in map(json.loads, open('$out/prune_metrics.jsonl')) if 'loss' in r])"
+}
+# max_diff "A..." "B...": the largest |a_i - b_i| of two equally long, non-empty lists (else 1e9)
+max_diff() { python3 -c "import sys; a, b = map(str.split, sys.argv[1:]); print(max(abs(float(x) - float(y)) for x, y in zip(a, b)) if len(a) == len(b) > 0 else 1e9)" "$1" "$2"; }
+below() { python3 -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" "$1" "$2"; }
+check "the pre-samples have a problem with right and wrong samples" python3 -c "
+import json, collections
+c = collections.defaultdict(set)
+for l in map(json.loads, open('$work/presample.jsonl')):
+    if 'sample' in l: c[l['problem']].add(l['correct'])
+assert any(len(v) == 2 for v in c.values())"
+d_group=$(max_diff "$(mean_adv "$tmp/g0" 0 --group)" "$(mean_adv "$tmp/g5" 5 --group)")
+d_scattered=$(max_diff "$(mean_adv "$tmp/s0" 0)" "$(mean_adv "$tmp/s5" 5)")
+check "--group: every step's mean advantage is the same for lambda 0 and 5" below "$d_group" 1e-5
+check "without --group it is not (the check above has teeth)" below 1e-3 "$d_scattered"
+expect_fail "--group is refused for the baselines" 2 "--group is for --objective ppo" \
+    "${prune[@]}" --objective dpo --group --out "$tmp/bad"
 summary

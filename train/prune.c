@@ -17,7 +17,9 @@
 //
 // Data order: the training units (sequences, or pairs for DPO) of epoch k are visited
 // in the permutation drawn from rng_derive(seed, PRUNE_STREAM, k); a step takes the next
-// accum x batch units, running on into the next epoch. The position is the trainer's
+// accum x batch units, running on into the next epoch. With --group (PPO) a unit is one
+// problem's m samples, so a problem's samples are trained in the same step and their
+// advantages, centred on the problem's own baselines, contrast within the step. The position is the trainer's
 // data_pos, so --resume continues bit-identically.
 //
 // Logs: the trainer's metrics.jsonl (loss, lr, grad norm, tokens) and
@@ -53,13 +55,13 @@ typedef struct {
     const char *model, *presample, *data, *out, *objective, *ratio, *eval_data;
     long batch, accum, m, seed, eval_every, eval_n, eval_max_new;
     double lr, lambda, eps, beta, epochs, warmup_frac, grad_clip, weight_decay, min_lr_ratio;
-    int no_clip, no_normalize, loo;
+    int no_clip, no_normalize, loo, group;
     RunArgs run;
 } PruneArgs;
 
 // The pre-samples as training rows: prompt of their problem ++ their tokens.
 typedef struct {
-    int n;
+    int n, k;                         // samples, samples per problem
     int *problem, *length, *correct;  // [n]
     TokExample *ex;                   // [n]
 } Pool;
@@ -69,7 +71,7 @@ typedef struct {
     int n_units, rows_per_unit;
     TokExample *rows;  // [n_units * rows_per_unit]
     int *src;          // [rows] index into the pool
-    double *adv;       // [n_units] PPO advantages (NULL otherwise)
+    double *adv;       // [rows] PPO advantages (NULL otherwise)
     double *ref;       // [rows] reference log-prob sums (PPO, DPO)
 } Units;
 
@@ -92,6 +94,7 @@ static int pool_from_presample(const Presample *ps, const char *ps_path, const D
     int n = ps->n_problems * ps->k;
     if (n == 0) return err_fmt(e, "%s: no complete problem (run o1p presample to the end)", ps_path);
     p->n = n;
+    p->k = ps->k;
     p->problem = malloc((size_t)n * sizeof(int));
     p->length = malloc((size_t)n * sizeof(int));
     p->correct = malloc((size_t)n * sizeof(int));
@@ -149,7 +152,11 @@ static int select_units(Objective obj, const PruneArgs *A, const Pool *p, Units 
         rc.normalize = !A->no_normalize;
         rc.leave_one_out = A->loo;
         rc.seed = (uint64_t)A->seed;
-        if (reward_compute(&rc, &in, rw, e) || units_alloc(u, rw->n, 1, e)) return -1;
+        // reward_compute keeps the same number of samples of every problem, consecutive
+        int per_problem = rc.m <= 0 || rc.m > p->k ? p->k : rc.m;
+        if (reward_compute(&rc, &in, rw, e)) return -1;
+        int rpu = A->group ? per_problem : 1;
+        if (units_alloc(u, rw->n / rpu, rpu, e)) return -1;
         u->adv = malloc((size_t)rw->n * sizeof(double));
         if (!u->adv) return err_fmt(e, "out of memory");
         for (int j = 0; j < rw->n; j++) {
@@ -335,18 +342,21 @@ static int run_prune(const PruneArgs *A, Err *e) {
     if (select_units(obj, A, &pool, &u, &rw, e)) goto done;
 
     int B = (int)A->batch, K = (int)A->accum;
-    int U = obj == OBJ_DPO ? (B / 2 > 0 ? B / 2 : 1) : B;  // units per micro-batch
-    int rows_mb = U * u.rows_per_unit;                      // rows per micro-batch
+    int U = B / u.rows_per_unit > 0 ? B / u.rows_per_unit : 1;  // units per micro-batch
+    int rows_mb = U * u.rows_per_unit;                           // rows per micro-batch
     int per_step = U * K;
+    // the loss is a mean over the step's terms: its pairs (DPO) or its sequences
+    int terms = obj == OBJ_DPO ? per_step : per_step * u.rows_per_unit;
     int steps = (int)ceil(A->epochs * u.n_units / per_step);
     if (steps < 1) steps = 1;
     int Tmax = c->max_seq_len;
     if (!A->run.quiet) {
         fprintf(stderr, "prune: %s, %d pre-samples of %d problems -> %d training %s", A->objective, pool.n,
-                ps.n_problems, u.n_units, obj == OBJ_DPO ? "pairs" : "sequences");
+                ps.n_problems, u.n_units * (obj == OBJ_DPO ? 1 : u.rows_per_unit), obj == OBJ_DPO ? "pairs" : "sequences");
         if (obj == OBJ_PPO)
             fprintf(stderr, " (m = %ld; reward mean %.3f, std %.3f, %d clipped)", A->m, rw.mean, rw.std, rw.n_clipped);
-        fprintf(stderr, "\nprune: %d steps of %d x %d %s, lr %g\n", steps, K, U, obj == OBJ_DPO ? "pairs" : "sequences",
+        fprintf(stderr, "\nprune: %d steps of %d x %d %s%s, lr %g\n", steps, K, obj == OBJ_DPO ? U : rows_mb,
+                obj == OBJ_DPO ? "pairs" : "sequences", u.rows_per_unit > 1 && obj == OBJ_PPO ? " (whole problems)" : "",
                 A->lr);
     }
 
@@ -380,9 +390,9 @@ static int run_prune(const PruneArgs *A, Err *e) {
     char sig[640];
     snprintf(sig, sizeof sig,
              "objective=%s lr=%g warmup=%d wd=%g clip=%g steps=%d batch=%d accum=%d seed=%ld lambda=%g eps=%g "
-             "beta=%g m=%ld no_clip=%d no_normalize=%d loo=%d ratio=%s units=%d presample=%d",
+             "beta=%g m=%ld no_clip=%d no_normalize=%d loo=%d group=%d ratio=%s units=%d presample=%d",
              A->objective, A->lr, oc.warmup_steps, A->weight_decay, A->grad_clip, steps, B, K, A->seed, A->lambda,
-             A->eps, A->beta, A->m, A->no_clip, A->no_normalize, A->loo, A->ratio, u.n_units, pool.n);
+             A->eps, A->beta, A->m, A->no_clip, A->no_normalize, A->loo, A->group, A->ratio, u.n_units, pool.n);
     TrainerOpts to = {.out_dir = A->out, .stage = "prune", .total_steps = steps, .save_every = (int)A->run.save_every,
                       .log_every = (int)A->run.log_every, .resume = A->run.resume, .stop_at = (int)A->run.stop_at,
                       .signature = sig, .seed = (uint64_t)A->seed, .quiet = A->run.quiet, .tokenizer_src = tok_src};
@@ -445,8 +455,11 @@ static int run_prune(const PruneArgs *A, Err *e) {
             int *ix = idx + (size_t)kk * rows_mb;
             for (int j = 0; j < U; j++) {
                 int unit = order_at(&ord, tr.data_pos + (uint64_t)(kk * U + j));
-                for (int r = 0; r < u.rows_per_unit; r++) ix[j * u.rows_per_unit + r] = unit * u.rows_per_unit + r;
-                if (u.adv) adv_sum += u.adv[unit];
+                for (int r = 0; r < u.rows_per_unit; r++) {
+                    int row = unit * u.rows_per_unit + r;
+                    ix[j * u.rows_per_unit + r] = row;
+                    if (u.adv) adv_sum += u.adv[row];
+                }
             }
             size_t off = (size_t)kk * rows_mb * Tmax;
             Tk[kk] = fill_batch(u.rows, ix, rows_mb, rows_mb, Tmax, pad, tokens + off, targets + off, mask + off,
@@ -476,9 +489,9 @@ static int run_prune(const PruneArgs *A, Err *e) {
                     adv[r] = u.adv ? u.adv[ix[r]] : 0;
                 }
                 if (obj == OBJ_PPO)
-                    ppo_batch(lp, mk, rows_mb, T, rows_mb, ref, adv, A->eps, ratio, per_step, w, &bl);
+                    ppo_batch(lp, mk, rows_mb, T, rows_mb, ref, adv, A->eps, ratio, terms, w, &bl);
                 else
-                    dpo_batch(lp, mk, rows_mb, T, U, ref, A->beta, per_step, w, &bl);
+                    dpo_batch(lp, mk, rows_mb, T, U, ref, A->beta, terms, w, &bl);
             }
             model_backward(m, &acts, w, rows_mb, T);
         }
@@ -488,8 +501,8 @@ static int run_prune(const PruneArgs *A, Err *e) {
         int step = tr.step + 1;
         fprintf(plog, "{\"step\":%d,\"loss\":%.9g,\"mean_r\":%.9g,\"frac_clipped\":%.6g,\"mean_adv\":%.6g,"
                       "\"mean_length\":%.6g,\"lr\":%.6g,\"grad_norm\":%.6g",
-                step, bl.loss, obj == OBJ_SFT_SHORTEST ? 1.0 : bl.sum_r / per_step,
-                obj == OBJ_SFT_SHORTEST ? 0.0 : (double)bl.n_clipped / per_step, adv_sum / per_step,
+                step, bl.loss, obj == OBJ_SFT_SHORTEST ? 1.0 : bl.sum_r / terms,
+                obj == OBJ_SFT_SHORTEST ? 0.0 : (double)bl.n_clipped / terms, adv_sum / (per_step * u.rows_per_unit),
                 len_sum / (per_step * u.rows_per_unit), (double)sm.lr, sm.grad_norm);
         if (ho.ds.n && (step % eval_every == 0 || step == steps)) {
             double acc, len;
@@ -549,6 +562,7 @@ int cmd_prune(int argc, char **argv) {
         {"no-clip", OPT_FLAG, &A.no_clip, "do not clip the reward to [-2, 4]"},
         {"no-normalize", OPT_FLAG, &A.no_normalize, "do not z-score the reward"},
         {"loo", OPT_FLAG, &A.loo, "leave-one-out baselines (Lbar, Abar over the other K-1 samples)"},
+        {"group", OPT_FLAG, &A.group, "train a problem's m samples in the same step (--batch: a multiple of m)"},
         {"ratio", OPT_STR, &A.ratio, "token (length-normalised ratio, default) or seq (exp(sum - sum))"},
         {"beta", OPT_FLOAT, &A.beta, "DPO beta (default 0.1)"},
         {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8; DPO: batch/2 pairs)"},
@@ -574,6 +588,8 @@ int cmd_prune(int argc, char **argv) {
         return cli_usage_error("prune", "--batch and --accum must be >= 1; --m and --eval-n >= 0");
     if (!(A.lr > 0) || !(A.epochs > 0) || !(A.eps > 0) || !(A.beta > 0) || !(A.warmup_frac >= 0 && A.warmup_frac < 1))
         return cli_usage_error("prune", "--lr, --epochs, --eps and --beta must be > 0, --warmup in [0, 1)");
+    if (A.group && strcmp(A.objective, "ppo"))
+        return cli_usage_error("prune", "--group is for --objective ppo (the baselines choose their own samples)");
     Err e;
     return run_prune(&A, &e) ? cli_fail(&e) : 0;
 }
