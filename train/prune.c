@@ -17,10 +17,10 @@
 //
 // Data order: the training units (sequences, or pairs for DPO) of epoch k are visited
 // in the permutation drawn from rng_derive(seed, PRUNE_STREAM, k); a step takes the next
-// accum x batch units, running on into the next epoch. With --group (PPO) a unit is one
-// problem's m samples, so a problem's samples are trained in the same step and their
-// advantages, centred on the problem's own baselines, contrast within the step. The position is the trainer's
-// data_pos, so --resume continues bit-identically.
+// accum x batch units, running on into the next epoch. The position is the trainer's
+// data_pos, so --resume continues bit-identically. With --group (PPO) a unit is one
+// problem's m samples: a problem's samples are trained in the same step, where their
+// advantages, centred on the problem's own baselines, meet in one gradient.
 //
 // Logs: the trainer's metrics.jsonl (loss, lr, grad norm, tokens) and
 // OUT/prune_metrics.jsonl, one line per step with loss, mean_r, frac_clipped, mean_adv,
