@@ -30,7 +30,7 @@ case "$mode" in
 full)
     out=${2:-results}
     : "${N_TRAIN:=4000}" "${N_TEST:=500}" "${N_HELDOUT:=48}" "${LEVELS:=1-3}"
-    : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 4 --accum 2 --lr 2e-3 --eval-frac 0.02}"
+    : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 4 --accum 2 --lr 2e-3 --min-lr-ratio 0 --eval-frac 0.02}"
     : "${N_PRESAMPLE:=400}" "${K:=4}" "${MAX_NEW:=440}"
     : "${PRUNE_OPTS:=--batch 16 --lr 3e-5}" "${O1_OPTS:=--lambda 1}" "${EVAL_EVERY:=25}" "${MAX_NEW_EVAL:=440}"
     ;;

@@ -99,4 +99,32 @@ check "--group: every step's mean advantage is the same for lambda 0 and 5" belo
 check "without --group it is not (the check above has teeth)" below 1e-3 "$d_scattered"
 expect_fail "--group is refused for the baselines" 2 "--group is for --objective ppo" \
     "${prune[@]}" --objective dpo --group --out "$tmp/bad"
+
+# ---- --ratio per-token: every token's reference log-prob saved, read back on resume ---
+"${prune[@]}" --ratio per-token --out "$tmp/pt_straight" 2>/dev/null
+"${prune[@]}" --ratio per-token --out "$tmp/pt_halves" --stop-at 3 --threads 2 2>/dev/null
+"${prune[@]}" --ratio per-token --out "$tmp/pt_halves" --resume --threads 1 2>/dev/null
+check "prune --ratio per-token: stop at 3, resume (other thread count) == straight: same weights" \
+    cmp "$tmp/pt_straight/model.safetensors" "$tmp/pt_halves/model.safetensors"
+check "per-token reference log-probs: one list per row, summing to the row's sum" python3 -c "
+import json
+r = json.load(open('$tmp/pt_straight/ref_logprobs.json'))
+t = r['token_logprob']
+assert len(t) == r['rows'] == len(r['sum_logprob']) > 0
+for row, s in zip(t, r['sum_logprob']):
+    assert len(row) > 0 and all(x <= 0 for x in row) and abs(sum(row) - s) < 1e-4 * (1 + abs(s)), (sum(row), s)"
+check "per-token: the first step's mean ratio is 1" python3 -c "
+import json
+r = [json.loads(l) for l in open('$tmp/pt_straight/prune_metrics.jsonl')]
+assert abs([x for x in r if x.get('step') == 1][0]['mean_r'] - 1) < 1e-5"
+# a row cut short in the saved file: resume says which file and row
+"${prune[@]}" --ratio per-token --out "$tmp/pt_cut" --stop-at 2 2>/dev/null
+python3 -c "
+import json
+p = '$tmp/pt_cut/ref_logprobs.json'
+r = json.load(open(p))
+r['token_logprob'][0] = r['token_logprob'][0][:-1]
+json.dump(r, open(p, 'w'))"
+expect_fail "a resume whose per-token reference row is short" 1 "\"token_logprob\" row 0: expected" \
+    "${prune[@]}" --ratio per-token --out "$tmp/pt_cut" --resume
 summary

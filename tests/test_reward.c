@@ -258,8 +258,10 @@ static void make_examples(Examples *x, int V) {
     }
 }
 
-// Sums of the solution log-probs of examples idx[0..n) in one (B, T') batch.
-static void sums_in_batch(Model *m, const Examples *x, const int *idx, int n, int B, int Tb, double *sums) {
+// Sums of the solution log-probs of examples idx[0..n) in one (B, T') batch, and the
+// log-probs themselves: example idx[i]'s in order at tok_lp[idx[i]][0..].
+static void sums_in_batch(Model *m, const Examples *x, const int *idx, int n, int B, int Tb, double *sums,
+                          float tok_lp[NEX][T]) {
     Err e;
     Acts a;
     CHECK(acts_create(&a, m, B, Tb, 0, &e) == 0, "%s", e.msg);
@@ -270,40 +272,56 @@ static void sums_in_batch(Model *m, const Examples *x, const int *idx, int n, in
     model_forward(m, &a, tok, lens, B, Tb);
     model_loss(m, &a, tgt, NULL, lp, B, Tb);
     row_logp_sums(lp, mask, n, Tb, sums, NULL);
+    for (int i = 0; i < n; i++)
+        for (int t = 0, j = 0; t < Tb; t++)
+            if (mask[i * Tb + t] != 0) tok_lp[idx[i]][j++] = lp[i * Tb + t];
     acts_free(&a, m);
 }
 
 // The reference log-probs computed once in one batch layout, the first step's in
-// another (other B, T, row order, padding rows): r = 1 to 1e-5 for every sequence.
+// another (other B, T, row order, padding rows): r = 1 to 1e-5 for every sequence, and
+// for every token (--ratio per-token).
 static void test_ratio_one_at_start(Model *m, const Examples *x) {
     double ref[NEX], s[NEX];
+    float ref_tok[NEX][T], s_tok[NEX][T];
     const int all[NEX] = {0, 1, 2, 3};
-    sums_in_batch(m, x, all, NEX, NEX, T, ref);
+    sums_in_batch(m, x, all, NEX, NEX, T, ref, ref_tok);
     for (int i = 0; i < NEX; i++) {
         int one = NEX - 1 - i;
-        sums_in_batch(m, x, &one, 1, 3, T + 5, &s[one]);
+        sums_in_batch(m, x, &one, 1, 3, T + 5, &s[one], s_tok);
     }
+    double worst = 0;
     for (int i = 0; i < NEX; i++) {
         PpoTerm t = ppo_term(s[i], ref[i], x->ex[i].completion_len, 1.0, 0.2, RATIO_TOKEN_MEAN);
         CHECK_NEAR(t.r, 1.0, 0, 1e-5, "r at the first step");
+        for (int j = 0; j < x->ex[i].completion_len; j++) {
+            double r = exp((double)s_tok[i][j] - ref_tok[i][j]);
+            if (fabs(r - 1) > worst) worst = fabs(r - 1);
+        }
     }
+    CHECK(worst < 1e-5, "per-token r at the first step: off by %.3g", worst);
 }
 
 static double ppo_loss_of(Model *m, Acts *a, const int *tok, const int *tgt, const int *lens,
-                          const float *mask, const double *ref, const double *adv, float *w) {
+                          const float *mask, const double *ref, const float *const *ref_tok,
+                          const double *adv, RatioMode mode, float *w) {
     float lp[NEX * T];
     model_forward(m, a, tok, lens, NEX, T);
     model_loss(m, a, tgt, NULL, lp, NEX, T);
     BatchLoss st = {0};
-    ppo_batch(lp, mask, NEX, T, NEX, ref, adv, 0.2, RATIO_TOKEN_MEAN, NEX, w, &st);
+    ppo_batch(lp, mask, NEX, T, NEX, ref, ref_tok, adv, 0.2, mode, NEX, w, &st);
     return st.loss;
 }
 
 // d loss / d params from the engine's cross-entropy backward with the PPO weights,
-// against central differences of the PPO loss along random directions. The reference
-// sums are offset so that the four sequences sit at r = 1, 1.5 (A > 0: clipped, no
-// gradient), 0.6 (A > 0: unclipped) and 1.4 (A < 0: unclipped).
-static void test_ppo_gradient(Model *m, const Examples *x) {
+// against central differences of the PPO loss along random directions.
+// RATIO_TOKEN_MEAN: the reference sums are offset so that the four sequences sit at
+// r = 1, 1.5 (A > 0: clipped, no gradient), 0.6 (A > 0: unclipped) and 1.4 (A < 0:
+// unclipped). RATIO_PER_TOKEN: each token's reference log-prob is offset so that the
+// tokens of a sequence go through r_t = 1, 1.5, 0.6, 1.4, 0.7: with A > 0 the tokens at
+// 1.5 and 1.4 are clipped, with A < 0 the one at 0.6 and the one at 0.7.
+static void test_ppo_gradient(Model *m, const Examples *x, RatioMode mode) {
+    const char *name = mode == RATIO_PER_TOKEN ? "per-token PPO" : "PPO";
     Err e;
     Acts a;
     CHECK(model_alloc_grads(m, &e) == 0 && acts_create(&a, m, NEX, T, 1, &e) == 0, "%s", e.msg);
@@ -318,12 +336,39 @@ static void test_ppo_gradient(Model *m, const Examples *x) {
     row_logp_sums(lp, mask, NEX, T, sums, cnt);
     const double r_at[NEX] = {1.0, 1.5, 0.6, 1.4}, adv[NEX] = {0.7, 1.2, 0.9, -1.1};
     for (int i = 0; i < NEX; i++) ref[i] = sums[i] - cnt[i] * log(r_at[i]);
+    // per token: r_t cycles through r_tok; the loss of a token is -A r_t, or -A clip(r_t)
+    const double r_tok[5] = {1.0, 1.5, 0.6, 1.4, 0.7};
+    float ref_tok_mem[NEX][T];
+    const float *ref_tok[NEX];
+    double want_tok = 0;
+    for (int i = 0; i < NEX; i++) {
+        double sum = 0;
+        for (int t = 0, j = 0; t < T; t++) {
+            if (mask[i * T + t] == 0) continue;
+            double r = r_tok[j % 5], rc = r < 0.8 ? 0.8 : r > 1.2 ? 1.2 : r;
+            ref_tok_mem[i][j++] = (float)(lp[i * T + t] - log(r));
+            sum += fmax(-adv[i] * r, -adv[i] * rc);
+        }
+        ref_tok[i] = ref_tok_mem[i];
+        want_tok += sum / cnt[i] / NEX;
+    }
 
     m->k->zero(m->grads_mem, m->n_params * sizeof(float));
-    double loss0 = ppo_loss_of(m, &a, tok, tgt, lens, mask, ref, adv, w);
-    double want = (-0.7 * 1.0 - 1.2 * 1.2 - 0.9 * 0.6 + 1.1 * 1.4) / NEX;
-    CHECK_NEAR(loss0, want, 1e-5, 1e-6, "PPO loss at the chosen ratios");
-    for (int t = 0; t < T; t++) CHECK(w[1 * T + t] == 0, "clipped sequence has weight %g", w[T + t]);
+    double loss0 = ppo_loss_of(m, &a, tok, tgt, lens, mask, ref, ref_tok, adv, mode, w);
+    double want = mode == RATIO_PER_TOKEN ? want_tok : (-0.7 * 1.0 - 1.2 * 1.2 - 0.9 * 0.6 + 1.1 * 1.4) / NEX;
+    CHECK_NEAR(loss0, want, 1e-5, 1e-6, mode == RATIO_PER_TOKEN ? "per-token PPO loss" : "PPO loss");
+    if (mode == RATIO_PER_TOKEN) {
+        // sequence 0 (A > 0): its 2nd and 4th tokens are clipped; sequence 3 (A < 0): its 3rd and 5th
+        int first0 = 0, first3 = 0;
+        while (mask[first0] == 0) first0++;
+        while (mask[3 * T + first3] == 0) first3++;
+        CHECK(w[first0] != 0 && w[first0 + 1] == 0 && w[first0 + 2] != 0 && w[first0 + 3] == 0,
+              "per-token clipping of sequence 0");
+        CHECK(w[3 * T + first3 + 1] != 0 && w[3 * T + first3 + 2] == 0 && w[3 * T + first3 + 4] == 0,
+              "per-token clipping of sequence 3");
+    } else {
+        for (int t = 0; t < T; t++) CHECK(w[1 * T + t] == 0, "clipped sequence has weight %g", w[T + t]);
+    }
     model_backward(m, &a, w, NEX, T);
 
     size_t P = m->n_params;
@@ -343,14 +388,15 @@ static void test_ppo_gradient(Model *m, const Examples *x) {
         for (int s = 0; s < 2; s++) {
             for (size_t j = 0; j < P; j++) q[j] = p[j] + (float)((s ? -h : h) * u[j]);
             m->k->upload(m->params_mem, q, P * 4);
-            l[s] = ppo_loss_of(m, &a, tok, tgt, lens, mask, ref, adv, w);
+            l[s] = ppo_loss_of(m, &a, tok, tgt, lens, mask, ref, ref_tok, adv, mode, w);
         }
         m->k->upload(m->params_mem, p, P * 4);
         double fd = (l[0] - l[1]) / (2 * h), err = fabs(fd - gu) / (fabs(gu) + 1e-3);
-        CHECK(err < 2e-2 && fabs(gu) > 1e-2, "PPO gradient, direction %d: finite difference %.6g vs backward %.6g", dir, fd, gu);
+        CHECK(err < 2e-2 && fabs(gu) > 1e-2, "%s gradient, direction %d: finite difference %.6g vs backward %.6g", name,
+              dir, fd, gu);
         if (err > worst) worst = err;
     }
-    printf("PPO gradient: worst finite-difference relative error %.2e over 4 directions\n", worst);
+    printf("%s gradient: worst finite-difference relative error %.2e over 4 directions\n", name, worst);
     free(p);
     free(g);
     free(u);
@@ -371,7 +417,8 @@ int main(void) {
     Examples x;
     make_examples(&x, c.vocab_size);
     test_ratio_one_at_start(&m, &x);
-    test_ppo_gradient(&m, &x);
+    test_ppo_gradient(&m, &x, RATIO_TOKEN_MEAN);
+    test_ppo_gradient(&m, &x, RATIO_PER_TOKEN);
     model_free(&m);
     return test_summary();
 }

@@ -4,15 +4,16 @@
 //   --objective ppo (default)  the chosen pre-samples (m per problem) with advantages A
 //                              from train/reward.h; loss = mean over the step's sequences
 //                              of max(-A r, -A clip(r, 1-eps, 1+eps)), r the per-sequence
-//                              ratio to pi_ref.
+//                              ratio to pi_ref (--ratio per-token: a mean over each
+//                              sequence's tokens, with a ratio and a clip per token).
 //   --objective sft-shortest   plain SFT on the 2 shortest correct samples per problem.
 //   --objective dpo            DPO with chosen = the shortest correct sample of a problem,
 //                              rejected = its longest sample, beta = 0.1.
 //
 // pi_ref is the starting model (--model). Its log-probs of every trained sequence are
 // computed once before the first step, with the initial weights, and kept in
-// OUT/ref_logprobs.json (a resumed run reads them back): there is never a second model
-// in memory. Each step is: forward, per-token log-probs (model_loss), per-token weights
+// OUT/ref_logprobs.json (sums per sequence; with --ratio per-token also every token's),
+// which a resumed run reads back: there is never a second model in memory. Each step is: forward, per-token log-probs (model_loss), per-token weights
 // from reward.h, and the engine's ordinary cross-entropy backward with those weights.
 //
 // Data order: the training units (sequences, or pairs for DPO) of epoch k are visited
@@ -73,6 +74,11 @@ typedef struct {
     int *src;          // [rows] index into the pool
     double *adv;       // [rows] PPO advantages (NULL otherwise)
     double *ref;       // [rows] reference log-prob sums (PPO, DPO)
+    // --ratio per-token: pi_ref's log-probs of each row's solution tokens, row i's
+    // ref_n[i] of them at ref_tok + ref_off[i] (NULL otherwise)
+    float *ref_tok;
+    size_t *ref_off;
+    int *ref_n;
 } Units;
 
 static void pool_free(Pool *p) {
@@ -121,6 +127,9 @@ static void units_free(Units *u) {
     free(u->src);
     free(u->adv);
     free(u->ref);
+    free(u->ref_tok);
+    free(u->ref_off);
+    free(u->ref_n);
     memset(u, 0, sizeof *u);
 }
 
@@ -138,6 +147,19 @@ static int units_alloc(Units *u, int n_units, int rpu, Err *e) {
 static void set_row(Units *u, const Pool *p, int row, int sample) {
     u->rows[row] = p->ex[sample];
     u->src[row] = sample;
+}
+
+// Room for pi_ref's log-probs of every solution token of every row (--ratio per-token).
+static int units_alloc_ref_tok(Units *u, Err *e) {
+    int rows = u->n_units * u->rows_per_unit;
+    u->ref_off = malloc(((size_t)rows + 1) * sizeof *u->ref_off);
+    u->ref_n = calloc(rows ? rows : 1, sizeof *u->ref_n);
+    if (!u->ref_off || !u->ref_n) return err_fmt(e, "out of memory");
+    u->ref_off[0] = 0;
+    for (int i = 0; i < rows; i++) u->ref_off[i + 1] = u->ref_off[i] + (size_t)u->rows[i].completion_len;
+    u->ref_tok = malloc((u->ref_off[rows] ? u->ref_off[rows] : 1) * sizeof *u->ref_tok);
+    if (!u->ref_tok) return err_fmt(e, "out of memory for %zu reference log-probs", u->ref_off[rows]);
+    return 0;
 }
 
 // The training units of each objective.
@@ -206,6 +228,13 @@ static void compute_ref(Model *m, Acts *a, Units *u, int B, int Tmax, int pad, i
         model_forward(m, a, tokens, lens, B, T);
         model_loss(m, a, targets, NULL, lp, B, T);
         row_logp_sums(lp, mask, nr, T, u->ref + i, NULL);
+        for (int r = 0; u->ref_tok && r < nr; r++) {
+            float *dst = u->ref_tok + u->ref_off[i + r];
+            int n = 0;
+            for (int t = 0; t < T; t++)
+                if (mask[r * T + t] != 0) dst[n++] = lp[r * T + t];
+            u->ref_n[i + r] = n;
+        }
         if (progress_due(&p, i + nr == rows))
             fprintf(stderr, "%sprune: reference log-probs %d/%d%s", progress_head(&p), i + nr, rows, progress_tail(&p));
     }
@@ -220,12 +249,26 @@ static int save_ref(const char *path, const Units *u, Err *e) {
     for (int i = 0; i < rows; i++) fprintf(af.f, "%s%d", i ? "," : "", u->src[i]);
     fputs("],\n \"sum_logprob\": [", af.f);
     for (int i = 0; i < rows; i++) fprintf(af.f, "%s%.17g", i ? "," : "", u->ref[i]);
-    fputs("]}\n", af.f);
+    fputc(']', af.f);
+    if (u->ref_tok) {
+        // 9 significant digits give a float back exactly
+        fputs(",\n \"token_logprob\": [", af.f);
+        for (int i = 0; i < rows; i++) {
+            fputs(i ? ",\n  [" : "\n  [", af.f);
+            for (int j = 0; j < u->ref_n[i]; j++)
+                fprintf(af.f, "%s%.9g", j ? "," : "", u->ref_tok[u->ref_off[i] + j]);
+            fputc(']', af.f);
+        }
+        fputc(']', af.f);
+    }
+    fputs("}\n", af.f);
     return atomic_commit(&af, e);
 }
 
-// Reads the reference sums back; the rows must be the same samples (same options).
-static int load_ref(const char *path, Units *u, Err *e) {
+// Reads the reference sums back; the rows must be the same samples (same options). With
+// per-token storage, row i must have as many log-probs as batch_fill trains of it
+// (its solution tokens, cut to Tmax as in every batch).
+static int load_ref(const char *path, Units *u, int Tmax, Err *e) {
     Json *j = json_parse_file(path, e);
     if (!j) return err_wrap(e, "resume needs the reference log-probs of the run");
     const JsonValue *root = json_root(j), *s = json_get(root, "sample"), *v = json_get(root, "sum_logprob");
@@ -243,6 +286,38 @@ static int load_ref(const char *path, Units *u, Err *e) {
                 u->ref[i] = v->items[i].num;
         }
     }
+    const JsonValue *tk = json_get(root, "token_logprob");
+    if (!rc && u->ref_tok && (!tk || tk->type != JSON_ARRAY || tk->len != rows))
+        rc = err_fmt(e, "%s: expected %zu rows in \"token_logprob\" (was the run started with another --ratio?)", path,
+                     rows);
+    int *tokens = NULL, *targets = NULL, len;
+    float *mask = NULL;
+    if (!rc && u->ref_tok) {
+        tokens = malloc((size_t)Tmax * sizeof *tokens);
+        targets = malloc((size_t)Tmax * sizeof *targets);
+        mask = malloc((size_t)Tmax * sizeof *mask);
+        if (!tokens || !targets || !mask) rc = err_fmt(e, "out of memory");
+    }
+    for (size_t i = 0; i < rows && !rc && u->ref_tok; i++) {
+        const JsonValue *a = &tk->items[i];
+        int row = (int)i, want = 0;
+        batch_fill(u->rows, &row, 1, 1, Tmax, 0, tokens, targets, mask, &len);
+        for (int t = 0; t < Tmax; t++) want += mask[t] != 0;
+        if (a->type != JSON_ARRAY || a->len != (size_t)want) {
+            rc = err_fmt(e, "%s: \"token_logprob\" row %zu: expected %d numbers (its solution tokens)", path, i, want);
+            break;
+        }
+        for (size_t t = 0; t < a->len && !rc; t++) {
+            if (a->items[t].type != JSON_NUMBER)
+                rc = err_fmt(e, "%s: \"token_logprob\" row %zu, item %zu: expected a number", path, i, t);
+            else
+                u->ref_tok[u->ref_off[i] + t] = (float)a->items[t].num;
+        }
+        u->ref_n[i] = want;
+    }
+    free(tokens);
+    free(targets);
+    free(mask);
     json_free(j);
     return rc;
 }
@@ -298,7 +373,8 @@ static int run_prune(const PruneArgs *A, Err *e) {
     if (parse_objective(A->objective, &obj, e)) return -1;
     if (!strcmp(A->ratio, "token")) ratio = RATIO_TOKEN_MEAN;
     else if (!strcmp(A->ratio, "seq")) ratio = RATIO_SEQ;
-    else return err_fmt(e, "--ratio must be token or seq, not '%s'", A->ratio);
+    else if (!strcmp(A->ratio, "per-token")) ratio = RATIO_PER_TOKEN;
+    else return err_fmt(e, "--ratio must be token, seq or per-token, not '%s'", A->ratio);
     const Kernels *k = backend_by_name(A->run.device, e);
     if (!k) return -1;
     if (A->run.threads > 0) omp_set_num_threads((int)A->run.threads);
@@ -340,6 +416,7 @@ static int run_prune(const PruneArgs *A, Err *e) {
         goto done;
     if (pool_from_presample(&ps, A->presample, &ds, data_path, &prompts, c, &pool, e)) goto done;
     if (select_units(obj, A, &pool, &u, &rw, e)) goto done;
+    if (obj == OBJ_PPO && ratio == RATIO_PER_TOKEN && units_alloc_ref_tok(&u, e)) goto done;
 
     int B = (int)A->batch, K = (int)A->accum;
     int U = B / u.rows_per_unit > 0 ? B / u.rows_per_unit : 1;  // units per micro-batch
@@ -403,7 +480,7 @@ static int run_prune(const PruneArgs *A, Err *e) {
     if (path_join(path, sizeof path, A->out, "ref_logprobs.json", e)) goto done;
     if (obj != OBJ_SFT_SHORTEST) {
         if (A->run.resume) {
-            if (load_ref(path, &u, e)) goto done;
+            if (load_ref(path, &u, Tmax, e)) goto done;
         } else {
             compute_ref(m, &acts, &u, rows_mb, Tmax, pad, tokens, targets, mask, lp, lens, A->run.quiet);
             if (save_ref(path, &u, e)) goto done;
@@ -484,12 +561,14 @@ static int run_prune(const PruneArgs *A, Err *e) {
                 }
             } else {
                 double ref[rows_mb], adv[rows_mb];
+                const float *ref_tok[rows_mb];
                 for (int r = 0; r < rows_mb; r++) {
                     ref[r] = u.ref[ix[r]];
                     adv[r] = u.adv ? u.adv[ix[r]] : 0;
+                    ref_tok[r] = u.ref_tok ? u.ref_tok + u.ref_off[ix[r]] : NULL;
                 }
                 if (obj == OBJ_PPO)
-                    ppo_batch(lp, mk, rows_mb, T, rows_mb, ref, adv, A->eps, ratio, terms, w, &bl);
+                    ppo_batch(lp, mk, rows_mb, T, rows_mb, ref, ref_tok, adv, A->eps, ratio, terms, w, &bl);
                 else
                     dpo_batch(lp, mk, rows_mb, T, U, ref, A->beta, terms, w, &bl);
             }
@@ -502,7 +581,7 @@ static int run_prune(const PruneArgs *A, Err *e) {
         fprintf(plog, "{\"step\":%d,\"loss\":%.9g,\"mean_r\":%.9g,\"frac_clipped\":%.6g,\"mean_adv\":%.6g,"
                       "\"mean_length\":%.6g,\"lr\":%.6g,\"grad_norm\":%.6g",
                 step, bl.loss, obj == OBJ_SFT_SHORTEST ? 1.0 : bl.sum_r / terms,
-                obj == OBJ_SFT_SHORTEST ? 0.0 : (double)bl.n_clipped / terms, adv_sum / (per_step * u.rows_per_unit),
+                obj == OBJ_SFT_SHORTEST ? 0.0 : bl.clipped / terms, adv_sum / (per_step * u.rows_per_unit),
                 len_sum / (per_step * u.rows_per_unit), (double)sm.lr, sm.grad_norm);
         if (ho.ds.n && (step % eval_every == 0 || step == steps)) {
             double acc, len;
@@ -563,7 +642,8 @@ int cmd_prune(int argc, char **argv) {
         {"no-normalize", OPT_FLAG, &A.no_normalize, "do not z-score the reward"},
         {"loo", OPT_FLAG, &A.loo, "leave-one-out baselines (Lbar, Abar over the other K-1 samples)"},
         {"group", OPT_FLAG, &A.group, "train a problem's m samples in the same step (--batch: a multiple of m)"},
-        {"ratio", OPT_STR, &A.ratio, "token (length-normalised ratio, default) or seq (exp(sum - sum))"},
+        {"ratio", OPT_STR, &A.ratio,
+         "token (length-normalised ratio, default), seq (exp(sum - sum)) or per-token (standard PPO's)"},
         {"beta", OPT_FLOAT, &A.beta, "DPO beta (default 0.1)"},
         {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8; DPO: batch/2 pairs)"},
         {"accum", OPT_INT, &A.accum, "micro-batches per optimizer step (default 1)"},

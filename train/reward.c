@@ -220,20 +220,38 @@ void row_logp_sums(const float *logprob, const float *mask, int nrows, int T, do
 }
 
 void ppo_batch(const float *logprob, const float *mask, int B, int T, int nrows,
-               const double *ref_sum, const double *adv, double eps, RatioMode mode, double n_seq,
-               float *w, BatchLoss *st) {
+               const double *ref_sum, const float *const *ref_tok, const double *adv, double eps,
+               RatioMode mode, double n_seq, float *w, BatchLoss *st) {
     memset(w, 0, (size_t)B * T * sizeof(float));
     for (int b = 0; b < nrows; b++) {
+        const float *lp = logprob + (size_t)b * T, *mk = mask + (size_t)b * T;
+        float *wb = w + (size_t)b * T;
         double sum;
         int n;
-        row_logp_sums(logprob + (size_t)b * T, mask + (size_t)b * T, 1, T, &sum, &n);
+        row_logp_sums(lp, mk, 1, T, &sum, &n);
         if (n == 0) continue;
+        if (mode == RATIO_PER_TOKEN) {
+            double loss = 0, r = 0;
+            int clipped = 0;
+            for (int t = 0, j = 0; t < T; t++) {
+                if (mk[t] == 0) continue;
+                PpoTerm pt = ppo_term(lp[t], ref_tok[b][j++], 1, adv[b], eps, RATIO_SEQ);
+                loss += pt.loss;
+                r += pt.r;
+                clipped += pt.clipped;
+                wb[t] = (float)(pt.weight / n / n_seq);
+            }
+            st->loss += loss / n / n_seq;
+            st->sum_r += r / n;
+            st->clipped += (double)clipped / n;
+            continue;
+        }
         PpoTerm pt = ppo_term(sum, ref_sum[b], n, adv[b], eps, mode);
         st->loss += pt.loss / n_seq;
         st->sum_r += pt.r;
-        st->n_clipped += pt.clipped;
+        st->clipped += pt.clipped;
         for (int t = 0; t < T; t++)
-            if (mask[b * T + t] != 0) w[b * T + t] = (float)(pt.weight / n_seq);
+            if (mk[t] != 0) wb[t] = (float)(pt.weight / n_seq);
     }
 }
 
@@ -247,7 +265,7 @@ void dpo_batch(const float *logprob, const float *mask, int B, int T, int npairs
         st->loss += dpo_term(s[0], ref_sum[2 * j], s[1], ref_sum[2 * j + 1], beta, &wt) / n_pairs;
         double z = beta * ((s[0] - ref_sum[2 * j]) - (s[1] - ref_sum[2 * j + 1]));
         st->sum_r += z;
-        st->n_clipped += z < 0;
+        st->clipped += z < 0;
         for (int k = 0; k < 2; k++)
             for (int t = 0; t < T; t++) {
                 size_t n = (size_t)(2 * j + k) * T + t;

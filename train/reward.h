@@ -17,6 +17,11 @@
 // of sum_t w_t * (-log pi_theta(y_t)), so the PPO gradient is that backward with
 //     w_t = A r / |y| / n_seq          (0 for a clipped sequence)
 // on the sequence's solution tokens: no special backward.
+// RATIO_PER_TOKEN is standard PPO's (not the paper's): a ratio and a clip per token,
+//     r_t = exp(log pi_theta(y_t) - log pi_ref(y_t)),
+//     loss = mean_t max(-A r_t, -A clip(r_t, 1 - eps, 1 + eps)),
+//     w_t = A r_t / |y| / n_seq        (0 for a clipped token),
+// so a token pushed out of the range by the steps before stops being pushed further.
 #ifndef O1P_REWARD_H
 #define O1P_REWARD_H
 
@@ -70,10 +75,11 @@ int select_shortest_correct(const RewardInput *in, int n_best, int *out, Err *e)
 // Returns the number of pairs (-1: out of memory).
 int select_dpo_pairs(const RewardInput *in, int *out, Err *e);
 
-typedef enum { RATIO_TOKEN_MEAN, RATIO_SEQ } RatioMode;
+typedef enum { RATIO_TOKEN_MEAN, RATIO_SEQ, RATIO_PER_TOKEN } RatioMode;
 
-// One sequence's part of the PPO loss. sum_logp / sum_logp_ref: sums of the solution
-// tokens' log-probs under pi_theta and pi_ref; n_tokens = |y| >= 1.
+// One sequence's part of the PPO loss (RATIO_TOKEN_MEAN, RATIO_SEQ; RATIO_PER_TOKEN is a
+// RATIO_SEQ term per token). sum_logp / sum_logp_ref: sums of the solution tokens'
+// log-probs under pi_theta and pi_ref; n_tokens = |y| >= 1.
 typedef struct {
     double r;       // the ratio
     double loss;    // max(-A r, -A clip(r))
@@ -100,16 +106,20 @@ void row_logp_sums(const float *logprob, const float *mask, int nrows, int T, do
 
 typedef struct {
     double loss;   // sum over the rows of the per-row loss / n_seq
-    double sum_r;  // sum of the rows' ratios (PPO) or of the rows' z (DPO)
-    int n_clipped; // PPO: rows in the clipped branch; DPO: pairs with z < 0
+    double sum_r;    // sum of the rows' ratios (PPO; per token: the row's mean r_t) or of
+                     // the rows' z (DPO)
+    double clipped;  // PPO: rows in the clipped branch (per token: each row adds the
+                     // fraction of its tokens clipped); DPO: pairs with z < 0
 } BatchLoss;
 
 // PPO on rows 0..nrows-1 with ref sums ref_sum[row] and advantages adv[row]; writes the
 // per-token gradient weights w [B*T] (zero outside the mask and on unused rows) and
 // adds to *st. n_seq: the sequences of the whole optimizer step (the mean's divisor).
+// RATIO_PER_TOKEN reads pi_ref's log-probs of row b's solution tokens, in order, from
+// ref_tok[b] (as many as the row's mask has; ref_tok may be NULL in the other modes).
 void ppo_batch(const float *logprob, const float *mask, int B, int T, int nrows,
-               const double *ref_sum, const double *adv, double eps, RatioMode mode, double n_seq,
-               float *w, BatchLoss *st);
+               const double *ref_sum, const float *const *ref_tok, const double *adv, double eps,
+               RatioMode mode, double n_seq, float *w, BatchLoss *st);
 // DPO on rows (2j, 2j+1) = (chosen, rejected) of pair j < npairs; n_pairs: the pairs of
 // the whole optimizer step.
 void dpo_batch(const float *logprob, const float *mask, int B, int T, int npairs,
