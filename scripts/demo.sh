@@ -7,7 +7,8 @@
 #                  a disjoint test split, a held-out slice for the training curves
 #   2. reference   o1p sft: pi_ref from scratch (its BPE tokenizer trained on the data first)
 #   3. presample   o1p presample: K solutions per training problem from pi_ref (T 0.5, top-p 0.8)
-#   4. prune       o1p prune: length-harmonizing fine-tuning (lambda 1, eps 0.2, m 2, one epoch)
+#   4. prune       o1p prune: length-harmonizing fine-tuning (the paper's lambda 2, eps 0.2,
+#                  m 2, lr 1e-5, one epoch; standard PPO's per-token ratio)
 #                  and the paper's baselines: --objective sft-shortest, --objective dpo
 #   5. eval        o1p eval: greedy decoding on the test split; accuracy, length, AES vs pi_ref
 #   6. report      OUT/table.md (the paper's Table 2 layout, per-level breakdowns),
@@ -32,14 +33,14 @@ full)
     : "${N_TRAIN:=4000}" "${N_TEST:=500}" "${N_HELDOUT:=48}" "${LEVELS:=1-3}"
     : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 4 --accum 2 --lr 2e-3 --min-lr-ratio 0 --eval-frac 0.02}"
     : "${N_PRESAMPLE:=400}" "${K:=4}" "${MAX_NEW:=440}"
-    : "${PRUNE_OPTS:=--batch 16 --lr 3e-5}" "${O1_OPTS:=--lambda 1}" "${EVAL_EVERY:=25}" "${MAX_NEW_EVAL:=440}"
+    : "${PRUNE_OPTS:=--batch 16}" "${O1_OPTS:=--ratio per-token}" "${EVAL_EVERY:=25}" "${MAX_NEW_EVAL:=440}"
     ;;
 quick)
     out=${2:-results-quick}
     : "${N_TRAIN:=64}" "${N_TEST:=24}" "${N_HELDOUT:=8}" "${LEVELS:=1}"
     : "${CONFIG:=}" "${SFT_OPTS:=--epochs 20 --batch 8 --lr 3e-3 --eval-frac 0}"  # CONFIG empty: a toy model
     : "${N_PRESAMPLE:=64}" "${K:=4}" "${MAX_NEW:=96}"
-    : "${PRUNE_OPTS:=--batch 4 --lr 1e-4}" "${O1_OPTS:=}" "${EVAL_EVERY:=8}" "${MAX_NEW_EVAL:=96}"
+    : "${PRUNE_OPTS:=--batch 4 --lr 1e-4}" "${O1_OPTS:=--ratio per-token}" "${EVAL_EVERY:=8}" "${MAX_NEW_EVAL:=96}"
     ;;
 *)
     echo "usage: scripts/demo.sh [full|quick] [OUT]" >&2
