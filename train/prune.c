@@ -13,8 +13,9 @@
 // pi_ref is the starting model (--model). Its log-probs of every trained sequence are
 // computed once before the first step, with the initial weights, and kept in
 // OUT/ref_logprobs.json (sums per sequence; with --ratio per-token also every token's),
-// which a resumed run reads back: there is never a second model in memory. Each step is: forward, per-token log-probs (model_loss), per-token weights
-// from reward.h, and the engine's ordinary cross-entropy backward with those weights.
+// which a resumed run reads back: there is never a second model in memory. Each step
+// is: forward, per-token log-probs (model_loss), per-token weights from reward.h, and
+// the engine's ordinary cross-entropy backward with those weights.
 //
 // Data order: the training units (sequences, or pairs for DPO) of epoch k are visited
 // in the permutation drawn from rng_derive(seed, PRUNE_STREAM, k); a step takes the next
