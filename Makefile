@@ -12,7 +12,12 @@
 CC      ?= gcc
 NVCC    ?= /usr/local/cuda/bin/nvcc
 BUILD   ?= build
-OPT     ?= -O3 -march=native
+# x86-64 builds target x86-64-v3 (AVX2 + FMA) whatever the host: the vector width fixes
+# the summation order of every vectorised reduction, so a seed gives the same bits on
+# every such machine (-march=native on an AVX-512 CPU sums in 16 lanes and trains another
+# model). Other architectures: the host's own ISA.
+ARCH    := $(if $(filter x86_64,$(shell uname -m)),-march=x86-64-v3,-march=native)
+OPT     ?= -O3 $(ARCH)
 SAN     ?=
 BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
