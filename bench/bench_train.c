@@ -25,7 +25,7 @@
 #include "../train/optim.h"
 #include "bench.h"
 
-enum { ROUNDS = 2 };
+enum { ROUNDS = 2, MAX_STEPS = 16 };  // (a config's timed steps: at most MAX_STEPS)
 
 // Best of 3 of a square sgemm, in GFLOP/s.
 static double sgemm_peak(int n) {
@@ -74,8 +74,6 @@ static double step_flops(const Model *m, int B, int T) {
     double attn = (double)c->n_layers * c->n_heads * c->head_dim * T;  // causal: half of 2 T per token
     return (double)B * T * (6.0 * matmul_params + 6.0 * attn);
 }
-
-enum { MAX_STEPS = 16 };
 
 static int by_value(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
