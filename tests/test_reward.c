@@ -59,6 +59,14 @@ static void test_hand_cases(void) {
     const double loo[4] = {3.3333333333333335, 1.666666666666667, -1.5555555555555554, -1.8333333333333333};
     check_values("leave-one-out", &o, loo, 4);
     reward_free(&o);
+    // Leave-one-out is exactly K/(K-1) times R: Lbar_-i/L_i - 1 = K/(K-1) (Lbar/L_i - 1)
+    // and A_i - Abar_-i = K/(K-1) (A_i - Abar). So after z-scoring it changes nothing
+    // unless the clip to [-2, 4] engages.
+    for (int i = 0; i < 4; i++) CHECK_NEAR(loo[i], raw[i] * 4 / 3, 1e-12, 1e-12, "loo = K/(K-1) R");
+    c.normalize = 1;
+    CHECK(reward_compute(&c, &in, &o, &e) == 0, "%s", e.msg);
+    check_values("leave-one-out z-scored = z-scored", &o, z, 4);
+    reward_free(&o);
 
     // Clipping, both ends: L = 10, 1000, correct 1, 0, lambda 4: Lbar = 505, Abar = 0.5
     // R = 50.5 - 1 + 2 = 51.5 -> 4 and 0.505 - 1 - 2 = -2.495 -> -2; then z-scored:
