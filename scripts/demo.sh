@@ -26,12 +26,12 @@ mode=${1:-full}
 O1P=${O1P:-./o1p}
 SEED=${SEED:-1}
 # Sizes and settings per mode; each can be overridden from the environment (e.g.
-# N_TRAIN=4000 SFT_OPTS="--epochs 3 --batch 16 --lr 2e-3" scripts/demo.sh full).
+# N_TRAIN=4000 SFT_OPTS="--epochs 3 --batch 16 --lr 1e-3" scripts/demo.sh full).
 case "$mode" in
 full)
     out=${2:-results}
     : "${N_TRAIN:=4000}" "${N_TEST:=500}" "${N_HELDOUT:=48}" "${LEVELS:=1-3}"
-    : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 4 --accum 2 --lr 2e-3 --min-lr-ratio 0 --eval-frac 0.02}"
+    : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 4 --accum 2 --lr 1e-3 --min-lr-ratio 0 --eval-frac 0.02}"
     : "${N_PRESAMPLE:=400}" "${K:=4}" "${MAX_NEW:=440}"
     : "${PRUNE_OPTS:=--batch 16}" "${O1_OPTS:=--ratio per-token}" "${EVAL_EVERY:=25}" "${MAX_NEW_EVAL:=440}"
     ;;
