@@ -96,8 +96,8 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/test_fuzz.sh $(BUILD)
 
-# The whole pipeline on the synthetic task (scripts/demo.sh): results/ (9-14 minutes on
-# 2 cores); demo-quick: the same at toy size in results-quick/ (under 3 minutes).
+# The whole pipeline on the synthetic task (scripts/demo.sh): results/ (about 10 minutes
+# on 2 Zen 5 cores); demo-quick: the same at toy size in results-quick/ (under 3 minutes).
 demo: check-deps o1p
 	bash scripts/demo.sh full results
 

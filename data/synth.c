@@ -96,13 +96,19 @@ static int chance(Rng *r, double p) { return rng_double(r) < p; }
 // The operations are numbered as the solution's steps are, and step i of a solution
 // begins by repeating "Step i: + k" from the problem: a copy of what followed the same
 // words in the prompt (the induction a small transformer learns early), so the model's
-// capacity goes to the arithmetic.
+// capacity goes to the arithmetic. The steps are numbered in words ("Step four: - 1"):
+// a word is one token that nothing else in the text uses, while a digit label is also
+// an operand ("Step 4: - 1" against "+ 4"); with digit labels the demo's reference failed
+// to learn the copy on two seeds of six, taking a step's operation from its neighbour.
+static const char *const step_names[MAX_STEPS] = {"one", "two",   "three", "four", "five",
+                                                  "six", "seven", "eight", "nine", "ten"};
+
 static void problem_text(const Problem *p, Text *t) {
     char w[32];
     put(t, 0, "Start with %d.", p->start);
     for (int i = 0; i < p->nsteps; i++) {
         op_words(p->ops[i], w, sizeof w);
-        put(t, 0, " Step %d: %s.", i + 1, w);
+        put(t, 0, " Step %s: %s.", step_names[i], w);
     }
     put(t, 0, " What is the final number?");
 }
@@ -147,7 +153,7 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
         Op op = p->ops[i];
         int a = p->values[i], c = p->values[i + 1];
         char s = op_sym(op);
-        put(t, 0, "Step %d: %c %d, so ", i + 1, s, op.k);
+        put(t, 0, "Step %s: %c %d, so ", step_names[i], s, op.k);
         if (chance(r, 0.04 + 0.06 * u)) {
             // a slip, caught and corrected: the wrong result and the check are redundant
             put(t, 1, "%d %c %d = %d. Wait, let me check that again. ", a, s, op.k, slip_value(r, c));

@@ -2,10 +2,10 @@
 //
 // A problem is a short chain of arithmetic on a two-digit number that cannot be
 // answered without writing the intermediate results, e.g. (level 2)
-//   "Start with 43. Step 1: + 1. Step 2: + 5. Step 3: - 7. Step 4: - 1. What is the
-//    final number?"
+//   "Start with 43. Step one: + 1. Step two: + 5. Step three: - 7. Step four: - 1. What
+//    is the final number?"
 // Level L (1..5) has 2L operations (2..10): add or subtract 1..9 without a carry or a
-// borrow. Every written step ("Step 3: - 7, so 49 - 7 = 42.") first repeats the
+// borrow. Every written step ("Step three: - 7, so 49 - 7 = 42.") first repeats the
 // problem's step of the same number, then applies it to the previous line's result: one
 // copy and one small operation.
 //

@@ -38,9 +38,9 @@ full)
 quick)
     out=${2:-results-quick}
     : "${N_TRAIN:=64}" "${N_TEST:=24}" "${N_HELDOUT:=8}" "${LEVELS:=1}"
-    : "${CONFIG:=}" "${SFT_OPTS:=--epochs 20 --batch 8 --lr 3e-3 --eval-frac 0}"  # CONFIG empty: a toy model
-    : "${N_PRESAMPLE:=64}" "${K:=4}" "${MAX_NEW:=96}"
-    : "${PRUNE_OPTS:=--batch 4 --lr 1e-4}" "${O1_OPTS:=--ratio per-token}" "${EVAL_EVERY:=8}" "${MAX_NEW_EVAL:=96}"
+    : "${CONFIG:=}" "${SFT_OPTS:=--epochs 40 --batch 8 --lr 5e-3 --eval-frac 0}"  # CONFIG empty: a toy model
+    : "${N_PRESAMPLE:=64}" "${K:=4}" "${MAX_NEW:=160}"
+    : "${PRUNE_OPTS:=--batch 4 --lr 1e-4}" "${O1_OPTS:=--ratio per-token}" "${EVAL_EVERY:=8}" "${MAX_NEW_EVAL:=160}"
     ;;
 *)
     echo "usage: scripts/demo.sh [full|quick] [OUT]" >&2

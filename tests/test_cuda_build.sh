@@ -12,9 +12,11 @@ set -u
 nvcc=${NVCC:-/usr/local/cuda/bin/nvcc}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# A fresh make: under `make test-asan` the parent's MAKEFLAGS carry BUILD/OPT/SAN, which
-# would build build-cuda/ with the sanitizers and mix instrumented objects into it.
-fresh_make() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
+# A fresh make: under `make test-asan` the parent's BUILD/OPT/SAN reach us twice, in
+# MAKEFLAGS and (as variables set on make's command line) in the environment; either would
+# build build-cuda/ with the sanitizers, and a later plain `make test` would then fail to
+# link those instrumented objects.
+fresh_make() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u OPT -u SAN make "$@"; }
 
 built=0
 if [ ! -x "$nvcc" ]; then

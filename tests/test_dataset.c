@@ -168,9 +168,16 @@ static void test_synth(void) {
         for (int j = i + 1; j < a.n; j++) dups += !strcmp(a.ex[i].problem, a.ex[j].problem);
     CHECK(wrong_split == 0 && shared == 0 && dups == 0, "splits: %d misplaced, %d shared, %d duplicates",
           wrong_split, shared, dups);
-    // self-consistency: the boxed answer grades correct; levels; lengths; redundancy
+    // self-consistency: the boxed answer grades correct; levels; lengths; redundancy; the
+    // steps labelled in words, the last one (2 x level) in the problem and in the solution
+    static const char *const last_step[] = {"", "Step two: ", "Step four: ", "Step six: ", "Step eight: ",
+                                            "Step ten: "};
+    int bad_labels = 0;
     for (int i = 0; i < a.n; i++) {
         const Example *x = &a.ex[i];
+        bad_labels += x->level >= 1 && x->level <= 5 &&
+                      (!strstr(x->problem, "Step one: ") || !strstr(x->problem, last_step[x->level]) ||
+                       !strstr(x->solution, last_step[x->level]) || strstr(x->problem, "Step 1"));
         bad_grade += !grade_solution(x->solution, x->answer);
         bad_level += x->level < 1 || x->level > 5;
         over += strlen(x->solution) > SYNTH_MAX_SOLUTION_CHARS ||
@@ -178,6 +185,7 @@ static void test_synth(void) {
     }
     CHECK(bad_grade == 0 && bad_level == 0 && over == 0, "%d misgraded, %d bad levels, %d bad lengths", bad_grade,
           bad_level, over);
+    CHECK(bad_labels == 0, "%d examples without their steps labelled one to 2 x level", bad_labels);
     DatasetStats st;
     dataset_stats(&a, &st);
     printf("synth (seed 7, 1500 train examples): level, count, mean solution chars, redundant fraction\n");
