@@ -201,7 +201,8 @@ void chart_lines(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
             xlo = fmin(xlo, xv), xhi = fmax(xhi, xv), ylo = fmin(ylo, yv), yhi = fmax(yhi, yv);
         }
     // Headroom for the legend (top right) above the highest point, as for the bars.
-    if (ch->n_series >= 2 && yhi > ylo) yhi += 0.07 * (ch->n_series + 1) * (yhi - (ch->zero_based ? fmin(0, ylo) : ylo));
+    if (ch->n_series >= 2 && yhi > ylo)
+        yhi += 0.07 * (ch->n_series + 1) * (yhi - (ch->zero_based ? fmin(0, ylo) : ylo));
     Frame f = frame(c, x, y, w, h, ch, ylo, yhi);
     if (!isfinite(xlo)) xlo = 0, xhi = 1;
     if (xhi <= xlo) xhi = xlo + 1;
