@@ -174,6 +174,10 @@ static Frame frame(Canvas *c, int x, int y, int w, int h, const Chart *ch, doubl
     return f;
 }
 
+// Room above the data for the legend box (top right): about 7% of the data's span per
+// row, plus one row of margin, so that the box covers none of the data.
+static double legend_headroom(const Chart *ch, double span) { return 0.07 * (ch->n_series + 1) * span; }
+
 static void legend(Canvas *c, const Frame *f, const Chart *ch) {
     if (ch->n_series < 2) return;
     int w = 0;
@@ -200,9 +204,7 @@ void chart_lines(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
             if (isnan(yv)) continue;
             xlo = fmin(xlo, xv), xhi = fmax(xhi, xv), ylo = fmin(ylo, yv), yhi = fmax(yhi, yv);
         }
-    // Headroom for the legend (top right) above the highest point, as for the bars.
-    if (ch->n_series >= 2 && yhi > ylo)
-        yhi += 0.07 * (ch->n_series + 1) * (yhi - (ch->zero_based ? fmin(0, ylo) : ylo));
+    if (ch->n_series >= 2 && yhi > ylo) yhi += legend_headroom(ch, yhi - (ch->zero_based ? fmin(0, ylo) : ylo));
     Frame f = frame(c, x, y, w, h, ch, ylo, yhi);
     if (!isfinite(xlo)) xlo = 0, xhi = 1;
     if (xhi <= xlo) xhi = xlo + 1;
@@ -238,8 +240,8 @@ void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
     for (int s = 0; s < ch->n_series; s++)
         for (int g = 0; g < G; g++)
             if (!isnan(ch->series[s].y[g])) ylo = fmin(ylo, ch->series[s].y[g]), yhi = fmax(yhi, ch->series[s].y[g]);
-    // Headroom for the legend above the tallest bar.
-    if (isfinite(yhi)) yhi += 0.07 * (ch->n_series + 1) * (yhi - fmin(0, ylo));
+    // room above the tallest bar for the legend and the bars' value labels
+    if (isfinite(yhi)) yhi += legend_headroom(ch, yhi - fmin(0, ylo));
     Frame f = frame(c, x, y, w, h, ch, ylo, yhi);
     double gw = (double)(f.x1 - f.x0) / G, bw = gw * 0.8 / ch->n_series;
     int zero = (int)lround(frame_y(&f, 0));
