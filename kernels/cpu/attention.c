@@ -164,62 +164,125 @@ typedef struct {
     int split;
 } Keys;
 
-// o[D] = softmax(scale * K q) V over n_keys keys; returns the log-sum-exp of the scaled
-// scores. Shared by the training forward and the decode step, so a cached decode
-// reproduces the forward exactly.
-static float attend(float *restrict o, const float *restrict q, const Keys *kk, size_t stride,
-                    int n_keys, int D, float scale) {
-    float scores[ATT_BLOCK];
-    float max = -INFINITY, sum = 0.0f;
-    memset(o, 0, (size_t)D * sizeof(float));
-    for (int j0 = 0; j0 < n_keys; j0 += ATT_BLOCK) {
-        int nb = n_keys - j0 < ATT_BLOCK ? n_keys - j0 : ATT_BLOCK;
-        // the block's first n0 keys lie before the split; dots and pv treat keys one by
-        // one, so cutting a block there does not change a bit
-        int n0 = kk->split - j0 < 0 ? 0 : kk->split - j0 < nb ? kk->split - j0 : nb;
-        dots(scores, q, kk->k0 + (size_t)j0 * stride, stride, n0, D);
-        dots(scores + n0, q, kk->k1 + (size_t)(j0 + n0) * stride, stride, nb - n0, D);
-        for (int j = 0; j < nb; j++) scores[j] *= scale;
-        float block_max = max_of(scores, nb);
-        if (block_max > max) {  // rescale what was summed under the old maximum
-            float r = expf(max - block_max);
-            sum *= r;
-            for (int d = 0; d < D; d++) o[d] *= r;
-            max = block_max;
-        }
-        for (int j = 0; j < nb; j++) scores[j] -= max;
-        cpu_exp(scores, scores, nb);
-        sum += sum_of(scores, nb);
-        pv(o, scores, kk->v0 + (size_t)j0 * stride, stride, n0, D);
-        pv(o, scores + n0, kk->v1 + (size_t)(j0 + n0) * stride, stride, nb - n0, D);
-    }
-    float inv = 1.0f / sum;
-    for (int d = 0; d < D; d++) o[d] *= inv;
-    return max + logf(sum);
+// Runs of keys and values are copied into buffers of COPY_FLOATS floats (16 KB, in L1
+// with the rest), in whole groups of DOT_KEYS keys; for D above COPY_FLOATS / DOT_KEYS
+// a key is many whole cache lines already, and is read in place.
+enum { COPY_FLOATS = 4096 };
+
+// How many keys a run copied holds for head size D; 0: none copied.
+static int copy_run(int D, int most) {
+    int n = COPY_FLOATS / D / DOT_KEYS * DOT_KEYS;
+    return n < most ? n : most;
 }
 
-// out[B*T, H*D], lse[B*T, H]; parallel over (sequence, head, query row).
+// Row j < n of D floats from src + j * src_stride to dst + j * dst_stride: a strided run
+// of keys (or values) made contiguous, so that the rows that read it next find it in L1
+// in few cache lines (and gradients copied back).
+static void copy_rows(float *restrict dst, size_t dst_stride, const float *restrict src,
+                      size_t src_stride, int n, int D) {
+    for (int j = 0; j < n; j++)
+        for (int d = 0; d < D; d++) dst[j * dst_stride + d] = src[j * src_stride + d];
+}
+
+// For R query rows of one head, row r seeing keys 0..n_keys[r]-1 (n_keys non-decreasing):
+// o_r[D] = softmax(scale * K q_r) V, and lse[r] = the log-sum-exp of the scaled scores.
+// Keys go in blocks of ATT_BLOCK, with the running maximum and sum rescaled between
+// blocks (online softmax), so any length works. Within a block the keys (then the
+// values) are taken in runs: with several rows each run is copied once and read by all
+// of them from L1 (copy_run); one row (a decode step) reads it in place. A row's
+// result is the same whatever R: its keys' scores, its softmax and its sum over the
+// values run in the same order. Shared by the training forward and the decode step, so
+// a cached decode reproduces the forward exactly.
+enum { FWD_ROWS = 16 };
+
+static void attend_rows(float *const *o, float *lse, const float *const *q, const Keys *kk,
+                        size_t stride, const int *n_keys, int R, int D, float scale) {
+    float scores[FWD_ROWS][ATT_BLOCK], max[FWD_ROWS], sum[FWD_ROWS];
+    float run[COPY_FLOATS];
+    int copied = R > 1 ? copy_run(D, ATT_BLOCK) : 0, run_max = copied ? copied : ATT_BLOCK;
+    for (int r = 0; r < R; r++) {
+        max[r] = -INFINITY, sum[r] = 0.0f;
+        memset(o[r], 0, (size_t)D * sizeof(float));
+    }
+    for (int j0 = 0; j0 < n_keys[R - 1]; j0 += ATT_BLOCK) {
+        int nb[FWD_ROWS];  // the keys of this block that row r sees
+        for (int r = 0; r < R; r++)
+            nb[r] = n_keys[r] - j0 < 0 ? 0 : n_keys[r] - j0 < ATT_BLOCK ? n_keys[r] - j0 : ATT_BLOCK;
+        // scores, run by run; a run never crosses kk->split, so it lies in one slot
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1)  // between the passes: each row's softmax over its block
+                for (int r = 0; r < R; r++) {
+                    if (!nb[r]) continue;
+                    for (int j = 0; j < nb[r]; j++) scores[r][j] *= scale;
+                    float block_max = max_of(scores[r], nb[r]);
+                    if (block_max > max[r]) {  // rescale what was summed under the old maximum
+                        float f = expf(max[r] - block_max);
+                        sum[r] *= f;
+                        for (int d = 0; d < D; d++) o[r][d] *= f;
+                        max[r] = block_max;
+                    }
+                    for (int j = 0; j < nb[r]; j++) scores[r][j] -= max[r];
+                    cpu_exp(scores[r], scores[r], nb[r]);
+                    sum[r] += sum_of(scores[r], nb[r]);
+                }
+            for (int c = 0; c < nb[R - 1];) {
+                int j = j0 + c, n = nb[R - 1] - c < run_max ? nb[R - 1] - c : run_max;
+                if (j < kk->split && kk->split - j < n) n = kk->split - j;
+                const float *src = pass == 0 ? (j < kk->split ? kk->k0 : kk->k1)
+                                             : (j < kk->split ? kk->v0 : kk->v1);
+                src += (size_t)j * stride;
+                size_t st = stride;
+                if (copied) {
+                    copy_rows(run, (size_t)D, src, stride, n, D);
+                    src = run, st = (size_t)D;
+                }
+                for (int r = 0; r < R; r++) {
+                    int m = nb[r] - c < n ? nb[r] - c : n;  // of the run, the keys row r sees
+                    if (m <= 0) continue;
+                    if (pass == 0) dots(scores[r] + c, q[r], src, st, m, D);
+                    else pv(o[r], scores[r] + c, src, st, m, D);
+                }
+                c += n;
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        float inv = 1.0f / sum[r];
+        for (int d = 0; d < D; d++) o[r][d] *= inv;
+        lse[r] = max[r] + logf(sum[r]);
+    }
+}
+
+// out[B*T, H*D], lse[B*T, H]; parallel over (sequence, head, group of FWD_ROWS query rows).
 void cpu_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
                            int T, int H, int KV, int D) {
-    int group = H / KV;
+    int group = H / KV, n_groups = (T + FWD_ROWS - 1) / FWD_ROWS;
     size_t row = (size_t)(H + 2 * KV) * D;  // qkv row width
     float scale = 1.0f / sqrtf((float)D);
-#pragma omp parallel for collapse(3) schedule(dynamic, 8)
+#pragma omp parallel for collapse(3) schedule(dynamic, 1)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
-            for (int t = 0; t < T; t++) {
-                size_t n = (size_t)b * T + t;
-                float *o = out + n * H * D + (size_t)h * D;
-                if (t >= lens[b]) {
-                    memset(o, 0, (size_t)D * sizeof(float));
-                    lse[n * H + h] = 0.0f;
-                    continue;
+            for (int g = 0; g < n_groups; g++) {
+                int t0 = g * FWD_ROWS, R = 0;
+                float *o[FWD_ROWS], l[FWD_ROWS];
+                const float *q[FWD_ROWS];
+                int n_keys[FWD_ROWS];
+                for (int t = t0; t < T && t < t0 + FWD_ROWS; t++) {
+                    size_t n = (size_t)b * T + t;
+                    float *ot = out + n * H * D + (size_t)h * D;
+                    if (t >= lens[b]) {  // padding: zeros
+                        memset(ot, 0, (size_t)D * sizeof(float));
+                        lse[n * H + h] = 0.0f;
+                        continue;
+                    }
+                    o[R] = ot, q[R] = qkv + n * row + (size_t)h * D, n_keys[R++] = t + 1;
                 }
-                const float *q = qkv + n * row + (size_t)h * D;
+                if (!R) continue;
                 const float *k = qkv + (size_t)b * T * row + (size_t)(H + h / group) * D;
                 const float *v = k + (size_t)KV * D;
                 Keys kk = {k, v, k, v, 0};
-                lse[n * H + h] = attend(o, q, &kk, row, t + 1, D, scale);
+                attend_rows(o, l, q, &kk, row, n_keys, R, D, scale);
+                for (int r = 0; r < R; r++) lse[((size_t)b * T + t0 + r) * H + h] = l[r];
             }
         }
     }
@@ -256,13 +319,17 @@ static inline void rows_update(float *restrict y, const float *c, const float *c
 
 // Parallel over (sequence, key/value head): one task owns dk and dv of its head in its
 // sequence and dq of the query heads that share it, so nothing races and every sum
-// runs in a fixed order (query head, then query row, then key). Query rows go BWD_ROWS
-// at a time so that each dk_j, dv_j is read and written once per group of rows (their
-// contributions still added in row order).
+// runs in a fixed order: dk_j and dv_j add their rows by query head, then row; dq_i adds
+// its keys in order. Keys go in chunks of up to BWD_KEYS (copy_run): the chunk's keys,
+// values and their gradients are copied contiguous, where they stay in L1 while every
+// row that sees the chunk passes, BWD_ROWS rows at a time (so each dk_j, dv_j is updated
+// once per group of rows), and the gradients are copied back after.
+enum { BWD_KEYS = 64 };
+
 void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                             const float *lse, const int *lens, int B, int T, int H, int KV,
                             int D) {
-    int group = H / KV;
+    int group = H / KV, copied = copy_run(D, BWD_KEYS), chunk = copied ? copied : DOT_KEYS;
     size_t row = (size_t)(H + 2 * KV) * D;
     float scale = 1.0f / sqrtf((float)D);
 #pragma omp parallel for collapse(2) schedule(dynamic, 1)
@@ -277,46 +344,56 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
                 memset(r + koff, 0, (size_t)D * sizeof(float));
                 memset(r + voff, 0, (size_t)D * sizeof(float));
             }
+            float kc[COPY_FLOATS], vc[COPY_FLOATS], dkc[COPY_FLOATS], dvc[COPY_FLOATS];
             for (int h = kh * group; h < (kh + 1) * group; h++) {
-                for (int i0 = 0; i0 < len; i0 += BWD_ROWS) {
-                    int nr = len - i0 < BWD_ROWS ? len - i0 : BWD_ROWS, last = i0 + nr - 1;
-                    const float *q[BWD_ROWS], *dO[BWD_ROWS];
-                    float l[BWD_ROWS], di[BWD_ROWS];
-                    for (int r = 0; r < nr; r++) {
-                        size_t n = n0 + i0 + r;
-                        q[r] = qkv + n * row + (size_t)h * D;
-                        dO[r] = dout + n * H * D + (size_t)h * D;
-                        l[r] = lse[n * H + h];
-                        di[r] = cpu_dot(dO[r], out + n * H * D + (size_t)h * D, D);
+                for (int j0 = 0; j0 < len; j0 += chunk) {
+                    int nk = len - j0 < chunk ? len - j0 : chunk;
+                    // the chunk's k_j, v_j, dk_j, dv_j: key j at pointer + j * st
+                    const float *k = qkv + (n0 + j0) * row + koff, *v = k + (size_t)KV * D;
+                    float *dk = dqkv + (n0 + j0) * row + koff, *dv = dk + (size_t)KV * D;
+                    size_t st = row;
+                    if (copied) {
+                        copy_rows(kc, (size_t)D, k, row, nk, D);
+                        copy_rows(vc, (size_t)D, v, row, nk, D);
+                        copy_rows(dkc, (size_t)D, dk, row, nk, D);
+                        copy_rows(dvc, (size_t)D, dv, row, nk, D);
+                        k = kc, v = vc, dk = dkc, dv = dvc, st = (size_t)D;
                     }
-                    // per block of keys and per row i = i0 + r (keys j <= i): the
-                    // probabilities and score gradients, dq; then dk and dv of each key
-                    // from the rows that see it
-                    for (int j0 = 0; j0 <= last; j0 += ATT_BLOCK) {
-                        int nb = last + 1 - j0 < ATT_BLOCK ? last + 1 - j0 : ATT_BLOCK;
-                        float p[BWD_ROWS][ATT_BLOCK], ds[BWD_ROWS][ATT_BLOCK];
-                        const float *kv = qkv + (n0 + j0) * row;
+                    // the rows i >= j0, which see at least the chunk's first key
+                    for (int i0 = j0; i0 < len; i0 += BWD_ROWS) {
+                        int nr = len - i0 < BWD_ROWS ? len - i0 : BWD_ROWS;
+                        const float *q[BWD_ROWS], *dO[BWD_ROWS];
+                        float p[BWD_ROWS][BWD_KEYS], ds[BWD_ROWS][BWD_KEYS];
+                        // per row i = i0 + r (keys j <= i of the chunk): the probabilities
+                        // and score gradients, dq; then dk and dv of each key from the rows
+                        // that see it
                         for (int r = 0; r < nr; r++) {
-                            int m = i0 + r + 1 - j0 < nb ? i0 + r + 1 - j0 : nb;  // keys seen
-                            if (m <= 0) continue;
-                            dots(p[r], q[r], kv + koff, row, m, D);
-                            dots(ds[r], dO[r], kv + voff, row, m, D);
-                            for (int j = 0; j < m; j++) p[r][j] = p[r][j] * scale - l[r];
+                            size_t n = n0 + i0 + r;
+                            int m = i0 + r + 1 - j0 < nk ? i0 + r + 1 - j0 : nk;
+                            q[r] = qkv + n * row + (size_t)h * D;
+                            dO[r] = dout + n * H * D + (size_t)h * D;
+                            float l = lse[n * H + h];
+                            float di = cpu_dot(dO[r], out + n * H * D + (size_t)h * D, D);
+                            dots(p[r], q[r], k, st, m, D);
+                            dots(ds[r], dO[r], v, st, m, D);
+                            for (int j = 0; j < m; j++) p[r][j] = p[r][j] * scale - l;
                             cpu_exp(p[r], p[r], m);
-                            for (int j = 0; j < m; j++)
-                                ds[r][j] = p[r][j] * (ds[r][j] - di[r]) * scale;
-                            pv(dqkv + (n0 + i0 + r) * row + (size_t)h * D, ds[r], kv + koff,
-                               row, m, D);
+                            for (int j = 0; j < m; j++) ds[r][j] = p[r][j] * (ds[r][j] - di) * scale;
+                            pv(dqkv + n * row + (size_t)h * D, ds[r], k, st, m, D);
                         }
-                        for (int j = 0; j < nb; j++) {
+                        for (int j = 0; j < nk && j0 + j < i0 + nr; j++) {
                             int r0 = j0 + j - i0 > 0 ? j0 + j - i0 : 0;  // first row seeing j
                             float cp[BWD_ROWS], cs[BWD_ROWS];
                             for (int r = r0; r < nr; r++)
                                 cp[r - r0] = p[r][j], cs[r - r0] = ds[r][j];
-                            float *dkv = dqkv + (n0 + j0 + j) * row;
-                            rows_update(dkv + koff, cs, q + r0, nr - r0, D);
-                            rows_update(dkv + voff, cp, dO + r0, nr - r0, D);
+                            rows_update(dk + j * st, cs, q + r0, nr - r0, D);
+                            rows_update(dv + j * st, cp, dO + r0, nr - r0, D);
                         }
+                    }
+                    if (copied) {  // the gradients back
+                        float *dkv = dqkv + (n0 + j0) * row;
+                        copy_rows(dkv + koff, row, dkc, (size_t)D, nk, D);
+                        copy_rows(dkv + voff, row, dvc, (size_t)D, nk, D);
                     }
                 }
             }
@@ -353,8 +430,10 @@ void cpu_attention_decode(float *out, const float *qkv, const float *kcache,
             size_t shared = prefix_lens ? (size_t)prefix_slots[n] * max_T * kv + head : own;
             Keys kk = {kcache + shared, vcache + shared, kcache + own, vcache + own,
                        prefix_lens ? prefix_lens[n] : 0};
-            attend(out + (size_t)n * H * D + (size_t)h * D, qkv + n * row + (size_t)h * D, &kk, kv,
-                   pos[n] + 1, D, scale);
+            float *o = out + (size_t)n * H * D + (size_t)h * D, lse;
+            const float *q = qkv + n * row + (size_t)h * D;
+            int n_keys = pos[n] + 1;
+            attend_rows(&o, &lse, &q, &kk, kv, &n_keys, 1, D, scale);
         }
     }
 }
