@@ -898,6 +898,12 @@ int main(void) {
     test_attention(2, 600, 2, 1, 8, l5, 0);
     int l6[] = {259};  // backward: a group of query rows past the first block of keys
     test_attention(1, 259, 2, 1, 8, l6, 1);
+    // keys copied in runs of 24 (D = 130, a vector tail): runs and chunks cut blocks and
+    // the 16-row groups; D = 520: keys read in place
+    int l7[] = {75, 60};
+    test_attention(2, 75, 2, 1, 130, l7, 1);
+    int l8[] = {19};
+    test_attention(1, 19, 2, 2, 520, l8, 1);
 
     test_sum_squares(0);
     test_sum_squares(1);

@@ -184,22 +184,50 @@ static void copy_rows(float *restrict dst, size_t dst_stride, const float *restr
         for (int d = 0; d < D; d++) dst[j * dst_stride + d] = src[j * src_stride + d];
 }
 
-// For R query rows of one head, row r seeing keys 0..n_keys[r]-1 (n_keys non-decreasing):
-// o_r[D] = softmax(scale * K q_r) V, and lse[r] = the log-sum-exp of the scaled scores.
-// Keys go in blocks of ATT_BLOCK, with the running maximum and sum rescaled between
-// blocks (online softmax), so any length works. Within a block the keys (then the
-// values) are taken in runs: with several rows each run is copied once and read by all
-// of them from L1 (copy_run); one row (a decode step) reads it in place. A row's
-// result is the same whatever R: its keys' scores, its softmax and its sum over the
-// values run in the same order. Shared by the training forward and the decode step, so
-// a cached decode reproduces the forward exactly.
-enum { FWD_ROWS = 16 };
+enum { FWD_ROWS = 16 };  // query rows attended together (attend_rows)
 
+// One pass of R rows over the keys j0 + c, c < nb[R-1], of a block, run by run (a run
+// never crosses kk->split, so it lies in one slot; `copied` keys at most, copied into
+// `run`, or 0: read in place): with values = 0 each row scores the keys it sees
+// (scores[r][c]), with values = 1 it adds them to its output weighted by scores[r][c].
+static void block_pass(int values, float (*scores)[ATT_BLOCK], float *const *o,
+                       const float *const *q, const Keys *kk, size_t stride, int j0,
+                       const int *nb, int R, int D, int copied, float *run) {
+    for (int c = 0; c < nb[R - 1];) {
+        int j = j0 + c, most = copied ? copied : ATT_BLOCK;
+        int n = nb[R - 1] - c < most ? nb[R - 1] - c : most;
+        if (j < kk->split && kk->split - j < n) n = kk->split - j;
+        const float *src = values ? (j < kk->split ? kk->v0 : kk->v1)
+                                  : (j < kk->split ? kk->k0 : kk->k1);
+        src += (size_t)j * stride;
+        size_t st = stride;
+        if (copied) {
+            copy_rows(run, (size_t)D, src, stride, n, D);
+            src = run, st = (size_t)D;
+        }
+        for (int r = 0; r < R; r++) {
+            int m = nb[r] - c < n ? nb[r] - c : n;  // of the run, the keys row r sees
+            if (m <= 0) continue;
+            if (values) pv(o[r], scores[r] + c, src, st, m, D);
+            else dots(scores[r] + c, q[r], src, st, m, D);
+        }
+        c += n;
+    }
+}
+
+// For R <= FWD_ROWS query rows of one head, row r seeing keys 0..n_keys[r]-1 (n_keys
+// non-decreasing): o_r[D] = softmax(scale * K q_r) V, and lse[r] = the log-sum-exp of the
+// scaled scores. Keys go in blocks of ATT_BLOCK, with the running maximum and sum
+// rescaled between blocks (online softmax), so any length works. Within a block the keys
+// (then the values) are taken in runs: with several rows each run is copied once and
+// read by all of them from L1 (copy_run); one row (a decode step) reads it in place. A
+// row's result is the same whatever R: its keys' scores, its softmax and its sum over
+// the values run in the same order. Shared by the training forward and the decode step,
+// so a cached decode reproduces the forward exactly.
 static void attend_rows(float *const *o, float *lse, const float *const *q, const Keys *kk,
                         size_t stride, const int *n_keys, int R, int D, float scale) {
-    float scores[FWD_ROWS][ATT_BLOCK], max[FWD_ROWS], sum[FWD_ROWS];
-    float run[COPY_FLOATS];
-    int copied = R > 1 ? copy_run(D, ATT_BLOCK) : 0, run_max = copied ? copied : ATT_BLOCK;
+    float scores[FWD_ROWS][ATT_BLOCK], max[FWD_ROWS], sum[FWD_ROWS], run[COPY_FLOATS];
+    int copied = R > 1 ? copy_run(D, ATT_BLOCK) : 0;
     for (int r = 0; r < R; r++) {
         max[r] = -INFINITY, sum[r] = 0.0f;
         memset(o[r], 0, (size_t)D * sizeof(float));
@@ -208,43 +236,22 @@ static void attend_rows(float *const *o, float *lse, const float *const *q, cons
         int nb[FWD_ROWS];  // the keys of this block that row r sees
         for (int r = 0; r < R; r++)
             nb[r] = n_keys[r] - j0 < 0 ? 0 : n_keys[r] - j0 < ATT_BLOCK ? n_keys[r] - j0 : ATT_BLOCK;
-        // scores, run by run; a run never crosses kk->split, so it lies in one slot
-        for (int pass = 0; pass < 2; pass++) {
-            if (pass == 1)  // between the passes: each row's softmax over its block
-                for (int r = 0; r < R; r++) {
-                    if (!nb[r]) continue;
-                    for (int j = 0; j < nb[r]; j++) scores[r][j] *= scale;
-                    float block_max = max_of(scores[r], nb[r]);
-                    if (block_max > max[r]) {  // rescale what was summed under the old maximum
-                        float f = expf(max[r] - block_max);
-                        sum[r] *= f;
-                        for (int d = 0; d < D; d++) o[r][d] *= f;
-                        max[r] = block_max;
-                    }
-                    for (int j = 0; j < nb[r]; j++) scores[r][j] -= max[r];
-                    cpu_exp(scores[r], scores[r], nb[r]);
-                    sum[r] += sum_of(scores[r], nb[r]);
-                }
-            for (int c = 0; c < nb[R - 1];) {
-                int j = j0 + c, n = nb[R - 1] - c < run_max ? nb[R - 1] - c : run_max;
-                if (j < kk->split && kk->split - j < n) n = kk->split - j;
-                const float *src = pass == 0 ? (j < kk->split ? kk->k0 : kk->k1)
-                                             : (j < kk->split ? kk->v0 : kk->v1);
-                src += (size_t)j * stride;
-                size_t st = stride;
-                if (copied) {
-                    copy_rows(run, (size_t)D, src, stride, n, D);
-                    src = run, st = (size_t)D;
-                }
-                for (int r = 0; r < R; r++) {
-                    int m = nb[r] - c < n ? nb[r] - c : n;  // of the run, the keys row r sees
-                    if (m <= 0) continue;
-                    if (pass == 0) dots(scores[r] + c, q[r], src, st, m, D);
-                    else pv(o[r], scores[r] + c, src, st, m, D);
-                }
-                c += n;
+        block_pass(0, scores, o, q, kk, stride, j0, nb, R, D, copied, run);
+        for (int r = 0; r < R; r++) {  // each row's softmax over its part of the block
+            if (!nb[r]) continue;
+            for (int j = 0; j < nb[r]; j++) scores[r][j] *= scale;
+            float block_max = max_of(scores[r], nb[r]);
+            if (block_max > max[r]) {  // rescale what was summed under the old maximum
+                float f = expf(max[r] - block_max);
+                sum[r] *= f;
+                for (int d = 0; d < D; d++) o[r][d] *= f;
+                max[r] = block_max;
             }
+            for (int j = 0; j < nb[r]; j++) scores[r][j] -= max[r];
+            cpu_exp(scores[r], scores[r], nb[r]);
+            sum[r] += sum_of(scores[r], nb[r]);
         }
+        block_pass(1, scores, o, q, kk, stride, j0, nb, R, D, copied, run);
     }
     for (int r = 0; r < R; r++) {
         float inv = 1.0f / sum[r];
