@@ -86,7 +86,13 @@ static double median(double *x, int n) {
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
-static double bench_ours(const BenchConfig *b, int threads, double *gflops) {
+// Seconds in the timed steps of the last run, in all, and in each part (profile below).
+enum { PART_MATMUL, PART_ATTENTION, N_PARTS };
+static double steps_s, part_s[N_PARTS];
+
+// One run of b at `threads`: tokens/s of the median step (GFLOP/s in *gflops), on the
+// kernels k (kernels_cpu, or the timed table below).
+static double bench_ours(const BenchConfig *b, int threads, const Kernels *k, double *gflops) {
     set_threads(threads);
     Config c = make_config(b);
     Err e;
@@ -95,7 +101,7 @@ static double bench_ours(const BenchConfig *b, int threads, double *gflops) {
     Optimizer o;
     OptimConfig oc = optim_defaults();
     oc.total_steps = 1000;
-    if (model_create(&m, &c, &kernels_cpu, &e) || model_alloc_grads(&m, &e) ||
+    if (model_create(&m, &c, k, &e) || model_alloc_grads(&m, &e) ||
         acts_create(&a, &m, b->B, b->T, 1, &e) || optim_create(&o, &m, oc, &e)) {
         fprintf(stderr, "bench: %s\n", e.msg);
         exit(1);
@@ -114,7 +120,8 @@ static double bench_ours(const BenchConfig *b, int threads, double *gflops) {
         model_loss(&m, &a, tgt, w, NULL, b->B, b->T);
         model_backward(&m, &a, w, b->B, b->T);
         optim_step(&o, &m, NULL);
-        if (s) step_s[s - 1] = now() - t0;
+        if (s) steps_s += step_s[s - 1] = now() - t0;
+        else steps_s = 0, memset(part_s, 0, sizeof part_s);
     }
     double dt = median(step_s, b->steps);
     *gflops = step_flops(&m, b->B, b->T) / dt / 1e9;
@@ -126,6 +133,45 @@ static double bench_ours(const BenchConfig *b, int threads, double *gflops) {
     acts_free(&a, &m);
     model_free(&m);
     return N / dt;
+}
+
+// Where a step goes: the CPU kernels with the matmuls and the attention timed call by
+// call (each kernel runs its threads and returns, so a call's wall time is its own).
+#define TIMED(part, name, params, args)                                                     \
+    static void timed_##name params {                                                      \
+        double t0 = now();                                                                 \
+        kernels_cpu.name args;                                                             \
+        part_s[part] += now() - t0;                                                        \
+    }
+TIMED(PART_MATMUL, matmul_forward,
+      (float *out, const float *inp, const float *w, const float *bias, int N, int C, int OC),
+      (out, inp, w, bias, N, C, OC))
+TIMED(PART_MATMUL, matmul_backward,
+      (float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
+       int N, int C, int OC),
+      (dinp, dw, dbias, dout, inp, w, N, C, OC))
+TIMED(PART_ATTENTION, attention_forward,
+      (float *out, float *lse, const float *qkv, const int *lens, int B, int T, int H, int KV, int D),
+      (out, lse, qkv, lens, B, T, H, KV, D))
+TIMED(PART_ATTENTION, attention_backward,
+      (float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse,
+       const int *lens, int B, int T, int H, int KV, int D),
+      (dqkv, dout, qkv, out, lse, lens, B, T, H, KV, D))
+#undef TIMED
+
+// Prints the shares of the matmuls, the attention and the rest in the timed steps of a
+// run of b (the timing's own cost: a few microseconds per call).
+static void print_profile(const BenchConfig *b, int threads) {
+    Kernels k = kernels_cpu;
+    k.matmul_forward = timed_matmul_forward;
+    k.matmul_backward = timed_matmul_backward;
+    k.attention_forward = timed_attention_forward;
+    k.attention_backward = timed_attention_backward;
+    double gf;
+    bench_ours(b, threads, &k, &gf);
+    double mm = part_s[PART_MATMUL] / steps_s, att = part_s[PART_ATTENTION] / steps_s;
+    printf("%-28s %5d   matmul %4.1f%%   attention %4.1f%%   rest %4.1f%%\n", b->name, threads,
+           100 * mm, 100 * att, 100 * (1 - mm - att));
 }
 
 static double bench_torch(const BenchConfig *b, int threads) {
@@ -142,8 +188,15 @@ static double bench_torch(const BenchConfig *b, int threads) {
     return v;
 }
 
+static void profile(const BenchConfig *configs, int nc) {
+    printf("\nwhere a step goes (each matmul and attention call timed):\n");
+    for (int i = 0; i < nc; i++)
+        for (int t = 1; t <= 2; t++) print_profile(&configs[i], t);
+}
+
 int main(int argc, char **argv) {
-    // "quick" runs fewer steps (a smoke run of the benchmark itself).
+    // "quick" runs fewer steps (a smoke run of the benchmark itself); "profile" prints
+    // only where the steps go.
     int quick = argc > 1 && !strcmp(argv[1], "quick");
     BenchConfig configs[] = {
         {"tiny  L4 C256 H4 V512", 4, 256, 4, 4, 688, 512, 16, 256, quick ? 1 : 7},
@@ -151,6 +204,10 @@ int main(int argc, char **argv) {
         {"100M  L12 C768 H12 V16384", 12, 768, 12, 12, 2048, 16384, 16, 64, quick ? 1 : 5},
     };
     int nc = quick ? 1 : 3;
+    if (argc > 1 && !strcmp(argv[1], "profile")) {  // the profile alone
+        profile(configs, nc);
+        return 0;
+    }
     int have_torch = system("/usr/bin/python3 -c 'import torch' 2>/dev/null") == 0;
     double peak[3] = {0};
     for (int t = 1; t <= 2; t++) {
@@ -171,7 +228,7 @@ int main(int argc, char **argv) {
                     if (v > torch_best) torch_best = v;
                 }
             for (int t = 1; t <= 2; t++) {
-                double gf, tps = bench_ours(b, t, &gf);
+                double gf, tps = bench_ours(b, t, &kernels_cpu, &gf);
                 if (tps > tps_best[t]) tps_best[t] = tps, gf_best[t] = gf;
             }
         }
@@ -190,5 +247,6 @@ int main(int argc, char **argv) {
         printf("\ntorch tok/s: best of 1 and 2 threads, OMP_WAIT_POLICY=PASSIVE; every tok/s: the "
                "median step of a run, the best of %d rounds (o1p and PyTorch alternating)\n",
                quick ? 1 : ROUNDS);
+    profile(configs, nc);
     return 0;
 }
