@@ -15,8 +15,8 @@
 
 #include "cpu.h"
 
-// Keys are scored in blocks of this many (a stack buffer), with the running maximum
-// and sum rescaled between blocks (online softmax), so any length works.
+// Keys per softmax block of the forward (attend_rows): a row's scores for one block sit
+// in a stack buffer.
 enum { ATT_BLOCK = 256 };
 
 // exp(x) = 2^k exp(f), k = round(x / ln 2), f = x - k ln 2 in [-ln2/2, ln2/2] (ln 2 in
