@@ -1,6 +1,6 @@
 # o1p -- build, test, benchmark, demo.
 #
-#   make            ./o1p (CPU backend: OpenBLAS + OpenMP)
+#   make            ./o1p (CPU backend: C + OpenMP)
 #   make test       every test; prints "N passed, N failed" last
 #   make test-asan  the same under AddressSanitizer + UBSan
 #   make cuda       ./o1p-cuda, the same program with the CUDA backend as well
@@ -19,11 +19,13 @@ BUILD   ?= build
 ARCH    := $(if $(filter x86_64,$(shell uname -m)),-march=x86-64-v3,-march=native)
 OPT     ?= -O3 $(ARCH)
 SAN     ?=
+CFLAGS  += -std=c11 $(OPT) -g -fopenmp -Wall -Wextra -D_GNU_SOURCE $(SAN)
+LDFLAGS += -fopenmp $(SAN)
+LDLIBS  += -lstb -lm
+# OpenBLAS: only the benchmarks link it, as a baseline (sgemm peak, sgemv).
 BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
-CFLAGS  += -std=c11 $(OPT) -g -fopenmp -Wall -Wextra -D_GNU_SOURCE -I$(BLAS_INC) $(SAN)
-LDFLAGS += -fopenmp $(SAN) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
-LDLIBS  += -lopenblas -lstb -lm
+BLAS_FLAGS := -I$(BLAS_INC) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas
 
 DEB_PACKAGES := gcc g++ make libopenblas-openmp-dev libstb-dev clang libclang-rt-14-dev \
                 python3-torch python3-numpy
@@ -36,12 +38,11 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan check-deps deps bench demo demo-quick cuda check-cuda test-cuda test-cuda-emu bench-cuda fuzz clean
+.PHONY: all test test-asan check-deps check-blas deps bench demo demo-quick cuda check-cuda test-cuda test-cuda-emu bench-cuda fuzz clean
 
 all: check-deps o1p
 
 check-deps:
-	@test -f $(BLAS_INC)/cblas.h || { echo "missing OpenBLAS (OpenMP build): run 'make deps' or apt-get install libopenblas-openmp-dev"; exit 1; }
 	@test -f /usr/include/stb/stb_image_write.h || test -f /usr/include/stb_image_write.h || { echo "missing stb: run 'make deps' or apt-get install libstb-dev"; exit 1; }
 
 # Node.js (tests only) comes from Debian unless the machine already has one (a
@@ -66,7 +67,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(BLAS_FLAGS)
 
 test: check-deps $(BUILD)/o1p $(TEST_BIN)
 	O1P=$(BUILD)/o1p tests/run.sh $(BUILD)
@@ -104,7 +105,10 @@ demo: check-deps o1p
 demo-quick: check-deps o1p
 	bash scripts/demo.sh quick results-quick
 
-bench: check-deps o1p $(BENCH_BIN)
+check-blas:
+	@test -f $(BLAS_INC)/cblas.h || { echo "missing OpenBLAS (OpenMP build), the benchmarks' baseline: run 'make deps' or apt-get install libopenblas-openmp-dev"; exit 1; }
+
+bench: check-deps check-blas o1p $(BENCH_BIN)
 	bash bench/run.sh $(BUILD)
 
 # ---- CUDA backend: ./o1p-cuda, the library built with -DO1P_CUDA plus kernels/cuda/ -------

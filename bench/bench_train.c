@@ -1,12 +1,13 @@
 // bench/bench_train.c -- training step throughput against two baselines measured in the
-// same run: the sgemm peak of this machine (MFU) and PyTorch on the same model.
+// same run: the matmul peak of this machine (MFU) and PyTorch on the same model.
 //
 // For each config and thread count: tokens/s of a full step (forward, loss, backward,
 // AdamW), achieved GFLOP/s counted in model FLOPs (6 per parameter of every matmul per
 // token, plus the causal attention's 6 L H D T per token) and MFU = GFLOP/s over the
-// cblas_sgemm peak measured here with the same threads. PyTorch (bench/torch_train.py,
-// OMP_WAIT_POLICY=PASSIVE so its OpenMP pool does not fight OpenBLAS's) runs at 1 and 2
-// threads; the best is reported.
+// matmul peak measured here with the same threads (the higher of OpenBLAS's cblas_sgemm
+// and our cpu_gemm). PyTorch (bench/torch_train.py, OMP_WAIT_POLICY=PASSIVE so its
+// OpenMP pool does not spin while ours works) runs at 1 and 2 threads; the best is
+// reported.
 //
 // On a shared machine a neighbour's load comes and goes. So both sides are timed the
 // same way: a run's speed is its median step (a burst of load spoils a few steps, not the
@@ -21,23 +22,29 @@
 #include <time.h>
 
 #include "../base/rng.h"
+#include "../kernels/cpu/cpu.h"
 #include "../model/model.h"
 #include "../train/optim.h"
 #include "bench.h"
 
 enum { ROUNDS = 2, MAX_STEPS = 16 };  // (a config's timed steps: at most MAX_STEPS)
 
-// Best of 3 of a square sgemm, in GFLOP/s.
-static double sgemm_peak(int n) {
+// Best of 3 of a square product C = A B^T, in GFLOP/s: OpenBLAS's cblas_sgemm, or ours
+// (the CPU table's matmul_forward, which runs cpu_gemm at this size) with the given
+// micro-kernel.
+static double matmul_peak(int n, int ours, CpuGemmKernel kernel) {
     float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4), *c = malloc((size_t)n * n * 4);
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = 0.001f * (float)(i % 1000), c[i] = 0;
     double best = 0;
+    cpu_gemm_select(kernel);
     for (int r = 0; r < 4; r++) {
         double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        if (ours) kernels_cpu.matmul_forward(c, a, b, NULL, n, n, n);
+        else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         double g = 2.0 * n * n * n / (now() - t0) / 1e9;
         if (r && g > best) best = g;
     }
+    cpu_gemm_select(CPU_GEMM_AUTO);
     free(a);
     free(b);
     free(c);
@@ -209,13 +216,22 @@ int main(int argc, char **argv) {
         return 0;
     }
     int have_torch = system("/usr/bin/python3 -c 'import torch' 2>/dev/null") == 0;
-    double peak[3] = {0};
+    // The 8-lane kernel is timed too: it is what an AVX2 machine runs.
+    double blas[3] = {0}, ours[3] = {0}, ours8[3] = {0}, peak[3] = {0};
+    int n = quick ? 512 : 2048;
     for (int t = 1; t <= 2; t++) {
         set_threads(t);
-        peak[t] = sgemm_peak(quick ? 512 : 2048);
+        blas[t] = matmul_peak(n, 0, CPU_GEMM_AUTO);
+        ours[t] = matmul_peak(n, 1, CPU_GEMM_AUTO);
+        ours8[t] = matmul_peak(n, 1, CPU_GEMM_V8);
+        peak[t] = blas[t] > ours[t] ? blas[t] : ours[t];
     }
-    printf("sgemm peak (cblas_sgemm %dx%dx%d, this run): %.1f GFLOP/s at 1 thread, %.1f at 2\n\n",
-           quick ? 512 : 2048, quick ? 512 : 2048, quick ? 512 : 2048, peak[1], peak[2]);
+    printf("matmul peak (%dx%dx%d, this run), GFLOP/s at 1 and 2 threads: OpenBLAS cblas_sgemm "
+           "%.1f, %.1f; o1p cpu_gemm %.1f, %.1f (%s kernel; its 8-lane kernel %.1f, %.1f). MFU is "
+           "against the higher.\n\n",
+           n, n, n, blas[1], blas[2], ours[1], ours[2],
+           cpu_gemm_select(CPU_GEMM_V16) ? "AVX-512" : "8-lane", ours8[1], ours8[2]);
+    cpu_gemm_select(CPU_GEMM_AUTO);
     printf("%-28s %7s %5s %11s %9s %6s %13s %7s\n", "config", "B x T", "thr", "o1p tok/s", "GFLOP/s",
            "MFU", "torch tok/s", "ratio");
     for (int i = 0; i < nc; i++) {

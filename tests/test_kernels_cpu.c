@@ -656,8 +656,8 @@ static void test_adamw(void) {
 
 // ---- determinism ---------------------------------------------------------------------
 
-// Every kernel on fixed inputs (from `seed`), large enough for OpenMP and OpenBLAS to
-// split the work; the outputs go to segs[], named. Returns the number of segments.
+// Every kernel on fixed inputs (from `seed`), large enough for OpenMP to split
+// the work; the outputs go to segs[], named. Returns the number of segments.
 typedef struct {
     const char *name;
     float *x;
@@ -808,6 +808,59 @@ static void test_exp(void) {
     free(x), free(y), free(y1);
 }
 
+// ---- gemm -----------------------------------------------------------------------------
+// cpu_gemm against its definition -- every element one fmaf chain over k in order --
+// bitwise, for both transpositions of each operand, overwrite and accumulate, on shapes
+// that leave partial micro-tiles (M % 6, N % 16 and N % 32), cross K blocks (256) and
+// column blocks (4096), and thread splits; for each micro-kernel this CPU has.
+static void test_gemm_kernel(const char *name) {
+    int shapes[][3] = {{1, 1, 1},   {5, 7, 3},     {6, 16, 256}, {13, 33, 257},
+                       {97, 65, 600}, {200, 31, 40}, {7, 4200, 19}, {3, 5, 0}};
+    for (int s = 0; s < 8; s++) {
+        int M = shapes[s][0], N = shapes[s][1], Kd = shapes[s][2];
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int acc = 0; acc < 2; acc++) {
+                    int lda = (ta ? M : Kd) + 3, ldb = (tb ? Kd : N) + 2, ldc = N + 5;
+                    size_t na = (size_t)(ta ? Kd : M) * lda, nb = (size_t)(tb ? N : Kd) * ldb;
+                    float *A = fvec(na), *B = fvec(nb), *C = fvec((size_t)M * ldc);
+                    float *want = fvec((size_t)M * ldc);
+                    fill(A, na, 1), fill(B, nb, 1), fill(C, (size_t)M * ldc, 1);
+                    memcpy(want, C, (size_t)M * ldc * sizeof(float));
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            float c = acc ? want[(size_t)i * ldc + j] : 0.0f;
+                            for (int k = 0; k < Kd; k++)
+                                c = fmaf(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k],
+                                         tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j], c);
+                            want[(size_t)i * ldc + j] = c;
+                        }
+                    int same = 1;
+                    for (int threads = 1; threads <= 2; threads++) {
+                        float *got = fvec((size_t)M * ldc);
+                        memcpy(got, C, (size_t)M * ldc * sizeof(float));
+                        omp_set_num_threads(threads);
+                        cpu_gemm(ta, tb, M, N, Kd, A, lda, B, ldb, acc, got, ldc);
+                        same &= !memcmp(got, want, (size_t)M * ldc * sizeof(float));
+                        free(got);
+                    }
+                    CHECK(same, "cpu_gemm (%s) M=%d N=%d K=%d trans %d%d accumulate=%d: bitwise "
+                          "the fmaf chain, the padding of each row untouched, at 1 and 2 threads",
+                          name, M, N, Kd, ta, tb, acc);
+                    free(A), free(B), free(C), free(want);
+                }
+    }
+}
+
+static void test_gemm(void) {
+    CHECK(cpu_gemm_select(CPU_GEMM_V8), "cpu_gemm_select(V8): the 8-lane kernel runs anywhere");
+    test_gemm_kernel("8 lanes");
+    if (cpu_gemm_select(CPU_GEMM_V16)) test_gemm_kernel("AVX-512");
+    else printf("SKIP cpu_gemm's AVX-512 kernel: this CPU lacks AVX-512F\n");
+    CHECK(cpu_gemm_select(CPU_GEMM_AUTO), "cpu_gemm_select(AUTO)");
+    omp_set_num_threads(2);
+}
+
 // Rows of a matmul computed in calls of 16, 3, 2 and 1 rows; returns whether all agree bitwise.
 static int matmul_rows_agree(int C, int OC) {
     int N = 16;
@@ -869,7 +922,8 @@ int main(void) {
     omp_set_num_threads(2);
 
     test_memory();
-    // N <= 64 takes the row-wise path, larger N the tiled sgemm (tiles of 128 x 256)
+    test_gemm();
+    // N <= 64 takes the row-wise path, larger N cpu_gemm
     int mm[][3] = {{1, 5, 3}, {3, 64, 17}, {17, 33, 64}, {16, 128, 5}, {131, 7, 257}};
     for (int i = 0; i < 5; i++) {
         test_matmul(mm[i][0], mm[i][1], mm[i][2], 1);

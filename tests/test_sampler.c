@@ -11,8 +11,6 @@
 #include "../train/sampler.h"
 #include "test.h"
 
-void openblas_set_num_threads(int n);  // <cblas.h> defines I, which kernels.h uses as a name
-
 // ---- sample_token on fixed logits ---------------------------------------------------
 
 // Empirical frequencies of n draws.
@@ -202,7 +200,6 @@ typedef struct {
 static SamplerStats run(Model *m, RunOpts o, const SampleRequest *q, int nr, Results *R, int *rc) {
     Err e;
     omp_set_num_threads(o.threads ? o.threads : 2);
-    openblas_set_num_threads(o.threads ? o.threads : 2);
     SamplerOpts so = {o.slots, o.max_len, o.chunk, o.stop, o.n_stop};
     Sampler *s = sampler_create(m, &so, &e);
     SamplerStats st = {0};

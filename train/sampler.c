@@ -125,11 +125,11 @@ int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, 
 
 // ---- the batched sampler ------------------------------------------------------------
 
-// Most token rows in one model_decode_step call. The CPU matmul computes a row the same
-// way whatever the number of rows in the call only up to ROWWISE_MAX = 64 rows
-// (kernels/cpu/matmul.c; larger calls go to tiled sgemm, whose rounding depends on a
-// row's place in the tiles), so a larger step is cut into calls of at most this many:
-// the samples then do not depend on how many sequences share a step.
+// Most token rows in one model_decode_step call. The CPU matmul sums a row in one order
+// up to ROWWISE_MAX = 64 rows and in another above (kernels/cpu/matmul.c: the decode
+// kernels, then cpu_gemm), each the same whatever the number of rows in the call; so a
+// larger step is cut into calls of at most this many, and every decode row takes the
+// first: the samples then do not depend on how many sequences share a step.
 enum { SAMPLER_CALL_ROWS = 64 };
 
 typedef enum {

@@ -4,8 +4,8 @@
 //
 //   peaks     a 4096^3 matmul (forward + backward, 3 GEMMs) on each table: cuBLAS fp32
 //             ("cuda"), tf32 and bf16 tensor-core inputs ("cuda-tf32", "cuda-bf16"; fp32
-//             storage); OpenBLAS sgemm 2048^3 for the CPU. A table's MFU is against its own
-//             peak.
+//             storage); the CPU table's matmul 2048^3 for the CPU. A table's MFU is
+//             against its own peak.
 //   training  forward, loss, backward and the AdamW step (gradient norm included) of a
 //             random-token batch; model FLOPs per token = 6 x (matrix parameters, lm_head
 //             once, tied) + 6 L H D T (causal attention), bench/bench_train.c's count.
@@ -147,7 +147,7 @@ int main(void) {
         peak[i] = matmul_peak(tables[i], 4096, 5);
         printf("peak %-10s %7.1f TFLOP/s (4096^3 matmul, this run)\n", tables[i]->name, peak[i] / 1e12);
     }
-    printf("peak %-10s %7.1f TFLOP/s (OpenBLAS 2048^3)\n\n", "cpu", cpu_peak / 1e12);
+    printf("peak %-10s %7.1f TFLOP/s (matmul 2048^3)\n\n", "cpu", cpu_peak / 1e12);
 
     static const BenchConfig configs[] = {
         {"small L6 C384 H6 KV2 V2048", 6, 384, 6, 2, 1024, 2048, 16, 256, 1},

@@ -3,7 +3,7 @@
 # lent GPU machine with little time; about 4-6 minutes on an H100, every step capped):
 #   1. build: ./o1p-cuda, the tests/cuda/ programs, the benchmarks (PREBUILT=1: skip it and
 #      run the binaries already in build-cuda/, e.g. built on another machine and carried
-#      over with their libraries on LD_LIBRARY_PATH, where the GPU machine lacks OpenBLAS)
+#      over with their libraries on LD_LIBRARY_PATH, where the GPU machine lacks libstb)
 #   2. test-cuda: kernel conformance (test_kernels_cuda) and the model-level parity with
 #      the CPU (test_model_cuda: dump, 20 training steps, greedy sampler)
 #   3. bench-cuda: kernels (bench_kernels_cuda), then the whole model (bench_model_cuda:

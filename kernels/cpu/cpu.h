@@ -1,6 +1,7 @@
-// kernels/cpu/cpu.h -- the CPU backend's functions (OpenBLAS + OpenMP) and the two
-// vector helpers they share. Only kernels/cpu/*.c include this; everyone else goes
-// through the table kernels_cpu (kernels/kernels.h), which documents every function.
+// kernels/cpu/cpu.h -- the CPU backend's functions (C + OpenMP) and the vector helpers
+// they share. Only kernels/cpu/*.c and the CPU backend's own tests and benchmark include
+// this; everyone else goes through the table kernels_cpu (kernels/kernels.h), which
+// documents every function.
 //
 // Determinism: every result is computed by the same code in the same order whatever
 // the thread count. Reductions over rows (dbias, dw of RMSNorm, embedding gradients)
@@ -25,6 +26,15 @@ void cpu_synchronize(void);
 void cpu_add(float *out, const float *a, const float *b, size_t n);
 void cpu_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
 void cpu_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
+
+// gemm.c: C[M,N] = op(A)[M,K] op(B)[K,N] (+ C when accumulate), every element one fmaf
+// chain over k in order (op(A)[i,k] = trans_a ? A[k*lda+i] : A[i*lda+k], op(B) alike).
+void cpu_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+              const float *B, int ldb, int accumulate, float *C, int ldc);
+// The GEMM's micro-kernel: AUTO (the default) takes the widest this CPU runs. All give the
+// same bits; tests and benchmarks pick each in turn. Returns 0 if the CPU lacks it.
+typedef enum { CPU_GEMM_AUTO, CPU_GEMM_V8, CPU_GEMM_V16 } CpuGemmKernel;
+int cpu_gemm_select(CpuGemmKernel kernel);
 
 // matmul.c
 void cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,

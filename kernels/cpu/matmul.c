@@ -1,42 +1,21 @@
-// kernels/cpu/matmul.c -- the linear layer on OpenBLAS sgemm.
+// kernels/cpu/matmul.c -- the linear layer.
 //
 // forward   out[N,OC]  = inp[N,C] @ w[OC,C]^T + bias[OC]
 // backward  dinp[N,C]  = dout[N,OC] @ w[OC,C]        (overwritten)
-//           dw[OC,C]  += dout^T @ inp                 (accumulated: beta = 1)
+//           dw[OC,C]  += dout^T @ inp                 (accumulated)
 //           dbias[OC] += sum_n dout[n,:]
 //
-// Determinism. OpenBLAS's sgemm (0.3.21, Zen kernels) rounds an output element
-// differently depending on where its row falls in the tiles of the call, and its own
-// threads tile by the thread count. So the output is cut here into fixed tiles
-// (TILE_M x TILE_N, a function of the shape only), each computed by a single-threaded
-// sgemm (OpenBLAS runs single-threaded inside an OpenMP region), the tiles spread over
-// our threads: the same bits at any thread count. And a row's result would still depend
-// on how many rows share the call, which the sampler cannot have (batch-size
-// determinism), so a forward of at most ROWWISE_MAX rows -- a decode step -- takes a
-// path of its own whose every element is the same fixed-order dot product whatever N.
-#include <cblas.h>
+// Determinism. The products run on cpu_gemm (gemm.c), whose every output element is one
+// fmaf chain in k order: the same bits at any thread count and whichever rows share the
+// call. A forward of at most ROWWISE_MAX rows -- a decode step, bound by reading the
+// weights -- takes kernels of its own that read the weights as they lie; their summation
+// order is another, but again the same for every row whatever N.
 #include <omp.h>
 #include <string.h>
 
 #include "cpu.h"
 
-enum { TILE_M = 128, TILE_N = 256, ROWWISE_MAX = 64 };
-
-// C[M,N] = A[M,K] B[K,N] + beta C (row-major, op() per ta/tb), in fixed tiles.
-static void gemm_tiled(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
-                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                       int ldc) {
-    int tm = (M + TILE_M - 1) / TILE_M, tn = (N + TILE_N - 1) / TILE_N;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int t = 0; t < tm * tn; t++) {
-        int i0 = t / tn * TILE_M, j0 = t % tn * TILE_N;
-        int m = M - i0 < TILE_M ? M - i0 : TILE_M, n = N - j0 < TILE_N ? N - j0 : TILE_N;
-        const float *a = ta == CblasNoTrans ? A + (size_t)i0 * lda : A + i0;
-        const float *b = tb == CblasNoTrans ? B + j0 : B + (size_t)j0 * ldb;
-        cblas_sgemm(CblasRowMajor, ta, tb, m, n, K, 1.0f, a, lda, b, ldb, beta,
-                    C + (size_t)i0 * ldc + j0, ldc);
-    }
-}
+enum { ROWWISE_MAX = 64 };
 
 // Small-N forward, by tiles of up to WR weight rows x XR input rows: each weight load
 // serves XR rows and each input load WR outputs (WR * XR accumulators in registers).
@@ -206,21 +185,18 @@ void cpu_matmul_forward(float *out, const float *inp, const float *w, const floa
         else matmul_rowwise(out, inp, w, bias, N, C, OC);
         return;
     }
-    gemm_tiled(CblasNoTrans, CblasTrans, N, OC, C, inp, C, w, C, 0.0f, out, OC);
-    if (!bias) return;
+    // With a bias, each chain starts from it.
+    if (bias)
 #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        float *o = out + (size_t)n * OC;
-#pragma omp simd
-        for (int j = 0; j < OC; j++) o[j] += bias[j];
-    }
+        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, (size_t)OC * sizeof(float));
+    cpu_gemm(0, 1, N, OC, C, inp, C, w, C, bias != NULL, out, OC);
 }
 
 void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                          const float *inp, const float *w, int N, int C, int OC) {
     if (N <= 0) return;
-    if (dinp) gemm_tiled(CblasNoTrans, CblasNoTrans, N, C, OC, dout, OC, w, C, 0.0f, dinp, C);
-    if (dw) gemm_tiled(CblasTrans, CblasNoTrans, OC, C, N, dout, OC, inp, C, 1.0f, dw, C);
+    if (dinp) cpu_gemm(0, 0, N, C, OC, dout, OC, w, C, 0, dinp, C);
+    if (dw) cpu_gemm(1, 0, OC, C, N, dout, OC, inp, C, 1, dw, C);
     if (!dbias) return;
     // Column sums: threads split the columns; each column adds its rows in order.
     int n_blocks = (OC + CPU_COL_BLOCK - 1) / CPU_COL_BLOCK;

@@ -11,7 +11,7 @@
 //   dump parity    dump_run (what `o1p dump` writes) on both: the loss within 1e-5
 //                  relative; the logits of every sequence and every parameter gradient
 //                  within 1e-4 relative inf-norm, max|gpu - cpu| / max|cpu| per tensor
-//                  (cuBLAS and OpenBLAS sum the matmuls in other orders). And dump_run
+//                  (cuBLAS and cpu_gemm sum the matmuls in other orders). And dump_run
 //                  twice on the GPU: bitwise equal (the contract's determinism).
 //   training       20 AdamW steps (warmup, cosine, clipping, weight decay) on the same
 //                  batches: every step's loss within 1e-4 relative and its gradient norm
