@@ -97,7 +97,7 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/test_fuzz.sh $(BUILD)
 
-# The whole pipeline on the synthetic task (scripts/demo.sh): results/ (about 10 minutes
+# The whole pipeline on the synthetic task (scripts/demo.sh): results/ (about 7 minutes
 # on 2 Zen 5 cores); demo-quick: the same at toy size in results-quick/ (under 3 minutes).
 demo: check-deps o1p
 	bash scripts/demo.sh full results

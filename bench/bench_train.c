@@ -6,8 +6,8 @@
 // token, plus the causal attention's 6 L H D T per token) and MFU = GFLOP/s over the
 // matmul peak measured here with the same threads (the higher of OpenBLAS's cblas_sgemm
 // and our cpu_gemm). PyTorch (bench/torch_train.py, OMP_WAIT_POLICY=PASSIVE so its
-// OpenMP pool does not spin while ours works) runs at 1 and 2 threads; the best is
-// reported.
+// OpenMP pool does not spin while ours works) runs at 1 and 2 threads, and on an AVX-512
+// CPU also with its OpenBLAS on AVX-512 kernels; the best is reported.
 //
 // On a shared machine a neighbour's load comes and goes. So both sides are timed the
 // same way: a run's speed is its median step (a burst of load spoils a few steps, not the
@@ -181,12 +181,14 @@ static void print_profile(const BenchConfig *b, int threads) {
            100 * mm, 100 * att, 100 * (1 - mm - att));
 }
 
-static double bench_torch(const BenchConfig *b, int threads) {
+// coretype: NULL, or the OpenBLAS kernels PyTorch's sgemm is to run (OPENBLAS_CORETYPE).
+static double bench_torch(const BenchConfig *b, int threads, const char *coretype) {
     char cmd[512];
     snprintf(cmd, sizeof cmd,
-             "OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=%d /usr/bin/python3 bench/torch_train.py "
+             "%s%s OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=%d /usr/bin/python3 bench/torch_train.py "
              "%d %d %d %d %d %d %d %d %d %d 2>/dev/null",
-             threads, b->L, b->C, b->H, b->KV, b->I, b->V, b->B, b->T, threads, b->steps);
+             coretype ? "OPENBLAS_CORETYPE=" : "", coretype ? coretype : "", threads, b->L, b->C,
+             b->H, b->KV, b->I, b->V, b->B, b->T, threads, b->steps);
     FILE *p = popen(cmd, "r");
     if (!p) return 0;
     double v = 0;
@@ -216,6 +218,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     int have_torch = system("/usr/bin/python3 -c 'import torch' 2>/dev/null") == 0;
+    // OpenBLAS 0.3.21 runs its AVX2 kernels on CPUs it does not know, AVX-512 ones among
+    // them; where the CPU has AVX-512, PyTorch is timed with its AVX-512 kernels too.
+    int avx512 = cpu_gemm_select(CPU_GEMM_V16);
+    cpu_gemm_select(CPU_GEMM_AUTO);
     // The 8-lane kernel is timed too: it is what an AVX2 machine runs.
     double blas[3] = {0}, ours[3] = {0}, ours8[3] = {0}, peak[3] = {0};
     int n = quick ? 512 : 2048;
@@ -230,8 +236,7 @@ int main(int argc, char **argv) {
            "%.1f, %.1f; o1p cpu_gemm %.1f, %.1f (%s kernel; its 8-lane kernel %.1f, %.1f). MFU is "
            "against the higher.\n\n",
            n, n, n, blas[1], blas[2], ours[1], ours[2],
-           cpu_gemm_select(CPU_GEMM_V16) ? "AVX-512" : "8-lane", ours8[1], ours8[2]);
-    cpu_gemm_select(CPU_GEMM_AUTO);
+           avx512 ? "AVX-512" : "8-lane", ours8[1], ours8[2]);
     printf("%-28s %7s %5s %11s %9s %6s %13s %7s\n", "config", "B x T", "thr", "o1p tok/s", "GFLOP/s",
            "MFU", "torch tok/s", "ratio");
     for (int i = 0; i < nc; i++) {
@@ -239,10 +244,11 @@ int main(int argc, char **argv) {
         double torch_best = 0, tps_best[3] = {0}, gf_best[3] = {0};
         for (int round = 0; round < (quick ? 1 : ROUNDS); round++) {
             if (have_torch)
-                for (int t = 1; t <= 2; t++) {
-                    double v = bench_torch(b, t);
-                    if (v > torch_best) torch_best = v;
-                }
+                for (int t = 1; t <= 2; t++)
+                    for (int ct = 0; ct <= avx512; ct++) {
+                        double v = bench_torch(b, t, ct ? "SkylakeX" : NULL);
+                        if (v > torch_best) torch_best = v;
+                    }
             for (int t = 1; t <= 2; t++) {
                 double gf, tps = bench_ours(b, t, &kernels_cpu, &gf);
                 if (tps > tps_best[t]) tps_best[t] = tps, gf_best[t] = gf;
@@ -260,8 +266,10 @@ int main(int argc, char **argv) {
     }
     if (!have_torch) printf("\n(python3-torch not installed: no PyTorch column; make deps installs it)\n");
     else
-        printf("\ntorch tok/s: best of 1 and 2 threads, OMP_WAIT_POLICY=PASSIVE; every tok/s: the "
-               "median step of a run, the best of %d rounds (o1p and PyTorch alternating)\n",
+        printf("\ntorch tok/s: best of 1 and 2 threads%s, OMP_WAIT_POLICY=PASSIVE; every tok/s: "
+               "the median step of a run, the best of %d rounds (o1p and PyTorch alternating)\n",
+               avx512 ? " and of OpenBLAS's default and AVX-512 kernels (OPENBLAS_CORETYPE=SkylakeX)"
+                      : "",
                quick ? 1 : ROUNDS);
     profile(configs, nc);
     return 0;
