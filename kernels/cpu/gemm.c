@@ -1,5 +1,6 @@
 // kernels/cpu/gemm.c -- C[M,N] = op(A)[M,K] op(B)[K,N] (+ C): the GEMM under every
-// matmul of more than a few rows, written so that its bits depend on the inputs alone.
+// matmul backward and every forward of more than 64 rows (matmul.c), written so that its
+// bits depend on the inputs alone.
 //
 // Every element of C is one chain of fused multiply-adds over k in order:
 //
