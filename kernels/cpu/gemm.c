@@ -231,7 +231,9 @@ void cpu_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int
                     int n = nc - p * nr < nr ? nc - p * nr : nr;
                     pack_b(bp + (size_t)p * nr * kc, nr, b, k0, kc, j0 + p * nr, n);
                 }
-#pragma omp for schedule(dynamic, 1)
+                // static: a thread keeps the same rows of C in every K block, so they stay
+                // in its cache (dynamic hands them around: ~10% slower at 2 threads)
+#pragma omp for schedule(static)
                 for (int blk = 0; blk < n_blocks; blk++) {
                     int i0 = blk * mc, m_blk = M - i0 < mc ? M - i0 : mc;
                     for (int i = 0; i < m_blk; i += MR)
