@@ -211,9 +211,9 @@ void cpu_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int
     int mc = ((M + n_blocks - 1) / n_blocks + MR - 1) / MR * MR;
     n_blocks = (M + mc - 1) / mc;
     int nc_max = N < NC ? (N + nr - 1) / nr * nr : NC;
-    float *bp = malloc((size_t)KC * nc_max * sizeof(float));
-    float *ap_all = malloc((size_t)nt * mc * KC * sizeof(float));
-    if (!bp || !ap_all || K <= 0) {  // the same chains, unpacked (slowly)
+    float *bp = K > 0 ? malloc((size_t)KC * nc_max * sizeof(float)) : NULL;
+    float *ap_all = K > 0 ? malloc((size_t)nt * mc * KC * sizeof(float)) : NULL;
+    if (!bp || !ap_all) {  // the same chains, unpacked (slowly)
         free(bp);
         free(ap_all);
         gemm_unpacked(a, b, M, N, K, accumulate, C, ldc);
