@@ -30,8 +30,8 @@ BLAS_FLAGS := -I$(BLAS_INC) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas
 DEB_PACKAGES := gcc g++ make libopenblas-openmp-dev libstb-dev clang libclang-rt-14-dev \
                 python3-torch python3-numpy
 
-LIB_SRC  := $(wildcard base/*.c kernels/*.c kernels/cpu/*.c model/*.c tokenizer/*.c data/*.c) \
-            $(filter-out train/main.c, $(wildcard train/*.c))
+LIB_SRC  := $(wildcard base/*.c kernels/*.c kernels/ref/*.c kernels/cpu/*.c model/*.c tokenizer/*.c \
+              data/*.c engine/*.c pruner/*.c) $(filter-out cli/main.c, $(wildcard cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -47,14 +47,16 @@ check-deps:
 
 # Node.js (tests only) comes from Debian unless the machine already has one (a
 # nodesource nodejs bundles npm and conflicts with Debian's npm package).
+# The npm packages are the tokenizer tests' references (tests/node, versions locked).
 deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES)
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+	npm ci --prefix tests/node --no-audit --no-fund
 
 o1p: $(BUILD)/o1p
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/o1p: $(BUILD)/train/main.o $(LIB_OBJ)
+$(BUILD)/o1p: $(BUILD)/cli/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
@@ -134,7 +136,7 @@ check-cuda:
 o1p-cuda: $(CUDA_BUILD)/o1p
 	cp $< $@
 
-$(CUDA_BUILD)/o1p: $(CUDA_BUILD)/train/main.o $(CUDA_OBJ)
+$(CUDA_BUILD)/o1p: $(CUDA_BUILD)/cli/main.o $(CUDA_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CUDA_LDLIBS)
 
 $(CUDA_BUILD)/%.o: %.c
@@ -192,5 +194,5 @@ $(EMU_BUILD)/tests/%: tests/cuda/%.c $(EMU_OBJ) $(CUDA_LIB_OBJ)
 clean:
 	rm -rf build build-asan build-cuda o1p o1p-cuda
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/train/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/cli/main.d
 -include $(wildcard $(CUDA_BUILD)/*/*.d $(CUDA_BUILD)/*/*/*.d)

@@ -127,3 +127,13 @@ int path_join(char *out, size_t cap, const char *dir, const char *name, Err *e) 
     if (n < 0 || (size_t)n >= cap) return err_fmt(e, "%s/%s: path too long", dir, name);
     return 0;
 }
+
+int copy_into_folder(const char *src, const char *dir, const char *name, Err *e) {
+    char path[4096];
+    char *data;
+    size_t len;
+    if (path_join(path, sizeof path, dir, name, e) || read_file(src, &data, &len, e)) return -1;
+    int rc = write_file_atomic(path, data, len, e);
+    free(data);
+    return rc;
+}

@@ -37,4 +37,7 @@ int file_exists(const char *path);
 // out = dir + "/" + name (truncation is an error).
 int path_join(char *out, size_t cap, const char *dir, const char *name, Err *e);
 
+// Copies file src to dir/name atomically.
+int copy_into_folder(const char *src, const char *dir, const char *name, Err *e);
+
 #endif

@@ -20,7 +20,7 @@
 #include "../base/rng.h"
 #include "../model/io.h"
 #include "../model/model.h"
-#include "../train/sampler.h"
+#include "../engine/sampler.h"
 #include "bench.h"
 
 static void die(const Err *e) {

@@ -24,7 +24,7 @@
 #include "../base/rng.h"
 #include "../kernels/cpu/cpu.h"
 #include "../model/model.h"
-#include "../train/optim.h"
+#include "../engine/optim.h"
 #include "bench.h"
 
 enum { ROUNDS = 2, MAX_STEPS = 16 };  // (a config's timed steps: at most MAX_STEPS)

@@ -1,7 +1,7 @@
 // data/chat.h -- the chat template: ChatML as Qwen2/Qwen2.5 use it, with the paper's
 // system prompt.
 //
-// An example becomes two texts, tokenized separately by train/ (special tokens
+// An example becomes two texts, tokenized separately by engine/tokset.c (special tokens
 // <|im_start|> and <|im_end|> must be single tokens of the tokenizer):
 //   prompt     = "<|im_start|>system\n" SYSTEM "<|im_end|>\n"
 //                "<|im_start|>user\n" PROBLEM "<|im_end|>\n"

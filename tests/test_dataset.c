@@ -53,7 +53,7 @@ static void test_load(void) {
     static const int counts[] = {385, 1319, 458, 408};
     for (int i = 0; i < 4; i++) {
         char path[128];
-        snprintf(path, sizeof path, "../shared/datasets/%s", files[i]);
+        snprintf(path, sizeof path, "datasets/%s", files[i]);
         int rc = dataset_load(path, &ds, &e);
         CHECK(rc == 0 && ds.n == counts[i], "%s: %d examples (%s)", files[i], ds.n, rc ? e.msg : "");
         if (!rc) dataset_free(&ds);

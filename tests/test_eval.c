@@ -1,10 +1,10 @@
 // tests/test_eval.c -- AES (hand-computed, an accuracy drop included), the summaries,
-// the JSON round trip and the exact Markdown of the results tables (train/eval.h).
+// the JSON round trip and the exact Markdown of the results tables (pruner/eval.h).
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../train/eval.h"
+#include "../pruner/eval.h"
 #include "test.h"
 
 static void test_aes(void) {

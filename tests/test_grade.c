@@ -1,6 +1,6 @@
 // tests/test_grade.c -- boxed extraction, each normalisation rule of the grader, and the
 // paper's datasets: every ground_truth_answer must grade equal to the boxed answer of
-// its own ground_truth_solution (../shared/datasets, relative to the repo root).
+// its own ground_truth_solution (datasets, relative to the repo root).
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,7 +131,7 @@ static void test_rules(void) {
 // The dataset check: (file, minimum count of agreeing pairs, the explained exceptions).
 static void test_dataset(const char *file, int min_ok, const int *expected_bad, int n_expected_bad) {
     char path[256];
-    snprintf(path, sizeof path, "../shared/datasets/%s", file);
+    snprintf(path, sizeof path, "datasets/%s", file);
     Dataset ds;
     Err e = {{0}};
     if (dataset_load(path, &ds, &e)) {

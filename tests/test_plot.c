@@ -1,4 +1,4 @@
-// tests/test_plot.c -- the line chart's legend covers none of its data (train/plot.h).
+// tests/test_plot.c -- the line chart's legend covers none of its data (cli/plot.h).
 //
 // A point is drawn as a 7x7 square in its series' colour, a line as 2-pixel dots, and
 // the legend last, opaque, at the top right with a 14x12 swatch per series. So every
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../train/plot.h"
+#include "../cli/plot.h"
 #include "test.h"
 
 static const unsigned char BLUE[3] = {31, 119, 180}, ORANGE[3] = {255, 127, 14};  // PALETTE[0..1]

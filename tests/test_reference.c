@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "../model/io.h"
-#include "../train/common.h"
-#include "../train/optim.h"
+#include "../engine/dump.h"
+#include "../engine/optim.h"
 #include "test.h"
 
 #define REF_DIR "build/ref"

@@ -1,4 +1,4 @@
-// tests/test_reward.c -- the length-harmonizing reward and loss (train/reward.h):
+// tests/test_reward.c -- the length-harmonizing reward and loss (pruner/reward.h):
 // hand-computed rewards (lambda, clipping, z-scoring, leave-one-out, the choice of m),
 // the PPO term's branches, DPO, r = 1 at the first step whatever the batch layout, and
 // the PPO gradient through the real model against finite differences of the PPO loss.
@@ -8,7 +8,7 @@
 #include "../base/rng.h"
 #include "../data/batch.h"
 #include "../model/model.h"
-#include "../train/reward.h"
+#include "../pruner/reward.h"
 #include "test.h"
 
 static RewardConfig plain(void) {  // everything off: raw R of all K samples

@@ -8,7 +8,7 @@
 
 #include "../base/rng.h"
 #include "../model/model.h"
-#include "../train/sampler.h"
+#include "../engine/sampler.h"
 #include "test.h"
 
 // ---- sample_token on fixed logits ---------------------------------------------------

@@ -1,12 +1,13 @@
-// tests/test_sft.c -- train/examples and the pure parts of train/trainer: the chat
+// tests/test_sft.c -- engine/tokset, engine/modeldir and the pure parts of engine/trainer: the chat
 // template's token split, the training-text tokenizer, model-folder checks, data
 // positions. (tests/test_sft.sh drives `o1p sft` end to end.)
 #include <stdlib.h>
 #include <string.h>
 
 #include "../data/chat.h"
-#include "../train/examples.h"
-#include "../train/trainer.h"
+#include "../engine/modeldir.h"
+#include "../engine/tokset.h"
+#include "../engine/trainer.h"
 #include "test.h"
 
 static Dataset make_data(void) {

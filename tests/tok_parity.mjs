@@ -52,7 +52,7 @@ function adversarial(n) {
 }
 let text = adversarial(40000);
 for (const f of ['gsm8k.json', 'gaokao.json']) {
-  const p = path.join(path.dirname(new URL(import.meta.url).pathname), '../../shared/datasets', f);
+  const p = path.join(path.dirname(new URL(import.meta.url).pathname), '../../datasets', f);
   if (fs.existsSync(p)) text += fs.readFileSync(p, 'utf8');
 }
 text += frags.join('') + frags.join(' ') + frags.join('\n');

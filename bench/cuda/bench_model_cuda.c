@@ -20,8 +20,8 @@
 
 #include "../../base/rng.h"
 #include "../../model/model.h"
-#include "../../train/optim.h"
-#include "../../train/sampler.h"
+#include "../../engine/optim.h"
+#include "../../engine/sampler.h"
 #include "bench_cuda.h"
 
 typedef struct {

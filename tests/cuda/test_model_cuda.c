@@ -35,9 +35,9 @@
 #include <string.h>
 
 #include "../../base/rng.h"
-#include "../../train/common.h"
-#include "../../train/optim.h"
-#include "../../train/sampler.h"
+#include "../../engine/dump.h"
+#include "../../engine/optim.h"
+#include "../../engine/sampler.h"
 #include "../test.h"
 
 static const Kernels *cpu, *gpu;

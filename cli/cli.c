@@ -1,0 +1,88 @@
+// cli/cli.c -- the option parser and error printing shared by the subcommands.
+#include "../cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_fail(const Err *e) {
+    fprintf(stderr, "o1p: %s\n", e->msg);
+    return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "o1p %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see 'o1p %s --help')\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+static void print_opts(const char *cmd, const char *synopsis, const Opt *opts) {
+    printf("usage: o1p %s %s\n\noptions:\n", cmd, synopsis);
+    for (const Opt *o = opts; o->name; o++) {
+        const char *arg = o->type == OPT_STR ? " VALUE" : o->type == OPT_FLAG ? "" : " N";
+        printf("  --%s%-*s %s\n", o->name, (int)(18 - strlen(o->name)), arg, o->help);
+    }
+}
+
+int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            print_opts(cmd, synopsis, opts);
+            return 3;
+        }
+        if (strncmp(a, "--", 2)) return cli_usage_error(cmd, "unexpected argument '%s'", a);
+        Opt *o = opts;
+        while (o->name && strcmp(o->name, a + 2)) o++;
+        if (!o->name) return cli_usage_error(cmd, "unknown option '%s'", a);
+        if (o->type == OPT_FLAG) {
+            *(int *)o->out = 1;
+            continue;
+        }
+        if (i + 1 >= argc) return cli_usage_error(cmd, "option '%s' needs a value", a);
+        const char *v = argv[++i];
+        char *end;
+        errno = 0;
+        if (o->type == OPT_STR) {
+            *(const char **)o->out = v;
+        } else if (o->type == OPT_INT) {
+            long x = strtol(v, &end, 10);
+            if (errno || end == v || *end) return cli_usage_error(cmd, "option '%s' expects an integer, got '%s'", a, v);
+            *(long *)o->out = x;
+        } else {
+            double x = strtod(v, &end);
+            if (errno || end == v || *end) return cli_usage_error(cmd, "option '%s' expects a number, got '%s'", a, v);
+            *(double *)o->out = x;
+        }
+    }
+    return 0;
+}
+
+int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunArgs *run, int argc, char **argv) {
+    *run = (RunArgs){.device = "cpu", .log_every = 10};
+    const Opt run_opts[] = {
+        {"save-every", OPT_INT, &run->save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)"},
+        {"log-every", OPT_INT, &run->log_every, "progress line every N steps when stderr is not a terminal (default 10)"},
+        {"threads", OPT_INT, &run->threads, "CPU threads (default: OMP_NUM_THREADS or all cores)"},
+        {"device", OPT_STR, &run->device, "cpu (default) or cuda"},
+        {"stop-at", OPT_INT, &run->stop_at, "stop after this step, resumable (time-boxed runs)"},
+        {"resume", OPT_FLAG, &run->resume, "continue the run in --out (same options)"},
+        {"quiet", OPT_FLAG, &run->quiet, "no progress output"},
+    };
+    size_t n = 0, k = sizeof run_opts / sizeof *run_opts;
+    while (opts[n].name) n++;
+    Opt all[n + k + 1];
+    memcpy(all, opts, n * sizeof *opts);
+    memcpy(all + n, run_opts, sizeof run_opts);
+    all[n + k] = (Opt){0};
+    int rc = opt_parse(cmd, synopsis, all, argc, argv);
+    if (rc) return rc;
+    if (run->save_every < 0) return cli_usage_error(cmd, "--save-every must be >= 0");
+    return 0;
+}

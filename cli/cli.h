@@ -1,0 +1,50 @@
+// cli/cli.h -- the subcommands of `o1p`, and the small helpers they share.
+//
+// Each subcommand is a function int cmd_X(int argc, char **argv) (argv[0] is the
+// subcommand's name) returning the process exit code: 0 success, 1 failed (bad input,
+// I/O), 2 usage. Only this layer prints errors and decides exit codes.
+#ifndef O1P_CLI_H
+#define O1P_CLI_H
+
+#include "../base/err.h"
+
+int cmd_init(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_tok(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_sft(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_presample(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+// Prints "o1p: MESSAGE" to stderr and returns 1 (for `return cli_fail(&e);`).
+int cli_fail(const Err *e);
+// Prints "o1p CMD: MESSAGE" and the hint to run `o1p CMD --help`, returns 2.
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// A tiny option parser: options are "--name value" or "--flag". Each command declares
+// its options in a table; unknown options and missing values are usage errors.
+typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_FLAG } OptType;
+typedef struct {
+    const char *name;  // without the dashes
+    OptType type;
+    void *out;         // const char **, long *, double *, int *
+    const char *help;
+} Opt;
+// Parses argv[1..argc) against opts. Returns 0, 2 on a usage error (printed), or 3 when
+// --help was asked (the help was printed; the command returns 0).
+int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char **argv);
+
+// The options every training stage (sft, prune) takes alike: where the run computes and
+// how it logs, checkpoints, stops and resumes (engine/trainer.h).
+typedef struct {
+    const char *device;  // --device: cpu (default) or cuda
+    long save_every, log_every, threads, stop_at;
+    int resume, quiet;
+} RunArgs;
+// opt_parse over opts followed by the run options, which fill *run (set to their defaults
+// first). Returns as opt_parse; a negative --save-every is a usage error.
+int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunArgs *run, int argc, char **argv);
+
+#endif

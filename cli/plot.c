@@ -1,0 +1,423 @@
+// cli/plot.c -- PNG charts (see plot.h).
+#include "../cli/plot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include <stb/stb_easy_font.h>
+#pragma GCC diagnostic pop
+#include <stb/stb_image_write.h>
+
+#include "../base/io.h"
+#include "../base/json.h"
+#include "../cli/cli.h"
+#include "../pruner/eval.h"
+
+static const unsigned char BLACK[3] = {0, 0, 0}, GRID[3] = {225, 225, 225}, AXIS[3] = {90, 90, 90};
+// Tableau-like palette: distinguishable, and readable in grey.
+static const unsigned char PALETTE[6][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},
+                                            {214, 39, 40},  {148, 103, 189}, {140, 86, 75}};
+
+int canvas_init(Canvas *c, int w, int h, Err *e) {
+    c->w = w;
+    c->h = h;
+    c->rgb = malloc((size_t)w * h * 3);
+    if (!c->rgb) return err_fmt(e, "out of memory for a %dx%d image", w, h);
+    memset(c->rgb, 255, (size_t)w * h * 3);
+    return 0;
+}
+
+void canvas_free(Canvas *c) {
+    free(c->rgb);
+    c->rgb = NULL;
+}
+
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+    int oom;
+} MemBuf;
+
+static void mem_write(void *ctx, void *data, int size) {
+    MemBuf *b = ctx;
+    if (b->oom) return;
+    if (b->n + (size_t)size > b->cap) {
+        size_t cap = 2 * (b->n + (size_t)size);
+        unsigned char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, (size_t)size);
+    b->n += (size_t)size;
+}
+
+int canvas_save_png(const Canvas *c, const char *path, Err *e) {
+    MemBuf b = {0};
+    int ok = stbi_write_png_to_func(mem_write, &b, c->w, c->h, 3, c->rgb, c->w * 3);
+    int rc = 0;
+    if (!ok || b.oom)
+        rc = err_fmt(e, "%s: PNG encoding failed", path);
+    else
+        rc = write_file_atomic(path, b.p, b.n, e);
+    free(b.p);
+    return rc;
+}
+
+static void fill(Canvas *c, int x0, int y0, int x1, int y1, const unsigned char col[3]) {
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > c->w) x1 = c->w;
+    if (y1 > c->h) y1 = c->h;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) memcpy(c->rgb + ((size_t)y * c->w + x) * 3, col, 3);
+}
+
+// A line of thickness 2 (Bresenham, a 2x2 dot per step).
+static void line(Canvas *c, int x0, int y0, int x1, int y1, const unsigned char col[3]) {
+    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, err = dx + dy;
+    for (;;) {
+        fill(c, x0, y0, x0 + 2, y0 + 2, col);
+        if (x0 == x1 && y0 == y1) break;
+        int e2 = 2 * err;
+        if (e2 >= dy) err += dy, x0 += sx;
+        if (e2 <= dx) err += dx, y0 += sy;
+    }
+}
+
+int text_width(const char *text, int s) { return s * stb_easy_font_width((char *)text); }
+
+int canvas_text(Canvas *c, int x, int y, const char *text, const unsigned char color[3], int s, int rotate) {
+    // stb_easy_font: 4 vertices of 16 bytes (x, y, z floats, rgba) per quad, at most
+    // about 16 quads per glyph.
+    static char buf[64 * 16 * 256];
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s", text);
+    int nq = stb_easy_font_print(0, 0, tmp, NULL, buf, sizeof buf);
+    for (int q = 0; q < nq; q++) {
+        const float *v0 = (const float *)(buf + q * 64), *v2 = (const float *)(buf + q * 64 + 32);
+        int u0 = (int)lroundf(v0[0] * s), w0 = (int)lroundf(v0[1] * s);
+        int u1 = (int)lroundf(v2[0] * s), w1 = (int)lroundf(v2[1] * s);
+        if (!rotate)
+            fill(c, x + u0, y + w0, x + u1, y + w1, color);
+        else  // glyph x runs up the page, glyph y to the right
+            fill(c, x + w0, y - u1, x + w1, y - u0, color);
+    }
+    return text_width(tmp, s);
+}
+
+// Ticks at multiples of 1, 2 or 5 x 10^k covering [lo, hi] with about n of them.
+static double nice_step(double lo, double hi, int n) {
+    double raw = (hi - lo) / n, p = pow(10, floor(log10(raw))), f = raw / p;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+}
+
+static void fmt_tick(char *out, size_t cap, double v, double step) {
+    if (fabs(v) < step * 1e-6) v = 0;
+    if (fabs(v) >= 1e5 || (fabs(v) < 1e-3 && v != 0))
+        snprintf(out, cap, "%.1e", v);
+    else {
+        int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+        snprintf(out, cap, "%.*f", dec, v);
+    }
+}
+
+// The frame of a chart: title, axis labels, y ticks and grid; returns the plot area.
+typedef struct {
+    int x0, y0, x1, y1;  // plot area in pixels (y0 top)
+    double ylo, yhi;
+} Frame;
+
+static double frame_y(const Frame *f, double v) { return f->y1 - (v - f->ylo) / (f->yhi - f->ylo) * (f->y1 - f->y0); }
+
+static Frame frame(Canvas *c, int x, int y, int w, int h, const Chart *ch, double ylo, double yhi) {
+    Frame f;
+    if (ch->ymax > 0) ylo = 0, yhi = ch->ymax;
+    if (ch->zero_based) {
+        if (ylo > 0) ylo = 0;
+        if (yhi < 0) yhi = 0;
+    }
+    if (!(yhi > ylo)) {  // flat or empty: a unit range around the value
+        double mid = isfinite(ylo) ? ylo : 0;
+        ylo = mid - 0.5;
+        yhi = mid + 0.5;
+        if (ch->zero_based && mid >= 0 && ylo < 0) ylo = 0;
+    }
+    double step = nice_step(ylo, yhi, 5);
+    f.ylo = floor(ylo / step + 1e-9) * step;
+    f.yhi = ceil(yhi / step - 1e-9) * step;
+    f.x0 = x + 78;
+    f.x1 = x + w - 16;
+    f.y0 = y + 44;
+    f.y1 = y + h - 56;
+    int tw = text_width(ch->title, 2);
+    canvas_text(c, x + (w - tw) / 2 + 31, y + 12, ch->title, BLACK, 2, 0);
+    if (ch->xlabel) canvas_text(c, (f.x0 + f.x1 - text_width(ch->xlabel, 2)) / 2, f.y1 + 32, ch->xlabel, BLACK, 2, 0);
+    if (ch->ylabel) canvas_text(c, x + 6, (f.y0 + f.y1 + text_width(ch->ylabel, 2)) / 2, ch->ylabel, BLACK, 2, 1);
+    for (double v = f.ylo; v <= f.yhi + step * 1e-6; v += step) {
+        int py = (int)lround(frame_y(&f, v));
+        fill(c, f.x0, py, f.x1, py + 1, GRID);
+        char lab[32];
+        fmt_tick(lab, sizeof lab, v, step);
+        canvas_text(c, f.x0 - 6 - text_width(lab, 2), py - 6, lab, AXIS, 2, 0);
+    }
+    fill(c, f.x0 - 1, f.y0, f.x0 + 1, f.y1 + 1, AXIS);
+    fill(c, f.x0 - 1, f.y1, f.x1, f.y1 + 2, AXIS);
+    return f;
+}
+
+// Room above the data for the legend box (top right): about 7% of the data's span per
+// row, plus one row of margin, so that the box covers none of the data.
+static double legend_headroom(const Chart *ch, double span) { return 0.07 * (ch->n_series + 1) * span; }
+
+static void legend(Canvas *c, const Frame *f, const Chart *ch) {
+    if (ch->n_series < 2) return;
+    int w = 0;
+    for (int i = 0; i < ch->n_series; i++) {
+        int tw = text_width(ch->series[i].name, 2);
+        if (tw > w) w = tw;
+    }
+    int bx = f->x1 - w - 40, by = f->y0 + 6, bh = 20 * ch->n_series + 8;
+    static const unsigned char WHITE[3] = {255, 255, 255};
+    fill(c, bx - 1, by - 1, f->x1 - 5, by + bh + 1, AXIS);
+    fill(c, bx, by, f->x1 - 6, by + bh, WHITE);
+    for (int i = 0; i < ch->n_series; i++) {
+        int ly = by + 6 + 20 * i;
+        fill(c, bx + 6, ly + 1, bx + 20, ly + 13, PALETTE[i % 6]);
+        canvas_text(c, bx + 26, ly, ch->series[i].name, BLACK, 2, 0);
+    }
+}
+
+void chart_lines(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    for (int s = 0; s < ch->n_series; s++)
+        for (int i = 0; i < ch->series[s].n; i++) {
+            double xv = ch->series[s].x ? ch->series[s].x[i] : i + 1, yv = ch->series[s].y[i];
+            if (isnan(yv)) continue;
+            xlo = fmin(xlo, xv), xhi = fmax(xhi, xv), ylo = fmin(ylo, yv), yhi = fmax(yhi, yv);
+        }
+    if (ch->n_series >= 2 && yhi > ylo) yhi += legend_headroom(ch, yhi - (ch->zero_based ? fmin(0, ylo) : ylo));
+    Frame f = frame(c, x, y, w, h, ch, ylo, yhi);
+    if (!isfinite(xlo)) xlo = 0, xhi = 1;
+    if (xhi <= xlo) xhi = xlo + 1;
+    double step = nice_step(xlo, xhi, 6), xs = floor(xlo / step) * step;
+    if (xs < xlo - 1e-9) xs += step;
+    for (double v = xs; v <= xhi + 1e-9; v += step) {
+        int px = f.x0 + (int)lround((v - xlo) / (xhi - xlo) * (f.x1 - f.x0));
+        fill(c, px, f.y1, px + 1, f.y1 + 6, AXIS);
+        char lab[32];
+        fmt_tick(lab, sizeof lab, v, step);
+        canvas_text(c, px - text_width(lab, 2) / 2, f.y1 + 10, lab, AXIS, 2, 0);
+    }
+    for (int s = 0; s < ch->n_series; s++) {
+        const Series *se = &ch->series[s];
+        int have = 0, px0 = 0, py0 = 0, n_valid = 0;
+        for (int i = 0; i < se->n; i++) n_valid += !isnan(se->y[i]);
+        for (int i = 0; i < se->n; i++) {
+            double xv = se->x ? se->x[i] : i + 1;
+            if (isnan(se->y[i])) continue;
+            int px = f.x0 + (int)lround((xv - xlo) / (xhi - xlo) * (f.x1 - f.x0));
+            int py = (int)lround(frame_y(&f, se->y[i]));
+            if (have) line(c, px0, py0, px, py, PALETTE[s % 6]);
+            if (n_valid <= 40) fill(c, px - 3, py - 3, px + 4, py + 4, PALETTE[s % 6]);
+            have = 1, px0 = px, py0 = py;
+        }
+    }
+    legend(c, &f, ch);
+}
+
+void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
+    int G = ch->series[0].n;
+    double ylo = INFINITY, yhi = -INFINITY;
+    for (int s = 0; s < ch->n_series; s++)
+        for (int g = 0; g < G; g++)
+            if (!isnan(ch->series[s].y[g])) ylo = fmin(ylo, ch->series[s].y[g]), yhi = fmax(yhi, ch->series[s].y[g]);
+    // room above the tallest bar for the legend and the bars' value labels
+    if (isfinite(yhi)) yhi += legend_headroom(ch, yhi - fmin(0, ylo));
+    Frame f = frame(c, x, y, w, h, ch, ylo, yhi);
+    double gw = (double)(f.x1 - f.x0) / G, bw = gw * 0.8 / ch->n_series;
+    int zero = (int)lround(frame_y(&f, 0));
+    for (int g = 0; g < G; g++) {
+        int gx = f.x0 + (int)lround(g * gw);
+        const char *lab = ch->groups[g];
+        canvas_text(c, gx + (int)(gw / 2) - text_width(lab, 2) / 2, f.y1 + 10, lab, AXIS, 2, 0);
+        for (int s = 0; s < ch->n_series; s++) {
+            double v = ch->series[s].y[g];
+            if (isnan(v)) continue;
+            int bx0 = gx + (int)lround(gw * 0.1 + s * bw), bx1 = gx + (int)lround(gw * 0.1 + (s + 1) * bw) - 2;
+            int py = (int)lround(frame_y(&f, v));
+            fill(c, bx0, py < zero ? py : zero, bx1, py < zero ? zero : py, PALETTE[s % 6]);
+            char val[32];
+            snprintf(val, sizeof val, "%.0f", v);
+            int vs = text_width(val, 1) * 2 <= bx1 - bx0 + 8 ? 2 : 1;
+            canvas_text(c, (bx0 + bx1) / 2 - text_width(val, vs) / 2, py - 8 * vs, val, BLACK, vs, 0);
+        }
+    }
+    legend(c, &f, ch);
+}
+
+// ---- `o1p plot` --------------------------------------------------------------------------
+// Training curves from metrics.jsonl lines: step, loss; the prune stage's lines add
+// mean_length and heldout_acc (a later line for the same step replaces an earlier one,
+// as after a resume).
+typedef struct {
+    double *step, *loss, *len, *acc, *hlen;
+    int n, cap;
+    const char *path;  // for messages
+} Curves;
+
+static int curve_line(const JsonValue *v, int line, void *ctx, Err *e) {
+    (void)line;
+    Curves *cv = ctx;
+    double step = NAN, loss = NAN, len = NAN, acc = NAN, hlen = NAN;
+    const char *f = cv->path;
+    if (json_get_number(v, "step", f, &step, e) || json_opt_number(v, "loss", f, &loss, e) ||
+        json_opt_number(v, "mean_length", f, &len, e) || json_opt_number(v, "heldout_acc", f, &acc, e) ||
+        json_opt_number(v, "heldout_length", f, &hlen, e))
+        return -1;
+    int i = 0;
+    while (i < cv->n && cv->step[i] != step) i++;
+    if (i == cv->n) {
+        if (cv->n == cv->cap) {
+            cv->cap = cv->cap ? 2 * cv->cap : 64;
+            double **arrs[5] = {&cv->step, &cv->loss, &cv->len, &cv->acc, &cv->hlen};
+            for (int a = 0; a < 5; a++) {
+                double *g = realloc(*arrs[a], (size_t)cv->cap * sizeof(double));
+                if (!g) return err_fmt(e, "out of memory");
+                *arrs[a] = g;
+            }
+        }
+        cv->n++;
+        cv->loss[i] = cv->len[i] = cv->acc[i] = cv->hlen[i] = NAN;
+    }
+    cv->step[i] = step;
+    if (!isnan(loss)) cv->loss[i] = loss;
+    if (!isnan(len)) cv->len[i] = len;
+    if (!isnan(acc)) cv->acc[i] = 100 * acc;
+    if (!isnan(hlen)) cv->hlen[i] = hlen;
+    return 0;
+}
+
+static int plot_curves(const char *metrics, const char *out, const char *title, Err *e) {
+    char *text;
+    size_t len;
+    if (read_file(metrics, &text, &len, e)) return -1;
+    Curves cv = {.path = metrics};
+    int rc = jsonl_parse(text, len, metrics, curve_line, &cv, e);
+    free(text);
+    if (!rc && cv.n == 0) rc = err_fmt(e, "%s: no metrics lines", metrics);
+    Canvas c = {0};
+    if (!rc) rc = canvas_init(&c, 1500, 460, e);
+    if (!rc) {
+        char t0[160];
+        snprintf(t0, sizeof t0, "%s: loss", title);
+        // The length panel: the held-out greedy solutions (when logged) and the trained samples.
+        int has_h = 0;
+        for (int i = 0; i < cv.n; i++) has_h |= !isnan(cv.hlen[i]);
+        Series s[4] = {{"loss", cv.step, cv.loss, cv.n},
+                       {"held-out (greedy)", cv.step, cv.hlen, cv.n},
+                       {"trained samples", cv.step, cv.len, cv.n},
+                       {"held-out accuracy", cv.step, cv.acc, cv.n}};
+        Chart ch[3] = {{.title = t0, .xlabel = "step", .ylabel = "loss", .series = &s[0], .n_series = 1},
+                       {.title = "Mean solution length", .xlabel = "step", .ylabel = "tokens",
+                        .series = has_h ? &s[1] : &s[2], .n_series = has_h ? 2 : 1, .zero_based = 1},
+                       {.title = "Held-out accuracy", .xlabel = "step", .ylabel = "accuracy (%)", .series = &s[3],
+                        .n_series = 1, .ymax = 100}};
+        for (int p = 0; p < 3; p++) chart_lines(&c, 500 * p, 0, 500, 460, &ch[p]);
+        rc = canvas_save_png(&c, out, e);
+    }
+    canvas_free(&c);
+    free(cv.step);
+    free(cv.loss);
+    free(cv.len);
+    free(cv.acc);
+    free(cv.hlen);
+    return rc;
+}
+
+// Per-level mean length and accuracy of eval runs (the first is the reference).
+static int plot_levels(const char *list, const char *out, Err *e) {
+    EvalResult runs[6];
+    int n = 0, rc = 0;
+    char *copy = strdup(list), *save = NULL;
+    for (char *p = strtok_r(copy, ",", &save); p && !rc; p = strtok_r(NULL, ",", &save)) {
+        if (n == 6) {
+            rc = err_fmt(e, "--levels: at most 6 runs");
+            break;
+        }
+        if (eval_read_json(p, &runs[n], e)) rc = -1;
+        else n++;
+    }
+    free(copy);
+    // The groups: the levels present in the first run, then "all".
+    int lev[DATASET_MAX_LEVEL + 2], G = 0;
+    char names[DATASET_MAX_LEVEL + 2][16];
+    const char *groups[DATASET_MAX_LEVEL + 2];
+    if (!rc && n == 0) rc = err_fmt(e, "--levels: no eval results");
+    if (!rc) {
+        for (int l = 0; l <= DATASET_MAX_LEVEL; l++)
+            if (runs[0].level[l].n && runs[0].level[l].n < runs[0].all.n) {
+                lev[G] = l;
+                snprintf(names[G], sizeof names[G], l ? "level %d" : "unknown", l);
+                G++;
+            }
+        lev[G] = -1;
+        snprintf(names[G], sizeof names[G], "all");
+        G++;
+        for (int g = 0; g < G; g++) groups[g] = names[g];
+    }
+    double len[6][DATASET_MAX_LEVEL + 2], acc[6][DATASET_MAX_LEVEL + 2];
+    Series sl[6], sa[6];
+    for (int r = 0; r < n && !rc; r++) {
+        for (int g = 0; g < G; g++) {
+            const EvalStat *st = lev[g] < 0 ? &runs[r].all : &runs[r].level[lev[g]];
+            len[r][g] = st->n ? st->mean_length : NAN;
+            acc[r][g] = st->n ? 100 * st->accuracy : NAN;
+        }
+        sl[r] = (Series){runs[r].model, NULL, len[r], G};
+        sa[r] = (Series){runs[r].model, NULL, acc[r], G};
+    }
+    Canvas c = {0};
+    if (!rc) rc = canvas_init(&c, 1400, 520, e);
+    if (!rc) {
+        char t0[300], t1[300];
+        snprintf(t0, sizeof t0, "Mean solution length (%s)", runs[0].dataset);
+        snprintf(t1, sizeof t1, "Accuracy (%s)", runs[0].dataset);
+        Chart cl = {.title = t0, .xlabel = "difficulty", .ylabel = "tokens", .series = sl, .n_series = n,
+                    .groups = groups, .zero_based = 1};
+        Chart ca = {.title = t1, .xlabel = "difficulty", .ylabel = "accuracy (%)", .series = sa, .n_series = n,
+                    .groups = groups, .zero_based = 1};
+        chart_bars(&c, 0, 0, 700, 520, &cl);
+        chart_bars(&c, 700, 0, 700, 520, &ca);
+        rc = canvas_save_png(&c, out, e);
+    }
+    canvas_free(&c);
+    for (int r = 0; r < n; r++) eval_result_free(&runs[r]);
+    return rc;
+}
+
+int cmd_plot(int argc, char **argv) {
+    const char *metrics = NULL, *levels = NULL, *out = NULL, *title = "training";
+    Opt opts[] = {
+        {"metrics", OPT_STR, &metrics, "training curves from a run's metrics.jsonl"},
+        {"levels", OPT_STR, &levels, "per-level bars from eval JSON files, comma-separated (reference first)"},
+        {"title", OPT_STR, &title, "with --metrics: the run's name in the title (default: training)"},
+        {"out", OPT_STR, &out, "PNG file to write (required)"},
+        {0},
+    };
+    int rc = opt_parse("plot", "(--metrics RUN/metrics.jsonl | --levels A.json,B.json) --out FILE.png", opts, argc, argv);
+    if (rc) return rc == 3 ? 0 : rc;
+    if (!out || !metrics == !levels) return cli_usage_error("plot", "give --out and one of --metrics or --levels");
+    Err e;
+    if (metrics ? plot_curves(metrics, out, title, &e) : plot_levels(levels, out, &e)) return cli_fail(&e);
+    printf("wrote %s\n", out);
+    return 0;
+}

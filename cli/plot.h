@@ -1,0 +1,52 @@
+// cli/plot.h -- line and grouped-bar charts as PNG files, without Python.
+//
+// A Canvas is an RGB image; charts are drawn into rectangles of it (several panels per
+// image), text with stb_easy_font's bitmap glyphs (rasterised here, scaled 2x), and the
+// file written with stb_image_write (through an atomic write). Axes get "nice" ticks
+// (1, 2, 5 x 10^k), a title, axis labels and a legend.
+//
+// `o1p plot` draws the two figures of the demo:
+//   o1p plot --metrics RUN/metrics.jsonl --out curves.png   training curves
+//   o1p plot --levels BASE.json,RUN.json,... --out levels.png   per-level length and accuracy
+#ifndef O1P_PLOT_H
+#define O1P_PLOT_H
+
+#include "../base/err.h"
+
+typedef struct {
+    int w, h;
+    unsigned char *rgb;  // [h, w, 3]
+} Canvas;
+
+int canvas_init(Canvas *c, int w, int h, Err *e);  // white
+void canvas_free(Canvas *c);
+int canvas_save_png(const Canvas *c, const char *path, Err *e);
+
+// Text at (x, y) (top-left) in color, scale s (pixels per glyph unit); vertical when
+// rotate (reading upwards, (x, y) is then the bottom-left). Returns the width drawn.
+int canvas_text(Canvas *c, int x, int y, const char *text, const unsigned char color[3], int s, int rotate);
+int text_width(const char *text, int s);
+
+typedef struct {
+    const char *name;  // legend entry
+    const double *x;   // [n] (NULL: 1..n); ignored by bar charts
+    const double *y;   // [n]; NAN points are skipped
+    int n;
+} Series;
+
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    const Series *series;
+    int n_series;
+    const char *const *groups;  // bar charts: the n group labels (series[i].y[g])
+    int zero_based;             // include 0 in the y range
+    double ymax;                // > 0: the y range is [0, ymax] (e.g. 100 for percentages)
+} Chart;
+
+// Draws the chart in the rectangle (x, y, w, h) of c.
+void chart_lines(Canvas *c, int x, int y, int w, int h, const Chart *ch);
+void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch);
+
+int cmd_plot(int argc, char **argv);
+
+#endif

@@ -1,0 +1,16 @@
+// engine/backend.c -- a backend by its --device name.
+#include "backend.h"
+
+#include <string.h>
+
+const Kernels *backend_by_name(const char *name, Err *e) {
+    const Kernels *k = kernels_by_name(name);
+    if (!k) {
+        if (!strcmp(name, "cuda"))
+            err_fmt(e, "the CUDA backend is not available (build with 'make cuda' and run on a GPU)");
+        else
+            err_fmt(e, "unknown device '%s' (expected cpu or cuda)", name);
+    }
+    return k;
+}
+

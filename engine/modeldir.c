@@ -1,0 +1,62 @@
+// engine/modeldir.c -- model folders: the model, its tokenizer, the chat template's ids.
+#include "modeldir.h"
+
+#include <string.h>
+
+#include "../base/io.h"
+#include "../data/chat.h"
+#include "../model/io.h"
+
+int chat_tokens(const Tokenizer *t, const char *name, ChatTokens *ct, Err *e) {
+    ct->im_start = tok_id(t, CHAT_IM_START, strlen(CHAT_IM_START));
+    ct->im_end = tok_id(t, CHAT_IM_END, strlen(CHAT_IM_END));
+    ct->endoftext = tok_id(t, TOK_ENDOFTEXT, strlen(TOK_ENDOFTEXT));
+    const char *missing = ct->im_start < 0 || !tok_is_special(t, ct->im_start) ? CHAT_IM_START
+                          : ct->im_end < 0 || !tok_is_special(t, ct->im_end)   ? CHAT_IM_END
+                                                                                : NULL;
+    if (missing)
+        return err_fmt(e, "%s: the tokenizer has no special token %s (the chat template needs "
+                          "%s and %s as added special tokens)",
+                       name, missing, CHAT_IM_START, CHAT_IM_END);
+    if (ct->endoftext >= 0 && !tok_is_special(t, ct->endoftext)) ct->endoftext = -1;
+    return 0;
+}
+
+int tok_check_fits(const Tokenizer *t, const char *tok_name, const Config *c, Err *e) {
+    int n = tok_vocab_size(t);
+    if (n > c->vocab_size)
+        return err_fmt(e, "%s: the tokenizer has %d tokens but the model's vocab_size is %d", tok_name, n,
+                       c->vocab_size);
+    return 0;
+}
+
+int model_dir_load(ModelDir *md, const char *dir, const Kernels *k, Err *e) {
+    memset(md, 0, sizeof *md);
+    char path[4200];
+    if (path_join(path, sizeof path, dir, "tokenizer.json", e)) return -1;
+    if (!file_exists(path))
+        return err_fmt(e, "%s: no tokenizer.json (a model folder needs config.json, model.safetensors "
+                          "and tokenizer.json)",
+                       dir);
+    // The tokenizer first: it is cheap, and a mismatch is then found before the weights load.
+    Config c;
+    char cpath[4200];
+    if (path_join(cpath, sizeof cpath, dir, "config.json", e) || config_load(cpath, &c, e)) return -1;
+    md->tok = tok_load(path, e);
+    if (!md->tok) return -1;
+    if (tok_check_fits(md->tok, path, &c, e) || chat_tokens(md->tok, path, &md->chat, e) ||
+        model_load(&md->m, dir, k, e)) {
+        tok_free(md->tok);
+        md->tok = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void model_dir_free(ModelDir *md) {
+    if (md->tok) {
+        tok_free(md->tok);
+        model_free(&md->m);
+    }
+    memset(md, 0, sizeof *md);
+}

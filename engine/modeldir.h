@@ -1,0 +1,41 @@
+// engine/modeldir.h -- a model folder: the model, its tokenizer and the chat template's ids.
+//
+// A model folder is dir/config.json + dir/model.safetensors (model/io.h) and
+// dir/tokenizer.json. The tokenizer must fit the model: every id it can produce must be
+// below the model's vocab_size (models often pad their embedding, so a smaller
+// tokenizer is fine), and it must have <|im_start|> and <|im_end|> as special tokens.
+#ifndef O1P_MODELDIR_H
+#define O1P_MODELDIR_H
+
+#include "../base/err.h"
+#include "../model/model.h"
+#include "../tokenizer/tokenizer.h"
+
+// The ids of the chat template's special tokens; -1 when the tokenizer lacks one.
+typedef struct {
+    int im_start, im_end, endoftext;
+} ChatTokens;
+
+// Looks the special tokens up. Fails (naming `name`, usually the tokenizer's path) when
+// <|im_start|> or <|im_end|> is missing or not a special token.
+int chat_tokens(const Tokenizer *t, const char *name, ChatTokens *ct, Err *e);
+
+// Fails when the tokenizer's vocab (tok_vocab_size) exceeds the model's vocab_size:
+// "TOKNAME: the tokenizer has 2051 tokens but the model's vocab_size is 2048".
+int tok_check_fits(const Tokenizer *t, const char *tok_name, const Config *c, Err *e);
+
+// A model folder loaded for use: the model on backend k, its tokenizer, the chat ids.
+typedef struct {
+    Model m;
+    Tokenizer *tok;
+    ChatTokens chat;
+} ModelDir;
+
+// Loads dir (model_load + dir/tokenizer.json) and checks that they fit together.
+// Errors: "DIR: no tokenizer.json (a model folder needs config.json,
+// model.safetensors and tokenizer.json)", vocab mismatch, missing chat tokens, and
+// every error of model_load / tok_load. On error nothing is left allocated.
+int model_dir_load(ModelDir *md, const char *dir, const Kernels *k, Err *e);
+void model_dir_free(ModelDir *md);
+
+#endif

@@ -1,0 +1,54 @@
+// engine/optim.c -- AdamW with clipping and the cosine schedule (see optim.h).
+#include "optim.h"
+
+#include <math.h>
+#include <string.h>
+
+OptimConfig optim_defaults(void) {
+    OptimConfig c = {.lr = 3e-4f, .min_lr_ratio = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f,
+                     .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f,
+                     .warmup_steps = 0, .total_steps = 1};
+    return c;
+}
+
+int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e) {
+    memset(o, 0, sizeof *o);
+    o->cfg = cfg;
+    o->m = m->k->alloc(m->n_params * sizeof(float));
+    o->v = m->k->alloc(m->n_params * sizeof(float));
+    if (!o->m || !o->v) {
+        optim_free(o, m);
+        return err_fmt(e, "out of %s memory for the optimizer state", m->k->name);
+    }
+    return 0;
+}
+
+void optim_free(Optimizer *o, const Model *m) {
+    if (o->m) m->k->free(o->m);
+    if (o->v) m->k->free(o->v);
+    o->m = o->v = NULL;
+}
+
+float optim_lr(const OptimConfig *c, int s) {
+    if (s < c->warmup_steps) return c->lr * (float)(s + 1) / (float)c->warmup_steps;
+    int span = c->total_steps - c->warmup_steps;
+    if (span <= 0) return c->lr;
+    double frac = (double)(s - c->warmup_steps) / span;
+    if (frac > 1) frac = 1;
+    double min_lr = c->lr * c->min_lr_ratio;
+    return (float)(min_lr + 0.5 * (c->lr - min_lr) * (1.0 + cos(M_PI * frac)));
+}
+
+double optim_step(Optimizer *o, Model *m, float *lr_out) {
+    const OptimConfig *c = &o->cfg;
+    double norm = sqrt(m->k->sum_squares(m->grads_mem, m->n_params));
+    float scale = 1.0f;
+    // Clipping by the global norm: g <- g * clip / norm when norm > clip.
+    if (c->grad_clip > 0 && norm > c->grad_clip) scale = (float)(c->grad_clip / norm);
+    float lr = optim_lr(c, o->step);
+    o->step++;
+    m->k->adamw(m->params_mem, m->grads_mem, o->m, o->v, m->n_params, m->n_decay, lr, c->beta1,
+                c->beta2, c->eps, c->weight_decay, scale, o->step);
+    if (lr_out) *lr_out = lr;
+    return norm;
+}

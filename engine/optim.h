@@ -1,0 +1,36 @@
+// engine/optim.h -- AdamW with global gradient-norm clipping and a cosine schedule.
+#ifndef O1P_OPTIM_H
+#define O1P_OPTIM_H
+
+#include "../base/err.h"
+#include "../model/model.h"
+
+typedef struct {
+    float lr;            // peak learning rate
+    float min_lr_ratio;  // the cosine decays to lr * min_lr_ratio
+    float beta1, beta2, eps, weight_decay;
+    float grad_clip;     // max global gradient norm; 0 disables clipping
+    int warmup_steps;    // linear warmup from lr / warmup_steps
+    int total_steps;     // the cosine spans warmup_steps .. total_steps
+} OptimConfig;
+
+// The defaults used by the stages: lr 3e-4, betas (0.9, 0.95), eps 1e-8, wd 0.1,
+// clip 1.0, min ratio 0.1.
+OptimConfig optim_defaults(void);
+
+typedef struct {
+    OptimConfig cfg;
+    float *m, *v;  // backend memory, [n_params] each
+    int step;      // optimizer steps taken
+} Optimizer;
+
+int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e);
+void optim_free(Optimizer *o, const Model *m);
+// Learning rate at 0-based step s: linear warmup over warmup_steps, then cosine from lr
+// down to lr * min_lr_ratio at total_steps.
+float optim_lr(const OptimConfig *c, int s);
+// One update from the gradients accumulated in m->g (which are zeroed afterwards).
+// Returns the global gradient norm before clipping; *lr_out gets the rate used.
+double optim_step(Optimizer *o, Model *m, float *lr_out);
+
+#endif

@@ -1,0 +1,455 @@
+// engine/sampler.c -- batched sampling with a KV cache (see sampler.h for the scheme).
+#include "../engine/sampler.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---- one token ---------------------------------------------------------------------
+
+int sample_scratch_init(SampleScratch *sc, int V, Err *e) {
+    sc->V = V;
+    sc->cand = malloc((size_t)V * sizeof *sc->cand);
+    if (!sc->cand) return err_fmt(e, "out of memory for sampling scratch (V = %d)", V);
+    return 0;
+}
+
+void sample_scratch_free(SampleScratch *sc) {
+    free(sc->cand);
+    memset(sc, 0, sizeof *sc);
+}
+
+// The candidate order: more probable first, ties to the lower id (a total order, so
+// qsort's result is unique).
+static int cand_before(const SampleCand *a, const SampleCand *b) {
+    return a->w > b->w || (a->w == b->w && a->id < b->id);
+}
+
+static int cand_cmp(const void *pa, const void *pb) {
+    const SampleCand *a = pa, *b = pb;
+    return cand_before(a, b) ? -1 : cand_before(b, a) ? 1 : 0;
+}
+
+// Min-heap (the worst candidate at the root) of the k best candidates seen so far.
+static void heap_sift_down(SampleCand *h, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && cand_before(&h[w], &h[l])) w = l;
+        if (r < n && cand_before(&h[w], &h[r])) w = r;
+        if (w == i) return;
+        SampleCand t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, int top_k,
+                     float top_p, Rng *rng, double *logprob) {
+    int V = sc->V;
+    float mx = logits[0];
+    int argmax = 0;
+    for (int i = 1; i < V; i++)
+        if (logits[i] > mx) mx = logits[i], argmax = i;  // strict: ties keep the lower id
+    // log softmax at temperature 1: l - max - log sum exp(l - max)
+    double z1 = 0;
+    for (int i = 0; i < V; i++) z1 += exp((double)logits[i] - mx);
+    double lse1 = mx + log(z1);
+    int32_t tok;
+    if (temperature <= 0) {
+        tok = argmax;
+    } else {
+        SampleCand *c = sc->cand;
+        double inv_t = 1.0 / temperature, z = 0;
+        int n;
+        if (top_k > 0 && top_k < V) {
+            // The k best by a min-heap: O(V log k).
+            n = 0;
+            for (int i = 0; i < V; i++) {
+                SampleCand x = {exp(((double)logits[i] - mx) * inv_t), i};
+                if (n < top_k) {
+                    c[n++] = x;
+                    if (n == top_k)
+                        for (int j = n / 2 - 1; j >= 0; j--) heap_sift_down(c, n, j);
+                } else if (cand_before(&x, &c[0])) {
+                    c[0] = x;
+                    heap_sift_down(c, n, 0);
+                }
+            }
+            qsort(c, (size_t)n, sizeof *c, cand_cmp);
+            for (int i = 0; i < n; i++) z += c[i].w;
+        } else {
+            for (int i = 0; i < V; i++) {
+                c[i].w = exp(((double)logits[i] - mx) * inv_t);
+                c[i].id = i;
+                z += c[i].w;
+            }
+            n = V;
+            if (top_p < 1) {
+                // A token x can be in the nucleus only if the mass of x and every token after
+                // it (at most V tokens, each no more probable than x) reaches 1 - p, so a
+                // token with w/z < (1 - p) / V never is; halving the bound leaves room for
+                // rounding. Only the rest needs sorting.
+                double cut = (1.0 - top_p) / (2.0 * V) * z;
+                n = 0;
+                for (int i = 0; i < V; i++)
+                    if (c[i].w >= cut) c[n++] = c[i];
+                qsort(c, (size_t)n, sizeof *c, cand_cmp);
+            }
+        }
+        if (top_p < 1) {
+            // Nucleus: the smallest sorted prefix with mass >= p of the candidates' mass
+            // (the filtered-out tail is never part of it; z stays the full mass).
+            double need = top_p * z, cum = 0;
+            int keep = 0;
+            while (keep < n && cum < need) cum += c[keep++].w;
+            if (keep == 0) keep = 1;
+            n = keep;
+            z = cum;
+        }
+        // Draw: the first candidate whose cumulative mass exceeds u * z.
+        double u = rng_double(rng) * z, cum = 0;
+        tok = c[n - 1].id;
+        for (int i = 0; i < n; i++) {
+            cum += c[i].w;
+            if (cum > u) {
+                tok = c[i].id;
+                break;
+            }
+        }
+    }
+    if (logprob) *logprob = (double)logits[tok] - lse1;
+    return tok;
+}
+
+// ---- the batched sampler ------------------------------------------------------------
+
+// Most token rows in one model_decode_step call. The CPU matmul sums a row in one order
+// up to ROWWISE_MAX = 64 rows and in another above (kernels/cpu/matmul.c: the decode
+// kernels, then cpu_gemm), each the same whatever the number of rows in the call; so a
+// larger step is cut into calls of at most this many, and every decode row takes the
+// first: the samples then do not depend on how many sequences share a step.
+enum { SAMPLER_CALL_ROWS = 64 };
+
+typedef enum {
+    SLOT_FREE,
+    SLOT_PREFILL,  // prompt tokens 0..P-2 being prefilled (chunked), then P-1 with logits
+    SLOT_FOLLOW,   // waits for the sibling `leader` to finish its prefill, then shares it
+    SLOT_DECODE,   // feeds `feed` at position `feed_pos` each step and samples the next
+    SLOT_HELD,     // its sample is done, but siblings still read the prompt in it
+} SlotState;
+
+typedef struct {
+    SlotState state;
+    int req, sample;
+    int P;           // prompt length
+    int prefilled;   // prompt tokens 0..prefilled-1 in the cache (SLOT_PREFILL)
+    int leader;      // SLOT_FOLLOW: the slot being prefilled
+    int pslot, plen; // positions 0..plen-1 of the sequence are in slot pslot (the prompt)
+    int refs;        // slots whose pslot is this one
+    int32_t next;    // the token drawn this step ...
+    double next_lp;  // ... and its log-prob at temperature 1
+    int32_t feed;    // SLOT_DECODE: the token fed this step ...
+    int feed_pos;    // ... at this position
+    int row;         // this step's logits row, or -1
+    int n_gen;
+    int32_t *gen;    // [max_len] generated ids
+    double sum_lp;
+    Rng rng;
+} Slot;
+
+struct Sampler {
+    Model *m;
+    KVCache kv;
+    int slots, max_len, chunk, V;
+    int max_N;          // rows per model_decode_step call
+    int32_t stop[SAMPLER_MAX_STOP];
+    int n_stop;
+    Slot *slot;         // [slots]
+    int32_t *gen_mem;   // [slots, max_len]
+    int *step_mem;      // one allocation: tokens, slots, positions, prefix slots and lengths
+    int *tok, *sl, *pos, *psl, *plen;  // [slots + chunk] each
+    float *logits;      // [slots + 1, V] host: a row per logits token, then a sink row
+    SampleScratch *sc;  // [n_sc]: one per thread, the draws of a step run in parallel
+    int n_sc;
+    SamplerStats st;
+};
+
+void sampler_free(Sampler *s) {
+    if (!s) return;
+    kvcache_free(&s->kv, s->m);
+    free(s->slot);
+    free(s->gen_mem);
+    free(s->step_mem);
+    free(s->logits);
+    for (int i = 0; i < s->n_sc; i++) sample_scratch_free(&s->sc[i]);
+    free(s->sc);
+    free(s);
+}
+
+Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
+    const Config *c = &m->cfg;
+    int slots = o->slots > 0 ? o->slots : 16;
+    int max_len = o->max_len > 0 ? o->max_len : c->max_seq_len;
+    int chunk = o->prefill_chunk > 0 ? o->prefill_chunk : 256;
+    if (max_len > c->max_seq_len) {
+        err_fmt(e, "a sampling context of %d positions exceeds the model's max_position_embeddings = %d",
+                max_len, c->max_seq_len);
+        return NULL;
+    }
+    if (o->n_stop < 0 || o->n_stop > SAMPLER_MAX_STOP) {
+        err_fmt(e, "%d stop tokens given; at most %d", o->n_stop, SAMPLER_MAX_STOP);
+        return NULL;
+    }
+    for (int i = 0; i < o->n_stop; i++)
+        if (o->stop_ids[i] < 0 || o->stop_ids[i] >= c->vocab_size) {
+            err_fmt(e, "stop token id %d is outside the vocab (vocab_size = %d)", (int)o->stop_ids[i],
+                    c->vocab_size);
+            return NULL;
+        }
+    Sampler *s = calloc(1, sizeof *s);
+    if (!s) {
+        err_fmt(e, "out of memory for a sampler");
+        return NULL;
+    }
+    s->m = m;
+    s->slots = slots;
+    s->max_len = max_len;
+    s->chunk = chunk;
+    s->max_N = slots + chunk < SAMPLER_CALL_ROWS ? slots + chunk : SAMPLER_CALL_ROWS;
+    s->V = c->vocab_size;
+    s->n_stop = o->n_stop;
+    if (o->n_stop) memcpy(s->stop, o->stop_ids, (size_t)o->n_stop * sizeof(int32_t));
+    if (kvcache_create(&s->kv, m, slots, max_len, s->max_N, e)) {
+        free(s);
+        return NULL;
+    }
+    s->slot = calloc((size_t)slots, sizeof *s->slot);
+    s->gen_mem = malloc((size_t)slots * max_len * sizeof(int32_t));
+    s->step_mem = malloc(5 * (size_t)(slots + chunk) * sizeof(int));
+    s->logits = malloc((size_t)(slots + 1) * s->V * sizeof(float));  // + a discarded row
+    int n_sc = omp_get_max_threads();
+    s->sc = calloc((size_t)n_sc, sizeof *s->sc);
+    int ok = s->slot && s->gen_mem && s->step_mem && s->logits && s->sc;
+    for (int i = 0; ok && i < n_sc; i++, s->n_sc++) ok = !sample_scratch_init(&s->sc[i], s->V, e);
+    if (!ok) {
+        sampler_free(s);
+        err_fmt(e, "out of memory for a sampler of %d slots x %d positions", slots, max_len);
+        return NULL;
+    }
+    s->tok = s->step_mem;
+    s->sl = s->tok + slots + chunk;
+    s->pos = s->sl + slots + chunk;
+    s->psl = s->pos + slots + chunk;
+    s->plen = s->psl + slots + chunk;
+    for (int i = 0; i < slots; i++) s->slot[i].gen = s->gen_mem + (size_t)i * max_len;
+    return s;
+}
+
+const SamplerStats *sampler_stats(const Sampler *s) { return &s->st; }
+
+int sampler_check(const Sampler *s, const SampleRequest *r, int i, Err *e) {
+    if (r->prompt_len < 1) return err_fmt(e, "request %d: empty prompt", i);
+    if (r->prompt_len >= s->max_len)
+        return err_fmt(e, "request %d: the prompt has %d tokens; the context holds %d (prompt + at least one generated token)",
+                       i, r->prompt_len, s->max_len);
+    if (r->k < 1) return err_fmt(e, "request %d: k = %d samples; expected k >= 1", i, r->k);
+    if (r->max_new < 1) return err_fmt(e, "request %d: max_new = %d; expected >= 1", i, r->max_new);
+    if (!(r->temperature >= 0) || !isfinite(r->temperature))
+        return err_fmt(e, "request %d: temperature %g; expected a finite number >= 0", i, r->temperature);
+    if (!(r->top_p > 0 && r->top_p <= 1))
+        return err_fmt(e, "request %d: top_p %g; expected 0 < top_p <= 1", i, r->top_p);
+    if (r->top_k < 0) return err_fmt(e, "request %d: top_k %d; expected >= 0", i, r->top_k);
+    for (int t = 0; t < r->prompt_len; t++)
+        if (r->prompt[t] < 0 || r->prompt[t] >= s->V)
+            return err_fmt(e, "request %d: prompt token %d has id %d, outside the vocab (vocab_size = %d)",
+                           i, t, (int)r->prompt[t], s->V);
+    return 0;
+}
+
+typedef struct {
+    Sampler *s;
+    const SampleRequest *reqs;
+    const SamplerCallbacks *cb;
+    int *left;  // [n_reqs] samples not yet done
+} Run;
+
+// Slot i's sequence reads positions 0..n-1 from slot owner (which holds its prompt).
+static void share_prompt(Sampler *s, int i, int owner, int n) {
+    s->slot[i].pslot = owner;
+    s->slot[i].plen = n;
+    s->slot[owner].refs++;
+    s->st.prefills_shared++;
+}
+
+// Slot i's sample is done: the slot is free unless siblings still read its prompt, and
+// the slot it read its own prompt from loses a reader.
+static void release(Sampler *s, int i) {
+    Slot *q = &s->slot[i];
+    q->state = q->refs ? SLOT_HELD : SLOT_FREE;
+    if (!q->plen) return;
+    Slot *o = &s->slot[q->pslot];
+    if (--o->refs == 0 && o->state == SLOT_HELD) o->state = SLOT_FREE;
+}
+
+// Takes the token drawn for slot i; frees the slot when the sample ends. Returns non-zero
+// when a callback asks to stop.
+static int take_token(Run *run, int i) {
+    Sampler *s = run->s;
+    Slot *q = &s->slot[i];
+    const SampleRequest *r = &run->reqs[q->req];
+    int32_t t = q->next;
+    q->gen[q->n_gen++] = t;
+    q->sum_lp += q->next_lp;
+    s->st.tokens_generated++;
+    const SamplerCallbacks *cb = run->cb;
+    if (cb->on_token && cb->on_token(cb->user, q->req, q->sample, t)) return 1;
+    int stop = 0;
+    for (int j = 0; j < s->n_stop; j++) stop |= t == s->stop[j];
+    // The token would be fed at position P + n_gen - 1 next step.
+    int full = q->n_gen >= r->max_new || q->P + q->n_gen - 1 >= s->max_len;
+    if (!stop && !full) {
+        q->state = SLOT_DECODE;
+        q->feed = t;
+        q->feed_pos = q->P + q->n_gen - 1;
+        return 0;
+    }
+    SampleResult res = {q->req, q->sample, q->gen, q->n_gen, stop, !stop,
+                        q->sum_lp / q->n_gen, q->sum_lp};
+    release(s, i);
+    s->st.samples_done++;
+    if (--run->left[q->req] == 0) s->st.requests_done++;
+    if (cb->on_sample && cb->on_sample(cb->user, &res)) return 1;
+    return 0;
+}
+
+// Puts sample j of request r into free slot i: reads the prompt from a sibling's slot
+// when one holds it, else starts a prefill.
+static void admit(Run *run, int i, int r, int j) {
+    Sampler *s = run->s;
+    const SampleRequest *rq = &run->reqs[r];
+    Slot *q = &s->slot[i];
+    memset(q, 0, sizeof *q);
+    q->gen = s->gen_mem + (size_t)i * s->max_len;
+    q->req = r;
+    q->sample = j;
+    q->P = rq->prompt_len;
+    q->rng = rng_derive(rq->seed, rq->id, (uint64_t)j);
+    q->pslot = i;
+    q->state = SLOT_PREFILL;
+    for (int o = 0; o < s->slots; o++) {
+        Slot *b = &s->slot[o];
+        if (o == i || b->req != r) continue;
+        if (b->state == SLOT_DECODE || b->state == SLOT_HELD) {
+            // The prompt of a running or held sibling is in the cache at 0..P-2 (at least),
+            // in its slot or in the one it reads: read it there, then feed the last prompt
+            // token to get the first logits.
+            share_prompt(s, i, b->plen ? b->pslot : o, q->P - 1);
+            q->state = SLOT_DECODE;
+            q->feed = rq->prompt[q->P - 1];
+            q->feed_pos = q->P - 1;
+            return;
+        }
+        if (b->state == SLOT_PREFILL) {
+            q->state = SLOT_FOLLOW;
+            q->leader = o;
+            return;
+        }
+    }
+}
+
+int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const SamplerCallbacks *cb,
+                Err *e) {
+    static const SamplerCallbacks none = {0};
+    if (!cb) cb = &none;
+    memset(&s->st, 0, sizeof s->st);
+    for (int i = 0; i < n_reqs; i++)
+        if (sampler_check(s, &reqs[i], i, e)) return -1;
+    Run run = {s, reqs, cb, malloc((size_t)(n_reqs > 0 ? n_reqs : 1) * sizeof(int))};
+    if (!run.left) return err_fmt(e, "out of memory for %d requests", n_reqs);
+    for (int i = 0; i < n_reqs; i++) run.left[i] = reqs[i].k;
+    for (int i = 0; i < s->slots; i++) s->slot[i].state = SLOT_FREE;
+    int next_r = 0, next_j = 0, rc = 0;
+    for (;;) {
+        // 1. Admission: waiting samples, in order, into free slots.
+        for (int i = 0; i < s->slots && next_r < n_reqs; i++) {
+            if (s->slot[i].state != SLOT_FREE) continue;
+            admit(&run, i, next_r, next_j);
+            if (++next_j == reqs[next_r].k) next_r++, next_j = 0;
+        }
+        // 2. The step: prompt chunks without logits first, then one logits token per slot.
+        int n = 0, budget = s->chunk;
+        for (int i = 0; i < s->slots; i++) {
+            Slot *q = &s->slot[i];
+            q->row = -1;
+            if (q->state != SLOT_PREFILL) continue;
+            const int32_t *p = reqs[q->req].prompt;
+            while (q->prefilled < q->P - 1 && budget > 0) {
+                s->tok[n] = p[q->prefilled];
+                s->sl[n] = s->psl[n] = i;
+                s->plen[n] = 0;
+                s->pos[n++] = q->prefilled++;
+                budget--;
+            }
+        }
+        int first_out = n;
+        for (int i = 0; i < s->slots; i++) {
+            Slot *q = &s->slot[i];
+            if (q->state == SLOT_PREFILL && q->prefilled == q->P - 1) {
+                s->tok[n] = reqs[q->req].prompt[q->P - 1];
+                s->pos[n] = q->P - 1;
+            } else if (q->state == SLOT_DECODE) {
+                s->tok[n] = q->feed;
+                s->pos[n] = q->feed_pos;
+            } else {
+                continue;
+            }
+            s->sl[n] = i;
+            s->psl[n] = q->pslot;
+            s->plen[n] = q->plen;
+            q->row = n++ - first_out;
+        }
+        if (n == 0) break;  // nothing running, nothing waiting
+        // Calls of at most max_N rows, in order (a call's keys and values are in the cache
+        // for the next). A call of prompt tokens only still computes one logits row (into
+        // the sink row): every call has a head of at least one row.
+        for (int c0 = 0; c0 < n; c0 += s->max_N) {
+            int len = n - c0 < s->max_N ? n - c0 : s->max_N;
+            int out0 = c0 > first_out ? c0 : first_out, n_out = c0 + len - out0;
+            float *dst = s->logits + (size_t)(out0 - first_out) * s->V;
+            if (n_out <= 0) n_out = 1, dst = s->logits + (size_t)s->slots * s->V;
+            model_decode_step(s->m, &s->kv, s->tok + c0, s->sl + c0, s->pos + c0, s->psl + c0, s->plen + c0,
+                              len, n_out, dst);
+        }
+        s->st.steps++;
+        s->st.prompt_tokens += (uint64_t)first_out;
+        for (int i = 0; i < s->slots; i++)
+            if (s->slot[i].state == SLOT_PREFILL && s->slot[i].row >= 0)
+                s->st.prompt_tokens++;
+        // 3. Siblings that waited for a prefill finished in this step read its prompt
+        // (0..P-1) and take its logits row.
+        for (int i = 0; i < s->slots; i++) {
+            Slot *q = &s->slot[i];
+            if (q->state != SLOT_FOLLOW || s->slot[q->leader].row < 0) continue;
+            share_prompt(s, i, q->leader, q->P);
+            q->row = s->slot[q->leader].row;
+        }
+        // 4. Sample: the draws in parallel (each slot has its own stream, so the result does
+        // not depend on the threads), then the bookkeeping and callbacks in slot order.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_sc)
+        for (int i = 0; i < s->slots; i++) {
+            Slot *q = &s->slot[i];
+            if (q->row < 0) continue;
+            const SampleRequest *r = &reqs[q->req];
+            q->next = sample_token(&s->sc[omp_get_thread_num()], s->logits + (size_t)q->row * s->V,
+                                   r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
+        }
+        for (int i = 0; i < s->slots && !rc; i++)
+            if (s->slot[i].row >= 0) rc = take_token(&run, i);
+        if (!rc && cb->on_step) rc = cb->on_step(cb->user, &s->st);
+        if (rc) break;
+    }
+    free(run.left);
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,333 @@
+// engine/trainer.c -- output folder, checkpoints, resume, signals, progress, metrics.
+// The checkpoint protocol is explained in trainer.h.
+#include "../engine/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../base/io.h"
+#include "../model/io.h"
+#include "../engine/progress.h"
+
+// TrainState.extra slots used by the trainer. 64-bit values are stored as two exact
+// 32-bit halves (a double holds any integer below 2^53).
+enum { X_FP_LO, X_FP_HI, X_SIG_LO, X_SIG_HI, X_TOKENS, X_ELAPSED };
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+int trainer_interrupted(void) { return g_stop != 0; }
+
+static void install_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a second signal kills at once
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+// FNV-1a over 64-bit words (then the tail bytes): 8x faster than bytewise on a model's
+// weights, and still a bijection of each word, so any single change alters the hash.
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * UINT64_C(0x100000001b3);
+    }
+    for (; i < n; i++) h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+
+uint64_t model_fingerprint(const Model *m) {
+    float *host = malloc(m->n_params * sizeof(float));
+    if (!host) return 0;  // out of memory: 0, which no real fingerprint equals
+    m->k->download(host, m->params_mem, m->n_params * sizeof(float));
+    uint64_t h = fnv1a(FNV_OFFSET, host, m->n_params * sizeof(float));
+    free(host);
+    return h | 1;  // never 0
+}
+
+static void put_u64(double *x, uint64_t v) {
+    x[0] = (double)(v & 0xffffffffu);
+    x[1] = (double)(v >> 32);
+}
+static uint64_t get_u64(const double *x) { return (uint64_t)x[0] | (uint64_t)x[1] << 32; }
+
+static uint64_t signature_hash(const TrainerOpts *o) {
+    const char *s = o->signature ? o->signature : "";
+    return fnv1a(FNV_OFFSET, s, strlen(s));
+}
+
+StepMetrics step_metrics(void) {
+    StepMetrics s = {.loss = NAN, .grad_norm = NAN, .lr = NAN, .tokens = 0, .trained = 0, .eval_loss = NAN};
+    return s;
+}
+
+BatchPos trainer_batch_pos(const Trainer *t, int kept) {
+    BatchPos p = {.epoch = (int64_t)(t->data_pos / (uint64_t)kept), .pos = (int64_t)(t->data_pos % (uint64_t)kept)};
+    return p;
+}
+
+void trainer_set_batch_pos(Trainer *t, BatchPos p, int kept) {
+    t->data_pos = (uint64_t)p.epoch * (uint64_t)kept + (uint64_t)p.pos;
+}
+
+// Keeps the metrics lines of steps <= step (the steps after it are redone) and drops a
+// half-written last line; rewritten atomically.
+static int metrics_truncate(const char *path, int step, Err *e) {
+    if (!file_exists(path)) return 0;
+    char *text;
+    size_t len, out = 0;
+    if (read_file(path, &text, &len, e)) return -1;
+    for (size_t i = 0; i < len;) {
+        char *eol = memchr(text + i, '\n', len - i);
+        if (!eol) break;  // no newline: cut off mid-line
+        size_t n = (size_t)(eol - (text + i)) + 1;
+        int s;
+        if (sscanf(text + i, "{\"step\":%d", &s) == 1 && s <= step) {
+            memmove(text + out, text + i, n);
+            out += n;
+        }
+        i += n;
+    }
+    int rc = write_file_atomic(path, text, out, e);
+    free(text);
+    return rc;
+}
+
+// Loads a state file and says whether it belongs to the weights with fingerprint fp.
+static int state_try(const char *path, const Trainer *t, uint64_t fp, TrainState *s, float **m, float **v,
+                     Err *e) {
+    if (train_state_load(path, s, m, v, t->m->n_params, e)) return -1;
+    if (!strcmp(s->stage, t->o.stage)) return get_u64(&s->extra[X_FP_LO]) == fp ? 1 : 0;
+    err_fmt(e, "%s: a training state of stage '%s', not '%s'", path, s->stage, t->o.stage);
+    free(*m);
+    free(*v);
+    *m = *v = NULL;
+    return -1;
+}
+
+int trainer_can_resume(const char *out_dir, Err *e) {
+    char a[4200], b[4200];
+    if (path_join(a, sizeof a, out_dir, "train_state.bin", e) ||
+        path_join(b, sizeof b, out_dir, "train_state.next.bin", e))
+        return -1;
+    if (!file_exists(a) && !file_exists(b))
+        return err_fmt(e, "%s: no train_state.bin: nothing to resume (start without --resume)", out_dir);
+    return 0;
+}
+
+// Finds and restores the state that belongs to the folder's weights.
+static int trainer_restore(Trainer *t, Err *e) {
+    const char *dir = t->o.out_dir;
+    int has_next = file_exists(t->path_next), has_state = file_exists(t->path_state);
+    if (trainer_can_resume(dir, e)) return -1;
+    uint64_t fp = model_fingerprint(t->m);
+    TrainState s;
+    float *mom = NULL, *vel = NULL;
+    int which = -1;  // 0: train_state.bin, 1: train_state.next.bin
+    // A crash between steps 2 and 3 of the protocol leaves the new weights with .next.
+    if (has_next) {
+        Err e2;
+        int r = state_try(t->path_next, t, fp, &s, &mom, &vel, &e2);
+        if (r == 1) {
+            which = 1;
+        } else if (r == 0) {
+            free(mom);
+            free(vel);
+            mom = vel = NULL;
+        }
+    }
+    if (which < 0) {
+        if (!has_state)
+            return err_fmt(e, "%s: model.safetensors does not belong to train_state.next.bin and there is "
+                              "no train_state.bin: the folder cannot be resumed",
+                           dir);
+        int r = state_try(t->path_state, t, fp, &s, &mom, &vel, e);
+        if (r < 0) return -1;
+        if (r == 0) {
+            free(mom);
+            free(vel);
+            return err_fmt(e, "%s: model.safetensors does not belong to train_state.bin (step %llu): the "
+                              "weights were changed after the checkpoint; the folder cannot be resumed",
+                           dir, (unsigned long long)s.step);
+        }
+        which = 0;
+    }
+    if (get_u64(&s.extra[X_SIG_LO]) != signature_hash(&t->o)) {
+        free(mom);
+        free(vel);
+        return err_fmt(e, "%s: the run was started with other options; resume it with the same ones "
+                          "(compared: %s)",
+                       dir, t->o.signature ? t->o.signature : "");
+    }
+    if (s.step > (uint64_t)t->o.total_steps) {
+        free(mom);
+        free(vel);
+        return err_fmt(e, "%s: the state is at step %llu, past the run's %d steps", dir,
+                       (unsigned long long)s.step, t->o.total_steps);
+    }
+    // Settle the folder on the chosen state before anything else is written.
+    if (which == 1 && rename(t->path_next, t->path_state) != 0) {
+        free(mom);
+        free(vel);
+        return err_fmt(e, "%s: cannot rename to %s: %s", t->path_next, t->path_state, strerror(errno));
+    }
+    if (which == 0 && has_next) remove(t->path_next);  // the state of weights never written
+    size_t nb = t->m->n_params * sizeof(float);
+    t->m->k->upload(t->opt->m, mom, nb);
+    t->m->k->upload(t->opt->v, vel, nb);
+    free(mom);
+    free(vel);
+    t->opt->step = t->step = t->start_step = t->saved_step = (int)s.step;
+    t->rng.state = s.rng_state;
+    t->data_pos = s.data_pos;
+    t->tokens = t->start_tokens = (int64_t)s.extra[X_TOKENS];
+    t->elapsed = t->elapsed0 = s.extra[X_ELAPSED];
+    return metrics_truncate(t->path_metrics, t->step, e);
+}
+
+int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, const Tokenizer *tok,
+                 Err *e) {
+    memset(t, 0, sizeof *t);
+    t->o = *o;
+    if (t->o.log_every < 1) t->o.log_every = 1;
+    t->m = m;
+    t->opt = opt;
+    t->saved_step = -1;
+    t->rng = rng_seed(o->seed);
+    const char *dir = o->out_dir;
+    if (path_join(t->path_state, sizeof t->path_state, dir, "train_state.bin", e) ||
+        path_join(t->path_next, sizeof t->path_next, dir, "train_state.next.bin", e) ||
+        path_join(t->path_metrics, sizeof t->path_metrics, dir, "metrics.jsonl", e))
+        return -1;
+    if (o->resume) {
+        if (trainer_restore(t, e)) return -1;
+    } else {
+        if (file_exists(t->path_state) || file_exists(t->path_next))
+            return err_fmt(e, "%s holds a training run already (train_state.bin): pass --resume to "
+                              "continue it, or choose another --out",
+                           dir);
+        char tpath[4200];
+        if (make_dirs(dir, e) || path_join(tpath, sizeof tpath, dir, "tokenizer.json", e)) return -1;
+        if (o->tokenizer_src ? copy_into_folder(o->tokenizer_src, dir, "tokenizer.json", e)
+                             : tok && tok_save(tok, tpath, e))
+            return -1;
+        if (write_file_atomic(t->path_metrics, "", 0, e)) return -1;
+    }
+    t->metrics = fopen(t->path_metrics, "a");
+    if (!t->metrics) return err_fmt(e, "%s: cannot open for appending: %s", t->path_metrics, strerror(errno));
+    t->progress = progress_start(t->o.quiet);
+    t->last_loss = NAN;
+    g_stop = 0;
+    install_handlers();
+    return 0;
+}
+
+int trainer_done(const Trainer *t) {
+    return t->step >= t->o.total_steps || g_stop || (t->o.stop_at > 0 && t->step >= t->o.stop_at);
+}
+
+int trainer_checkpoint(Trainer *t, Err *e) {
+    const Model *m = t->m;
+    size_t nb = m->n_params * sizeof(float);
+    float *mom = malloc(nb ? nb : 1), *vel = malloc(nb ? nb : 1);
+    if (!mom || !vel) {
+        free(mom);
+        free(vel);
+        return err_fmt(e, "%s: out of memory for the checkpoint", t->o.out_dir);
+    }
+    m->k->download(mom, t->opt->m, nb);
+    m->k->download(vel, t->opt->v, nb);
+    TrainState s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.stage, sizeof s.stage, "%s", t->o.stage);
+    s.step = (uint64_t)t->step;
+    s.rng_state = t->rng.state;
+    s.data_pos = t->data_pos;
+    s.n_params = m->n_params;
+    put_u64(&s.extra[X_FP_LO], model_fingerprint(m));
+    put_u64(&s.extra[X_SIG_LO], signature_hash(&t->o));
+    s.extra[X_TOKENS] = (double)t->tokens;
+    s.extra[X_ELAPSED] = t->elapsed;
+    // 1. the new state beside the old one; 2. the weights; 3. the state into place.
+    int rc = train_state_save(t->path_next, &s, mom, vel, e);
+    free(mom);
+    free(vel);
+    if (rc || model_save(m, t->o.out_dir, e)) return -1;
+    if (rename(t->path_next, t->path_state) != 0)
+        return err_fmt(e, "%s: cannot rename to %s: %s", t->path_next, t->path_state, strerror(errno));
+    t->saved_step = t->step;
+    return 0;
+}
+
+static void progress(const Trainer *t) {
+    if (t->o.quiet) return;
+    const Progress *p = &t->progress;
+    double dt = progress_elapsed(p);
+    double tps = dt > 0 ? (double)(t->tokens - t->start_tokens) / dt : 0;
+    fprintf(stderr, "%s%s step %d/%d | loss %.4f | %.0f tok/s | ", progress_head(p), t->o.stage, t->step,
+            t->o.total_steps, t->last_loss, tps);
+    progress_eta(p, t->step - t->start_step, t->o.total_steps - t->start_step);
+    fflush(stderr);
+}
+
+int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
+    t->step++;
+    t->tokens += sm->tokens;
+    t->elapsed = t->elapsed0 + progress_elapsed(&t->progress);
+    t->last_loss = sm->loss;
+    fprintf(t->metrics, "{\"step\":%d,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
+                        "\"trained_tokens\":%lld,\"elapsed\":%.3f",
+            t->step, sm->loss, (double)sm->lr, sm->grad_norm, (long long)t->tokens, (long long)sm->trained,
+            t->elapsed);
+    if (!isnan(sm->eval_loss)) fprintf(t->metrics, ",\"eval_loss\":%.9g", sm->eval_loss);
+    fputs("}\n", t->metrics);
+    if (fflush(t->metrics) != 0) return err_fmt(e, "%s: write failed: %s", t->path_metrics, strerror(errno));
+    if (!isfinite(sm->loss))
+        return err_fmt(e, "%s: step %d: the loss is %g (diverged; lower --lr?)", t->o.stage, t->step, sm->loss);
+    if (!isnan(sm->eval_loss) && !t->o.quiet) {
+        progress_clear(&t->progress);
+        fprintf(stderr, "%s step %d/%d | held-out loss %.4f\n", t->o.stage, t->step, t->o.total_steps, sm->eval_loss);
+    }
+    if (t->progress.tty || t->step % t->o.log_every == 0 || t->step == t->o.total_steps) progress(t);
+    if (t->o.save_every > 0 && t->step % t->o.save_every == 0 && t->step < t->o.total_steps)
+        return trainer_checkpoint(t, e);
+    return 0;
+}
+
+int trainer_finish(Trainer *t, Err *e) {
+    if (t->saved_step != t->step && trainer_checkpoint(t, e)) return -1;
+    if (t->o.quiet && t->step == t->o.total_steps) return 0;
+    progress_end(&t->progress);
+    char took[32];
+    format_duration(took, sizeof took, t->elapsed);
+    if (t->step < t->o.total_steps)
+        fprintf(stderr, "%s: %s at step %d/%d; checkpoint saved in %s; continue with the same "
+                        "command and --resume\n",
+                t->o.stage, g_stop ? "interrupted" : "stopped", t->step, t->o.total_steps, t->o.out_dir);
+    else
+        fprintf(stderr, "%s: done, %d steps, %lld tokens in %s; model in %s\n", t->o.stage, t->step,
+                (long long)t->tokens, took, t->o.out_dir);
+    return 0;
+}
+
+void trainer_close(Trainer *t) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (t->metrics) fclose(t->metrics);
+    t->metrics = NULL;
+}

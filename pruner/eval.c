@@ -1,0 +1,550 @@
+// pruner/eval.c -- `o1p eval`: accuracy, solution length, latency and AES of a model on a
+// dataset, and the results tables (see eval.h).
+#include "../pruner/eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../base/io.h"
+#include "../base/json.h"
+#include "../data/grade.h"
+#include "../cli/cli.h"
+#include "../engine/backend.h"
+#include "../engine/modeldir.h"
+#include "../engine/tokset.h"
+#include "../engine/progress.h"
+#include "../engine/sampler.h"
+
+double eval_aes(double acc, double len, double acc_base, double len_base) {
+    if (len_base <= 0 || acc_base <= 0) return NAN;
+    double dl = (len_base - len) / len_base, dacc = (acc - acc_base) / acc_base;
+    return dacc >= 0 ? dl + 3 * fabs(dacc) : dl - 5 * fabs(dacc);
+}
+
+static void stat_add(EvalStat *s, const EvalItem *it) {
+    s->accuracy += it->correct;
+    s->mean_length += it->length;
+    s->n++;
+}
+
+static void stat_close(EvalStat *s) {
+    if (s->n) {
+        s->accuracy /= s->n;
+        s->mean_length /= s->n;
+    }
+}
+
+void eval_summarize(EvalResult *r) {
+    int n = r->all.n;
+    memset(&r->all, 0, sizeof r->all);
+    memset(r->level, 0, sizeof r->level);
+    for (int i = 0; i < n; i++) {
+        const EvalItem *it = &r->items[i];
+        stat_add(&r->all, it);
+        int l = it->level >= 0 && it->level <= DATASET_MAX_LEVEL ? it->level : 0;
+        stat_add(&r->level[l], it);
+    }
+    stat_close(&r->all);
+    for (int l = 0; l <= DATASET_MAX_LEVEL; l++) stat_close(&r->level[l]);
+}
+
+void eval_result_free(EvalResult *r) {
+    if (r->items)
+        for (int i = 0; i < r->all.n; i++) {
+            free(r->items[i].answer);
+            free(r->items[i].output);
+        }
+    free(r->items);
+    memset(r, 0, sizeof *r);
+}
+
+// ---- JSON ------------------------------------------------------------------------------
+static void write_str(FILE *f, const char *s) {
+    if (s)
+        json_write_string(f, s, strlen(s));
+    else
+        fputs("null", f);
+}
+
+int eval_write_json(const char *path, const EvalResult *r, Err *e) {
+    AtomicFile af;
+    if (atomic_open(&af, path, e)) return -1;
+    FILE *f = af.f;
+    fputs("{\"model\": ", f);
+    write_str(f, r->model);
+    fputs(", \"dataset\": ", f);
+    write_str(f, r->dataset);
+    fprintf(f, ", \"k\": %d, \"temperature\": %.6g, \"seconds\": %.6f, \"n_problems\": %d", r->k,
+            r->temperature, r->seconds, r->n_problems);
+    fprintf(f, ",\n \"n\": %d, \"accuracy\": %.9g, \"mean_length\": %.9g, \"sec_per_problem\": %.9g,\n \"levels\": [",
+            r->all.n, r->all.accuracy, r->all.mean_length, r->n_problems ? r->seconds / r->n_problems : 0.0);
+    int first = 1;
+    for (int l = 0; l <= DATASET_MAX_LEVEL; l++) {
+        if (!r->level[l].n) continue;
+        fprintf(f, "%s{\"level\": %d, \"n\": %d, \"accuracy\": %.9g, \"mean_length\": %.9g}", first ? "" : ", ", l,
+                r->level[l].n, r->level[l].accuracy, r->level[l].mean_length);
+        first = 0;
+    }
+    fputs("],\n \"problems\": [", f);
+    for (int i = 0; i < r->all.n; i++) {
+        const EvalItem *it = &r->items[i];
+        fprintf(f, "%s\n  {\"index\": %d, \"sample\": %d, \"level\": %d, \"correct\": %d, \"length\": %d, \"truncated\": %d, \"answer\": ",
+                i ? "," : "", it->index, it->sample, it->level, it->correct, it->length, it->truncated);
+        write_str(f, it->answer);
+        fputs(", \"output\": ", f);
+        write_str(f, it->output);
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+    return atomic_commit(&af, e);
+}
+
+static int get_int(const JsonValue *o, const char *key, const char *path, int *out, Err *e) {
+    long long v;
+    if (json_get_int(o, key, path, &v, e)) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int copy_name(char *dst, size_t cap, const JsonValue *o, const char *key, const char *path, Err *e) {
+    const char *s;
+    if (json_get_string(o, key, path, &s, e)) return -1;
+    snprintf(dst, cap, "%s", s);
+    return 0;
+}
+
+int eval_read_json(const char *path, EvalResult *r, Err *e) {
+    memset(r, 0, sizeof *r);
+    Json *j = json_parse_file(path, e);
+    if (!j) return -1;
+    const JsonValue *root = json_root(j), *probs = json_get(root, "problems");
+    if (root->type != JSON_OBJECT) {
+        json_free(j);
+        return err_fmt(e, "%s: expected an eval result (a JSON object)", path);
+    }
+    if (copy_name(r->model, sizeof r->model, root, "model", path, e) ||
+        copy_name(r->dataset, sizeof r->dataset, root, "dataset", path, e) ||
+        get_int(root, "k", path, &r->k, e) || get_int(root, "n_problems", path, &r->n_problems, e) ||
+        json_get_number(root, "temperature", path, &r->temperature, e) ||
+        json_get_number(root, "seconds", path, &r->seconds, e))
+        goto fail;
+    if (!probs || probs->type != JSON_ARRAY) {
+        err_fmt(e, "%s: expected a \"problems\" array", path);
+        goto fail;
+    }
+    r->items = calloc(probs->len ? probs->len : 1, sizeof *r->items);
+    if (!r->items) {
+        err_fmt(e, "%s: out of memory", path);
+        goto fail;
+    }
+    for (size_t i = 0; i < probs->len; i++) {
+        const JsonValue *p = &probs->items[i];
+        EvalItem *it = &r->items[i];
+        const char *ans = NULL, *out = NULL;
+        const JsonValue *a = json_get(p, "answer");
+        if (get_int(p, "index", path, &it->index, e) || get_int(p, "sample", path, &it->sample, e) ||
+            get_int(p, "level", path, &it->level, e) || get_int(p, "correct", path, &it->correct, e) ||
+            get_int(p, "length", path, &it->length, e) || get_int(p, "truncated", path, &it->truncated, e) ||
+            (a && a->type != JSON_NULL && json_get_string(p, "answer", path, &ans, e)) ||
+            json_get_string(p, "output", path, &out, e))
+            goto fail;
+        it->answer = ans ? strdup(ans) : NULL;
+        it->output = strdup(out);
+        r->all.n = (int)i + 1;
+    }
+    json_free(j);
+    eval_summarize(r);
+    return 0;
+fail:
+    json_free(j);
+    eval_result_free(r);
+    return -1;
+}
+
+// ---- tables ------------------------------------------------------------------------------
+static const EvalResult *find_run(const EvalResult *runs, int n, const char *model, const char *dataset) {
+    for (int i = 0; i < n; i++)
+        if ((!model || !strcmp(runs[i].model, model)) && !strcmp(runs[i].dataset, dataset)) return &runs[i];
+    return NULL;
+}
+
+void eval_table_markdown(FILE *f, const EvalResult *runs, int n_runs, const EvalResult *bases, int n_bases) {
+    // Distinct datasets and models in the order met (bases first: the baseline row leads).
+    const char *ds[64], *models[64];
+    int n_ds = 0, n_models = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const EvalResult *set = pass ? runs : bases;
+        int n = pass ? n_runs : n_bases;
+        for (int i = 0; i < n; i++) {
+            int seen = 0;
+            for (int d = 0; d < n_ds; d++) seen |= !strcmp(ds[d], set[i].dataset);
+            if (!seen && n_ds < 64) ds[n_ds++] = set[i].dataset;
+            seen = 0;
+            for (int m = 0; m < n_models; m++) seen |= !strcmp(models[m], set[i].model);
+            if (!seen && n_models < 64) models[n_models++] = set[i].model;
+        }
+    }
+    fputs("| Model |", f);
+    for (int d = 0; d < n_ds; d++) fprintf(f, " %s Acc (%%) | %s Length | %s AES |", ds[d], ds[d], ds[d]);
+    fputs("\n|---|", f);
+    for (int d = 0; d < n_ds; d++) fputs("---:|---:|---:|", f);
+    fputc('\n', f);
+    for (int m = 0; m < n_models; m++) {
+        fprintf(f, "| %s |", models[m]);
+        for (int d = 0; d < n_ds; d++) {
+            const EvalResult *r = find_run(runs, n_runs, models[m], ds[d]);
+            if (!r) r = find_run(bases, n_bases, models[m], ds[d]);
+            const EvalResult *b = find_run(bases, n_bases, NULL, ds[d]);
+            if (!r) {
+                fputs(" - | - | - |", f);
+                continue;
+            }
+            fprintf(f, " %.1f | %.1f |", 100 * r->all.accuracy, r->all.mean_length);
+            double aes = b ? eval_aes(r->all.accuracy, r->all.mean_length, b->all.accuracy, b->all.mean_length) : NAN;
+            if (!b || !strcmp(b->model, r->model))
+                fputs(" - |", f);
+            else if (isnan(aes))
+                fputs(" n/a |", f);
+            else
+                fprintf(f, " %.3f |", aes);
+        }
+        fputc('\n', f);
+    }
+}
+
+void eval_levels_markdown(FILE *f, const EvalResult *run, const EvalResult *base) {
+    fprintf(f, "| Level | Problems | %s Acc (%%) | %s Acc (%%) | %s Length | %s Length | Length change |\n",
+            base->model, run->model, base->model, run->model);
+    fputs("|---:|---:|---:|---:|---:|---:|---:|\n", f);
+    for (int l = 0; l <= DATASET_MAX_LEVEL + 1; l++) {
+        int all = l == DATASET_MAX_LEVEL + 1;
+        const EvalStat *r = all ? &run->all : &run->level[l], *b = all ? &base->all : &base->level[l];
+        if (!r->n || (!all && r->n == run->all.n)) continue;  // one level only: the total says it
+        if (all)
+            fputs("| all |", f);
+        else if (l == 0)
+            fputs("| unknown |", f);
+        else
+            fprintf(f, "| %d |", l);
+        fprintf(f, " %d | %.1f | %.1f | %.1f | %.1f |", r->n, 100 * b->accuracy, 100 * r->accuracy, b->mean_length,
+                r->mean_length);
+        if (b->mean_length > 0)
+            fprintf(f, " %+.1f%% |\n", 100 * (r->mean_length - b->mean_length) / b->mean_length);
+        else
+            fputs(" - |\n", f);
+    }
+}
+
+// ---- `o1p eval` ------------------------------------------------------------------------
+// "path/to/name.ext" -> "name"
+static void base_name(char *out, size_t cap, const char *path) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    size_t s = n;
+    while (s > 0 && path[s - 1] != '/') s--;
+    size_t end = n;
+    for (size_t i = n; i > s + 1; i--)
+        if (path[i - 1] == '.') {
+            end = i - 1;
+            break;
+        }
+    snprintf(out, cap, "%.*s", (int)(end - s), path + s);
+}
+
+typedef struct {
+    EvalResult *r;
+    const Dataset *ds;
+    const Tokenizer *tok;
+    int total;     // samples expected
+    int done;
+    Progress progress;
+    Err *e;
+} EvalRun;
+
+static int on_sample(void *user, const SampleResult *s) {
+    EvalRun *run = user;
+    EvalItem *it = &run->r->items[s->request * run->r->k + s->sample];
+    const Example *ex = &run->ds->ex[s->request];
+    size_t len;
+    if (tok_decode(run->tok, s->ids, (size_t)s->n, TOK_DEC_SKIP_SPECIAL, &it->output, &len, run->e)) return 1;
+    it->index = s->request;
+    it->sample = s->sample;
+    it->level = ex->level;
+    it->length = s->n;
+    it->truncated = s->truncated;
+    it->answer = grade_extract_boxed(it->output);
+    it->correct = grade_solution(it->output, ex->answer);
+    run->done++;
+    return 0;
+}
+
+static int on_step(void *user, const SamplerStats *st) {
+    EvalRun *run = user;
+    Progress *p = &run->progress;
+    if (!progress_due(p, run->done == run->total)) return 0;
+    double el = progress_elapsed(p);
+    fprintf(stderr, "%seval %s: %d/%d samples, %.0f tok/s, %.0fs elapsed, ", progress_head(p), run->r->model,
+            run->done, run->total, st->tokens_generated / (el > 0 ? el : 1), el);
+    progress_eta(p, run->done, run->total);
+    return 0;
+}
+
+int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop, const Dataset *ds,
+                const TokSet *prompts, const EvalOpts *o, const char *model, const char *dataset, EvalResult *r,
+                Err *e) {
+    memset(r, 0, sizeof *r);
+    SamplerOpts so = {.slots = o->slots, .max_len = m->cfg.max_seq_len, .prefill_chunk = 256, .stop_ids = stop,
+                      .n_stop = n_stop};
+    Sampler *s = sampler_create(m, &so, e);
+    if (!s) return -1;
+    int rc = -1;
+    SampleRequest *reqs = calloc((size_t)ds->n, sizeof *reqs);
+    r->items = calloc((size_t)ds->n * o->k, sizeof *r->items);
+    if (!reqs || !r->items) {
+        err_fmt(e, "out of memory for %d problems", ds->n);
+        goto done;
+    }
+    for (int i = 0; i < ds->n; i++) {
+        const TokExample *x = &prompts->ex[i];
+        int room = m->cfg.max_seq_len - x->prompt_len;
+        if (room < 1) {
+            err_fmt(e, "%s: problem %d: the prompt (%d tokens) fills the model's context of %d", dataset, i + 1,
+                    x->prompt_len, m->cfg.max_seq_len);
+            goto done;
+        }
+        reqs[i] = (SampleRequest){.prompt = (const int32_t *)x->prompt, .prompt_len = x->prompt_len, .k = o->k,
+                                  .max_new = o->max_new > 0 && o->max_new < room ? o->max_new : room,
+                                  .temperature = (float)o->temperature, .top_k = 0, .top_p = (float)o->top_p,
+                                  .seed = o->seed, .id = (uint64_t)i};
+    }
+    snprintf(r->model, sizeof r->model, "%s", model);
+    snprintf(r->dataset, sizeof r->dataset, "%s", dataset);
+    r->k = o->k;
+    r->temperature = o->temperature;
+    r->n_problems = ds->n;
+    r->all.n = ds->n * o->k;
+    EvalRun run = {r, ds, tok, ds->n * o->k, 0, progress_start(o->quiet), e};
+    SamplerCallbacks cb = {.user = &run, .on_sample = on_sample, .on_step = on_step};
+    int sr = sampler_run(s, reqs, ds->n, &cb, e);
+    r->seconds = progress_elapsed(&run.progress);
+    progress_end(&run.progress);
+    if (sr) {
+        if (sr > 0) err_fmt(e, "eval of %s stopped early", model);
+        goto done;
+    }
+    eval_summarize(r);
+    rc = 0;
+done:
+    if (rc) eval_result_free(r);
+    free(reqs);
+    sampler_free(s);
+    return rc;
+}
+
+// Loads the model folder dir on backend k and decodes every problem of data_path with it.
+static int eval_model(const char *dir, const char *name, const char *data_path, const Dataset *ds,
+                      const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e) {
+    ModelDir md;
+    if (model_dir_load(&md, dir, k, e)) return -1;
+    TokSet ts = {0};
+    int rc = -1;
+    char dname[256];
+    base_name(dname, sizeof dname, data_path);
+    if (!examples_tokenize(md.tok, ds, data_path, NULL, EX_PROMPTS_ONLY, &ts, e)) {
+        int32_t stop[2];
+        int n_stop = 0;
+        stop[n_stop++] = md.chat.im_end;
+        if (md.chat.endoftext >= 0) stop[n_stop++] = md.chat.endoftext;
+        rc = eval_decode(&md.m, md.tok, stop, n_stop, ds, &ts, o, name, dname, r, e);
+    }
+    tokset_free(&ts);
+    model_dir_free(&md);
+    return rc;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Reads a comma-separated list of eval JSON files.
+static int read_runs(const char *list, EvalResult **out, int *n, Err *e) {
+    *out = NULL;
+    *n = 0;
+    char *copy = strdup(list), *save = NULL;
+    int cap = 0, rc = 0;
+    for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 4;
+            EvalResult *g = realloc(*out, (size_t)cap * sizeof *g);
+            if (!g) {
+                rc = err_fmt(e, "out of memory");
+                break;
+            }
+            *out = g;
+        }
+        if (eval_read_json(p, &(*out)[*n], e)) {
+            rc = -1;
+            break;
+        }
+        (*n)++;
+    }
+    free(copy);
+    return rc;
+}
+
+static void free_runs(EvalResult *r, int n) {
+    for (int i = 0; i < n; i++) eval_result_free(&r[i]);
+    free(r);
+}
+
+// `o1p eval --table OUT.md --baseline B.json[,..] --results A.json,...`: one table.
+static int table_mode(const char *out, const char *baseline, const char *results) {
+    Err e;
+    EvalResult *runs = NULL, *bases = NULL;
+    int n_runs = 0, n_bases = 0, rc = 1;
+    if (read_runs(results, &runs, &n_runs, &e) || (baseline && read_runs(baseline, &bases, &n_bases, &e))) {
+        cli_fail(&e);
+        goto done;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) goto done;
+    eval_table_markdown(mem, runs, n_runs, bases, n_bases);
+    for (int i = 0; i < n_runs; i++) {
+        const EvalResult *b = NULL;
+        for (int j = 0; j < n_bases && !b; j++)
+            if (!strcmp(bases[j].dataset, runs[i].dataset)) b = &bases[j];
+        if (!b || !strcmp(b->model, runs[i].model)) continue;
+        fprintf(mem, "\n%s on %s, per level:\n\n", runs[i].model, runs[i].dataset);
+        eval_levels_markdown(mem, &runs[i], b);
+    }
+    fclose(mem);
+    fputs(text, stdout);
+    if (write_file_atomic(out, text, len, &e))
+        cli_fail(&e);
+    else
+        rc = 0;
+    free(text);
+done:
+    free_runs(runs, n_runs);
+    free_runs(bases, n_bases);
+    return rc;
+}
+
+// OUT.json -> OUT.md
+static void md_path(char *dst, size_t cap, const char *json_path) {
+    size_t n = strlen(json_path);
+    if (n > 5 && !strcmp(json_path + n - 5, ".json")) n -= 5;
+    snprintf(dst, cap, "%.*s.md", (int)n, json_path);
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *data = NULL, *baseline = NULL, *out = NULL, *name = NULL, *table = NULL,
+               *results = NULL, *device = "cpu";
+    long k = 1, max_new = 0, slots = 16, seed = 1, limit = 0;
+    double temperature = -1, top_p = 1.0;
+    int quiet = 0;
+    Opt opts[] = {
+        {"model", OPT_STR, &model, "model folder to evaluate (required)"},
+        {"data", OPT_STR, &data, "dataset: JSON array or JSONL with problem, answer, optional level (required)"},
+        {"out", OPT_STR, &out, "results JSON to write; the tables go to the same name with .md (required)"},
+        {"baseline", OPT_STR, &baseline, "baseline for AES: a model folder (evaluated too) or an eval JSON"},
+        {"name", OPT_STR, &name, "the model's name in the tables (default: the folder's name)"},
+        {"k", OPT_INT, &k, "samples per problem (default 1: greedy, the paper's protocol)"},
+        {"temperature", OPT_FLOAT, &temperature, "sampling temperature (default 0 for k = 1, else 0.5)"},
+        {"top-p", OPT_FLOAT, &top_p, "nucleus sampling (default 1: off)"},
+        {"max-new", OPT_INT, &max_new, "most tokens generated per problem (default: the context)"},
+        {"limit", OPT_INT, &limit, "evaluate the first N problems only"},
+        {"slots", OPT_INT, &slots, "sequences decoded together (default 16)"},
+        {"seed", OPT_INT, &seed, "sampling seed (default 1)"},
+        {"quiet", OPT_FLAG, &quiet, "no progress line"},
+        {"device", OPT_STR, &device, "cpu (default) or cuda"},
+        {"table", OPT_STR, &table, "table mode: write the Markdown table of --results vs --baseline here"},
+        {"results", OPT_STR, &results, "table mode: comma-separated eval JSON files"},
+        {0},
+    };
+    int rc = opt_parse("eval", "--model DIR --data FILE --out FILE.json [--baseline DIR|FILE.json]\n"
+                               "       o1p eval --table OUT.md --results A.json,B.json --baseline BASE.json",
+                       opts, argc, argv);
+    if (rc) return rc == 3 ? 0 : rc;
+    if (table) {
+        if (!results) return cli_usage_error("eval", "--table needs --results");
+        return table_mode(table, baseline, results);
+    }
+    if (!model || !data || !out) return cli_usage_error("eval", "--model, --data and --out are required");
+    if (k < 1) return cli_usage_error("eval", "--k must be >= 1");
+    if (slots < 1) return cli_usage_error("eval", "--slots must be >= 1");
+    if (temperature < 0) temperature = k == 1 ? 0.0 : 0.5;
+    if (!(top_p > 0 && top_p <= 1)) return cli_usage_error("eval", "--top-p must be in (0, 1]");
+    Err e;
+    const Kernels *kern = backend_by_name(device, &e);
+    if (!kern) return cli_fail(&e);
+    Dataset ds = {0};
+    if (dataset_load(data, &ds, &e)) return cli_fail(&e);
+    if (limit > 0 && limit < ds.n) {
+        for (int i = (int)limit; i < ds.n; i++) {
+            free(ds.ex[i].problem);
+            free(ds.ex[i].answer);
+            free(ds.ex[i].solution);
+        }
+        ds.n = (int)limit;
+    }
+    EvalOpts eo = {.k = (int)k, .temperature = temperature, .top_p = top_p, .max_new = (int)max_new,
+                   .slots = (int)slots, .seed = (uint64_t)seed, .quiet = quiet};
+    EvalResult r = {0}, b = {0};
+    int have_base = 0;
+    char nm[256], path[4200];
+    rc = 1;
+    if (baseline) {
+        if (is_dir(baseline)) {
+            base_name(nm, sizeof nm, baseline);
+            if (eval_model(baseline, nm, data, &ds, &eo, kern, &b, &e))
+                goto fail;
+        } else if (eval_read_json(baseline, &b, &e)) {
+            goto fail;
+        }
+        have_base = 1;
+    }
+    if (name)
+        snprintf(nm, sizeof nm, "%s", name);
+    else
+        base_name(nm, sizeof nm, model);
+    if (eval_model(model, nm, data, &ds, &eo, kern, &r, &e)) goto fail;
+    if (eval_write_json(out, &r, &e)) goto fail;
+    if (have_base && strcmp(b.dataset, r.dataset)) {
+        err_fmt(&e, "the baseline was evaluated on '%s', the model on '%s'", b.dataset, r.dataset);
+        goto fail;
+    }
+    // The tables: printed and written next to the JSON.
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        err_fmt(&e, "out of memory");
+        goto fail;
+    }
+    eval_table_markdown(mem, &r, 1, have_base ? &b : NULL, have_base);
+    if (have_base) {
+        fputc('\n', mem);
+        eval_levels_markdown(mem, &r, &b);
+    }
+    fprintf(mem, "\n%d problems x %d sample(s), %.2f s per problem (batched decoding, %ld slots)\n",
+            r.n_problems, r.k, r.seconds / r.n_problems, slots);
+    fclose(mem);
+    fputs(text, stdout);
+    md_path(path, sizeof path, out);
+    int wr = write_file_atomic(path, text, len, &e);
+    free(text);
+    if (wr) goto fail;
+    rc = 0;
+fail:
+    if (rc) cli_fail(&e);
+    eval_result_free(&r);
+    eval_result_free(&b);
+    dataset_free(&ds);
+    return rc;
+}
