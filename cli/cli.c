@@ -1,5 +1,5 @@
 // cli/cli.c -- the option parser and error printing shared by the subcommands.
-#include "../cli/cli.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <stdarg.h>

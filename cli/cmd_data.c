@@ -7,7 +7,7 @@
 #include "../data/dataset.h"
 #include "../data/grade.h"
 #include "../data/synth.h"
-#include "../cli/cli.h"
+#include "cli.h"
 
 // "3" or "1-5" within 1..SYNTH_MAX_LEVEL.
 static int parse_levels(const char *s, int *lo, int *hi) {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../data/chat.h"
-#include "../cli/cli.h"
+#include "cli.h"
 #include "../engine/backend.h"
 #include "../engine/modeldir.h"
 #include "../engine/progress.h"

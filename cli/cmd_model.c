@@ -11,7 +11,7 @@
 
 #include "../base/io.h"
 #include "../model/io.h"
-#include "../cli/cli.h"
+#include "cli.h"
 #include "../engine/backend.h"
 #include "../engine/dump.h"
 

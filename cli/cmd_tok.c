@@ -8,7 +8,7 @@
 
 #include "../base/io.h"
 #include "../tokenizer/tokenizer.h"
-#include "../cli/cli.h"
+#include "cli.h"
 
 static int read_stdin(char **data, size_t *len, Err *e) {
     size_t cap = 1 << 16, n = 0;

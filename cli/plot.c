@@ -1,5 +1,5 @@
 // cli/plot.c -- PNG charts (see plot.h).
-#include "../cli/plot.h"
+#include "plot.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 
 #include "../base/io.h"
 #include "../base/json.h"
-#include "../cli/cli.h"
+#include "cli.h"
 #include "../pruner/eval.h"
 
 static const unsigned char BLACK[3] = {0, 0, 0}, GRID[3] = {225, 225, 225}, AXIS[3] = {90, 90, 90};

@@ -1,5 +1,5 @@
 // engine/progress.c -- see progress.h.
-#include "../engine/progress.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <time.h>

@@ -1,5 +1,5 @@
 // engine/sampler.c -- batched sampling with a KV cache (see sampler.h for the scheme).
-#include "../engine/sampler.h"
+#include "sampler.h"
 
 #include <math.h>
 #include <omp.h>

@@ -1,40 +1,23 @@
 // engine/trainer.c -- output folder, checkpoints, resume, signals, progress, metrics.
 // The checkpoint protocol is explained in trainer.h.
-#include "../engine/trainer.h"
+#include "trainer.h"
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../base/io.h"
 #include "../model/io.h"
-#include "../engine/progress.h"
+#include "interrupt.h"
+#include "progress.h"
 
 // TrainState.extra slots used by the trainer. 64-bit values are stored as two exact
 // 32-bit halves (a double holds any integer below 2^53).
 enum { X_FP_LO, X_FP_HI, X_SIG_LO, X_SIG_HI, X_TOKENS, X_ELAPSED };
 
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
-
-int trainer_interrupted(void) { return g_stop != 0; }
-
-static void install_handlers(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND | SA_RESTART;  // a second signal kills at once
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
+int trainer_interrupted(void) { return interrupt_requested(); }
 
 // FNV-1a over 64-bit words (then the tail bytes): 8x faster than bytewise on a model's
 // weights, and still a bijection of each word, so any single change alters the hash.
@@ -232,13 +215,12 @@ int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, con
     if (!t->metrics) return err_fmt(e, "%s: cannot open for appending: %s", t->path_metrics, strerror(errno));
     t->progress = progress_start(t->o.quiet);
     t->last_loss = NAN;
-    g_stop = 0;
-    install_handlers();
+    interrupt_install();
     return 0;
 }
 
 int trainer_done(const Trainer *t) {
-    return t->step >= t->o.total_steps || g_stop || (t->o.stop_at > 0 && t->step >= t->o.stop_at);
+    return t->step >= t->o.total_steps || interrupt_requested() || (t->o.stop_at > 0 && t->step >= t->o.stop_at);
 }
 
 int trainer_checkpoint(Trainer *t, Err *e) {
@@ -318,7 +300,7 @@ int trainer_finish(Trainer *t, Err *e) {
     if (t->step < t->o.total_steps)
         fprintf(stderr, "%s: %s at step %d/%d; checkpoint saved in %s; continue with the same "
                         "command and --resume\n",
-                t->o.stage, g_stop ? "interrupted" : "stopped", t->step, t->o.total_steps, t->o.out_dir);
+                t->o.stage, interrupt_requested() ? "interrupted" : "stopped", t->step, t->o.total_steps, t->o.out_dir);
     else
         fprintf(stderr, "%s: done, %d steps, %lld tokens in %s; model in %s\n", t->o.stage, t->step,
                 (long long)t->tokens, took, t->o.out_dir);
@@ -326,8 +308,7 @@ int trainer_finish(Trainer *t, Err *e) {
 }
 
 void trainer_close(Trainer *t) {
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    interrupt_restore();
     if (t->metrics) fclose(t->metrics);
     t->metrics = NULL;
 }

@@ -57,8 +57,8 @@
 #include "../data/batch.h"
 #include "../model/model.h"
 #include "../tokenizer/tokenizer.h"
-#include "../engine/optim.h"
-#include "../engine/progress.h"
+#include "optim.h"
+#include "progress.h"
 
 typedef struct {
     const char *out_dir;    // the output folder (created if needed)

@@ -1,6 +1,6 @@
 // pruner/eval.c -- `o1p eval`: accuracy, solution length, latency and AES of a model on a
 // dataset, and the results tables (see eval.h).
-#include "../pruner/eval.h"
+#include "eval.h"
 
 #include <math.h>
 #include <stdlib.h>

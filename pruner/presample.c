@@ -1,10 +1,9 @@
 // pruner/presample.c -- `o1p presample`: K samples per problem from the reference model,
 // graded, with their lengths and log-probs (format and resume rules in presample.h).
-#include "../pruner/presample.h"
+#include "presample.h"
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "../engine/backend.h"
 #include "../engine/modeldir.h"
 #include "../engine/tokset.h"
+#include "../engine/interrupt.h"
 #include "../engine/progress.h"
 #include "../engine/sampler.h"
 
@@ -217,11 +217,6 @@ int presample_load(const char *path, Presample *ps, Err *e) {
 
 // ---- the command --------------------------------------------------------------------
 
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
 
 typedef struct {
     int32_t *ids;
@@ -330,7 +325,7 @@ static int on_sample(void *user, const SampleResult *s) {
 
 static int on_step(void *user, const SamplerStats *st) {
     PresampleRun *r = user;
-    if (interrupted) return 1;
+    if (interrupt_requested()) return 1;
     Progress *p = &r->progress;
     if (!progress_due(p, 0)) return 0;
     int done = r->next_write - r->first, total = r->end - r->first;
@@ -539,15 +534,10 @@ int cmd_presample(int argc, char **argv) {
     run.progress = progress_start((int)quiet);
     run.last_sync = run.progress.t0;
     run.e = &e;
-    interrupted = 0;
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    interrupt_install();
     SamplerCallbacks cb = {&run, NULL, on_sample, on_step};
     int sr = sampler_run(s, reqs, n_run, &cb, &e);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    interrupt_restore();
     progress_end(&run.progress);
     int fr = run.failed || sr < 0 ? -1 : flush_blocks(&run, 1, &e);
     if (fclose(run.f) && !fr) fr = err_fmt(&e, "%s: write failed: %s", out, strerror(errno));

@@ -1,5 +1,5 @@
 // pruner/reward.c -- see reward.h for the math.
-#include "../pruner/reward.h"
+#include "reward.h"
 
 #include <math.h>
 #include <stdlib.h>
