@@ -7,15 +7,14 @@
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make demo       the whole O1-Pruner pipeline on the embedded default
 #   make demo-quick the same at toy size (the end-to-end test runs it)
-#   make deps       installs the Debian packages (as root)
+#   make deps       the Debian packages (as root) and the npm test references
 
 CC      ?= gcc
 NVCC    ?= /usr/local/cuda/bin/nvcc
 BUILD   ?= build
-# x86-64 builds target x86-64-v3 (AVX2 + FMA) whatever the host: the vector width fixes
-# the summation order of every vectorised reduction, so a seed gives the same bits on
-# every such machine (-march=native on an AVX-512 CPU sums in 16 lanes and trains another
-# model). Other architectures: the host's own ISA.
+# x86-64 builds target x86-64-v3 (AVX2 + FMA) on every host. The vector width fixes the
+# summation order of vectorised reductions, so a seed gives the same bits on every such
+# machine. Other architectures use the host's ISA.
 ARCH    := $(if $(filter x86_64,$(shell uname -m)),-march=x86-64-v3,-march=native)
 OPT     ?= -O3 $(ARCH)
 SAN     ?=
@@ -78,10 +77,9 @@ test-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
-# libFuzzer targets: every fuzz/fuzz_NAME.c, linked with clang against the parsing code
-# (no OpenMP or BLAS needed), run for FUZZ_SECONDS each from the seed corpus
-# fuzz/corpus/NAME/ (new inputs go to $(BUILD)/fuzz/corpus/NAME/, crashes to
-# $(BUILD)/fuzz/). tests/test_fuzz.sh does the work; `make test` runs it for 10 s each.
+# libFuzzer: each fuzz/fuzz_NAME.c is linked with clang against the parsers and run for
+# FUZZ_SECONDS from fuzz/corpus/NAME/. New inputs go to $(BUILD)/fuzz/corpus/NAME/,
+# crashes to $(BUILD)/fuzz/. `make test` runs each for 10 s (tests/test_fuzz.sh).
 FUZZ_SECONDS ?= 60
 FUZZ_CC      := clang
 FUZZ_FLAGS   := -std=c11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -Wno-unknown-pragmas
@@ -99,8 +97,8 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/test_fuzz.sh $(BUILD)
 
-# The whole pipeline on the synthetic task (scripts/demo.sh): results/ (about 7 minutes
-# on 2 Zen 5 cores); demo-quick: the same at toy size in results-quick/ (under 3 minutes).
+# The whole pipeline on the synthetic task (scripts/demo.sh): results/, about 7 minutes
+# on 2 cores. demo-quick: the same at toy size in results-quick/, seconds.
 demo: check-deps o1p
 	bash scripts/demo.sh full results
 
@@ -113,9 +111,9 @@ check-blas:
 bench: check-deps check-blas o1p $(BENCH_BIN)
 	bash bench/run.sh $(BUILD)
 
-# ---- CUDA backend: ./o1p-cuda, the library built with -DO1P_CUDA plus kernels/cuda/ -------
-# Needs the CUDA toolkit in CUDA_HOME (nvcc, cudart, cuBLAS); the CPU build never does.
-# The programs run without a GPU too: kernels_by_name("cuda") is then NULL.
+# ---- CUDA backend: ./o1p-cuda = the library with -DO1P_CUDA plus kernels/cuda/ --------
+# Needs the CUDA toolkit in CUDA_HOME (nvcc, cudart, cuBLAS). Without a GPU the programs
+# still run: kernels_by_name("cuda") is then NULL.
 CUDA_HOME  ?= /usr/local/cuda
 CUDA_BUILD := build-cuda
 NVCCFLAGS  := -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 \
@@ -155,24 +153,22 @@ $(CUDA_BUILD)/bench/%: bench/cuda/%.c $(CUDA_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DO1P_CUDA -o $@ $< $(CUDA_OBJ) $(LDFLAGS) $(LDLIBS) $(CUDA_LDLIBS)
 
-# Each CUDA test prints "SKIP: no CUDA device" and exits 0 without a GPU; tests/cuda/run.sh
-# sums the counts of those that ran (none: no sum).
+# Without a GPU each CUDA test prints "SKIP: no CUDA device" and counts nothing.
 test-cuda: check-deps check-cuda $(CUDA_TEST_BIN)
 	@tests/cuda/run.sh $(CUDA_TEST_BIN)
 
 bench-cuda: check-deps check-cuda $(CUDA_BENCH_BIN)
 	@for b in $(CUDA_BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
 
-# The same CUDA tests on a CPU emulation of the kernels (tests/cuda/emu/): checks their
-# logic (indexing, masking, warp/block synchronisation) where there is no GPU; slow.
+# The same CUDA tests on a CPU emulation of the kernels (tests/cuda/emu/). It checks
+# indexing, masking and block synchronisation where there is no GPU. Slow.
 EMU_BUILD := $(CUDA_BUILD)/emu
 EMU_OBJ   := $(CUDA_SRC:kernels/cuda/%.cu=$(EMU_BUILD)/%.o) $(EMU_BUILD)/emu.o
 EMU_GEN   := $(patsubst kernels/%,$(EMU_BUILD)/src/%,$(CUDA_SRC) $(CUDA_HDR))
 
 .SECONDARY: $(EMU_GEN) $(EMU_OBJ)
 
-# The emulation runs on one thread: passive OpenMP waits keep the CPU backend's idle
-# threads from spinning on the cores it needs.
+# The emulation runs on one thread; passive OpenMP waits keep idle CPU threads off its core.
 test-cuda-emu: $(patsubst $(CUDA_BUILD)/tests/%,$(EMU_BUILD)/tests/%,$(CUDA_TEST_BIN))
 	@echo "(emulated GPU)"; OMP_WAIT_POLICY=passive tests/cuda/run.sh $^
 
