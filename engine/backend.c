@@ -9,7 +9,7 @@ const Kernels *backend_by_name(const char *name, Err *e) {
         if (!strcmp(name, "cuda"))
             err_fmt(e, "the CUDA backend is not available (build with 'make cuda' and run on a GPU)");
         else
-            err_fmt(e, "unknown device '%s' (expected cpu or cuda)", name);
+            err_fmt(e, "unknown device '%s' (expected ref, cpu or cuda)", name);
     }
     return k;
 }

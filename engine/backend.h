@@ -5,7 +5,7 @@
 #include "../base/err.h"
 #include "../kernels/kernels.h"
 
-// "cpu" or "cuda" (when built with it and a GPU is present).
+// "ref", "cpu", or "cuda" (when built with it and a GPU is present).
 const Kernels *backend_by_name(const char *name, Err *e);
 
 #endif

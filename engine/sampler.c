@@ -125,12 +125,14 @@ int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, 
 
 // ---- the batched sampler ------------------------------------------------------------
 
-// Most token rows in one model_decode_step call. The CPU matmul sums a row in one order
-// up to ROWWISE_MAX = 64 rows and in another above (kernels/cpu/matmul.c: the decode
-// kernels, then cpu_gemm), each the same whatever the number of rows in the call; so a
-// larger step is cut into calls of at most this many, and every decode row takes the
-// first: the samples then do not depend on how many sequences share a step.
-enum { SAMPLER_CALL_ROWS = 64 };
+// Most token rows in one model_decode_step call. A row's bits do not depend on how many
+// rows share a call of at most the backend's max_rows_invariant rows (kernels/kernels.h),
+// so a larger step is cut into calls of at most that many: the samples then do not depend
+// on how many sequences share a step. 0 (any number) or -1 (not promised): no cut.
+static int sampler_call_rows(const Model *m, int rows) {
+    int most = m->k->max_rows_invariant;
+    return most > 0 && most < rows ? most : rows;
+}
 
 typedef enum {
     SLOT_FREE,
@@ -217,7 +219,7 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     s->slots = slots;
     s->max_len = max_len;
     s->chunk = chunk;
-    s->max_N = slots + chunk < SAMPLER_CALL_ROWS ? slots + chunk : SAMPLER_CALL_ROWS;
+    s->max_N = sampler_call_rows(m, slots + chunk);
     s->V = c->vocab_size;
     s->n_stop = o->n_stop;
     if (o->n_stop) memcpy(s->stop, o->stop_ids, (size_t)o->n_stop * sizeof(int32_t));

@@ -12,6 +12,7 @@ const Kernels *kernels_cuda_bf16_get(void);
 #endif
 
 const Kernels *kernels_by_name(const char *name) {
+    if (!strcmp(name, "ref")) return &kernels_ref;
     if (!strcmp(name, "cpu")) return &kernels_cpu;
 #ifdef O1P_CUDA
     if (!strcmp(name, "cuda")) return kernels_cuda_get();

@@ -1,9 +1,11 @@
 // kernels/kernels.h -- the backend contract.
 //
 // Every numeric primitive the model needs, forward and backward, on backend memory.
-// The model (model/) is written once against this table; a backend (kernels/cpu/,
-// kernels/cuda/, the next accelerator) fills it in. The CPU backend is the reference:
-// another backend is correct when it matches the CPU on tests/test_kernels_*.c.
+// The model (model/) is written once against this table; a backend fills it in.
+// kernels/ref/ is the specification: the plainest correct C of every function, whose
+// comments fix the numerics. kernels/cpu/ and kernels/cuda/ are tested against it
+// (tests/test_kernels_cpu.c, tests/cuda/test_kernels_cuda.c: random inputs, stated
+// tolerances); a new backend copies ref and passes the same tests (docs/porting.md).
 //
 // Conventions, for every function below:
 // - Pointers are backend memory (from alloc), except where a parameter says "host".
@@ -15,7 +17,9 @@
 // - Calls are asynchronous on backends that can be (CUDA): host-visible results exist
 //   only after download() or synchronize().
 // - Determinism: the same inputs give bitwise the same outputs whatever the number of
-//   threads, and a row's result does not depend on how many other rows are in the call.
+//   threads. A row's result depends on its own inputs only (in attention, its
+//   sequence's); whether its bits depend on how many rows share the call is the
+//   backend's max_rows_invariant.
 //
 // Attention layout. The fused projection qkv[N, (H + 2*KV) * D] holds, per token, the
 // H query heads, then the KV key heads, then the KV value heads, each D wide. Query head
@@ -29,7 +33,11 @@
 #include <stddef.h>
 
 typedef struct Kernels {
-    const char *name;  // "cpu", "cuda"
+    const char *name;  // "ref", "cpu", "cuda"
+    // In any call of at most max_rows_invariant rows a row's result has the same bits
+    // whatever the number of rows; 0: in calls of any size; -1: not promised (rows agree
+    // within rounding only). The sampler cuts its steps into calls of at most this many.
+    int max_rows_invariant;
 
     // ---- memory -------------------------------------------------------------------
     void *(*alloc)(size_t bytes);  // zero-filled; NULL when out of memory
@@ -129,9 +137,10 @@ typedef struct Kernels {
                   int step);
 } Kernels;
 
-extern const Kernels kernels_cpu;
-// The CUDA backend, when built with it (see kernels/cuda/); NULL-safe lookups go through
-// kernels_by_name.
+extern const Kernels kernels_ref;  // kernels/ref/: the specification
+extern const Kernels kernels_cpu;  // kernels/cpu/: C + OpenMP
+// "ref", "cpu", or with the CUDA backend built in (kernels/cuda/) "cuda", "cuda-tf32",
+// "cuda-bf16"; NULL for an unknown name or when the backend cannot run here (no GPU).
 const Kernels *kernels_by_name(const char *name);
 
 #endif

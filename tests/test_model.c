@@ -1,11 +1,14 @@
-// tests/test_model.c -- the whole model: finite-difference gradients of every tensor,
-// padding invariance, incremental decoding against the full forward.
+// tests/test_model.c -- the whole model, on the reference backend and on the CPU's:
+// finite-difference gradients of every tensor, padding invariance, incremental decoding
+// against the full forward.
 #include <stdlib.h>
 #include <string.h>
 
 #include "../base/rng.h"
 #include "../model/model.h"
 #include "test.h"
+
+static const Kernels *K;  // the backend under test: kernels_ref, then kernels_cpu
 
 static Config small_config(const char *type, int kv, int tied) {
     Config c = {0};
@@ -61,7 +64,7 @@ static void check_gradients(const char *label, Config c) {
     Err e;
     Model m;
     Acts a;
-    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0 && model_alloc_grads(&m, &e) == 0 &&
+    CHECK(model_create(&m, &c, K, &e) == 0 && model_alloc_grads(&m, &e) == 0 &&
               acts_create(&a, &m, B, T, 1, &e) == 0, "%s", e.msg);
     randomise(&m, 7);
     int tok[B * T], tgt[B * T];
@@ -97,10 +100,12 @@ static void check_gradients(const char *label, Config c) {
         }
         double fd = (lp[0] - lp[1]) / (2 * eps);
         double err = fabs(fd - gu) / (fabs(gu) + 1e-3);
-        CHECK(err < 2e-2, "%s %s: finite difference %.6g vs gradient %.6g", label, ti[i].name, fd, gu);
+        CHECK(err < 2e-2, "%s %s %s: finite difference %.6g vs gradient %.6g", K->name, label,
+              ti[i].name, fd, gu);
         if (err > worst) worst = err;
     }
-    printf("%s: %d tensors, worst finite-difference relative error %.2e\n", label, n_t, worst);
+    printf("%s %s: %d tensors, worst finite-difference relative error %.2e\n", K->name, label, n_t,
+           worst);
     free(p);
     free(g);
     free(u);
@@ -116,7 +121,7 @@ static void check_padding(void) {
     Err e;
     Model m;
     Acts a, a1;
-    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0 && acts_create(&a, &m, B, T, 0, &e) == 0 &&
+    CHECK(model_create(&m, &c, K, &e) == 0 && acts_create(&a, &m, B, T, 0, &e) == 0 &&
               acts_create(&a1, &m, 1, T, 0, &e) == 0, "%s", e.msg);
     randomise(&m, 5);
     int tok[B * T], tgt[B * T];
@@ -134,7 +139,7 @@ static void check_padding(void) {
     for (int b = 0; b < B; b++)
         for (size_t j = 0; j < (size_t)lens[b] * c.vocab_size; j++)
             same &= l1[(size_t)b * T * c.vocab_size + j] == l2[(size_t)b * T * c.vocab_size + j];
-    CHECK(same, "padding tokens changed the logits of real positions");
+    CHECK(same, "%s: padding tokens changed the logits of real positions", K->name);
     int one_len = lens[1];
     model_forward(&m, &a1, tok + T, &one_len, 1, one_len);
     m.k->download(alone, a1.logits, (size_t)one_len * c.vocab_size * 4);
@@ -143,7 +148,7 @@ static void check_padding(void) {
         double d = fabs(alone[j] - l1[(size_t)T * c.vocab_size + j]);
         if (d > worst) worst = d;
     }
-    CHECK(worst < 1e-5, "sequence alone vs in a batch: max difference %.3g", worst);
+    CHECK(worst < 1e-5, "%s: sequence alone vs in a batch: max difference %.3g", K->name, worst);
     free(l1);
     free(l2);
     free(alone);
@@ -161,7 +166,7 @@ static void check_decode(void) {
     Acts a;
     KVCache kv;
     enum { L = 12, P = 5 };
-    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0 && acts_create(&a, &m, 1, L, 0, &e) == 0 &&
+    CHECK(model_create(&m, &c, K, &e) == 0 && acts_create(&a, &m, 1, L, 0, &e) == 0 &&
               kvcache_create(&kv, &m, 3, 16, 8, &e) == 0, "%s", e.msg);
     randomise(&m, 9);
     int tok[L], len = L, V = c.vocab_size;
@@ -181,7 +186,7 @@ static void check_decode(void) {
         int tt[2] = {tok[t], tok[t]}, ss[2] = {0, 2}, pp[2] = {t, t}, ps[2] = {2, 2}, pl[2] = {P, 0};
         model_decode_step(&m, &kv, tt, ss, pp, ps, pl, 2, 2, two);
         for (int v = 0; v < V; v++) {
-            CHECK(two[v] == two[V + v], "slots 0 and 2 differ at position %d", t);
+            CHECK(two[v] == two[V + v], "%s: slots 0 and 2 differ at position %d", K->name, t);
             step[(size_t)t * V + v] = two[v];
         }
     }
@@ -192,8 +197,10 @@ static void check_decode(void) {
         if (!(fabs(step[j] - full[j]) <= worst)) worst = fabs(step[j] - full[j]);
     }
     worst /= max_ref;
-    CHECK(worst < 1e-5, "decode vs full forward: worst relative difference %.3g", worst);
-    printf("decode vs forward: worst relative difference %.2e over %d positions\n", worst, L);
+    CHECK(worst < 1e-5, "%s: decode vs full forward: worst relative difference %.3g", K->name,
+          worst);
+    printf("%s decode vs forward: worst relative difference %.2e over %d positions\n", K->name,
+           worst, L);
     free(full);
     free(step);
     kvcache_free(&kv, &m);
@@ -202,10 +209,14 @@ static void check_decode(void) {
 }
 
 int main(void) {
-    check_gradients("qwen2 GQA untied", small_config("qwen2", 2, 0));
-    check_gradients("llama MHA tied", small_config("llama", 4, 1));
-    check_gradients("llama MQA", small_config("llama", 1, 0));
-    check_padding();
-    check_decode();
+    const Kernels *backends[2] = {&kernels_ref, &kernels_cpu};
+    for (int i = 0; i < 2; i++) {
+        K = backends[i];
+        check_gradients("qwen2 GQA untied", small_config("qwen2", 2, 0));
+        check_gradients("llama MHA tied", small_config("llama", 4, 1));
+        check_gradients("llama MQA", small_config("llama", 1, 0));
+        check_padding();
+        check_decode();
+    }
     return test_summary();
 }

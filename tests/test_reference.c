@@ -4,7 +4,8 @@
 // For a Qwen2-style (biases, GQA, untied), a Llama-style (MHA, tied) and a multi-query
 // config (one KV head, explicit head_dim): loss, logits and every parameter gradient of
 // the mean next-token cross-entropy, then the parameters after 5 AdamW steps with
-// clipping. Also checks that `o1p dump` writes exactly what dump_run computes.
+// clipping. Also checks that `o1p dump --device` writes exactly what dump_run computes.
+// All of it on the reference backend (kernels/ref), then on the CPU backend.
 //
 // Tolerance: max |ours - ref| / max |ref| per tensor (an infinity-norm relative error,
 // robust to entries near zero): 1e-5 for loss and logits, 1e-5 for gradients (fp32
@@ -63,14 +64,16 @@ static int read_lines(const char *path, int *tokens, int *lens, int *B, int *T) 
     return 0;
 }
 
-static void check_config(const char *name) {
+static void check_config(const char *name, const Kernels *k) {
     char dir[256], path[512];
     snprintf(dir, sizeof dir, REF_DIR "/%s", name);
+    char label[64];  // "qwen2 on ref"
+    snprintf(label, sizeof label, "%s on %s", name, k->name);
     Err e;
     Model m;
     StFile ref;
-    if (model_load(&m, dir, &kernels_cpu, &e)) {
-        CHECK(0, "%s: model_load: %s", name, e.msg);
+    if (model_load(&m, dir, k, &e)) {
+        CHECK(0, "%s: model_load: %s", label, e.msg);
         return;
     }
     snprintf(path, sizeof path, "%s/expected.safetensors", dir);
@@ -81,7 +84,7 @@ static void check_config(const char *name) {
     }
     int tokens[8 * 64], lens[8], B = 0, T = 0;
     snprintf(path, sizeof path, "%s/tokens.txt", dir);
-    CHECK(read_lines(path, tokens, lens, &B, &T) == 0, "%s: cannot read %s", name, path);
+    CHECK(read_lines(path, tokens, lens, &B, &T) == 0, "%s: cannot read %s", label, path);
     Acts a;
     DumpTensors d;
     CHECK(model_alloc_grads(&m, &e) == 0 && acts_create(&a, &m, B, T, 1, &e) == 0, "%s", e.msg);
@@ -92,7 +95,7 @@ static void check_config(const char *name) {
     if (t) {
         float *r = to_f32(t);
         CHECK_NEAR(d.loss, r[0], 1e-5, 0, "loss");
-        printf("%s: loss %.7f (reference %.7f)\n", name, d.loss, r[0]);
+        printf("%s: loss %.7f (reference %.7f)\n", label, d.loss, r[0]);
         free(r);
     }
     double worst_logits = 0, worst_grad = 0, worst_step = 0;
@@ -102,7 +105,7 @@ static void check_config(const char *name) {
         if (!(t = expect(&ref, key))) continue;
         float *r = to_f32(t);
         double err = rel_inf_error(d.logits + (size_t)b * T * V, r, (size_t)lens[b] * V);
-        CHECK(err <= 1e-5, "%s %s: relative error %.3g", name, key, err);
+        CHECK(err <= 1e-5, "%s %s: relative error %.3g", label, key, err);
         if (err > worst_logits) worst_logits = err;
         free(r);
     }
@@ -116,7 +119,7 @@ static void check_config(const char *name) {
         float *r = to_f32(t);
         size_t n = t->nbytes / 4;
         double err = rel_inf_error(d.grads + ti[i].offset, r, n);
-        CHECK(err <= 1e-5, "%s %s: relative error %.3g", name, key, err);
+        CHECK(err <= 1e-5, "%s %s: relative error %.3g", label, key, err);
         if (err > worst_grad) worst_grad = err;
         free(r);
     }
@@ -124,20 +127,21 @@ static void check_config(const char *name) {
     // `o1p dump` must write exactly what dump_run computed.
     const char *o1p = getenv("O1P");
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s dump --model %s --tokens %s/tokens.txt --out %s/dump.safetensors > /dev/null",
-             o1p ? o1p : "./o1p", dir, dir, dir);
-    CHECK(system(cmd) == 0, "%s: o1p dump failed", name);
+    snprintf(cmd, sizeof cmd,
+             "%s dump --model %s --tokens %s/tokens.txt --out %s/dump.safetensors --device %s "
+             "> /dev/null", o1p ? o1p : "./o1p", dir, dir, dir, k->name);
+    CHECK(system(cmd) == 0, "%s: o1p dump failed", label);
     StFile dumped;
     snprintf(path, sizeof path, "%s/dump.safetensors", dir);
     if (st_open(&dumped, path, &e) == 0) {
-        CHECK(dumped.n == 1 + B + n_t, "%s: dump has %d tensors, expected %d", name, dumped.n, 1 + B + n_t);
+        CHECK(dumped.n == 1 + B + n_t, "%s: dump has %d tensors, expected %d", label, dumped.n, 1 + B + n_t);
         for (int i = 0; i < n_t; i++) {
             char key[160];
             snprintf(key, sizeof key, "grad.%s", ti[i].name);
             const StTensor *g = st_find(&dumped, key);
             CHECK(g && g->nbytes == (size_t)ti[i].shape[0] * (ti[i].ndim == 2 ? ti[i].shape[1] : 1) * 4 &&
                       !memcmp(g->data, d.grads + ti[i].offset, g->nbytes),
-                  "%s: dump %s differs from dump_run", name, key);
+                  "%s: dump %s differs from dump_run", label, key);
         }
         st_close(&dumped);
     } else {
@@ -172,12 +176,12 @@ static void check_config(const char *name) {
             double diff = fabs((double)params[ti[i].offset + j] - r[j]);
             if (!(diff <= max_abs)) max_abs = diff;
         }
-        CHECK(max_abs <= 5e-3 * oc.lr, "%s %s: max abs error %.3g after 5 steps", name, key, max_abs);
+        CHECK(max_abs <= 5e-3 * oc.lr, "%s %s: max abs error %.3g after 5 steps", label, key, max_abs);
         if (max_abs > worst_step) worst_step = max_abs;
         free(r);
     }
     printf("%s: worst relative error logits %.2e, gradients %.2e; after 5 AdamW steps max abs %.2e\n",
-           name, worst_logits, worst_grad, worst_step);
+           label, worst_logits, worst_grad, worst_step);
     free(params);
     free(ti);
     optim_free(&opt, &m);
@@ -190,10 +194,11 @@ static void check_config(const char *name) {
 int main(void) {
     int rc = system("/usr/bin/python3 tests/reference.py " REF_DIR);
     CHECK(rc == 0, "tests/reference.py failed (needs /usr/bin/python3 with python3-torch: make deps)");
-    if (rc == 0) {
-        check_config("qwen2");
-        check_config("llama");
-        check_config("mqa");
+    const Kernels *backends[2] = {&kernels_ref, &kernels_cpu};
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        check_config("qwen2", backends[i]);
+        check_config("llama", backends[i]);
+        check_config("mqa", backends[i]);
     }
     return test_summary();
 }

@@ -8,7 +8,8 @@
 //   dp_j = dO . v_j,   ds_j = p_j (dp_j - Di)
 //   dq   = sum_j ds_j k_j / sqrt(D),  dk_j += ds_j q / sqrt(D),  dv_j += p_j dO
 // Query head h reads key/value head h / (H / KV). Rows past a sequence's length are
-// never read and get zeros.
+// never read and get zeros. kernels/ref/attention.c is the same math row by row; here the
+// keys go in blocks (online softmax) and runs copied into L1.
 #include <math.h>
 #include <stdint.h>
 #include <string.h>

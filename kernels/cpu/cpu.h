@@ -1,7 +1,8 @@
 // kernels/cpu/cpu.h -- the CPU backend's functions (C + OpenMP) and the vector helpers
-// they share. Only kernels/cpu/*.c and the CPU backend's own tests and benchmark include
-// this; everyone else goes through the table kernels_cpu (kernels/kernels.h), which
-// documents every function.
+// they share. Only kernels/cpu/*.c and the CPU backend's own tests and benchmarks include
+// this; everyone else goes through the table kernels_cpu (kernels/kernels.h). What each
+// function computes is kernels/ref's (the specification); tests/test_kernels_cpu.c holds
+// this backend to it.
 //
 // Determinism: every result is computed by the same code in the same order whatever
 // the thread count. Reductions over rows (dbias, dw of RMSNorm, embedding gradients)
@@ -36,7 +37,10 @@ void cpu_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int
 typedef enum { CPU_GEMM_AUTO, CPU_GEMM_V8, CPU_GEMM_V16 } CpuGemmKernel;
 int cpu_gemm_select(CpuGemmKernel kernel);
 
-// matmul.c
+// matmul.c. A forward of at most CPU_ROWWISE_MAX rows takes the decode kernels, a larger
+// one the GEMM: two summation orders, each the same for a row whatever N, so a row's
+// bits hold in calls of up to this many rows (kernels_cpu.max_rows_invariant).
+enum { CPU_ROWWISE_MAX = 64 };
 void cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
                         int C, int OC);
 void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,

@@ -9,7 +9,8 @@
 // Blocking, threads and the vector width only decide which elements are computed side by
 // side, never the operations on one element: the result is the same bits whatever the
 // thread count, whichever rows share the call, and whether the AVX-512 or the 8-lane
-// kernel runs (tests/test_kernels_cpu.c checks every path against the scalar chain).
+// kernel runs (tests/test_kernels_cpu.c checks every path against the scalar chain). The
+// chain is kernels/ref/matmul.c's: the matmuls that run here match ref bit for bit.
 // What a chain costs is latency, and the micro-kernel hides it with MR x NR independent
 // chains in registers (12 vector accumulators, 4-cycle FMAs, two issued a cycle).
 //

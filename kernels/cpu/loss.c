@@ -1,8 +1,5 @@
-// kernels/cpu/loss.c -- softmax cross-entropy with per-token weights.
-//
-// lse = max + log sum_v exp(logit_v - max) (stable for any logit range);
-// logprob = logit_target - lse. The backward of sum_n w_n * -logprob_n is
-// w_n * (softmax - onehot(target)), with softmax = exp(logit - lse).
+// kernels/cpu/loss.c -- softmax cross-entropy with per-token weights: kernels/ref/loss.c's
+// operations, threads splitting the rows.
 #include <math.h>
 
 #include "cpu.h"

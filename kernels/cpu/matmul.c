@@ -7,15 +7,13 @@
 //
 // Determinism. The products run on cpu_gemm (gemm.c), whose every output element is one
 // fmaf chain in k order: the same bits at any thread count and whichever rows share the
-// call. A forward of at most ROWWISE_MAX rows -- a decode step, bound by reading the
+// call. A forward of at most CPU_ROWWISE_MAX rows -- a decode step, bound by reading the
 // weights -- takes kernels of its own that read the weights as they lie; their summation
 // order is another, but again the same for every row whatever N.
 #include <omp.h>
 #include <string.h>
 
 #include "cpu.h"
-
-enum { ROWWISE_MAX = 64 };
 
 // Small-N forward, by tiles of up to WR weight rows x XR input rows: each weight load
 // serves XR rows and each input load WR outputs (WR * XR accumulators in registers).
@@ -179,7 +177,7 @@ static void matmul_xt(float *out, const float *inp, const float *w, const float 
 void cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
                         int C, int OC) {
     if (N <= 0 || OC <= 0) return;
-    if (N <= ROWWISE_MAX) {
+    if (N <= CPU_ROWWISE_MAX) {
         // two kernels, one summation order: which one runs is a matter of speed only
         if (N > XR && (size_t)(N + 7) / 8 * 8 * C <= XT_FLOATS) matmul_xt(out, inp, w, bias, N, C, OC);
         else matmul_rowwise(out, inp, w, bias, N, C, OC);

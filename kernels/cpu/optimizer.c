@@ -34,12 +34,8 @@ double cpu_sum_squares(const float *g, size_t n) {
     return total;
 }
 
-// torch.optim.AdamW (foreach=False), with g <- g * grad_scale first:
-//   p -= lr * wd * p                        (decoupled decay, [0, n_decay) only)
-//   m += (1 - b1) (g - m)                    (torch's lerp)
-//   v  = b2 v + (1 - b2) g^2
-//   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-// and g is zeroed for the next accumulation.
+// AdamW as kernels/ref/optimizer.c states it (torch.optim.AdamW), the same operations per
+// element; threads split the elements.
 void cpu_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
                float beta1, float beta2, float eps, float weight_decay, float grad_scale,
                int step) {

@@ -37,6 +37,21 @@ __device__ void load_tile(float *tile, int ld, const float *src, size_t src_stri
     }
 }
 
+// a . b over the D columns of one head, lane l taking columns l + 32k; every lane gets the
+// sum (0 when !real).
+template <int NK>
+__device__ __forceinline__ float head_dot(const float *a, const float *b, int D, bool real) {
+    int lane = threadIdx.x % 32;
+    float dot = 0.0f;
+    if (real)
+#pragma unroll
+        for (int k = 0; k < NK; k++) {
+            int d = lane + 32 * k;
+            if (d < D) dot += a[d] * b[d];
+        }
+    return warp_sum(dot);
+}
+
 // ---- forward ------------------------------------------------------------------------------
 // grid (ceil(T/QROWS), H, B), block 128. Shared: q[QROWS][D], k[TILE][D+1], v[TILE][D].
 template <int NK>
@@ -134,14 +149,7 @@ __global__ void __launch_bounds__(128) attention_dq_kernel(
     for (int r = 0; r < RPW; r++) {
         int t = q0 + warp * RPW + r;
         size_t row = (size_t)b * T + t;
-        float dot = 0.0f;
-        if (t < qend)
-#pragma unroll
-            for (int k = 0; k < NK; k++) {
-                int d = lane + 32 * k;
-                if (d < D) dot += dout[row * HD + h * D + d] * out[row * HD + h * D + d];
-            }
-        delta[r] = warp_sum(dot);
+        delta[r] = head_dot<NK>(dout + row * HD + h * D, out + row * HD + h * D, D, t < qend);
         lse_r[r] = t < qend ? lse[row * H + h] : 0.0f;
         for (int k = 0; k < NK; k++) dq[r][k] = 0.0f;
     }
@@ -190,6 +198,23 @@ __global__ void __launch_bounds__(128) attention_dq_kernel(
     }
 }
 
+// For the TILE queries from token row `row0` (n_real of them real) of head h: delta_i =
+// dout_i . out_i and lse_i into shared memory (0 past n_real); warp w takes 8 of them.
+template <int NK>
+__device__ __forceinline__ void query_tile_stats(float *deltas, float *lses, const float *dout,
+                                                 const float *out, const float *lse, size_t row0,
+                                                 int n_real, int H, int h, int D) {
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    for (int i = warp * 8; i < warp * 8 + 8; i++) {
+        size_t row = row0 + i, at = row * H * D + h * D;
+        float dot = head_dot<NK>(dout + at, out + at, D, i < n_real);
+        if (lane == 0) {
+            deltas[i] = dot;
+            lses[i] = i < n_real ? lse[row * H + h] : 0.0f;
+        }
+    }
+}
+
 // ---- backward: dk, dv ---------------------------------------------------------------------
 // dv_j = sum_{h in group} sum_i P_ij dout_i, dk_j = scale * sum_{h,i} dS_ij q_i.
 // grid (ceil(T/QROWS), KV, B), block 128: the block's 16 keys, 4 per warp; lane l takes
@@ -217,22 +242,7 @@ __global__ void __launch_bounds__(128) attention_dkdv_kernel(
             __syncthreads();
             load_tile(qs, D + 1, base + h * D, C3, qt, TILE, len, D);
             load_tile(dos, D + 1, dout + (size_t)b * T * HD + h * D, HD, qt, TILE, len, D);
-            // delta_i = dout_i . out_i for the tile's queries, warp w taking 8 of them
-            for (int i = warp * 8; i < warp * 8 + 8; i++) {
-                size_t row = (size_t)b * T + qt + i;
-                float dot = 0.0f;
-                if (qt + i < len)
-#pragma unroll
-                    for (int k = 0; k < NK; k++) {
-                        int d = lane + 32 * k;
-                        if (d < D) dot += dout[row * HD + h * D + d] * out[row * HD + h * D + d];
-                    }
-                dot = warp_sum(dot);
-                if (lane == 0) {
-                    deltas[i] = dot;
-                    lses[i] = qt + i < len ? lse[row * H + h] : 0.0f;
-                }
-            }
+            query_tile_stats<NK>(deltas, lses, dout, out, lse, (size_t)b * T + qt, len - qt, H, h, D);
             __syncthreads();
             float s[RPW], dp[RPW];
             for (int r = 0; r < RPW; r++) s[r] = dp[r] = 0.0f;

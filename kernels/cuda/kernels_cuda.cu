@@ -1,5 +1,5 @@
 // kernels/cuda/kernels_cuda.cu -- the CUDA backend's tables: memory, matmuls (cuBLAS), and
-// the lookups kernels_cuda_get() (fp32, matching the CPU), kernels_cuda_tf32_get() and
+// the lookups kernels_cuda_get() (fp32, matching ref), kernels_cuda_tf32_get() and
 // kernels_cuda_bf16_get() (tensor-core matmuls). The other primitives live in layers.cu
 // and attention.cu.
 #include <stdio.h>
@@ -53,7 +53,7 @@ static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 //   out[N,OC] = inp[N,C] @ w[OC,C]^T   <=>   out^T[OC,N] = w[OC,C] @ inp^T[C,N],
 // which in column-major terms is op(w_cm)=T of the [C,OC] view, times the [C,N] view.
 // Storage is fp32 in every mode; COMPUTE is cuBLAS's compute type: CUBLAS_COMPUTE_32F is
-// plain fp32 FMA, no TF32 (the "cuda" table, matching the CPU within rounding);
+// plain fp32 FMA, no TF32 (the "cuda" table, matching ref within rounding);
 // CUBLAS_COMPUTE_32F_FAST_TF32 / _FAST_16BF round the inputs to tf32 / bf16 inside
 // cuBLAS for the tensor cores and accumulate in fp32 (the "cuda-tf32" / "cuda-bf16"
 // tables below).
@@ -86,8 +86,10 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
 
 // ---- the tables ---------------------------------------------------------------------------
 
+// max_rows_invariant -1: cuBLAS picks its GEMM algorithm (split-K or not) by shape, so a
+// row's bits may change with the row count; the other kernels work row by row.
 #define CUDA_TABLE(NAME, COMPUTE)                                                       \
-    {NAME, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,      \
+    {NAME, -1, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,  \
      cuda_synchronize, cuda_matmul_forward<COMPUTE>, cuda_matmul_backward<COMPUTE>,      \
      cuda_embedding_forward, cuda_embedding_backward, cuda_rmsnorm_forward,              \
      cuda_rmsnorm_backward, cuda_rope_forward, cuda_rope_backward,                       \
@@ -116,7 +118,7 @@ static bool cuda_ready(void) {
     return state == 1;
 }
 
-// fp32 throughout: the backend that matches the CPU. NULL without a usable GPU.
+// fp32 throughout: the table that matches ref. NULL without a usable GPU.
 extern "C" const Kernels *kernels_cuda_get(void) { return cuda_ready() ? &kernels_cuda : NULL; }
 
 // The same table with tensor-core matmuls (fp32 storage, inputs rounded to tf32 or bf16

@@ -4,7 +4,7 @@
 // Determinism: no float atomics anywhere. Every sum runs in a fixed order: a row's
 // reductions use the fixed shuffle trees of common.cuh, column sums (dbias, RMSNorm's dw)
 // give each column to one block, and the embedding backward gives each vocabulary row to
-// one block that adds the tokens' gradients in increasing n, as the CPU does.
+// one block that adds the tokens' gradients in increasing n, as ref does.
 #include <math.h>
 
 #include "common.cuh"
@@ -36,7 +36,7 @@ void cuda_embedding_forward(float *out, const int *tokens, const float *wte, int
 // Deterministic scatter-add without atomics or a sort: block (g, column tile) owns the
 // vocabulary rows v with v % EMB_GROUPS == g. It walks all N tokens in order (a broadcast
 // read of one int per step) and adds the rows it owns, so every dwte row receives its
-// tokens' gradients in increasing n, the CPU's order, bit for bit.
+// tokens' gradients in increasing n, ref's order, bit for bit.
 #define EMB_GROUPS 64
 __global__ void embedding_backward_kernel(float *dwte, const float *dout, const int *tokens,
                                           int N, int C) {
@@ -116,7 +116,7 @@ void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float
     LAUNCH_CHECK();
 }
 
-// With r = rstd, dr/dx_c = -r^3 x_c / C gives (the CPU's formula and order)
+// With r = rstd, dr/dx_c = -r^3 x_c / C gives (ref's formula, per element the same operations)
 //   dinp_c += r w_c dout_c - (r^3 / C) x_c sum_j dout_j w_j x_j.
 __global__ void rmsnorm_backward_kernel(float *dinp, const float *dout, const float *inp,
                                         const float *w, const float *rstd, int C) {

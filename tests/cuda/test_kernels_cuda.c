@@ -1,10 +1,11 @@
-// tests/cuda/test_kernels_cuda.c -- conformance of the CUDA backend against the CPU
-// backend (the reference): every primitive of kernels/kernels.h on fresh random inputs of
-// several shapes, odd sizes included. Without a usable GPU it prints "SKIP: no CUDA
-// device" and exits 0 with no pass count, so the suite never counts it as passed.
+// tests/cuda/test_kernels_cuda.c -- conformance of the CUDA backend against the reference
+// backend (kernels/ref, the specification), then against the CPU backend: every
+// primitive of kernels/kernels.h on fresh random inputs of several shapes, odd sizes
+// included, the whole suite once per host table. Without a usable GPU it prints "SKIP: no
+// CUDA device" and exits 0 with no pass count, so the suite never counts it as passed.
 //
-// Tolerances (fp32; |gpu - cpu| <= rtol * |cpu| + arel * max|cpu| per element, one CHECK
-// per primitive and shape):
+// Tolerances (fp32; |gpu - host| <= rtol * |host| + arel * max|host| per element, one
+// CHECK per primitive and shape, the same for both hosts):
 //   exact (0, 0)          memory, copies, add, embedding forward and backward (the same
 //                         additions in the same order), kv_cache_write, AdamW's g = 0
 //   matmul                rtol 1e-4, arel 1e-5   (cuBLAS sums in another order; no TF32)
@@ -28,7 +29,7 @@
 const Kernels *kernels_cuda_tf32_get(void);
 const Kernels *kernels_cuda_bf16_get(void);
 
-static const Kernels *cpu, *gpu;
+static const Kernels *host, *gpu;  // host: kernels_ref, then kernels_cpu
 static Rng rng;
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -84,12 +85,13 @@ static void expect_close(const char *what, const float *got, const float *want, 
         double excess = isnan(err) ? INFINITY : err - tol;
         if (excess > worst_excess) worst_excess = excess, worst = i;
     }
-    CHECK(bad == 0, "%s: %d of %zu elements off; worst [%zu] gpu %.9g cpu %.9g (max|cpu| %g)",
-          what, bad, n, worst, n ? got[worst] : 0.0, n ? want[worst] : 0.0, maxabs);
+    CHECK(bad == 0, "%s vs %s: %d of %zu elements off; worst [%zu] gpu %.9g host %.9g "
+          "(max|host| %g)", what, host->name, bad, n, worst, n ? got[worst] : 0.0,
+          n ? want[worst] : 0.0, maxabs);
 }
 
 static void expect_same(const char *what, const void *a, const void *b, size_t bytes) {
-    CHECK(memcmp(a, b, bytes) == 0, "%s: not bitwise equal", what);
+    CHECK(memcmp(a, b, bytes) == 0, "%s vs %s: not bitwise equal", what, host->name);
 }
 
 // ---- memory -------------------------------------------------------------------------------
@@ -116,7 +118,7 @@ static void test_memory(void) {
 
 // ---- matmul -------------------------------------------------------------------------------
 
-// Matmul on the GPU table `gpu` within rtol, arel of the CPU's.
+// Matmul on the GPU table `gpu` within rtol, arel of the host's.
 static void test_matmul_tol(int N, int C, int OC, int with_bias, double rtol, double arel) {
     char what[128];
     float *inp = rand_floats((size_t)N * C, -1, 1), *w = rand_floats((size_t)OC * C, -1, 1);
@@ -124,7 +126,7 @@ static void test_matmul_tol(int N, int C, int OC, int with_bias, double rtol, do
     float *out = rand_floats((size_t)N * OC, -9, 9);
     float *d_inp = up(inp, (size_t)N * C * 4), *d_w = up(w, (size_t)OC * C * 4);
     float *d_bias = bias ? up(bias, OC * 4) : NULL, *d_out = up(out, (size_t)N * OC * 4);
-    cpu->matmul_forward(out, inp, w, bias, N, C, OC);
+    host->matmul_forward(out, inp, w, bias, N, C, OC);
     gpu->matmul_forward(d_out, d_inp, d_w, d_bias, N, C, OC);
     float *g_out = down(d_out, (size_t)N * OC);
     snprintf(what, sizeof what, "%s matmul_forward N=%d C=%d OC=%d bias=%d", gpu->name, N, C, OC,
@@ -137,7 +139,7 @@ static void test_matmul_tol(int N, int C, int OC, int with_bias, double rtol, do
     float *dbias = rand_floats(OC, -1, 1);
     float *d_dout = up(dout, (size_t)N * OC * 4), *d_dinp = up(dinp, (size_t)N * C * 4);
     float *d_dw = up(dw, (size_t)OC * C * 4), *d_dbias = up(dbias, OC * 4);
-    cpu->matmul_backward(dinp, dw, with_bias ? dbias : NULL, dout, inp, w, N, C, OC);
+    host->matmul_backward(dinp, dw, with_bias ? dbias : NULL, dout, inp, w, N, C, OC);
     gpu->matmul_backward(d_dinp, d_dw, with_bias ? d_dbias : NULL, d_dout, d_inp, d_w, N, C, OC);
     float *g_dinp = down(d_dinp, (size_t)N * C), *g_dw = down(d_dw, (size_t)OC * C);
     float *g_dbias = down(d_dbias, OC);
@@ -150,7 +152,7 @@ static void test_matmul_tol(int N, int C, int OC, int with_bias, double rtol, do
     // dw only: dinp may be NULL
     float *d_dw2 = up(dw, (size_t)OC * C * 4);
     gpu->matmul_backward(NULL, d_dw2, NULL, d_dout, d_inp, d_w, N, C, OC);
-    cpu->matmul_backward(NULL, dw, NULL, dout, inp, w, N, C, OC);
+    host->matmul_backward(NULL, dw, NULL, dout, inp, w, N, C, OC);
     float *g_dw2 = down(d_dw2, (size_t)OC * C);
     snprintf(what, sizeof what, "%s matmul_backward dw only N=%d C=%d OC=%d", gpu->name, N, C,
              OC);
@@ -174,7 +176,7 @@ static void test_embedding(int N, int C, int V) {
     int *tok = rand_ints(N, 0, V - 1);  // V small: many repeats
     float *d_wte = up(wte, (size_t)V * C * 4), *d_out = gpu->alloc((size_t)N * C * 4);
     int *d_tok = up(tok, N * sizeof(int));
-    cpu->embedding_forward(out, tok, wte, N, C);
+    host->embedding_forward(out, tok, wte, N, C);
     gpu->embedding_forward(d_out, d_tok, d_wte, N, C);
     float *g_out = down(d_out, (size_t)N * C);
     snprintf(what, sizeof what, "embedding_forward N=%d C=%d", N, C);
@@ -182,7 +184,7 @@ static void test_embedding(int N, int C, int V) {
 
     float *dout = rand_floats((size_t)N * C, -1, 1), *dwte = rand_floats((size_t)V * C, -1, 1);
     float *d_dout = up(dout, (size_t)N * C * 4), *d_dwte = up(dwte, (size_t)V * C * 4);
-    cpu->embedding_backward(dwte, dout, tok, N, C);
+    host->embedding_backward(dwte, dout, tok, N, C);
     gpu->embedding_backward(d_dwte, d_dout, d_tok, N, C);
     float *g_dwte = down(d_dwte, (size_t)V * C);
     snprintf(what, sizeof what, "embedding_backward N=%d C=%d V=%d (bitwise)", N, C, V);
@@ -199,7 +201,7 @@ static void test_rmsnorm(int N, int C) {
     float *out = malloc((size_t)N * C * 4), *rstd = malloc(N * 4);
     float *d_inp = up(inp, (size_t)N * C * 4), *d_w = up(w, C * 4);
     float *d_out = gpu->alloc((size_t)N * C * 4), *d_rstd = gpu->alloc(N * 4);
-    cpu->rmsnorm_forward(out, rstd, inp, w, 1e-5f, N, C);
+    host->rmsnorm_forward(out, rstd, inp, w, 1e-5f, N, C);
     gpu->rmsnorm_forward(d_out, d_rstd, d_inp, d_w, 1e-5f, N, C);
     float *g_out = down(d_out, (size_t)N * C), *g_rstd = down(d_rstd, N);
     snprintf(what, sizeof what, "rmsnorm_forward rstd N=%d C=%d", N, C);
@@ -212,8 +214,8 @@ static void test_rmsnorm(int N, int C) {
     float *dw = rand_floats(C, -1, 1);
     float *d_dout = up(dout, (size_t)N * C * 4), *d_dinp = up(dinp, (size_t)N * C * 4);
     float *d_dw = up(dw, C * 4);
-    d_rstd = up(rstd, N * 4);  // the CPU's, so only the backward is compared
-    cpu->rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
+    d_rstd = up(rstd, N * 4);  // the host's, so only the backward is compared
+    host->rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
     gpu->rmsnorm_backward(d_dinp, d_dw, d_dout, d_inp, d_w, d_rstd, N, C);
     float *g_dinp = down(d_dinp, (size_t)N * C), *g_dw = down(d_dw, C);
     snprintf(what, sizeof what, "rmsnorm_backward dinp (+=) N=%d C=%d", N, C);
@@ -236,7 +238,7 @@ static void test_rope(int N, int n_heads, int D, int extra, float theta) {
     int *pos = rand_ints(N, 0, 5000);
     float *d_x = up(x, n * 4);
     int *d_pos = up(pos, N * sizeof(int));
-    cpu->rope_forward(x, pos, N, stride, n_heads, D, theta);
+    host->rope_forward(x, pos, N, stride, n_heads, D, theta);
     gpu->rope_forward(d_x, d_pos, N, stride, n_heads, D, theta);
     float *g_x = malloc(n * 4);
     gpu->download(g_x, d_x, n * 4);
@@ -247,7 +249,7 @@ static void test_rope(int N, int n_heads, int D, int extra, float theta) {
         for (int c = n_heads * D; c < stride; c++)
             untouched &= g_x[(size_t)r * stride + c] == x0[(size_t)r * stride + c];
     CHECK(untouched, "rope_forward leaves the columns past n_heads*D alone");
-    cpu->rope_backward(x, pos, N, stride, n_heads, D, theta);
+    host->rope_backward(x, pos, N, stride, n_heads, D, theta);
     gpu->rope_backward(d_x, d_pos, N, stride, n_heads, D, theta);
     free(g_x);
     g_x = down(d_x, n);
@@ -277,7 +279,7 @@ static void test_attention(int B, int T, int H, int KV, int D, const int *lens) 
     float *out = malloc(no * 4), *lse = malloc(nl * 4);
     float *d_qkv = up(qkv, nq * 4), *d_out = gpu->alloc(no * 4), *d_lse = gpu->alloc(nl * 4);
     int *d_lens = up(lens, B * sizeof(int));
-    cpu->attention_forward(out, lse, qkv, lens, B, T, H, KV, D);
+    host->attention_forward(out, lse, qkv, lens, B, T, H, KV, D);
     gpu->attention_forward(d_out, d_lse, d_qkv, d_lens, B, T, H, KV, D);
     float *g_out = malloc(no * 4), *g_lse = malloc(nl * 4);
     gpu->download(g_out, d_out, no * 4);
@@ -303,7 +305,7 @@ static void test_attention(int B, int T, int H, int KV, int D, const int *lens) 
     float *dout = attention_input(B, T, H * D, lens, -1, 1);
     float *dqkv = rand_floats(nq, -9, 9);
     float *d_dout = up(dout, no * 4), *d_dqkv = up(dqkv, nq * 4);
-    cpu->attention_backward(dqkv, dout, qkv, out, lse, lens, B, T, H, KV, D);
+    host->attention_backward(dqkv, dout, qkv, out, lse, lens, B, T, H, KV, D);
     gpu->attention_backward(d_dqkv, d_dout, d_qkv, d_out, d_lse, d_lens, B, T, H, KV, D);
     float *g_dqkv = malloc(nq * 4);
     gpu->download(g_dqkv, d_dqkv, nq * 4);
@@ -346,9 +348,9 @@ static void test_decode(int n_slots, int max_T, int H, int KV, int D, int P) {
         float *d_qkv = up(qkv, (size_t)N * W * 4), *d_out = gpu->alloc((size_t)N * H * D * 4);
         int *d_slots = up(slots, N * sizeof(int)), *d_pos = up(pos, N * sizeof(int));
         int *d_pslots = up(pslots, N * sizeof(int)), *d_plens = up(plens, N * sizeof(int));
-        cpu->kv_cache_write(kc, vc, qkv, slots, pos, N, H, KV, D, max_T);
+        host->kv_cache_write(kc, vc, qkv, slots, pos, N, H, KV, D, max_T);
         gpu->kv_cache_write(d_kc, d_vc, d_qkv, d_slots, d_pos, N, H, KV, D, max_T);
-        cpu->attention_decode(out, qkv, kc, vc, slots, pos, pslots, plens, N, H, KV, D, max_T);
+        host->attention_decode(out, qkv, kc, vc, slots, pos, pslots, plens, N, H, KV, D, max_T);
         gpu->attention_decode(d_out, d_qkv, d_kc, d_vc, d_slots, d_pos, d_pslots, d_plens, N, H, KV, D,
                               max_T);
         float *g_out = down(d_out, (size_t)N * H * D), *g_kc = malloc(nc * 4);
@@ -376,9 +378,9 @@ static void test_swiglu(int N, int I) {
     float *dgu = rand_floats(2 * n, -9, 9);
     float *d_gu = up(gu, 2 * n * 4), *d_out = gpu->alloc(n * 4), *d_dout = up(dout, n * 4);
     float *d_dgu = up(dgu, 2 * n * 4);
-    cpu->swiglu_forward(out, gu, N, I);
+    host->swiglu_forward(out, gu, N, I);
     gpu->swiglu_forward(d_out, d_gu, N, I);
-    cpu->swiglu_backward(dgu, dout, gu, N, I);
+    host->swiglu_backward(dgu, dout, gu, N, I);
     gpu->swiglu_backward(d_dgu, d_dout, d_gu, N, I);
     float *g_out = down(d_out, n), *g_dgu = down(d_dgu, 2 * n);
     snprintf(what, sizeof what, "swiglu_forward N=%d I=%d", N, I);
@@ -392,7 +394,7 @@ static void test_swiglu(int N, int I) {
 static void test_add(size_t n) {
     float *a = rand_floats(n, -1, 1), *b = rand_floats(n, -1, 1), *out = malloc(n * 4);
     float *d_a = up(a, n * 4), *d_b = up(b, n * 4);
-    cpu->add(out, a, b, n);
+    host->add(out, a, b, n);
     gpu->add(d_a, d_a, d_b, n);  // out aliasing a
     float *g = down(d_a, n);
     expect_same("add (out aliases a), bitwise", g, out, n * 4);
@@ -413,7 +415,7 @@ static void test_crossentropy(int N, int V) {
     float *d_logits = up(logits, n * 4), *d_w = up(w, N * 4), *d_lp = gpu->alloc(N * 4);
     float *d_lse = gpu->alloc(N * 4);
     int *d_tgt = up(tgt, N * sizeof(int));
-    cpu->crossentropy_forward(lp, lse, logits, tgt, N, V);
+    host->crossentropy_forward(lp, lse, logits, tgt, N, V);
     gpu->crossentropy_forward(d_lp, d_lse, d_logits, d_tgt, N, V);
     float *g_lp = down(d_lp, N), *g_lse = malloc(N * 4);
     gpu->download(g_lse, d_lse, N * 4);
@@ -421,7 +423,7 @@ static void test_crossentropy(int N, int V) {
     expect_close(what, g_lp, lp, N, 1e-5, 1e-6);
     snprintf(what, sizeof what, "crossentropy_forward lse N=%d V=%d", N, V);
     expect_close(what, g_lse, lse, N, 1e-5, 1e-6);
-    cpu->crossentropy_backward(dl, logits, lse, tgt, w, N, V);
+    host->crossentropy_backward(dl, logits, lse, tgt, w, N, V);
     gpu->crossentropy_backward(d_logits, d_logits, d_lse, d_tgt, d_w, N, V);  // in place
     float *g_dl = down(d_logits, n);
     snprintf(what, sizeof what, "crossentropy_backward in place N=%d V=%d", N, V);
@@ -436,7 +438,7 @@ static void test_crossentropy(int N, int V) {
 static void test_sum_squares(size_t n) {
     char what[96];
     float *g = rand_floats(n, -3, 3), *d_g = up(g, n * 4);
-    double want = cpu->sum_squares(g, n), got = gpu->sum_squares(d_g, n);
+    double want = host->sum_squares(g, n), got = gpu->sum_squares(d_g, n);
     double again = gpu->sum_squares(d_g, n);
     snprintf(what, sizeof what, "sum_squares n=%zu", n);
     CHECK_NEAR(got, want, 1e-10, 0.0, what);
@@ -454,7 +456,7 @@ static void test_adamw(size_t n, size_t n_decay) {
     for (int step = 1; step <= 3; step++) {
         float *g = rand_floats(n, -2, 2);
         gpu->upload(d_g, g, n * 4);
-        cpu->adamw(p, g, m, v, n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
+        host->adamw(p, g, m, v, n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
         gpu->adamw(d_p, d_g, d_m, d_v, n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
         free(g);
     }
@@ -469,17 +471,9 @@ static void test_adamw(size_t n, size_t n_decay) {
     free(p), free(m), free(v), free(zero), free(g_p), free(g_m), free(g_v), free(g_g);
 }
 
-int main(void) {
-    cpu = kernels_by_name("cpu");
-    gpu = kernels_by_name("cuda");
-    if (!gpu) {
-        printf("SKIP: no CUDA device\n");
-        return 0;
-    }
-    rng = rng_seed(20250131);
+// Every primitive on the GPU against `host`.
+static void test_all(void) {
     static const int Ns[] = {1, 3, 17, 64};
-
-    test_memory();
     for (int i = 0; i < 4; i++) {
         int N = Ns[i];
         test_matmul(N, 64, 17, 1);
@@ -526,5 +520,20 @@ int main(void) {
     test_sum_squares((1 << 20) + 3);
     test_adamw(1, 1);
     test_adamw(100003, 60000);
+}
+
+int main(void) {
+    gpu = kernels_by_name("cuda");
+    if (!gpu) {
+        printf("SKIP: no CUDA device\n");
+        return 0;
+    }
+    rng = rng_seed(20250131);
+    test_memory();
+    const char *hosts[2] = {"ref", "cpu"};
+    for (int i = 0; i < 2; i++) {
+        host = kernels_by_name(hosts[i]);
+        test_all();
+    }
     return test_summary();
 }
