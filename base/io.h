@@ -15,6 +15,8 @@
 // Reads the whole file into a malloc'ed buffer with a NUL byte after the end
 // (so text can be parsed in place); *len excludes the NUL. Free with free().
 int read_file(const char *path, char **data, size_t *len, Err *e);
+// The same for an open stream read to its end (stdin); name is used in messages.
+int read_stream(FILE *f, const char *name, char **data, size_t *len, Err *e);
 
 typedef struct {
     FILE *f;

@@ -3,11 +3,7 @@
 // A Canvas is an RGB image; charts are drawn into rectangles of it (several panels per
 // image), text with stb_easy_font's bitmap glyphs (rasterised here, scaled 2x), and the
 // file written with stb_image_write (through an atomic write). Axes get "nice" ticks
-// (1, 2, 5 x 10^k), a title, axis labels and a legend.
-//
-// `o1p plot` draws the two figures of the demo:
-//   o1p plot --metrics RUN/metrics.jsonl --out curves.png   training curves
-//   o1p plot --levels BASE.json,RUN.json,... --out levels.png   per-level length and accuracy
+// (1, 2, 5 x 10^k), a title, axis labels and a legend. `o1p plot` (cmd_plot.c) uses it.
 #ifndef O1P_PLOT_H
 #define O1P_PLOT_H
 
@@ -46,7 +42,5 @@ typedef struct {
 // Draws the chart in the rectangle (x, y, w, h) of c.
 void chart_lines(Canvas *c, int x, int y, int w, int h, const Chart *ch);
 void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch);
-
-int cmd_plot(int argc, char **argv);
 
 #endif

@@ -50,14 +50,17 @@ void dataset_free(Dataset *ds);
 // dataset_load reads it back identically.
 int dataset_write_jsonl(const char *path, const Dataset *ds, Err *e);
 
-// Per-level statistics of a dataset's solutions (levels 0..DATASET_MAX_LEVEL; level 0
-// is "unknown"). redundant_frac = sum of redundant_chars / sum of solution chars over
-// the examples where redundant_chars >= 0.
+// Per-level statistics of a dataset's solutions, levels 0..DATASET_MAX_LEVEL (level 0:
+// unknown). redundant_frac = sum of redundant_chars / sum of solution chars, over the
+// examples that know their redundant_chars. correct counts the solutions whose boxed
+// answer grades equal to the answer (grade.h).
 #define DATASET_MAX_LEVEL 10
 typedef struct {
     int count[DATASET_MAX_LEVEL + 1];
     double mean_chars[DATASET_MAX_LEVEL + 1];     // mean solution length (bytes)
     double redundant_frac[DATASET_MAX_LEVEL + 1]; // -1 if unknown at that level
+    int graded[DATASET_MAX_LEVEL + 1];            // examples with a solution
+    int correct[DATASET_MAX_LEVEL + 1];           // of those, solutions that grade correct
     int total;
     double total_mean_chars, total_redundant_frac;
 } DatasetStats;

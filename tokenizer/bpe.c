@@ -352,6 +352,20 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, int flags, char
     return 0;
 }
 
+int tok_parse_ids(const char *text, const char *name, TokIds *out, Err *e) {
+    for (const char *p = text; *p;) {
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+        if (!*p) break;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < -2147483647L || v > 2147483647L)
+            return err_fmt(e, "%s: byte %zu: expected a token id", name, (size_t)(p - text));
+        if (push_id(out, (int32_t)v)) return err_fmt(e, "out of memory");
+        p = end;
+    }
+    return 0;
+}
+
 const char *tok_token_bytes(const Tokenizer *t, int32_t id, size_t *len) {
     if (id < 0 || id >= t->n_vocab || t->kind[id] == TOKK_UNUSED) return NULL;
     *len = t->tok_len[id];

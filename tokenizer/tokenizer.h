@@ -80,6 +80,9 @@ enum {
 // An id outside [0, vocab size) is an error naming its index and value.
 int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, int flags, char **out,
                size_t *out_len, Err *e);
+// Appends the ids of NUL-terminated text, integers separated by whitespace (`o1p tok
+// decode` reads them from stdin); name is used in messages. tok_decode checks the range.
+int tok_parse_ids(const char *text, const char *name, TokIds *out, Err *e);
 // The bytes of one token (for streaming output), or NULL if id is out of range.
 const char *tok_token_bytes(const Tokenizer *t, int32_t id, size_t *len);
 // The id of a token given as its text (an added token's content, e.g. "<|im_end|>", or a
