@@ -1,11 +1,10 @@
 // base/json.c -- strict RFC 8259 reader: one recursive-descent pass, one arena.
 //
-// The parser walks the text once. Children of the array or object being read are
-// pushed on a scratch stack shared by all levels; when the container closes, its n
-// children are copied from the top of the stack into the arena as one contiguous
-// items[] array (keys likewise), so the tree costs one arena copy per value and no
-// per-node malloc. Newlines can only occur in whitespace (a raw control character
-// inside a string is an error), so line/column tracking happens in skip_ws alone.
+// The children of open containers go on one scratch stack shared by all levels. When a
+// container closes, its n children move from the top of the stack into the arena as
+// one items[] array (keys likewise): one copy per value, no malloc per node. A newline
+// can only be whitespace (a raw one in a string is an error), so skip_ws alone tracks
+// lines and columns.
 #include "json.h"
 
 #include <errno.h>
@@ -97,7 +96,7 @@ static const char *describe(const Parser *ps, const char *at, char buf[32]) {
     return buf;
 }
 
-// "NAME: line L, column C: WHAT" at position `at` (which must be on the current line).
+// "NAME: line L, column C: WHAT" at `at`, a position on the current line.
 static int fail_at(Parser *ps, const char *at, const char *what) {
     return err_fmt(ps->e, "%s: line %d, column %d: %s", ps->name, ps->line, col_of(ps, at), what);
 }

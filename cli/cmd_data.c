@@ -1,5 +1,6 @@
-// cli/cmd_data.c -- `o1p data synth` (write the synthetic long-thought dataset) and
-// `o1p data stats` (solution lengths per level, redundant fraction, self-grading).
+// cli/cmd_data.c -- `o1p data`:
+//   o1p data synth   writes the synthetic long-thought dataset (data/synth.h)
+//   o1p data stats   per level: solution length, redundant fraction, solutions graded correct
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

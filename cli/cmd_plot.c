@@ -12,9 +12,9 @@
 #include "cli.h"
 #include "plot.h"
 
-// Training curves from metrics.jsonl lines: step, loss; the prune stage's lines add
-// mean_length and heldout_acc (a later line for the same step replaces an earlier one,
-// as after a resume).
+// Training curves from metrics.jsonl: step and loss; prune's lines add mean_length,
+// heldout_acc and heldout_length. A later line of the same step, as after a resume,
+// replaces the earlier.
 typedef struct {
     double *step, *loss, *len, *acc, *hlen;
     int n, cap;
@@ -66,7 +66,7 @@ static int plot_curves(const char *metrics, const char *out, const char *title, 
     if (!rc) {
         char t0[160];
         snprintf(t0, sizeof t0, "%s: loss", title);
-        // The length panel: the held-out greedy solutions (when logged) and the trained samples.
+        // the length panel: held-out greedy solutions when logged, and the trained samples
         int has_h = 0;
         for (int i = 0; i < cv.n; i++) has_h |= !isnan(cv.hlen[i]);
         Series s[4] = {{"loss", cv.step, cv.loss, cv.n},
@@ -90,7 +90,7 @@ static int plot_curves(const char *metrics, const char *out, const char *title, 
     return rc;
 }
 
-// Per-level mean length and accuracy of eval runs (the first is the reference).
+// Per-level mean length and accuracy of eval runs, the reference first.
 static int plot_levels(const char *list, const char *out, Err *e) {
     EvalResult runs[6];
     int n = 0, rc = 0;
@@ -104,7 +104,7 @@ static int plot_levels(const char *list, const char *out, Err *e) {
         else n++;
     }
     free(copy);
-    // The groups: the levels present in the first run, then "all".
+    // the groups: the levels of the first run, then "all"
     int lev[DATASET_MAX_LEVEL + 2], G = 0;
     char names[DATASET_MAX_LEVEL + 2][16];
     const char *groups[DATASET_MAX_LEVEL + 2];

@@ -94,8 +94,8 @@ static void line(Canvas *c, int x0, int y0, int x1, int y1, const unsigned char 
 int text_width(const char *text, int s) { return s * stb_easy_font_width((char *)text); }
 
 int canvas_text(Canvas *c, int x, int y, const char *text, const unsigned char color[3], int s, int rotate) {
-    // stb_easy_font: 4 vertices of 16 bytes (x, y, z floats, rgba) per quad, at most
-    // about 16 quads per glyph.
+    // stb_easy_font: a quad is 4 vertices of 16 bytes (x, y, z floats, rgba); a glyph
+    // takes at most about 16 quads
     static char buf[64 * 16 * 256];
     char tmp[256];
     snprintf(tmp, sizeof tmp, "%s", text);
@@ -172,8 +172,8 @@ static Frame frame(Canvas *c, int x, int y, int w, int h, const Chart *ch, doubl
     return f;
 }
 
-// Room above the data for the legend box (top right): about 7% of the data's span per
-// row, plus one row of margin, so that the box covers none of the data.
+// Room above the data for the legend box at the top right, so that it covers no data:
+// 7% of the data's span per row, plus one row of margin.
 static double legend_headroom(const Chart *ch, double span) { return 0.07 * (ch->n_series + 1) * span; }
 
 static void legend(Canvas *c, const Frame *f, const Chart *ch) {

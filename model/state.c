@@ -9,7 +9,8 @@
 //   64  f64 extra[8]
 //   128 f32 m[n_params], f32 v[n_params]
 //   end u64 checksum: FNV-1a over the 64-bit words of every byte before it
-// The file is streamed (no second copy of the moments in memory) and written atomically.
+// The file is streamed, with no second copy of the moments in memory, and written
+// atomically.
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,9 @@
 #define STATE_VERSION 1
 #define STATE_HEADER 128
 
-// FNV-1a applied to 64-bit words instead of bytes (8x faster on hundreds of MB). The
-// multiplier is odd, so the step h -> (h ^ w) * P is a bijection in w: any change to a
-// single word always changes the sum. n must be a multiple of 8.
+// FNV-1a over 64-bit words instead of bytes: 8x faster on hundreds of MB. The
+// multiplier P is odd, so h -> (h ^ w) * P is a bijection in w: changing any one word
+// changes the sum. n is a multiple of 8.
 static uint64_t fnv_words(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i += 8) {
@@ -68,7 +69,7 @@ int train_state_save(const char *path, const TrainState *s, const float *m, cons
     sum = fnv_words(sum, v, nb);
     AtomicFile a;
     if (atomic_open(&a, path, e)) return -1;
-    // short writes are caught by atomic_commit (ferror, fflush, fsync)
+    // atomic_commit catches short writes: ferror, fflush, fsync
     fwrite(h, 1, sizeof h, a.f);
     if (nb) {
         fwrite(m, 1, nb, a.f);

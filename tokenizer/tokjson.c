@@ -1,15 +1,14 @@
-// tokenizer/tokjson.c -- reading and writing Hugging Face tokenizer.json (BPE model,
-// byte-level). What we read:
+// tokenizer/tokjson.c -- Hugging Face tokenizer.json (byte-level BPE), read and written.
+// What is read:
 //   model:         type "BPE"; vocab {token: id}; merges as "a b" strings or [a, b] pairs;
-//                  ignore_merges; dropout null, byte_fallback false, no subword prefix or
-//                  word suffix (anything else is refused, by name);
+//                  ignore_merges; dropout null, byte_fallback false, no subword prefix,
+//                  no word suffix: anything else is refused, by name;
 //   normalizer:    null or NFC;
-//   pre_tokenizer: ByteLevel with use_regex (GPT-2's pattern), or a Sequence of a Split on
-//                  one of the patterns in pretok.c (behavior Isolated) and a ByteLevel
-//                  without regex (Llama 3, Qwen2/3);
+//   pre_tokenizer: ByteLevel with use_regex (GPT-2), or a Sequence of an Isolated Split
+//                  on a pattern of pretok.c and a ByteLevel without regex (Llama 3, Qwen);
 //   added_tokens:  id, content and the flags special, lstrip, rstrip, single_word,
-//                  normalized (all added tokens are matched on the raw text);
-//   decoder, post_processor: not needed to encode (we never add BOS/EOS) or decode.
+//                  normalized; every added token is matched on the raw text;
+//   decoder, post_processor: ignored; o1p adds no BOS/EOS and decodes bytes directly.
 // Token strings in the file are in GPT-2's byte-level alphabet; in memory they are bytes.
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,8 @@
 #include "tok_internal.h"
 #include "unicode.h"
 
-// Byte-level string (UTF-8) -> bytes. A character outside the alphabet stands for its own
-// UTF-8 bytes, as in HF's ByteLevel decoder. out has room for len bytes.
+// Byte-level string (UTF-8) -> bytes; out has room for len bytes. A character outside
+// the alphabet stands for its own UTF-8 bytes, as in HF's ByteLevel decoder.
 static size_t from_bytelevel(const char *s, size_t len, char *out) {
     size_t k = 0;
     for (size_t i = 0; i < len;) {
