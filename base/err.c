@@ -1,3 +1,4 @@
+// base/err.c -- formatting and wrapping Err messages.
 #include "err.h"
 
 #include <stdarg.h>
@@ -21,7 +22,7 @@ int err_wrap(Err *e, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
-    // Append ": old" to what fits (a long message is cut, never overflowed).
+    // append ": old" as far as it fits: a long message is cut, never overflowed
     if (n >= 0 && (size_t)n < sizeof e->msg)
         snprintf(e->msg + n, sizeof e->msg - (size_t)n, ": %.*s", (int)(sizeof e->msg - (size_t)n), old);
     return -1;

@@ -1,9 +1,9 @@
 // base/err.h -- how library code reports failure.
 //
-// Library functions never print and never exit. A function that can fail returns
-// 0 on success and -1 on failure, after writing one human-readable message into the
-// caller's Err: the file, the position and what was expected ("config.json: line 3,
-// column 9: expected a number for \"hidden_size\""). Only the command line prints it.
+// Library functions never print and never exit. A function that can fail returns 0,
+// or -1 after writing one message into the caller's Err: the file, the position and
+// what was expected, e.g. "config.json: line 3, column 9: expected a number for
+// \"hidden_size\"". Only the command line prints it.
 #ifndef O1P_ERR_H
 #define O1P_ERR_H
 

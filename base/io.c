@@ -1,3 +1,4 @@
+// base/io.c -- whole-file reads, atomic writes (temporary file, fsync, rename), folders.
 #include "io.h"
 
 #include <errno.h>
@@ -33,6 +34,31 @@ int read_file(const char *path, char **data, size_t *len, Err *e) {
     buf[n] = 0;
     *data = buf;
     *len = n;
+    return 0;
+}
+
+int read_stream(FILE *f, const char *name, char **data, size_t *len, Err *e) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) return err_fmt(e, "out of memory reading %s", name);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *p = realloc(buf, 2 * cap + 1);
+            if (!p) {
+                free(buf);
+                return err_fmt(e, "out of memory reading %s", name);
+            }
+            buf = p, cap *= 2;
+        }
+    }
+    if (ferror(f)) {
+        free(buf);
+        return err_fmt(e, "%s: read error", name);
+    }
+    buf[n] = 0;
+    *data = buf, *len = n;
     return 0;
 }
 

@@ -1,9 +1,8 @@
 // base/io.h -- files: whole-file reads, atomic writes, folders.
 //
-// Every file o1p writes that a user might lose (models, training states, tokenizers,
-// pre-samples, results) goes through AtomicFile: the bytes go to "PATH.tmp.PID", are
-// flushed and fsync'ed, and only then renamed over PATH (and the folder fsync'ed), so a
-// crash, a full disk or Ctrl-C leaves either the old file or the new one, never half.
+// Every file o1p writes that a user might lose goes through AtomicFile: the bytes go to
+// "PATH.tmp.PID", are flushed and fsync'ed, then renamed over PATH, and the folder is
+// fsync'ed. A crash, a full disk or Ctrl-C leaves the old file or the new one, never half.
 #ifndef O1P_IO_H
 #define O1P_IO_H
 
@@ -12,9 +11,11 @@
 
 #include "err.h"
 
-// Reads the whole file into a malloc'ed buffer with a NUL byte after the end
-// (so text can be parsed in place); *len excludes the NUL. Free with free().
+// Reads the whole file into a malloc'ed buffer with a NUL after the end, so text can be
+// parsed in place; *len excludes the NUL. Free with free().
 int read_file(const char *path, char **data, size_t *len, Err *e);
+// The same for an open stream read to its end (stdin); name is used in messages.
+int read_stream(FILE *f, const char *name, char **data, size_t *len, Err *e);
 
 typedef struct {
     FILE *f;

@@ -1,11 +1,10 @@
 // base/json.c -- strict RFC 8259 reader: one recursive-descent pass, one arena.
 //
-// The parser walks the text once. Children of the array or object being read are
-// pushed on a scratch stack shared by all levels; when the container closes, its n
-// children are copied from the top of the stack into the arena as one contiguous
-// items[] array (keys likewise), so the tree costs one arena copy per value and no
-// per-node malloc. Newlines can only occur in whitespace (a raw control character
-// inside a string is an error), so line/column tracking happens in skip_ws alone.
+// The children of open containers go on one scratch stack shared by all levels. When a
+// container closes, its n children move from the top of the stack into the arena as
+// one items[] array (keys likewise): one copy per value, no malloc per node. A newline
+// can only be whitespace (a raw one in a string is an error), so skip_ws alone tracks
+// lines and columns.
 #include "json.h"
 
 #include <errno.h>
@@ -97,7 +96,7 @@ static const char *describe(const Parser *ps, const char *at, char buf[32]) {
     return buf;
 }
 
-// "NAME: line L, column C: WHAT" at position `at` (which must be on the current line).
+// "NAME: line L, column C: WHAT" at `at`, a position on the current line.
 static int fail_at(Parser *ps, const char *at, const char *what) {
     return err_fmt(ps->e, "%s: line %d, column %d: %s", ps->name, ps->line, col_of(ps, at), what);
 }
@@ -204,12 +203,67 @@ static int utf8_len(const unsigned char *p, const unsigned char *end) {
     return 0;
 }
 
+// A \uXXXX escape at esc (its '\\'), a surrogate pair joined; *pp is past the 'u'.
+// Writes the code point's UTF-8 to *po; both advance.
+static int parse_u_escape(Parser *ps, const char *esc, const char **pp, char **po) {
+    const char *p = *pp, *end = ps->end;
+    char msg[200];
+    unsigned cp, lo;
+    if (hex4(p, end, &cp)) return fail_at(ps, p, "expected 4 hex digits after \\u");
+    p += 4;
+    if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        snprintf(msg, sizeof msg,
+                 "lone low surrogate \\u%04X: expected a high surrogate \\uD800-\\uDBFF before it", cp);
+        return fail_at(ps, esc, msg);
+    }
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &lo) || lo < 0xDC00 ||
+            lo > 0xDFFF) {
+            snprintf(msg, sizeof msg,
+                     "lone high surrogate \\u%04X: expected a low surrogate \\uDC00-\\uDFFF after it", cp);
+            return fail_at(ps, esc, msg);
+        }
+        p += 6;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    *po = put_utf8(*po, cp);
+    *pp = p;
+    return 0;
+}
+
+// The escape at *pp (a '\\'): its decoded bytes go to *po; both advance.
+static int parse_escape(Parser *ps, const char **pp, char **po) {
+    const char *esc = *pp;
+    if (esc + 1 >= ps->end) {
+        ps->p = esc + 1;
+        return fail_expected(ps, "an escape character after '\\'");
+    }
+    char c;
+    switch (esc[1]) {
+    case '"': c = '"'; break;
+    case '\\': c = '\\'; break;
+    case '/': c = '/'; break;
+    case 'b': c = '\b'; break;
+    case 'f': c = '\f'; break;
+    case 'n': c = '\n'; break;
+    case 'r': c = '\r'; break;
+    case 't': c = '\t'; break;
+    case 'u': *pp = esc + 2; return parse_u_escape(ps, esc, pp, po);
+    default:
+        return fail_at(ps, esc + 1,
+                       "invalid escape: expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after '\\'");
+    }
+    *(*po)++ = c;
+    *pp = esc + 2;
+    return 0;
+}
+
 // Parses the string starting at the opening quote; the decoded bytes (NUL-terminated)
 // go to the arena. Decoded text is never longer than the source text.
 static int parse_string(Parser *ps, const char **out, size_t *out_len) {
     const char *start = ps->p;
     const char *p = ps->p + 1, *end = ps->end;
-    // fast scan to the closing quote to size the buffer (an upper bound if escapes follow)
+    // size the buffer: a scan to the closing quote (an upper bound when escapes follow)
     const char *q = p;
     while (q < end && *q != '"') q += (*q == '\\' && q + 1 < end) ? 2 : 1;
     char *buf = arena_alloc(ps->j, (size_t)(q - p) + 1);
@@ -224,81 +278,30 @@ static int parse_string(Parser *ps, const char **out, size_t *out_len) {
             return fail_at(ps, p, msg);
         }
         unsigned char c = (unsigned char)*p;
-        if (c == '"') {
-            p++;
-            break;
-        }
+        if (c == '"') break;
         if (c < 0x20) {
             snprintf(msg, sizeof msg,
-                     "control character U+%04X in string: expected it escaped (\\n, \\t, \\u%04X)", c,
-                     c);
+                     "control character U+%04X in string: expected it escaped (\\n, \\t, \\u%04X)", c, c);
             return fail_at(ps, p, msg);
         }
         if (c == '\\') {
-            if (p + 1 >= end) {
-                ps->p = p + 1;
-                return fail_expected(ps, "an escape character after '\\'");
-            }
-            char x = p[1];
-            const char *esc = p;
-            p += 2;
-            switch (x) {
-            case '"': *o++ = '"'; break;
-            case '\\': *o++ = '\\'; break;
-            case '/': *o++ = '/'; break;
-            case 'b': *o++ = '\b'; break;
-            case 'f': *o++ = '\f'; break;
-            case 'n': *o++ = '\n'; break;
-            case 'r': *o++ = '\r'; break;
-            case 't': *o++ = '\t'; break;
-            case 'u': {
-                unsigned cp;
-                if (hex4(p, end, &cp)) return fail_at(ps, p, "expected 4 hex digits after \\u");
-                p += 4;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    snprintf(msg, sizeof msg,
-                             "lone low surrogate \\u%04X: expected a high surrogate \\uD800-\\uDBFF before it",
-                             cp);
-                    return fail_at(ps, esc, msg);
-                }
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    unsigned lo;
-                    if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &lo) ||
-                        lo < 0xDC00 || lo > 0xDFFF) {
-                        snprintf(msg, sizeof msg,
-                                 "lone high surrogate \\u%04X: expected a low surrogate \\uDC00-\\uDFFF after it",
-                                 cp);
-                        return fail_at(ps, esc, msg);
-                    }
-                    p += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                o = put_utf8(o, cp);
-                break;
-            }
-            default:
-                snprintf(msg, sizeof msg,
-                         "invalid escape: expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u after '\\'");
-                return fail_at(ps, esc + 1, msg);
-            }
-            continue;
-        }
-        if (c < 0x80) {
+            if (parse_escape(ps, &p, &o)) return -1;
+        } else if (c < 0x80) {
             *o++ = (char)c;
             p++;
-            continue;
+        } else {
+            int n = utf8_len((const unsigned char *)p, (const unsigned char *)end);
+            if (!n) {
+                snprintf(msg, sizeof msg, "invalid UTF-8 (byte 0x%02X) in string", c);
+                return fail_at(ps, p, msg);
+            }
+            memcpy(o, p, (size_t)n);
+            o += n;
+            p += n;
         }
-        int n = utf8_len((const unsigned char *)p, (const unsigned char *)end);
-        if (!n) {
-            snprintf(msg, sizeof msg, "invalid UTF-8 (byte 0x%02X) in string", c);
-            return fail_at(ps, p, msg);
-        }
-        memcpy(o, p, (size_t)n);
-        o += n;
-        p += n;
     }
     *o = 0;
-    ps->p = p;
+    ps->p = p + 1;
     *out = buf;
     *out_len = (size_t)(o - buf);
     return 0;

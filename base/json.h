@@ -2,14 +2,13 @@
 // escaping needed to write JSON.
 //
 // json_parse builds a read-only tree in one arena. Errors name the file, the line and
-// column (1-based, columns counted in bytes) and what was expected:
+// the column (1-based, in bytes) and what was expected:
 //   "tokenizer.json: line 12, column 7: expected ',' or '}' after object member".
-// Nesting deeper than JSON_MAX_DEPTH is an error, not a stack overflow. Strings are
-// decoded to UTF-8 (\uXXXX surrogate pairs joined; a lone surrogate is an error);
-// invalid UTF-8 in the input is an error. Numbers are parsed as double (the source text
-// is kept too in str/len, so json_get_int is exact beyond 2^53); a number whose magnitude
-// overflows a double is an error. A leading UTF-8 byte order mark is skipped (RFC 8259
-// section 8.1). Duplicate keys: the last one wins in json_get, as in most readers.
+// Errors, not crashes: nesting deeper than JSON_MAX_DEPTH, invalid UTF-8, a lone
+// surrogate, a number that overflows a double. Strings are decoded to UTF-8, surrogate
+// pairs joined. Numbers are doubles; their source text is kept in str/len, so
+// json_get_int is exact beyond 2^53. A leading byte order mark is skipped (RFC 8259
+// 8.1). Of repeated keys, json_get finds the last, as most readers do.
 #ifndef O1P_JSON_H
 #define O1P_JSON_H
 
@@ -45,11 +44,10 @@ Json *json_parse_file(const char *path, Err *e);
 const JsonValue *json_root(const Json *j);
 void json_free(Json *j);
 
-// JSON Lines: calls fn once per non-blank line of text[0..len) with that line's value
-// and its 1-based line number; positions in values and errors are those of the whole
-// file. The tree passed to fn lives until fn returns (one arena is reused across
-// lines). Stops at the first parse error or the first non-zero return of fn, and
-// returns -1 in both cases (fn fills e). A UTF-8 BOM before the first line is skipped.
+// JSON Lines: calls fn once per non-blank line of text[0..len) with the line's value and
+// its 1-based number; positions are those of the whole file. The tree lives until fn
+// returns: one arena serves all lines. Returns -1 at the first parse error or non-zero
+// return of fn (which fills e). A BOM before the first line is skipped.
 typedef int (*JsonLineFn)(const JsonValue *v, int line, void *ctx, Err *e);
 int jsonl_parse(const char *text, size_t len, const char *name, JsonLineFn fn, void *ctx, Err *e);
 
@@ -57,9 +55,9 @@ int jsonl_parse(const char *text, size_t len, const char *name, JsonLineFn fn, v
 const JsonValue *json_get(const JsonValue *obj, const char *key);
 const char *json_type_name(JsonType t);
 
-// Typed getters for required/optional members. Each failure names the file, the
-// member's position and what was expected; "name" is the file name for messages.
-// Optional variants leave *out untouched when the key is absent (return 0).
+// Typed getters of required (get) and optional (opt) members; name is the file for
+// messages, which give the member's position and what was expected. An absent optional
+// member leaves *out as it is and returns 0.
 int json_get_int(const JsonValue *obj, const char *key, const char *name, long long *out, Err *e);
 int json_get_number(const JsonValue *obj, const char *key, const char *name, double *out, Err *e);
 int json_get_string(const JsonValue *obj, const char *key, const char *name, const char **out, Err *e);
@@ -68,8 +66,8 @@ int json_opt_number(const JsonValue *obj, const char *key, const char *name, dou
 int json_opt_bool(const JsonValue *obj, const char *key, const char *name, int *out, Err *e);
 int json_opt_string(const JsonValue *obj, const char *key, const char *name, const char **out, Err *e);
 
-// Writes s[0..len) as a JSON string literal with quotes; control characters, '"' and
-// '\\' are escaped, bytes that are not valid UTF-8 become U+FFFD.
+// Writes s[0..len) as a quoted JSON string: control characters, '"' and '\\' escaped,
+// bytes that are not valid UTF-8 as U+FFFD.
 void json_write_string(FILE *f, const char *s, size_t len);
 
 #endif

@@ -1,3 +1,4 @@
+// base/rng.c -- SplitMix64 and the draws built on it (see rng.h).
 #include "rng.h"
 
 #include <math.h>
@@ -27,7 +28,7 @@ Rng rng_derive(uint64_t seed, uint64_t a, uint64_t b) {
 uint64_t rng_u64(Rng *r) { return splitmix64(&r->state); }
 
 uint64_t rng_below(Rng *r, uint64_t n) {
-    // Rejection of the top partial bucket: (2^64 - n) % n values are discarded.
+    // reject the top partial bucket: the (2^64 - n) % n smallest values
     uint64_t limit = -n % n;
     for (;;) {
         uint64_t x = rng_u64(r);

@@ -1,10 +1,9 @@
 // base/rng.h -- a small, seedable, serialisable random number generator.
 //
-// The state is one 64-bit word advanced by the SplitMix64 step (Steele, Lea & Flood,
-// 2014): every output is a bijective mix of a Weyl sequence, which passes BigCrush and
-// is enough for initialisation, shuffling and sampling. Because the state is a single
-// integer it is trivially saved in a training state and restored bit-exactly, and
-// independent streams are derived by hashing (seed, stream id) with rng_derive.
+// The state is one 64-bit word advanced by SplitMix64 (Steele, Lea & Flood, 2014): each
+// output is a bijective mix of a Weyl sequence. It passes BigCrush, which is enough for
+// initialisation, shuffling and sampling. One word saves and restores bit-exactly in a
+// training state; rng_derive hashes (seed, stream ids) into independent streams.
 #ifndef O1P_RNG_H
 #define O1P_RNG_H
 

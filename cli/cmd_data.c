@@ -1,11 +1,11 @@
-// cli/cmd_data.c -- `o1p data synth` (write the synthetic long-thought dataset) and
-// `o1p data stats` (solution lengths per level, redundant fraction, self-grading).
+// cli/cmd_data.c -- `o1p data`:
+//   o1p data synth   writes the synthetic long-thought dataset (data/synth.h)
+//   o1p data stats   per level: solution length, redundant fraction, solutions graded correct
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../data/dataset.h"
-#include "../data/grade.h"
 #include "../data/synth.h"
 #include "cli.h"
 
@@ -74,13 +74,6 @@ static int data_stats(int argc, char **argv) {
     if (dataset_load(path, &ds, &e)) return cli_fail(&e);
     DatasetStats st;
     dataset_stats(&ds, &st);
-    int graded[DATASET_MAX_LEVEL + 1] = {0}, correct[DATASET_MAX_LEVEL + 1] = {0};
-    for (int i = 0; i < ds.n; i++) {
-        const Example *x = &ds.ex[i];
-        if (!x->solution) continue;
-        graded[x->level]++;
-        correct[x->level] += grade_solution(x->solution, x->answer);
-    }
     printf("%s: %d examples", path, ds.n);
     if (ds.skipped)
         printf(" (%d records with a null answer skipped; the first is JSONL line or array element %d)", ds.skipped,
@@ -91,7 +84,7 @@ static int data_stats(int argc, char **argv) {
         printf("%5d  %5d  %19.1f  ", l, st.count[l], st.mean_chars[l]);
         if (st.redundant_frac[l] >= 0) printf("%14.3f  ", st.redundant_frac[l]);
         else printf("%14s  ", "-");
-        if (graded[l]) printf("%d/%d\n", correct[l], graded[l]);
+        if (st.graded[l]) printf("%d/%d\n", st.correct[l], st.graded[l]);
         else printf("-\n");
     }
     printf("  all  %5d  %19.1f  ", st.total, st.total_mean_chars);

@@ -3,17 +3,14 @@
 // `o1p dump` runs one fp32 forward and backward of the mean next-token cross-entropy
 // over token lines and writes everything a port must reproduce: "loss" [1],
 // "logits.I" [T_I, V] for line I, and "grad.NAME" for every HF parameter NAME.
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "../base/io.h"
-#include "../model/io.h"
-#include "cli.h"
+#include "../data/toklines.h"
 #include "../engine/backend.h"
 #include "../engine/dump.h"
+#include "../model/io.h"
+#include "cli.h"
 
 int cmd_init(int argc, char **argv) {
     const char *config = NULL, *out = NULL, *tokenizer = NULL;
@@ -43,84 +40,6 @@ int cmd_init(int argc, char **argv) {
     return 0;
 }
 
-// Token lines: one sequence per line, whitespace-separated ids. Fills tokens (B x T grid,
-// row-major) and lens; every error names the line and column.
-static int read_token_lines(const char *path, int vocab, int max_len, int **tokens, int **lens,
-                            int *B, int *T, Err *e) {
-    char *text;
-    size_t len;
-    if (read_file(path, &text, &len, e)) return -1;
-    // First pass: count lines and the longest one; second: fill the grid.
-    int n_lines = 0, longest = 0;
-    int *grid = NULL, *ls = NULL;
-    for (int pass = 0; pass < 2; pass++) {
-        const char *p = text;
-        int line = 0;
-        while (p < text + len) {
-            const char *eol = memchr(p, '\n', (size_t)(text + len - p));
-            if (!eol) eol = text + len;
-            line++;
-            int count = 0;
-            const char *q = p;
-            while (q < eol) {
-                while (q < eol && isspace((unsigned char)*q)) q++;
-                if (q >= eol) break;
-                char *end;
-                errno = 0;
-                long id = strtol(q, &end, 10);
-                int col = (int)(q - p) + 1;
-                if (end == q || (end < eol && !isspace((unsigned char)*end))) {
-                    err_fmt(e, "%s: line %d, column %d: expected a token id (a non-negative integer)", path, line, col);
-                    goto fail;
-                }
-                if (errno || id < 0 || id >= vocab) {
-                    err_fmt(e, "%s: line %d, column %d: token id %.*s is out of range (vocab_size = %d)",
-                            path, line, col, (int)(end - q), q, vocab);
-                    goto fail;
-                }
-                if (pass) grid[(size_t)(line - 1) * longest + count] = (int)id;
-                count++;
-                q = end;
-            }
-            if (count == 0) {
-                err_fmt(e, "%s: line %d: empty line (expected at least one token id)", path, line);
-                goto fail;
-            }
-            if (count > max_len) {
-                err_fmt(e, "%s: line %d: %d tokens exceed max_position_embeddings = %d", path, line, count, max_len);
-                goto fail;
-            }
-            if (pass) ls[line - 1] = count;
-            if (count > longest) longest = count;
-            p = eol + 1;
-        }
-        if (!pass) {
-            n_lines = line;
-            if (!n_lines) {
-                err_fmt(e, "%s: no token lines", path);
-                goto fail;
-            }
-            grid = calloc((size_t)n_lines * longest, sizeof(int));
-            ls = calloc((size_t)n_lines, sizeof(int));
-            if (!grid || !ls) {
-                err_fmt(e, "%s: out of memory", path);
-                goto fail;
-            }
-        }
-    }
-    free(text);
-    *tokens = grid;
-    *lens = ls;
-    *B = n_lines;
-    *T = longest;
-    return 0;
-fail:
-    free(text);
-    free(grid);
-    free(ls);
-    return -1;
-}
-
 int cmd_dump(int argc, char **argv) {
     const char *model_dir = NULL, *tokens_path = NULL, *out = NULL, *device = "cpu";
     Opt opts[] = {
@@ -139,22 +58,20 @@ int cmd_dump(int argc, char **argv) {
     if (!k) return cli_fail(&e);
     Model m;
     if (model_load(&m, model_dir, k, &e)) return cli_fail(&e);
-    int *tokens = NULL, *lens = NULL, B = 0, T = 0;
+    TokLines tl = {0};
     Acts a = {0};
     DumpTensors dt = {0};
     rc = 1;
-    if (read_token_lines(tokens_path, m.cfg.vocab_size, m.cfg.max_seq_len, &tokens, &lens, &B, &T, &e))
-        goto done;
-    if (model_alloc_grads(&m, &e) || acts_create(&a, &m, B, T, 1, &e)) goto done;
-    if (dump_run(&m, &a, tokens, lens, B, T, &dt, &e) || dump_write(&m, &dt, out, &e)) goto done;
-    printf("loss %.6f over %d lines; wrote %s\n", dt.loss, B, out);
+    if (toklines_load(tokens_path, m.cfg.vocab_size, m.cfg.max_seq_len, &tl, &e)) goto done;
+    if (model_alloc_grads(&m, &e) || acts_create(&a, &m, tl.B, tl.T, 1, &e)) goto done;
+    if (dump_run(&m, &a, tl.tokens, tl.lens, tl.B, tl.T, &dt, &e) || dump_write(&m, &dt, out, &e)) goto done;
+    printf("loss %.6f over %d lines; wrote %s\n", dt.loss, tl.B, out);
     rc = 0;
 done:
     if (rc) cli_fail(&e);
     dump_free(&dt);
     acts_free(&a, &m);
     model_free(&m);
-    free(tokens);
-    free(lens);
+    toklines_free(&tl);
     return rc;
 }

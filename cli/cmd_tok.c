@@ -10,31 +10,6 @@
 #include "../tokenizer/tokenizer.h"
 #include "cli.h"
 
-static int read_stdin(char **data, size_t *len, Err *e) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf) return err_fmt(e, "out of memory reading stdin");
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, stdin)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *p = realloc(buf, 2 * cap + 1);
-            if (!p) {
-                free(buf);
-                return err_fmt(e, "out of memory reading stdin");
-            }
-            buf = p, cap *= 2;
-        }
-    }
-    if (ferror(stdin)) {
-        free(buf);
-        return err_fmt(e, "stdin: read error");
-    }
-    buf[n] = 0;
-    *data = buf, *len = n;
-    return 0;
-}
-
 static int tok_train_cmd(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *pattern = "qwen2";
     long vocab = 0;
@@ -89,7 +64,7 @@ static int tok_encode_cmd(int argc, char **argv) {
     char *text;
     size_t len;
     TokIds ids = {0};
-    if (read_stdin(&text, &len, &e)) {
+    if (read_stream(stdin, "stdin", &text, &len, &e)) {
         tok_free(t);
         return cli_fail(&e);
     }
@@ -120,31 +95,14 @@ static int tok_decode_cmd(int argc, char **argv) {
     Err e;
     char *text, *out = NULL;
     size_t len, out_len;
-    if (read_stdin(&text, &len, &e)) return cli_fail(&e);
+    if (read_stream(stdin, "stdin", &text, &len, &e)) return cli_fail(&e);
     TokIds ids = {0};
-    for (char *p = text, *end; *p;) {  // ids separated by whitespace
-        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
-        if (!*p) break;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < -2147483647L || v > 2147483647L) {
-            err_fmt(&e, "stdin: byte %zu: expected a token id", (size_t)(p - text));
-            free(text), free(ids.ids);
-            return cli_fail(&e);
-        }
-        if (ids.n == ids.cap) {
-            ids.cap = ids.cap ? 2 * ids.cap : 1024;
-            int32_t *x = realloc(ids.ids, ids.cap * sizeof *x);
-            if (!x) {
-                free(text), free(ids.ids);
-                err_fmt(&e, "out of memory");
-                return cli_fail(&e);
-            }
-            ids.ids = x;
-        }
-        ids.ids[ids.n++] = (int32_t)v;
-        p = end;
-    }
+    rc = tok_parse_ids(text, "stdin", &ids, &e);
     free(text);
+    if (rc) {
+        free(ids.ids);
+        return cli_fail(&e);
+    }
     Tokenizer *t = tok_load(path, &e);
     if (!t) {
         free(ids.ids);

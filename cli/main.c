@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "plot.h"
 
 typedef struct {
     const char *name;

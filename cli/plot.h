@@ -1,13 +1,9 @@
 // cli/plot.h -- line and grouped-bar charts as PNG files, without Python.
 //
-// A Canvas is an RGB image; charts are drawn into rectangles of it (several panels per
-// image), text with stb_easy_font's bitmap glyphs (rasterised here, scaled 2x), and the
-// file written with stb_image_write (through an atomic write). Axes get "nice" ticks
-// (1, 2, 5 x 10^k), a title, axis labels and a legend.
-//
-// `o1p plot` draws the two figures of the demo:
-//   o1p plot --metrics RUN/metrics.jsonl --out curves.png   training curves
-//   o1p plot --levels BASE.json,RUN.json,... --out levels.png   per-level length and accuracy
+// A Canvas is an RGB image; a chart fills a rectangle of it, so an image holds several
+// panels. Text is stb_easy_font's bitmap glyphs, rasterised here at 2x; stb_image_write
+// encodes the PNG, written atomically. Axes get ticks at 1, 2 or 5 x 10^k, a title,
+// axis labels and a legend. `o1p plot` (cmd_plot.c) draws with it.
 #ifndef O1P_PLOT_H
 #define O1P_PLOT_H
 
@@ -22,14 +18,14 @@ int canvas_init(Canvas *c, int w, int h, Err *e);  // white
 void canvas_free(Canvas *c);
 int canvas_save_png(const Canvas *c, const char *path, Err *e);
 
-// Text at (x, y) (top-left) in color, scale s (pixels per glyph unit); vertical when
-// rotate (reading upwards, (x, y) is then the bottom-left). Returns the width drawn.
+// Text with its top-left at (x, y), scale s pixels per glyph unit. rotate: reading
+// upwards, (x, y) the bottom-left. Returns the width drawn.
 int canvas_text(Canvas *c, int x, int y, const char *text, const unsigned char color[3], int s, int rotate);
 int text_width(const char *text, int s);
 
 typedef struct {
     const char *name;  // legend entry
-    const double *x;   // [n] (NULL: 1..n); ignored by bar charts
+    const double *x;   // [n], NULL: 1..n; bar charts ignore it
     const double *y;   // [n]; NAN points are skipped
     int n;
 } Series;
@@ -38,15 +34,13 @@ typedef struct {
     const char *title, *xlabel, *ylabel;
     const Series *series;
     int n_series;
-    const char *const *groups;  // bar charts: the n group labels (series[i].y[g])
+    const char *const *groups;  // bar charts: the label of group g, series[i].y[g]
     int zero_based;             // include 0 in the y range
-    double ymax;                // > 0: the y range is [0, ymax] (e.g. 100 for percentages)
+    double ymax;                // > 0: the y range is [0, ymax], e.g. 100 for percentages
 } Chart;
 
 // Draws the chart in the rectangle (x, y, w, h) of c.
 void chart_lines(Canvas *c, int x, int y, int w, int h, const Chart *ch);
 void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch);
-
-int cmd_plot(int argc, char **argv);
 
 #endif

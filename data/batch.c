@@ -60,7 +60,7 @@ int batcher_init(Batcher *b, const TokExample *ex, int n, int B, int T, BatchPol
     for (int i = 0; i < n; i++) {
         const TokExample *x = &ex[i];
         int over = x->prompt_len + x->completion_len > T;
-        // dropped: empty completion, over-long under DROP, or no room left after the prompt
+        // dropped: an empty completion, over-long under DROP, or no room after the prompt
         if (x->completion_len < 1 || (over && policy == BATCH_DROP) || x->prompt_len >= T) {
             b->stats.dropped++;
             continue;

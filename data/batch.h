@@ -3,24 +3,23 @@
 // One row per example, left-aligned, padded on the right:
 //   tokens[b*T + t]  = seq[t] for t < lens[b], pad_id after          seq = prompt ++ completion
 //   targets[b*T + t] = seq[t+1] for t < lens[b]-1, else -1          (next-token targets)
-//   weights[b*T + t] = 1 where targets[b*T+t] is a completion token, else 0
-//                      (0 on the prompt, on padding and on the last position)
-//   lens[b]          = tokens in row b (0 for an empty padding row)
-// so the loss is sum(weights * CE(logits, targets)) / sum(weights) and the model
-// attends within lens[b] only.
+//   weights[b*T + t] = 1 where targets[b*T + t] is a completion token, else 0:
+//                      0 on the prompt, on padding and on the last position
+//   lens[b]          = tokens in row b, 0 for an empty padding row
+// The loss is sum(weights * CE(logits, targets)) / sum(weights); the model attends
+// within lens[b] only.
 //
-// Over-long examples (prompt + completion > T) follow an explicit policy:
+// Over-long examples, prompt + completion > T, follow a policy:
 //   BATCH_DROP      the example is never used;
-//   BATCH_TRUNCATE  the completion is cut to fit T (the prompt is kept whole; an
-//                   example whose prompt alone leaves no completion token is dropped).
-// Examples with an empty completion are dropped (nothing to learn). The counts are in
-// Batcher.stats for the caller to report.
+//   BATCH_TRUNCATE  the completion is cut to fit T, the prompt kept whole; an example
+//                   whose prompt leaves no room for a completion token is dropped.
+// An example with an empty completion is dropped: nothing to learn. Batcher.stats has
+// the counts for the caller to report.
 //
-// Order: epoch k visits the kept examples in the permutation drawn from
-// rng_derive(seed, k, 0) (base/rng.h); batches are always B full rows, running on into
-// the next epoch at an epoch's end. The position is the plain struct BatchPos, which a
-// training state saves and restores (batcher_seek): same seed and position, same
-// batches.
+// Order: epoch k visits the kept examples in the permutation of rng_derive(seed, k, 0).
+// A batch is always B full rows and runs on into the next epoch. The position is the
+// plain struct BatchPos, which a training state saves and batcher_seek restores: same
+// seed and position, same batches.
 #ifndef O1P_BATCH_H
 #define O1P_BATCH_H
 
@@ -46,7 +45,7 @@ typedef struct {
     int total;       // examples given
     int kept;        // examples used (kept = total - dropped)
     int truncated;   // kept but cut to T (BATCH_TRUNCATE)
-    int dropped;     // over-long (BATCH_DROP, or no room for a completion) or empty completion
+    int dropped;     // over-long under BATCH_DROP, no room for a completion, or empty completion
     int64_t truncated_tokens;  // completion tokens cut off in all
 } BatchStats;
 
@@ -70,10 +69,9 @@ void batcher_next(Batcher *b, int *tokens, int *targets, float *weights, int *le
 // Restores a position saved from b->at (pos must be < stats.kept).
 int batcher_seek(Batcher *b, BatchPos at, Err *e);
 
-// The row layout alone, for stages that choose their own examples (prune, eval):
-// rows[0..nrows) are filled from ex[idx[r]] (over-long ones truncated to T), the rows
-// nrows..B-1 are empty (lens 0, targets -1, weights 0). Returns the number of
-// completion tokens cut off.
+// The row layout alone, for stages that pick their own examples (prune, eval): row r <
+// nrows holds ex[idx[r]], truncated to T; rows nrows..B-1 are empty (lens 0, targets -1,
+// weights 0). Returns the number of completion tokens cut off.
 long batch_fill(const TokExample *ex, const int *idx, int nrows, int B, int T, int pad_id, int *tokens,
                 int *targets, float *weights, int *lens);
 

@@ -1,15 +1,15 @@
 // data/chat.h -- the chat template: ChatML as Qwen2/Qwen2.5 use it, with the paper's
 // system prompt.
 //
-// An example becomes two texts, tokenized separately by engine/tokset.c (special tokens
-// <|im_start|> and <|im_end|> must be single tokens of the tokenizer):
+// An example becomes two texts, which engine/tokset.c tokenizes separately; the
+// tokenizer must have <|im_start|> and <|im_end|> as single tokens:
 //   prompt     = "<|im_start|>system\n" SYSTEM "<|im_end|>\n"
 //                "<|im_start|>user\n" PROBLEM "<|im_end|>\n"
 //                "<|im_start|>assistant\n"                         (weight 0)
 //   completion = SOLUTION "<|im_end|>"                               (weight 1)
-// so that prompt + completion is exactly what Qwen's apply_chat_template produces with
-// add_generation_prompt=True followed by the answer. At generation time the model
-// continues the prompt and stops at <|im_end|>.
+// prompt + completion is what Qwen's apply_chat_template gives with
+// add_generation_prompt=True, then the answer. Generation continues the prompt and
+// stops at <|im_end|>.
 #ifndef O1P_CHAT_H
 #define O1P_CHAT_H
 
@@ -25,8 +25,8 @@
 char *chat_prompt(const char *system, const char *problem);
 // malloc'ed completion text: solution + "<|im_end|>". NULL when out of memory.
 char *chat_completion(const char *solution);
-// Length of text up to (not including) the first "<|im_end|>" (or strlen(text)): the
-// answer part of a generated completion.
+// The length of the answer in a generated completion: text up to the first
+// "<|im_end|>", or all of it.
 size_t chat_answer_len(const char *text);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "../base/io.h"
 #include "../base/json.h"
+#include "grade.h"
 
 static char *dup_str(const char *s) {
     size_t n = strlen(s) + 1;
@@ -201,6 +202,8 @@ void dataset_stats(const Dataset *ds, DatasetStats *st) {
         st->count[l]++;
         st->total++;
         if (!x->solution) continue;
+        st->graded[l]++;
+        st->correct[l] += grade_solution(x->solution, x->answer);
         double n = (double)strlen(x->solution);
         int slots[2] = {l, T};
         for (int k = 0; k < 2; k++) {

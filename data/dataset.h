@@ -1,19 +1,20 @@
 // data/dataset.h -- problems with reference answers: the paper's JSON arrays and JSONL.
 //
-// Two file shapes are read, told apart by the first non-blank byte:
-//   '['  a JSON array of objects (../shared/datasets/*.json, as the paper ships them);
-//   '{'  JSON Lines, one object per line (blank lines skipped).
-// Each object must have a "problem" string and an answer: "answer" or
-// "ground_truth_answer" (a string, or a number whose source text is taken, e.g. 18).
-// Optional: "solution" or "ground_truth_solution" (string), "level" (integer, or the
-// MATH-style string "Level 3"), "redundant_chars" (integer, written by `o1p data
-// synth`: how many characters of the solution are overthinking). Other members are
-// ignored (the paper's files carry pre_generated_* fields). A record whose answer is
-// null (math_train_hard.json has three, with null solutions) is skipped and counted in
-// Dataset.skipped, for the caller to report. Anything else -- a record
-// that is not an object, a missing problem or answer, a field of the wrong type,
-// malformed JSON, invalid UTF-8 -- is an error naming the file, the line (and column)
-// and for JSON arrays the element index; an empty file is an error too.
+// The first non-blank byte tells the two shapes apart:
+//   '['  a JSON array of objects, as the paper ships its sets (datasets/*.json);
+//   '{'  JSON Lines, one object per line, blank lines skipped.
+// Each object has a "problem" string and an answer, "answer" or "ground_truth_answer":
+// a string, or a number whose source text is taken (18).
+// Optional members:
+//   "solution" or "ground_truth_solution"  a string;
+//   "level"            an integer, or MATH's "Level 3";
+//   "redundant_chars"  an integer from `o1p data synth`: the overthinking characters.
+// Other members are ignored; the paper's files carry pre_generated_* fields. A record
+// with a null answer is skipped and counted in Dataset.skipped for the caller to report
+// (math_train_hard.json has three). Anything else wrong is an error naming the file,
+// the line and column and, in a JSON array, the element index: a record that is not an
+// object, a missing problem or answer, a field of the wrong type, bad JSON or UTF-8, an
+// empty file.
 #ifndef O1P_DATASET_H
 #define O1P_DATASET_H
 
@@ -50,14 +51,17 @@ void dataset_free(Dataset *ds);
 // dataset_load reads it back identically.
 int dataset_write_jsonl(const char *path, const Dataset *ds, Err *e);
 
-// Per-level statistics of a dataset's solutions (levels 0..DATASET_MAX_LEVEL; level 0
-// is "unknown"). redundant_frac = sum of redundant_chars / sum of solution chars over
-// the examples where redundant_chars >= 0.
+// Per-level statistics of a dataset's solutions, levels 0..DATASET_MAX_LEVEL (level 0:
+// unknown). redundant_frac = sum of redundant_chars / sum of solution chars, over the
+// examples that know their redundant_chars. correct counts the solutions whose boxed
+// answer grades equal to the answer (grade.h).
 #define DATASET_MAX_LEVEL 10
 typedef struct {
     int count[DATASET_MAX_LEVEL + 1];
     double mean_chars[DATASET_MAX_LEVEL + 1];     // mean solution length (bytes)
     double redundant_frac[DATASET_MAX_LEVEL + 1]; // -1 if unknown at that level
+    int graded[DATASET_MAX_LEVEL + 1];            // examples with a solution
+    int correct[DATASET_MAX_LEVEL + 1];           // of those, solutions that grade correct
     int total;
     double total_mean_chars, total_redundant_frac;
 } DatasetStats;

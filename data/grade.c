@@ -1,9 +1,9 @@
 // data/grade.c -- boxed-answer extraction and MATH-style answer equivalence.
 //
-// grade_normalize rewrites an answer string in passes (each pass returns a fresh
-// malloc'ed string and frees its input; NULL propagates out-of-memory to the caller).
-// grade_equal then compares the normalised strings: as numbers when both read as one
-// number, element-wise when both are tuples/intervals/lists, else as strings.
+// grade_normalize rewrites an answer in passes. A pass takes a malloc'ed string and
+// returns one, freeing or reusing its input; NULL (out of memory) passes through.
+// grade_equal compares the normalised strings: as numbers when both read as one,
+// element-wise when both are tuples, intervals or lists, else as strings.
 #include "grade.h"
 
 #include <ctype.h>
@@ -14,8 +14,8 @@
 
 // ---- extraction -----------------------------------------------------------------------
 
-// Index just past the '}' matching the '{' at s[0], or 0 if unclosed. A backslash
-// escapes the next character, so "\{" and "\}" do not count.
+// The index just past the '}' that matches the '{' at s[0], or 0 if unclosed. A
+// backslash escapes the next character: "\{" and "\}" do not count.
 static size_t match_brace(const char *s, size_t n) {
     int depth = 0;
     for (size_t i = 0; i < n; i++) {
@@ -42,7 +42,7 @@ int grade_find_boxed(const char *text, const char **start, size_t *len) {
         *len = end - 2;
         return 1;
     }
-    if (*p != ' ') return 0;  // "\boxed 5": up to the next '$' or whitespace
+    if (*p != ' ') return 0;  // "\boxed 5": up to the next '$' or space
     while (*p == ' ') p++;
     size_t n = 0;
     while (p[n] && p[n] != '$' && !isspace((unsigned char)p[n])) n++;
@@ -111,8 +111,8 @@ static char *drop_left_right(char *s) {
     return s;
 }
 
-// Unwraps \text{X}, \textbf{X}, \mbox{X}, \mathrm{X}, \textrm{X}, \mathbf{X} to X; a
-// text group that ends the answer after some value ("5\text{ cm}") is a unit: dropped.
+// Unwraps \text{X}, \textbf{X}, \mbox{X}, \mathrm{X}, \textrm{X}, \mathbf{X} to X. A text
+// group that ends the answer after a value is a unit, dropped: "5\text{ cm}" -> "5".
 static char *unwrap_text(char *s) {
     static const char *cmds[] = {"\\text{", "\\textbf{", "\\textrm{", "\\mbox{", "\\mathrm{", "\\mathbf{"};
     if (!s) return NULL;
@@ -128,7 +128,7 @@ static char *unwrap_text(char *s) {
         size_t end = match_brace(open, strlen(open));
         if (!end) return s;
         char *after = open + end;
-        // a unit: the group ends the string and follows a digit or '}' (maybe with spaces)
+        // a unit: the group ends the string and follows a digit or '}', spaces between
         const char *q = hit;
         while (q > s && q[-1] == ' ') q--;
         int unit = *after == 0 && q > s && (isdigit((unsigned char)q[-1]) || q[-1] == '}');
@@ -142,8 +142,8 @@ static char *unwrap_text(char *s) {
     }
 }
 
-// "\sqrt3" -> "\sqrt{3}", "\frac12" -> "\frac{1}{2}", "\frac1{2}" -> "\frac{1}{2}": a
-// command argument that is one bare character gets braces.
+// A bare one-character argument of cmd gets braces: "\sqrt3" -> "\sqrt{3}",
+// "\frac12" -> "\frac{1}{2}", "\frac1{2}" -> "\frac{1}{2}".
 static char *brace_args(char *s, const char *cmd, int nargs) {
     if (!s) return NULL;
     size_t nc = strlen(cmd);
@@ -198,8 +198,8 @@ static int all_digits(const char *s, size_t n) {
     return 1;
 }
 
-// Drops a "name = " / "name \in " prefix: a short variable name (letters, digits, _,
-// a command like \theta) before the only '='.
+// Drops a "name = " or "name \in " prefix: a short variable name before the only '='.
+// A name is letters, digits, '_' or a command like \theta.
 static char *drop_assignment(char *s) {
     if (!s) return NULL;
     char *eq = strchr(s, '=');
@@ -219,8 +219,8 @@ static char *drop_assignment(char *s) {
     return s;
 }
 
-// "12,345,678" -> "12345678" and "10{,}000" -> "10000" (thousands separators), only when
-// every group after the first has exactly three digits.
+// Thousands separators: "12,345,678" -> "12345678", "10{,}000" -> "10000", when every
+// group after the first has three digits.
 static char *drop_thousands(char *s) {
     s = replace_all(s, "{,}", ",");
     if (!s) return NULL;
@@ -340,8 +340,8 @@ static int read_decimal(const char *s, size_t n, double *out) {
     return 1;
 }
 
-// A number in normalised form: decimal, \frac{A}{B}, -\frac{A}{B}, a mixed number
-// "15\frac{39}{40}", or "\frac{A}{B}" with decimal or signed A, B.
+// A number in normalised form: a decimal, \frac{A}{B}, -\frac{A}{B} or a mixed number
+// "15\frac{39}{40}"; A and B are numbers themselves.
 static int read_number(const char *s, size_t n, double *out) {
     if (read_decimal(s, n, out)) return 1;
     const char *f = NULL;
@@ -362,7 +362,7 @@ static int read_number(const char *s, size_t n, double *out) {
     if (pre == 1 && (s[0] == '-' || s[0] == '+')) {
         neg = s[0] == '-';
     } else if (pre > 0) {
-        // mixed number: an integer, then the fraction (a positive proper one)
+        // mixed number: an integer, then a positive proper fraction
         if (!read_decimal(s, pre, &whole) || memchr(s, '.', pre)) return 0;
         if (v < 0 || v >= 1) return 0;
         neg = s[0] == '-';
@@ -372,14 +372,14 @@ static int read_number(const char *s, size_t n, double *out) {
     return 1;
 }
 
-// Relative tolerance 1e-9, enough for rounding in a/b, not for 1000000 vs 1000001.
+// Relative tolerance 1e-9: enough for rounding in a/b, not for 1000000 vs 1000001.
 static int numbers_equal(double a, double b) {
     double d = fabs(a - b);
     return d <= 1e-9 * fmax(fabs(a), fabs(b)) || d <= 1e-12;
 }
 
-// Splits s[0..n) at top-level occurrences of sep (outside (), [], {}). Returns the
-// number of parts (up to max) with their bounds, or -1 if there are more than max.
+// Splits s[0..n) at each sep outside (), [] and {}. Returns the number of parts, their
+// bounds in starts and lens, or -1 for more than max parts.
 static int split_top(const char *s, size_t n, const char *sep, const char **starts, size_t *lens, int max) {
     size_t ns = strlen(sep);
     int depth = 0, k = 0;
@@ -405,7 +405,7 @@ static int split_top(const char *s, size_t n, const char *sep, const char **star
 
 #define MAX_PARTS 64
 
-// 1 if the bracket at s[0] closes only at s[n-1] ("(1,2)" yes, "(1)+(2)" no).
+// 1 if the bracket at s[0] closes at s[n-1] and not before: "(1,2)" yes, "(1)+(2)" no.
 static int encloses(const char *s, size_t n) {
     int depth = 0;
     for (size_t i = 0; i < n; i++) {
@@ -438,7 +438,7 @@ static int equal_norm(const char *a, size_t na, const char *b, size_t nb, int de
             return 1;
         }
     }
-    // one bracketed group: "(x)" "[x)" ... brackets must match, contents compared
+    // one bracketed group, "(x)" or "[x)": brackets must match, contents are compared
     if (na >= 2 && nb >= 2 && strchr("([", a[0]) && strchr(")]", a[na - 1]) && a[0] == b[0] &&
         a[na - 1] == b[nb - 1]) {
         const char *pa[MAX_PARTS], *pb[MAX_PARTS];

@@ -1,10 +1,9 @@
 // data/grade.h -- answer extraction and grading, as in the MATH benchmark's grader.
 //
-// Extraction: the content of the FIRST \boxed{...} (or \fbox{...}, or "\boxed 5"), with
-// nested braces, as the paper's evaluation code does; no box means no answer (wrong).
+// Extraction: the content of the FIRST \boxed{...}, \fbox{...} or "\boxed 5", braces
+// nested, as the paper's evaluation code does. No box, no answer: wrong.
 //
-// Equivalence (grade_equal) follows Hendrycks et al.'s strip_string normalisation,
-// extended:
+// Equivalence (grade_equal): Hendrycks et al.'s strip_string normalisation, extended:
 //   - whitespace, "\!", "\,", "\;", "\ ", \left/\right, \displaystyle removed;
 //   - \dfrac, \tfrac -> \frac; \frac12 -> \frac{1}{2}; \sqrt3 -> \sqrt{3};
 //   - \text{...}, \textbf{...}, \mbox{...}, \mathrm{...} unwrapped; a trailing unit word
@@ -22,18 +21,17 @@
 
 #include <stddef.h>
 
-// Finds the first \boxed / \fbox in text; on success sets *start and *len to its content
-// (inside the braces) and returns 1; returns 0 when there is none or it is unclosed.
+// Finds the first \boxed or \fbox in text: returns 1 with its content, inside the
+// braces, in *start and *len; 0 when there is none or it is unclosed.
 int grade_find_boxed(const char *text, const char **start, size_t *len);
 // malloc'ed copy of the first boxed content, or NULL (none, or out of memory).
 char *grade_extract_boxed(const char *text);
-// malloc'ed normalised form of an answer (the string grade_equal compares when the
-// values are not numbers or tuples), or NULL when out of memory.
+// malloc'ed normalised form of an answer, or NULL when out of memory: what grade_equal
+// compares when the answers are not numbers or tuples.
 char *grade_normalize(const char *answer);
 // 1 if the answers are equivalent, else 0.
 int grade_equal(const char *given, const char *truth);
-// Extracts the boxed answer of a generated solution and grades it: 1 correct, 0 wrong
-// (including no box).
+// Grades the boxed answer of a solution: 1 correct, 0 wrong or no box.
 int grade_solution(const char *solution, const char *truth);
 
 #endif

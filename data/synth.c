@@ -1,11 +1,10 @@
 // data/synth.c -- the synthetic long-thought task (see synth.h for the design).
 //
-// A solution is built as a sequence of segments, each marked necessary or redundant;
-// the necessary segments alone form a complete, correct solution, and the redundant
-// ones (restatements, hesitations, re-checks, a second pass, slips with their
-// corrections) are counted into redundant_chars. How much a solution overthinks is
-// governed by one propensity u ~ U(0,1) drawn per example, so lengths spread widely
-// between samples of the same problem type, as in o1-like models.
+// A solution is a sequence of segments, each necessary or redundant. The necessary ones
+// alone form a complete, correct solution; the redundant ones count into
+// redundant_chars: restatements, hesitations, re-checks, a second pass, slips and their
+// corrections. One propensity u per example sets how much it overthinks, so lengths
+// spread widely within a problem type, as in o1-like models.
 #include "synth.h"
 
 #include <stdarg.h>
@@ -20,7 +19,7 @@
 typedef enum { OP_ADD, OP_SUB } OpKind;
 typedef struct {
     OpKind kind;
-    int k;  // operand: 2..9 for add/sub, 2..3 for mul
+    int k;  // operand, 1..9
 } Op;
 
 typedef struct {
@@ -32,10 +31,9 @@ typedef struct {
 static int apply(Op op, int v) { return op.kind == OP_ADD ? v + op.k : v - op.k; }
 static char op_sym(Op op) { return op.kind == OP_ADD ? '+' : '-'; }
 
-// Level L has 2L steps. Each step adds or subtracts k (1..9) without a carry or a
-// borrow: the units digit moves, the tens digit is copied, so every written step is one
-// small, local operation (a one-digit sum) and the difficulty is in the number of steps
-// and in keeping track of them.
+// Level L has 2L steps. A step adds or subtracts k (1..9) with no carry and no borrow:
+// the units digit moves, the tens digit is copied. Each step is one local one-digit sum;
+// the difficulty is the number of steps and keeping track of them.
 static void draw_problem(Rng *r, int level, Problem *p) {
     p->nsteps = 2 * level;
     p->start = 10 + (int)rng_below(r, 90);
@@ -43,8 +41,8 @@ static void draw_problem(Rng *r, int level, Problem *p) {
     p->values[0] = v;
     for (int i = 0; i < p->nsteps; i++) {
         int u = v % 10;
-        // u + k <= 9 for an addition (9 - u choices), u - k >= 0 for a subtraction (u
-        // choices); one of the 9 possible (kind, k) pairs is drawn uniformly.
+        // 9 choices in all, drawn uniformly: u + k <= 9 leaves 9 - u additions,
+        // u - k >= 0 leaves u subtractions
         int j = (int)rng_below(r, 9);
         Op op = j < 9 - u ? (Op){OP_ADD, 1 + j} : (Op){OP_SUB, 1 + j - (9 - u)};
         v = apply(op, v);
@@ -93,13 +91,12 @@ static const char *pick(Rng *r, const char *const *options, int n) { return opti
 
 static int chance(Rng *r, double p) { return rng_double(r) < p; }
 
-// The operations are numbered as the solution's steps are, and step i of a solution
-// begins by repeating "Step i: + k" from the problem: a copy of what followed the same
-// words in the prompt (the induction a small transformer learns early), so the model's
-// capacity goes to the arithmetic. The steps are numbered in words ("Step four: - 1"):
-// a word is one token that nothing else in the text uses, while a digit label is also
-// an operand ("Step 4: - 1" against "+ 4"); with digit labels the demo's reference failed
-// to learn the copy on two seeds of six, taking a step's operation from its neighbour.
+// Step i of a solution begins by repeating "Step i: + k" from the problem: a copy of what
+// followed the same words in the prompt. A small transformer learns that induction
+// early, so its capacity goes to the arithmetic. Steps are numbered in words ("Step
+// four: - 1"): a word is one token used nowhere else, while a digit label is also an
+// operand ("+ 4"). With digit labels the demo's reference failed to learn the copy on
+// two seeds of six, taking a step's operation from its neighbour.
 static const char *const step_names[MAX_STEPS] = {"one", "two",   "three", "four", "five",
                                                   "six", "seven", "eight", "nine", "ten"};
 
@@ -113,7 +110,7 @@ static void problem_text(const Problem *p, Text *t) {
     put(t, 0, " What is the final number?");
 }
 
-// A wrong result for a slip: off by one, by two, or by ten (a carry), never the truth.
+// A slip's wrong result: off by one, two or ten (a carry), never the truth.
 static int slip_value(Rng *r, int truth) {
     static const int deltas[] = {1, -1, 2, -2, 10, -10};
     for (;;) {
@@ -126,16 +123,15 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
     static const char *const openers[] = {"Okay, let me think about this carefully.\n",
                                           "Hmm, let me work through this step by step.\n",
                                           "Let me be careful here.\n"};
-    // Every re-check begins with the same words, so that re-checking is one choice at the
-    // start of the line (check, or go on to the next step) and its probability is not
-    // split between phrasings: greedy decoding follows it whenever it is the likelier.
+    // Every re-check starts with the same words: re-checking is one choice at the start
+    // of a line, its probability not split between phrasings, so greedy decoding takes
+    // it whenever it is the likelier.
     static const char *const recheck[] = {"Let me double-check: ", "Let me check that again: ",
                                           "Let me check this step: "};
     static const char *const confirm[] = {"Yes.", "Yes, that is right.", "Correct."};
-    // This example's propensity to overthink, in [0.35, 1): as in o1-like models,
-    // overthinking is the norm (the most likely continuation at every choice, so even
-    // greedy decoding of a model trained on it restates, re-checks and re-verifies),
-    // and its amount varies from solution to solution.
+    // The propensity to overthink, u in [0.35, 1). As in o1-like models overthinking is
+    // the norm, the likeliest continuation at every choice, so even greedy decoding
+    // restates, re-checks and re-verifies; its amount varies between solutions.
     double u = 0.35 + 0.65 * rng_double(r);
     char w[32];
 
@@ -155,7 +151,7 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
         char s = op_sym(op);
         put(t, 0, "Step %s: %c %d, so ", step_names[i], s, op.k);
         if (chance(r, 0.04 + 0.06 * u)) {
-            // a slip, caught and corrected: the wrong result and the check are redundant
+            // a slip, caught and corrected: wrong result and check are redundant
             put(t, 1, "%d %c %d = %d. Wait, let me check that again. ", a, s, op.k, slip_value(r, c));
             put(t, 0, "%d %c %d = %d.\n", a, s, op.k, c);
             continue;
@@ -168,8 +164,8 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
             put(t, 1, "Hmm, what comes next? The next operation is to %s.\n", w);
         }
     }
-    // The answer, then (as o1-like models do) a second full pass after it: the answer is
-    // the steps' result, so pruning the pass cannot change it.
+    // The answer, then a second full pass, as o1-like models do. The answer is the
+    // steps' result, so pruning the pass cannot change it.
     int answer = p->values[p->nsteps];
     put(t, 0, "The final number is \\boxed{%d}.", answer);
     if (chance(r, 0.9 * u)) {
@@ -200,7 +196,8 @@ typedef struct {
     size_t cap, n;
 } HashSet;
 
-static int set_insert(HashSet *s, uint64_t h) {  // 1 inserted, 0 present, -1 out of memory
+// 1 inserted, 0 present already, -1 out of memory.
+static int set_insert(HashSet *s, uint64_t h) {
     if (h == 0) h = 1;
     if (2 * (s->n + 1) > s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 1024;
@@ -256,8 +253,8 @@ int synth_generate(const SynthConfig *cfg, int n, Dataset *ds, Err *e) {
         int ins = set_insert(&seen, hash_text(prob.buf));
         if (ins < 0) break;
         if (ins == 0) continue;
-        // the solution's randomness: its own stream, so the problem draw above is unaffected;
-        // a solution over SYNTH_MAX_SOLUTION_CHARS is drawn again (a fresh propensity)
+        // the solution draws from its own stream, leaving the problem stream alone; one
+        // over SYNTH_MAX_SOLUTION_CHARS is drawn again, with a fresh propensity
         Rng rs = rng_derive(cfg->seed, hash_text(prob.buf), 0x501);
         do {
             sol.n = 0;

@@ -1,10 +1,10 @@
 // model/config.c -- Hugging Face config.json <-> Config.
 //
-// Reads the fields of LlamaConfig / Qwen2Config that the architecture depends on, with
-// HF's defaults where a field may be left out (num_key_value_heads = heads, head_dim =
-// hidden / heads, rope_theta 10000, rms_norm_eps 1e-6, tie_word_embeddings false).
-// Features o1p does not implement (rope_scaling, sliding-window attention, another
-// activation than SiLU) are refused with a message rather than silently ignored.
+// Reads the fields of LlamaConfig and Qwen2Config that the architecture depends on, with
+// HF's defaults for those that may be left out: num_key_value_heads = heads, head_dim =
+// hidden / heads, rope_theta 10000, rms_norm_eps 1e-6, tie_word_embeddings false.
+// Features o1p lacks are refused with a message, not ignored: rope_scaling,
+// sliding-window attention, an activation other than SiLU.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 #include "../base/json.h"
 #include "io.h"
 
-// An int member that must fit in int (the JSON reader gives long long).
+// An integer member that must fit in int; the JSON reader gives long long.
 static int get_int_field(const JsonValue *root, const char *key, int required, int *out,
                          const char *name, Err *e) {
     long long v;
@@ -27,8 +27,8 @@ static int get_int_field(const JsonValue *root, const char *key, int required, i
     return 0;
 }
 
-// bos_token_id / eos_token_id: an int, a list of ints (the first is used) or null; -1
-// when absent.
+// bos_token_id or eos_token_id: an int, a list of ints (the first counts) or null;
+// -1 when absent.
 static int get_token_id(const JsonValue *root, const char *key, int *out, const char *name,
                         Err *e) {
     *out = -1;
@@ -135,8 +135,8 @@ int config_load(const char *path, Config *c, Err *e) {
     return rc;
 }
 
-// Floats as Python prints them: integral values with ".0" (10000.0), others as the
-// shortest decimal that reads back as the same float (1e-06, not 9.99999997e-07).
+// Floats as Python prints them: integers with ".0" (10000.0), others as the shortest
+// decimal that reads back as the same float (1e-06, not 9.99999997e-07).
 static void write_float(FILE *f, float x) {
     if (x == floorf(x) && fabsf(x) < 1e16f) {
         fprintf(f, "%.1f", (double)x);

@@ -1,11 +1,11 @@
 // model/decode.c -- incremental decoding with a KV cache.
 //
-// A step is any set of N tokens, each at (slot, position): a prompt prefill (many
-// positions of one slot), a decoding step (one position of each of B slots), or both at
-// once (continuous batching). The step's keys and values are written into the cache
-// first, then every token attends over positions 0..pos of its sequence -- the first
-// ones, a prompt shared by several samples, possibly in another slot -- so a step's
-// logits equal the training forward's at the same positions (tests/test_model.c).
+// A step is any N tokens, each at (slot, position): a prompt prefill (many positions of
+// one slot), a decoding step (one position in each of B slots), or both at once
+// (continuous batching). The step's keys and values go into the cache first; then each
+// token attends over positions 0..pos of its sequence, whose first positions may be a
+// prompt in another slot, shared by several samples. A step's logits equal the training
+// forward's at the same positions (tests/test_model.c).
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,12 +74,12 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     }
     const int *pslots = prefix_lens ? c->prefix_slots : NULL, *plens = prefix_lens ? c->prefix_lens : NULL;
     k->embedding_forward(c->x, c->tokens, m->p.embed, N, C);
-    // The residual stream ping-pongs between x and tmp: the MLP writes a fresh x_out.
+    // the residual stream alternates between x and tmp: the MLP writes a fresh x_out
     float *x = c->x, *x_mid = c->tmp;
     for (int l = 0; l < g->n_layers; l++) {
         LayerParams p = layer_params(&m->p, g, l);
         float *kc = c->k + l * layer_cache, *vc = c->v + l * layer_cache;
-        // attention block, reading keys and values from the cache
+        // attention block, keys and values from the cache
         qkv_forward(k, g, p, N, c->xn, c->rstd, x, c->qkv, c->pos);
         k->kv_cache_write(kc, vc, c->qkv, c->slots, c->pos, N, H, KV, D, c->max_T);
         k->attention_decode(c->att, c->qkv, kc, vc, c->slots, c->pos, pslots, plens, N, H, KV, D,
@@ -88,7 +88,7 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
         k->add(x_mid, x_mid, x, (size_t)N * C);
         mlp_forward(k, g, p, N, x_mid, c->xn, c->rstd, c->gu, c->h, x);
     }
-    // The head only for the last n_out rows.
+    // the head for the last n_out rows only
     const float *x_out = x + (size_t)(N - n_out) * C;
     k->rmsnorm_forward(c->xn, c->rstd, x_out, m->p.norm_final, g->norm_eps, n_out, C);
     k->matmul_forward(c->logits, c->xn, m->p.lm_head, NULL, n_out, C, V);

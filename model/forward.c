@@ -1,11 +1,11 @@
 // model/forward.c -- the training forward and backward passes, written once against
 // the backend contract (kernels/kernels.h).
 //
-// Each block is a forward/backward pair, side by side. The backward keeps the gradient
-// of the residual stream in one buffer, dres [N, C]: a block's backward reads it as the
-// gradient of its output and leaves in it the gradient of its input, because
-// x_out = x_in + f(norm(x_in)) gives d x_in = d x_out + (the path through f and norm),
-// which rmsnorm_backward adds (+=) on top.
+// Each block is a forward/backward pair, side by side. The backward keeps the residual
+// stream's gradient in one buffer, dres [N, C]: a block's backward reads it as d x_out
+// and leaves d x_in in it. x_out = x_in + f(norm(x_in)), so
+//   d x_in = d x_out + J_norm^T J_f^T d x_out
+// and rmsnorm_backward adds (+=) the second term.
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +41,8 @@ typedef struct {
     float *x, *xn_attn, *rstd_attn, *qkv, *att, *lse, *x_mid, *xn_mlp, *rstd_mlp, *gu, *h, *x_out;
 } LayerActs;
 
-// Activations are planned for a->B * a->T rows; layer l's slice starts at l * Nmax rows.
+// Activations are planned for Nmax = a->B * a->T rows; layer l's slice starts at row
+// l * Nmax.
 static LayerActs layer_acts(const Acts *a, const Config *c, int l) {
     Dims d = dims_of(c, a->B, a->T);
     size_t N = (size_t)d.N;
@@ -166,7 +167,7 @@ static void head_forward(const Kernels *k, const Model *m, Dims d, Acts *a) {
     k->matmul_forward(a->logits, a->xn_final, m->p.lm_head, NULL, d.N, d.C, d.V);
 }
 
-// Out: dres = d x_L (dres is zeroed here: the head starts the residual gradient).
+// Out: dres = d x_L. The head starts the residual gradient: dres is zeroed here.
 static void head_backward(const Kernels *k, Model *m, Dims d, Acts *a) {
     const float *x_last = a->x + (size_t)m->cfg.n_layers * a->B * a->T * d.C;
     k->crossentropy_backward(a->logits, a->logits, a->lse_ce, a->targets, a->weights, d.N, d.V);
@@ -177,13 +178,12 @@ static void head_backward(const Kernels *k, Model *m, Dims d, Acts *a) {
 
 // ---- the passes ---------------------------------------------------------------------
 
-// Rows are laid out on the planned grid (a->B, a->T) only through N = B * T of the call:
-// a batch of B' x T' uses the first B' T' rows with row n = b T' + t.
+// A batch of B x T, smaller than planned, uses the first B T rows: row n = b T + t.
 void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B, int T) {
     const Kernels *k = m->k;
     Dims d = dims_of(&m->cfg, B, T);
-    // Stage token ids (padding becomes token 0, never read by attention), positions
-    // and lengths, and upload them together.
+    // stage token ids, positions and lengths; padding becomes token 0, which attention
+    // never reads
     int *h_tok = a->host_i, *h_pos = h_tok + 2 * d.N, *h_lens = h_pos + d.N;
     for (int b = 0; b < B; b++) {
         h_lens[b] = lens[b];
@@ -195,8 +195,7 @@ void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B,
     k->upload(a->tokens, h_tok, (size_t)d.N * sizeof(int));
     k->upload(a->pos, h_pos, (size_t)d.N * sizeof(int));
     k->upload(a->lens, h_lens, (size_t)B * sizeof(int));
-    // Layers index their activations with the planned Nmax = a->B a->T rows per layer;
-    // a smaller batch uses a prefix of each layer's slice.
+    // a layer's slice holds Nmax rows; a smaller batch uses its first N
     k->embedding_forward(a->x, a->tokens, m->p.embed, d.N, d.C);
     for (int l = 0; l < m->cfg.n_layers; l++) {
         LayerParams p = layer_params(&m->p, &m->cfg, l);

@@ -1,13 +1,12 @@
 // model/io.h -- model folders (HF config.json + safetensors) and training states.
 //
-// A model is a folder: config.json (Hugging Face, LlamaForCausalLM or Qwen2ForCausalLM)
-// and model.safetensors, or shards listed by model.safetensors.index.json. Tensors are
-// read as F32, F16 or BF16 and converted to F32; o1p writes F32 with
-// __metadata__ {"format": "pt"} so that transformers loads the folder as it is.
-// Every write is atomic (base/io.h). Every reading error names the file and what is
-// wrong: header length past the end, offsets outside the data or overlapping, unknown
-// dtype, a shape that does not match the config, missing or unexpected tensors,
-// NaN or Inf in a weight.
+// A model is a folder: the Hugging Face config.json of a LlamaForCausalLM or
+// Qwen2ForCausalLM, and model.safetensors or the shards of model.safetensors.index.json.
+// Tensors are read as F32, F16 or BF16 into F32, and written as F32 with __metadata__
+// {"format": "pt"}, so transformers loads the folder as it is. Writes are atomic
+// (base/io.h). A reading error names the file and the fault: a header length past the
+// end, offsets outside the data or overlapping, an unknown dtype, a shape the config
+// does not imply, a missing or unexpected tensor, NaN or Inf in a weight.
 #ifndef O1P_MODEL_IO_H
 #define O1P_MODEL_IO_H
 
@@ -17,13 +16,13 @@
 #include "../base/err.h"
 #include "model.h"
 
-// Parses an HF config.json (text already read; name for messages) into c and
-// validates it (config_validate).
+// Parses the text of an HF config.json into c and validates it (config_validate); name
+// is used in messages.
 int config_parse(const char *text, size_t len, const char *name, Config *c, Err *e);
 int config_load(const char *path, Config *c, Err *e);
 int config_save(const char *path, const Config *c, Err *e);
-// Validates c and writes it as config.json text to f (name for messages); config_save
-// and model_save use it on a not yet committed AtomicFile.
+// Validates c and writes it as config.json text to f; name is used in messages.
+// config_save and model_save write into an AtomicFile not yet committed.
 int config_write(FILE *f, const Config *c, const char *name, Err *e);
 
 // Loads dir/config.json and the weights onto backend k (m is created here).
@@ -31,7 +30,7 @@ int model_load(Model *m, const char *dir, const Kernels *k, Err *e);
 // Writes dir/config.json and dir/model.safetensors (creating dir if needed).
 int model_save(const Model *m, const char *dir, Err *e);
 
-// ---- safetensors, the format on its own (also used by `o1p dump`) -----------------
+// ---- safetensors, the format on its own (`o1p dump` uses it too) ------------------
 typedef enum { ST_F32, ST_F16, ST_BF16 } StDtype;
 
 typedef struct {
@@ -50,8 +49,8 @@ typedef struct {
     int n;
 } StFile;
 
-// Parses and validates a safetensors file held in memory. buf is taken over: freed by
-// st_close, or at once on failure. name is used in messages.
+// Parses and validates a safetensors file in memory. It takes buf over: st_close frees
+// it, or a failure at once. name is used in messages.
 int st_parse(StFile *f, char *buf, size_t len, const char *name, Err *e);
 int st_open(StFile *f, const char *path, Err *e);
 void st_close(StFile *f);
@@ -59,34 +58,35 @@ const StTensor *st_find(const StFile *f, const char *name);
 // Converts a tensor's n elements to F32 (out must hold them).
 void st_to_f32(const StTensor *t, float *out);
 
-// Writes F32 tensors atomically: names[i] with ndims[i] dims shapes[i][..], data[i]
-// (host floats).
+// Writes F32 tensors atomically: tensor i is names[i], of shape shapes[i][0..ndims[i]),
+// from host floats data[i].
 int st_write_f32(const char *path, int n, const char *const *names, const int *ndims,
                  const int64_t (*shapes)[8], const float *const *data, Err *e);
-// The same bytes into an open stream (path for messages): model_save fills every file of
-// the folder before renaming any into place. Write errors surface at atomic_commit.
+// The same bytes into an open stream; path is used in messages. model_save fills every
+// file of the folder before it renames any into place; write errors surface at
+// atomic_commit.
 int st_write_f32_stream(FILE *f, const char *path, int n, const char *const *names,
                         const int *ndims, const int64_t (*shapes)[8], const float *const *data,
                         Err *e);
 
 // ---- training state ----------------------------------------------------------------
-// Everything beyond the weights that a resumed run needs to continue bit-identically:
-// the optimizer step and moments, the RNG and the position in the data. A magic number,
-// a version and a checksum guard it; written atomically.
+// What a resumed run needs beyond the weights to continue bit-identically: the
+// optimizer step and moments, the RNG, the position in the data. Written atomically,
+// guarded by a magic number, a version and a checksum.
 typedef struct {
-    char stage[16];      // "sft", "prune", ... (a state is resumed by the same stage)
+    char stage[16];      // "sft", "prune", ...: only the same stage resumes it
     uint64_t step;       // optimizer steps done
     uint64_t rng_state;
     uint64_t data_pos;   // examples consumed, across epochs
     uint64_t n_params;   // floats in m and v
-    double extra[8];     // stage-specific scalars (e.g. running statistics)
+    double extra[8];     // the stage's own scalars, e.g. running statistics
 } TrainState;
 
 // m and v are host arrays of s->n_params floats.
 int train_state_save(const char *path, const TrainState *s, const float *m, const float *v,
                      Err *e);
-// Allocates *m and *v (free with free()). Refuses a state whose n_params differs from
-// expect_n_params (when non-zero) or whose checksum fails.
+// Allocates *m and *v; free them with free(). Refuses a state whose checksum fails, or
+// whose n_params is not expect_n_params (when non-zero).
 int train_state_load(const char *path, TrainState *s, float **m, float **v,
                      uint64_t expect_n_params, Err *e);
 

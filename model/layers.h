@@ -1,5 +1,5 @@
-// model/layers.h -- internal to model/: one layer's parameter views and the pieces of
-// the forward pass that training (forward.c) and decoding (decode.c) share.
+// model/layers.h -- internal to model/: one layer's parameter views, and the forward
+// pieces that training (forward.c) and decoding (decode.c) share.
 #ifndef O1P_LAYERS_H
 #define O1P_LAYERS_H
 

@@ -3,12 +3,12 @@
 //   x0 = embed[tokens]
 //   for each layer:  x = x + o_proj(attention(rope(qkv_proj(rmsnorm(x)))))
 //                    x = x + down_proj(silu(gate_proj(rmsnorm(x))) * up_proj(rmsnorm(x)))
-//   logits = lm_head(rmsnorm(x))            (lm_head == embed when tied)
+//   logits = lm_head(rmsnorm(x))            lm_head == embed when tied
 //
-// Memory is planned once: the parameters are one allocation, their gradients another
-// (only when training), the activations of a (B, T) batch a third (Acts) and a KV
-// cache a fourth (KVCache). Every numeric step goes through the backend table
-// (kernels/kernels.h), so this file and model.c serve every backend unchanged.
+// Memory is planned once, one allocation each: the parameters, their gradients when
+// training, the activations of a (B, T) batch (Acts), a KV cache (KVCache). Every
+// numeric step goes through the backend table (kernels/kernels.h), so model/ serves
+// every backend unchanged.
 #ifndef O1P_MODEL_H
 #define O1P_MODEL_H
 
@@ -39,12 +39,11 @@ typedef struct {
 // Checks ranges and divisibility; the message names `name` (usually the file).
 int config_validate(const Config *c, const char *name, Err *e);
 
-// Parameter tensors: pointers into one allocation. Layout (row-major):
-// the q, k, v projections of a layer are consecutive rows of one [QKV, C] matrix
-// (QKV = (H + 2 KV) D), so one matmul computes all three; gate and up are the two
-// halves of one [2I, C] matrix. Each HF tensor is thus a contiguous slice.
-// Matrices come first, then the vectors (biases, norms): weight decay applies to the
-// first n_decay floats only.
+// Parameter tensors: pointers into one allocation, row-major. A layer's q, k and v
+// projections are consecutive rows of one [QKV, C] matrix, QKV = (H + 2 KV) D, so one
+// matmul computes all three; gate and up are the halves of one [2I, C] matrix. Each HF
+// tensor is a contiguous slice. Matrices come first, then the vectors (biases, norms):
+// weight decay applies to the first n_decay floats only.
 typedef struct {
     float *embed;       // [V, C]
     float *lm_head;     // [V, C]; aliases embed when tied
@@ -73,8 +72,8 @@ typedef struct {
 int model_create(Model *m, const Config *c, const Kernels *k, Err *e);
 int model_alloc_grads(Model *m, Err *e);
 void model_free(Model *m);
-// GPT-2 style init: normal(0, 0.02) matrices, output projections (o, down) scaled by
-// 1/sqrt(2L), zero biases, unit norms. Deterministic in seed.
+// GPT-2 init, deterministic in seed: matrices ~ normal(0, 0.02), the output projections
+// o and down scaled by 1/sqrt(2L); zero biases, unit norms.
 void model_init_random(Model *m, uint64_t seed);
 
 // One HF tensor as a slice of the parameter (or gradient) allocation.
@@ -84,8 +83,8 @@ typedef struct {
     int ndim;
     int shape[2];
 } TensorInfo;
-// Lists the HF tensors of the config (lm_head.weight only when untied); returns the
-// count. out may be NULL to count; otherwise it must hold that many items.
+// Lists the HF tensors of the config, lm_head.weight only when untied; returns the
+// count. out may be NULL (count only), else it must hold that many.
 int model_tensors(const Model *m, TensorInfo *out);
 
 // Activations for batches of up to B sequences of up to T tokens.
@@ -107,7 +106,7 @@ typedef struct {
     float *h;         // [L, N, I]
     float *xn_final;  // [N, C]
     float *rstd_final;// [N]
-    float *logits;    // [N, V] (overwritten by its gradient in the backward)
+    float *logits;    // [N, V]; the backward overwrites it with its gradient
     float *logprob;   // [N]
     float *lse_ce;    // [N]
     float *weights;   // [N]
@@ -127,17 +126,16 @@ typedef struct {
 int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e);
 void acts_free(Acts *a, const Model *m);
 
-// Forward pass over a (B, T) grid of host token ids (row-major, b*T + t; entries past
-// lens[b] are ignored) to logits in a->logits. B <= a->B, T <= a->T, lens[b] in 1..T.
+// Forward pass of a (B, T) grid of host token ids, row-major (b*T + t), to a->logits.
+// Entries past lens[b] are ignored. B <= a->B, T <= a->T, lens[b] in 1..T.
 void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B, int T);
-// Per-token log-probabilities of host targets[B*T] (-1: no target) under the last
-// forward; writes them to logprob (host, may be NULL) and returns
-// sum_n weights[n] * -logprob[n] (host weights; may be NULL for a plain sum).
+// Log-probabilities of host targets[B*T] (-1: none) under the last forward, into host
+// logprob[B*T] (may be NULL). Returns sum_n weights[n] * -logprob[n]; NULL weights: 1.
 double model_loss(Model *m, Acts *a, const int *targets, const float *weights, float *logprob,
                   int B, int T);
-// Backward of sum_n weights[n] * -logprob[n] for the last forward/loss; parameter
-// gradients accumulate into m->g. weights are host floats [B*T]; they may differ from
-// those given to model_loss (the length-harmonizing loss computes them from logprob).
+// Backward of sum_n weights[n] * -logprob[n] for the last forward and loss; parameter
+// gradients accumulate into m->g. weights [B*T] (host) may differ from model_loss's:
+// the length-harmonizing loss computes them from logprob.
 void model_backward(Model *m, Acts *a, const float *weights, int B, int T);
 
 // KV cache for incremental decoding: n_slots sequences of up to max_T positions.
@@ -152,15 +150,14 @@ typedef struct {
 
 int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e);
 void kvcache_free(KVCache *c, const Model *m);
-// One step of N tokens: token n (host tokens[n]) is at position pos[n] of slot slots[n];
-// all earlier positions of its sequence must already be in the cache or in this step:
-// those below prefix_lens[n] in slot prefix_slots[n] (a prompt that the samples of one
-// request share), the others in slots[n]. prefix_slots and prefix_lens may be NULL (no
-// sharing).
-// Writes the step's keys/values into the cache, and the host logits[n_out, V]
-// (temperature 1, unnormalised) of the step's LAST n_out tokens: a caller orders a
-// step so that the tokens whose next-token distribution it needs come last (a prompt's
-// last token, the tokens being decoded). A prompt prefill is one step of its length.
+// One step of N tokens: host tokens[n] is at position pos[n] of slot slots[n]. The
+// earlier positions of its sequence are in the cache or in this step: those below
+// prefix_lens[n] in slot prefix_slots[n] (a prompt shared by the samples of a request),
+// the rest in slots[n]. prefix_slots and prefix_lens may be NULL: no sharing.
+// Writes the step's keys and values into the cache, and the host logits[n_out, V] of
+// the step's LAST n_out tokens, unnormalised, temperature 1. So a caller puts the
+// tokens whose next-token distribution it needs last: a prompt's last token, the
+// tokens being decoded. A prompt prefill is one step of its length.
 void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots,
                        const int *pos, const int *prefix_slots, const int *prefix_lens, int N,
                        int n_out, float *logits);

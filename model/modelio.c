@@ -1,11 +1,10 @@
 // model/modelio.c -- model folders: config.json + model.safetensors (or shards).
 //
-// Loading maps each HF tensor name to its slice of the parameter allocation
-// (model_tensors), converts F32/F16/BF16 into one host buffer and uploads it once.
-// Every parameter must be present exactly once with the shape the config implies and
-// finite values; anything else in the files is an error, except what transformers
-// itself ignores on load: a redundant "lm_head.weight" of a tied model (the head is the
-// embedding) and the rotary "inv_freq" buffers old checkpoints carry.
+// Loading maps each HF tensor name to its slice of the parameters (model_tensors),
+// converts F32, F16 or BF16 into one host buffer and uploads it once. Every parameter
+// must be present once, with the shape the config implies and finite values. Anything
+// else in the files is an error, but for what transformers ignores too: the
+// "lm_head.weight" of a tied model and the rotary "inv_freq" buffers of old checkpoints.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +17,7 @@ typedef struct {
     const Model *m;
     TensorInfo *ti;
     int n;
-    const char **from;  // [n] the file each tensor came from (NULL: not yet read)
+    const char **from;  // [n] the file each tensor came from; NULL: not read yet
     float *host;        // [m->n_params]
     const char *config_path;
 } Loader;
@@ -39,8 +38,8 @@ static void shape_str(char *out, size_t cap, int ndim, const int64_t *shape) {
     if (at < (int)cap) snprintf(out + at, cap - (size_t)at, "]");
 }
 
-// Reads every tensor of one safetensors file into the host buffer. path is kept (not
-// copied) in L->from for the messages about repeats, so it must outlive the loader.
+// Reads every tensor of one safetensors file into the host buffer. L->from keeps path
+// for the messages about repeats, uncopied: it must outlive the loader.
 static int load_file(Loader *L, const char *path, Err *e) {
     StFile f;
     if (st_open(&f, path, e)) return -1;
@@ -101,8 +100,8 @@ static int check_shard_name(const char *s, size_t len, const char *index, Err *e
     return 0;
 }
 
-// Sharded checkpoint: model.safetensors.index.json {"weight_map": {tensor: shard}}; every
-// shard the map names is read once, in order of first mention.
+// A sharded checkpoint, model.safetensors.index.json = {"weight_map": {tensor: shard}}.
+// Each shard the map names is read once, in order of first mention.
 static int load_sharded(Loader *L, const char *dir, const char *index, Err *e) {
     Json *j = json_parse_file(index, e);
     if (!j) return -1;
@@ -165,7 +164,7 @@ int model_load(Model *m, const char *dir, const Kernels *k, Err *e) {
         return -1;
     Config c;
     if (config_load(cfg_path, &c, e)) return -1;
-    // as transformers does: the single file wins when both exist
+    // the single file wins when both exist, as in transformers
     int sharded = !file_exists(single) && file_exists(index);
     if (!sharded && !file_exists(single))
         return err_fmt(e, "%s: no model.safetensors (nor model.safetensors.index.json) in the "
@@ -237,8 +236,8 @@ int model_save(const Model *m, const char *dir, Err *e) {
                     isnan(host[j]) ? "NaN" : "Inf");
             goto done;
         }
-    // Both files are written and flushed before either is renamed into place, so a
-    // failure leaves the old checkpoint as it was.
+    // both files are written and flushed before either is renamed into place: a
+    // failure leaves the old checkpoint as it was
     if (make_dirs(dir, e) || atomic_open(&st, st_path, e) ||
         st_write_f32_stream(st.f, st_path, n, names, ndims, (const int64_t(*)[8])shapes, data,
                             e) ||

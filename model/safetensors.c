@@ -3,12 +3,11 @@
 // A file is: an 8-byte little-endian header length N, N bytes of JSON
 //   {"__metadata__": {"format": "pt"},
 //    "NAME": {"dtype": "F32", "shape": [R, C], "data_offsets": [BEGIN, END]}, ...}
-// and then the data, where each tensor's bytes are data[BEGIN, END) (offsets relative to
-// the end of the header), row-major, little-endian. The reader checks what the reference
-// implementation (the Rust safetensors crate) checks: the header fits in the file and is
-// a JSON object, every dtype is known, END - BEGIN equals the shape's element count times
-// the dtype size, and the tensors tile the data exactly (no overlap, no gap, nothing past
-// the end). Names must be unique.
+// then the data: a tensor's bytes are data[BEGIN, END), offsets from the end of the
+// header, row-major, little-endian. The reader checks what the Rust safetensors crate
+// checks: the header fits in the file and is a JSON object, every dtype is known,
+// END - BEGIN = elements x dtype size, and the tensors tile the data exactly (no overlap,
+// no gap, nothing past the end). Names are unique.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,7 @@ static const struct {
     int size;
 } dtypes[] = {{"F32", ST_F32, 4}, {"F16", ST_F16, 2}, {"BF16", ST_BF16, 2}};
 
-// The other dtypes of the format: known, but o1p cannot convert them to weights.
+// The format's other dtypes: known, but not convertible to weights.
 static const char *const other_dtypes[] = {"BOOL", "U8", "I8", "I16", "U16", "I32", "U32",
                                            "I64", "U64", "F64", "F8_E4M3", "F8_E5M2"};
 
@@ -39,8 +38,7 @@ static void free_file(StFile *f) {
     memset(f, 0, sizeof *f);
 }
 
-// A JSON number that is an exact non-negative integer below 2^53 (what offsets and
-// shapes must be).
+// A JSON number that is an exact integer in 0..2^53, as offsets and shapes must be.
 static int as_size(const JsonValue *v, uint64_t *out) {
     if (v->type != JSON_NUMBER || !(v->num >= 0) || v->num > 9007199254740992.0 ||
         v->num != floor(v->num))
@@ -82,7 +80,7 @@ static int parse_tensor(StTensor *t, const char *key, const JsonValue *v, const 
         return err_fmt(e, "%s: tensor \"%s\": %zu dimensions (at most 8 supported)", name, key,
                        sh->len);
     t->ndim = (int)sh->len;
-    // element count, refusing overflow: every dim and the product stay below 2^53
+    // the element count; every dim and the product stay below 2^53: no overflow
     uint64_t count = 1;
     for (int d = 0; d < t->ndim; d++) {
         uint64_t dim;
@@ -128,8 +126,8 @@ static int name_cmp(const void *a, const void *b) {
     return strcmp(((const StTensor *)a)->name, ((const StTensor *)b)->name);
 }
 
-// Reads the tensors of the header object into f->tensors, then checks what needs them
-// all: unique names, and data offsets that tile the data.
+// Reads the header's tensors into f->tensors, then checks what needs them all: unique
+// names, and offsets that tile the data.
 static int parse_header(StFile *f, const JsonValue *root, const unsigned char *data,
                         uint64_t data_len, Span *spans, const char *name, Err *e) {
     for (size_t i = 0; i < root->len; i++) {
@@ -152,7 +150,7 @@ static int parse_header(StFile *f, const JsonValue *root, const unsigned char *d
         spans[f->n] = (Span){begin, end, f->n};
         f->n++;
     }
-    // unique names (the JSON reader keeps repeated keys; the last would silently win)
+    // unique names: the JSON reader keeps repeated keys, and the last would win silently
     StTensor *sorted = malloc((size_t)(f->n ? f->n : 1) * sizeof *sorted);
     if (!sorted) return err_fmt(e, "%s: out of memory", name);
     memcpy(sorted, f->tensors, (size_t)f->n * sizeof *sorted);
@@ -251,8 +249,8 @@ const StTensor *st_find(const StFile *f, const char *name) {
     return NULL;
 }
 
-// IEEE half -> single, exact for every input: normals rebias the exponent (15 -> 127),
-// subnormals are mant * 2^-24 (exact in a float), inf and NaN keep their payload.
+// IEEE half -> single, exact for every input. Normals rebias the exponent, 15 -> 127;
+// subnormals are mant * 2^-24, exact in a float; Inf and NaN keep their payload.
 static float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
     uint32_t bits;
@@ -324,7 +322,7 @@ int st_write_f32_stream(FILE *out, const char *path, int n, const char *const *n
         at += 4 * count;
     }
     fputc('}', h);
-    // pad with spaces so that the data starts 8-byte aligned, as the reference writer does
+    // spaces align the data to 8 bytes, as the reference writer does
     while ((8 + ftell(h)) % 8) fputc(' ', h);
     if (fclose(h) != 0) {
         free(hdr);

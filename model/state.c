@@ -9,7 +9,8 @@
 //   64  f64 extra[8]
 //   128 f32 m[n_params], f32 v[n_params]
 //   end u64 checksum: FNV-1a over the 64-bit words of every byte before it
-// The file is streamed (no second copy of the moments in memory) and written atomically.
+// The file is streamed, with no second copy of the moments in memory, and written
+// atomically.
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,9 @@
 #define STATE_VERSION 1
 #define STATE_HEADER 128
 
-// FNV-1a applied to 64-bit words instead of bytes (8x faster on hundreds of MB). The
-// multiplier is odd, so the step h -> (h ^ w) * P is a bijection in w: any change to a
-// single word always changes the sum. n must be a multiple of 8.
+// FNV-1a over 64-bit words instead of bytes: 8x faster on hundreds of MB. The
+// multiplier P is odd, so h -> (h ^ w) * P is a bijection in w: changing any one word
+// changes the sum. n is a multiple of 8.
 static uint64_t fnv_words(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i += 8) {
@@ -68,7 +69,7 @@ int train_state_save(const char *path, const TrainState *s, const float *m, cons
     sum = fnv_words(sum, v, nb);
     AtomicFile a;
     if (atomic_open(&a, path, e)) return -1;
-    // short writes are caught by atomic_commit (ferror, fflush, fsync)
+    // atomic_commit catches short writes: ferror, fflush, fsync
     fwrite(h, 1, sizeof h, a.f);
     if (nb) {
         fwrite(m, 1, nb, a.f);
@@ -85,6 +86,61 @@ static int read_exact(FILE *f, void *p, size_t n, const char *path, const char *
     return 0;
 }
 
+static void header_unpack(const unsigned char *h, TrainState *s) {
+    memcpy(s->stage, h + 16, sizeof s->stage);
+    memcpy(&s->step, h + 32, 8);
+    memcpy(&s->rng_state, h + 40, 8);
+    memcpy(&s->data_pos, h + 48, 8);
+    memcpy(&s->n_params, h + 56, 8);
+    memcpy(s->extra, h + 64, sizeof s->extra);
+}
+
+// Reads the header into h and s, and checks it against the file's size.
+static int header_read(FILE *f, const char *path, uint64_t size, unsigned char *h, TrainState *s,
+                       Err *e) {
+    if (size < 8 || fread(h, 1, 8, f) != 8 || memcmp(h, STATE_MAGIC, 8))
+        return err_fmt(e, "%s: byte 0: not an o1p training state (expected the magic \"%s\")", path,
+                       STATE_MAGIC);
+    if (size < STATE_HEADER + 8)
+        return err_fmt(e, "%s: %llu bytes: truncated (a training state has at least %d)", path,
+                       (unsigned long long)size, STATE_HEADER + 8);
+    if (read_exact(f, h + 8, STATE_HEADER - 8, path, "the header", 8, e)) return -1;
+    uint32_t version, hbytes;
+    memcpy(&version, h + 8, 4);
+    memcpy(&hbytes, h + 12, 4);
+    if (version != STATE_VERSION || hbytes != STATE_HEADER)
+        return err_fmt(e, "%s: byte 8: version %u with a %u-byte header is not supported (expected "
+                       "version %d, %d bytes)", path, version, hbytes, STATE_VERSION, STATE_HEADER);
+    header_unpack(h, s);
+    // the size n_params implies, checked before n_params sizes an allocation
+    uint64_t n = s->n_params;
+    if (n > (size - STATE_HEADER - 8) / 8)
+        return err_fmt(e, "%s: %llu bytes: truncated or corrupt (too short for n_params = %llu)", path,
+                       (unsigned long long)size, (unsigned long long)n);
+    if (STATE_HEADER + 8 * n + 8 != size)
+        return err_fmt(e, "%s: %llu bytes, but n_params = %llu needs %llu (trailing bytes or corrupt)",
+                       path, (unsigned long long)size, (unsigned long long)n,
+                       (unsigned long long)(STATE_HEADER + 8 * n + 8));
+    if (s->stage[sizeof s->stage - 1])
+        return err_fmt(e, "%s: byte 16: the stage name is not NUL-terminated", path);
+    return 0;
+}
+
+// Reads m and v (nb bytes each) and the checksum, which must match header and moments.
+static int moments_read(FILE *f, const char *path, const unsigned char *h, size_t nb, float *m,
+                        float *v, Err *e) {
+    uint64_t stored;
+    if (read_exact(f, m, nb, path, "m", STATE_HEADER, e) ||
+        read_exact(f, v, nb, path, "v", (long long)(STATE_HEADER + nb), e) ||
+        read_exact(f, &stored, 8, path, "the checksum", (long long)(STATE_HEADER + 2 * nb), e))
+        return -1;
+    uint64_t sum = fnv_words(FNV_OFFSET, h, STATE_HEADER);
+    sum = fnv_words(sum, m, nb);
+    sum = fnv_words(sum, v, nb);
+    if (sum != stored) return err_fmt(e, "%s: checksum mismatch (the file is corrupt)", path);
+    return 0;
+}
+
 int train_state_load(const char *path, TrainState *s, float **m, float **v,
                      uint64_t expect_n_params, Err *e) {
     *m = *v = NULL;
@@ -98,49 +154,8 @@ int train_state_load(const char *path, TrainState *s, float **m, float **v,
         err_fmt(e, "%s: not a regular file", path);
         goto done;
     }
-    uint64_t size = (uint64_t)st.st_size;
-    if (size < 8 || fread(h, 1, 8, f) != 8 || memcmp(h, STATE_MAGIC, 8)) {
-        err_fmt(e, "%s: byte 0: not an o1p training state (expected the magic \"%s\")", path,
-                STATE_MAGIC);
-        goto done;
-    }
-    if (size < STATE_HEADER + 8) {
-        err_fmt(e, "%s: %llu bytes: truncated (a training state has at least %d)", path,
-                (unsigned long long)size, STATE_HEADER + 8);
-        goto done;
-    }
-    if (read_exact(f, h + 8, STATE_HEADER - 8, path, "the header", 8, e)) goto done;
-    uint32_t version, hbytes;
-    memcpy(&version, h + 8, 4);
-    memcpy(&hbytes, h + 12, 4);
-    if (version != STATE_VERSION || hbytes != STATE_HEADER) {
-        err_fmt(e, "%s: byte 8: version %u with a %u-byte header is not supported (expected "
-                "version %d, %d bytes)", path, version, hbytes, STATE_VERSION, STATE_HEADER);
-        goto done;
-    }
-    memcpy(s->stage, h + 16, sizeof s->stage);
-    memcpy(&s->step, h + 32, 8);
-    memcpy(&s->rng_state, h + 40, 8);
-    memcpy(&s->data_pos, h + 48, 8);
-    memcpy(&s->n_params, h + 56, 8);
-    memcpy(s->extra, h + 64, sizeof s->extra);
-    // the size the header implies, before trusting n_params with an allocation
+    if (header_read(f, path, (uint64_t)st.st_size, h, s, e)) goto done;
     uint64_t n = s->n_params;
-    if (n > (size - STATE_HEADER - 8) / 8) {
-        err_fmt(e, "%s: %llu bytes: truncated or corrupt (too short for n_params = %llu)", path,
-                (unsigned long long)size, (unsigned long long)n);
-        goto done;
-    }
-    if (STATE_HEADER + 8 * n + 8 != size) {
-        err_fmt(e, "%s: %llu bytes, but n_params = %llu needs %llu (trailing bytes or corrupt)",
-                path, (unsigned long long)size, (unsigned long long)n,
-                (unsigned long long)(STATE_HEADER + 8 * n + 8));
-        goto done;
-    }
-    if (s->stage[sizeof s->stage - 1]) {
-        err_fmt(e, "%s: byte 16: the stage name is not NUL-terminated", path);
-        goto done;
-    }
     size_t nb = (size_t)n * sizeof(float);
     *m = malloc(nb ? nb : 1);
     *v = malloc(nb ? nb : 1);
@@ -148,18 +163,7 @@ int train_state_load(const char *path, TrainState *s, float **m, float **v,
         err_fmt(e, "%s: out of memory for %llu optimizer moments", path, (unsigned long long)n);
         goto done;
     }
-    uint64_t stored;
-    if (read_exact(f, *m, nb, path, "m", STATE_HEADER, e) ||
-        read_exact(f, *v, nb, path, "v", (long long)(STATE_HEADER + nb), e) ||
-        read_exact(f, &stored, 8, path, "the checksum", (long long)(STATE_HEADER + 2 * nb), e))
-        goto done;
-    uint64_t sum = fnv_words(FNV_OFFSET, h, sizeof h);
-    sum = fnv_words(sum, *m, nb);
-    sum = fnv_words(sum, *v, nb);
-    if (sum != stored) {
-        err_fmt(e, "%s: checksum mismatch (the file is corrupt)", path);
-        goto done;
-    }
+    if (moments_read(f, path, h, nb, *m, *v, e)) goto done;
     if (expect_n_params && n != expect_n_params) {
         err_fmt(e, "%s: holds optimizer moments for %llu parameters, but the model has %llu",
                 path, (unsigned long long)n, (unsigned long long)expect_n_params);

@@ -1,6 +1,6 @@
 // tests/test_dataset.c -- dataset loading (JSON arrays, JSONL) and every bad-input case,
 // the JSONL writer round trip, the chat template, the synthetic task (determinism,
-// split disjointness, self-grading, statistics) and batching.
+// split disjointness, self-grading, statistics), batching and token lines.
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include "../data/dataset.h"
 #include "../data/grade.h"
 #include "../data/synth.h"
+#include "../data/toklines.h"
 #include "test.h"
 
 static int load(const char *text, Dataset *ds, Err *e) { return dataset_parse(text, strlen(text), "d.jsonl", ds, e); }
@@ -193,6 +194,8 @@ static void test_synth(void) {
         printf("  %d  %4d  %6.1f  %.3f\n", l, st.count[l], st.mean_chars[l], st.redundant_frac[l]);
         CHECK(st.count[l] > 200, "level %d drawn", l);
         if (l > 1) CHECK(st.mean_chars[l] > st.mean_chars[l - 1], "longer at level %d", l);
+        CHECK(st.graded[l] == st.count[l] && st.correct[l] == st.graded[l], "level %d: %d/%d solutions correct",
+              l, st.correct[l], st.graded[l]);
     }
     CHECK(st.total_redundant_frac > 0.5 && st.total_redundant_frac < 0.75, "redundant fraction %.3f in 0.5..0.75",
           st.total_redundant_frac);
@@ -306,6 +309,31 @@ static void test_batch(void) {
     CHECK(batcher_init(&b, ex, 5, 0, T, BATCH_DROP, 1, &e) == -1, "B = 0 refused");
 }
 
+static void expect_toklines_error(const char *text, const char *want) {
+    TokLines tl;
+    Err e = {{0}};
+    int rc = toklines_parse(text, strlen(text), "t.txt", 10, 4, &tl, &e);
+    CHECK(rc == -1 && !tl.tokens && strstr(e.msg, want), "'%s': want '%s', got '%s'", text, want, e.msg);
+}
+
+static void test_toklines(void) {
+    TokLines tl;
+    Err e = {{0}};
+    const char *text = "1 2 3\n 4\t5 \r\n9\n";
+    CHECK(toklines_parse(text, strlen(text), "t.txt", 10, 4, &tl, &e) == 0, "parse: %s", e.msg);
+    int want[3][3] = {{1, 2, 3}, {4, 5, 0}, {9, 0, 0}}, ok = tl.B == 3 && tl.T == 3;
+    for (int b = 0; ok && b < 3; b++)
+        for (int t = 0; t < 3; t++) ok &= tl.tokens[b * 3 + t] == want[b][t];
+    CHECK(ok && tl.lens[0] == 3 && tl.lens[1] == 2 && tl.lens[2] == 1, "grid and lengths");
+    toklines_free(&tl);
+    expect_toklines_error("1 2\n3 x\n", "t.txt: line 2, column 3: expected a token id");
+    expect_toklines_error("1 2\n3 12\n", "line 2, column 3: token id 12 is out of range (vocab_size = 10)");
+    expect_toklines_error("1\n\n2\n", "t.txt: line 2: empty line");
+    expect_toklines_error("1 2 3 4 5\n", "line 1: 5 tokens exceed max_position_embeddings = 4");
+    expect_toklines_error("", "t.txt: no token lines");
+    expect_toklines_error("1 -2\n", "token id -2 is out of range");
+}
+
 int main(void) {
     test_load();
     test_bad();
@@ -313,5 +341,6 @@ int main(void) {
     test_chat();
     test_synth();
     test_batch();
+    test_toklines();
     return test_summary();
 }

@@ -217,8 +217,27 @@ static void test_bad_input(void) {
     expect_load_error("{\"model\": [1, 2,]}", "bad.json: line 1");
     expect_load_error(HEAD BL "\"model\": {\"type\": \"BPE\", \"dropout\": 0.1, \"vocab\": {}, \"merges\": []}}",
                       "dropout");
+    expect_load_error(HEAD BL "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}}",
+                      "token id 0 is given twice in the vocab");
+    expect_load_error(HEAD BL "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 1.5}, \"merges\": []}}",
+                      "line 1, column 168: expected a token id");
+    expect_load_error("{\"added_tokens\": [{\"content\": \"x\"}], \"normalizer\": null, " BL
+                      "\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}",
+                      "expected an added token with an integer \"id\"");
+    expect_load_error("[1]", "bad.json: expected a JSON object at the top level");
+    expect_load_error("{\"normalizer\": null}", "bad.json: expected a \"model\" object");
+    expect_load_error("{\"model\": {\"type\": \"BPE\"}}", "expected a \"vocab\" object in the model");
     Err e;
     CHECK(!tok_load("/nonexistent/tokenizer.json", &e) && strstr(e.msg, "/nonexistent"), "missing file: %s", e.msg);
+    // ids as text (o1p tok decode)
+    TokIds ids = {0};
+    CHECK(!tok_parse_ids(" 1\t-2\n30 \r\n", "in", &ids, &e) && ids.n == 3 && ids.ids[0] == 1 &&
+              ids.ids[1] == -2 && ids.ids[2] == 30,
+          "parse ids: %s", e.msg);
+    CHECK(tok_parse_ids("4 5x", "in", &ids, &e) && !strcmp(e.msg, "in: byte 3: expected a token id"),
+          "bad id: %s", e.msg);
+    CHECK(tok_parse_ids("99999999999", "in", &ids, &e) && strstr(e.msg, "byte 0"), "id out of range: %s", e.msg);
+    free(ids.ids);
 }
 
 int main(void) {

@@ -1,12 +1,11 @@
 // tokenizer/bpe.c -- the Tokenizer: building it, encode (added tokens, normalizer,
 // pre-tokenizer, BPE merges) and decode.
 //
-// BPE on one piece of n bytes starts from n single-byte symbols in a linked list and a
-// min-heap of the adjacent pairs that have a merge, keyed (rank, position). Popping the
-// lowest rank (leftmost on ties) merges the pair and pushes the two new neighbouring
-// pairs; heap entries made stale by earlier merges are recognised by looking the pair
-// up again. That is O(n log n) per piece and gives the same result as repeatedly merging
-// the lowest-ranked pair, as HF tokenizers does. Results are cached per piece.
+// BPE of a piece of n bytes: n single-byte symbols in a linked list, and a min-heap of
+// the adjacent pairs that have a merge, keyed (rank, position). Pop the lowest rank,
+// leftmost on ties, merge the pair and push the two new neighbouring pairs; a popped
+// entry that an earlier merge made stale no longer looks up to its rank. O(n log n) per
+// piece, the same result as HF's repeated lowest-rank merge. Results are cached per piece.
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +76,7 @@ int tok_add_merge(Tokenizer *t, int32_t a, int32_t b, int32_t merged, Err *e) {
     }
     PairEntry *pe = pairmap_put(&t->merges, pair_key(a, b), NULL);
     if (!pe) return err_fmt(e, "out of memory");
-    pe->v0 = t->n_merges;  // a repeated pair takes its later rank, as in HF tokenizers
+    pe->v0 = t->n_merges;  // a repeated pair takes its later rank, as in HF
     pe->v1 = merged;
     t->merge_list[t->n_merges][0] = a;
     t->merge_list[t->n_merges][1] = b;
@@ -107,7 +106,7 @@ int tok_finish(Tokenizer *t, const char *name, Err *e) {
                               "BPE needs all 256", name, b, ch);
         }
     }
-    // longest first, so that the first added token that matches is the longest
+    // longest first: the first added token that matches is the longest
     qsort(t->added, (size_t)t->n_added, sizeof *t->added, cmp_added_len);
     memset(t->added_first, 0, sizeof t->added_first);
     for (int i = 0; i < t->n_added; i++)
@@ -208,7 +207,7 @@ static void cache_reset(Tokenizer *t) {
 
 static int bpe_piece(Tokenizer *t, const unsigned char *p, size_t n, TokIds *out) {
     if (n == 1) return push_id(out, t->byte_id[p[0]]);
-    if (t->ignore_merges) {  // Llama 3: a piece that is a token is that token
+    if (t->ignore_merges) {  // Llama 3: a piece that is a token stays whole
         int32_t id = strmap_get(&t->vocab, (const char *)p, n);
         if (id >= 0) return push_id(out, id);
     }
@@ -283,8 +282,8 @@ static int is_word_char(const unsigned char *s, size_t n, size_t i) {
     return k == UNI_LETTER || k == UNI_NUMBER;
 }
 
-// Added tokens are split out of the raw text first (leftmost, then longest), as in HF's
-// AddedVocabulary; a match that its flags reject is skipped over, not retried inside.
+// Added tokens are split out of the raw text first, leftmost then longest, as HF's
+// AddedVocabulary does. A match that its flags reject is skipped, not retried inside.
 int tok_encode(Tokenizer *t, const char *text, size_t len, int flags, TokIds *out, Err *e) {
     const unsigned char *s = (const unsigned char *)text;
     size_t pos = 0, scan = 0;
@@ -349,6 +348,20 @@ int tok_decode(const Tokenizer *t, const int32_t *ids, size_t n, int flags, char
     o[k] = 0;
     *out = o;
     *out_len = k;
+    return 0;
+}
+
+int tok_parse_ids(const char *text, const char *name, TokIds *out, Err *e) {
+    for (const char *p = text; *p;) {
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+        if (!*p) break;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < -2147483647L || v > 2147483647L)
+            return err_fmt(e, "%s: byte %zu: expected a token id", name, (size_t)(p - text));
+        if (push_id(out, (int32_t)v)) return err_fmt(e, "out of memory");
+        p = end;
+    }
     return 0;
 }
 

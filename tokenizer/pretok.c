@@ -4,11 +4,11 @@
 //   Llama 3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
 //            ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //   Qwen2:   the same as Llama 3 with \p{N} (single digits) instead of \p{N}{1,3}.
-// Every character is matched by some alternative, so the matches tile the text. The
-// first alternative that matches at a position wins, and each alternative is resolved
-// as a backtracking engine would: "\s+(?!\S)" takes a whitespace run but leaves its last
-// character to the next piece when a non-space follows; "\s*[\r\n]+" ends at the run's
-// last CR/LF. Bytes that are not valid UTF-8 count as "other" characters.
+// Some alternative matches every character, so the pieces tile the text. At each
+// position the first alternative that matches wins, resolved as a backtracking engine
+// would: "\s+(?!\S)" leaves a whitespace run's last character to the next piece when a
+// non-space follows; "\s*[\r\n]+" ends at the run's last CR/LF. Bytes that are not
+// valid UTF-8 count as "other" characters.
 #include "pretok.h"
 
 #include <string.h>
@@ -29,7 +29,7 @@ int pretok_from_pattern(const char *pattern) {
     return -1;
 }
 
-// Class of ASCII bytes, to skip the table lookup on the common path.
+// The class of each ASCII byte: the common path skips the table lookup.
 static unsigned char ascii_class[128];
 static int ascii_ready;
 
@@ -56,8 +56,8 @@ static inline size_t run_of(const unsigned char *s, size_t n, size_t i, int k) {
     return i;
 }
 
-// Contraction at s[pos] == '\'': returns its length or 0. Case-insensitive matching
-// also accepts U+017F (long s), whose case folding is 's'.
+// The length of the contraction at s[pos] == '\'', or 0. Case-insensitive matching also
+// accepts U+017F (long s), which case-folds to 's'.
 static size_t contraction(const unsigned char *s, size_t n, size_t pos, int icase) {
     if (pos + 1 >= n) return 0;
     unsigned c = s[pos + 1], d = pos + 2 < n ? s[pos + 2] : 0;

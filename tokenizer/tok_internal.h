@@ -1,6 +1,6 @@
-// tokenizer/tok_internal.h -- the Tokenizer's insides, shared by the tokenizer/ files
-// (bpe.c: encode/decode, train.c, tokjson.c: tokenizer.json), and the two hash maps
-// they use (hashmap.c). Not part of the public API.
+// tokenizer/tok_internal.h -- the Tokenizer's insides and the two hash maps of
+// hashmap.c, shared by bpe.c (encode, decode), train.c and tokjson.c (tokenizer.json).
+// Not part of the public API.
 #ifndef O1P_TOK_INTERNAL_H
 #define O1P_TOK_INTERNAL_H
 
@@ -22,15 +22,15 @@ typedef struct {
 } StrMap;
 
 uint64_t hash_bytes(const void *p, size_t n);
-// Inserts key -> val if absent. Returns the slot's value pointer (the existing one when
-// the key was there: *added = 0), or NULL when out of memory.
+// Inserts key -> val if absent (*added = 1). Returns the pointer to key's value, or NULL
+// when out of memory.
 int32_t *strmap_put(StrMap *m, const char *key, size_t len, int32_t val, int *added);
 // The value of key, or -1.
 int32_t strmap_get(const StrMap *m, const char *key, size_t len);
 void strmap_clear(StrMap *m);
 void strmap_free(StrMap *m);
 
-// (a, b) pair of ids -> two int32 values, open addressing.
+// A pair of ids (a, b) -> two int32 values, open addressing.
 typedef struct {
     uint64_t key;  // PAIR_EMPTY when free
     int32_t v0, v1;
@@ -41,7 +41,7 @@ typedef struct {
 } PairMap;
 #define PAIR_EMPTY UINT64_MAX
 static inline uint64_t pair_key(int32_t a, int32_t b) { return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b; }
-// The entry of key (inserted with v0 = v1 = -1 if absent: *added = 1), or NULL on OOM.
+// The entry of key, or NULL when out of memory; a new one (*added = 1) has v0 = v1 = -1.
 PairEntry *pairmap_put(PairMap *m, uint64_t key, int *added);
 const PairEntry *pairmap_get(const PairMap *m, uint64_t key);
 void pairmap_free(PairMap *m);
@@ -54,7 +54,7 @@ typedef struct {
 } AddedToken;
 
 struct Tokenizer {
-    int32_t n_vocab;      // ids are 0 .. n_vocab-1 (some may be unused: present[id] == 0)
+    int32_t n_vocab;      // ids are 0 .. n_vocab-1; unused ids have kind TOKK_UNUSED
     char **tok;           // tok[id]: the token's bytes (NUL-terminated), NULL if unused
     uint32_t *tok_len;
     uint8_t *kind;        // TOKK_* per id
@@ -68,8 +68,8 @@ struct Tokenizer {
     uint8_t added_first[256];  // 1 if some added token starts with this byte
     TokPretok pretok;
     int nfc, ignore_merges;
-    // piece -> ids cache (encode): keys live in cache_keys, values index cache_ids
-    // ([count, ids...]); both are reset when full.
+    // encode's piece -> ids cache: keys live in cache_keys, values index cache_ids,
+    // which holds [count, ids...] per piece. Emptied when full.
     StrMap cache;
     char *cache_keys;
     size_t cache_keys_used, cache_keys_cap;
@@ -82,8 +82,8 @@ enum { TOKK_UNUSED = 0, TOKK_BPE = 1, TOKK_ADDED = 2, TOKK_SPECIAL = 3 };
 Tokenizer *tok_alloc(int32_t n_vocab, Err *e);
 // Sets id's bytes (copied). kind is TOKK_BPE, TOKK_ADDED or TOKK_SPECIAL.
 int tok_set_token(Tokenizer *t, int32_t id, const char *bytes, size_t len, int kind, Err *e);
-// After the tokens and merges are in: fills byte_id, vocab, added_first; checks that every
-// single byte has a token. name is used in messages.
+// Fills byte_id, vocab and added_first once the tokens and merges are in; fails when a
+// byte has no token. name is used in messages.
 int tok_finish(Tokenizer *t, const char *name, Err *e);
 // Appends one merge (rank = its index); fails if the pair repeats (message names it).
 int tok_add_merge(Tokenizer *t, int32_t a, int32_t b, int32_t merged, Err *e);

@@ -1,15 +1,14 @@
-// tokenizer/tokjson.c -- reading and writing Hugging Face tokenizer.json (BPE model,
-// byte-level). What we read:
+// tokenizer/tokjson.c -- Hugging Face tokenizer.json (byte-level BPE), read and written.
+// What is read:
 //   model:         type "BPE"; vocab {token: id}; merges as "a b" strings or [a, b] pairs;
-//                  ignore_merges; dropout null, byte_fallback false, no subword prefix or
-//                  word suffix (anything else is refused, by name);
+//                  ignore_merges; dropout null, byte_fallback false, no subword prefix,
+//                  no word suffix: anything else is refused, by name;
 //   normalizer:    null or NFC;
-//   pre_tokenizer: ByteLevel with use_regex (GPT-2's pattern), or a Sequence of a Split on
-//                  one of the patterns in pretok.c (behavior Isolated) and a ByteLevel
-//                  without regex (Llama 3, Qwen2/3);
+//   pre_tokenizer: ByteLevel with use_regex (GPT-2), or a Sequence of an Isolated Split
+//                  on a pattern of pretok.c and a ByteLevel without regex (Llama 3, Qwen);
 //   added_tokens:  id, content and the flags special, lstrip, rstrip, single_word,
-//                  normalized (all added tokens are matched on the raw text);
-//   decoder, post_processor: not needed to encode (we never add BOS/EOS) or decode.
+//                  normalized; every added token is matched on the raw text;
+//   decoder, post_processor: ignored; o1p adds no BOS/EOS and decodes bytes directly.
 // Token strings in the file are in GPT-2's byte-level alphabet; in memory they are bytes.
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,8 @@
 #include "tok_internal.h"
 #include "unicode.h"
 
-// Byte-level string (UTF-8) -> bytes. A character outside the alphabet stands for its own
-// UTF-8 bytes, as in HF's ByteLevel decoder. out has room for len bytes.
+// Byte-level string (UTF-8) -> bytes; out has room for len bytes. A character outside
+// the alphabet stands for its own UTF-8 bytes, as in HF's ByteLevel decoder.
 static size_t from_bytelevel(const char *s, size_t len, char *out) {
     size_t k = 0;
     for (size_t i = 0; i < len;) {
@@ -224,113 +223,115 @@ static int read_merges(Tokenizer *t, const JsonValue *merges, const StrMap *voca
     return rc;
 }
 
-Tokenizer *tok_load_json(const char *text, size_t len, const char *name, Err *e) {
-    Json *j = json_parse(text, len, name, e);
-    if (!j) return NULL;
-    Tokenizer *t = NULL;
-    StrMap vocab = {0};  // the file's token strings -> id (keys in the Json arena)
-    const JsonValue *root = json_root(j), *model, *vv, *added;
-    if (root->type != JSON_OBJECT) {
-        err_fmt(e, "%s: expected a JSON object at the top level", name);
-        goto fail;
-    }
-    model = json_get(root, "model");
-    if (!model || model->type != JSON_OBJECT) {
-        err_fmt(e, "%s: expected a \"model\" object", name);
-        goto fail;
-    }
+// The model object: type BPE and none of the options byte-level BPE does not use.
+static int check_model(const JsonValue *model, const char *name, Err *e) {
     const char *type;
-    if (json_get_string(model, "type", name, &type, e)) goto fail;
-    if (strcmp(type, "BPE")) {
-        const JsonValue *tv = json_get(model, "type");
-        err_fmt(e, "%s: line %d, column %d: unknown model type \"%s\" (supported: BPE)", AT(tv), type);
-        goto fail;
-    }
+    if (json_get_string(model, "type", name, &type, e)) return -1;
+    if (strcmp(type, "BPE"))
+        return err_fmt(e, "%s: line %d, column %d: unknown model type \"%s\" (supported: BPE)",
+                       AT(json_get(model, "type")), type);
     const JsonValue *dropout = json_get(model, "dropout");
-    if (dropout && dropout->type != JSON_NULL) {
-        err_fmt(e, "%s: line %d, column %d: BPE dropout is not supported", AT(dropout));
-        goto fail;
-    }
+    if (dropout && dropout->type != JSON_NULL)
+        return err_fmt(e, "%s: line %d, column %d: BPE dropout is not supported", AT(dropout));
     if (opt_false(model, "byte_fallback", name, "byte-level BPE needs no fallback", e) ||
         check_null_or_empty(model, "continuing_subword_prefix", name, e) ||
         check_null_or_empty(model, "end_of_word_suffix", name, e))
-        goto fail;
-    vv = json_get(model, "vocab");
-    if (!vv || vv->type != JSON_OBJECT) {
-        err_fmt(e, "%s: line %d, column %d: expected a \"vocab\" object in the model", AT(model));
-        goto fail;
-    }
-    added = json_get(root, "added_tokens");
-    if (added && added->type != JSON_ARRAY && added->type != JSON_NULL) {
-        err_fmt(e, "%s: line %d, column %d: expected an \"added_tokens\" array", AT(added));
-        goto fail;
-    }
-    long long max_id = -1;
-    for (size_t i = 0; i < vv->len; i++) {
-        const JsonValue *v = &vv->items[i];
-        if (v->type != JSON_NUMBER || v->num < 0 || v->num > (1 << 24) || v->num != (long long)v->num) {
-            err_fmt(e, "%s: line %d, column %d: expected a token id (an integer 0 .. 16777216)", AT(v));
-            goto fail;
-        }
-        if ((long long)v->num > max_id) max_id = (long long)v->num;
+        return -1;
+    return 0;
+}
+
+// A token id: an integer in 0 .. 2^24.
+static int is_token_id(const JsonValue *v) {
+    return v && v->type == JSON_NUMBER && v->num >= 0 && v->num <= (1 << 24) && v->num == (long long)v->num;
+}
+
+// The largest id of the vocab and the added tokens, which sizes the tokenizer.
+static int max_token_id(const JsonValue *vocab, const JsonValue *added, const char *name, long long *max_id,
+                        Err *e) {
+    *max_id = -1;
+    for (size_t i = 0; i < vocab->len; i++) {
+        const JsonValue *v = &vocab->items[i];
+        if (!is_token_id(v))
+            return err_fmt(e, "%s: line %d, column %d: expected a token id (an integer 0 .. 16777216)", AT(v));
+        if ((long long)v->num > *max_id) *max_id = (long long)v->num;
     }
     for (size_t i = 0; added && added->type == JSON_ARRAY && i < added->len; i++) {
         const JsonValue *id = json_get(&added->items[i], "id");
-        if (!id || id->type != JSON_NUMBER || id->num < 0 || id->num > (1 << 24) ||
-            id->num != (long long)id->num) {
-            err_fmt(e, "%s: line %d, column %d: expected an added token with an integer \"id\"",
-                    AT(&added->items[i]));
-            goto fail;
-        }
-        if ((long long)id->num > max_id) max_id = (long long)id->num;
+        if (!is_token_id(id))
+            return err_fmt(e, "%s: line %d, column %d: expected an added token with an integer \"id\"",
+                           AT(&added->items[i]));
+        if ((long long)id->num > *max_id) *max_id = (long long)id->num;
     }
-    t = tok_alloc((int32_t)(max_id + 1), e);
-    if (!t) goto fail;
-    if (json_opt_bool(model, "ignore_merges", name, &t->ignore_merges, e)) goto fail;
-    char *buf = malloc(4096);
+    return 0;
+}
+
+// The vocab's tokens into t (as bytes) and into index (file strings -> id, for the merges).
+static int read_vocab(Tokenizer *t, const JsonValue *vv, StrMap *index, const char *name, Err *e) {
     size_t cap = 4096;
-    if (!buf) goto oom;
-    for (size_t i = 0; i < vv->len; i++) {
+    char *buf = malloc(cap);
+    if (!buf) return err_fmt(e, "%s: out of memory", name);
+    int rc = 0;
+    for (size_t i = 0; i < vv->len && !rc; i++) {
         int32_t id = (int32_t)vv->items[i].num;
         size_t kl = vv->key_lens[i];
         if (kl > cap) {
             char *p = realloc(buf, kl);
             if (!p) {
-                free(buf);
-                goto oom;
+                rc = err_fmt(e, "%s: out of memory", name);
+                break;
             }
             buf = p, cap = kl;
         }
         if (t->kind[id] != TOKK_UNUSED) {
-            free(buf);
-            err_fmt(e, "%s: line %d, column %d: token id %d is given twice in the vocab",
-                    AT(&vv->items[i]), (int)id);
-            goto fail;
+            rc = err_fmt(e, "%s: line %d, column %d: token id %d is given twice in the vocab",
+                         AT(&vv->items[i]), (int)id);
+            break;
         }
         size_t n = from_bytelevel(vv->keys[i], kl, buf);
-        int added_new = 0;
-        if (tok_set_token(t, id, buf, n, TOKK_BPE, e) ||
-            !strmap_put(&vocab, vv->keys[i], kl, id, &added_new)) {
-            free(buf);
-            goto fail;
-        }
+        rc = tok_set_token(t, id, buf, n, TOKK_BPE, e);
+        if (!rc && !strmap_put(index, vv->keys[i], kl, id, NULL)) rc = err_fmt(e, "%s: out of memory", name);
     }
     free(buf);
-    if (read_added(t, added, name, e) ||
-        read_merges(t, json_get(model, "merges"), &vocab, name, e) ||
-        read_normalizer(t, json_get(root, "normalizer"), name, e) ||
-        read_pretokenizer(t, json_get(root, "pre_tokenizer"), name, e) || tok_finish(t, name, e))
-        goto fail;
-    strmap_free(&vocab);
+    return rc;
+}
+
+// Reads the tokenizer from the parsed file: the model's vocab and merges, the added
+// tokens, the normalizer and the pre-tokenizer.
+static Tokenizer *read_tokenizer(const JsonValue *root, const char *name, Err *e) {
+    if (root->type != JSON_OBJECT) return err_fmt(e, "%s: expected a JSON object at the top level", name), NULL;
+    const JsonValue *model = json_get(root, "model");
+    if (!model || model->type != JSON_OBJECT) return err_fmt(e, "%s: expected a \"model\" object", name), NULL;
+    if (check_model(model, name, e)) return NULL;
+    const JsonValue *vv = json_get(model, "vocab");
+    if (!vv || vv->type != JSON_OBJECT)
+        return err_fmt(e, "%s: line %d, column %d: expected a \"vocab\" object in the model", AT(model)), NULL;
+    const JsonValue *added = json_get(root, "added_tokens");
+    if (added && added->type != JSON_ARRAY && added->type != JSON_NULL)
+        return err_fmt(e, "%s: line %d, column %d: expected an \"added_tokens\" array", AT(added)), NULL;
+    long long max_id;
+    if (max_token_id(vv, added, name, &max_id, e)) return NULL;
+    Tokenizer *t = tok_alloc((int32_t)(max_id + 1), e);
+    if (!t) return NULL;
+    StrMap index = {0};  // keys point into the Json arena
+    int rc = json_opt_bool(model, "ignore_merges", name, &t->ignore_merges, e) ||
+             read_vocab(t, vv, &index, name, e) || read_added(t, added, name, e) ||
+             read_merges(t, json_get(model, "merges"), &index, name, e) ||
+             read_normalizer(t, json_get(root, "normalizer"), name, e) ||
+             read_pretokenizer(t, json_get(root, "pre_tokenizer"), name, e) || tok_finish(t, name, e);
+    strmap_free(&index);
+    if (rc) {
+        tok_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+Tokenizer *tok_load_json(const char *text, size_t len, const char *name, Err *e) {
+    Json *j = json_parse(text, len, name, e);
+    if (!j) return NULL;
+    Tokenizer *t = read_tokenizer(json_root(j), name, e);
     json_free(j);
     return t;
-oom:
-    err_fmt(e, "%s: out of memory", name);
-fail:
-    strmap_free(&vocab);
-    tok_free(t);
-    json_free(j);
-    return NULL;
 }
 
 Tokenizer *tok_load(const char *path, Err *e) {

@@ -1,6 +1,6 @@
-// tokenizer/unicode.c -- UTF-8 decoding and the NFC normalizer (Unicode Standard
-// Annex #15): canonical decomposition, canonical ordering by combining class, then
-// canonical composition of each starter with the following unblocked characters.
+// tokenizer/unicode.c -- UTF-8 decoding and the NFC normalizer (Unicode Standard Annex
+// #15): canonical decomposition, canonical ordering by combining class, then canonical
+// composition of each starter with the unblocked characters that follow it.
 #include "unicode.h"
 
 #include <stdlib.h>
@@ -93,29 +93,26 @@ static uint32_t compose(uint32_t a, uint32_t b) {
 
 static int ccc_of(uint32_t cp) { return (cp & RAW_BYTE) ? 0 : uni_ccc(cp); }
 
-int uni_nfc(const char *s, size_t n, char **out, size_t *out_len) {
-    const unsigned char *u = (const unsigned char *)s;
-    *out = NULL;
-    *out_len = 0;
-    size_t i = 0;
-    int stable = 1;
-    while (i < n && stable) {
+// 1 if NFC leaves s as it is: no character that the quick check marks unstable.
+static int nfc_stable(const unsigned char *u, size_t n) {
+    for (size_t i = 0; i < n;) {
         if (u[i] < 0x80) {
             i++;
             continue;
         }
         uint32_t cp;
         i += utf8_decode(u + i, n - i, &cp);
-        if (cp != UNI_INVALID && (uni_class(cp) & UNI_NFC_UNSTABLE)) stable = 0;
+        if (cp != UNI_INVALID && (uni_class(cp) & UNI_NFC_UNSTABLE)) return 0;
     }
-    if (stable) return 0;
+    return 1;
+}
 
-    // 1. decompose: at most 4 code points per input byte is a safe bound (a 2-byte
-    //    character decomposes to at most 4 code points; Hangul to 3 from 3 bytes).
-    uint32_t *cps = malloc((n * 4 + 1) * sizeof *cps);
-    if (!cps) return -1;
+// pass 1: full canonical decomposition of u[0..n) into cps; returns the count. cps
+// holds 4 per input byte: a 2-byte character decomposes to at most 4 code points,
+// a 3-byte Hangul syllable to 3.
+static size_t decompose(const unsigned char *u, size_t n, uint32_t *cps) {
     size_t m = 0;
-    for (i = 0; i < n;) {
+    for (size_t i = 0; i < n;) {
         uint32_t cp;
         int len = utf8_decode(u + i, n - i, &cp);
         if (cp == UNI_INVALID) {
@@ -135,7 +132,11 @@ int uni_nfc(const char *s, size_t n, char **out, size_t *out_len) {
         }
         i += len;
     }
-    // 2. canonical ordering: stable insertion sort of each run of non-starters by ccc.
+    return m;
+}
+
+// pass 2: canonical ordering, a stable insertion sort of each run of non-starters by ccc.
+static void canonical_order(uint32_t *cps, size_t m) {
     for (size_t a = 1; a < m; a++) {
         int c = ccc_of(cps[a]);
         if (c == 0) continue;
@@ -147,8 +148,11 @@ int uni_nfc(const char *s, size_t n, char **out, size_t *out_len) {
         }
         cps[b] = x;
     }
-    // 3. compose: a character combines with the last starter if nothing between them
-    //    blocks it (a character with ccc 0, or with ccc >= its own).
+}
+
+// pass 3: canonical composition in place; returns the new count. A character combines
+// with the last starter unless a character between them blocks it (ccc 0, or ccc >= its own).
+static size_t compose_all(uint32_t *cps, size_t m) {
     size_t w = 0;
     long starter = -1;
     int last_ccc = -1;
@@ -171,14 +175,27 @@ int uni_nfc(const char *s, size_t n, char **out, size_t *out_len) {
         }
         cps[w++] = x;
     }
-    // 4. back to UTF-8 (never longer than 4 bytes per code point).
-    char *o = malloc(w * 4 + 1);
+    return w;
+}
+
+int uni_nfc(const char *s, size_t n, char **out, size_t *out_len) {
+    const unsigned char *u = (const unsigned char *)s;
+    *out = NULL;
+    *out_len = 0;
+    if (nfc_stable(u, n)) return 0;
+    uint32_t *cps = malloc((n * 4 + 1) * sizeof *cps);
+    if (!cps) return -1;
+    size_t m = decompose(u, n, cps);
+    canonical_order(cps, m);
+    m = compose_all(cps, m);
+    // pass 4: back to UTF-8, at most 4 bytes per code point
+    char *o = malloc(m * 4 + 1);
     if (!o) {
         free(cps);
         return -1;
     }
     size_t k = 0;
-    for (size_t a = 0; a < w; a++) {
+    for (size_t a = 0; a < m; a++) {
         if (cps[a] & RAW_BYTE) o[k++] = (char)(cps[a] & 0xFF);
         else k += utf8_encode(cps[a], o + k);
     }
