@@ -180,6 +180,7 @@ static void prune_free(Prune *P) {
     presample_free(&P->ps);
 }
 
+// The objective's options (--ratio by name).
 static int objective_config(const PruneOpts *o, ObjectiveConfig *c, Err *e) {
     RatioMode ratio;
     if (!strcmp(o->ratio, "token")) ratio = RATIO_TOKEN_MEAN;
@@ -217,6 +218,7 @@ static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *o
     return 0;
 }
 
+// What the run trains, on stderr.
 static void report(const Prune *P, int steps) {
     const Objective *ob = &P->ob;
     const char *term = ob->ops->term;
