@@ -64,8 +64,8 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
     return 0;
 }
 
-int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunArgs *run, int argc, char **argv) {
-    *run = (RunArgs){.device = "cpu", .log_every = 10};
+int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpts *run, int argc, char **argv) {
+    *run = (RunOpts){.device = "cpu", .log_every = 10};
     const Opt run_opts[] = {
         {"save-every", OPT_INT, &run->save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)"},
         {"log-every", OPT_INT, &run->log_every, "progress line every N steps when stderr is not a terminal (default 10)"},

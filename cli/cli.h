@@ -7,6 +7,7 @@
 #define O1P_CLI_H
 
 #include "../base/err.h"
+#include "../engine/run.h"
 
 int cmd_init(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
@@ -37,15 +38,9 @@ typedef struct {
 // --help was asked (the help was printed; the command returns 0).
 int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char **argv);
 
-// The options every training stage (sft, prune) takes alike: where the run computes and
-// how it logs, checkpoints, stops and resumes (engine/trainer.h).
-typedef struct {
-    const char *device;  // --device: cpu (default) or cuda
-    long save_every, log_every, threads, stop_at;
-    int resume, quiet;
-} RunArgs;
-// opt_parse over opts followed by the run options, which fill *run (set to their defaults
+// opt_parse over opts followed by the run options of every training stage (device,
+// checkpoints, logging, resume: engine/run.h), which fill *run (set to their defaults
 // first). Returns as opt_parse; a negative --save-every is a usage error.
-int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunArgs *run, int argc, char **argv);
+int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpts *run, int argc, char **argv);
 
 #endif

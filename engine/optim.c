@@ -11,6 +11,18 @@ OptimConfig optim_defaults(void) {
     return c;
 }
 
+OptimConfig optim_config(double lr, double weight_decay, double grad_clip, double min_lr_ratio, int warmup_steps,
+                         int total_steps) {
+    OptimConfig c = optim_defaults();
+    c.lr = (float)lr;
+    c.weight_decay = (float)weight_decay;
+    c.grad_clip = (float)grad_clip;
+    c.min_lr_ratio = (float)min_lr_ratio;
+    c.warmup_steps = warmup_steps;
+    c.total_steps = total_steps;
+    return c;
+}
+
 int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e) {
     memset(o, 0, sizeof *o);
     o->cfg = cfg;

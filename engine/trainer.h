@@ -1,5 +1,5 @@
-// engine/trainer.h -- what every training stage (sft, prune, ...) shares: the output
-// folder, checkpoints, --resume, Ctrl-C, the progress line and the metrics log.
+// engine/trainer.h -- the run state every training stage shares: the output folder,
+// checkpoints, --resume, Ctrl-C, the progress line and the metrics log.
 //
 // The output folder is a model folder that also holds the run's state:
 //   config.json, model.safetensors   the weights after `step` optimizer steps (model_save)
@@ -29,20 +29,8 @@
 // steps, seed, ...) are hashed into the state and must match on resume. A run of N steps
 // and a run of N/2 steps + resume + N/2 steps give the same bits (tests/test_sft.sh).
 //
-// A stage's loop:
-//   Trainer tr;  TrainerOpts o = {...};
-//   trainer_open(&tr, &o, &model, &opt, tok, &e);        // fresh or resumed
-//   batcher_seek(&b, trainer_batch_pos(&tr, b.stats.kept), &e);
-//   while (!trainer_done(&tr)) {
-//       ... forward/backward over the step's micro-batches ...
-//       StepMetrics sm = {.loss = ..., .tokens = ...};
-//       sm.grad_norm = optim_step(&opt, &model, &sm.lr);
-//       tr.data_pos += examples consumed;  (or trainer_set_batch_pos)
-//       if (want held-out loss) sm.eval_loss = ...;  (else NAN, see step_metrics())
-//       if (trainer_step_done(&tr, &sm, &e)) fail;    // logs, checkpoints when due
-//   }
-//   trainer_finish(&tr, &e);                             // final checkpoint, message
-//   trainer_close(&tr);
+// A stage opens it through engine/run.h (run_open) and calls, per optimizer step,
+// trainer_done, then trainer_step_done after optim_step; trainer_finish at the end.
 // Ctrl-C (SIGINT) or SIGTERM between or during a step sets a flag: the step in flight
 // completes, trainer_done() turns true, trainer_finish() saves and prints how to resume.
 // A second Ctrl-C kills at once (the folder stays consistent: see above).

@@ -98,8 +98,7 @@ int select_dpo_pairs(const RewardInput *in, int *out, Err *e) {
     return n;
 }
 
-int reward_compute(const RewardConfig *c, const RewardInput *in, RewardOut *out, Err *e) {
-    memset(out, 0, sizeof *out);
+static int check_input(const RewardInput *in, Err *e) {
     if (in->n < 1) return err_fmt(e, "reward: no samples");
     for (int i = 0; i < in->n; i++) {
         if (in->length[i] < 1)
@@ -108,60 +107,48 @@ int reward_compute(const RewardConfig *c, const RewardInput *in, RewardOut *out,
         if (in->correct[i] != 0 && in->correct[i] != 1)
             return err_fmt(e, "reward: sample %d has correct = %d (expected 0 or 1)", i, in->correct[i]);
     }
-    int *order = group_order(in);
-    out->index = malloc((size_t)in->n * sizeof(int));
-    out->raw = malloc((size_t)in->n * sizeof(double));
-    out->adv = malloc((size_t)in->n * sizeof(double));
-    if (!order || !out->index || !out->raw || !out->adv) {
-        free(order);
-        reward_free(out);
-        return err_fmt(e, "reward: out of memory for %d samples", in->n);
-    }
-    // Per problem (a run of `order`): baselines, the choice of m, raw R.
-    for (int s = 0; s < in->n;) {
-        int p = in->problem[order[s]], K = run_len(in, order, s);
-        const int *grp = order + s;
-        if (c->leave_one_out && K < 2) {
-            free(order);
-            reward_free(out);
-            return err_fmt(e, "reward: problem %d has 1 sample; leave-one-out baselines need K >= 2", p);
-        }
-        double sum_len = 0, sum_acc = 0;
-        for (int k = 0; k < K; k++) {
-            sum_len += in->length[grp[k]];
-            sum_acc += in->correct[grp[k]];
-        }
-        // The m kept: the first m of a seeded permutation of 0..K-1, back in sample order.
-        int m = c->m <= 0 || c->m > K ? K : c->m;
-        int *pick = malloc((size_t)K * sizeof(int));
-        if (!pick) {
-            free(order);
-            reward_free(out);
-            return err_fmt(e, "reward: out of memory");
-        }
-        for (int k = 0; k < K; k++) pick[k] = k;
-        if (m < K) {
-            Rng rng = rng_derive(c->seed, (uint64_t)(int64_t)p, 0);
-            rng_shuffle_ints(&rng, pick, K);
-            qsort(pick, (size_t)m, sizeof(int), cmp_int);
-        }
-        for (int j = 0; j < m; j++) {
-            int i = grp[pick[j]];
-            double lbar = sum_len / K, abar = sum_acc / K;
-            if (c->leave_one_out) {
-                lbar = (sum_len - in->length[i]) / (K - 1);
-                abar = (sum_acc - in->correct[i]) / (K - 1);
-            }
-            out->index[out->n] = i;
-            out->raw[out->n] = lbar / in->length[i] - 1.0 + c->lambda * (in->correct[i] - abar);
-            out->n++;
-        }
-        free(pick);
-        s += K;
-    }
-    free(order);
+    return 0;
+}
 
-    // Clip, then z-score over the kept samples (population std).
+// One problem's samples grp[0..K): the m kept, appended to out with their raw R.
+static int problem_rewards(const RewardConfig *c, const RewardInput *in, const int *grp, int K, RewardOut *out,
+                           Err *e) {
+    int p = in->problem[grp[0]];
+    if (c->leave_one_out && K < 2)
+        return err_fmt(e, "reward: problem %d has 1 sample; leave-one-out baselines need K >= 2", p);
+    double sum_len = 0, sum_acc = 0;
+    for (int k = 0; k < K; k++) {
+        sum_len += in->length[grp[k]];
+        sum_acc += in->correct[grp[k]];
+    }
+    // The m kept: the first m of a seeded permutation of 0..K-1, back in sample order.
+    int m = c->m <= 0 || c->m > K ? K : c->m;
+    int *pick = malloc((size_t)K * sizeof(int));
+    if (!pick) return err_fmt(e, "reward: out of memory");
+    for (int k = 0; k < K; k++) pick[k] = k;
+    if (m < K) {
+        Rng rng = rng_derive(c->seed, (uint64_t)(int64_t)p, 0);
+        rng_shuffle_ints(&rng, pick, K);
+        qsort(pick, (size_t)m, sizeof(int), cmp_int);
+    }
+    for (int j = 0; j < m; j++) {
+        int i = grp[pick[j]];
+        double lbar = sum_len / K, abar = sum_acc / K;
+        if (c->leave_one_out) {
+            lbar = (sum_len - in->length[i]) / (K - 1);
+            abar = (sum_acc - in->correct[i]) / (K - 1);
+        }
+        out->index[out->n] = i;
+        out->raw[out->n] = lbar / in->length[i] - 1.0 + c->lambda * (in->correct[i] - abar);
+        out->n++;
+    }
+    free(pick);
+    return 0;
+}
+
+// adv = R clipped to [clip_lo, clip_hi], then z-scored over the kept samples
+// (population std).
+static void clip_and_normalize(const RewardConfig *c, RewardOut *out) {
     double sum = 0, sum2 = 0;
     for (int j = 0; j < out->n; j++) {
         double r = out->raw[j];
@@ -178,6 +165,30 @@ int reward_compute(const RewardConfig *c, const RewardInput *in, RewardOut *out,
     if (c->normalize)
         for (int j = 0; j < out->n; j++)
             out->adv[j] = out->std > 0 ? (out->adv[j] - out->mean) / out->std : 0.0;
+}
+
+int reward_compute(const RewardConfig *c, const RewardInput *in, RewardOut *out, Err *e) {
+    memset(out, 0, sizeof *out);
+    if (check_input(in, e)) return -1;
+    int *order = group_order(in);
+    out->index = malloc((size_t)in->n * sizeof(int));
+    out->raw = malloc((size_t)in->n * sizeof(double));
+    out->adv = malloc((size_t)in->n * sizeof(double));
+    int rc = !order || !out->index || !out->raw || !out->adv
+                 ? err_fmt(e, "reward: out of memory for %d samples", in->n)
+                 : 0;
+    // Per problem (a run of `order`): baselines, the choice of m, raw R.
+    for (int s = 0; s < in->n && !rc;) {
+        int K = run_len(in, order, s);
+        rc = problem_rewards(c, in, order + s, K, out, e);
+        s += K;
+    }
+    free(order);
+    if (rc) {
+        reward_free(out);
+        return -1;
+    }
+    clip_and_normalize(c, out);
     return 0;
 }
 

@@ -1,0 +1,121 @@
+// engine/run.h -- one training run: the model and its tokenizer, activations, optimizer,
+// the run state (trainer.h) and the step's batch buffers, opened and closed once.
+//
+// A stage reads as its loop:
+//   TrainRun r = {0};
+//   run_load(&r, dir, k, &e);  or  run_fresh(&r, cfg, tok, name, seed, k, &e);
+//   run_open(&r, &plan, &run_opts, &e);
+//   while (!trainer_done(&r.tr)) {
+//       StepMetrics sm = step_metrics();
+//       for (kk < K) run_fill(&r, kk, ex, idx, B);     // or a Batcher's next rows
+//       run_tally(&r, &sm);
+//       sm.loss = run_passes(&r, weights_fn, ctx);      // forward, loss weights, backward
+//       sm.grad_norm = optim_step(&r.opt, r.m, &sm.lr);
+//       trainer_step_done(&r.tr, &sm, &e);
+//   }
+//   trainer_finish(&r.tr, &e);
+//   run_close(&r);
+//
+// The step is K micro-batches of B rows of at most T tokens, filled first into a
+// (K B, T) grid (data/batch.h's layout). Each micro-batch is cut to its longest row, a
+// (B, Tc) grid with Tc <= T, before its passes: less padding, and no row's result changes
+// (kernels.h: a row does not depend on the others in the call).
+#ifndef O1P_RUN_H
+#define O1P_RUN_H
+
+#include "../base/err.h"
+#include "../data/batch.h"
+#include "modeldir.h"
+#include "optim.h"
+#include "trainer.h"
+
+// The options every training stage takes alike: where it computes and how it logs,
+// checkpoints, stops and resumes.
+typedef struct {
+    const char *device;  // cpu or cuda
+    long save_every;     // checkpoint every N steps (0: at the end and on Ctrl-C)
+    long log_every;      // progress line every N steps when stderr is not a terminal
+    long threads;        // CPU threads (0: OMP_NUM_THREADS or all cores)
+    long stop_at;        // > 0: stop after this step, resumable
+    int resume, quiet;
+} RunOpts;
+
+// What run_open plans from.
+typedef struct {
+    const char *out, *stage;  // the output folder; "sft", "prune"
+    int K, B, T;              // micro-batches per step, rows per micro-batch, tokens per row
+    int steps;                // optimizer steps of the run
+    OptimConfig optim;
+    const char *signature;    // the options that must match on resume (trainer.h; copied)
+    uint64_t seed;            // the trainer's RNG
+    const char *tokenizer_src;  // fresh run: the tokenizer.json to copy (NULL: save r->tok)
+} RunPlan;
+
+typedef struct {
+    ModelDir md;     // a loaded folder, or a fresh model with its own tokenizer
+    Model *m;        // &md.m
+    Tokenizer *tok;  // md.tok
+    int pad;         // the padding token: <|endoftext|>, else <|im_end|>
+    Acts acts;
+    Optimizer opt;
+    Trainer tr;
+    int opened;      // tr is open
+    char signature[1024];  // the plan's, kept for the trainer's checkpoints
+    int K, B, T;
+    // the step's K B rows, micro-batch kk at rows kk B .. kk B + B-1
+    int *tokens, *targets;  // [K B, T]
+    float *weights;         // [K B, T] batch_fill's weights (1 on completion targets)
+    int *lens;              // [K B]
+    int *rows;              // [K B] the order in which rows go into micro-batches
+    // one micro-batch cut to its longest row: (B, Tc)
+    int *mb_tokens, *mb_targets, *mb_lens;
+    float *mb_weights;      // the step's weights of the micro-batch's rows
+    float *mb_logprob;      // per-token log-probs (run_logprobs)
+    float *mb_loss_w;       // the objective's loss weights (run_passes)
+} TrainRun;
+
+// The backend named o->device; sets the CPU threads when o->threads > 0.
+const Kernels *run_backend(const RunOpts *o, Err *e);
+// The model of a folder (model_dir_load).
+int run_load(TrainRun *r, const char *dir, const Kernels *k, Err *e);
+// A fresh model of config c, initialised from seed, with tokenizer tok (taken over:
+// freed by run_close even on error; tok_name names it in errors). A config without an
+// eos_token_id gets <|im_end|>.
+int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint64_t seed, const Kernels *k,
+              Err *e);
+// Plans the run: gradients, activations for (B, T), the optimizer, the step buffers,
+// then trainer_open (fresh or resumed, o->resume). The rows' order starts as 0..K B-1.
+int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e);
+// Frees all of it, model included; safe on a run that failed anywhere.
+void run_close(TrainRun *r);
+
+// Fills micro-batch kk with rows ex[idx[0..n)], n <= B (over-long ones cut to T); rows
+// n..B-1 get one pad token and no target.
+void run_fill(TrainRun *r, int kk, const TokExample *ex, const int *idx, int n);
+// Orders the step's rows by length, longest first (ties by index), so that each
+// micro-batch holds rows of similar length.
+void run_sort_rows(TrainRun *r);
+// Tokens of the step (its rows' lengths) and trained tokens (non-zero weights) into sm;
+// returns the sum of the weights.
+double run_tally(const TrainRun *r, StepMetrics *sm);
+
+// Gathers grid rows rows[0..B) (NULL: micro-batch 0 as filled) into the micro-batch
+// buffers, cut to their longest row, and runs the forward pass. Returns Tc.
+int run_forward(TrainRun *r, const int *rows);
+// After run_forward: per-token log-probs of the micro-batch's targets into mb_logprob.
+void run_logprobs(TrainRun *r, int Tc);
+// After run_forward: the micro-batch's weighted cross-entropy, sum mb_weights * -log p.
+double run_loss(TrainRun *r, int Tc);
+
+// An objective's loss weights of one (B, Tc) micro-batch: from the per-token log-probs
+// and the step's weights (mask) of grid rows rows[0..B), writes w [B*Tc] and adds the
+// micro-batch's loss to *loss.
+typedef void (*LossWeightsFn)(void *ctx, const int *rows, int B, int Tc, const float *logprob,
+                              const float *mask, float *w, double *loss);
+// Forward, loss and backward over the step's K micro-batches; the gradients accumulate
+// in r->m. Without fn the loss is the weighted cross-entropy with the step's weights,
+//   loss = sum_{rows,t} weights * -log p(target).
+// Returns the step's loss.
+double run_passes(TrainRun *r, LossWeightsFn fn, void *ctx);
+
+#endif

@@ -1,0 +1,166 @@
+// pruner/objective.c -- prune's objectives (see objective.h; the math is in reward.h).
+#include "objective.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+// Room for n_units units of rpu rows.
+static int alloc_rows(Objective *ob, int n_units, int rpu, Err *e) {
+    ob->n_units = n_units;
+    ob->rows_per_unit = rpu;
+    ob->n_rows = n_units * rpu;
+    size_t n = ob->n_rows ? (size_t)ob->n_rows : 1;
+    ob->sample = calloc(n, sizeof *ob->sample);
+    ob->ref = calloc(n, sizeof *ob->ref);
+    if (!ob->sample || !ob->ref) return err_fmt(e, "out of memory for %d training units", n_units);
+    return 0;
+}
+
+// Room for pi_ref's log-probs of every solution token of every row (RATIO_PER_TOKEN).
+static int alloc_ref_tok(Objective *ob, const RewardInput *in, Err *e) {
+    int rows = ob->n_rows;
+    ob->ref_off = malloc(((size_t)rows + 1) * sizeof *ob->ref_off);
+    ob->ref_n = calloc(rows ? (size_t)rows : 1, sizeof *ob->ref_n);
+    if (!ob->ref_off || !ob->ref_n) return err_fmt(e, "out of memory");
+    ob->ref_off[0] = 0;
+    for (int i = 0; i < rows; i++) ob->ref_off[i + 1] = ob->ref_off[i] + (size_t)in->length[ob->sample[i]];
+    ob->ref_tok = malloc((ob->ref_off[rows] ? ob->ref_off[rows] : 1) * sizeof *ob->ref_tok);
+    if (!ob->ref_tok) return err_fmt(e, "out of memory for %zu reference log-probs", ob->ref_off[rows]);
+    return 0;
+}
+
+// ---- ppo: the kept samples of reward_compute, with their advantages -------------------
+
+static int ppo_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
+    (void)src;
+    const RewardConfig *rc = &ob->c.reward;
+    // reward_compute keeps the same number of samples of every problem, consecutive
+    int per_problem = rc->m <= 0 || rc->m > k ? k : rc->m;
+    if (reward_compute(rc, in, &ob->rw, e)) return -1;
+    int rpu = ob->c.group ? per_problem : 1;
+    if (alloc_rows(ob, ob->rw.n / rpu, rpu, e)) return -1;
+    ob->adv = malloc((size_t)ob->rw.n * sizeof(double));
+    if (!ob->adv) return err_fmt(e, "out of memory");
+    for (int j = 0; j < ob->rw.n; j++) {
+        ob->sample[j] = ob->rw.index[j];
+        ob->adv[j] = ob->rw.adv[j];
+    }
+    return ob->c.ratio == RATIO_PER_TOKEN ? alloc_ref_tok(ob, in, e) : 0;
+}
+
+static void ppo_weights(Objective *ob, const int *rows, int B, int T, const float *logprob, const float *mask,
+                        float *w, BatchLoss *st) {
+    double ref[B], adv[B];
+    const float *ref_tok[B];
+    for (int b = 0; b < B; b++) {
+        ref[b] = ob->ref[rows[b]];
+        adv[b] = ob->adv[rows[b]];
+        ref_tok[b] = ob->ref_tok ? ob->ref_tok + ob->ref_off[rows[b]] : NULL;
+    }
+    ppo_batch(logprob, mask, B, T, B, ref, ref_tok, adv, ob->c.eps, ob->c.ratio, ob->n_terms, w, st);
+}
+
+// ---- the baselines: rows picked by reward.h's selections ------------------------------
+
+// n units of rpu rows from pick[0 .. n rpu); n <= 0 is an error (what = the units).
+static int keep_picks(Objective *ob, const int *pick, int n, int rpu, const char *src, const char *what,
+                      const char *need, Err *e) {
+    if (n < 0) return -1;
+    if (n == 0) return err_fmt(e, "%s: no training %s (no problem has a correct sample%s)", src, what, need);
+    if (alloc_rows(ob, n, rpu, e)) return -1;
+    memcpy(ob->sample, pick, (size_t)n * rpu * sizeof *pick);
+    return 0;
+}
+
+static int shortest_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
+    (void)k;
+    int *pick = malloc((size_t)in->n * sizeof(int));
+    if (!pick) return err_fmt(e, "out of memory");
+    int rc = keep_picks(ob, pick, select_shortest_correct(in, 2, pick, e), 1, src, "samples", "", e);
+    free(pick);
+    return rc;
+}
+
+// w = mask / (the step's trained tokens): the gradient of the mean cross-entropy.
+static void shortest_weights(Objective *ob, const int *rows, int B, int T, const float *logprob,
+                             const float *mask, float *w, BatchLoss *st) {
+    (void)rows;
+    for (int j = 0; j < B * T; j++) {
+        w[j] = (float)(mask[j] / ob->wsum);
+        st->loss -= w[j] * logprob[j];
+    }
+}
+
+static int dpo_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
+    (void)k;
+    int *pick = malloc((size_t)in->n * sizeof(int));
+    if (!pick) return err_fmt(e, "out of memory");
+    int rc = keep_picks(ob, pick, select_dpo_pairs(in, pick, e), 2, src, "pairs", " and another one", e);
+    free(pick);
+    return rc;
+}
+
+// Rows (2j, 2j+1) = (chosen, rejected).
+static void dpo_weights(Objective *ob, const int *rows, int B, int T, const float *logprob, const float *mask,
+                        float *w, BatchLoss *st) {
+    double ref[B];
+    for (int b = 0; b < B; b++) ref[b] = ob->ref[rows[b]];
+    dpo_batch(logprob, mask, B, T, B / 2, ref, ob->c.beta, ob->n_terms, w, st);
+}
+
+static const ObjectiveOps objectives[] = {
+    {"ppo", "sequences", 0, 1, ppo_select, ppo_weights},
+    {"sft-shortest", "sequences", 0, 0, shortest_select, shortest_weights},
+    {"dpo", "pairs", 1, 1, dpo_select, dpo_weights},
+};
+
+const ObjectiveOps *objective_find(const char *name, Err *e) {
+    for (size_t i = 0; i < sizeof objectives / sizeof *objectives; i++)
+        if (!strcmp(objectives[i].name, name)) return &objectives[i];
+    err_fmt(e, "--objective must be ppo, sft-shortest or dpo, not '%s'", name);
+    return NULL;
+}
+
+int objective_open(Objective *ob, const ObjectiveOps *ops, const ObjectiveConfig *c, const RewardInput *in, int k,
+                   const char *src, Err *e) {
+    memset(ob, 0, sizeof *ob);
+    ob->ops = ops;
+    ob->c = *c;
+    return ops->select(ob, in, k, src, e);
+}
+
+void objective_free(Objective *ob) {
+    free(ob->sample);
+    free(ob->adv);
+    free(ob->ref);
+    free(ob->ref_tok);
+    free(ob->ref_off);
+    free(ob->ref_n);
+    reward_free(&ob->rw);
+    memset(ob, 0, sizeof *ob);
+}
+
+int objective_terms(const Objective *ob, int units) {
+    return ob->ops->per_pair ? units : units * ob->rows_per_unit;
+}
+
+void objective_step_begin(Objective *ob, int units, double wsum) {
+    ob->n_terms = objective_terms(ob, units);
+    ob->wsum = wsum;
+    memset(&ob->st, 0, sizeof ob->st);
+}
+
+void objective_weights(Objective *ob, const int *rows, int B, int T, const float *logprob, const float *mask,
+                       float *w, double *loss) {
+    ob->st.loss = *loss;  // one running sum, added to row by row
+    ob->ops->weights(ob, rows, B, T, logprob, mask, w, &ob->st);
+    *loss = ob->st.loss;
+}
+
+double objective_mean_r(const Objective *ob) {
+    return ob->ops->uses_ref ? ob->st.sum_r / ob->n_terms : 1.0;
+}
+
+double objective_frac_clipped(const Objective *ob) {
+    return ob->ops->uses_ref ? ob->st.clipped / ob->n_terms : 0.0;
+}

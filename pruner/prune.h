@@ -1,0 +1,32 @@
+// pruner/prune.h -- length-harmonizing fine-tuning (O1-Pruner) of pi_ref on its
+// pre-samples, and the paper's two baselines (objective.h) in the same loop.
+#ifndef O1P_PRUNE_H
+#define O1P_PRUNE_H
+
+#include "../base/err.h"
+#include "../engine/run.h"
+
+typedef struct {
+    const char *model;      // pi_ref, the starting model folder
+    const char *presample;  // its pre-samples (o1p presample)
+    const char *data;       // the dataset pre-sampled (NULL: the one the pre-samples name)
+    const char *out;        // the output model folder (checkpoints and logs)
+    const char *objective;  // ppo, sft-shortest or dpo
+    const char *ratio;      // ppo's ratio: token (length-normalised), seq or per-token
+    const char *eval_data;  // held-out problems for the accuracy during training (NULL: none)
+    long batch, accum;      // rows per micro-batch (dpo: 2 a pair), micro-batches per step
+    long m;                 // samples per problem trained on (0: all K)
+    long seed;              // the choice of the m samples and the data order
+    long eval_every;        // held-out accuracy every N steps (0: 4 times per run)
+    long eval_n;            // held-out problems used (0: all)
+    long eval_max_new;      // most tokens per held-out solution (0: the context)
+    double lr, lambda, eps, beta, epochs;
+    double warmup_frac;     // warmup as a fraction of the steps
+    double grad_clip, weight_decay, min_lr_ratio;
+    int no_clip, no_normalize, loo, group;  // reward.h's options; group: objective.h
+    RunOpts run;
+} PruneOpts;
+
+int prune_run(const PruneOpts *o, Err *e);
+
+#endif
