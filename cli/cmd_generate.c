@@ -38,84 +38,97 @@ static int print_token(void *user, int request, int sample, int32_t token) {
     return 0;
 }
 
-int cmd_generate(int argc, char **argv) {
-    const char *model = NULL, *prompt = NULL, *backend = "cpu", *system = NULL;
-    double temperature = 0, top_p = 1;
-    long top_k = 0, max_new = 0, seed = 1;
-    int raw = 0, quiet = 0;
+typedef struct {
+    const char *model, *prompt, *device, *system;
+    double temperature, top_p;
+    long top_k, max_new, seed;
+    int raw, quiet;
+} GenArgs;
+
+// Parses and checks the options into *a. Returns 0, or the exit code (3: --help shown).
+static int parse_args(int argc, char **argv, GenArgs *a) {
+    *a = (GenArgs){.device = "cpu", .top_p = 1, .seed = 1};
     Opt opts[] = {
-        {"model", OPT_STR, &model, "model folder (config.json, model.safetensors, tokenizer.json)"},
-        {"prompt", OPT_STR, &prompt, "the problem (or with --raw the whole prompt text)"},
-        {"temperature", OPT_FLOAT, &temperature, "sampling temperature (default 0: greedy)"},
-        {"top-p", OPT_FLOAT, &top_p, "nucleus mass (default 1: off)"},
-        {"top-k", OPT_INT, &top_k, "keep the k most probable tokens (default 0: off)"},
-        {"max-new", OPT_INT, &max_new, "most tokens to generate (default 0: up to the context)"},
-        {"seed", OPT_INT, &seed, "sampling seed (default 1)"},
-        {"system", OPT_STR, &system, "system prompt (default: the paper's)"},
-        {"raw", OPT_FLAG, &raw, "no chat template: continue the prompt text as it is"},
-        {"device", OPT_STR, &backend, "cpu (default) or cuda"},
-        {"quiet", OPT_FLAG, &quiet, "no summary on stderr"},
+        {"model", OPT_STR, &a->model, "model folder (config.json, model.safetensors, tokenizer.json)"},
+        {"prompt", OPT_STR, &a->prompt, "the problem (or with --raw the whole prompt text)"},
+        {"temperature", OPT_FLOAT, &a->temperature, "sampling temperature (default 0: greedy)"},
+        {"top-p", OPT_FLOAT, &a->top_p, "nucleus mass (default 1: off)"},
+        {"top-k", OPT_INT, &a->top_k, "keep the k most probable tokens (default 0: off)"},
+        {"max-new", OPT_INT, &a->max_new, "most tokens to generate (default 0: up to the context)"},
+        {"seed", OPT_INT, &a->seed, "sampling seed (default 1)"},
+        {"system", OPT_STR, &a->system, "system prompt (default: the paper's)"},
+        {"raw", OPT_FLAG, &a->raw, "no chat template: continue the prompt text as it is"},
+        {"device", OPT_STR, &a->device, "cpu (default) or cuda"},
+        {"quiet", OPT_FLAG, &a->quiet, "no summary on stderr"},
         {0},
     };
     int rc = opt_parse("generate", "--model DIR --prompt TEXT [options]", opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
-    if (!model || !prompt) return cli_usage_error("generate", "--model and --prompt are required");
-    if (!(temperature >= 0) || !(top_p > 0 && top_p <= 1) || top_k < 0 || max_new < 0 || seed < 0)
+    if (rc) return rc;
+    if (!a->model || !a->prompt) return cli_usage_error("generate", "--model and --prompt are required");
+    if (!(a->temperature >= 0) || !(a->top_p > 0 && a->top_p <= 1) || a->top_k < 0 || a->max_new < 0 || a->seed < 0)
         return cli_usage_error("generate", "expected temperature >= 0, 0 < top-p <= 1, top-k >= 0, max-new >= 0, seed >= 0");
-    Err e;
-    const Kernels *k = backend_by_name(backend, &e);
-    if (!k) return cli_fail(&e);
-    ModelDir md;
-    if (model_dir_load(&md, model, k, &e)) return cli_fail(&e);
-    rc = 1;
-    TokIds ids = {0};
-    Sampler *s = NULL;
-    char *text = raw ? NULL : chat_prompt(system, prompt);
-    if (!raw && !text) {
-        err_fmt(&e, "out of memory");
-        goto done;
-    }
-    const char *in = raw ? prompt : text;
-    if (tok_encode(md.tok, in, strlen(in), 0, &ids, &e)) goto done;
-    int ctx = md.m.cfg.max_seq_len;
-    if (ids.n == 0) {
-        err_fmt(&e, "the prompt is empty");
-        goto done;
-    }
-    if ((int64_t)ids.n >= ctx) {
-        err_fmt(&e, "the prompt has %zu tokens; the model's context (%d) leaves no room to answer", ids.n, ctx);
-        goto done;
-    }
-    int room = ctx - (int)ids.n;
-    int n_new = max_new > 0 && max_new < room ? (int)max_new : room;
+    return 0;
+}
+
+// The prompt's ids: the chat template around the problem, or with --raw the text itself.
+// They must leave room in the model's context for an answer.
+static int encode_prompt(const ModelDir *md, const GenArgs *a, TokIds *ids, Err *e) {
+    char *text = a->raw ? NULL : chat_prompt(a->system, a->prompt);
+    if (!a->raw && !text) return err_fmt(e, "out of memory");
+    const char *in = a->raw ? a->prompt : text;
+    int rc = tok_encode(md->tok, in, strlen(in), 0, ids, e);
+    free(text);
+    if (rc) return -1;
+    int ctx = md->m.cfg.max_seq_len;
+    if (ids->n == 0) return err_fmt(e, "the prompt is empty");
+    if ((int64_t)ids->n >= ctx)
+        return err_fmt(e, "the prompt has %zu tokens; the model's context (%d) leaves no room to answer", ids->n, ctx);
+    return 0;
+}
+
+// Decodes one answer after the prompt ids, streamed to stdout; the summary to stderr.
+static int stream_answer(ModelDir *md, const TokIds *ids, const GenArgs *a, Err *e) {
+    int room = md->m.cfg.max_seq_len - (int)ids->n;
+    int n_new = a->max_new > 0 && a->max_new < room ? (int)a->max_new : room;
     int32_t stop[2];
-    int n_stop = 0;
-    stop[n_stop++] = md.chat.im_end;
-    if (md.chat.endoftext >= 0) stop[n_stop++] = md.chat.endoftext;
-    SamplerOpts so = {1, (int)ids.n + n_new, 256, stop, n_stop};
-    s = sampler_create(&md.m, &so, &e);
-    if (!s) goto done;
-    SampleRequest req = {ids.ids, (int)ids.n, 1, n_new, (float)temperature, (int)top_k, (float)top_p,
-                         (uint64_t)seed, 0};
-    Stream st = {md.tok, 0};
+    SamplerOpts so = {1, (int)ids->n + n_new, 256, stop, chat_stop_ids(&md->chat, stop)};
+    Sampler *s = sampler_create(&md->m, &so, e);
+    if (!s) return -1;
+    SampleRequest req = {ids->ids, (int)ids->n, 1, n_new, (float)a->temperature, (int)a->top_k, (float)a->top_p,
+                         (uint64_t)a->seed, 0};
+    Stream st = {md->tok, 0};
     SamplerCallbacks cb = {&st, print_token, on_sample, NULL};
     double t0 = wall_seconds();
-    if (sampler_run(s, &req, 1, &cb, &e)) goto done;
+    if (sampler_run(s, &req, 1, &cb, e)) {
+        sampler_free(s);
+        return -1;
+    }
     double el = wall_seconds() - t0;
     putchar('\n');
     fflush(stdout);
     const SamplerStats *ss = sampler_stats(s);
-    if (!quiet)
+    if (!a->quiet)
         fprintf(stderr, "[%llu prompt tokens, %llu generated in %.2fs: %.0f tok/s; %s]\n",
                 (unsigned long long)ss->prompt_tokens, (unsigned long long)ss->tokens_generated, el,
                 ss->tokens_generated / (el > 0 ? el : 1),
                 st.finished ? "end of answer" : "stopped at max-new or the context end");
-    rc = 0;
-done:
-    if (rc) cli_fail(&e);
     sampler_free(s);
+    return 0;
+}
+
+int cmd_generate(int argc, char **argv) {
+    GenArgs a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc == 3 ? 0 : rc;
+    Err e;
+    const Kernels *k = backend_by_name(a.device, &e);
+    if (!k) return cli_fail(&e);
+    ModelDir md;
+    if (model_dir_load(&md, a.model, k, &e)) return cli_fail(&e);
+    TokIds ids = {0};
+    rc = encode_prompt(&md, &a, &ids, &e) || stream_answer(&md, &ids, &a, &e);
+    if (rc) cli_fail(&e);
     free(ids.ids);
-    free(text);
     model_dir_free(&md);
     return rc;
 }

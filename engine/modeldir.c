@@ -22,6 +22,13 @@ int chat_tokens(const Tokenizer *t, const char *name, ChatTokens *ct, Err *e) {
     return 0;
 }
 
+int chat_stop_ids(const ChatTokens *ct, int32_t stop[2]) {
+    int n = 0;
+    stop[n++] = ct->im_end;
+    if (ct->endoftext >= 0) stop[n++] = ct->endoftext;
+    return n;
+}
+
 int tok_check_fits(const Tokenizer *t, const char *tok_name, const Config *c, Err *e) {
     int n = tok_vocab_size(t);
     if (n > c->vocab_size)

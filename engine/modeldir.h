@@ -20,6 +20,10 @@ typedef struct {
 // <|im_start|> or <|im_end|> is missing or not a special token.
 int chat_tokens(const Tokenizer *t, const char *name, ChatTokens *ct, Err *e);
 
+// The ids that end a generated answer: <|im_end|>, then <|endoftext|> when the tokenizer
+// has it. Writes them to stop[0..2) and returns their count.
+int chat_stop_ids(const ChatTokens *ct, int32_t stop[2]);
+
 // Fails when the tokenizer's vocab (tok_vocab_size) exceeds the model's vocab_size:
 // "TOKNAME: the tokenizer has 2051 tokens but the model's vocab_size is 2048".
 int tok_check_fits(const Tokenizer *t, const char *tok_name, const Config *c, Err *e);

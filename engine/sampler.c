@@ -45,6 +45,69 @@ static void heap_sift_down(SampleCand *h, int n, int i) {
     }
 }
 
+// The candidates at temperature T (inv_t = 1/T) into sc->cand, sorted when top-k or top-p
+// needs an order: the top_k best, or all V (with top-p, only those that can be in the
+// nucleus). Returns their count; *z is their mass (with top-p alone: all V's).
+static int candidates(SampleScratch *sc, const float *logits, float mx, double inv_t, int top_k, float top_p,
+                      double *z) {
+    int V = sc->V, n = 0;
+    SampleCand *c = sc->cand;
+    *z = 0;
+    if (top_k > 0 && top_k < V) {
+        // The k best by a min-heap: O(V log k).
+        for (int i = 0; i < V; i++) {
+            SampleCand x = {exp(((double)logits[i] - mx) * inv_t), i};
+            if (n < top_k) {
+                c[n++] = x;
+                if (n == top_k)
+                    for (int j = n / 2 - 1; j >= 0; j--) heap_sift_down(c, n, j);
+            } else if (cand_before(&x, &c[0])) {
+                c[0] = x;
+                heap_sift_down(c, n, 0);
+            }
+        }
+        qsort(c, (size_t)n, sizeof *c, cand_cmp);
+        for (int i = 0; i < n; i++) *z += c[i].w;
+        return n;
+    }
+    for (int i = 0; i < V; i++) {
+        c[i].w = exp(((double)logits[i] - mx) * inv_t);
+        c[i].id = i;
+        *z += c[i].w;
+    }
+    if (!(top_p < 1)) return V;  // no nucleus
+    // A token x can be in the nucleus only if the mass of x and every token after it (at
+    // most V tokens, each no more probable than x) reaches 1 - p, so a token with
+    // w/z < (1 - p) / V never is; halving the bound leaves room for rounding. Only the
+    // rest needs sorting.
+    double cut = (1.0 - top_p) / (2.0 * V) * *z;
+    for (int i = 0; i < V; i++)
+        if (c[i].w >= cut) c[n++] = c[i];
+    qsort(c, (size_t)n, sizeof *c, cand_cmp);
+    return n;
+}
+
+// Draws from candidates c[0..n) of mass z: with top-p < 1 from the nucleus only.
+static int32_t draw(const SampleCand *c, int n, double z, float top_p, Rng *rng) {
+    if (top_p < 1) {
+        // Nucleus: the smallest sorted prefix with mass >= p of the candidates' mass
+        // (the filtered-out tail is never part of it; z stays the full mass).
+        double need = top_p * z, cum = 0;
+        int keep = 0;
+        while (keep < n && cum < need) cum += c[keep++].w;
+        if (keep == 0) keep = 1;
+        n = keep;
+        z = cum;
+    }
+    // The first candidate whose cumulative mass exceeds u * z.
+    double u = rng_double(rng) * z, cum = 0;
+    for (int i = 0; i < n; i++) {
+        cum += c[i].w;
+        if (cum > u) return c[i].id;
+    }
+    return c[n - 1].id;
+}
+
 int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, int top_k,
                      float top_p, Rng *rng, double *logprob) {
     int V = sc->V;
@@ -60,64 +123,9 @@ int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, 
     if (temperature <= 0) {
         tok = argmax;
     } else {
-        SampleCand *c = sc->cand;
-        double inv_t = 1.0 / temperature, z = 0;
-        int n;
-        if (top_k > 0 && top_k < V) {
-            // The k best by a min-heap: O(V log k).
-            n = 0;
-            for (int i = 0; i < V; i++) {
-                SampleCand x = {exp(((double)logits[i] - mx) * inv_t), i};
-                if (n < top_k) {
-                    c[n++] = x;
-                    if (n == top_k)
-                        for (int j = n / 2 - 1; j >= 0; j--) heap_sift_down(c, n, j);
-                } else if (cand_before(&x, &c[0])) {
-                    c[0] = x;
-                    heap_sift_down(c, n, 0);
-                }
-            }
-            qsort(c, (size_t)n, sizeof *c, cand_cmp);
-            for (int i = 0; i < n; i++) z += c[i].w;
-        } else {
-            for (int i = 0; i < V; i++) {
-                c[i].w = exp(((double)logits[i] - mx) * inv_t);
-                c[i].id = i;
-                z += c[i].w;
-            }
-            n = V;
-            if (top_p < 1) {
-                // A token x can be in the nucleus only if the mass of x and every token after
-                // it (at most V tokens, each no more probable than x) reaches 1 - p, so a
-                // token with w/z < (1 - p) / V never is; halving the bound leaves room for
-                // rounding. Only the rest needs sorting.
-                double cut = (1.0 - top_p) / (2.0 * V) * z;
-                n = 0;
-                for (int i = 0; i < V; i++)
-                    if (c[i].w >= cut) c[n++] = c[i];
-                qsort(c, (size_t)n, sizeof *c, cand_cmp);
-            }
-        }
-        if (top_p < 1) {
-            // Nucleus: the smallest sorted prefix with mass >= p of the candidates' mass
-            // (the filtered-out tail is never part of it; z stays the full mass).
-            double need = top_p * z, cum = 0;
-            int keep = 0;
-            while (keep < n && cum < need) cum += c[keep++].w;
-            if (keep == 0) keep = 1;
-            n = keep;
-            z = cum;
-        }
-        // Draw: the first candidate whose cumulative mass exceeds u * z.
-        double u = rng_double(rng) * z, cum = 0;
-        tok = c[n - 1].id;
-        for (int i = 0; i < n; i++) {
-            cum += c[i].w;
-            if (cum > u) {
-                tok = c[i].id;
-                break;
-            }
-        }
+        double z;
+        int n = candidates(sc, logits, mx, 1.0 / temperature, top_k, top_p, &z);
+        tok = draw(sc->cand, n, z, top_p, rng);
     }
     if (logprob) *logprob = (double)logits[tok] - lse1;
     return tok;
@@ -273,8 +281,10 @@ int sampler_check(const Sampler *s, const SampleRequest *r, int i, Err *e) {
 typedef struct {
     Sampler *s;
     const SampleRequest *reqs;
+    int n_reqs;
     const SamplerCallbacks *cb;
-    int *left;  // [n_reqs] samples not yet done
+    int *left;           // [n_reqs] samples not yet done
+    int next_r, next_j;  // the next sample waiting for a slot: sample next_j of request next_r
 } Run;
 
 // Slot i's sequence reads positions 0..n-1 from slot owner (which holds its prompt).
@@ -361,96 +371,124 @@ static void admit(Run *run, int i, int r, int j) {
     }
 }
 
+// Step 1, admission: waiting samples, in order, into free slots.
+static void admit_waiting(Run *run) {
+    Sampler *s = run->s;
+    for (int i = 0; i < s->slots && run->next_r < run->n_reqs; i++) {
+        if (s->slot[i].state != SLOT_FREE) continue;
+        admit(run, i, run->next_r, run->next_j);
+        if (++run->next_j == run->reqs[run->next_r].k) run->next_r++, run->next_j = 0;
+    }
+}
+
+// Step 2, the rows of the step: prompt chunks without logits first, then one logits token
+// per slot (the slot's row). Returns the number of rows; *first_out is the first logits row.
+static int plan_rows(Run *run, int *first_out) {
+    Sampler *s = run->s;
+    int n = 0, budget = s->chunk;
+    for (int i = 0; i < s->slots; i++) {
+        Slot *q = &s->slot[i];
+        q->row = -1;
+        if (q->state != SLOT_PREFILL) continue;
+        const int32_t *p = run->reqs[q->req].prompt;
+        while (q->prefilled < q->P - 1 && budget > 0) {
+            s->tok[n] = p[q->prefilled];
+            s->sl[n] = s->psl[n] = i;
+            s->plen[n] = 0;
+            s->pos[n++] = q->prefilled++;
+            budget--;
+        }
+    }
+    *first_out = n;
+    for (int i = 0; i < s->slots; i++) {
+        Slot *q = &s->slot[i];
+        if (q->state == SLOT_PREFILL && q->prefilled == q->P - 1) {
+            s->tok[n] = run->reqs[q->req].prompt[q->P - 1];
+            s->pos[n] = q->P - 1;
+        } else if (q->state == SLOT_DECODE) {
+            s->tok[n] = q->feed;
+            s->pos[n] = q->feed_pos;
+        } else {
+            continue;
+        }
+        s->sl[n] = i;
+        s->psl[n] = q->pslot;
+        s->plen[n] = q->plen;
+        q->row = n++ - *first_out;
+    }
+    return n;
+}
+
+// Runs the model on the step's n rows, logits of rows first_out.. into s->logits.
+static void decode_rows(Sampler *s, int n, int first_out) {
+    // Calls of at most max_N rows, in order (a call's keys and values are in the cache
+    // for the next). A call of prompt tokens only still computes one logits row (into
+    // the sink row): every call has a head of at least one row.
+    for (int c0 = 0; c0 < n; c0 += s->max_N) {
+        int len = n - c0 < s->max_N ? n - c0 : s->max_N;
+        int out0 = c0 > first_out ? c0 : first_out, n_out = c0 + len - out0;
+        float *dst = s->logits + (size_t)(out0 - first_out) * s->V;
+        if (n_out <= 0) n_out = 1, dst = s->logits + (size_t)s->slots * s->V;
+        model_decode_step(s->m, &s->kv, s->tok + c0, s->sl + c0, s->pos + c0, s->psl + c0, s->plen + c0,
+                          len, n_out, dst);
+    }
+    s->st.steps++;
+    s->st.prompt_tokens += (uint64_t)first_out;
+    for (int i = 0; i < s->slots; i++)
+        if (s->slot[i].state == SLOT_PREFILL && s->slot[i].row >= 0)
+            s->st.prompt_tokens++;
+}
+
+// Step 3: siblings that waited for a prefill finished in this step read its prompt
+// (0..P-1) and take its logits row.
+static void follow_leaders(Sampler *s) {
+    for (int i = 0; i < s->slots; i++) {
+        Slot *q = &s->slot[i];
+        if (q->state != SLOT_FOLLOW || s->slot[q->leader].row < 0) continue;
+        share_prompt(s, i, q->leader, q->P);
+        q->row = s->slot[q->leader].row;
+    }
+}
+
+// Step 4, sample: the draws in parallel (each slot has its own stream, so the result does
+// not depend on the threads), then the bookkeeping and callbacks in slot order. Returns
+// non-zero when a callback asks to stop.
+static int sample_rows(Run *run) {
+    Sampler *s = run->s;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_sc)
+    for (int i = 0; i < s->slots; i++) {
+        Slot *q = &s->slot[i];
+        if (q->row < 0) continue;
+        const SampleRequest *r = &run->reqs[q->req];
+        q->next = sample_token(&s->sc[omp_get_thread_num()], s->logits + (size_t)q->row * s->V,
+                               r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
+    }
+    int rc = 0;
+    for (int i = 0; i < s->slots && !rc; i++)
+        if (s->slot[i].row >= 0) rc = take_token(run, i);
+    const SamplerCallbacks *cb = run->cb;
+    if (!rc && cb->on_step) rc = cb->on_step(cb->user, &s->st);
+    return rc;
+}
+
 int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const SamplerCallbacks *cb,
                 Err *e) {
     static const SamplerCallbacks none = {0};
-    if (!cb) cb = &none;
     memset(&s->st, 0, sizeof s->st);
     for (int i = 0; i < n_reqs; i++)
         if (sampler_check(s, &reqs[i], i, e)) return -1;
-    Run run = {s, reqs, cb, malloc((size_t)(n_reqs > 0 ? n_reqs : 1) * sizeof(int))};
+    Run run = {s, reqs, n_reqs, cb ? cb : &none, malloc((size_t)(n_reqs > 0 ? n_reqs : 1) * sizeof(int)), 0, 0};
     if (!run.left) return err_fmt(e, "out of memory for %d requests", n_reqs);
     for (int i = 0; i < n_reqs; i++) run.left[i] = reqs[i].k;
     for (int i = 0; i < s->slots; i++) s->slot[i].state = SLOT_FREE;
-    int next_r = 0, next_j = 0, rc = 0;
+    int rc = 0;
     for (;;) {
-        // 1. Admission: waiting samples, in order, into free slots.
-        for (int i = 0; i < s->slots && next_r < n_reqs; i++) {
-            if (s->slot[i].state != SLOT_FREE) continue;
-            admit(&run, i, next_r, next_j);
-            if (++next_j == reqs[next_r].k) next_r++, next_j = 0;
-        }
-        // 2. The step: prompt chunks without logits first, then one logits token per slot.
-        int n = 0, budget = s->chunk;
-        for (int i = 0; i < s->slots; i++) {
-            Slot *q = &s->slot[i];
-            q->row = -1;
-            if (q->state != SLOT_PREFILL) continue;
-            const int32_t *p = reqs[q->req].prompt;
-            while (q->prefilled < q->P - 1 && budget > 0) {
-                s->tok[n] = p[q->prefilled];
-                s->sl[n] = s->psl[n] = i;
-                s->plen[n] = 0;
-                s->pos[n++] = q->prefilled++;
-                budget--;
-            }
-        }
-        int first_out = n;
-        for (int i = 0; i < s->slots; i++) {
-            Slot *q = &s->slot[i];
-            if (q->state == SLOT_PREFILL && q->prefilled == q->P - 1) {
-                s->tok[n] = reqs[q->req].prompt[q->P - 1];
-                s->pos[n] = q->P - 1;
-            } else if (q->state == SLOT_DECODE) {
-                s->tok[n] = q->feed;
-                s->pos[n] = q->feed_pos;
-            } else {
-                continue;
-            }
-            s->sl[n] = i;
-            s->psl[n] = q->pslot;
-            s->plen[n] = q->plen;
-            q->row = n++ - first_out;
-        }
+        admit_waiting(&run);
+        int first_out, n = plan_rows(&run, &first_out);
         if (n == 0) break;  // nothing running, nothing waiting
-        // Calls of at most max_N rows, in order (a call's keys and values are in the cache
-        // for the next). A call of prompt tokens only still computes one logits row (into
-        // the sink row): every call has a head of at least one row.
-        for (int c0 = 0; c0 < n; c0 += s->max_N) {
-            int len = n - c0 < s->max_N ? n - c0 : s->max_N;
-            int out0 = c0 > first_out ? c0 : first_out, n_out = c0 + len - out0;
-            float *dst = s->logits + (size_t)(out0 - first_out) * s->V;
-            if (n_out <= 0) n_out = 1, dst = s->logits + (size_t)s->slots * s->V;
-            model_decode_step(s->m, &s->kv, s->tok + c0, s->sl + c0, s->pos + c0, s->psl + c0, s->plen + c0,
-                              len, n_out, dst);
-        }
-        s->st.steps++;
-        s->st.prompt_tokens += (uint64_t)first_out;
-        for (int i = 0; i < s->slots; i++)
-            if (s->slot[i].state == SLOT_PREFILL && s->slot[i].row >= 0)
-                s->st.prompt_tokens++;
-        // 3. Siblings that waited for a prefill finished in this step read its prompt
-        // (0..P-1) and take its logits row.
-        for (int i = 0; i < s->slots; i++) {
-            Slot *q = &s->slot[i];
-            if (q->state != SLOT_FOLLOW || s->slot[q->leader].row < 0) continue;
-            share_prompt(s, i, q->leader, q->P);
-            q->row = s->slot[q->leader].row;
-        }
-        // 4. Sample: the draws in parallel (each slot has its own stream, so the result does
-        // not depend on the threads), then the bookkeeping and callbacks in slot order.
-#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_sc)
-        for (int i = 0; i < s->slots; i++) {
-            Slot *q = &s->slot[i];
-            if (q->row < 0) continue;
-            const SampleRequest *r = &reqs[q->req];
-            q->next = sample_token(&s->sc[omp_get_thread_num()], s->logits + (size_t)q->row * s->V,
-                                   r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
-        }
-        for (int i = 0; i < s->slots && !rc; i++)
-            if (s->slot[i].row >= 0) rc = take_token(&run, i);
-        if (!rc && cb->on_step) rc = cb->on_step(cb->user, &s->st);
-        if (rc) break;
+        decode_rows(s, n, first_out);
+        follow_leaders(s);
+        if ((rc = sample_rows(&run))) break;
     }
     free(run.left);
     return rc ? 1 : 0;

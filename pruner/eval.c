@@ -1,17 +1,14 @@
-// pruner/eval.c -- `o1p eval`: accuracy, solution length, latency and AES of a model on a
-// dataset, and the results tables (see eval.h).
+// pruner/eval.c -- evaluation: accuracy, solution length, latency and AES of a model on a
+// dataset; results JSON; the results tables (see eval.h).
 #include "eval.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../base/io.h"
 #include "../base/json.h"
 #include "../data/grade.h"
-#include "../cli/cli.h"
-#include "../engine/backend.h"
 #include "../engine/modeldir.h"
 #include "../engine/tokset.h"
 #include "../engine/progress.h"
@@ -58,6 +55,20 @@ void eval_result_free(EvalResult *r) {
         }
     free(r->items);
     memset(r, 0, sizeof *r);
+}
+
+void eval_name(char *out, size_t cap, const char *path) {
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    size_t s = n;
+    while (s > 0 && path[s - 1] != '/') s--;
+    size_t end = n;
+    for (size_t i = n; i > s + 1; i--)
+        if (path[i - 1] == '.') {
+            end = i - 1;
+            break;
+        }
+    snprintf(out, cap, "%.*s", (int)(end - s), path + s);
 }
 
 // ---- JSON ------------------------------------------------------------------------------
@@ -237,22 +248,7 @@ void eval_levels_markdown(FILE *f, const EvalResult *run, const EvalResult *base
     }
 }
 
-// ---- `o1p eval` ------------------------------------------------------------------------
-// "path/to/name.ext" -> "name"
-static void base_name(char *out, size_t cap, const char *path) {
-    size_t n = strlen(path);
-    while (n > 1 && path[n - 1] == '/') n--;
-    size_t s = n;
-    while (s > 0 && path[s - 1] != '/') s--;
-    size_t end = n;
-    for (size_t i = n; i > s + 1; i--)
-        if (path[i - 1] == '.') {
-            end = i - 1;
-            break;
-        }
-    snprintf(out, cap, "%.*s", (int)(end - s), path + s);
-}
-
+// ---- decoding -------------------------------------------------------------------------
 typedef struct {
     EvalResult *r;
     const Dataset *ds;
@@ -343,208 +339,19 @@ done:
     return rc;
 }
 
-// Loads the model folder dir on backend k and decodes every problem of data_path with it.
-static int eval_model(const char *dir, const char *name, const char *data_path, const Dataset *ds,
-                      const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e) {
+int eval_model_dir(const char *dir, const char *name, const char *data_path, const Dataset *ds,
+                   const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e) {
     ModelDir md;
     if (model_dir_load(&md, dir, k, e)) return -1;
     TokSet ts = {0};
     int rc = -1;
     char dname[256];
-    base_name(dname, sizeof dname, data_path);
+    eval_name(dname, sizeof dname, data_path);
     if (!examples_tokenize(md.tok, ds, data_path, NULL, EX_PROMPTS_ONLY, &ts, e)) {
         int32_t stop[2];
-        int n_stop = 0;
-        stop[n_stop++] = md.chat.im_end;
-        if (md.chat.endoftext >= 0) stop[n_stop++] = md.chat.endoftext;
-        rc = eval_decode(&md.m, md.tok, stop, n_stop, ds, &ts, o, name, dname, r, e);
+        rc = eval_decode(&md.m, md.tok, stop, chat_stop_ids(&md.chat, stop), ds, &ts, o, name, dname, r, e);
     }
     tokset_free(&ts);
     model_dir_free(&md);
-    return rc;
-}
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Reads a comma-separated list of eval JSON files.
-static int read_runs(const char *list, EvalResult **out, int *n, Err *e) {
-    *out = NULL;
-    *n = 0;
-    char *copy = strdup(list), *save = NULL;
-    int cap = 0, rc = 0;
-    for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 4;
-            EvalResult *g = realloc(*out, (size_t)cap * sizeof *g);
-            if (!g) {
-                rc = err_fmt(e, "out of memory");
-                break;
-            }
-            *out = g;
-        }
-        if (eval_read_json(p, &(*out)[*n], e)) {
-            rc = -1;
-            break;
-        }
-        (*n)++;
-    }
-    free(copy);
-    return rc;
-}
-
-static void free_runs(EvalResult *r, int n) {
-    for (int i = 0; i < n; i++) eval_result_free(&r[i]);
-    free(r);
-}
-
-// `o1p eval --table OUT.md --baseline B.json[,..] --results A.json,...`: one table.
-static int table_mode(const char *out, const char *baseline, const char *results) {
-    Err e;
-    EvalResult *runs = NULL, *bases = NULL;
-    int n_runs = 0, n_bases = 0, rc = 1;
-    if (read_runs(results, &runs, &n_runs, &e) || (baseline && read_runs(baseline, &bases, &n_bases, &e))) {
-        cli_fail(&e);
-        goto done;
-    }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem) goto done;
-    eval_table_markdown(mem, runs, n_runs, bases, n_bases);
-    for (int i = 0; i < n_runs; i++) {
-        const EvalResult *b = NULL;
-        for (int j = 0; j < n_bases && !b; j++)
-            if (!strcmp(bases[j].dataset, runs[i].dataset)) b = &bases[j];
-        if (!b || !strcmp(b->model, runs[i].model)) continue;
-        fprintf(mem, "\n%s on %s, per level:\n\n", runs[i].model, runs[i].dataset);
-        eval_levels_markdown(mem, &runs[i], b);
-    }
-    fclose(mem);
-    fputs(text, stdout);
-    if (write_file_atomic(out, text, len, &e))
-        cli_fail(&e);
-    else
-        rc = 0;
-    free(text);
-done:
-    free_runs(runs, n_runs);
-    free_runs(bases, n_bases);
-    return rc;
-}
-
-// OUT.json -> OUT.md
-static void md_path(char *dst, size_t cap, const char *json_path) {
-    size_t n = strlen(json_path);
-    if (n > 5 && !strcmp(json_path + n - 5, ".json")) n -= 5;
-    snprintf(dst, cap, "%.*s.md", (int)n, json_path);
-}
-
-int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *baseline = NULL, *out = NULL, *name = NULL, *table = NULL,
-               *results = NULL, *device = "cpu";
-    long k = 1, max_new = 0, slots = 16, seed = 1, limit = 0;
-    double temperature = -1, top_p = 1.0;
-    int quiet = 0;
-    Opt opts[] = {
-        {"model", OPT_STR, &model, "model folder to evaluate (required)"},
-        {"data", OPT_STR, &data, "dataset: JSON array or JSONL with problem, answer, optional level (required)"},
-        {"out", OPT_STR, &out, "results JSON to write; the tables go to the same name with .md (required)"},
-        {"baseline", OPT_STR, &baseline, "baseline for AES: a model folder (evaluated too) or an eval JSON"},
-        {"name", OPT_STR, &name, "the model's name in the tables (default: the folder's name)"},
-        {"k", OPT_INT, &k, "samples per problem (default 1: greedy, the paper's protocol)"},
-        {"temperature", OPT_FLOAT, &temperature, "sampling temperature (default 0 for k = 1, else 0.5)"},
-        {"top-p", OPT_FLOAT, &top_p, "nucleus sampling (default 1: off)"},
-        {"max-new", OPT_INT, &max_new, "most tokens generated per problem (default: the context)"},
-        {"limit", OPT_INT, &limit, "evaluate the first N problems only"},
-        {"slots", OPT_INT, &slots, "sequences decoded together (default 16)"},
-        {"seed", OPT_INT, &seed, "sampling seed (default 1)"},
-        {"quiet", OPT_FLAG, &quiet, "no progress line"},
-        {"device", OPT_STR, &device, "cpu (default) or cuda"},
-        {"table", OPT_STR, &table, "table mode: write the Markdown table of --results vs --baseline here"},
-        {"results", OPT_STR, &results, "table mode: comma-separated eval JSON files"},
-        {0},
-    };
-    int rc = opt_parse("eval", "--model DIR --data FILE --out FILE.json [--baseline DIR|FILE.json]\n"
-                               "       o1p eval --table OUT.md --results A.json,B.json --baseline BASE.json",
-                       opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
-    if (table) {
-        if (!results) return cli_usage_error("eval", "--table needs --results");
-        return table_mode(table, baseline, results);
-    }
-    if (!model || !data || !out) return cli_usage_error("eval", "--model, --data and --out are required");
-    if (k < 1) return cli_usage_error("eval", "--k must be >= 1");
-    if (slots < 1) return cli_usage_error("eval", "--slots must be >= 1");
-    if (temperature < 0) temperature = k == 1 ? 0.0 : 0.5;
-    if (!(top_p > 0 && top_p <= 1)) return cli_usage_error("eval", "--top-p must be in (0, 1]");
-    Err e;
-    const Kernels *kern = backend_by_name(device, &e);
-    if (!kern) return cli_fail(&e);
-    Dataset ds = {0};
-    if (dataset_load(data, &ds, &e)) return cli_fail(&e);
-    if (limit > 0 && limit < ds.n) {
-        for (int i = (int)limit; i < ds.n; i++) {
-            free(ds.ex[i].problem);
-            free(ds.ex[i].answer);
-            free(ds.ex[i].solution);
-        }
-        ds.n = (int)limit;
-    }
-    EvalOpts eo = {.k = (int)k, .temperature = temperature, .top_p = top_p, .max_new = (int)max_new,
-                   .slots = (int)slots, .seed = (uint64_t)seed, .quiet = quiet};
-    EvalResult r = {0}, b = {0};
-    int have_base = 0;
-    char nm[256], path[4200];
-    rc = 1;
-    if (baseline) {
-        if (is_dir(baseline)) {
-            base_name(nm, sizeof nm, baseline);
-            if (eval_model(baseline, nm, data, &ds, &eo, kern, &b, &e))
-                goto fail;
-        } else if (eval_read_json(baseline, &b, &e)) {
-            goto fail;
-        }
-        have_base = 1;
-    }
-    if (name)
-        snprintf(nm, sizeof nm, "%s", name);
-    else
-        base_name(nm, sizeof nm, model);
-    if (eval_model(model, nm, data, &ds, &eo, kern, &r, &e)) goto fail;
-    if (eval_write_json(out, &r, &e)) goto fail;
-    if (have_base && strcmp(b.dataset, r.dataset)) {
-        err_fmt(&e, "the baseline was evaluated on '%s', the model on '%s'", b.dataset, r.dataset);
-        goto fail;
-    }
-    // The tables: printed and written next to the JSON.
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem) {
-        err_fmt(&e, "out of memory");
-        goto fail;
-    }
-    eval_table_markdown(mem, &r, 1, have_base ? &b : NULL, have_base);
-    if (have_base) {
-        fputc('\n', mem);
-        eval_levels_markdown(mem, &r, &b);
-    }
-    fprintf(mem, "\n%d problems x %d sample(s), %.2f s per problem (batched decoding, %ld slots)\n",
-            r.n_problems, r.k, r.seconds / r.n_problems, slots);
-    fclose(mem);
-    fputs(text, stdout);
-    md_path(path, sizeof path, out);
-    int wr = write_file_atomic(path, text, len, &e);
-    free(text);
-    if (wr) goto fail;
-    rc = 0;
-fail:
-    if (rc) cli_fail(&e);
-    eval_result_free(&r);
-    eval_result_free(&b);
-    dataset_free(&ds);
     return rc;
 }

@@ -1,9 +1,10 @@
 // pruner/eval.h -- evaluation results: accuracy, solution length, latency, AES, and the
 // tables of the paper.
 //
-// `o1p eval` decodes every problem of a dataset (greedy, one sample per problem: the
-// paper's protocol; --k K --temperature T samples instead), grades the boxed answer and
-// counts the solution's tokens (up to and including the stop token, as in presample).
+// An evaluation (eval_decode; `o1p eval` in cli/cmd_eval.c) decodes every problem of a
+// dataset (greedy, one sample per problem: the paper's protocol; k samples at a
+// temperature instead), grades the boxed answer and counts the solution's tokens (up to
+// and including the stop token, as in presample).
 // An EvalResult is what one (model, dataset) run gives; it is written to JSON with
 // every per-problem result and read back to build tables across runs.
 //
@@ -65,6 +66,14 @@ typedef struct {
 int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop, const Dataset *ds,
                 const TokSet *prompts, const EvalOpts *o, const char *model, const char *dataset, EvalResult *r,
                 Err *e);
+
+// Loads the model folder dir (engine/modeldir.h) on backend k, tokenizes the prompts of
+// ds (read from data_path) and decodes them: a run named `name` on the dataset named
+// eval_name(data_path).
+int eval_model_dir(const char *dir, const char *name, const char *data_path, const Dataset *ds,
+                   const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e);
+// A run's or a dataset's name in the tables: "path/to/name.ext" -> "name".
+void eval_name(char *out, size_t cap, const char *path);
 
 // AES of (acc, len) against (acc_base, len_base); NAN when len_base or acc_base is 0.
 double eval_aes(double acc, double len, double acc_base, double len_base);

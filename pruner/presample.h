@@ -1,5 +1,6 @@
 // pruner/presample.h -- the pre-samples of O1-Pruner: K solutions per problem from the
-// reference model, with what the length-harmonizing reward needs.
+// reference model, with what the length-harmonizing reward needs. The file format, its
+// reader and writer (presample_format.c) and the sampling run (presample.c).
 //
 // `o1p presample` writes one JSONL file (FILE.jsonl), in this order:
 //   a header line (the settings; a resumed run must match them):
@@ -26,8 +27,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../base/err.h"
+#include "../kernels/kernels.h"
 
 typedef struct {
     int problem, sample;
@@ -36,7 +39,8 @@ typedef struct {
     int truncated;        // 0/1
     double mean_logprob;  // at temperature 1
     char *answer;         // extracted boxed answer, NULL when none (malloc'ed)
-    char *text;           // the solution text (malloc'ed)
+    char *text;           // the solution text (malloc'ed; may hold NUL bytes) ...
+    size_t text_len;      // ... of this many bytes
     int32_t *ids;         // [length] generated token ids (malloc'ed)
 } PresampleItem;
 
@@ -64,5 +68,52 @@ typedef struct {
 // damaged line followed by more lines (not a crash's torn end).
 int presample_load(const char *path, Presample *ps, Err *e);
 void presample_free(Presample *ps);
+
+// Writers of the three kinds of line (the caller flushes). The header comes from the
+// header fields of h; a summary from the problem's k, Lbar and Abar.
+void presample_write_header(FILE *f, const Presample *h);
+void presample_write_sample(FILE *f, const PresampleItem *it);
+void presample_write_summary(FILE *f, int problem, int k, double mean_length, double accuracy);
+
+// ---- the run ------------------------------------------------------------------------
+// Samples K solutions of every problem of a dataset into the file, resuming what is there.
+
+typedef struct {
+    const char *model, *data, *out;  // model folder, dataset, pre-sample file
+    const Kernels *kernels;          // the backend
+    int k;                           // samples per problem
+    double temperature, top_p;
+    int top_k;                       // 0: off
+    int max_new;                     // most tokens per sample (0: up to the context)
+    uint64_t seed;
+    int slots;                       // sequences decoded together (the file does not depend on it)
+    int limit;                       // sample problems 0..limit-1 only (0: all)
+    int quiet;                       // no progress line
+} PresampleOpts;
+
+// What a run found and did, for the command's messages.
+typedef struct {
+    int n_problems;         // in the dataset
+    int first, end;         // this run samples problems first..end-1 (none when first >= end)
+    size_t kept, dropped;   // bytes of the existing file kept; cut off after them (a partial block)
+    int done;               // after presample_sample: the file holds problems 0..done-1
+    double seconds;         // sampling time
+    uint64_t tokens_generated;
+} PresampleReport;
+
+typedef struct Presampler Presampler;
+
+// Prepares a run: loads the dataset and the model, locks an existing file and checks its
+// header against the settings (its complete blocks are kept). When problems are left, it
+// then plans the sampler and cuts the file to its complete blocks, or creates it with its
+// header. Fills rep's n_problems, first, end, kept, dropped. NULL on error.
+Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e);
+// Samples problems first..end-1 into the file, a block written as soon as it is complete
+// and in order; a progress line unless quiet. Ctrl-C and SIGTERM stop it cleanly. Returns
+// 0 when done, 1 when interrupted (rerun to continue), -1 on error. Fills rep's done,
+// seconds, tokens_generated.
+int presample_sample(Presampler *p, PresampleReport *rep, Err *e);
+// Frees everything and unlocks the file.
+void presample_close(Presampler *p);
 
 #endif

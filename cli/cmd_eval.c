@@ -1,0 +1,213 @@
+// cli/cmd_eval.c -- `o1p eval`: evaluates a model (and a baseline) on a dataset into a
+// results JSON and Markdown tables; or, in table mode, builds one table from results
+// files (pruner/eval.h).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "../base/io.h"
+#include "../engine/backend.h"
+#include "../pruner/eval.h"
+
+typedef struct {
+    const char *model, *data, *baseline, *out, *name, *table, *results, *device;
+    long limit, slots;
+    EvalOpts eo;
+} EvalArgs;
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Reads a comma-separated list of eval JSON files.
+static int read_runs(const char *list, EvalResult **out, int *n, Err *e) {
+    *out = NULL;
+    *n = 0;
+    char *copy = strdup(list), *save = NULL;
+    int cap = 0, rc = 0;
+    for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 4;
+            EvalResult *g = realloc(*out, (size_t)cap * sizeof *g);
+            if (!g) {
+                rc = err_fmt(e, "out of memory");
+                break;
+            }
+            *out = g;
+        }
+        if (eval_read_json(p, &(*out)[*n], e)) {
+            rc = -1;
+            break;
+        }
+        (*n)++;
+    }
+    free(copy);
+    return rc;
+}
+
+static void free_runs(EvalResult *r, int n) {
+    for (int i = 0; i < n; i++) eval_result_free(&r[i]);
+    free(r);
+}
+
+// `o1p eval --table OUT.md --baseline B.json[,..] --results A.json,...`: one table.
+static int table_mode(const char *out, const char *baseline, const char *results) {
+    Err e;
+    EvalResult *runs = NULL, *bases = NULL;
+    int n_runs = 0, n_bases = 0, rc = 1;
+    if (read_runs(results, &runs, &n_runs, &e) || (baseline && read_runs(baseline, &bases, &n_bases, &e))) {
+        cli_fail(&e);
+        goto done;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) goto done;
+    eval_table_markdown(mem, runs, n_runs, bases, n_bases);
+    for (int i = 0; i < n_runs; i++) {
+        const EvalResult *b = NULL;
+        for (int j = 0; j < n_bases && !b; j++)
+            if (!strcmp(bases[j].dataset, runs[i].dataset)) b = &bases[j];
+        if (!b || !strcmp(b->model, runs[i].model)) continue;
+        fprintf(mem, "\n%s on %s, per level:\n\n", runs[i].model, runs[i].dataset);
+        eval_levels_markdown(mem, &runs[i], b);
+    }
+    fclose(mem);
+    fputs(text, stdout);
+    if (write_file_atomic(out, text, len, &e))
+        cli_fail(&e);
+    else
+        rc = 0;
+    free(text);
+done:
+    free_runs(runs, n_runs);
+    free_runs(bases, n_bases);
+    return rc;
+}
+
+// OUT.json -> OUT.md
+static void md_path(char *dst, size_t cap, const char *json_path) {
+    size_t n = strlen(json_path);
+    if (n > 5 && !strcmp(json_path + n - 5, ".json")) n -= 5;
+    snprintf(dst, cap, "%.*s.md", (int)n, json_path);
+}
+
+// Keeps the first n examples of ds.
+static void dataset_keep(Dataset *ds, int n) {
+    for (int i = n; i < ds->n; i++) {
+        free(ds->ex[i].problem);
+        free(ds->ex[i].answer);
+        free(ds->ex[i].solution);
+    }
+    ds->n = n;
+}
+
+// Evaluates the baseline (a model folder, or an eval JSON read back) and the model; writes
+// the model's results JSON. *have_base: a baseline is in b.
+static int evaluate(const EvalArgs *a, const Kernels *kern, const Dataset *ds, EvalResult *r, EvalResult *b,
+                    int *have_base, Err *e) {
+    char nm[256];
+    if (a->baseline) {
+        if (is_dir(a->baseline)) {
+            eval_name(nm, sizeof nm, a->baseline);
+            if (eval_model_dir(a->baseline, nm, a->data, ds, &a->eo, kern, b, e)) return -1;
+        } else if (eval_read_json(a->baseline, b, e)) {
+            return -1;
+        }
+        *have_base = 1;
+    }
+    if (a->name)
+        snprintf(nm, sizeof nm, "%s", a->name);
+    else
+        eval_name(nm, sizeof nm, a->model);
+    if (eval_model_dir(a->model, nm, a->data, ds, &a->eo, kern, r, e) || eval_write_json(a->out, r, e)) return -1;
+    if (*have_base && strcmp(b->dataset, r->dataset))
+        return err_fmt(e, "the baseline was evaluated on '%s', the model on '%s'", b->dataset, r->dataset);
+    return 0;
+}
+
+// The tables: printed and written next to the JSON (OUT.md).
+static int write_tables(const EvalArgs *a, const EvalResult *r, const EvalResult *b, int have_base, Err *e) {
+    char *text = NULL, path[4200];
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) return err_fmt(e, "out of memory");
+    eval_table_markdown(mem, r, 1, have_base ? b : NULL, have_base);
+    if (have_base) {
+        fputc('\n', mem);
+        eval_levels_markdown(mem, r, b);
+    }
+    fprintf(mem, "\n%d problems x %d sample(s), %.2f s per problem (batched decoding, %ld slots)\n", r->n_problems,
+            r->k, r->seconds / r->n_problems, a->slots);
+    fclose(mem);
+    fputs(text, stdout);
+    md_path(path, sizeof path, a->out);
+    int rc = write_file_atomic(path, text, len, e);
+    free(text);
+    return rc;
+}
+
+// Parses the options into *a. Returns 0, or opt_parse's code (3: --help shown).
+static int parse_args(int argc, char **argv, EvalArgs *a) {
+    long k = 1, max_new = 0, seed = 1;
+    double temperature = -1, top_p = 1.0;
+    int quiet = 0;
+    *a = (EvalArgs){.device = "cpu", .slots = 16};
+    Opt opts[] = {
+        {"model", OPT_STR, &a->model, "model folder to evaluate (required)"},
+        {"data", OPT_STR, &a->data, "dataset: JSON array or JSONL with problem, answer, optional level (required)"},
+        {"out", OPT_STR, &a->out, "results JSON to write; the tables go to the same name with .md (required)"},
+        {"baseline", OPT_STR, &a->baseline, "baseline for AES: a model folder (evaluated too) or an eval JSON"},
+        {"name", OPT_STR, &a->name, "the model's name in the tables (default: the folder's name)"},
+        {"k", OPT_INT, &k, "samples per problem (default 1: greedy, the paper's protocol)"},
+        {"temperature", OPT_FLOAT, &temperature, "sampling temperature (default 0 for k = 1, else 0.5)"},
+        {"top-p", OPT_FLOAT, &top_p, "nucleus sampling (default 1: off)"},
+        {"max-new", OPT_INT, &max_new, "most tokens generated per problem (default: the context)"},
+        {"limit", OPT_INT, &a->limit, "evaluate the first N problems only"},
+        {"slots", OPT_INT, &a->slots, "sequences decoded together (default 16)"},
+        {"seed", OPT_INT, &seed, "sampling seed (default 1)"},
+        {"quiet", OPT_FLAG, &quiet, "no progress line"},
+        {"device", OPT_STR, &a->device, "cpu (default) or cuda"},
+        {"table", OPT_STR, &a->table, "table mode: write the Markdown table of --results vs --baseline here"},
+        {"results", OPT_STR, &a->results, "table mode: comma-separated eval JSON files"},
+        {0},
+    };
+    int rc = opt_parse("eval", "--model DIR --data FILE --out FILE.json [--baseline DIR|FILE.json]\n"
+                               "       o1p eval --table OUT.md --results A.json,B.json --baseline BASE.json",
+                       opts, argc, argv);
+    if (temperature < 0) temperature = k == 1 ? 0.0 : 0.5;
+    a->eo = (EvalOpts){.k = (int)k, .temperature = temperature, .top_p = top_p, .max_new = (int)max_new,
+                       .slots = (int)a->slots, .seed = (uint64_t)seed, .quiet = quiet};
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    EvalArgs a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc == 3 ? 0 : rc;
+    if (a.table) {
+        if (!a.results) return cli_usage_error("eval", "--table needs --results");
+        return table_mode(a.table, a.baseline, a.results);
+    }
+    if (!a.model || !a.data || !a.out) return cli_usage_error("eval", "--model, --data and --out are required");
+    if (a.eo.k < 1) return cli_usage_error("eval", "--k must be >= 1");
+    if (a.slots < 1) return cli_usage_error("eval", "--slots must be >= 1");
+    if (!(a.eo.top_p > 0 && a.eo.top_p <= 1)) return cli_usage_error("eval", "--top-p must be in (0, 1]");
+    Err e;
+    const Kernels *kern = backend_by_name(a.device, &e);
+    if (!kern) return cli_fail(&e);
+    Dataset ds = {0};
+    if (dataset_load(a.data, &ds, &e)) return cli_fail(&e);
+    if (a.limit > 0 && a.limit < ds.n) dataset_keep(&ds, (int)a.limit);
+    EvalResult r = {0}, b = {0};
+    int have_base = 0;
+    rc = evaluate(&a, kern, &ds, &r, &b, &have_base, &e) || write_tables(&a, &r, &b, have_base, &e);
+    if (rc) cli_fail(&e);
+    eval_result_free(&r);
+    eval_result_free(&b);
+    dataset_free(&ds);
+    return rc;
+}

@@ -1,0 +1,83 @@
+// cli/cmd_presample.c -- `o1p presample`: K graded samples per problem from the reference
+// model into a JSONL file, resumable (pruner/presample.h). Exit 130 when interrupted.
+#include <limits.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "../engine/backend.h"
+#include "../pruner/presample.h"
+
+// Parses and checks the options into *o. Returns 0, or the exit code (3: --help shown).
+static int parse_args(int argc, char **argv, PresampleOpts *o) {
+    const char *backend = "cpu";
+    long k = 0, max_new = 0, seed = 1, slots = 16, limit = 0, top_k = 0;
+    *o = (PresampleOpts){.temperature = 0.5, .top_p = 0.8};
+    Opt opts[] = {
+        {"model", OPT_STR, &o->model, "reference model folder (config.json, model.safetensors, tokenizer.json)"},
+        {"data", OPT_STR, &o->data, "problems with answers (JSON array or JSONL)"},
+        {"k", OPT_INT, &k, "samples per problem (required, >= 1)"},
+        {"out", OPT_STR, &o->out, "pre-sample file to write or resume (JSONL; format in pruner/presample.h)"},
+        {"temperature", OPT_FLOAT, &o->temperature, "sampling temperature (default 0.5)"},
+        {"top-p", OPT_FLOAT, &o->top_p, "nucleus mass (default 0.8)"},
+        {"top-k", OPT_INT, &top_k, "keep the k most probable tokens (default 0: off)"},
+        {"max-new", OPT_INT, &max_new, "most tokens per sample (default 0: up to the context)"},
+        {"seed", OPT_INT, &seed, "seed; sample j of problem i draws from stream (seed, i, j) (default 1)"},
+        {"slots", OPT_INT, &slots, "sequences decoded together (default 16; the results do not depend on it)"},
+        {"limit", OPT_INT, &limit, "sample only problems 0..N-1 (default 0: all); rerun without it to continue"},
+        {"device", OPT_STR, &backend, "cpu (default) or cuda"},
+        {"quiet", OPT_FLAG, &o->quiet, "no progress line"},
+        {0},
+    };
+    int rc = opt_parse("presample", "--model DIR --data FILE --k K --out FILE.jsonl [options]", opts, argc, argv);
+    if (rc) return rc;
+    if (!o->model || !o->data || !o->out)
+        return cli_usage_error("presample", "--model, --data, --k and --out are required");
+    if (k < 1 || k > 100000) return cli_usage_error("presample", "--k must be between 1 and 100000 (got %ld)", k);
+    if (!(o->temperature >= 0) || !(o->top_p > 0 && o->top_p <= 1) || top_k < 0 || max_new < 0 || seed < 0 ||
+        slots < 1 || slots > 4096 || limit < 0)
+        return cli_usage_error("presample", "expected temperature >= 0, 0 < top-p <= 1, top-k >= 0, max-new >= 0, "
+                                            "seed >= 0, 1 <= slots <= 4096, limit >= 0");
+    Err e;
+    if (!(o->kernels = backend_by_name(backend, &e))) return cli_fail(&e);
+    o->k = (int)k;
+    o->top_k = (int)top_k;
+    o->max_new = max_new > INT_MAX ? 0 : (int)max_new;  // beyond any context: up to the context
+    o->seed = (uint64_t)seed;
+    o->slots = (int)slots;
+    o->limit = limit > INT_MAX ? 0 : (int)limit;  // beyond any dataset: all
+    return 0;
+}
+
+int cmd_presample(int argc, char **argv) {
+    PresampleOpts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc == 3 ? 0 : rc;
+    Err e;
+    PresampleReport rep;
+    Presampler *p = presample_open(&o, &rep, &e);
+    if (!p) return cli_fail(&e);
+    if (rep.first >= rep.end) {
+        if (!o.quiet)
+            fprintf(stderr, "presample: %s already holds problems 0..%d of %d\n", o.out, rep.first - 1, rep.n_problems);
+        presample_close(p);
+        return 0;
+    }
+    if (rep.dropped && !o.quiet)
+        fprintf(stderr, "presample: %s: dropped a partial block after byte %zu\n", o.out, rep.kept);
+    if (!o.quiet && rep.first > 0)
+        fprintf(stderr, "presample: resuming %s at problem %d of %d\n", o.out, rep.first, rep.n_problems);
+    rc = presample_sample(p, &rep, &e);
+    presample_close(p);
+    if (rc < 0) return cli_fail(&e);
+    if (rc > 0) {
+        fprintf(stderr, "presample: interrupted; %s holds problems 0..%d -- rerun the same command to continue\n",
+                o.out, rep.done - 1);
+        return 130;
+    }
+    double el = rep.seconds;
+    if (!o.quiet)
+        fprintf(stderr, "presample: %d problems x %d samples in %.1fs (%.0f tok/s); %s holds %d of %d problems\n",
+                rep.end - rep.first, o.k, el, rep.tokens_generated / (el > 0 ? el : 1), o.out, rep.end,
+                rep.n_problems);
+    return 0;
+}
