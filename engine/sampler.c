@@ -133,12 +133,15 @@ int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, 
 
 // ---- the batched sampler ------------------------------------------------------------
 
-// Most token rows in one model_decode_step call. A row's bits do not depend on how many
-// rows share a call of at most the backend's max_rows_invariant rows (kernels/kernels.h),
-// so a larger step is cut into calls of at most that many: the samples then do not depend
-// on how many sequences share a step. 0 (any number) or -1 (not promised): no cut.
+// Most token rows in one model_decode_step call. Up to the backend's max_rows_invariant
+// rows (kernels/kernels.h) a row's bits do not depend on the call's size, so a step cut
+// into such calls samples the same tokens however many sequences share it. Where the
+// backend promises nothing (-1), calls keep to UNPROMISED_CALL_ROWS to bound the logits
+// buffer; 0 (any size) leaves the step whole.
+enum { UNPROMISED_CALL_ROWS = 64 };
 static int sampler_call_rows(const Model *m, int rows) {
     int most = m->k->max_rows_invariant;
+    if (most < 0) most = UNPROMISED_CALL_ROWS;
     return most > 0 && most < rows ? most : rows;
 }
 

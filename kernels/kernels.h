@@ -36,7 +36,8 @@ typedef struct Kernels {
     const char *name;  // "ref", "cpu", "cuda"
     // In any call of at most max_rows_invariant rows a row's result has the same bits
     // whatever the number of rows; 0: in calls of any size; -1: not promised (rows agree
-    // within rounding only). The sampler cuts its steps into calls of at most this many.
+    // within rounding only). The sampler cuts its steps into calls of at most this many
+    // (engine/sampler.c).
     int max_rows_invariant;
 
     // ---- memory -------------------------------------------------------------------

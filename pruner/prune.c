@@ -375,8 +375,7 @@ static int heldout_open(Prune *P, Err *e) {
         ho->ds = cut;
     }
     if (examples_tokenize(P->r.tok, &ho->ds, o->eval_data, NULL, EX_PROMPTS_ONLY, &ho->prompts, e)) return -1;
-    ho->stop[ho->n_stop++] = P->r.md.chat.im_end;
-    if (P->r.md.chat.endoftext >= 0) ho->stop[ho->n_stop++] = P->r.md.chat.endoftext;
+    ho->n_stop = chat_stop_ids(&P->r.md.chat, ho->stop);
     ho->o = (EvalOpts){.k = 1, .temperature = 0, .top_p = 1, .max_new = (int)o->eval_max_new, .slots = 16,
                        .seed = 1, .quiet = 1};
     return 0;
