@@ -35,7 +35,7 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             print_opts(cmd, synopsis, opts);
-            return 3;
+            return 0;
         }
         if (strncmp(a, "--", 2)) return cli_usage_error(cmd, "unexpected argument '%s'", a);
         Opt *o = opts;
@@ -61,7 +61,7 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
             *(double *)o->out = x;
         }
     }
-    return 0;
+    return OPT_RUN;
 }
 
 int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpts *run, int argc, char **argv) {
@@ -70,7 +70,7 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
         {"save-every", OPT_INT, &run->save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)"},
         {"log-every", OPT_INT, &run->log_every, "progress line every N steps when stderr is not a terminal (default 10)"},
         {"threads", OPT_INT, &run->threads, "CPU threads (default: OMP_NUM_THREADS or all cores)"},
-        {"device", OPT_STR, &run->device, "cpu (default) or cuda"},
+        {"device", OPT_STR, &run->device, "ref, cpu (default) or cuda"},
         {"stop-at", OPT_INT, &run->stop_at, "stop after this step, resumable (time-boxed runs)"},
         {"resume", OPT_FLAG, &run->resume, "continue the run in --out (same options)"},
         {"quiet", OPT_FLAG, &run->quiet, "no progress output"},
@@ -82,7 +82,7 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
     memcpy(all + n, run_opts, sizeof run_opts);
     all[n + k] = (Opt){0};
     int rc = opt_parse(cmd, synopsis, all, argc, argv);
-    if (rc) return rc;
+    if (rc != OPT_RUN) return rc;
     if (run->save_every < 0) return cli_usage_error(cmd, "--save-every must be >= 0");
-    return 0;
+    return OPT_RUN;
 }

@@ -34,8 +34,9 @@ typedef struct {
     void *out;         // const char **, long *, double *, int *
     const char *help;
 } Opt;
-// Parses argv[1..argc) against opts. Returns 0, 2 on a usage error (printed), or 3 when
-// --help was asked (the help was printed; the command returns 0).
+// Parses argv[1..argc) against opts. Returns OPT_RUN when the command should run, else
+// its exit code: 0 after --help (printed), 2 on a usage error (printed).
+enum { OPT_RUN = -1 };
 int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char **argv);
 
 // opt_parse over opts followed by the run options of every training stage (device,

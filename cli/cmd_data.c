@@ -38,7 +38,7 @@ static int data_synth(int argc, char **argv) {
     };
     int rc = opt_parse("data synth", "--n N --out FILE.jsonl [--seed S] [--levels 1-5] [--split train|test]",
                        opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (n < 0 || !out) return cli_usage_error("data synth", "--n and --out are required");
     if (n > 10000000) return cli_usage_error("data synth", "--n %ld: at most 10000000", n);
     SynthConfig cfg = {.seed = (uint64_t)seed};
@@ -67,7 +67,7 @@ static int data_stats(int argc, char **argv) {
         {0},
     };
     int rc = opt_parse("data stats", "--data FILE", opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (!path) return cli_usage_error("data stats", "--data is required");
     Dataset ds;
     Err e;

@@ -150,7 +150,7 @@ static int write_tables(const EvalArgs *a, const EvalResult *r, const EvalResult
     return rc;
 }
 
-// Parses the options into *a. Returns 0, or opt_parse's code (3: --help shown).
+// Parses the options into *a. Returns as opt_parse.
 static int parse_args(int argc, char **argv, EvalArgs *a) {
     long k = 1, max_new = 0, seed = 1;
     double temperature = -1, top_p = 1.0;
@@ -170,7 +170,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         {"slots", OPT_INT, &a->slots, "sequences decoded together (default 16)"},
         {"seed", OPT_INT, &seed, "sampling seed (default 1)"},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
-        {"device", OPT_STR, &a->device, "cpu (default) or cuda"},
+        {"device", OPT_STR, &a->device, "ref, cpu (default) or cuda"},
         {"table", OPT_STR, &a->table, "table mode: write the Markdown table of --results vs --baseline here"},
         {"results", OPT_STR, &a->results, "table mode: comma-separated eval JSON files"},
         {0},
@@ -187,7 +187,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
 int cmd_eval(int argc, char **argv) {
     EvalArgs a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (a.table) {
         if (!a.results) return cli_usage_error("eval", "--table needs --results");
         return table_mode(a.table, a.baseline, a.results);

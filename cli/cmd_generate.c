@@ -45,7 +45,7 @@ typedef struct {
     int raw, quiet;
 } GenArgs;
 
-// Parses and checks the options into *a. Returns 0, or the exit code (3: --help shown).
+// Parses and checks the options into *a. Returns as opt_parse.
 static int parse_args(int argc, char **argv, GenArgs *a) {
     *a = (GenArgs){.device = "cpu", .top_p = 1, .seed = 1};
     Opt opts[] = {
@@ -58,16 +58,16 @@ static int parse_args(int argc, char **argv, GenArgs *a) {
         {"seed", OPT_INT, &a->seed, "sampling seed (default 1)"},
         {"system", OPT_STR, &a->system, "system prompt (default: the paper's)"},
         {"raw", OPT_FLAG, &a->raw, "no chat template: continue the prompt text as it is"},
-        {"device", OPT_STR, &a->device, "cpu (default) or cuda"},
+        {"device", OPT_STR, &a->device, "ref, cpu (default) or cuda"},
         {"quiet", OPT_FLAG, &a->quiet, "no summary on stderr"},
         {0},
     };
     int rc = opt_parse("generate", "--model DIR --prompt TEXT [options]", opts, argc, argv);
-    if (rc) return rc;
+    if (rc != OPT_RUN) return rc;
     if (!a->model || !a->prompt) return cli_usage_error("generate", "--model and --prompt are required");
     if (!(a->temperature >= 0) || !(a->top_p > 0 && a->top_p <= 1) || a->top_k < 0 || a->max_new < 0 || a->seed < 0)
         return cli_usage_error("generate", "expected temperature >= 0, 0 < top-p <= 1, top-k >= 0, max-new >= 0, seed >= 0");
-    return 0;
+    return OPT_RUN;
 }
 
 // The prompt's ids: the chat template around the problem, or with --raw the text itself.
@@ -119,7 +119,7 @@ static int stream_answer(ModelDir *md, const TokIds *ids, const GenArgs *a, Err 
 int cmd_generate(int argc, char **argv) {
     GenArgs a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     Err e;
     const Kernels *k = backend_by_name(a.device, &e);
     if (!k) return cli_fail(&e);

@@ -23,7 +23,7 @@ int cmd_init(int argc, char **argv) {
         {0},
     };
     int rc = opt_parse("init", "--config FILE.json --out DIR [--seed N]", opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (!config || !out) return cli_usage_error("init", "--config and --out are required");
     Err e;
     Config c;
@@ -46,11 +46,11 @@ int cmd_dump(int argc, char **argv) {
         {"model", OPT_STR, &model_dir, "model folder (required)"},
         {"tokens", OPT_STR, &tokens_path, "token lines: one sequence per line (required)"},
         {"out", OPT_STR, &out, "safetensors file to write (required)"},
-        {"device", OPT_STR, &device, "backend: cpu (default) or cuda"},
+        {"device", OPT_STR, &device, "backend: ref, cpu (default) or cuda"},
         {0},
     };
     int rc = opt_parse("dump", "--model DIR --tokens FILE --out FILE.safetensors", opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (!model_dir || !tokens_path || !out)
         return cli_usage_error("dump", "--model, --tokens and --out are required");
     Err e;

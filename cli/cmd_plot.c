@@ -161,7 +161,7 @@ int cmd_plot(int argc, char **argv) {
         {0},
     };
     int rc = opt_parse("plot", "(--metrics RUN/metrics.jsonl | --levels A.json,B.json) --out FILE.png", opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (!out || !metrics == !levels) return cli_usage_error("plot", "give --out and one of --metrics or --levels");
     Err e;
     if (metrics ? plot_curves(metrics, out, title, &e) : plot_levels(levels, out, &e)) return cli_fail(&e);

@@ -7,7 +7,7 @@
 #include "../engine/backend.h"
 #include "../pruner/presample.h"
 
-// Parses and checks the options into *o. Returns 0, or the exit code (3: --help shown).
+// Parses and checks the options into *o. Returns as opt_parse.
 static int parse_args(int argc, char **argv, PresampleOpts *o) {
     const char *backend = "cpu";
     long k = 0, max_new = 0, seed = 1, slots = 16, limit = 0, top_k = 0;
@@ -24,12 +24,12 @@ static int parse_args(int argc, char **argv, PresampleOpts *o) {
         {"seed", OPT_INT, &seed, "seed; sample j of problem i draws from stream (seed, i, j) (default 1)"},
         {"slots", OPT_INT, &slots, "sequences decoded together (default 16; the results do not depend on it)"},
         {"limit", OPT_INT, &limit, "sample only problems 0..N-1 (default 0: all); rerun without it to continue"},
-        {"device", OPT_STR, &backend, "cpu (default) or cuda"},
+        {"device", OPT_STR, &backend, "ref, cpu (default) or cuda"},
         {"quiet", OPT_FLAG, &o->quiet, "no progress line"},
         {0},
     };
     int rc = opt_parse("presample", "--model DIR --data FILE --k K --out FILE.jsonl [options]", opts, argc, argv);
-    if (rc) return rc;
+    if (rc != OPT_RUN) return rc;
     if (!o->model || !o->data || !o->out)
         return cli_usage_error("presample", "--model, --data, --k and --out are required");
     if (k < 1 || k > 100000) return cli_usage_error("presample", "--k must be between 1 and 100000 (got %ld)", k);
@@ -45,13 +45,13 @@ static int parse_args(int argc, char **argv, PresampleOpts *o) {
     o->seed = (uint64_t)seed;
     o->slots = (int)slots;
     o->limit = limit > INT_MAX ? 0 : (int)limit;  // beyond any dataset: all
-    return 0;
+    return OPT_RUN;
 }
 
 int cmd_presample(int argc, char **argv) {
     PresampleOpts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     Err e;
     PresampleReport rep;
     Presampler *p = presample_open(&o, &rep, &e);

@@ -41,7 +41,7 @@ int cmd_prune(int argc, char **argv) {
     };
     int rc = opt_parse_run("prune", "--model REF --presample FILE.jsonl --out DIR [options]", opts, &A.run, argc,
                            argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (!A.model || !A.presample || !A.out) return cli_usage_error("prune", "--model, --presample and --out are required");
     if (A.batch < 1 || A.accum < 1 || A.m < 0 || A.eval_n < 0)
         return cli_usage_error("prune", "--batch and --accum must be >= 1; --m and --eval-n >= 0");

@@ -35,7 +35,7 @@ int cmd_sft(int argc, char **argv) {
     };
     int rc = opt_parse_run("sft", "--data FILE --out DIR (--config FILE.json | --model DIR) [options]", opts, &A.run,
                            argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (!A.data || !A.out) return cli_usage_error("sft", "--data and --out are required");
     if (!A.run.resume && !A.config == !A.model)
         return cli_usage_error("sft", "give one of --config (a fresh model) or --model (a model folder)");

@@ -23,7 +23,7 @@ static int tok_train_cmd(int argc, char **argv) {
         {0},
     };
     int rc = opt_parse("tok train", "--data FILE --vocab N --out tokenizer.json", opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (!data || !out || vocab <= 0)
         return cli_usage_error("tok train", "--data, --vocab and --out are required");
     TokTrainOpts o = tok_train_defaults((int)vocab);
@@ -56,7 +56,7 @@ static int tok_encode_cmd(int argc, char **argv) {
         {0},
     };
     int rc = opt_parse("tok encode", "--tokenizer FILE < text", opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (!path) return cli_usage_error("tok encode", "--tokenizer is required");
     Err e;
     Tokenizer *t = tok_load(path, &e);
@@ -90,7 +90,7 @@ static int tok_decode_cmd(int argc, char **argv) {
         {0},
     };
     int rc = opt_parse("tok decode", "--tokenizer FILE < ids", opts, argc, argv);
-    if (rc) return rc == 3 ? 0 : rc;
+    if (rc != OPT_RUN) return rc;
     if (!path) return cli_usage_error("tok decode", "--tokenizer is required");
     Err e;
     char *text, *out = NULL;

@@ -32,7 +32,7 @@
 // The options every training stage takes alike: where it computes and how it logs,
 // checkpoints, stops and resumes.
 typedef struct {
-    const char *device;  // cpu or cuda
+    const char *device;  // ref, cpu or cuda
     long save_every;     // checkpoint every N steps (0: at the end and on Ctrl-C)
     long log_every;      // progress line every N steps when stderr is not a terminal
     long threads;        // CPU threads (0: OMP_NUM_THREADS or all cores)
