@@ -1,8 +1,10 @@
 // base/io.c -- whole-file reads, atomic writes (temporary file, fsync, rename), folders.
 #include "io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,9 +64,51 @@ int read_stream(FILE *f, const char *name, char **data, size_t *len, Err *e) {
     return 0;
 }
 
+// The fault hook's state: which kind of call fails, at which count, and how.
+static struct {
+    int parsed, abort;
+    char op[8];
+    long at, count;
+} g_fault;
+
+// 1 when this call of kind op must fail (errno = EIO); kills the process in abort mode.
+static int io_fault(const char *op) {
+    if (!g_fault.parsed) {
+        g_fault.parsed = 1;
+        const char *s = getenv("O1P_FAULT");
+        char mode[8] = "";
+        if (s && sscanf(s, "%7[a-z]:%ld:%7s", g_fault.op, &g_fault.at, mode) >= 2)
+            g_fault.abort = !strcmp(mode, "abort");
+        else
+            g_fault.op[0] = 0;
+    }
+    if (!g_fault.op[0] || strcmp(op, g_fault.op) || ++g_fault.count != g_fault.at) return 0;
+    if (g_fault.abort) raise(SIGKILL);
+    errno = EIO;
+    return 1;
+}
+
+int io_flush(FILE *f) { return io_fault("write") ? -1 : fflush(f); }
+int io_fsync(int fd) { return io_fault("fsync") ? -1 : fsync(fd); }
+int io_rename(const char *from, const char *to) { return io_fault("rename") ? -1 : rename(from, to); }
+
+int output_check(const char *path, Err *e) {
+    struct stat st;
+    if (lstat(path, &st) != 0 || S_ISREG(st.st_mode)) return 0;
+    const char *what = S_ISLNK(st.st_mode)    ? "a symbolic link"
+                       : S_ISDIR(st.st_mode)  ? "a folder"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISFIFO(st.st_mode) ? "a fifo"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    return err_fmt(e, "%s: is %s; an output must be a regular file or a new name (not replaced)", path, what);
+}
+
 int atomic_open(AtomicFile *a, const char *path, Err *e) {
     memset(a, 0, sizeof *a);
     if (strlen(path) >= sizeof a->path) return err_fmt(e, "%s: path too long", path);
+    if (output_check(path, e)) return -1;
     strcpy(a->path, path);
     snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
     a->f = fopen(a->tmp, "wb");
@@ -72,8 +116,7 @@ int atomic_open(AtomicFile *a, const char *path, Err *e) {
     return 0;
 }
 
-// fsync of the containing folder makes the rename itself durable.
-static void fsync_parent(const char *path) {
+void fsync_parent(const char *path) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -91,7 +134,7 @@ static void fsync_parent(const char *path) {
 }
 
 int atomic_commit(AtomicFile *a, Err *e) {
-    int ok = fflush(a->f) == 0 && !ferror(a->f) && fsync(fileno(a->f)) == 0;
+    int ok = io_flush(a->f) == 0 && !ferror(a->f) && io_fsync(fileno(a->f)) == 0;
     int saved = errno;
     if (fclose(a->f) != 0) ok = 0;
     a->f = NULL;
@@ -99,7 +142,7 @@ int atomic_commit(AtomicFile *a, Err *e) {
         unlink(a->tmp);
         return err_fmt(e, "%s: write failed: %s", a->path, strerror(saved));
     }
-    if (rename(a->tmp, a->path) != 0) {
+    if (io_rename(a->tmp, a->path) != 0) {
         saved = errno;
         unlink(a->tmp);
         return err_fmt(e, "%s: cannot rename into place: %s", a->path, strerror(saved));
@@ -152,6 +195,22 @@ int path_join(char *out, size_t cap, const char *dir, const char *name, Err *e) 
     int n = snprintf(out, cap, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= cap) return err_fmt(e, "%s/%s: path too long", dir, name);
     return 0;
+}
+
+void remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        char *end;
+        if (!t) continue;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || !(kill((pid_t)pid, 0) != 0 && errno == ESRCH)) continue;
+        char path[4200];
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path) unlink(path);
+    }
+    closedir(d);
 }
 
 int copy_into_folder(const char *src, const char *dir, const char *name, Err *e) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/io.h"
 #include "../data/dataset.h"
 #include "../data/synth.h"
 #include "cli.h"
@@ -50,6 +51,7 @@ static int data_synth(int argc, char **argv) {
     else return cli_usage_error("data synth", "--split '%s': expected train or test", split);
     Dataset ds = {0};
     Err e;
+    if (output_check(out, &e)) return cli_fail(&e);
     if (synth_generate(&cfg, (int)n, &ds, &e) || dataset_write_jsonl(out, &ds, &e)) {
         dataset_free(&ds);
         return cli_fail(&e);

@@ -58,6 +58,7 @@ static int table_mode(const char *out, const char *baseline, const char *results
     Err e;
     EvalResult *runs = NULL, *bases = NULL;
     int n_runs = 0, n_bases = 0, rc = 1;
+    if (output_check(out, &e)) return cli_fail(&e);
     if (read_runs(results, &runs, &n_runs, &e) || (baseline && read_runs(baseline, &bases, &n_bases, &e))) {
         cli_fail(&e);
         goto done;
@@ -197,6 +198,9 @@ int cmd_eval(int argc, char **argv) {
     if (a.slots < 1) return cli_usage_error("eval", "--slots must be >= 1");
     if (!(a.eo.top_p > 0 && a.eo.top_p <= 1)) return cli_usage_error("eval", "--top-p must be in (0, 1]");
     Err e;
+    char md[4200];
+    md_path(md, sizeof md, a.out);
+    if (output_check(a.out, &e) || output_check(md, &e)) return cli_fail(&e);  // before the decoding
     const Kernels *kern = backend_by_name(a.device, &e);
     if (!kern) return cli_fail(&e);
     Dataset ds = {0};

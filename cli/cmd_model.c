@@ -9,17 +9,20 @@
 #include "../data/toklines.h"
 #include "../engine/backend.h"
 #include "../engine/dump.h"
+#include "../engine/trainer.h"
 #include "../model/io.h"
 #include "cli.h"
 
 int cmd_init(int argc, char **argv) {
     const char *config = NULL, *out = NULL, *tokenizer = NULL;
     long seed = 1337;
+    int force = 0;
     Opt opts[] = {
         {"config", OPT_STR, &config, "HF config.json of the model (required)"},
         {"out", OPT_STR, &out, "model folder to write (required)"},
         {"seed", OPT_INT, &seed, "initialisation seed (default 1337)"},
         {"tokenizer", OPT_STR, &tokenizer, "tokenizer.json to copy into the folder"},
+        {"force", OPT_FLAG, &force, "replace the model (or training run) --out holds"},
         {0},
     };
     int rc = opt_parse("init", "--config FILE.json --out DIR [--seed N]", opts, argc, argv);
@@ -28,7 +31,10 @@ int cmd_init(int argc, char **argv) {
     Err e;
     Config c;
     Model m;
-    if (config_load(config, &c, &e)) return cli_fail(&e);
+    // the folder stays locked until the process exits: no run may write it meanwhile
+    if (make_dirs(out, &e) || trainer_lock(out, &e) < 0 || trainer_claim_out(out, force, &e) ||
+        config_load(config, &c, &e))
+        return cli_fail(&e);
     if (model_create(&m, &c, &kernels_cpu, &e)) return cli_fail(&e);
     model_init_random(&m, (uint64_t)seed);
     size_t n_params = m.n_params;

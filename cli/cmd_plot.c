@@ -164,6 +164,7 @@ int cmd_plot(int argc, char **argv) {
     if (rc != OPT_RUN) return rc;
     if (!out || !metrics == !levels) return cli_usage_error("plot", "give --out and one of --metrics or --levels");
     Err e;
+    if (output_check(out, &e)) return cli_fail(&e);
     if (metrics ? plot_curves(metrics, out, title, &e) : plot_levels(levels, out, &e)) return cli_fail(&e);
     printf("wrote %s\n", out);
     return 0;

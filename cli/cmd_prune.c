@@ -36,6 +36,7 @@ int cmd_prune(int argc, char **argv) {
         {"eval-n", OPT_INT, &A.eval_n, "held-out problems used (default 64)"},
         {"eval-every", OPT_INT, &A.eval_every, "held-out accuracy every N steps (default: 4 times per run)"},
         {"eval-max-new", OPT_INT, &A.eval_max_new, "most tokens per held-out solution (default: the context)"},
+        {"force", OPT_FLAG, &A.run.force, "replace a model or training run that --out holds"},
         {"seed", OPT_INT, &A.seed, "seed of the choice of m samples and the data order (default 1)"},
         {0},
     };
@@ -50,5 +51,6 @@ int cmd_prune(int argc, char **argv) {
     if (A.group && strcmp(A.objective, "ppo"))
         return cli_usage_error("prune", "--group is for --objective ppo (the baselines choose their own samples)");
     Err e;
-    return prune_run(&A, &e) ? cli_fail(&e) : 0;
+    rc = prune_run(&A, &e);
+    return rc < 0 ? cli_fail(&e) : rc ? 130 : 0;  // 1: interrupted, a checkpoint saved
 }

@@ -30,6 +30,7 @@ int cmd_sft(int argc, char **argv) {
         {"eval-frac", OPT_FLOAT, &A.eval_frac, "fraction of --data held out (default 0.05; 0: none)"},
         {"eval-every", OPT_INT, &A.eval_every, "held-out loss every N steps (default: steps / 10)"},
         {"eval-max", OPT_INT, &A.eval_max, "held-out examples used (default 256)"},
+        {"force", OPT_FLAG, &A.run.force, "replace a model or training run that --out holds"},
         {"seed", OPT_INT, &A.seed, "seed of the initialisation, data order and held-out split (default 1)"},
         {0},
     };
@@ -49,5 +50,6 @@ int cmd_sft(int argc, char **argv) {
     if (strcmp(A.overlong, "drop") && strcmp(A.overlong, "truncate"))
         return cli_usage_error("sft", "--overlong must be drop or truncate, not '%s'", A.overlong);
     Err e;
-    return sft_run(&A, &e) ? cli_fail(&e) : 0;
+    rc = sft_run(&A, &e);
+    return rc < 0 ? cli_fail(&e) : rc ? 130 : 0;  // 1: interrupted, a checkpoint saved
 }

@@ -36,7 +36,7 @@ static int tok_train_cmd(int argc, char **argv) {
     Err e;
     char *text;
     size_t len;
-    if (read_file(data, &text, &len, &e)) return cli_fail(&e);
+    if (output_check(out, &e) || read_file(data, &text, &len, &e)) return cli_fail(&e);
     Tokenizer *t = tok_train(text, len, &o, &e);
     free(text);
     if (!t) return cli_fail(&e);

@@ -66,8 +66,11 @@ int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
     TrainerOpts to = {.out_dir = p->out, .stage = p->stage, .total_steps = p->steps,
                       .save_every = (int)o->save_every, .log_every = (int)o->log_every, .resume = o->resume,
                       .stop_at = (int)o->stop_at, .signature = r->signature, .seed = p->seed, .quiet = o->quiet,
-                      .tokenizer_src = p->tokenizer_src};
-    if (trainer_open(&r->tr, &to, r->m, &r->opt, o->resume ? NULL : r->tok, e)) return -1;
+                      .tokenizer_src = p->tokenizer_src, .force = o->force};
+    if (trainer_open(&r->tr, &to, r->m, &r->opt, o->resume ? NULL : r->tok, e)) {
+        trainer_close(&r->tr);
+        return -1;
+    }
     r->opened = 1;
     return 0;
 }

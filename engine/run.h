@@ -38,6 +38,7 @@ typedef struct {
     long threads;        // CPU threads (0: OMP_NUM_THREADS or all cores)
     long stop_at;        // > 0: stop after this step, resumable
     int resume, quiet;
+    int force;           // fresh run: replace a model or run in the output folder
 } RunOpts;
 
 // What run_open plans from.

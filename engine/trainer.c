@@ -3,10 +3,13 @@
 #include "trainer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../base/io.h"
 #include "../model/io.h"
@@ -68,9 +71,7 @@ void trainer_set_batch_pos(Trainer *t, BatchPos p, int kept) {
     t->data_pos = (uint64_t)p.epoch * (uint64_t)kept + (uint64_t)p.pos;
 }
 
-// Keeps the metrics lines of steps <= step (the steps after it are redone) and drops a
-// half-written last line; rewritten atomically.
-static int metrics_truncate(const char *path, int step, Err *e) {
+int trainer_trim_log(const char *path, int step, Err *e) {
     if (!file_exists(path)) return 0;
     char *text;
     size_t len, out = 0;
@@ -103,14 +104,65 @@ static int state_try(const char *path, const Trainer *t, uint64_t fp, TrainState
     return -1;
 }
 
+// dir/name exists.
+static int in_dir(const char *dir, const char *name) {
+    char p[4200];
+    return snprintf(p, sizeof p, "%s/%s", dir, name) < (int)sizeof p && file_exists(p);
+}
+
+typedef enum { FOLDER_EMPTY, FOLDER_MODEL, FOLDER_RUN } FolderKind;
+
+// What dir holds. A train_state.next.bin without train_state.bin is a first checkpoint:
+// complete (resumable) once config.json and model.safetensors are both in place, else
+// cut short before any checkpoint existed (a fresh run starts over).
+static FolderKind folder_kind(const char *dir, const char **state_file) {
+    int next = in_dir(dir, "train_state.next.bin");
+    int cfg = in_dir(dir, "config.json"), weights = in_dir(dir, "model.safetensors");
+    *state_file = "train_state.bin";
+    if (in_dir(dir, "train_state.bin")) return FOLDER_RUN;
+    *state_file = "train_state.next.bin";
+    if (next) return cfg && weights ? FOLDER_RUN : FOLDER_EMPTY;
+    return cfg || weights ? FOLDER_MODEL : FOLDER_EMPTY;
+}
+
 int trainer_can_resume(const char *out_dir, Err *e) {
-    char a[4200], b[4200];
-    if (path_join(a, sizeof a, out_dir, "train_state.bin", e) ||
-        path_join(b, sizeof b, out_dir, "train_state.next.bin", e))
-        return -1;
-    if (!file_exists(a) && !file_exists(b))
-        return err_fmt(e, "%s: no train_state.bin: nothing to resume (start without --resume)", out_dir);
+    const char *state;
+    if (folder_kind(out_dir, &state) != FOLDER_RUN)
+        return err_fmt(e, "%s: no completed checkpoint (train_state.bin): nothing to resume (start without "
+                          "--resume)", out_dir);
     return 0;
+}
+
+int trainer_check_out(const char *out_dir, int force, Err *e) {
+    const char *state;
+    FolderKind k = folder_kind(out_dir, &state);
+    if (k == FOLDER_RUN && !force)
+        return err_fmt(e, "%s holds a training run already (%s): pass --resume to continue it, --force to start "
+                          "over, or choose another --out", out_dir, state);
+    if (k == FOLDER_MODEL && !force)
+        return err_fmt(e, "%s holds a model already (config.json, model.safetensors): pass --force to replace "
+                          "it, or choose another --out", out_dir);
+    return 0;
+}
+
+int trainer_claim_out(const char *out_dir, int force, Err *e) {
+    if (trainer_check_out(out_dir, force, e)) return -1;
+    char p[4200];
+    const char *stale[] = {"train_state.bin", "train_state.next.bin"};
+    for (int i = 0; i < 2; i++)
+        if (!path_join(p, sizeof p, out_dir, stale[i], NULL)) remove(p);
+    remove_stale_tmp(out_dir);
+    return 0;
+}
+
+int trainer_lock(const char *out_dir, Err *e) {
+    int fd = open(out_dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return err_fmt(e, "%s: cannot open the folder: %s", out_dir, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        close(fd);
+        return err_fmt(e, "%s: another o1p run is writing this folder (it holds the lock)", out_dir);
+    }
+    return fd;
 }
 
 // Finds and restores the state that belongs to the folder's weights.
@@ -164,7 +216,7 @@ static int trainer_restore(Trainer *t, Err *e) {
                        (unsigned long long)s.step, t->o.total_steps);
     }
     // Settle the folder on the chosen state before anything else is written.
-    if (which == 1 && rename(t->path_next, t->path_state) != 0) {
+    if (which == 1 && io_rename(t->path_next, t->path_state) != 0) {
         free(mom);
         free(vel);
         return err_fmt(e, "%s: cannot rename to %s: %s", t->path_next, t->path_state, strerror(errno));
@@ -180,7 +232,7 @@ static int trainer_restore(Trainer *t, Err *e) {
     t->data_pos = s.data_pos;
     t->tokens = t->start_tokens = (int64_t)s.extra[X_TOKENS];
     t->elapsed = t->elapsed0 = s.extra[X_ELAPSED];
-    return metrics_truncate(t->path_metrics, t->step, e);
+    return trainer_trim_log(t->path_metrics, t->step, e);
 }
 
 int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, const Tokenizer *tok,
@@ -191,21 +243,21 @@ int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, con
     t->m = m;
     t->opt = opt;
     t->saved_step = -1;
+    t->lock_fd = -1;
     t->rng = rng_seed(o->seed);
     const char *dir = o->out_dir;
     if (path_join(t->path_state, sizeof t->path_state, dir, "train_state.bin", e) ||
         path_join(t->path_next, sizeof t->path_next, dir, "train_state.next.bin", e) ||
         path_join(t->path_metrics, sizeof t->path_metrics, dir, "metrics.jsonl", e))
         return -1;
+    if (!o->resume && make_dirs(dir, e)) return -1;
+    if ((t->lock_fd = trainer_lock(dir, e)) < 0) return -1;
     if (o->resume) {
+        remove_stale_tmp(dir);
         if (trainer_restore(t, e)) return -1;
     } else {
-        if (file_exists(t->path_state) || file_exists(t->path_next))
-            return err_fmt(e, "%s holds a training run already (train_state.bin): pass --resume to "
-                              "continue it, or choose another --out",
-                           dir);
         char tpath[4200];
-        if (make_dirs(dir, e) || path_join(tpath, sizeof tpath, dir, "tokenizer.json", e)) return -1;
+        if (trainer_claim_out(dir, o->force, e) || path_join(tpath, sizeof tpath, dir, "tokenizer.json", e)) return -1;
         if (o->tokenizer_src ? copy_into_folder(o->tokenizer_src, dir, "tokenizer.json", e)
                              : tok && tok_save(tok, tpath, e))
             return -1;
@@ -250,7 +302,8 @@ int trainer_checkpoint(Trainer *t, Err *e) {
     free(mom);
     free(vel);
     if (rc || model_save(m, t->o.out_dir, e)) return -1;
-    if (rename(t->path_next, t->path_state) != 0)
+    fsync_parent(t->path_state);
+    if (io_rename(t->path_next, t->path_state) != 0)
         return err_fmt(e, "%s: cannot rename to %s: %s", t->path_next, t->path_state, strerror(errno));
     t->saved_step = t->step;
     return 0;
@@ -278,7 +331,7 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
             t->elapsed);
     if (!isnan(sm->eval_loss)) fprintf(t->metrics, ",\"eval_loss\":%.9g", sm->eval_loss);
     fputs("}\n", t->metrics);
-    if (fflush(t->metrics) != 0) return err_fmt(e, "%s: write failed: %s", t->path_metrics, strerror(errno));
+    if (io_flush(t->metrics) != 0) return err_fmt(e, "%s: write failed: %s", t->path_metrics, strerror(errno));
     if (!isfinite(sm->loss))
         return err_fmt(e, "%s: step %d: the loss is %g (diverged; lower --lr?)", t->o.stage, t->step, sm->loss);
     if (!isnan(sm->eval_loss) && !t->o.quiet) {
@@ -293,7 +346,8 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
 
 int trainer_finish(Trainer *t, Err *e) {
     if (t->saved_step != t->step && trainer_checkpoint(t, e)) return -1;
-    if (t->o.quiet && t->step == t->o.total_steps) return 0;
+    int stopped = interrupt_requested() ? 1 : 0;
+    if (t->o.quiet && t->step == t->o.total_steps) return stopped;
     progress_end(&t->progress);
     char took[32];
     format_duration(took, sizeof took, t->elapsed);
@@ -304,11 +358,13 @@ int trainer_finish(Trainer *t, Err *e) {
     else
         fprintf(stderr, "%s: done, %d steps, %lld tokens in %s; model in %s\n", t->o.stage, t->step,
                 (long long)t->tokens, took, t->o.out_dir);
-    return 0;
+    return stopped;
 }
 
 void trainer_close(Trainer *t) {
     interrupt_restore();
     if (t->metrics) fclose(t->metrics);
     t->metrics = NULL;
+    if (t->lock_fd >= 0) close(t->lock_fd);
+    t->lock_fd = -1;
 }

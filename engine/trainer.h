@@ -9,6 +9,11 @@
 // so any checkpoint can be used at once by generate/presample/eval, and the run
 // continued with --resume.
 //
+// A run holds an exclusive lock (flock) on the folder: a second run on it fails at once.
+// A fresh run refuses a folder that holds a run (pass --resume) or a model (config.json
+// or model.safetensors) unless forced; it removes their state files and the temporary
+// files of dead processes.
+//
 // Checkpoint protocol (every save_every steps, at the end, and on Ctrl-C). Each file is
 // written atomically, but a checkpoint is two of them (weights and state), so a crash
 // between the two writes must never leave a pair that does not belong together. The
@@ -19,7 +24,10 @@
 //   3. rename train_state.next.bin -> train_state.bin
 // Resume loads the weights and takes whichever of train_state.next.bin (crash between
 // 2 and 3) and train_state.bin (crash before 2) matches their fingerprint, so every crash
-// point leaves a resumable, consistent folder; a folder where neither matches (edited by
+// point leaves a resumable, consistent folder. Before the first checkpoint completes
+// there is no train_state.bin; a train_state.next.bin then counts only with both
+// config.json and model.safetensors in place (model_save renames the weights first),
+// else the same fresh command starts over. A folder where neither matches (edited by
 // hand) is refused with a message saying so. A corrupt state (bad magic, checksum,
 // parameter count) is refused before anything in the folder is touched.
 //
@@ -32,7 +40,8 @@
 // A stage opens it through engine/run.h (run_open) and calls, per optimizer step,
 // trainer_done, then trainer_step_done after optim_step; trainer_finish at the end.
 // Ctrl-C (SIGINT) or SIGTERM between or during a step sets a flag: the step in flight
-// completes, trainer_done() turns true, trainer_finish() saves and prints how to resume.
+// completes, trainer_done() turns true, trainer_finish() saves, prints how to resume and
+// returns 1 (the command line exits 130).
 // A second Ctrl-C kills at once (the folder stays consistent: see above).
 #ifndef O1P_TRAINER_H
 #define O1P_TRAINER_H
@@ -62,6 +71,7 @@ typedef struct {
     uint64_t seed;          // seeds the stage's RNG on a fresh run
     int quiet;              // no progress line or summary on stderr (an interruption is
                             // still reported)
+    int force;              // fresh run: replace a model or run the folder holds
     const char *tokenizer_src;  // fresh run: copy this tokenizer.json verbatim into out_dir
                                 // (else the Tokenizer given to trainer_open is saved)
 } TrainerOpts;
@@ -94,23 +104,34 @@ typedef struct {
     Progress progress;    // the clock since trainer_open and the terminal/log line rule
     double last_loss;     // for the progress line
     FILE *metrics;        // out_dir/metrics.jsonl, appended
+    int lock_fd;          // the folder, flock'ed while the run writes it (-1: none)
     char path_state[4200], path_next[4200], path_metrics[4200];
 } Trainer;
 
-// Opens the output folder. Fresh run (o->resume == 0): refuses a folder that already
-// holds a train_state.bin (it would be overwritten: "pass --resume or choose another
-// --out"), writes tokenizer.json (o->tokenizer_src copied, else tok saved; neither
+// Opens the output folder and locks it. Fresh run (o->resume == 0): trainer_claim_out,
+// then writes tokenizer.json (o->tokenizer_src copied, else tok saved; neither
 // when both are NULL) and starts an empty metrics.jsonl. Resume: m must hold the folder's weights (the stage
 // loads them with model_dir_load(out_dir)); the matching state is found (see the
 // protocol above), checked (stage, parameter count, signature) and restored into *opt
 // (moments, step), the RNG, data_pos and the counters; metrics.jsonl lines past the
 // restored step (from the steps that are now redone) are dropped. m must have gradients
 // allocated and opt be created for m. Installs the SIGINT/SIGTERM handlers.
+// trainer_close is safe after a failed trainer_open.
 int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, const Tokenizer *tok,
                  Err *e);
-// Whether out_dir holds a state to resume (train_state.bin or train_state.next.bin); the
-// error says "nothing to resume" otherwise. Stages call it before loading the folder.
+// Whether out_dir holds a completed checkpoint to resume; the error says "nothing to
+// resume" otherwise. Stages call it before loading the folder.
 int trainer_can_resume(const char *out_dir, Err *e);
+// Whether a fresh run (or `o1p init`) may write out_dir: not when it holds a run or a
+// model, unless force. The error names the file found. No side effects.
+int trainer_check_out(const char *out_dir, int force, Err *e);
+// trainer_check_out, then removes the folder's old state files and stale temporaries.
+int trainer_claim_out(const char *out_dir, int force, Err *e);
+// Takes the exclusive lock on out_dir (the fd to close), or fails naming the folder.
+int trainer_lock(const char *out_dir, Err *e);
+// Keeps the lines {"step":S,...} of a JSONL log with S <= step (the steps after it are
+// redone on resume) and drops a half-written last line; rewritten atomically.
+int trainer_trim_log(const char *path, int step, Err *e);
 // 1 when the run is complete, was interrupted (Ctrl-C, SIGTERM) or reached stop_at.
 int trainer_done(const Trainer *t);
 int trainer_interrupted(void);
@@ -121,8 +142,9 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e);
 int trainer_checkpoint(Trainer *t, Err *e);
 // Saves the final checkpoint (unless the last step's is already saved) and prints the
 // summary, or on interruption "interrupted at step S/N; saved; continue with --resume".
+// Returns 1 when interrupted (Ctrl-C, SIGTERM), 0 when done or stopped at stop_at.
 int trainer_finish(Trainer *t, Err *e);
-// Restores the default signal handlers and closes the metrics log.
+// Restores the default signal handlers, closes the metrics log and drops the lock.
 void trainer_close(Trainer *t);
 
 // data_pos <-> a Batcher position, for a batcher whose epochs hold `kept` examples

@@ -82,7 +82,7 @@ static int flush_blocks(Presampler *r, int force, Err *e) {
     }
     double t = wall_seconds();
     if ((wrote && t - r->last_sync >= 1.0) || force) {
-        if (fflush(r->f) || fsync(fileno(r->f)))
+        if (io_flush(r->f) || io_fsync(fileno(r->f)))
             return err_fmt(e, "%s: write failed: %s", r->o.out, strerror(errno));
         r->last_sync = t;
     }
@@ -251,7 +251,7 @@ static int open_output(Presampler *r, size_t keep, Err *e) {
     r->fd = -1;  // (closed with r->f)
     if (keep > 0) return 0;
     presample_write_header(r->f, &r->want);
-    if (fflush(r->f) || fsync(fileno(r->f))) return err_fmt(e, "%s: write failed: %s", out, strerror(errno));
+    if (io_flush(r->f) || io_fsync(fileno(r->f))) return err_fmt(e, "%s: write failed: %s", out, strerror(errno));
     return 0;
 }
 
@@ -264,7 +264,7 @@ Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e)
     }
     r->o = *o;
     r->fd = -1;
-    if (load_dataset(r, e) || find_resume_point(r, rep, e)) goto fail;
+    if (output_check(o->out, e) || load_dataset(r, e) || find_resume_point(r, rep, e)) goto fail;
     r->end = o->limit > 0 && o->limit < r->ds.n ? o->limit : r->ds.n;
     rep->n_problems = r->ds.n;
     rep->first = r->first;

@@ -17,10 +17,10 @@
 // Logs: the trainer's metrics.jsonl and OUT/prune_metrics.jsonl, a line per step with
 // loss, mean_r, frac_clipped, mean_adv, mean_length (of the trained samples), lr,
 // grad_norm and, every --eval-every steps (and at step 0), the held-out greedy accuracy
-// and solution length. After a resume the redone steps are appended again; a reader
-// keeps the last line of each step.
+// and solution length. A resume first cuts both logs back to the checkpoint's step.
 #include "prune.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +202,7 @@ static int objective_config(const PruneOpts *o, ObjectiveConfig *c, Err *e) {
 // prompts, and the objective's rows: prompt ++ pre-sample.
 static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *oc, const Kernels *k, Err *e) {
     const PruneOpts *o = P->o;
+    if (o->run.resume ? trainer_can_resume(o->out, e) : trainer_check_out(o->out, o->run.force, e)) return -1;
     if (run_load(&P->r, o->run.resume ? o->out : o->model, k, e) || presample_load(o->presample, &P->ps, e))
         return -1;
     const char *data_path = o->data ? o->data : P->ps.data_path;
@@ -386,7 +387,9 @@ static int open_logs(Prune *P, Err *e) {
     const PruneOpts *o = P->o;
     char path[4200];
     if (path_join(path, sizeof path, o->out, "prune_metrics.jsonl", e)) return -1;
-    if (!(P->plog = fopen(path, o->run.resume ? "a" : "w"))) return err_fmt(e, "%s: cannot open for writing", path);
+    if (o->run.resume && trainer_trim_log(path, P->r.tr.step, e)) return -1;
+    if (!(P->plog = fopen(path, o->run.resume ? "a" : "w")))
+        return err_fmt(e, "%s: cannot open for writing: %s", path, strerror(errno));
     P->eval_every = (int)o->eval_every;
     if (!o->eval_data) return 0;
     if (heldout_open(P, e)) return -1;
@@ -396,7 +399,7 @@ static int open_logs(Prune *P, Err *e) {
     double acc, len;
     if (heldout_run(P->r.m, P->r.tok, &P->ho, &acc, &len, e)) return -1;
     fprintf(P->plog, "{\"step\":0,\"heldout_acc\":%.6g,\"heldout_length\":%.6g}\n", acc, len);
-    fflush(P->plog);
+    if (io_flush(P->plog)) return err_fmt(e, "%s: write failed: %s", path, strerror(errno));
     if (!o->run.quiet)
         fprintf(stderr, "prune step 0 | held-out accuracy %.1f%%, mean length %.1f (%d problems)\n", 100 * acc, len,
                 P->ho.ds.n);
@@ -420,7 +423,7 @@ static int log_step(Prune *P, const StepMetrics *sm, double adv_sum, double len_
         }
     }
     fputs("}\n", P->plog);
-    fflush(P->plog);
+    if (io_flush(P->plog)) return err_fmt(e, "%s/prune_metrics.jsonl: write failed: %s", P->o->out, strerror(errno));
     return 0;
 }
 
@@ -471,8 +474,7 @@ int prune_run(const PruneOpts *o, Err *e) {
     if (load_rows(&P, ops, &oc, k, e) || open_run(&P, e) || reference(&P, e) || open_logs(&P, e)) goto done;
     while (!trainer_done(&P.r.tr))
         if (prune_step(&P, e)) goto done;
-    if (trainer_finish(&P.r.tr, e)) goto done;
-    rc = 0;
+    rc = trainer_finish(&P.r.tr, e);
 done:
     prune_free(&P);
     return rc;

@@ -27,6 +27,8 @@ typedef struct {
     RunOpts run;
 } PruneOpts;
 
+// 0 when done (or stopped at run.stop_at), 1 when interrupted (a resumable checkpoint
+// saved), -1 on error.
 int prune_run(const PruneOpts *o, Err *e);
 
 #endif

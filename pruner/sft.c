@@ -71,10 +71,7 @@ static int open_model(const SftOpts *o, Dataset *ds, const Kernels *k, TrainRun 
                       const char **tok_src, Err *e) {
     *tok_src = NULL;
     if (o->run.resume && trainer_can_resume(o->out, e)) return -1;
-    if (!o->run.resume && trainer_can_resume(o->out, NULL) == 0)  // before a long tokenizer training
-        return err_fmt(e, "%s holds a training run already (train_state.bin): pass --resume to continue it, or "
-                          "choose another --out",
-                       o->out);
+    if (!o->run.resume && trainer_check_out(o->out, o->run.force, e)) return -1;  // before a tokenizer training
     if (o->run.resume || o->model) {
         if (run_load(r, o->run.resume ? o->out : o->model, k, e)) return -1;
         if (o->run.resume) return 0;
@@ -188,8 +185,7 @@ int sft_run(const SftOpts *o, Err *e) {
     if (eval_every <= 0) eval_every = p.steps / 10 > 0 ? p.steps / 10 : 1;
     while (!trainer_done(&r.tr))
         if (sft_step(&r, &bt, &ev, eval_every, (int)o->eval_max, e)) goto done;
-    if (trainer_finish(&r.tr, e)) goto done;
-    rc = 0;
+    rc = trainer_finish(&r.tr, e);
 done:
     run_close(&r);
     batcher_free(&bt);

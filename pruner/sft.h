@@ -26,6 +26,8 @@ typedef struct {
     RunOpts run;
 } SftOpts;
 
+// 0 when done (or stopped at run.stop_at), 1 when interrupted (a resumable checkpoint
+// saved), -1 on error.
 int sft_run(const SftOpts *o, Err *e);
 
 #endif

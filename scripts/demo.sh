@@ -14,8 +14,10 @@
 #   6. report      OUT/table.md (the paper's Table 2 layout, per-level breakdowns),
 #                  OUT/levels.png, OUT/curves.png
 #
-# Every intermediate file is in OUT/work/. A stage whose output is complete is not run
-# again (delete OUT/work/STAGE.done to redo it), so an interrupted demo continues.
+# Every intermediate file is in OUT/work/. A stage is marked done (OUT/work/STAGE.done)
+# only when its command exits 0; a marked stage is not run again (delete the mark to redo
+# it). An interrupted demo (Ctrl-C: the stage exits 130 and the demo stops) continues
+# where it stopped: a training stage with a checkpoint resumes, presample appends.
 # Environment: O1P (the binary, default ./o1p), SEED (default 1), and the sizes below.
 # Your own task: TRAIN_DATA and TEST_DATA (JSON/JSONL with problem, answer and, for
 # training, solution; see README) replace the synthetic data; the held-out slice for the
@@ -60,6 +62,8 @@ elapsed() { local s=$(($(date +%s) - t_start)); printf '%dm%02ds' $((s / 60)) $(
 stage() { printf '\n== [%s] %s\n' "$(elapsed)" "$*"; }
 done_mark() { touch "$work/$1.done"; }
 is_done() { [ -f "$work/$1.done" ]; }
+# A training stage's folder: --resume when it holds a checkpoint, else started over.
+resume_or_clear() { if [ -e "$1/train_state.bin" ]; then echo --resume; else rm -rf "$1"; fi; }
 
 if [ -z "$config" ]; then
     config=$work/toy.json
@@ -98,9 +102,9 @@ fi
 
 if ! is_done sft; then
     stage "2/6 reference model: o1p sft --config $config (tokenizer trained first)"
-    rm -rf "$work/ref"
+    resume=$(resume_or_clear "$work/ref")
     # shellcheck disable=SC2086
-    $O1P sft --data "$work/train.jsonl" --config "$config" --out "$work/ref" --seed "$SEED" $sft_opts
+    $O1P sft --data "$work/train.jsonl" --config "$config" --out "$work/ref" --seed "$SEED" $sft_opts $resume
     done_mark sft
 fi
 
@@ -123,7 +127,7 @@ for obj in ppo sft-shortest dpo; do
     [ "$obj" = ppo ] && name=o1-pruner
     if ! is_done "prune_$name"; then
         stage "5/6 fine-tuning: o1p prune --objective $obj"
-        rm -rf "${work:?}/$name"
+        resume=$(resume_or_clear "$work/$name")
         # O1-Pruner's own options (O1_OPTS), and its held-out curve (plotted for it only)
         only=()
         # shellcheck disable=SC2206
@@ -131,7 +135,7 @@ for obj in ppo sft-shortest dpo; do
         # shellcheck disable=SC2086
         $O1P prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" \
             --objective "$obj" --out "$work/$name" --seed "$SEED" "${only[@]}" \
-            ${max_new_eval:+--eval-max-new $max_new_eval} $prune_opts
+            ${max_new_eval:+--eval-max-new $max_new_eval} $prune_opts $resume
         done_mark "prune_$name"
     fi
     if ! is_done "eval_$name"; then

@@ -98,7 +98,7 @@ for _ in $(seq 200); do
 done
 kill -INT "$pid"
 wait "$pid"
-check "Ctrl-C: exit 0" [ $? -eq 0 ]
+check "Ctrl-C: exit 130" [ $? -eq 130 ]
 check "Ctrl-C: says so" grep -q "interrupted at step" intr.err
 n=$(wc -l <intr/metrics.jsonl)
 check "Ctrl-C: stopped early ($n of 40 steps)" [ "$n" -lt 40 ]
