@@ -27,7 +27,9 @@ int config_write(FILE *f, const Config *c, const char *name, Err *e);
 
 // Loads dir/config.json and the weights onto backend k (m is created here).
 int model_load(Model *m, const char *dir, const Kernels *k, Err *e);
-// Writes dir/config.json and dir/model.safetensors (creating dir if needed).
+// Writes dir/config.json and dir/model.safetensors (creating dir if needed). Both are
+// written in full first, then model.safetensors is renamed into place, then config.json
+// (engine/trainer.h counts a first checkpoint complete once both are there).
 int model_save(const Model *m, const char *dir, Err *e);
 
 // ---- safetensors, the format on its own (`o1p dump` uses it too) ------------------

@@ -237,7 +237,7 @@ int model_save(const Model *m, const char *dir, Err *e) {
             goto done;
         }
     // both files are written and flushed before either is renamed into place: a
-    // failure leaves the old checkpoint as it was
+    // failure leaves the old checkpoint as it was; the weights go first (model/io.h)
     if (make_dirs(dir, e) || atomic_open(&st, st_path, e) ||
         st_write_f32_stream(st.f, st_path, n, names, ndims, (const int64_t(*)[8])shapes, data,
                             e) ||

@@ -15,8 +15,8 @@ export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
-"$O1P" data synth --n 8 --levels 1 --out data.jsonl >/dev/null
-"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null
+"$O1P" data synth --n 8 --levels 1 --out data.jsonl >/dev/null 2>&1
+"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null 2>&1
 cat >cfg.json <<'EOF'
 {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 300, "hidden_size": 32,
  "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2,
