@@ -16,7 +16,8 @@ static int tok_train_cmd(int argc, char **argv) {
     int no_nfc = 0;
     Opt opts[] = {
         {"data", OPT_STR, &data, "training text (any bytes)"},
-        {"vocab", OPT_INT, &vocab, "vocabulary size, including 256 bytes and 3 special tokens"},
+        {"vocab", OPT_INT, &vocab, "vocabulary size, including 256 bytes and 3 special tokens",
+         .min = 1, .max = 1 << 24},
         {"out", OPT_STR, &out, "tokenizer.json to write"},
         {"pattern", OPT_STR, &pattern, "pre-tokenizer split pattern: qwen2 (default), llama3, gpt2"},
         {"no-nfc", OPT_FLAG, &no_nfc, "do not NFC-normalize"},
@@ -32,7 +33,6 @@ static int tok_train_cmd(int argc, char **argv) {
     else if (!strcmp(pattern, "gpt2")) o.pretok = TOK_PRE_GPT2;
     else return cli_usage_error("tok train", "unknown --pattern '%s' (qwen2, llama3, gpt2)", pattern);
     o.nfc = !no_nfc;
-    if (vocab > (1 << 24)) return cli_usage_error("tok train", "--vocab %ld is too large", vocab);
     Err e;
     char *text;
     size_t len;

@@ -121,6 +121,14 @@ const ObjectiveOps *objective_find(const char *name, Err *e) {
     return NULL;
 }
 
+int objective_ratio_find(const char *name, RatioMode *out, Err *e) {
+    if (!strcmp(name, "token")) *out = RATIO_TOKEN_MEAN;
+    else if (!strcmp(name, "seq")) *out = RATIO_SEQ;
+    else if (!strcmp(name, "per-token")) *out = RATIO_PER_TOKEN;
+    else return err_fmt(e, "--ratio must be token, seq or per-token, not '%s'", name);
+    return 0;
+}
+
 int objective_open(Objective *ob, const ObjectiveOps *ops, const ObjectiveConfig *c, const RewardInput *in, int k,
                    const char *src, Err *e) {
     memset(ob, 0, sizeof *ob);

@@ -183,10 +183,7 @@ static void prune_free(Prune *P) {
 // The objective's options (--ratio by name).
 static int objective_config(const PruneOpts *o, ObjectiveConfig *c, Err *e) {
     RatioMode ratio;
-    if (!strcmp(o->ratio, "token")) ratio = RATIO_TOKEN_MEAN;
-    else if (!strcmp(o->ratio, "seq")) ratio = RATIO_SEQ;
-    else if (!strcmp(o->ratio, "per-token")) ratio = RATIO_PER_TOKEN;
-    else return err_fmt(e, "--ratio must be token, seq or per-token, not '%s'", o->ratio);
+    if (objective_ratio_find(o->ratio, &ratio, e)) return -1;
     RewardConfig rc = reward_defaults();
     rc.lambda = o->lambda;
     rc.m = (int)o->m;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# tests/test_inputs.sh -- inputs that are wrong alone (numbers out of range, nan, inf,
+# unknown names) are usage errors (exit 2) before anything runs; inputs that are valid
+# alone but do not belong together (a model vocab past the tokenizer's, pre-samples of
+# another dataset or model, results of different datasets) fail clearly or are handled.
+# Usage: tests/test_inputs.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
+set -u
+build=${1:-build}
+. tests/lib.sh "$build"
+export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+
+# Numbers: out of range, wrapped, nan, inf -- usage errors naming the option.
+usage() {  # description option-fragment command...
+    local what=$1 msg=$2
+    shift 2
+    expect_fail "$what" 2 "$msg" "$O1P" "$@"
+}
+usage "threads past the limit" "'--threads' expects an integer in [0, 1024]" sft --threads 100000 --data d --out o
+usage "steps past an int" "'--steps' expects an integer" sft --steps 4294967297 --data d --out o
+usage "epochs 1e300" "'--epochs' expects a finite number" sft --epochs 1e300 --data d --out o
+usage "lr inf" "'--lr' expects a finite number" sft --lr inf --data d --out o
+usage "grad-clip nan" "'--grad-clip' expects a finite number" sft --grad-clip nan --data d --out o
+usage "grad-clip -1" "'--grad-clip' expects a finite number in [0" prune --grad-clip -1
+usage "eval-frac 1" "'--eval-frac' expects a finite number in [0, 1)" sft --eval-frac 1 --data d --out o
+usage "lambda nan" "'--lambda' expects a finite number" prune --lambda nan --model m --presample p --out o
+usage "prune epochs past the limit" "'--epochs'" prune --epochs 1e300 --model m --presample p --out o
+usage "objective foo" "--objective must be ppo, sft-shortest or dpo, not 'foo'" \
+    prune --objective foo --model m --presample p --out o
+usage "ratio foo" "--ratio must be token, seq or per-token" prune --ratio foo --model m --presample p --out o
+usage "presample max-new past an int" "'--max-new' expects an integer" \
+    presample --max-new 4294967297 --model m --data d --k 2 --out o
+usage "presample limit past an int" "'--limit' expects an integer" \
+    presample --limit 4294967297 --model m --data d --k 2 --out o
+usage "presample top-p 0" "'--top-p' expects a finite number in (0, 1]" \
+    presample --top-p 0 --model m --data d --k 2 --out o
+usage "eval temperature -1" "'--temperature' expects a finite number in [0" eval --temperature -1
+usage "eval max-new -5" "'--max-new' expects an integer in [0" eval --max-new -5
+usage "eval k 0" "'--k' expects an integer in [1" eval --k 0
+usage "generate temperature nan" "'--temperature'" generate --temperature nan --model m --prompt p
+usage "tok train vocab past the limit" "'--vocab'" tok train --vocab 99999999 --data d --out o
+usage "data synth n past the limit" "'--n'" data synth --n 10000001 --out o
+usage "an integer with junk" "expects an integer" sft --steps 12x --data d --out o
+usage "a number with junk" "expects a finite number" sft --lr 1e-3x --data d --out o
+
+summary
