@@ -91,7 +91,8 @@ static int stream_answer(ModelDir *md, const TokIds *ids, const GenArgs *a, Err 
     int room = md->m.cfg.max_seq_len - (int)ids->n;
     int n_new = a->max_new > 0 && a->max_new < room ? (int)a->max_new : room;
     int32_t stop[2];
-    SamplerOpts so = {1, (int)ids->n + n_new, 256, stop, chat_stop_ids(&md->chat, stop)};
+    SamplerOpts so = {1, (int)ids->n + n_new, 256, stop, chat_stop_ids(&md->chat, stop),
+                      model_dir_sample_ids(md, a->model, a->quiet)};
     Sampler *s = sampler_create(&md->m, &so, e);
     if (!s) return -1;
     SampleRequest req = {ids->ids, (int)ids->n, 1, n_new, (float)a->temperature, (int)a->top_k, (float)a->top_p,

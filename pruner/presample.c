@@ -223,7 +223,8 @@ static int plan_requests(Presampler *r, Err *e) {
         if (r->ts.ex[i].prompt_len > max_p) max_p = r->ts.ex[i].prompt_len;
     int max_len = o->max_new > 0 && max_p + o->max_new < ctx ? max_p + o->max_new : ctx;
     int32_t stop[2];
-    SamplerOpts so = {o->slots, max_len, 256, stop, chat_stop_ids(&r->md.chat, stop)};
+    SamplerOpts so = {o->slots, max_len, 256, stop, chat_stop_ids(&r->md.chat, stop),
+                      model_dir_sample_ids(&r->md, o->model, o->quiet)};
     r->s = sampler_create(&r->md.m, &so, e);
     if (!r->s) return -1;
     r->reqs = calloc((size_t)n_run, sizeof *r->reqs);

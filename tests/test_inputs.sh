@@ -45,4 +45,27 @@ usage "data synth n past the limit" "'--n'" data synth --n 10000001 --out o
 usage "an integer with junk" "expects an integer" sft --steps 12x --data d --out o
 usage "a number with junk" "expects a finite number" sft --lr 1e-3x --data d --out o
 
+# A model whose vocab_size (400) is padded past its tokenizer's 300 tokens: sampling
+# never draws the padded ids, and says so once.
+"$O1P" data synth --n 6 --levels 1-2 --out data.jsonl 2>/dev/null
+"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json 2>/dev/null
+cat >cfg.json <<'CFG'
+{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 400, "hidden_size": 32,
+ "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+ "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": true}
+CFG
+"$O1P" init --config cfg.json --out padded --tokenizer tok.json >/dev/null
+ps_padded() { "$O1P" presample --model padded --data data.jsonl --k 4 --max-new 40 --temperature 2 --top-p 1 "$@"; }
+check "presample on a padded vocab" ps_padded --out pad.jsonl --quiet
+check "... no sampled id past the tokenizer's" /usr/bin/python3 -c "
+import json, sys
+lines = [json.loads(l) for l in open('pad.jsonl')][1:]
+ids = [t for l in lines if 'ids' in l for t in l['ids']]
+sys.exit(not (len(ids) > 0 and max(ids) < 300))"
+expect_fail "... the note names the model and the masked ids" 0 "padded: the model's vocab_size is 400, its tokenizer has 300 tokens; ids 300..399 are never sampled" \
+    ps_padded --out pad2.jsonl
+check "generate on a padded vocab" "$O1P" generate --model padded --prompt "Start with 5." --temperature 2 --max-new 40
+expect_fail "eval on a padded vocab" 0 "ids 300..399 are never sampled" \
+    "$O1P" eval --model padded --data data.jsonl --k 2 --temperature 2 --max-new 40 --out ev.json
+
 summary
