@@ -56,6 +56,9 @@ int cmd_presample(int argc, char **argv) {
     PresampleReport rep;
     Presampler *p = presample_open(&o, &rep, &e);
     if (!p) return cli_fail(&e);
+    if (rep.unverified)
+        fprintf(stderr, "presample: warning: %s records no fingerprints (an older o1p): its model and dataset are "
+                        "not checked against --model and --data\n", o.out);
     if (rep.first >= rep.end) {
         if (!o.quiet)
             fprintf(stderr, "presample: %s already holds problems 0..%d of %d\n", o.out, rep.first - 1, rep.n_problems);

@@ -32,11 +32,10 @@ static int alloc_ref_tok(Objective *ob, const RewardInput *in, Err *e) {
 // ---- ppo: the kept samples of reward_compute, with their advantages -------------------
 
 static int ppo_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
-    (void)src;
     const RewardConfig *rc = &ob->c.reward;
     // reward_compute keeps the same number of samples of every problem, consecutive
     int per_problem = rc->m <= 0 || rc->m > k ? k : rc->m;
-    if (reward_compute(rc, in, &ob->rw, e)) return -1;
+    if (reward_compute(rc, in, &ob->rw, e)) return err_wrap(e, "%s", src);
     int rpu = ob->c.group ? per_problem : 1;
     if (alloc_rows(ob, ob->rw.n / rpu, rpu, e)) return -1;
     ob->adv = malloc((size_t)ob->rw.n * sizeof(double));

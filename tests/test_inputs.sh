@@ -68,4 +68,40 @@ check "generate on a padded vocab" "$O1P" generate --model padded --prompt "Star
 expect_fail "eval on a padded vocab" 0 "ids 300..399 are never sampled" \
     "$O1P" eval --model padded --data data.jsonl --k 2 --temperature 2 --max-new 40 --out ev.json
 
+# Pre-samples and their sources: resume and prune check the fingerprints of the weights,
+# the tokenizer and the dataset recorded in the header.
+sed 's/"vocab_size": 400/"vocab_size": 300/' cfg.json >cfg300.json
+"$O1P" init --config cfg300.json --out ref --tokenizer tok.json >/dev/null
+"$O1P" init --config cfg300.json --out other --tokenizer tok.json --seed 2 >/dev/null
+"$O1P" data synth --n 6 --levels 1-2 --seed 9 --out data9.jsonl 2>/dev/null
+ps_ref() { "$O1P" presample --model ref --data data.jsonl --k 2 --max-new 20 --quiet "$@"; }
+ps_ref --out ps.jsonl --limit 2
+check "the header records the fingerprints" grep -q '"weights_fnv1a": "[0-9a-f]\{16\}", "tokenizer_fnv1a": "[0-9a-f]\{16\}", "data_fnv1a": "[0-9a-f]\{16\}"}' ps.jsonl
+cp ps.jsonl ps.orig
+cp -r ref ref.orig && cp other/model.safetensors ref/
+expect_fail "resume after the folder's weights changed" 1 "ps.jsonl was pre-sampled from other model weights" \
+    ps_ref --out ps.jsonl
+check "... the file is untouched" cmp ps.jsonl ps.orig
+rm -rf ref && cp -r ref.orig ref
+cp data.jsonl data.orig && cp data9.jsonl data.jsonl
+expect_fail "resume after the dataset changed (same problem count)" 1 "was pre-sampled from another dataset" \
+    ps_ref --out ps.jsonl
+cp data.orig data.jsonl
+check "... the file is untouched" cmp ps.jsonl ps.orig
+ps_ref --out ps.jsonl
+check "resume with the same sources completes the file" test "$(grep -c '"summary"' ps.jsonl)" -eq 6
+sed '1s/, "weights_fnv1a".*}$/}/' ps.orig >old.jsonl
+expect_fail "a file without fingerprints resumes, with a warning" 0 "old.jsonl records no fingerprints" \
+    ps_ref --out old.jsonl
+check "... to the same samples" cmp <(tail -n +2 old.jsonl) <(tail -n +2 ps.jsonl)
+pr() { "$O1P" prune --presample ps.jsonl --out "$@" --epochs 1 --batch 4 --eval-n 0 --quiet; }
+expect_fail "prune --data of another dataset with as many problems" 1 "was pre-sampled from another dataset" \
+    pr p1 --model ref --data data9.jsonl
+expect_fail "prune --model with other weights" 1 "was pre-sampled from other model weights" pr p2 --model other
+expect_fail "prune of an older file warns" 0 "old.jsonl records no fingerprints" \
+    "$O1P" prune --presample old.jsonl --out p3 --model ref --epochs 1 --batch 4 --eval-n 0 --quiet
+sed '2s/"length": [0-9]*,/"length": 0,/; 2s/"ids": \[[0-9,]*\]/"ids": []/' ps.jsonl >len0.jsonl
+expect_fail "a sample of length 0 names the file and line" 1 "len0.jsonl: line 2: \"length\" = 0" \
+    "$O1P" prune --presample len0.jsonl --out p4 --model ref --epochs 1 --batch 4 --eval-n 0 --quiet
+
 summary
