@@ -23,8 +23,14 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// Reads a comma-separated list of eval JSON files.
-static int read_runs(const char *list, EvalResult **out, int *n, Err *e) {
+// The dataset of a table: that of the first results file read (path).
+typedef struct {
+    char dataset[256], path[4096];
+} TableDataset;
+
+// Reads a comma-separated list of eval JSON files, each of which must hold results on
+// td's dataset (the first file read sets it).
+static int read_runs(const char *list, EvalResult **out, int *n, TableDataset *td, Err *e) {
     *out = NULL;
     *n = 0;
     char *copy = strdup(list), *save = NULL;
@@ -43,7 +49,15 @@ static int read_runs(const char *list, EvalResult **out, int *n, Err *e) {
             rc = -1;
             break;
         }
-        (*n)++;
+        const char *ds = (*out)[(*n)++].dataset;
+        if (!*td->path) {
+            snprintf(td->dataset, sizeof td->dataset, "%s", ds);
+            snprintf(td->path, sizeof td->path, "%s", p);
+        } else if (strcmp(ds, td->dataset)) {
+            rc = err_fmt(e, "%s holds results on dataset '%s', %s on '%s': one table compares one dataset", p, ds,
+                         td->path, td->dataset);
+            break;
+        }
     }
     free(copy);
     return rc;
@@ -59,7 +73,8 @@ static int table_mode(const char *out, const char *baseline, const char *results
     Err e;
     EvalResult *runs = NULL, *bases = NULL;
     int n_runs = 0, n_bases = 0, rc = 1;
-    if (read_runs(results, &runs, &n_runs, &e) || (baseline && read_runs(baseline, &bases, &n_bases, &e))) {
+    TableDataset td = {{0}, {0}};
+    if (read_runs(results, &runs, &n_runs, &td, &e) || (baseline && read_runs(baseline, &bases, &n_bases, &td, &e))) {
         cli_fail(&e);
         goto done;
     }

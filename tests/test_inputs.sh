@@ -104,4 +104,13 @@ sed '2s/"length": [0-9]*,/"length": 0,/; 2s/"ids": \[[0-9,]*\]/"ids": []/' ps.js
 expect_fail "a sample of length 0 names the file and line" 1 "len0.jsonl: line 2: \"length\" = 0" \
     "$O1P" prune --presample len0.jsonl --out p4 --model ref --epochs 1 --batch 4 --eval-n 0 --quiet
 
+# eval --table: one table, one dataset.
+"$O1P" eval --model ref --data data.jsonl --max-new 10 --out evr.json --quiet >/dev/null
+"$O1P" eval --model ref --data data9.jsonl --max-new 10 --out ev9.json --quiet >/dev/null
+expect_fail "a table of results on two datasets" 1 "ev9.json holds results on dataset 'data9', evr.json on 'data'" \
+    "$O1P" eval --table t.md --results evr.json,ev9.json
+expect_fail "a baseline of another dataset" 1 "ev9.json holds results on dataset 'data9', evr.json on 'data'" \
+    "$O1P" eval --table t.md --results evr.json --baseline ev9.json
+check "results and baseline on one dataset" "$O1P" eval --table t.md --results evr.json --baseline ev.json
+
 summary
