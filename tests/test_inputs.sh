@@ -113,4 +113,28 @@ expect_fail "a baseline of another dataset" 1 "ev9.json holds results on dataset
     "$O1P" eval --table t.md --results evr.json --baseline ev9.json
 check "results and baseline on one dataset" "$O1P" eval --table t.md --results evr.json --baseline ev.json
 
+# tok train: refuses an empty or non-UTF-8 text naming the file and offset; a dataset
+# trains on its texts, not its JSON syntax.
+: >empty.txt
+expect_fail "tok train on an empty file" 1 "empty.txt: empty" "$O1P" tok train --data empty.txt --vocab 300 --out x.json
+printf 'hello \xff world' >bad.txt
+expect_fail "tok train on non-UTF-8" 1 "bad.txt: byte offset 6: 0xFF is not valid UTF-8" \
+    "$O1P" tok train --data bad.txt --vocab 300 --out x.json
+check "... no tokenizer written" test ! -e x.json
+check "tok train on a JSONL dataset learns no JSON syntax" /usr/bin/python3 -c "
+import json, sys
+v = json.load(open('tok.json'))['model']['vocab']
+sys.exit(any('\":' in k or 'Ġ\"' in k for k in v))"
+python3 - <<'PY'
+import json
+t = json.load(open('tok.json'))
+t['added_tokens'].append({'id': 5, 'content': '<|x|>', 'single_word': False, 'lstrip': False, 'rstrip': False,
+                          'normalized': False, 'special': True})
+json.dump(t, open('collide.json', 'w'))
+PY
+expect_fail "an added token on a vocab entry's id says what collides" 1 'the added token "<|x|>" has id 5, which the vocab gives to' \
+    bash -c "echo 1 | '$O1P' tok decode --tokenizer collide.json"
+expect_fail "tok train past the file size limit says why" 1 "write failed: File too large" \
+    bash -c "ulimit -f 4; trap '' XFSZ; '$O1P' tok train --data data.jsonl --vocab 300 --out big.json"
+
 summary
