@@ -43,7 +43,7 @@ static int on_step(void *user, const SamplerStats *st) {
 // counted after the first step; *prefill gets the first step's prompt tokens/s.
 static double bench_sampler(Model *m, const int32_t *prompt, int P, int K, int NEW, double *prefill) {
     Err e;
-    SamplerOpts so = {K, P + NEW, 256, NULL, 0};
+    SamplerOpts so = {K, P + NEW, 256, NULL, 0, 0};
     Sampler *s = sampler_create(m, &so, &e);
     if (!s) die(&e);
     SampleRequest r = {prompt, P, K, NEW, 0, 0, 1, 1, 0};

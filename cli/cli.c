@@ -2,6 +2,8 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,29 @@ static void print_opts(const char *cmd, const char *synopsis, const Opt *opts) {
     }
 }
 
+// Parses v into o->out within o's range. Returns 0, or 2 after printing the usage error.
+static int parse_number(const char *cmd, const char *a, const Opt *o, const char *v) {
+    int whole = o->min == 0 && o->max == 0;  // no range given
+    char *end;
+    errno = 0;
+    if (o->type == OPT_INT) {
+        double lo = whole ? INT_MIN : o->min, hi = whole ? INT_MAX : o->max;
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end || x < lo || x > hi)
+            return cli_usage_error(cmd, "option '%s' expects an integer in [%.0f, %.0f], got '%s'", a, lo, hi, v);
+        *(long *)o->out = x;
+        return 0;
+    }
+    double lo = whole ? -HUGE_VAL : o->min, hi = whole ? HUGE_VAL : o->max;
+    double x = strtod(v, &end);
+    int in = x >= lo && x <= hi && !(o->open & OPT_GT && x == lo) && !(o->open & OPT_LT && x == hi);
+    if (end == v || *end || !isfinite(x) || !in)
+        return cli_usage_error(cmd, "option '%s' expects a finite number in %s%g, %g%s, got '%s'", a,
+                               o->open & OPT_GT ? "(" : "[", lo, hi, o->open & OPT_LT ? ")" : "]", v);
+    *(double *)o->out = x;
+    return 0;
+}
+
 int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -47,19 +72,10 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
         }
         if (i + 1 >= argc) return cli_usage_error(cmd, "option '%s' needs a value", a);
         const char *v = argv[++i];
-        char *end;
-        errno = 0;
-        if (o->type == OPT_STR) {
+        if (o->type == OPT_STR)
             *(const char **)o->out = v;
-        } else if (o->type == OPT_INT) {
-            long x = strtol(v, &end, 10);
-            if (errno || end == v || *end) return cli_usage_error(cmd, "option '%s' expects an integer, got '%s'", a, v);
-            *(long *)o->out = x;
-        } else {
-            double x = strtod(v, &end);
-            if (errno || end == v || *end) return cli_usage_error(cmd, "option '%s' expects a number, got '%s'", a, v);
-            *(double *)o->out = x;
-        }
+        else if (parse_number(cmd, a, o, v))
+            return 2;
     }
     return OPT_RUN;
 }
@@ -67,11 +83,15 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
 int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpts *run, int argc, char **argv) {
     *run = (RunOpts){.device = "cpu", .log_every = 10};
     const Opt run_opts[] = {
-        {"save-every", OPT_INT, &run->save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)"},
-        {"log-every", OPT_INT, &run->log_every, "progress line every N steps when stderr is not a terminal (default 10)"},
-        {"threads", OPT_INT, &run->threads, "CPU threads (default: OMP_NUM_THREADS or all cores)"},
+        {"save-every", OPT_INT, &run->save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)",
+         .min = 0, .max = INT_MAX},
+        {"log-every", OPT_INT, &run->log_every, "progress line every N steps off a terminal (default 10)",
+         .min = 1, .max = INT_MAX},
+        {"threads", OPT_INT, &run->threads, "CPU threads, at most 1024 (default: OMP_NUM_THREADS or all cores)",
+         .min = 0, .max = 1024},
         {"device", OPT_STR, &run->device, "ref, cpu (default) or cuda"},
-        {"stop-at", OPT_INT, &run->stop_at, "stop after this step, resumable (time-boxed runs)"},
+        {"stop-at", OPT_INT, &run->stop_at, "stop after this step, resumable (time-boxed runs)",
+         .min = 0, .max = INT_MAX},
         {"resume", OPT_FLAG, &run->resume, "continue the run in --out (same options)"},
         {"quiet", OPT_FLAG, &run->quiet, "no progress output"},
     };
@@ -81,8 +101,5 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
     memcpy(all, opts, n * sizeof *opts);
     memcpy(all + n, run_opts, sizeof run_opts);
     all[n + k] = (Opt){0};
-    int rc = opt_parse(cmd, synopsis, all, argc, argv);
-    if (rc != OPT_RUN) return rc;
-    if (run->save_every < 0) return cli_usage_error(cmd, "--save-every must be >= 0");
-    return OPT_RUN;
+    return opt_parse(cmd, synopsis, all, argc, argv);
 }

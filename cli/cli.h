@@ -26,13 +26,21 @@ int cli_fail(const Err *e);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 // A tiny option parser: options are "--name value" or "--flag". Each command declares
-// its options in a table; unknown options and missing values are usage errors.
+// its options in a table with the range of each number; unknown options, missing values
+// and numbers out of range (or nan, inf) are usage errors.
+// A table entry is {name, type, out, help}, a number's range added as designated fields
+// (.min, .max, .open), which strings and flags leave out.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_FLAG } OptType;
+enum { OPT_GT = 1, OPT_LT = 2 };  // Opt.open (OPT_FLOAT): x > min, x < max
 typedef struct {
     const char *name;  // without the dashes
     OptType type;
     void *out;         // const char **, long *, double *, int *
     const char *help;
+    double min, max;   // accepted range, bounds included; both 0: what fits an int
+                       // (OPT_INT), any finite number (OPT_FLOAT)
+    int open;          // OPT_GT | OPT_LT: bounds excluded
 } Opt;
 // Parses argv[1..argc) against opts. Returns OPT_RUN when the command should run, else
 // its exit code: 0 after --help (printed), 2 on a usage error (printed).
@@ -41,7 +49,7 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
 
 // opt_parse over opts followed by the run options of every training stage (device,
 // checkpoints, logging, resume: engine/run.h), which fill *run (set to their defaults
-// first). Returns as opt_parse; a negative --save-every is a usage error.
+// first). Returns as opt_parse.
 int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpts *run, int argc, char **argv);
 
 #endif

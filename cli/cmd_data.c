@@ -1,6 +1,7 @@
 // cli/cmd_data.c -- `o1p data`:
 //   o1p data synth   writes the synthetic long-thought dataset (data/synth.h)
 //   o1p data stats   per level: solution length, redundant fraction, solutions graded correct
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,8 @@ static int data_synth(int argc, char **argv) {
     long n = -1, seed = 1;
     const char *levels = "1-5", *split = "train", *out = NULL;
     Opt opts[] = {
-        {"n", OPT_INT, &n, "number of examples (required)"},
-        {"seed", OPT_INT, &seed, "seed (default 1); same seed, same file"},
+        {"n", OPT_INT, &n, "number of examples (required)", .min = 0, .max = 10000000},
+        {"seed", OPT_INT, &seed, "seed (default 1); same seed, same file", .min = 0, .max = INT_MAX},
         {"levels", OPT_STR, &levels, "difficulty levels, N or A-B within 1-5 (default 1-5)"},
         {"split", OPT_STR, &split, "train or test (default train); the splits share no problem"},
         {"out", OPT_STR, &out, "JSONL file to write (required)"},
@@ -41,7 +42,6 @@ static int data_synth(int argc, char **argv) {
                        opts, argc, argv);
     if (rc != OPT_RUN) return rc;
     if (n < 0 || !out) return cli_usage_error("data synth", "--n and --out are required");
-    if (n > 10000000) return cli_usage_error("data synth", "--n %ld: at most 10000000", n);
     SynthConfig cfg = {.seed = (uint64_t)seed};
     if (parse_levels(levels, &cfg.level_min, &cfg.level_max))
         return cli_usage_error("data synth", "--levels '%s': expected N or A-B within 1-%d", levels,

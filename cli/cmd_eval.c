@@ -1,6 +1,7 @@
 // cli/cmd_eval.c -- `o1p eval`: evaluates a model (and a baseline) on a dataset into a
 // results JSON and Markdown tables; or, in table mode, builds one table from results
 // files (pruner/eval.h).
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,14 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// Reads a comma-separated list of eval JSON files.
-static int read_runs(const char *list, EvalResult **out, int *n, Err *e) {
+// The dataset of a table: that of the first results file read (path).
+typedef struct {
+    char dataset[256], path[4096];
+} TableDataset;
+
+// Reads a comma-separated list of eval JSON files, each of which must hold results on
+// td's dataset (the first file read sets it).
+static int read_runs(const char *list, EvalResult **out, int *n, TableDataset *td, Err *e) {
     *out = NULL;
     *n = 0;
     char *copy = strdup(list), *save = NULL;
@@ -42,7 +49,15 @@ static int read_runs(const char *list, EvalResult **out, int *n, Err *e) {
             rc = -1;
             break;
         }
-        (*n)++;
+        const char *ds = (*out)[(*n)++].dataset;
+        if (!*td->path) {
+            snprintf(td->dataset, sizeof td->dataset, "%s", ds);
+            snprintf(td->path, sizeof td->path, "%s", p);
+        } else if (strcmp(ds, td->dataset)) {
+            rc = err_fmt(e, "%s holds results on dataset '%s', %s on '%s': one table compares one dataset", p, ds,
+                         td->path, td->dataset);
+            break;
+        }
     }
     free(copy);
     return rc;
@@ -59,7 +74,8 @@ static int table_mode(const char *out, const char *baseline, const char *results
     EvalResult *runs = NULL, *bases = NULL;
     int n_runs = 0, n_bases = 0, rc = 1;
     if (output_check(out, &e)) return cli_fail(&e);
-    if (read_runs(results, &runs, &n_runs, &e) || (baseline && read_runs(baseline, &bases, &n_bases, &e))) {
+    TableDataset td = {{0}, {0}};
+    if (read_runs(results, &runs, &n_runs, &td, &e) || (baseline && read_runs(baseline, &bases, &n_bases, &td, &e))) {
         cli_fail(&e);
         goto done;
     }
@@ -154,7 +170,7 @@ static int write_tables(const EvalArgs *a, const EvalResult *r, const EvalResult
 // Parses the options into *a. Returns as opt_parse.
 static int parse_args(int argc, char **argv, EvalArgs *a) {
     long k = 1, max_new = 0, seed = 1;
-    double temperature = -1, top_p = 1.0;
+    double temperature = -1, top_p = 1.0;  // temperature -1: not given
     int quiet = 0;
     *a = (EvalArgs){.device = "cpu", .slots = 16};
     Opt opts[] = {
@@ -163,13 +179,15 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         {"out", OPT_STR, &a->out, "results JSON to write; the tables go to the same name with .md (required)"},
         {"baseline", OPT_STR, &a->baseline, "baseline for AES: a model folder (evaluated too) or an eval JSON"},
         {"name", OPT_STR, &a->name, "the model's name in the tables (default: the folder's name)"},
-        {"k", OPT_INT, &k, "samples per problem (default 1: greedy, the paper's protocol)"},
-        {"temperature", OPT_FLOAT, &temperature, "sampling temperature (default 0 for k = 1, else 0.5)"},
-        {"top-p", OPT_FLOAT, &top_p, "nucleus sampling (default 1: off)"},
-        {"max-new", OPT_INT, &max_new, "most tokens generated per problem (default: the context)"},
-        {"limit", OPT_INT, &a->limit, "evaluate the first N problems only"},
-        {"slots", OPT_INT, &a->slots, "sequences decoded together (default 16)"},
-        {"seed", OPT_INT, &seed, "sampling seed (default 1)"},
+        {"k", OPT_INT, &k, "samples per problem (default 1: greedy, the paper's protocol)", .min = 1, .max = 100000},
+        {"temperature", OPT_FLOAT, &temperature, "sampling temperature (default 0 for k = 1, else 0.5)",
+         .min = 0, .max = 1e3},
+        {"top-p", OPT_FLOAT, &top_p, "nucleus sampling (default 1: off)", .min = 0, .max = 1, .open = OPT_GT},
+        {"max-new", OPT_INT, &max_new, "most tokens generated per problem (default: the context)",
+         .min = 0, .max = INT_MAX},
+        {"limit", OPT_INT, &a->limit, "evaluate the first N problems only", .min = 0, .max = INT_MAX},
+        {"slots", OPT_INT, &a->slots, "sequences decoded together (default 16)", .min = 1, .max = 4096},
+        {"seed", OPT_INT, &seed, "sampling seed (default 1)", .min = 0, .max = INT_MAX},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
         {"device", OPT_STR, &a->device, "ref, cpu (default) or cuda"},
         {"table", OPT_STR, &a->table, "table mode: write the Markdown table of --results vs --baseline here"},
@@ -194,9 +212,6 @@ int cmd_eval(int argc, char **argv) {
         return table_mode(a.table, a.baseline, a.results);
     }
     if (!a.model || !a.data || !a.out) return cli_usage_error("eval", "--model, --data and --out are required");
-    if (a.eo.k < 1) return cli_usage_error("eval", "--k must be >= 1");
-    if (a.slots < 1) return cli_usage_error("eval", "--slots must be >= 1");
-    if (!(a.eo.top_p > 0 && a.eo.top_p <= 1)) return cli_usage_error("eval", "--top-p must be in (0, 1]");
     Err e;
     char md[4200];
     md_path(md, sizeof md, a.out);

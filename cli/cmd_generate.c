@@ -6,6 +6,7 @@
 // honoured). Decoding stops at <|im_end|> / <|endoftext|> or after --max-new tokens;
 // the special tokens are not printed. A summary (tokens, tokens/s, why it stopped) goes to
 // stderr.
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,11 +52,12 @@ static int parse_args(int argc, char **argv, GenArgs *a) {
     Opt opts[] = {
         {"model", OPT_STR, &a->model, "model folder (config.json, model.safetensors, tokenizer.json)"},
         {"prompt", OPT_STR, &a->prompt, "the problem (or with --raw the whole prompt text)"},
-        {"temperature", OPT_FLOAT, &a->temperature, "sampling temperature (default 0: greedy)"},
-        {"top-p", OPT_FLOAT, &a->top_p, "nucleus mass (default 1: off)"},
-        {"top-k", OPT_INT, &a->top_k, "keep the k most probable tokens (default 0: off)"},
-        {"max-new", OPT_INT, &a->max_new, "most tokens to generate (default 0: up to the context)"},
-        {"seed", OPT_INT, &a->seed, "sampling seed (default 1)"},
+        {"temperature", OPT_FLOAT, &a->temperature, "sampling temperature (default 0: greedy)", .min = 0, .max = 1e3},
+        {"top-p", OPT_FLOAT, &a->top_p, "nucleus mass (default 1: off)", .min = 0, .max = 1, .open = OPT_GT},
+        {"top-k", OPT_INT, &a->top_k, "keep the k most probable tokens (default 0: off)", .min = 0, .max = INT_MAX},
+        {"max-new", OPT_INT, &a->max_new, "most tokens to generate (default 0: up to the context)",
+         .min = 0, .max = INT_MAX},
+        {"seed", OPT_INT, &a->seed, "sampling seed (default 1)", .min = 0, .max = INT_MAX},
         {"system", OPT_STR, &a->system, "system prompt (default: the paper's)"},
         {"raw", OPT_FLAG, &a->raw, "no chat template: continue the prompt text as it is"},
         {"device", OPT_STR, &a->device, "ref, cpu (default) or cuda"},
@@ -65,8 +67,6 @@ static int parse_args(int argc, char **argv, GenArgs *a) {
     int rc = opt_parse("generate", "--model DIR --prompt TEXT [options]", opts, argc, argv);
     if (rc != OPT_RUN) return rc;
     if (!a->model || !a->prompt) return cli_usage_error("generate", "--model and --prompt are required");
-    if (!(a->temperature >= 0) || !(a->top_p > 0 && a->top_p <= 1) || a->top_k < 0 || a->max_new < 0 || a->seed < 0)
-        return cli_usage_error("generate", "expected temperature >= 0, 0 < top-p <= 1, top-k >= 0, max-new >= 0, seed >= 0");
     return OPT_RUN;
 }
 
@@ -91,7 +91,8 @@ static int stream_answer(ModelDir *md, const TokIds *ids, const GenArgs *a, Err 
     int room = md->m.cfg.max_seq_len - (int)ids->n;
     int n_new = a->max_new > 0 && a->max_new < room ? (int)a->max_new : room;
     int32_t stop[2];
-    SamplerOpts so = {1, (int)ids->n + n_new, 256, stop, chat_stop_ids(&md->chat, stop)};
+    SamplerOpts so = {1, (int)ids->n + n_new, 256, stop, chat_stop_ids(&md->chat, stop),
+                      model_dir_sample_ids(md, a->model, a->quiet)};
     Sampler *s = sampler_create(&md->m, &so, e);
     if (!s) return -1;
     SampleRequest req = {ids->ids, (int)ids->n, 1, n_new, (float)a->temperature, (int)a->top_k, (float)a->top_p,

@@ -25,7 +25,7 @@ int cmd_init(int argc, char **argv) {
         {"force", OPT_FLAG, &force, "replace the model (or training run) --out holds"},
         {0},
     };
-    int rc = opt_parse("init", "--config FILE.json --out DIR [--seed N]", opts, argc, argv);
+    int rc = opt_parse("init", "--config FILE.json --out DIR [--seed N] [--force]", opts, argc, argv);
     if (rc != OPT_RUN) return rc;
     if (!config || !out) return cli_usage_error("init", "--config and --out are required");
     Err e;

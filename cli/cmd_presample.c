@@ -15,15 +15,19 @@ static int parse_args(int argc, char **argv, PresampleOpts *o) {
     Opt opts[] = {
         {"model", OPT_STR, &o->model, "reference model folder (config.json, model.safetensors, tokenizer.json)"},
         {"data", OPT_STR, &o->data, "problems with answers (JSON array or JSONL)"},
-        {"k", OPT_INT, &k, "samples per problem (required, >= 1)"},
+        {"k", OPT_INT, &k, "samples per problem (required)", .min = 1, .max = 100000},
         {"out", OPT_STR, &o->out, "pre-sample file to write or resume (JSONL; format in pruner/presample.h)"},
-        {"temperature", OPT_FLOAT, &o->temperature, "sampling temperature (default 0.5)"},
-        {"top-p", OPT_FLOAT, &o->top_p, "nucleus mass (default 0.8)"},
-        {"top-k", OPT_INT, &top_k, "keep the k most probable tokens (default 0: off)"},
-        {"max-new", OPT_INT, &max_new, "most tokens per sample (default 0: up to the context)"},
-        {"seed", OPT_INT, &seed, "seed; sample j of problem i draws from stream (seed, i, j) (default 1)"},
-        {"slots", OPT_INT, &slots, "sequences decoded together (default 16; the results do not depend on it)"},
-        {"limit", OPT_INT, &limit, "sample only problems 0..N-1 (default 0: all); rerun without it to continue"},
+        {"temperature", OPT_FLOAT, &o->temperature, "sampling temperature (default 0.5)", .min = 0, .max = 1e3},
+        {"top-p", OPT_FLOAT, &o->top_p, "nucleus mass (default 0.8)", .min = 0, .max = 1, .open = OPT_GT},
+        {"top-k", OPT_INT, &top_k, "keep the k most probable tokens (default 0: off)", .min = 0, .max = INT_MAX},
+        {"max-new", OPT_INT, &max_new, "most tokens per sample (default 0: up to the context)",
+         .min = 0, .max = INT_MAX},
+        {"seed", OPT_INT, &seed, "seed; sample j of problem i draws from stream (seed, i, j) (default 1)",
+         .min = 0, .max = INT_MAX},
+        {"slots", OPT_INT, &slots, "sequences decoded together (default 16; the results do not depend on it)",
+         .min = 1, .max = 4096},
+        {"limit", OPT_INT, &limit, "sample only problems 0..N-1 (default 0: all); rerun without it to continue",
+         .min = 0, .max = INT_MAX},
         {"device", OPT_STR, &backend, "ref, cpu (default) or cuda"},
         {"quiet", OPT_FLAG, &o->quiet, "no progress line"},
         {0},
@@ -32,19 +36,15 @@ static int parse_args(int argc, char **argv, PresampleOpts *o) {
     if (rc != OPT_RUN) return rc;
     if (!o->model || !o->data || !o->out)
         return cli_usage_error("presample", "--model, --data, --k and --out are required");
-    if (k < 1 || k > 100000) return cli_usage_error("presample", "--k must be between 1 and 100000 (got %ld)", k);
-    if (!(o->temperature >= 0) || !(o->top_p > 0 && o->top_p <= 1) || top_k < 0 || max_new < 0 || seed < 0 ||
-        slots < 1 || slots > 4096 || limit < 0)
-        return cli_usage_error("presample", "expected temperature >= 0, 0 < top-p <= 1, top-k >= 0, max-new >= 0, "
-                                            "seed >= 0, 1 <= slots <= 4096, limit >= 0");
+    if (k < 1) return cli_usage_error("presample", "--model, --data, --k and --out are required");
     Err e;
     if (!(o->kernels = backend_by_name(backend, &e))) return cli_fail(&e);
     o->k = (int)k;
     o->top_k = (int)top_k;
-    o->max_new = max_new > INT_MAX ? 0 : (int)max_new;  // beyond any context: up to the context
+    o->max_new = (int)max_new;
     o->seed = (uint64_t)seed;
     o->slots = (int)slots;
-    o->limit = limit > INT_MAX ? 0 : (int)limit;  // beyond any dataset: all
+    o->limit = (int)limit;
     return OPT_RUN;
 }
 
@@ -56,6 +56,9 @@ int cmd_presample(int argc, char **argv) {
     PresampleReport rep;
     Presampler *p = presample_open(&o, &rep, &e);
     if (!p) return cli_fail(&e);
+    if (rep.unverified)
+        fprintf(stderr, "presample: warning: %s records no fingerprints (an older o1p): its model and dataset are "
+                        "not checked against --model and --data\n", o.out);
     if (rep.first >= rep.end) {
         if (!o.quiet)
             fprintf(stderr, "presample: %s already holds problems 0..%d of %d\n", o.out, rep.first - 1, rep.n_problems);

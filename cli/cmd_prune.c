@@ -1,6 +1,9 @@
 // cli/cmd_prune.c -- `o1p prune`: the options of pruner/prune.h.
+#include <limits.h>
+#include <math.h>
 #include <string.h>
 
+#include "../pruner/objective.h"
 #include "../pruner/prune.h"
 #include "cli.h"
 
@@ -14,43 +17,50 @@ int cmd_prune(int argc, char **argv) {
         {"out", OPT_STR, &A.out, "output model folder (required); checkpoints and logs go there"},
         {"data", OPT_STR, &A.data, "the dataset that was pre-sampled (default: the one the pre-samples name)"},
         {"objective", OPT_STR, &A.objective, "ppo (O1-Pruner, default), sft-shortest or dpo (the baselines)"},
-        {"lambda", OPT_FLOAT, &A.lambda, "accuracy weight of the reward (default 2)"},
-        {"eps", OPT_FLOAT, &A.eps, "PPO clip range (default 0.2)"},
-        {"m", OPT_INT, &A.m, "samples per problem trained on, drawn at random (default 2; 0: all K)"},
+        {"lambda", OPT_FLOAT, &A.lambda, "accuracy weight of the reward (default 2)", .min = 0, .max = 1e6},
+        {"eps", OPT_FLOAT, &A.eps, "PPO clip range (default 0.2)", .min = 0, .max = 1e3, .open = OPT_GT},
+        {"m", OPT_INT, &A.m, "samples per problem trained on, drawn at random (default 2; 0: all K)",
+         .min = 0, .max = INT_MAX},
         {"no-clip", OPT_FLAG, &A.no_clip, "do not clip the reward to [-2, 4]"},
         {"no-normalize", OPT_FLAG, &A.no_normalize, "do not z-score the reward"},
         {"loo", OPT_FLAG, &A.loo, "leave-one-out baselines (Lbar, Abar over the other K-1 samples)"},
         {"group", OPT_FLAG, &A.group, "train a problem's m samples in the same step (--batch: a multiple of m)"},
         {"ratio", OPT_STR, &A.ratio,
          "token (length-normalised ratio, default), seq (exp(sum - sum)) or per-token (standard PPO's)"},
-        {"beta", OPT_FLOAT, &A.beta, "DPO beta (default 0.1)"},
-        {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8; DPO: batch/2 pairs)"},
-        {"accum", OPT_INT, &A.accum, "micro-batches per optimizer step (default 1)"},
-        {"epochs", OPT_FLOAT, &A.epochs, "passes over the training units (default 1)"},
-        {"lr", OPT_FLOAT, &A.lr, "peak learning rate (default 1e-5)"},
-        {"warmup", OPT_FLOAT, &A.warmup_frac, "warmup as a fraction of the steps (default 0.1)"},
-        {"min-lr-ratio", OPT_FLOAT, &A.min_lr_ratio, "the cosine ends at lr * this (default 0)"},
-        {"weight-decay", OPT_FLOAT, &A.weight_decay, "AdamW weight decay (default 0)"},
-        {"grad-clip", OPT_FLOAT, &A.grad_clip, "max global gradient norm (default 10)"},
+        {"beta", OPT_FLOAT, &A.beta, "DPO beta (default 0.1)", .min = 0, .max = 1e6, .open = OPT_GT},
+        {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8; DPO: batch/2 pairs)",
+         .min = 1, .max = INT_MAX},
+        {"accum", OPT_INT, &A.accum, "micro-batches per optimizer step (default 1)", .min = 1, .max = INT_MAX},
+        {"epochs", OPT_FLOAT, &A.epochs, "passes over the training units (default 1)",
+         .min = 0, .max = 1e4, .open = OPT_GT},
+        {"lr", OPT_FLOAT, &A.lr, "peak learning rate (default 1e-5)", .min = 0, .max = 1e3, .open = OPT_GT},
+        {"warmup", OPT_FLOAT, &A.warmup_frac, "warmup as a fraction of the steps (default 0.1)",
+         .min = 0, .max = 1, .open = OPT_LT},
+        {"min-lr-ratio", OPT_FLOAT, &A.min_lr_ratio, "the cosine ends at lr * this (default 0)", .min = 0, .max = 1},
+        {"weight-decay", OPT_FLOAT, &A.weight_decay, "AdamW weight decay (default 0)", .min = 0, .max = 1e3},
+        {"grad-clip", OPT_FLOAT, &A.grad_clip, "max global gradient norm, 0: none (default 10)",
+         .min = 0, .max = HUGE_VAL},
         {"eval-data", OPT_STR, &A.eval_data, "held-out problems for the accuracy during training"},
-        {"eval-n", OPT_INT, &A.eval_n, "held-out problems used (default 64)"},
-        {"eval-every", OPT_INT, &A.eval_every, "held-out accuracy every N steps (default: 4 times per run)"},
-        {"eval-max-new", OPT_INT, &A.eval_max_new, "most tokens per held-out solution (default: the context)"},
+        {"eval-n", OPT_INT, &A.eval_n, "held-out problems used (default 64; 0: all)", .min = 0, .max = INT_MAX},
+        {"eval-every", OPT_INT, &A.eval_every, "held-out accuracy every N steps (default: 4 times per run)",
+         .min = 0, .max = INT_MAX},
+        {"eval-max-new", OPT_INT, &A.eval_max_new, "most tokens per held-out solution (default: the context)",
+         .min = 0, .max = INT_MAX},
         {"force", OPT_FLAG, &A.run.force, "replace a model or training run that --out holds"},
-        {"seed", OPT_INT, &A.seed, "seed of the choice of m samples and the data order (default 1)"},
+        {"seed", OPT_INT, &A.seed, "seed of the choice of m samples and the data order (default 1)",
+         .min = 0, .max = INT_MAX},
         {0},
     };
     int rc = opt_parse_run("prune", "--model REF --presample FILE.jsonl --out DIR [options]", opts, &A.run, argc,
                            argv);
     if (rc != OPT_RUN) return rc;
     if (!A.model || !A.presample || !A.out) return cli_usage_error("prune", "--model, --presample and --out are required");
-    if (A.batch < 1 || A.accum < 1 || A.m < 0 || A.eval_n < 0)
-        return cli_usage_error("prune", "--batch and --accum must be >= 1; --m and --eval-n >= 0");
-    if (!(A.lr > 0) || !(A.epochs > 0) || !(A.eps > 0) || !(A.beta > 0) || !(A.warmup_frac >= 0 && A.warmup_frac < 1))
-        return cli_usage_error("prune", "--lr, --epochs, --eps and --beta must be > 0, --warmup in [0, 1)");
     if (A.group && strcmp(A.objective, "ppo"))
         return cli_usage_error("prune", "--group is for --objective ppo (the baselines choose their own samples)");
     Err e;
+    RatioMode ratio;
+    if (!objective_find(A.objective, &e) || objective_ratio_find(A.ratio, &ratio, &e))
+        return cli_usage_error("prune", "%s", e.msg);
     rc = prune_run(&A, &e);
     return rc < 0 ? cli_fail(&e) : rc ? 130 : 0;  // 1: interrupted, a checkpoint saved
 }

@@ -1,4 +1,6 @@
 // cli/cmd_sft.c -- `o1p sft`: the options of pruner/sft.h.
+#include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #include "../pruner/sft.h"
@@ -14,24 +16,31 @@ int cmd_sft(int argc, char **argv) {
         {"config", OPT_STR, &A.config, "start from a fresh model with this HF config.json"},
         {"model", OPT_STR, &A.model, "start from this model folder (config.json, model.safetensors, tokenizer.json)"},
         {"tokenizer", OPT_STR, &A.tokenizer, "with --config: this tokenizer.json (default: train one on --data)"},
-        {"vocab", OPT_INT, &A.vocab, "with --config: vocab of the trained tokenizer (default: vocab_size)"},
-        {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8)"},
-        {"seq", OPT_INT, &A.seq, "max tokens per sequence (default: the longest example, up to the context)"},
-        {"accum", OPT_INT, &A.accum, "micro-batches per optimizer step (default 1)"},
-        {"epochs", OPT_FLOAT, &A.epochs, "passes over the data (default 1; --steps overrides)"},
-        {"steps", OPT_INT, &A.steps, "optimizer steps"},
-        {"lr", OPT_FLOAT, &A.lr, "peak learning rate (default 3e-4)"},
-        {"warmup", OPT_INT, &A.warmup, "linear warmup steps (default 5% of the steps)"},
-        {"min-lr-ratio", OPT_FLOAT, &A.min_lr_ratio, "the cosine ends at lr * this (default 0.1)"},
-        {"weight-decay", OPT_FLOAT, &A.weight_decay, "AdamW weight decay (default 0.1)"},
-        {"grad-clip", OPT_FLOAT, &A.grad_clip, "max global gradient norm, 0: none (default 1)"},
+        {"vocab", OPT_INT, &A.vocab, "with --config: vocab of the trained tokenizer (default: vocab_size)",
+         .min = 0, .max = 1 << 24},
+        {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8)", .min = 1, .max = INT_MAX},
+        {"seq", OPT_INT, &A.seq, "max tokens per sequence (default: the longest example, up to the context)",
+         .min = 0, .max = INT_MAX},
+        {"accum", OPT_INT, &A.accum, "micro-batches per optimizer step (default 1)", .min = 1, .max = INT_MAX},
+        {"epochs", OPT_FLOAT, &A.epochs, "passes over the data (default 1; --steps overrides)",
+         .min = 0, .max = 1e4, .open = OPT_GT},
+        {"steps", OPT_INT, &A.steps, "optimizer steps", .min = 0, .max = INT_MAX},
+        {"lr", OPT_FLOAT, &A.lr, "peak learning rate (default 3e-4)", .min = 0, .max = 1e3, .open = OPT_GT},
+        {"warmup", OPT_INT, &A.warmup, "linear warmup steps (default 5% of the steps)", .min = -1, .max = INT_MAX},
+        {"min-lr-ratio", OPT_FLOAT, &A.min_lr_ratio, "the cosine ends at lr * this (default 0.1)", .min = 0, .max = 1},
+        {"weight-decay", OPT_FLOAT, &A.weight_decay, "AdamW weight decay (default 0.1)", .min = 0, .max = 1e3},
+        {"grad-clip", OPT_FLOAT, &A.grad_clip, "max global gradient norm, 0: none (default 1)",
+         .min = 0, .max = HUGE_VAL},
         {"overlong", OPT_STR, &A.overlong, "examples longer than --seq: truncate (default) or drop"},
         {"eval-data", OPT_STR, &A.eval_data, "held-out data (default: a slice of --data)"},
-        {"eval-frac", OPT_FLOAT, &A.eval_frac, "fraction of --data held out (default 0.05; 0: none)"},
-        {"eval-every", OPT_INT, &A.eval_every, "held-out loss every N steps (default: steps / 10)"},
-        {"eval-max", OPT_INT, &A.eval_max, "held-out examples used (default 256)"},
+        {"eval-frac", OPT_FLOAT, &A.eval_frac, "fraction of --data held out (default 0.05; 0: none)",
+         .min = 0, .max = 1, .open = OPT_LT},
+        {"eval-every", OPT_INT, &A.eval_every, "held-out loss every N steps (default: steps / 10)",
+         .min = 0, .max = INT_MAX},
+        {"eval-max", OPT_INT, &A.eval_max, "held-out examples used (default 256)", .min = 1, .max = INT_MAX},
         {"force", OPT_FLAG, &A.run.force, "replace a model or training run that --out holds"},
-        {"seed", OPT_INT, &A.seed, "seed of the initialisation, data order and held-out split (default 1)"},
+        {"seed", OPT_INT, &A.seed, "seed of the initialisation, data order and held-out split (default 1)",
+         .min = 0, .max = INT_MAX},
         {0},
     };
     int rc = opt_parse_run("sft", "--data FILE --out DIR (--config FILE.json | --model DIR) [options]", opts, &A.run,
@@ -42,10 +51,6 @@ int cmd_sft(int argc, char **argv) {
         return cli_usage_error("sft", "give one of --config (a fresh model) or --model (a model folder)");
     if (A.model && (A.tokenizer || A.vocab))
         return cli_usage_error("sft", "--tokenizer and --vocab go with --config (a model folder has its tokenizer)");
-    if (A.batch < 1 || A.accum < 1 || A.seq < 0 || A.steps < 0 || A.eval_max < 1)
-        return cli_usage_error("sft", "--batch, --accum, --eval-max must be >= 1; --seq, --steps >= 0");
-    if (!(A.lr > 0) || !(A.epochs > 0) || !(A.eval_frac >= 0 && A.eval_frac < 1))
-        return cli_usage_error("sft", "--lr and --epochs must be > 0, --eval-frac in [0, 1)");
     if (A.seq == 1) return cli_usage_error("sft", "--seq must be at least 2");
     if (strcmp(A.overlong, "drop") && strcmp(A.overlong, "truncate"))
         return cli_usage_error("sft", "--overlong must be drop or truncate, not '%s'", A.overlong);

@@ -1,5 +1,6 @@
 // cli/cmd_tok.c -- `o1p tok`: train a byte-level BPE tokenizer, encode, decode.
 //   o1p tok train --data FILE --vocab N --out tokenizer.json [--pattern qwen2|llama3|gpt2] [--no-nfc]
+//     (FILE: UTF-8 text; or a .json/.jsonl dataset: then its chat-template texts)
 //   o1p tok encode --tokenizer FILE [--no-special]   text on stdin -> ids on stdout
 //   o1p tok decode --tokenizer FILE [--skip-special] ids on stdin -> text on stdout
 #include <stdio.h>
@@ -7,16 +8,37 @@
 #include <string.h>
 
 #include "../base/io.h"
+#include "../engine/tokset.h"
 #include "../tokenizer/tokenizer.h"
 #include "cli.h"
+
+// The text a tokenizer trains on: a dataset's chat-template texts, or the file's bytes
+// (UTF-8, not empty).
+static int read_training_text(const char *path, char **text, size_t *len, Err *e) {
+    const char *ext = strrchr(path, '.');
+    if (ext && (!strcmp(ext, ".jsonl") || !strcmp(ext, ".json"))) {
+        Dataset ds = {0};
+        if (dataset_load(path, &ds, e)) return -1;
+        *text = examples_training_text(&ds, len, e);
+        dataset_free(&ds);
+        return *text ? 0 : -1;
+    }
+    if (read_file(path, text, len, e)) return -1;
+    if (tok_check_text(*text, *len, path, e)) {
+        free(*text);
+        return -1;
+    }
+    return 0;
+}
 
 static int tok_train_cmd(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *pattern = "qwen2";
     long vocab = 0;
     int no_nfc = 0;
     Opt opts[] = {
-        {"data", OPT_STR, &data, "training text (any bytes)"},
-        {"vocab", OPT_INT, &vocab, "vocabulary size, including 256 bytes and 3 special tokens"},
+        {"data", OPT_STR, &data, "training text (UTF-8), or a .json/.jsonl dataset (its problems and solutions)"},
+        {"vocab", OPT_INT, &vocab, "vocabulary size, including 256 bytes and 3 special tokens",
+         .min = 1, .max = 1 << 24},
         {"out", OPT_STR, &out, "tokenizer.json to write"},
         {"pattern", OPT_STR, &pattern, "pre-tokenizer split pattern: qwen2 (default), llama3, gpt2"},
         {"no-nfc", OPT_FLAG, &no_nfc, "do not NFC-normalize"},
@@ -32,11 +54,10 @@ static int tok_train_cmd(int argc, char **argv) {
     else if (!strcmp(pattern, "gpt2")) o.pretok = TOK_PRE_GPT2;
     else return cli_usage_error("tok train", "unknown --pattern '%s' (qwen2, llama3, gpt2)", pattern);
     o.nfc = !no_nfc;
-    if (vocab > (1 << 24)) return cli_usage_error("tok train", "--vocab %ld is too large", vocab);
     Err e;
     char *text;
     size_t len;
-    if (output_check(out, &e) || read_file(data, &text, &len, &e)) return cli_fail(&e);
+    if (output_check(out, &e) || read_training_text(data, &text, &len, &e)) return cli_fail(&e);
     Tokenizer *t = tok_train(text, len, &o, &e);
     free(text);
     if (!t) return cli_fail(&e);

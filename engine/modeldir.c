@@ -1,6 +1,7 @@
 // engine/modeldir.c -- model folders: the model, its tokenizer, the chat template's ids.
 #include "modeldir.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../base/io.h"
@@ -58,6 +59,14 @@ int model_dir_load(ModelDir *md, const char *dir, const Kernels *k, Err *e) {
         return -1;
     }
     return 0;
+}
+
+int model_dir_sample_ids(const ModelDir *md, const char *dir, int quiet) {
+    int n = tok_vocab_size(md->tok), v = md->m.cfg.vocab_size;
+    if (n < v && !quiet)
+        fprintf(stderr, "note: %s: the model's vocab_size is %d, its tokenizer has %d tokens; ids %d..%d are "
+                        "never sampled\n", dir, v, n, n, v - 1);
+    return n;
 }
 
 void model_dir_free(ModelDir *md) {

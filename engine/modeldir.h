@@ -42,4 +42,9 @@ typedef struct {
 int model_dir_load(ModelDir *md, const char *dir, const Kernels *k, Err *e);
 void model_dir_free(ModelDir *md);
 
+// The ids a sampler may draw from md's model (SamplerOpts.n_ids): those its tokenizer
+// has. When the model's vocab_size is larger (padded embedding rows) and not quiet, says
+// on stderr that the ids past the tokenizer's are never sampled, naming dir.
+int model_dir_sample_ids(const ModelDir *md, const char *dir, int quiet);
+
 #endif

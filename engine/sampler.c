@@ -175,7 +175,8 @@ typedef struct {
 struct Sampler {
     Model *m;
     KVCache kv;
-    int slots, max_len, chunk, V;
+    int slots, max_len, chunk, V;  // V: the model's vocab (logits row stride)
+    int n_ids;                     // ids that may be sampled (<= V)
     int max_N;          // rows per model_decode_step call
     int32_t stop[SAMPLER_MAX_STOP];
     int n_stop;
@@ -215,10 +216,14 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
         err_fmt(e, "%d stop tokens given; at most %d", o->n_stop, SAMPLER_MAX_STOP);
         return NULL;
     }
+    int n_ids = o->n_ids > 0 ? o->n_ids : c->vocab_size;
+    if (n_ids > c->vocab_size) {
+        err_fmt(e, "%d sampled ids asked for; the model's vocab_size is %d", n_ids, c->vocab_size);
+        return NULL;
+    }
     for (int i = 0; i < o->n_stop; i++)
-        if (o->stop_ids[i] < 0 || o->stop_ids[i] >= c->vocab_size) {
-            err_fmt(e, "stop token id %d is outside the vocab (vocab_size = %d)", (int)o->stop_ids[i],
-                    c->vocab_size);
+        if (o->stop_ids[i] < 0 || o->stop_ids[i] >= n_ids) {
+            err_fmt(e, "stop token id %d is outside the vocab (%d ids)", (int)o->stop_ids[i], n_ids);
             return NULL;
         }
     Sampler *s = calloc(1, sizeof *s);
@@ -232,6 +237,7 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     s->chunk = chunk;
     s->max_N = sampler_call_rows(m, slots + chunk);
     s->V = c->vocab_size;
+    s->n_ids = n_ids;
     s->n_stop = o->n_stop;
     if (o->n_stop) memcpy(s->stop, o->stop_ids, (size_t)o->n_stop * sizeof(int32_t));
     if (kvcache_create(&s->kv, m, slots, max_len, s->max_N, e)) {
@@ -245,7 +251,7 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     int n_sc = omp_get_max_threads();
     s->sc = calloc((size_t)n_sc, sizeof *s->sc);
     int ok = s->slot && s->gen_mem && s->step_mem && s->logits && s->sc;
-    for (int i = 0; ok && i < n_sc; i++, s->n_sc++) ok = !sample_scratch_init(&s->sc[i], s->V, e);
+    for (int i = 0; ok && i < n_sc; i++, s->n_sc++) ok = !sample_scratch_init(&s->sc[i], s->n_ids, e);
     if (!ok) {
         sampler_free(s);
         err_fmt(e, "out of memory for a sampler of %d slots x %d positions", slots, max_len);

@@ -98,6 +98,10 @@ typedef struct {
     int prefill_chunk;  // most prompt tokens prefilled in one step (default 256)
     const int32_t *stop_ids;  // tokens that end a sample (copied)
     int n_stop;               // at most SAMPLER_MAX_STOP
+    int n_ids;  // ids that may be sampled: 0..n_ids-1, those the tokenizer can decode
+                // (tok_vocab_size; 0: the whole vocab). A model's padded rows past them
+                // are masked: as if their logits were -inf (never drawn, not in the
+                // log-softmax).
 } SamplerOpts;
 
 #define SAMPLER_MAX_STOP 8
@@ -124,7 +128,8 @@ int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const Sampler
 const SamplerStats *sampler_stats(const Sampler *s);
 
 // ---- one-token sampling, on its own (tests; the sampler uses it) --------------------
-// Scratch for sample_token: host buffers for a vocabulary of V.
+// Scratch for sample_token: host buffers for a vocabulary of V (the ids that may be
+// sampled: a logits row may be longer, its entries past V are masked).
 typedef struct {
     double w;  // unnormalised probability
     int id;
@@ -136,7 +141,7 @@ typedef struct {
 
 int sample_scratch_init(SampleScratch *sc, int V, Err *e);
 void sample_scratch_free(SampleScratch *sc);
-// Picks a token from logits[V] with the settings above, drawing (when T > 0) one
+// Picks a token from logits[0..V) with the settings above, drawing (when T > 0) one
 // rng_double from rng. Writes log softmax(logits)[token] at temperature 1 to *logprob
 // (may be NULL).
 int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, int top_k,

@@ -72,8 +72,8 @@ fail:
     return -1;
 }
 
-Tokenizer *examples_train_tokenizer(const Dataset *ds, int vocab_size, Err *e) {
-    // The corpus: every prompt and completion text, newline-separated.
+char *examples_training_text(const Dataset *ds, size_t *len_out, Err *e) {
+    // every prompt and completion text, newline-separated
     size_t len = 0, cap = 1 << 16;
     char *text = malloc(cap);
     if (!text) {
@@ -105,9 +105,16 @@ Tokenizer *examples_train_tokenizer(const Dataset *ds, int vocab_size, Err *e) {
         free(parts[0]);
         free(parts[1]);
     }
+    *len_out = len;
+    return text;
+}
+
+Tokenizer *examples_train_tokenizer(const Dataset *ds, int vocab_size, Err *e) {
+    size_t len;
+    char *text = examples_training_text(ds, &len, e);
+    if (!text) return NULL;
     TokTrainOpts o = tok_train_defaults(vocab_size);
     Tokenizer *t = tok_train(text, len, &o, e);
     free(text);
     return t;
 }
-

@@ -42,6 +42,10 @@ int examples_tokenize(Tokenizer *t, const Dataset *ds, const char *name, const c
                       int flags, TokSet *out, Err *e);
 void tokset_free(TokSet *s);
 
+// The chat-template texts of ds (prompts and, where present, completions), one after
+// another, newline-separated: what a tokenizer for ds trains on. Malloc'ed, *len bytes.
+char *examples_training_text(const Dataset *ds, size_t *len, Err *e);
+
 // Trains a byte-level BPE tokenizer of vocab_size tokens (tok_train_defaults: the
 // chat specials appended) on the chat-template texts of ds (prompts and, where present,
 // completions), so that the template's words are single tokens. Deterministic.

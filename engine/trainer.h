@@ -152,6 +152,11 @@ void trainer_close(Trainer *t);
 BatchPos trainer_batch_pos(const Trainer *t, int kept);
 void trainer_set_batch_pos(Trainer *t, BatchPos p, int kept);
 
+// FNV-1a over n bytes at p (64-bit words, then the tail bytes), continuing from h
+// (FNV_OFFSET to start).
+#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+uint64_t fnv1a(uint64_t h, const void *p, size_t n);
+
 // FNV-1a over the parameter floats of m (downloaded from the backend): the fingerprint
 // that ties a state to its weights.
 uint64_t model_fingerprint(const Model *m);

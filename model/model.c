@@ -91,7 +91,9 @@ int model_create(Model *m, const Config *c, const Kernels *k, Err *e) {
     params_point(&probe, NULL, c, &m->n_params, &m->n_decay);
     m->params_mem = k->alloc(m->n_params * sizeof(float));
     if (!m->params_mem)
-        return err_fmt(e, "out of %s memory for %zu parameters", k->name, m->n_params);
+        return err_fmt(e, "out of %s memory for the %zu parameters (%.2f GB) of a %s model with hidden_size %d, "
+                          "%d layers, vocab_size %d",
+                       k->name, m->n_params, m->n_params * 4e-9, c->model_type, c->dim, c->n_layers, c->vocab_size);
     params_point(&m->p, m->params_mem, c, &m->n_params, &m->n_decay);
     return 0;
 }

@@ -255,6 +255,7 @@ typedef struct {
     const Tokenizer *tok;
     int total;     // samples expected
     int done;
+    int failed;  // a callback set *e
     Progress progress;
     Err *e;
 } EvalRun;
@@ -264,7 +265,8 @@ static int on_sample(void *user, const SampleResult *s) {
     EvalItem *it = &run->r->items[s->request * run->r->k + s->sample];
     const Example *ex = &run->ds->ex[s->request];
     size_t len;
-    if (tok_decode(run->tok, s->ids, (size_t)s->n, TOK_DEC_SKIP_SPECIAL, &it->output, &len, run->e)) return 1;
+    if (tok_decode(run->tok, s->ids, (size_t)s->n, TOK_DEC_SKIP_SPECIAL, &it->output, &len, run->e))
+        return run->failed = 1;
     it->index = s->request;
     it->sample = s->sample;
     it->level = ex->level;
@@ -292,7 +294,7 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
                 Err *e) {
     memset(r, 0, sizeof *r);
     SamplerOpts so = {.slots = o->slots, .max_len = m->cfg.max_seq_len, .prefill_chunk = 256, .stop_ids = stop,
-                      .n_stop = n_stop};
+                      .n_stop = n_stop, .n_ids = tok_vocab_size(tok)};
     Sampler *s = sampler_create(m, &so, e);
     if (!s) return -1;
     int rc = -1;
@@ -321,13 +323,13 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
     r->temperature = o->temperature;
     r->n_problems = ds->n;
     r->all.n = ds->n * o->k;
-    EvalRun run = {r, ds, tok, ds->n * o->k, 0, progress_start(o->quiet), e};
+    EvalRun run = {r, ds, tok, ds->n * o->k, 0, 0, progress_start(o->quiet), e};
     SamplerCallbacks cb = {.user = &run, .on_sample = on_sample, .on_step = on_step};
     int sr = sampler_run(s, reqs, ds->n, &cb, e);
     r->seconds = progress_elapsed(&run.progress);
     progress_end(&run.progress);
     if (sr) {
-        if (sr > 0) err_fmt(e, "eval of %s stopped early", model);
+        if (sr > 0 && !run.failed) err_fmt(e, "eval of %s stopped early", model);
         goto done;
     }
     eval_summarize(r);
@@ -347,6 +349,7 @@ int eval_model_dir(const char *dir, const char *name, const char *data_path, con
     int rc = -1;
     char dname[256];
     eval_name(dname, sizeof dname, data_path);
+    model_dir_sample_ids(&md, dir, o->quiet);
     if (!examples_tokenize(md.tok, ds, data_path, NULL, EX_PROMPTS_ONLY, &ts, e)) {
         int32_t stop[2];
         rc = eval_decode(&md.m, md.tok, stop, chat_stop_ids(&md.chat, stop), ds, &ts, o, name, dname, r, e);

@@ -62,7 +62,8 @@ typedef struct {
 } EvalOpts;
 
 // Decodes the problems of ds (prompts: their tokenized chat prompts) with model m and
-// grades them into r (named model / dataset). stop: the ids that end a solution.
+// grades them into r (named model / dataset). stop: the ids that end a solution. Only
+// the tokenizer's ids are sampled (a model vocab padded past them is masked).
 int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop, const Dataset *ds,
                 const TokSet *prompts, const EvalOpts *o, const char *model, const char *dataset, EvalResult *r,
                 Err *e);

@@ -32,11 +32,10 @@ static int alloc_ref_tok(Objective *ob, const RewardInput *in, Err *e) {
 // ---- ppo: the kept samples of reward_compute, with their advantages -------------------
 
 static int ppo_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
-    (void)src;
     const RewardConfig *rc = &ob->c.reward;
     // reward_compute keeps the same number of samples of every problem, consecutive
     int per_problem = rc->m <= 0 || rc->m > k ? k : rc->m;
-    if (reward_compute(rc, in, &ob->rw, e)) return -1;
+    if (reward_compute(rc, in, &ob->rw, e)) return err_wrap(e, "%s", src);
     int rpu = ob->c.group ? per_problem : 1;
     if (alloc_rows(ob, ob->rw.n / rpu, rpu, e)) return -1;
     ob->adv = malloc((size_t)ob->rw.n * sizeof(double));
@@ -119,6 +118,14 @@ const ObjectiveOps *objective_find(const char *name, Err *e) {
         if (!strcmp(objectives[i].name, name)) return &objectives[i];
     err_fmt(e, "--objective must be ppo, sft-shortest or dpo, not '%s'", name);
     return NULL;
+}
+
+int objective_ratio_find(const char *name, RatioMode *out, Err *e) {
+    if (!strcmp(name, "token")) *out = RATIO_TOKEN_MEAN;
+    else if (!strcmp(name, "seq")) *out = RATIO_SEQ;
+    else if (!strcmp(name, "per-token")) *out = RATIO_PER_TOKEN;
+    else return err_fmt(e, "--ratio must be token, seq or per-token, not '%s'", name);
+    return 0;
 }
 
 int objective_open(Objective *ob, const ObjectiveOps *ops, const ObjectiveConfig *c, const RewardInput *in, int k,

@@ -59,6 +59,8 @@ struct Objective {
 
 // The objective named name: "ppo", "sft-shortest" or "dpo".
 const ObjectiveOps *objective_find(const char *name, Err *e);
+// The ratio named name: "token", "seq" or "per-token" into *out.
+int objective_ratio_find(const char *name, RatioMode *out, Err *e);
 // Selects ops's rows from the pre-samples and allocates their reference storage.
 int objective_open(Objective *ob, const ObjectiveOps *ops, const ObjectiveConfig *c, const RewardInput *in, int k,
                    const char *src, Err *e);

@@ -174,6 +174,11 @@ static int find_resume_point(Presampler *r, PresampleReport *rep, Err *e) {
     Presample have;
     if (presample_load(out, &have, e)) return err_wrap(e, "cannot resume (move the file away to start over)");
     int bad = same_settings(&have, &r->want, out, e);
+    if (!bad) {
+        int rc = presample_check_sources(&have, out, &r->want.src, r->o.model, r->o.data, e);
+        bad = rc < 0;
+        rep->unverified = rc > 0;
+    }
     r->first = have.n_problems;
     rep->kept = have.complete_bytes;
     rep->dropped = rep->kept < (size_t)sb.st_size ? (size_t)sb.st_size - rep->kept : 0;
@@ -223,7 +228,8 @@ static int plan_requests(Presampler *r, Err *e) {
         if (r->ts.ex[i].prompt_len > max_p) max_p = r->ts.ex[i].prompt_len;
     int max_len = o->max_new > 0 && max_p + o->max_new < ctx ? max_p + o->max_new : ctx;
     int32_t stop[2];
-    SamplerOpts so = {o->slots, max_len, 256, stop, chat_stop_ids(&r->md.chat, stop)};
+    SamplerOpts so = {o->slots, max_len, 256, stop, chat_stop_ids(&r->md.chat, stop),
+                      model_dir_sample_ids(&r->md, o->model, o->quiet)};
     r->s = sampler_create(&r->md.m, &so, e);
     if (!r->s) return -1;
     r->reqs = calloc((size_t)n_run, sizeof *r->reqs);
@@ -264,13 +270,14 @@ Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e)
     }
     r->o = *o;
     r->fd = -1;
-    if (output_check(o->out, e) || load_dataset(r, e) || find_resume_point(r, rep, e)) goto fail;
+    if (output_check(o->out, e) || load_dataset(r, e) || load_model(r, e) ||
+        presample_sources(o->model, &r->md.m, o->data, &r->want.src, e) || find_resume_point(r, rep, e))
+        goto fail;
     r->end = o->limit > 0 && o->limit < r->ds.n ? o->limit : r->ds.n;
     rep->n_problems = r->ds.n;
     rep->first = r->first;
     rep->end = r->end;
     rep->done = r->first;
-    if (load_model(r, e)) goto fail;
     if (r->first < r->end && (plan_requests(r, e) || open_output(r, rep->kept, e))) goto fail;
     return r;
 fail:

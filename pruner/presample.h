@@ -5,7 +5,13 @@
 // `o1p presample` writes one JSONL file (FILE.jsonl), in this order:
 //   a header line (the settings; a resumed run must match them):
 //     {"presample": 1, "model": DIR, "data": FILE, "n_problems": N, "k": K,
-//      "temperature": T, "top_p": P, "top_k": TK, "max_new": M, "seed": S}
+//      "temperature": T, "top_p": P, "top_k": TK, "max_new": M, "seed": S,
+//      "weights_fnv1a": "16 hex digits", "tokenizer_fnv1a": "..", "data_fnv1a": ".."}
+//   the fingerprints (FNV-1a) of the model's weights (model_fingerprint), of the bytes of
+//   its tokenizer.json and of the dataset file. Resuming and `o1p prune` check them: a
+//   folder whose contents were replaced, or another dataset with as many problems, is
+//   refused. A file of an older o1p has none; it is accepted, unchecked (the caller
+//   warns).
 //   then one block per problem, problems in dataset order 0, 1, 2, ...: K sample lines
 //     {"problem": i, "sample": j, "length": L, "correct": true, "truncated": false,
 //      "answer": "42" (null: no \boxed{}), "mean_logprob": -0.31, "ids": [..], "text": ".."}
@@ -31,6 +37,15 @@
 
 #include "../base/err.h"
 #include "../kernels/kernels.h"
+#include "../model/model.h"
+
+// The fingerprints of what pre-samples come from; 0: not known (not recorded, or not
+// computed: then not compared).
+typedef struct {
+    uint64_t weights;    // model_fingerprint of the model
+    uint64_t tokenizer;  // FNV-1a of its tokenizer.json's bytes
+    uint64_t data;       // FNV-1a of the dataset file's bytes
+} PresampleSources;
 
 typedef struct {
     int problem, sample;
@@ -52,6 +67,7 @@ typedef struct {
     double temperature, top_p;
     int top_k, max_new;
     uint64_t seed;
+    PresampleSources src;  // all 0: a file of an older o1p
     // the complete problems: 0 .. n_problems-1
     int n_problems;
     PresampleItem *items;  // [n_problems * k]: item i*k + j is sample j of problem i
@@ -68,6 +84,16 @@ typedef struct {
 // damaged line followed by more lines (not a crash's torn end).
 int presample_load(const char *path, Presample *ps, Err *e);
 void presample_free(Presample *ps);
+
+// The fingerprints of model folder model_dir (its weights from m, loaded from it; m NULL:
+// weights 0) and of the dataset file data_path.
+int presample_sources(const char *model_dir, const Model *m, const char *data_path, PresampleSources *s, Err *e);
+// Compares the fingerprints recorded in ps (the file ps_path) with have (of model_dir
+// and data_path), skipping those unknown on either side. Returns 0 when they agree, 1
+// when ps records none (an older file: unchecked), -1 with an error naming the files and
+// what differs.
+int presample_check_sources(const Presample *ps, const char *ps_path, const PresampleSources *have,
+                            const char *model_dir, const char *data_path, Err *e);
 
 // Writers of the three kinds of line (the caller flushes). The header comes from the
 // header fields of h; a summary from the problem's k, Lbar and Abar.
@@ -96,6 +122,7 @@ typedef struct {
     int n_problems;         // in the dataset
     int first, end;         // this run samples problems first..end-1 (none when first >= end)
     size_t kept, dropped;   // bytes of the existing file kept; cut off after them (a partial block)
+    int unverified;         // the existing file records no fingerprints (an older o1p): unchecked
     int done;               // after presample_sample: the file holds problems 0..done-1
     double seconds;         // sampling time
     uint64_t tokens_generated;
@@ -104,7 +131,7 @@ typedef struct {
 typedef struct Presampler Presampler;
 
 // Prepares a run: loads the dataset and the model, locks an existing file and checks its
-// header against the settings (its complete blocks are kept). When problems are left, it
+// header against the settings and the fingerprints (its complete blocks are kept). When problems are left, it
 // then plans the sampler and cuts the file to its complete blocks, or creates it with its
 // header. Fills rep's n_problems, first, end, kept, dropped. NULL on error.
 Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e);

@@ -1,13 +1,15 @@
-// pruner/presample_format.c -- the pre-sample file: its reader and its line writers
-// (format in presample.h).
+// pruner/presample_format.c -- the pre-sample file: its reader, its line writers and the
+// fingerprints of its sources (format in presample.h).
 #include "presample.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../base/io.h"
 #include "../base/json.h"
+#include "../engine/trainer.h"
 
 // ---- reading ------------------------------------------------------------------------
 
@@ -53,6 +55,23 @@ static void mark_complete(LoadCtx *c, int line) {
     c->ps->complete_bytes = c->cursor_off;
 }
 
+// The header's fingerprints: all three, or none (a file of an older o1p).
+static int load_sources(const JsonValue *v, const char *name, PresampleSources *s, Err *e) {
+    static const char *keys[3] = {"weights_fnv1a", "tokenizer_fnv1a", "data_fnv1a"};
+    uint64_t *out[3] = {&s->weights, &s->tokenizer, &s->data};
+    if (!json_get(v, keys[0])) return 0;
+    for (int i = 0; i < 3; i++) {
+        const char *hex;
+        char *end;
+        if (json_get_string(v, keys[i], name, &hex, e)) return -1;
+        errno = 0;
+        *out[i] = strtoull(hex, &end, 16);
+        if (errno || end - hex != 16 || *end)
+            return err_fmt(e, "%s: line 1: \"%s\" must be 16 hex digits, not \"%s\"", name, keys[i], hex);
+    }
+    return 0;
+}
+
 static int load_header(LoadCtx *c, const JsonValue *v, Err *e) {
     Presample *ps = c->ps;
     const char *name = c->name, *model, *data;
@@ -64,7 +83,8 @@ static int load_header(LoadCtx *c, const JsonValue *v, Err *e) {
         json_get_int(v, "n_problems", name, &n, e) || json_get_int(v, "k", name, &k, e) ||
         json_get_number(v, "temperature", name, &ps->temperature, e) ||
         json_get_number(v, "top_p", name, &ps->top_p, e) || json_get_int(v, "top_k", name, &top_k, e) ||
-        json_get_int(v, "max_new", name, &max_new, e) || json_get_int(v, "seed", name, &seed, e))
+        json_get_int(v, "max_new", name, &max_new, e) || json_get_int(v, "seed", name, &seed, e) ||
+        load_sources(v, name, &ps->src, e))
         return -1;
     if (n < 1 || n > 0x7fffffff || k < 1 || k > 0x7fffffff || top_k < 0 || max_new < 0 || seed < 0)
         return err_fmt(e, "%s: line 1: header values out of range (n_problems, k >= 1; top_k, max_new, seed >= 0)", name);
@@ -110,6 +130,8 @@ static int load_sample(LoadCtx *c, const JsonValue *v, int line, Err *e) {
         json_get_number(v, "mean_logprob", name, &it->mean_logprob, e) ||
         json_get_string(v, "text", name, &text, e))
         return -1;
+    if (it->length < 1)
+        return err_fmt(e, "%s: line %d: \"length\" = 0 (a sample has at least its first token)", name, line);
     if (!ids || ids->type != JSON_ARRAY || (int)ids->len != it->length)
         return err_fmt(e, "%s: line %d: expected \"ids\", an array of \"length\" = %d token ids", name, line, it->length);
     if (!ans || (ans->type != JSON_STRING && ans->type != JSON_NULL))
@@ -223,8 +245,10 @@ void presample_write_header(FILE *f, const Presample *h) {
     put_double(f, h->temperature);
     fputs(", \"top_p\": ", f);
     put_double(f, h->top_p);
-    fprintf(f, ", \"top_k\": %d, \"max_new\": %d, \"seed\": %llu}\n", h->top_k, h->max_new,
-            (unsigned long long)h->seed);
+    fprintf(f, ", \"top_k\": %d, \"max_new\": %d, \"seed\": %llu", h->top_k, h->max_new, (unsigned long long)h->seed);
+    fprintf(f, ", \"weights_fnv1a\": \"%016llx\", \"tokenizer_fnv1a\": \"%016llx\", \"data_fnv1a\": \"%016llx\"}\n",
+            (unsigned long long)h->src.weights, (unsigned long long)h->src.tokenizer,
+            (unsigned long long)h->src.data);
 }
 
 void presample_write_sample(FILE *f, const PresampleItem *it) {
@@ -247,4 +271,40 @@ void presample_write_summary(FILE *f, int problem, int k, double mean_length, do
     fputs(", \"accuracy\": ", f);
     put_double(f, accuracy);
     fputs("}\n", f);
+}
+
+// ---- sources ------------------------------------------------------------------------
+
+static int file_fingerprint(const char *path, uint64_t *fp, Err *e) {
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, e)) return -1;
+    *fp = fnv1a(FNV_OFFSET, text, len) | 1;  // never 0 (unknown)
+    free(text);
+    return 0;
+}
+
+int presample_sources(const char *model_dir, const Model *m, const char *data_path, PresampleSources *s, Err *e) {
+    char tok[4200];
+    *s = (PresampleSources){m ? model_fingerprint(m) : 0, 0, 0};
+    if (path_join(tok, sizeof tok, model_dir, "tokenizer.json", e) || file_fingerprint(tok, &s->tokenizer, e) ||
+        file_fingerprint(data_path, &s->data, e))
+        return -1;
+    return 0;
+}
+
+int presample_check_sources(const Presample *ps, const char *ps_path, const PresampleSources *have,
+                            const char *model_dir, const char *data_path, Err *e) {
+    const PresampleSources *rec = &ps->src;
+    if (!rec->weights && !rec->tokenizer && !rec->data) return 1;
+    struct { const char *what, *now; uint64_t rec, have; } f[] = {
+        {"another dataset (data_fnv1a)", data_path, rec->data, have->data},
+        {"another tokenizer (tokenizer_fnv1a)", model_dir, rec->tokenizer, have->tokenizer},
+        {"other model weights (weights_fnv1a)", model_dir, rec->weights, have->weights},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].rec && f[i].have && f[i].rec != f[i].have)
+            return err_fmt(e, "%s was pre-sampled from %s than %s holds now (recorded %016llx, now %016llx)",
+                           ps_path, f[i].what, f[i].now, (unsigned long long)f[i].rec, (unsigned long long)f[i].have);
+    return 0;
 }

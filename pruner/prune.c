@@ -183,10 +183,7 @@ static void prune_free(Prune *P) {
 // The objective's options (--ratio by name).
 static int objective_config(const PruneOpts *o, ObjectiveConfig *c, Err *e) {
     RatioMode ratio;
-    if (!strcmp(o->ratio, "token")) ratio = RATIO_TOKEN_MEAN;
-    else if (!strcmp(o->ratio, "seq")) ratio = RATIO_SEQ;
-    else if (!strcmp(o->ratio, "per-token")) ratio = RATIO_PER_TOKEN;
-    else return err_fmt(e, "--ratio must be token, seq or per-token, not '%s'", o->ratio);
+    if (objective_ratio_find(o->ratio, &ratio, e)) return -1;
     RewardConfig rc = reward_defaults();
     rc.lambda = o->lambda;
     rc.m = (int)o->m;
@@ -198,6 +195,19 @@ static int objective_config(const PruneOpts *o, ObjectiveConfig *c, Err *e) {
     return 0;
 }
 
+// The pre-samples must come from --model (its weights: pi_ref, unless resuming) and
+// the dataset at data_path; a file without fingerprints is unchecked (a warning).
+static int check_sources(const Prune *P, const char *data_path, Err *e) {
+    const PruneOpts *o = P->o;
+    PresampleSources have;
+    if (presample_sources(o->model, o->run.resume ? NULL : P->r.m, data_path, &have, e)) return -1;
+    int rc = presample_check_sources(&P->ps, o->presample, &have, o->model, data_path, e);
+    if (rc > 0)
+        fprintf(stderr, "prune: warning: %s records no fingerprints (an older o1p): its model and dataset are not "
+                        "checked\n", o->presample);
+    return rc < 0 ? -1 : 0;
+}
+
 // pi_ref (the run's own checkpoint on --resume), the pre-samples, their problems'
 // prompts, and the objective's rows: prompt ++ pre-sample.
 static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *oc, const Kernels *k, Err *e) {
@@ -207,7 +217,7 @@ static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *o
         return -1;
     const char *data_path = o->data ? o->data : P->ps.data_path;
     if (!*data_path) return err_fmt(e, "%s does not name its dataset: give --data", o->presample);
-    if (dataset_load(data_path, &P->ds, e) ||
+    if (check_sources(P, data_path, e) || dataset_load(data_path, &P->ds, e) ||
         examples_tokenize(P->r.tok, &P->ds, data_path, NULL, EX_PROMPTS_ONLY, &P->prompts, e) ||
         pool_from_presample(&P->ps, o->presample, &P->ds, data_path, &P->prompts, &P->r.m->cfg, &P->pool, e))
         return -1;

@@ -114,7 +114,7 @@ tail -n +21 full.jsonl >>mid.jsonl
 cp mid.jsonl mid.orig
 expect_fail "damaged middle line" 1 "line 21" ps --out mid.jsonl
 check "... the file is untouched" cmp mid.jsonl mid.orig
-expect_fail "k = 0" 2 "--k must be" "$O1P" presample --model model --data data.jsonl --k 0 --out x.jsonl
+expect_fail "k = 0" 2 "'--k' expects an integer in [1, 100000]" "$O1P" presample --model model --data data.jsonl --k 0 --out x.jsonl
 check "... no file written" test ! -e x.jsonl
 mkdir notok && cp model/config.json model/model.safetensors notok/
 expect_fail "model folder without tokenizer.json" 1 "no tokenizer.json" \

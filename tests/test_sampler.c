@@ -42,6 +42,17 @@ static void test_sample_token(void) {
     int all1 = 1;
     for (int i = 0; i < 200; i++) all1 &= sample_token(&sc, tie, 2.0f, 1, 1, &r, NULL) == 1;
     CHECK(all1, "top_k = 1 with ties keeps the lowest id");
+    // A scratch of 4 ids masks the rest of a longer row: the best id 5 is never drawn,
+    // and the log-prob is over ids 0..3 only.
+    SampleScratch sc4;
+    CHECK(sample_scratch_init(&sc4, 4, &e) == 0, "%s", e.msg);
+    float pad[V] = {0, 1, 0, 0, 9, 9};
+    int inside = 1;
+    for (int i = 0; i < 200; i++) inside &= sample_token(&sc4, pad, 1.0f, 0, 1, &r, NULL) < 4;
+    CHECK(inside, "a masked id is never drawn");
+    CHECK(sample_token(&sc4, pad, 0, 0, 1, &r, &lp) == 1, "greedy over the unmasked ids");
+    CHECK_NEAR(lp, 1 - log(3 + exp(1.0)), 1e-6, 1e-6, "log-prob over the unmasked ids");
+    sample_scratch_free(&sc4);
 
     enum { N = 40000 };
     double f[V], tol = 0.012;
@@ -200,7 +211,7 @@ typedef struct {
 static SamplerStats run(Model *m, RunOpts o, const SampleRequest *q, int nr, Results *R, int *rc) {
     Err e;
     omp_set_num_threads(o.threads ? o.threads : 2);
-    SamplerOpts so = {o.slots, o.max_len, o.chunk, o.stop, o.n_stop};
+    SamplerOpts so = {o.slots, o.max_len, o.chunk, o.stop, o.n_stop, 0};
     Sampler *s = sampler_create(m, &so, &e);
     SamplerStats st = {0};
     CHECK(s != NULL, "sampler_create: %s", e.msg);
@@ -218,6 +229,26 @@ static SamplerStats run(Model *m, RunOpts o, const SampleRequest *q, int nr, Res
 }
 
 static int32_t prompts[MAXR][40];
+
+// A model vocab padded past the tokenizer's: with n_ids set, no sample holds an id >= n_ids.
+static void test_masked_ids(Model *m, SampleRequest *q) {
+    Err e;
+    enum { N_IDS = 20 };
+    SamplerOpts so = {4, 0, 0, NULL, 0, N_IDS};
+    Sampler *s = sampler_create(m, &so, &e);
+    CHECK(s != NULL, "sampler_create: %s", e.msg);
+    if (!s) return;
+    Results R = {0};
+    SamplerCallbacks cb = {&R, NULL, collect, NULL};
+    for (int i = 0; i < 3; i++) q[i] = (SampleRequest){prompts[i], 3, 4, 30, 2.0f, 0, 1, 5, (uint64_t)i};
+    CHECK(sampler_run(s, q, 3, &cb, &e) == 0, "masked run: %s", e.msg);
+    int outside = 0;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++)
+            for (int t = 0; t < R.n[i][j]; t++) outside += R.ids[i][j][t] >= N_IDS;
+    CHECK(R.count == 12 && outside == 0, "masked ids: %d samples, %d tokens past n_ids", R.count, outside);
+    sampler_free(s);
+}
 
 static void make_requests(SampleRequest *q, int nr, int k, float T, int top_k, float top_p, int max_new,
                           uint64_t seed, int V) {
@@ -352,7 +383,7 @@ static void test_runs(void) {
     other.stop_after = 0;
 
     // Bad requests fail before any step, naming the request.
-    SamplerOpts so = {4, 32, 0, NULL, 0};
+    SamplerOpts so = {4, 32, 0, NULL, 0, 0};
     Sampler *s = sampler_create(&m, &so, &e);
     CHECK(s != NULL, "%s", e.msg);
     struct { const char *what, *expect; SampleRequest r; } bad[] = {
@@ -379,8 +410,11 @@ static void test_runs(void) {
     so.max_len = 97;
     CHECK(sampler_create(&m, &so, &e) == NULL && strstr(e.msg, "max_position_embeddings"), "context too long: %s", e.msg);
     int32_t badstop = 99;
-    SamplerOpts so2 = {4, 32, 0, &badstop, 1};
+    SamplerOpts so2 = {4, 32, 0, &badstop, 1, 0};
     CHECK(sampler_create(&m, &so2, &e) == NULL && strstr(e.msg, "stop token"), "bad stop id: %s", e.msg);
+    so2 = (SamplerOpts){4, 32, 0, NULL, 0, c.vocab_size + 1};
+    CHECK(sampler_create(&m, &so2, &e) == NULL && strstr(e.msg, "vocab_size"), "n_ids past the vocab: %s", e.msg);
+    test_masked_ids(&m, q);
     model_free(&m);
 }
 

@@ -238,6 +238,15 @@ static void test_bad_input(void) {
           "bad id: %s", e.msg);
     CHECK(tok_parse_ids("99999999999", "in", &ids, &e) && strstr(e.msg, "byte 0"), "id out of range: %s", e.msg);
     free(ids.ids);
+    // an added token on another token's id
+    expect_load_error("{\"added_tokens\": [{\"id\": 0, \"content\": \"<|x|>\", \"special\": true}], "
+                      "\"normalizer\": null, " BL "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                      "the added token \"<|x|>\" has id 0, which the vocab gives to \"a\"");
+    // training text: not empty, UTF-8
+    CHECK(tok_check_text("", 0, "t.txt", &e) && strstr(e.msg, "t.txt: empty"), "empty text: %s", e.msg);
+    CHECK(tok_check_text("ab\xc3", 3, "t.txt", &e) && strstr(e.msg, "t.txt: byte offset 2: 0xC3"), "torn UTF-8: %s",
+          e.msg);
+    CHECK(!tok_check_text("h\xc3\xa9", 3, "t.txt", &e), "valid UTF-8: %s", e.msg);
 }
 
 int main(void) {

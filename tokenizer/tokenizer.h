@@ -57,6 +57,9 @@ TokTrainOpts tok_train_defaults(int vocab_size);
 // Deterministic byte-level BPE training: same text and options, same tokenizer.
 // Stops early (a smaller vocab) when no pair reaches min_frequency.
 Tokenizer *tok_train(const char *text, size_t len, const TokTrainOpts *o, Err *e);
+// Fails unless text[0..len) is non-empty UTF-8; the error names `name` and the offset of
+// the first invalid byte.
+int tok_check_text(const char *text, size_t len, const char *name, Err *e);
 
 // A growable id array; tok_encode appends to it. Free ids with free().
 typedef struct {

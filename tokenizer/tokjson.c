@@ -10,6 +10,7 @@
 //                  normalized; every added token is matched on the raw text;
 //   decoder, post_processor: ignored; o1p adds no BOS/EOS and decodes bytes directly.
 // Token strings in the file are in GPT-2's byte-level alphabet; in memory they are bytes.
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,19 @@ static int read_flag(const JsonValue *v, const char *key, const char *name, uint
     return 0;
 }
 
+// An added token may repeat a vocab entry (same id, same bytes), not replace another one.
+static int check_added_id(const Tokenizer *t, const JsonValue *v, long long id, const JsonValue *cv,
+                          const char *name, Err *e) {
+    if (id < 0 || id >= t->n_vocab || t->kind[id] != TOKK_BPE) return 0;
+    if (t->tok_len[id] == cv->len && !memcmp(t->tok[id], cv->str, cv->len)) return 0;
+    char shown[2 * 64 + 1];
+    size_t n = t->tok_len[id] < 64 ? t->tok_len[id] : 64;
+    shown[to_bytelevel(t->tok[id], n, shown)] = 0;
+    return err_fmt(e, "%s: line %d, column %d: the added token \"%s\" has id %lld, which the vocab gives to "
+                      "\"%s\"; an added token needs an id of its own",
+                   AT(v), cv->str, id, shown);
+}
+
 static int read_added(Tokenizer *t, const JsonValue *arr, const char *name, Err *e) {
     if (!arr || arr->type == JSON_NULL) return 0;
     t->added = calloc(arr->len + 1, sizeof *t->added);
@@ -152,6 +166,7 @@ static int read_added(Tokenizer *t, const JsonValue *arr, const char *name, Err 
         const JsonValue *cv = json_get(v, "content");
         if (cv->len == 0)
             return err_fmt(e, "%s: line %d, column %d: an added token cannot be empty", AT(cv));
+        if (check_added_id(t, v, id, cv, name, e)) return -1;
         a->id = (int32_t)id;
         a->len = (uint32_t)cv->len;
         a->content = malloc(cv->len + 1);
@@ -417,9 +432,10 @@ int tok_save(const Tokenizer *t, const char *path, Err *e) {
     }
     fputs("\n    ]\n  }\n}\n", f);
     free(buf);
-    if (ferror(f)) {
+    if (fflush(f) || ferror(f)) {
+        int err = errno;
         atomic_abort(&a);
-        return err_fmt(e, "%s: write failed", path);
+        return err_fmt(e, "%s: write failed: %s", path, strerror(err));
     }
     return atomic_commit(&a, e);
 }

@@ -466,3 +466,17 @@ Tokenizer *tok_train(const char *text, size_t len, const TokTrainOpts *o, Err *e
     word_counts_free(&wc);
     return t;
 }
+
+int tok_check_text(const char *text, size_t len, const char *name, Err *e) {
+    if (len == 0) return err_fmt(e, "%s: empty: no text to train a tokenizer on", name);
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        int n = utf8_decode(s + i, len - i, &cp);
+        if (cp == UNI_INVALID)
+            return err_fmt(e, "%s: byte offset %zu: 0x%02X is not valid UTF-8 (the training text must be UTF-8)",
+                           name, i, s[i]);
+        i += (size_t)n;
+    }
+    return 0;
+}
