@@ -1,12 +1,12 @@
-// data/grade.c -- boxed-answer extraction and MATH-style answer equivalence.
+// data/grade.c -- boxed-answer extraction and answer equivalence: the lenient grader,
+// then the paper's (PRM800K grader.py with math_normalize.py), then the public calls.
 //
-// grade_normalize rewrites an answer in passes. A pass takes a malloc'ed string and
-// returns one, freeing or reusing its input; NULL (out of memory) passes through.
-// grade_equal compares the normalised strings: as numbers when both read as one,
+// Both rewrite answers in passes. A pass takes a malloc'ed string and returns one,
+// freeing or reusing its input; NULL (out of memory) passes through. The paper's passes
+// follow the Python originals step by step; each names the one it stands for.
+// The lenient grader compares normalised strings as numbers when both read as one,
 // element-wise when both are tuples, intervals or lists, else as strings.
 #include "grade.h"
-
-#include "expr.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-// ---- extraction -----------------------------------------------------------------------
+#include "expr.h"
+
+// ---- shared helpers and the lenient extraction ---------------------------------------------
 
 // The index just past the '}' that matches the '{' at s[0], or 0 if unclosed. A
 // backslash escapes the next character: "\{" and "\}" do not count.
@@ -65,7 +67,7 @@ static char *dup_n(const char *s, size_t n) {
 
 
 
-// ---- normalisation passes ----------------------------------------------------------------
+// ---- the lenient grader: normalisation passes ----------------------------------------------
 
 // Replaces every occurrence of `from` by `to`; frees s.
 static char *replace_all(char *s, const char *from, const char *to) {
@@ -323,7 +325,7 @@ char *grade_normalize(const char *answer) {
     return s;
 }
 
-// ---- comparison ---------------------------------------------------------------------
+// ---- the lenient grader: comparison ------------------------------------------------------
 
 // A plain decimal "-12.50" filling s[0..n) exactly.
 static int read_decimal(const char *s, size_t n, double *out) {
@@ -587,7 +589,7 @@ static int str_is_int(const char *s) {
     return yes;
 }
 
-// Python's re "." : any character but a newline.
+// Digits, not all zeros: the regex 0*[1-9][0-9]*.
 static int all_digits_nonzero(const char *s, size_t n) {
     if (!all_digits(s, n)) return 0;
     for (size_t i = 0; i < n; i++)
@@ -685,9 +687,10 @@ static char *fix_fracs(char *s, int *fail) {
             free(out);
             return s;
         }
-        if (p[0] == '{') o = stpncpy(o, p, n);
-        else if (p[1] != '{') o += sprintf(o, "{%c}{%c}", p[0], p[1]), o = stpncpy(o, p + 2, n - 2);
-        else o += sprintf(o, "{%c}", p[0]), o = stpncpy(o, p + 1, n - 1);
+        size_t used = 0;  // the characters of the piece given braces
+        if (p[0] != '{' && p[1] != '{') used = 2, o += sprintf(o, "{%c}{%c}", p[0], p[1]);
+        else if (p[0] != '{') used = 1, o += sprintf(o, "{%c}", p[0]);
+        o = stpncpy(o, p + used, n - used);
     }
     *o = 0;
     free(s);
