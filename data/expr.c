@@ -19,6 +19,7 @@ typedef struct {
     const char *s;    // the text, '^' already read as '**'
     size_t i;         // the read position
     int bad;          // set on a syntax error
+    int depth;        // nesting of unary operators and parentheses, bounded
     double vars[26];  // the value of each unknown letter at this point
 } Parser;
 
@@ -30,14 +31,26 @@ static int peek_is(Parser *p, const char *tok) { return !strncmp(p->s + p->i, to
 // "**" or "^": a power operator.
 static size_t power_op(Parser *p) { return peek_is(p, "**") ? 2 : p->s[p->i] == '^' ? 1 : 0; }
 
+// A Python number literal: digits with '_' between them, a '.', an exponent. A whole
+// number with a leading zero ("049") is a syntax error, as in Python.
 static double complex parse_number(Parser *p) {
+    char buf[128];
+    size_t n = 0, i = p->i;
+    const char *s = p->s;
+    for (; isdigit((unsigned char)s[i]) || s[i] == '.' || (s[i] == '_' && isdigit((unsigned char)s[i + 1])); i++)
+        if (s[i] != '_' && n + 1 < sizeof buf) buf[n++] = s[i];
+    if ((s[i] == 'e' || s[i] == 'E') && (isdigit((unsigned char)s[i + 1]) ||
+                                         (strchr("+-", s[i + 1]) && isdigit((unsigned char)s[i + 2])))) {
+        for (buf[n++] = s[i++]; isdigit((unsigned char)s[i]) || strchr("+-", s[i]); i++)
+            if (n + 1 < sizeof buf) buf[n++] = s[i];
+    }
+    buf[n] = 0;
     char *end;
-    double v = strtod(p->s + p->i, &end);
-    size_t n = (size_t)(end - (p->s + p->i));
-    // strtod reads hex and "inf"; the grammar only has digits, '.', and an exponent
-    for (size_t k = 0; k < n; k++)
-        if (!strchr("0123456789.eE+-", p->s[p->i + k])) p->bad = 1;
-    p->i += n;
+    double v = strtod(buf, &end);
+    int whole = strspn(buf, "0123456789") == n;
+    if (n == 0 || *end || strchr(buf, '.') != strrchr(buf, '.') || (whole && buf[0] == '0' && strspn(buf, "0") != n))
+        p->bad = 1;
+    p->i = i;
     return v;
 }
 
@@ -112,15 +125,23 @@ static double complex parse_power(Parser *p) {
 }
 
 static double complex parse_unary(Parser *p) {
+    if (p->depth > 500) {  // no deeper than a sane answer: the stack stays small
+        p->bad = 1;
+        return 0;
+    }
+    p->depth++;
+    double complex v;
     if (p->s[p->i] == '-') {
         p->i++;
-        return -parse_unary(p);
-    }
-    if (p->s[p->i] == '+') {
+        v = -parse_unary(p);
+    } else if (p->s[p->i] == '+') {
         p->i++;
-        return parse_unary(p);
+        v = parse_unary(p);
+    } else {
+        v = parse_power(p);
     }
-    return parse_power(p);
+    p->depth--;
+    return v;
 }
 
 // A factor can start here without an operator: implicit multiplication.

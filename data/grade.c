@@ -772,6 +772,8 @@ typedef struct {
     char *p;
     size_t n, cap;
     int oom;
+    int depth;   // group nesting; deeper than 200 renders as nothing (bounds the stack)
+    int matrix;  // inside a matrix environment: "[ a b; c d ]"
 } Buf;
 
 static void buf_put(Buf *b, const char *s, size_t n) {
@@ -838,6 +840,14 @@ static size_t render_arg(const char *s, size_t n, size_t i, Buf *out) {
     return i + 1;
 }
 
+// "{pmatrix}" and the like at s: pylatexenc writes those as "[ a b; c d ]".
+static int is_matrix_env(const char *s, size_t n) {
+    static const char *names[] = {"{pmatrix}", "{bmatrix}", "{matrix}", "{vmatrix}", "{array}"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (n >= strlen(names[i]) && !strncmp(s, names[i], strlen(names[i]))) return 1;
+    return 0;
+}
+
 // The macro named s[i..k) (its arguments follow at k). Returns the index after it all.
 static size_t render_macro(const char *s, size_t n, size_t i, size_t k, Buf *out) {
     const char *name = s + i;
@@ -859,7 +869,11 @@ static size_t render_macro(const char *s, size_t n, size_t i, size_t k, Buf *out
         buf_puts(out, ")");
         return k;
     }
-    if (IS("mbox")) {
+    if ((IS("begin") || IS("end")) && is_matrix_env(s + k, n - k)) {
+        out->matrix += IS("begin") ? 1 : -1;
+        buf_puts(out, IS("begin") ? "[ " : " ]");
+    }
+    if (IS("mbox") || IS("begin") || IS("end")) {  // another environment renders as its content
         Buf skip = {0};
         k = render_arg(s, n, k, &skip);
         free(skip.p);
@@ -875,6 +889,8 @@ static size_t render_macro(const char *s, size_t n, size_t i, size_t k, Buf *out
 
 // Renders s[0..n) to out; returns n.
 static size_t render_latex(const char *s, size_t n, Buf *out) {
+    if (out->depth >= 200) return n;
+    out->depth++;
     for (size_t i = 0; i < n;) {
         char c = s[i];
         if (c == '\\' && i + 1 < n && isalpha((unsigned char)s[i + 1])) {
@@ -883,9 +899,9 @@ static size_t render_latex(const char *s, size_t n, Buf *out) {
             i = render_macro(s, n, i + 1, k, out);
         } else if (c == '\\' && i + 1 < n) {
             char e = s[i + 1];
-            if (e == '\\') buf_puts(out, "\n");
+            if (e == '\\') buf_puts(out, out->matrix ? "; " : "\n");
             else if (e == ',' || e == ';' || e == ':' || e == ' ') buf_puts(out, " ");
-            else if (e != '!') buf_put(out, &e, 1);
+            else if (strchr("{}%$_&#", e)) buf_put(out, &e, 1);  // any other, "\1" too, is nothing
             i += 2;
         } else if (c == '{') {
             size_t end = match_brace(s + i, n - i);
@@ -895,12 +911,13 @@ static size_t render_latex(const char *s, size_t n, Buf *out) {
         } else if (c == '%') {
             while (i < n && s[i] != '\n') i++;
         } else {
-            if (c == '&') buf_puts(out, "   ");
+            if (c == '&') buf_puts(out, out->matrix ? " " : "   ");
             else if (c == '~') buf_puts(out, "\xc2\xa0");
             else if (c != '}' && c != '$' && c != '\\') buf_put(out, &c, 1);
             i++;
         }
     }
+    out->depth--;
     return n;
 }
 
