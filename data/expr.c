@@ -39,9 +39,11 @@ static double complex parse_number(Parser *p) {
     const char *s = p->s;
     for (; isdigit((unsigned char)s[i]) || s[i] == '.' || (s[i] == '_' && isdigit((unsigned char)s[i + 1])); i++)
         if (s[i] != '_' && n + 1 < sizeof buf) buf[n++] = s[i];
-    if ((s[i] == 'e' || s[i] == 'E') && (isdigit((unsigned char)s[i + 1]) ||
-                                         (strchr("+-", s[i + 1]) && isdigit((unsigned char)s[i + 2])))) {
-        for (buf[n++] = s[i++]; isdigit((unsigned char)s[i]) || strchr("+-", s[i]); i++)
+    int sign = s[i] && (s[i + 1] == '+' || s[i + 1] == '-');
+    if ((s[i] == 'e' || s[i] == 'E') && isdigit((unsigned char)s[i + 1 + sign])) {
+        for (int k = 0; k < 1 + sign; k++)
+            if (n + 1 < sizeof buf) buf[n++] = s[i++];
+        for (; isdigit((unsigned char)s[i]); i++)
             if (n + 1 < sizeof buf) buf[n++] = s[i];
     }
     buf[n] = 0;
