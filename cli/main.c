@@ -20,6 +20,7 @@ static const Command commands[] = {
     {"generate", cmd_generate, "stream one answer of a model folder to stdout (chat template, sampling options)"},
     {"presample", cmd_presample, "K graded samples per problem with lengths and log-probs (O1-Pruner's baselines)"},
     {"prune", cmd_prune, "length-harmonizing fine-tuning (O1-Pruner); sft-shortest and dpo baselines"},
+    {"grade", cmd_grade, "grade model responses (JSONL) against answers with the paper's grader"},
     {"eval", cmd_eval, "accuracy, solution length, latency and AES of a model on a dataset; tables"},
     {"plot", cmd_plot, "PNG charts: training curves (metrics.jsonl), per-level length and accuracy"},
 };

@@ -1,37 +1,47 @@
-// data/grade.h -- answer extraction and grading, as in the MATH benchmark's grader.
+// data/grade.h -- answer extraction and grading.
 //
-// Extraction: the content of the FIRST \boxed{...}, \fbox{...} or "\boxed 5", braces
-// nested, as the paper's evaluation code does. No box, no answer: wrong.
+// Two graders (GradeMode):
 //
-// Equivalence (grade_equal): Hendrycks et al.'s strip_string normalisation, extended:
-//   - whitespace, "\!", "\,", "\;", "\ ", \left/\right, \displaystyle removed;
-//   - \dfrac, \tfrac -> \frac; \frac12 -> \frac{1}{2}; \sqrt3 -> \sqrt{3};
-//   - \text{...}, \textbf{...}, \mbox{...}, \mathrm{...} unwrapped; a trailing unit word
-//     after a number ("5 \text{ cm}", "10 dollars") dropped;
-//   - \$, $, \%, %, ^\circ, ^{\circ}, \degree removed;
-//   - "k = 5", "x=5" -> "5" (a short variable name before one '=');
-//   - numbers compared by value: 0.5 == \frac{1}{2} == 1/2 == .5 == 0.50, 12,345 == 12345,
-//     "5.0" == "5", -\frac{1}{2} == \frac{-1}{2}; relative tolerance 1e-9;
-//   - tuples, lists and intervals compared element-wise: "(1, 2)" == "(1,2)",
-//     "[0, \frac12)" == "[0,0.5)"; brackets must match; a top-level comma list "1, 2" is
-//     compared element-wise too;
-//   - otherwise the normalised strings must be equal.
+// GRADE_PAPER, the default: the official O1-Pruner code's, which is PRM800K's
+// grader.py with Hendrycks' math_normalize.py, rewritten in C from their behaviour.
+//   - extraction: the content of the first "boxed{" whose braces close, braces counted as
+//     written; "\boxed{50}%" gives "50}". No box: the answer is the string "None".
+//   - equal when the MATH normaliser (strip_string: \left, \right, \!, \$, \%, degrees,
+//     a "\text{ unit}" tail, "k=" prefixes, \sqrt3, \frac12, a/b) makes both the same;
+//   - else PRM800K's normaliser: \text{} unwrapped, units and $ % dropped, "or"/"and" as
+//     commas, LaTeX rendered to text as pylatexenc does (\frac{a}{b} -> a/b, \sqrt{x} ->
+//     sqrt(x), \pi -> pi), spaces and braces dropped, lower case, whole numbers as integers;
+//   - equal strings are equal; "(a,b)" / "[a,b)" tuples compare element by element with
+//     the same brackets; per element: integer fractions must match as written (2/4 is
+//     not 1/2), an integer truth needs an integer answer, else the difference must vanish
+//     identically (sympy's simplify in the original; here expr_equal, data/expr.h), tried
+//     only with at most two letters and no "^{", "^(" or long powers.
+//
+// GRADE_LENIENT: o1p's earlier grader, MATH's strip_string extended: numbers by value
+// (0.5 == 1/2 == 2/4, within 1e-9), trailing unit words, "name =" and "\in" prefixes,
+// tuples, lists and unions element-wise; extraction takes \boxed{}, \fbox{} and "\boxed 5".
 #ifndef O1P_GRADE_H
 #define O1P_GRADE_H
 
 #include <stddef.h>
 
-// Finds the first \boxed or \fbox in text: returns 1 with its content, inside the
-// braces, in *start and *len; 0 when there is none or it is unclosed.
+typedef enum { GRADE_PAPER, GRADE_LENIENT } GradeMode;
+
+// The paper's extraction: returns 1 with the content of the first closed "boxed{" in
+// *start and *len; 0 when there is none.
 int grade_find_boxed(const char *text, const char **start, size_t *len);
-// malloc'ed copy of the first boxed content, or NULL (none, or out of memory).
+// malloc'ed copy of the boxed answer under mode, or NULL (none, or out of memory).
+char *grade_extract_as(const char *text, GradeMode mode);
+// grade_extract_as(text, GRADE_PAPER).
 char *grade_extract_boxed(const char *text);
-// malloc'ed normalised form of an answer, or NULL when out of memory: what grade_equal
-// compares when the answers are not numbers or tuples.
+// malloc'ed normalised form under the lenient grader, or NULL when out of memory.
 char *grade_normalize(const char *answer);
-// 1 if the answers are equivalent, else 0.
-int grade_equal(const char *given, const char *truth);
-// Grades the boxed answer of a solution: 1 correct, 0 wrong or no box.
-int grade_solution(const char *solution, const char *truth);
+// 1 if the given answer is equivalent to the truth under mode, else 0.
+int grade_equal_as(const char *given, const char *truth, GradeMode mode);
+int grade_equal(const char *given, const char *truth);  // GRADE_PAPER
+// Grades the boxed answer of a full response: 1 correct, 0 wrong. Without a box the
+// paper's grader grades the string "None", the lenient one says wrong.
+int grade_solution_as(const char *solution, const char *truth, GradeMode mode);
+int grade_solution(const char *solution, const char *truth);  // GRADE_PAPER
 
 #endif
