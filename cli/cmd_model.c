@@ -35,7 +35,7 @@ int cmd_init(int argc, char **argv) {
     if (make_dirs(out, &e) || trainer_lock(out, &e) < 0 || trainer_claim_out(out, force, &e) ||
         config_load(config, &c, &e))
         return cli_fail(&e);
-    if (model_create(&m, &c, &kernels_cpu, &e)) return cli_fail(&e);
+    if (model_create(&m, &c, &kernels_cpu, &e)) return err_wrap(&e, "%s", config), cli_fail(&e);
     model_init_random(&m, (uint64_t)seed);
     size_t n_params = m.n_params;
     rc = model_save(&m, out, &e);

@@ -169,7 +169,7 @@ int model_load(Model *m, const char *dir, const Kernels *k, Err *e) {
     if (!sharded && !file_exists(single))
         return err_fmt(e, "%s: no model.safetensors (nor model.safetensors.index.json) in the "
                        "folder", dir);
-    if (model_create(m, &c, k, e)) return -1;
+    if (model_create(m, &c, k, e)) return err_wrap(e, "%s", cfg_path);
     Loader L = {.m = m, .n = model_tensors(m, NULL), .config_path = cfg_path};
     L.ti = calloc((size_t)L.n, sizeof *L.ti);
     L.from = calloc((size_t)L.n, sizeof *L.from);
