@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../base/io.h"
+#include "../model/io.h"
+
 int cli_fail(const Err *e) {
     fprintf(stderr, "o1p: %s\n", e->msg);
     return 1;
@@ -92,6 +95,9 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
         {"device", OPT_STR, &run->device, "ref, cpu (default) or cuda"},
         {"stop-at", OPT_INT, &run->stop_at, "stop after this step, resumable (time-boxed runs)",
          .min = 0, .max = INT_MAX},
+        {"train-layers", OPT_INT, &run->train_layers,
+         "freeze-tuning: train only the last N blocks; embedding, final norm, lm_head frozen (default 0: all)",
+         .min = 0, .max = 1024},
         {"resume", OPT_FLAG, &run->resume, "continue the run in --out (same options)"},
         {"quiet", OPT_FLAG, &run->quiet, "no progress output"},
     };
@@ -102,4 +108,17 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
     memcpy(all + n, run_opts, sizeof run_opts);
     all[n + k] = (Opt){0};
     return opt_parse(cmd, synopsis, all, argc, argv);
+}
+
+int cli_check_train_layers(const char *cmd, const RunOpts *run, const char *dir, const char *config) {
+    char path[4200];
+    Config c;
+    Err e;
+    if (!run->train_layers) return 0;
+    if (!config && path_join(path, sizeof path, dir, "config.json", &e)) return 0;
+    if (config_load(config ? config : path, &c, &e)) return 0;  // the stage reports it
+    if (run->train_layers > c.n_layers)
+        return cli_usage_error(cmd, "--train-layers %ld exceeds the %d layers of %s", run->train_layers, c.n_layers,
+                               config ? config : path);
+    return 0;
 }

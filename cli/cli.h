@@ -52,5 +52,9 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
 // checkpoints, logging, resume: engine/run.h), which fill *run (set to their defaults
 // first). Returns as opt_parse.
 int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpts *run, int argc, char **argv);
+// --train-layers N within the layers of the model the stage starts from: config (a
+// config.json), else dir's config.json. Returns 0, or 2 after printing the usage error; a
+// config that cannot be read is left to the stage to report.
+int cli_check_train_layers(const char *cmd, const RunOpts *run, const char *dir, const char *config);
 
 #endif

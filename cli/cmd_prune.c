@@ -61,6 +61,7 @@ int cmd_prune(int argc, char **argv) {
     RatioMode ratio;
     if (!objective_find(A.objective, &e) || objective_ratio_find(A.ratio, &ratio, &e))
         return cli_usage_error("prune", "%s", e.msg);
+    if ((rc = cli_check_train_layers("prune", &A.run, A.run.resume ? A.out : A.model, NULL))) return rc;
     rc = prune_run(&A, &e);
     return rc < 0 ? cli_fail(&e) : rc ? 130 : 0;  // 1: interrupted, a checkpoint saved
 }

@@ -54,6 +54,8 @@ int cmd_sft(int argc, char **argv) {
     if (A.seq == 1) return cli_usage_error("sft", "--seq must be at least 2");
     if (strcmp(A.overlong, "drop") && strcmp(A.overlong, "truncate"))
         return cli_usage_error("sft", "--overlong must be drop or truncate, not '%s'", A.overlong);
+    if ((rc = cli_check_train_layers("sft", &A.run, A.run.resume ? A.out : A.model, A.run.resume ? NULL : A.config)))
+        return rc;
     Err e;
     rc = sft_run(&A, &e);
     return rc < 0 ? cli_fail(&e) : rc ? 130 : 0;  // 1: interrupted, a checkpoint saved

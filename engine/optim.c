@@ -26,8 +26,8 @@ OptimConfig optim_config(double lr, double weight_decay, double grad_clip, doubl
 int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e) {
     memset(o, 0, sizeof *o);
     o->cfg = cfg;
-    o->m = m->k->alloc(m->n_params * sizeof(float));
-    o->v = m->k->alloc(m->n_params * sizeof(float));
+    o->m = m->k->alloc(m->n_trained * sizeof(float));
+    o->v = m->k->alloc(m->n_trained * sizeof(float));
     if (!o->m || !o->v) {
         optim_free(o, m);
         return err_fmt(e, "out of %s memory for the optimizer state", m->k->name);
@@ -53,14 +53,19 @@ float optim_lr(const OptimConfig *c, int s) {
 
 double optim_step(Optimizer *o, Model *m, float *lr_out) {
     const OptimConfig *c = &o->cfg;
-    double norm = sqrt(m->k->sum_squares(m->grads_mem, m->n_params));
+    double norm = sqrt(m->k->sum_squares(m->grads_mem, m->n_trained));
     float scale = 1.0f;
     // Clipping by the global norm: g <- g * clip / norm when norm > clip.
     if (c->grad_clip > 0 && norm > c->grad_clip) scale = (float)(c->grad_clip / norm);
     float lr = optim_lr(c, o->step);
     o->step++;
-    m->k->adamw(m->params_mem, m->grads_mem, o->m, o->v, m->n_params, m->n_decay, lr, c->beta1,
-                c->beta2, c->eps, c->weight_decay, scale, o->step);
+    // AdamW is elementwise: the trained ranges one call each, the same bits as one call
+    TrainedRange r[MODEL_MAX_RANGES];
+    int n_ranges = model_trained_ranges(m, r);
+    for (int i = 0; i < n_ranges; i++)
+        m->k->adamw(m->params_mem + r[i].param_at, m->grads_mem + r[i].grad_at, o->m + r[i].grad_at,
+                    o->v + r[i].grad_at, r[i].n, r[i].n_decay, lr, c->beta1, c->beta2, c->eps, c->weight_decay,
+                    scale, o->step);
     if (lr_out) *lr_out = lr;
     return norm;
 }

@@ -24,17 +24,19 @@ OptimConfig optim_config(double lr, double weight_decay, double grad_clip, doubl
 
 typedef struct {
     OptimConfig cfg;
-    float *m, *v;  // backend memory, [n_params] each
+    float *m, *v;  // backend memory, [n_trained] each: the moments of what trains
     int step;      // optimizer steps taken
 } Optimizer;
 
+// The moments of m's trained parameters: model_alloc_grads first.
 int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e);
 void optim_free(Optimizer *o, const Model *m);
 // Learning rate at 0-based step s: linear warmup over warmup_steps, then cosine from lr
 // down to lr * min_lr_ratio at total_steps.
 float optim_lr(const OptimConfig *c, int s);
-// One update from the gradients accumulated in m->g (which are zeroed afterwards).
-// Returns the global gradient norm before clipping; *lr_out gets the rate used.
+// One update of the trained parameters from the gradients accumulated in m->g (which are
+// zeroed afterwards). Returns the global gradient norm (over the trained parameters)
+// before clipping; *lr_out gets the rate used.
 double optim_step(Optimizer *o, Model *m, float *lr_out);
 
 #endif

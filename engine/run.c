@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,14 +38,38 @@ int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint6
     return 0;
 }
 
+// n floats as "12.3 kB", "4.56 MB", "131 GB": three significant digits.
+static const char *float_bytes(char *buf, size_t cap, size_t n) {
+    double b = 4.0 * n;
+    const char *unit = b >= 1e9 ? "GB" : b >= 1e6 ? "MB" : "kB";
+    snprintf(buf, cap, "%.3g %s", b / (b >= 1e9 ? 1e9 : b >= 1e6 ? 1e6 : 1e3), unit);
+    return buf;
+}
+
+// "sft: training the last 1 of 4 layers, 12345 of 67890 parameters; memory: parameters
+// 272 kB, gradients 49.4 kB, optimizer state 98.8 kB"
+static void print_memory(const TrainRun *r, const char *stage) {
+    const Model *m = r->m;
+    char p[32], g[32], o[32];
+    fprintf(stderr, "%s: training ", stage);
+    if (m->train_layers)
+        fprintf(stderr, "the last %d of %d layers, %zu of %zu parameters", m->train_layers, m->cfg.n_layers,
+                m->n_trained, m->n_params);
+    else
+        fprintf(stderr, "all %zu parameters", m->n_params);
+    fprintf(stderr, "; memory: parameters %s, gradients %s, optimizer state %s\n", float_bytes(p, 32, m->n_params),
+            float_bytes(g, 32, m->n_trained), float_bytes(o, 32, 2 * m->n_trained));
+}
+
 int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
     int K = p->K, B = p->B, T = p->T;
     r->K = K;
     r->B = B;
     r->T = T;
-    if (model_alloc_grads(r->m, e) || acts_create(&r->acts, r->m, B, T, 1, e) ||
+    if (model_alloc_grads(r->m, (int)o->train_layers, e) || acts_create(&r->acts, r->m, B, T, 1, e) ||
         optim_create(&r->opt, r->m, p->optim, e))
         return -1;
+    if (!o->quiet) print_memory(r, p->stage);
     size_t grid = (size_t)K * B * T, mb = (size_t)B * T;
     r->tokens = malloc(grid * sizeof *r->tokens);
     r->targets = malloc(grid * sizeof *r->targets);

@@ -39,6 +39,8 @@ typedef struct {
     long stop_at;        // > 0: stop after this step, resumable
     int resume, quiet;
     int force;           // fresh run: replace a model or run in the output folder
+    long train_layers;   // freeze-tuning: train the last N blocks only (0: everything);
+                         // recorded in the run's state, resume must give the same
 } RunOpts;
 
 // What run_open plans from.
@@ -84,8 +86,10 @@ int run_load(TrainRun *r, const char *dir, const Kernels *k, Err *e);
 // eos_token_id gets <|im_end|>.
 int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint64_t seed, const Kernels *k,
               Err *e);
-// Plans the run: gradients, activations for (B, T), the optimizer, the step buffers,
-// then trainer_open (fresh or resumed, o->resume). The rows' order starts as 0..K B-1.
+// Plans the run: gradients and optimizer moments of what trains (o->train_layers),
+// activations for (B, T), the step buffers, then trainer_open (fresh or resumed,
+// o->resume). The rows' order starts as 0..K B-1. Unless quiet, prints what trains and
+// the memory of parameters, gradients and optimizer state.
 int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e);
 // Frees all of it, model included; safe on a run that failed anywhere.
 void run_close(TrainRun *r);

@@ -18,7 +18,8 @@
 
 // TrainState.extra slots used by the trainer. 64-bit values are stored as two exact
 // 32-bit halves (a double holds any integer below 2^53).
-enum { X_FP_LO, X_FP_HI, X_SIG_LO, X_SIG_HI, X_TOKENS, X_ELAPSED };
+// X_TRAIN_LAYERS: the model's train_layers (0 in states from before freeze-tuning).
+enum { X_FP_LO, X_FP_HI, X_SIG_LO, X_SIG_HI, X_TOKENS, X_ELAPSED, X_TRAIN_LAYERS };
 
 int trainer_interrupted(void) { return interrupt_requested(); }
 
@@ -94,7 +95,7 @@ int trainer_trim_log(const char *path, int step, Err *e) {
 // Loads a state file and says whether it belongs to the weights with fingerprint fp.
 static int state_try(const char *path, const Trainer *t, uint64_t fp, TrainState *s, float **m, float **v,
                      Err *e) {
-    if (train_state_load(path, s, m, v, t->m->n_params, e)) return -1;
+    if (train_state_load(path, s, m, v, 0, e)) return -1;
     if (!strcmp(s->stage, t->o.stage)) return get_u64(&s->extra[X_FP_LO]) == fp ? 1 : 0;
     err_fmt(e, "%s: a training state of stage '%s', not '%s'", path, s->stage, t->o.stage);
     free(*m);
@@ -164,6 +165,26 @@ int trainer_lock(const char *out_dir, Err *e) {
     return fd;
 }
 
+// The chosen state's checks beyond its weights: freeze-tuning's layers, the moments' size
+// (which follows from them), the options, the step.
+static int state_check(const Trainer *t, const char *path, const TrainState *s, Err *e) {
+    int layers = (int)s->extra[X_TRAIN_LAYERS];
+    if (layers != t->m->train_layers)
+        return err_fmt(e, "%s: the run was started with --train-layers %d, not %d; resume it with the same value",
+                       path, layers, t->m->train_layers);
+    if (s->n_params != t->m->n_trained)
+        return err_fmt(e, "%s: holds optimizer moments for %llu parameters, but the run trains %zu", path,
+                       (unsigned long long)s->n_params, t->m->n_trained);
+    if (get_u64(&s->extra[X_SIG_LO]) != signature_hash(&t->o))
+        return err_fmt(e, "%s: the run was started with other options; resume it with the same ones "
+                          "(compared: %s)",
+                       t->o.out_dir, t->o.signature ? t->o.signature : "");
+    if (s->step > (uint64_t)t->o.total_steps)
+        return err_fmt(e, "%s: the state is at step %llu, past the run's %d steps", t->o.out_dir,
+                       (unsigned long long)s->step, t->o.total_steps);
+    return 0;
+}
+
 // Finds and restores the state that belongs to the folder's weights.
 static int trainer_restore(Trainer *t, Err *e) {
     const char *dir = t->o.out_dir;
@@ -201,18 +222,10 @@ static int trainer_restore(Trainer *t, Err *e) {
         }
         which = 0;
     }
-    if (get_u64(&s.extra[X_SIG_LO]) != signature_hash(&t->o)) {
+    if (state_check(t, which ? t->path_next : t->path_state, &s, e)) {
         free(mom);
         free(vel);
-        return err_fmt(e, "%s: the run was started with other options; resume it with the same ones "
-                          "(compared: %s)",
-                       dir, t->o.signature ? t->o.signature : "");
-    }
-    if (s.step > (uint64_t)t->o.total_steps) {
-        free(mom);
-        free(vel);
-        return err_fmt(e, "%s: the state is at step %llu, past the run's %d steps", dir,
-                       (unsigned long long)s.step, t->o.total_steps);
+        return -1;
     }
     // Settle the folder on the chosen state before anything else is written.
     if (which == 1 && io_rename(t->path_next, t->path_state) != 0) {
@@ -221,7 +234,7 @@ static int trainer_restore(Trainer *t, Err *e) {
         return err_fmt(e, "%s: cannot rename to %s: %s", t->path_next, t->path_state, strerror(errno));
     }
     if (which == 0 && has_next) remove(t->path_next);  // the state of weights never written
-    size_t nb = t->m->n_params * sizeof(float);
+    size_t nb = t->m->n_trained * sizeof(float);
     t->m->k->upload(t->opt->m, mom, nb);
     t->m->k->upload(t->opt->v, vel, nb);
     free(mom);
@@ -276,7 +289,7 @@ int trainer_done(const Trainer *t) {
 
 int trainer_checkpoint(Trainer *t, Err *e) {
     const Model *m = t->m;
-    size_t nb = m->n_params * sizeof(float);
+    size_t nb = m->n_trained * sizeof(float);
     float *mom = malloc(nb ? nb : 1), *vel = malloc(nb ? nb : 1);
     if (!mom || !vel) {
         free(mom);
@@ -291,11 +304,12 @@ int trainer_checkpoint(Trainer *t, Err *e) {
     s.step = (uint64_t)t->step;
     s.rng_state = t->rng.state;
     s.data_pos = t->data_pos;
-    s.n_params = m->n_params;
+    s.n_params = m->n_trained;
     put_u64(&s.extra[X_FP_LO], model_fingerprint(m));
     put_u64(&s.extra[X_SIG_LO], signature_hash(&t->o));
     s.extra[X_TOKENS] = (double)t->tokens;
     s.extra[X_ELAPSED] = t->elapsed;
+    s.extra[X_TRAIN_LAYERS] = m->train_layers;
     // 1. the new state beside the old one; 2. the weights; 3. the state into place.
     int rc = train_state_save(t->path_next, &s, mom, vel, e);
     free(mom);

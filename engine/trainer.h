@@ -4,7 +4,8 @@
 // The output folder is a model folder that also holds the run's state:
 //   config.json, model.safetensors   the weights after `step` optimizer steps (model_save)
 //   tokenizer.json                   written once when the run starts
-//   train_state.bin                  optimizer moments, step, RNG, data position (model/io.h)
+//   train_state.bin                  optimizer moments (of what trains), step, RNG, data
+//                                    position, train_layers (model/io.h)
 //   metrics.jsonl                    one JSON object per optimizer step
 // so any checkpoint can be used at once by generate/presample/eval, and the run
 // continued with --resume.
@@ -112,7 +113,7 @@ typedef struct {
 // then writes tokenizer.json (o->tokenizer_src copied, else tok saved; neither
 // when both are NULL) and starts an empty metrics.jsonl. Resume: m must hold the folder's weights (the stage
 // loads them with model_dir_load(out_dir)); the matching state is found (see the
-// protocol above), checked (stage, parameter count, signature) and restored into *opt
+// protocol above), checked (stage, m->train_layers, moment count, signature) and restored into *opt
 // (moments, step), the RNG, data_pos and the counters; metrics.jsonl lines past the
 // restored step (from the steps that are now redone) are dropped. m must have gradients
 // allocated and opt be created for m. Installs the SIGINT/SIGTERM handlers.

@@ -68,6 +68,7 @@ typedef struct Kernels {
     void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *w,
                             float eps, int N, int C);
     // dinp[N,C] += ..., dw[C] += ... (dinp accumulates: it is the residual stream).
+    // dinp or dw may be NULL (not needed: below or of a frozen layer).
     void (*rmsnorm_backward)(float *dinp, float *dw, const float *dout, const float *inp,
                              const float *w, const float *rstd, int N, int C);
 

@@ -129,14 +129,15 @@ static void attention_block_forward(const Kernels *k, const Config *c, Dims d, L
     k->add(a.x_mid, a.x_mid, a.x, (size_t)d.N * d.C);
 }
 
-// In: dres = d x_mid. Out: dres = d x. Parameter gradients accumulate into g.
+// In: dres = d x_mid. Out: dx = d x (dx is dres, or NULL: not needed). Parameter
+// gradients accumulate into g.
 static void attention_block_backward(const Kernels *k, const Config *c, Dims d, LayerParams p,
-                                     LayerParams g, LayerActs a, Acts *s) {
+                                     LayerParams g, LayerActs a, Acts *s, float *dx) {
     k->matmul_backward(s->datt, g.wo, NULL, s->dres, a.att, p.wo, d.N, d.HD, d.C);
     k->attention_backward(s->dqkv, s->datt, a.qkv, a.att, a.lse, s->lens, d.B, d.T, d.H, d.KV, d.D);
     k->rope_backward(s->dqkv, s->pos, d.N, d.QKV, d.H + d.KV, d.D, c->rope_theta);
     k->matmul_backward(s->dxn, g.wqkv, g.bqkv, s->dqkv, a.xn_attn, p.wqkv, d.N, d.C, d.QKV);
-    k->rmsnorm_backward(s->dres, g.norm_attn, s->dxn, a.x, p.norm_attn, a.rstd_attn, d.N, d.C);
+    k->rmsnorm_backward(dx, g.norm_attn, s->dxn, a.x, p.norm_attn, a.rstd_attn, d.N, d.C);
 }
 
 // ---- MLP block: x_out = x_mid + down(silu(gate(rmsnorm(x_mid))) * up(rmsnorm(x_mid))) ---
@@ -167,7 +168,8 @@ static void head_forward(const Kernels *k, const Model *m, Dims d, Acts *a) {
     k->matmul_forward(a->logits, a->xn_final, m->p.lm_head, NULL, d.N, d.C, d.V);
 }
 
-// Out: dres = d x_L. The head starts the residual gradient: dres is zeroed here.
+// Out: dres = d x_L. The head starts the residual gradient: dres is zeroed here. A
+// frozen head (freeze-tuning: m->g.lm_head, m->g.norm_final NULL) passes it through.
 static void head_backward(const Kernels *k, Model *m, Dims d, Acts *a) {
     const float *x_last = a->x + (size_t)m->cfg.n_layers * a->B * a->T * d.C;
     k->crossentropy_backward(a->logits, a->logits, a->lse_ce, a->targets, a->weights, d.N, d.V);
@@ -224,14 +226,16 @@ double model_loss(Model *m, Acts *a, const int *targets, const float *weights, f
 void model_backward(Model *m, Acts *a, const float *weights, int B, int T) {
     const Kernels *k = m->k;
     Dims d = dims_of(&m->cfg, B, T);
+    int l0 = model_first_trained(m), frozen_below = m->train_layers > 0;
     k->upload(a->weights, weights, (size_t)d.N * sizeof(float));
     head_backward(k, m, d, a);
-    for (int l = m->cfg.n_layers - 1; l >= 0; l--) {
+    for (int l = m->cfg.n_layers - 1; l >= l0; l--) {
         LayerParams p = layer_params(&m->p, &m->cfg, l);
-        LayerParams g = layer_params(&m->g, &m->cfg, l);
+        LayerParams g = layer_params(&m->g, &m->cfg, l - l0);  // g holds the trained layers
         LayerActs la = layer_acts(a, &m->cfg, l);
         mlp_block_backward(k, d, p, g, la, a);
-        attention_block_backward(k, &m->cfg, d, p, g, la, a);
+        // the first trained block above frozen ones: its input gradient is not needed
+        attention_block_backward(k, &m->cfg, d, p, g, la, a, frozen_below && l == l0 ? NULL : a->dres);
     }
-    k->embedding_backward(m->g.embed, a->dres, a->tokens, d.N, d.C);
+    if (!frozen_below) k->embedding_backward(m->g.embed, a->dres, a->tokens, d.N, d.C);
 }

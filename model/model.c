@@ -41,17 +41,19 @@ int config_validate(const Config *c, const char *name, Err *e) {
     return 0;
 }
 
-// Sizes in floats of every parameter tensor; the single place the layout is decided.
+// Sizes in floats of the tensors laid out: the per-layer ones for `layers` blocks, the
+// embedding, lm_head and final norm only when `outer`. The single place the layout is
+// decided: the parameters are (L, 1), the gradients of what trains (N, 0) or (L, 1).
 typedef struct {
     size_t embed, lm_head, wqkv, wo, wgu, wdown, bqkv, norm_attn, norm_mlp, norm_final;
 } ParamSizes;
 
-static ParamSizes param_sizes(const Config *c) {
-    size_t V = c->vocab_size, C = c->dim, L = c->n_layers, I = c->hidden_dim, D = c->head_dim;
+static ParamSizes param_sizes(const Config *c, int layers, int outer) {
+    size_t V = c->vocab_size, C = c->dim, L = layers, I = c->hidden_dim, D = c->head_dim;
     size_t QKV = (size_t)(c->n_heads + 2 * c->n_kv_heads) * D, HD = (size_t)c->n_heads * D;
     ParamSizes s = {
-        .embed = V * C,
-        .lm_head = c->tie_embeddings ? 0 : V * C,
+        .embed = outer ? V * C : 0,
+        .lm_head = outer && !c->tie_embeddings ? V * C : 0,
         .wqkv = L * QKV * C,
         .wo = L * C * HD,
         .wgu = L * 2 * I * C,
@@ -59,26 +61,30 @@ static ParamSizes param_sizes(const Config *c) {
         .bqkv = c->qkv_bias ? L * QKV : 0,
         .norm_attn = L * C,
         .norm_mlp = L * C,
-        .norm_final = C,
+        .norm_final = outer ? C : 0,
     };
     return s;
 }
 
-// Points p's tensors into mem following the layout of param_sizes (matrices first).
-static void params_point(Params *p, float *mem, const Config *c, size_t *n_total, size_t *n_decay) {
-    ParamSizes s = param_sizes(c);
+// Points p's tensors into mem following the layout of s (matrices first); a tensor of
+// size 0 is NULL, lm_head aliases embed when tied.
+static void params_point(Params *p, float *mem, const Config *c, ParamSizes s, size_t *n_total,
+                         size_t *n_decay) {
     float *q = mem;
-    p->embed = q; q += s.embed;
-    p->lm_head = c->tie_embeddings ? p->embed : q; q += s.lm_head;
-    p->wqkv = q; q += s.wqkv;
-    p->wo = q; q += s.wo;
-    p->wgu = q; q += s.wgu;
-    p->wdown = q; q += s.wdown;
+#define TAKE(t) (p->t = s.t ? q : NULL, q += s.t)
+    TAKE(embed);
+    TAKE(lm_head);
+    if (c->tie_embeddings) p->lm_head = p->embed;
+    TAKE(wqkv);
+    TAKE(wo);
+    TAKE(wgu);
+    TAKE(wdown);
     *n_decay = (size_t)(q - mem);
-    p->bqkv = c->qkv_bias ? q : NULL; q += s.bqkv;
-    p->norm_attn = q; q += s.norm_attn;
-    p->norm_mlp = q; q += s.norm_mlp;
-    p->norm_final = q; q += s.norm_final;
+    TAKE(bqkv);
+    TAKE(norm_attn);
+    TAKE(norm_mlp);
+    TAKE(norm_final);
+#undef TAKE
     *n_total = (size_t)(q - mem);
 }
 
@@ -88,24 +94,61 @@ int model_create(Model *m, const Config *c, const Kernels *k, Err *e) {
     m->cfg = *c;
     m->k = k;
     Params probe;
-    params_point(&probe, NULL, c, &m->n_params, &m->n_decay);
+    ParamSizes s = param_sizes(c, c->n_layers, 1);
+    params_point(&probe, NULL, c, s, &m->n_params, &m->n_decay);
     m->params_mem = k->alloc(m->n_params * sizeof(float));
     if (!m->params_mem)
         return err_fmt(e, "out of %s memory for the %zu parameters (%.2f GB) of a %s model with hidden_size %d, "
                           "%d layers, vocab_size %d",
                        k->name, m->n_params, m->n_params * 4e-9, c->model_type, c->dim, c->n_layers, c->vocab_size);
-    params_point(&m->p, m->params_mem, c, &m->n_params, &m->n_decay);
+    params_point(&m->p, m->params_mem, c, s, &m->n_params, &m->n_decay);
     return 0;
 }
 
-int model_alloc_grads(Model *m, Err *e) {
+int model_alloc_grads(Model *m, int train_layers, Err *e) {
     if (m->grads_mem) return 0;
-    m->grads_mem = m->k->alloc(m->n_params * sizeof(float));
+    const Config *c = &m->cfg;
+    if (train_layers < 0 || train_layers > c->n_layers)
+        return err_fmt(e, "train_layers = %d is out of range (expected 0: all, or 1..%d, the model's layers)",
+                       train_layers, c->n_layers);
+    ParamSizes s = train_layers ? param_sizes(c, train_layers, 0) : param_sizes(c, c->n_layers, 1);
+    Params probe;
+    params_point(&probe, NULL, c, s, &m->n_trained, &m->n_trained_decay);
+    m->grads_mem = m->k->alloc(m->n_trained * sizeof(float));
     if (!m->grads_mem)
-        return err_fmt(e, "out of %s memory for %zu gradients", m->k->name, m->n_params);
-    size_t n, nd;
-    params_point(&m->g, m->grads_mem, &m->cfg, &n, &nd);
+        return err_fmt(e, "out of %s memory for %zu gradients", m->k->name, m->n_trained);
+    m->train_layers = train_layers;
+    params_point(&m->g, m->grads_mem, c, s, &m->n_trained, &m->n_trained_decay);
     return 0;
+}
+
+int model_first_trained(const Model *m) {
+    return m->train_layers ? m->cfg.n_layers - m->train_layers : 0;
+}
+
+int model_trained_ranges(const Model *m, TrainedRange *out) {
+    if (!m->train_layers) {
+        out[0] = (TrainedRange){0, 0, m->n_params, m->n_decay};
+        return 1;
+    }
+    // the last N layers of each per-layer tensor (of `size` floats): a suffix of it
+    size_t L = m->cfg.n_layers, l0 = model_first_trained(m);
+    const float *P = m->params_mem, *G = m->grads_mem;
+    ParamSizes s = param_sizes(&m->cfg, m->cfg.n_layers, 1);
+    struct { const float *p, *g; size_t size; int decay; } t[] = {
+        {m->p.wqkv, m->g.wqkv, s.wqkv, 1},           {m->p.wo, m->g.wo, s.wo, 1},
+        {m->p.wgu, m->g.wgu, s.wgu, 1},              {m->p.wdown, m->g.wdown, s.wdown, 1},
+        {m->p.bqkv, m->g.bqkv, s.bqkv, 0},           {m->p.norm_attn, m->g.norm_attn, s.norm_attn, 0},
+        {m->p.norm_mlp, m->g.norm_mlp, s.norm_mlp, 0},
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (!t[i].size) continue;
+        size_t per = t[i].size / L;
+        out[n++] = (TrainedRange){(size_t)(t[i].p - P) + l0 * per, (size_t)(t[i].g - G), (L - l0) * per,
+                                  t[i].decay ? (L - l0) * per : 0};
+    }
+    return n;
 }
 
 void model_free(Model *m) {
@@ -120,8 +163,8 @@ void model_init_random(Model *m, uint64_t seed) {
     if (!host) return;
     Params hp;
     size_t n, nd;
-    params_point(&hp, host, c, &n, &nd);
-    ParamSizes s = param_sizes(c);
+    ParamSizes s = param_sizes(c, c->n_layers, 1);
+    params_point(&hp, host, c, s, &n, &nd);
     Rng r = rng_seed(seed);
     float std = 0.02f, std_out = 0.02f / sqrtf(2.0f * c->n_layers);
     // Matrices in layout order, each from the same stream: normal(0, std).

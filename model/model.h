@@ -43,7 +43,8 @@ int config_validate(const Config *c, const char *name, Err *e);
 // projections are consecutive rows of one [QKV, C] matrix, QKV = (H + 2 KV) D, so one
 // matmul computes all three; gate and up are the halves of one [2I, C] matrix. Each HF
 // tensor is a contiguous slice. Matrices come first, then the vectors (biases, norms):
-// weight decay applies to the first n_decay floats only.
+// weight decay applies to the first n_decay floats only. A per-layer tensor holds the
+// layers in order, so the last N blocks are a suffix of each.
 typedef struct {
     float *embed;       // [V, C]
     float *lm_head;     // [V, C]; aliases embed when tied
@@ -57,6 +58,12 @@ typedef struct {
     float *norm_final;  // [C]
 } Params;
 
+// Gradients exist for what trains: every parameter, or with freeze-tuning (train_layers
+// N > 0) the last N blocks, all of their tensors (attention, MLP, both norms), while the
+// embedding, the final norm and lm_head stay frozen. The gradient allocation has the
+// parameters' layout restricted to what trains: g's per-layer tensors hold the trained
+// layers only, layer l at index l - (L - N); g.embed, g.lm_head and g.norm_final are NULL
+// when frozen. Its first n_trained_decay floats are matrices.
 typedef struct {
     Config cfg;
     const Kernels *k;
@@ -64,14 +71,33 @@ typedef struct {
     size_t n_decay;   // the first n_decay of them are weight-decayed matrices
     float *params_mem;
     Params p;
+    int train_layers;        // 0: every parameter trains; N: the last N blocks only
+    size_t n_trained;        // floats in the gradient allocation (n_params when all train)
+    size_t n_trained_decay;  // the first n_trained_decay of them are matrices
     float *grads_mem;  // NULL until model_alloc_grads
     Params g;
 } Model;
 
 // Allocates parameters (zeroed) on backend k.
 int model_create(Model *m, const Config *c, const Kernels *k, Err *e);
-int model_alloc_grads(Model *m, Err *e);
+// Allocates the gradients of what trains: train_layers 0 for all parameters, else the
+// last train_layers blocks (1..L).
+int model_alloc_grads(Model *m, int train_layers, Err *e);
 void model_free(Model *m);
+// The first trained block: 0, or L - train_layers.
+int model_first_trained(const Model *m);
+
+// A run of trained floats: params_mem[param_at..+n) is updated from
+// grads_mem[grad_at..+n) (and the optimizer moments at the same offsets); its first
+// n_decay floats are weight-decayed.
+typedef struct {
+    size_t param_at, grad_at, n, n_decay;
+} TrainedRange;
+// The trained ranges in layout order (at most MODEL_MAX_RANGES); returns their count.
+// Every parameter trains: one range, the whole allocation.
+enum { MODEL_MAX_RANGES = 8 };
+int model_trained_ranges(const Model *m, TrainedRange *out);
+
 // GPT-2 init, deterministic in seed: matrices ~ normal(0, 0.02), the output projections
 // o and down scaled by 1/sqrt(2L); zero biases, unit norms.
 void model_init_random(Model *m, uint64_t seed);
@@ -135,7 +161,8 @@ double model_loss(Model *m, Acts *a, const int *targets, const float *weights, f
                   int B, int T);
 // Backward of sum_n weights[n] * -logprob[n] for the last forward and loss; parameter
 // gradients accumulate into m->g. weights [B*T] (host) may differ from model_loss's:
-// the length-harmonizing loss computes them from logprob.
+// the length-harmonizing loss computes them from logprob. With freeze-tuning it stops at
+// the first trained block: no input gradient below it, none for the embedding.
 void model_backward(Model *m, Acts *a, const float *weights, int B, int T);
 
 // KV cache for incremental decoding: n_slots sequences of up to max_T positions.

@@ -64,7 +64,7 @@ static void check_gradients(const char *label, Config c) {
     Err e;
     Model m;
     Acts a;
-    CHECK(model_create(&m, &c, K, &e) == 0 && model_alloc_grads(&m, &e) == 0 &&
+    CHECK(model_create(&m, &c, K, &e) == 0 && model_alloc_grads(&m, 0, &e) == 0 &&
               acts_create(&a, &m, B, T, 1, &e) == 0, "%s", e.msg);
     randomise(&m, 7);
     int tok[B * T], tgt[B * T];

@@ -332,7 +332,7 @@ static void test_ppo_gradient(Model *m, const Examples *x, RatioMode mode) {
     const char *name = mode == RATIO_PER_TOKEN ? "per-token PPO" : "PPO";
     Err e;
     Acts a;
-    CHECK(model_alloc_grads(m, &e) == 0 && acts_create(&a, m, NEX, T, 1, &e) == 0, "%s", e.msg);
+    CHECK(model_alloc_grads(m, 0, &e) == 0 && acts_create(&a, m, NEX, T, 1, &e) == 0, "%s", e.msg);
     int tok[NEX * T], tgt[NEX * T], lens[NEX];
     float mask[NEX * T], w[NEX * T], lp[NEX * T];
     const int all[NEX] = {0, 1, 2, 3};

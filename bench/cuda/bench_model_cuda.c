@@ -43,7 +43,7 @@ static Model new_model(const BenchConfig *b, const Kernels *k) {
     Config c = make_config(b);
     Err e;
     Model m;
-    if (model_create(&m, &c, k, &e) || model_alloc_grads(&m, &e)) {
+    if (model_create(&m, &c, k, &e) || model_alloc_grads(&m, 0, &e)) {
         fprintf(stderr, "bench: %s: %s\n", b->name, e.msg);
         exit(1);
     }

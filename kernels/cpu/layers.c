@@ -27,7 +27,7 @@ void cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
-        for (int n = 0; n < N; n++) {
+        for (int n = 0; n < (dinp ? N : 0); n++) {
             const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
             float *dx = dinp + (size_t)n * C;
             float r = rstd[n];
@@ -40,7 +40,7 @@ void cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float
         }
         // dw: threads split the columns; each column adds its rows in order.
 #pragma omp for schedule(static)
-        for (int blk = 0; blk < n_blocks; blk++) {
+        for (int blk = 0; blk < (dw ? n_blocks : 0); blk++) {
             int c0 = blk * CPU_COL_BLOCK;
             int c1 = c0 + CPU_COL_BLOCK < C ? c0 + CPU_COL_BLOCK : C;
             for (int n = 0; n < N; n++) {

@@ -133,11 +133,15 @@ __global__ void rmsnorm_backward_kernel(float *dinp, const float *dout, const fl
 void cuda_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                            const float *w, const float *rstd, int N, int C) {
     if (N <= 0) return;
-    rmsnorm_backward_kernel<<<N, 256>>>(dinp, dout, inp, w, rstd, C);
-    LAUNCH_CHECK();
+    if (dinp) {
+        rmsnorm_backward_kernel<<<N, 256>>>(dinp, dout, inp, w, rstd, C);
+        LAUNCH_CHECK();
+    }
     // dw[c] += sum_n dout[n, c] * x[n, c] * rstd[n]
-    column_sum_kernel<<<ceil_div(C, 32), dim3(32, 32)>>>(dw, dout, inp, rstd, N, C);
-    LAUNCH_CHECK();
+    if (dw) {
+        column_sum_kernel<<<ceil_div(C, 32), dim3(32, 32)>>>(dw, dout, inp, rstd, N, C);
+        LAUNCH_CHECK();
+    }
 }
 
 // ---- RoPE -----------------------------------------------------------------------------------

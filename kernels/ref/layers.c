@@ -23,12 +23,12 @@ void ref_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float
                           const float *w, const float *rstd, int N, int C) {
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
-        float *dx = dinp + (size_t)n * C, r = rstd[n], d = 0.0f;
+        float r = rstd[n], d = 0.0f;
         for (int c = 0; c < C; c++) d += dy[c] * w[c] * x[c];
         float k = r * r * r * d / C;
         for (int c = 0; c < C; c++) {
-            dx[c] += r * w[c] * dy[c] - k * x[c];
-            dw[c] += dy[c] * (x[c] * r);
+            if (dinp) dinp[(size_t)n * C + c] += r * w[c] * dy[c] - k * x[c];
+            if (dw) dw[c] += dy[c] * (x[c] * r);
         }
     }
 }

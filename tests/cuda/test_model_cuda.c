@@ -142,7 +142,7 @@ static void test_dump(const Case *cs, uint64_t seed) {
     Err e;
     Acts ac, ag;
     DumpTensors dc, dg, dg2;
-    if (model_alloc_grads(&mc, &e) || model_alloc_grads(&mg, &e) ||
+    if (model_alloc_grads(&mc, 0, &e) || model_alloc_grads(&mg, 0, &e) ||
         acts_create(&ac, &mc, B, T, 1, &e) || acts_create(&ag, &mg, B, T, 1, &e) ||
         dump_run(&mc, &ac, tokens, cs->lens, B, T, &dc, &e) ||
         dump_run(&mg, &ag, tokens, cs->lens, B, T, &dg, &e) ||
@@ -206,7 +206,7 @@ static void test_training(const Case *cs, uint64_t seed) {
     o.lr = 3e-3f;
     o.warmup_steps = 3;
     o.total_steps = STEPS;
-    if (model_alloc_grads(&mc, &e) || model_alloc_grads(&mg, &e) ||
+    if (model_alloc_grads(&mc, 0, &e) || model_alloc_grads(&mg, 0, &e) ||
         acts_create(&ac, &mc, TB, TT, 1, &e) || acts_create(&ag, &mg, TB, TT, 1, &e) ||
         optim_create(&oc, &mc, o, &e) || optim_create(&og, &mg, o, &e)) {
         CHECK(0, "%s: %s", cs->name, e.msg);
