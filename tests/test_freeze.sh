@@ -3,8 +3,8 @@
 # --train-layers N on a 3-layer model leave every frozen tensor (the first 3 - N blocks,
 # the embedding, the final norm) bit-identical and move every tensor of the last N
 # blocks, on --device ref and cpu; the start line shows the smaller gradient and
-# optimizer memory; resume is bit-identical and refuses another N; N past the model's
-# layers is a usage error.
+# optimizer memory and train_state.bin holds the trained moments only; resume is
+# bit-identical and refuses another N; N past the model's layers is a usage error.
 # Usage: tests/test_freeze.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 . tests/lib.sh "${1:-build}"
@@ -48,6 +48,9 @@ for dev in ref cpu; do
         frozen model "sft1_$dev" 2
 done
 check "the start line says what trains" grep -q "training the last 1 of 3 layers" err_cpu
+n=$(sed -nE 's/.*layers, ([0-9]+) of [0-9]+ parameters.*/\1/p' err_cpu)
+check "train_state.bin holds the moments of the $n trained parameters only" \
+    [ "$(stat -c %s sft1_cpu/train_state.bin)" -eq $((128 + 8 * n + 8)) ]
 "$O1P" "${sft[@]}" --train-layers 3 --out sft3 2>err3
 check "sft --train-layers 3 (every block): embedding, final norm, lm_head bit-identical; every block moved" \
     frozen model sft3 0
