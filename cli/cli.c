@@ -103,3 +103,15 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
     all[n + k] = (Opt){0};
     return opt_parse(cmd, synopsis, all, argc, argv);
 }
+
+int cli_prompt_check(const char *cmd, const PromptOpts *p) {
+    ChatTemplate t;
+    Err e;
+    if (chat_template_resolve(p, NULL, &t, &e)) return cli_usage_error(cmd, "%s", e.msg);
+    return OPT_RUN;
+}
+
+int cli_grader(const char *cmd, const char *name, GradeMode *mode) {
+    if (grade_mode_find(name, mode)) return cli_usage_error(cmd, "--grader must be paper or lenient (got '%s')", name);
+    return OPT_RUN;
+}
