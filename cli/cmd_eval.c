@@ -141,7 +141,8 @@ static int evaluate(const EvalArgs *a, const Kernels *kern, const Dataset *ds, E
         snprintf(nm, sizeof nm, "%s", a->name);
     else
         eval_name(nm, sizeof nm, a->model);
-    if (eval_model_dir(a->model, nm, a->data, ds, &a->prompt, &a->eo, kern, r, e) || eval_write_json(a->out, r, e)) return -1;
+    if (eval_model_dir(a->model, nm, a->data, ds, &a->prompt, &a->eo, kern, r, e) || eval_write_json(a->out, r, e))
+        return -1;
     if (*have_base && strcmp(b->dataset, r->dataset))
         return err_fmt(e, "the baseline was evaluated on '%s', the model on '%s'", b->dataset, r->dataset);
     return 0;

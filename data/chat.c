@@ -75,7 +75,8 @@ int chat_template_resolve(const PromptOpts *o, const ChatTemplate *fallback, Cha
     }
     if (o->system && set_part(t->system, sizeof t->system, o->system, "--system", e)) return -1;
     if (o->user_template && set_part(t->user, sizeof t->user, o->user_template, "--user-template", e)) return -1;
-    return check_user(t->user, o->user_template ? "--user-template" : o->preset ? "--prompt" : "the recorded template", e);
+    const char *what = o->user_template ? "--user-template" : o->preset ? "--prompt" : "the recorded template";
+    return check_user(t->user, what, e);
 }
 
 int chat_template_same(const ChatTemplate *a, const ChatTemplate *b) {

@@ -146,7 +146,8 @@ int eval_read_json(const char *path, EvalResult *r, Err *e) {
         json_opt_string(root, "grader", path, &grader, e))
         goto fail;
     if (grade_mode_find(grader, &r->grader)) {
-        err_fmt(e, "%s: \"grader\" must be \"paper\" or \"lenient\", not \"%s\"", path, grader);
+        err_fmt(e, "%s: line %d: \"grader\" must be \"paper\" or \"lenient\", not \"%s\"", path,
+                json_get(root, "grader")->line, grader);
         goto fail;
     }
     if (!probs || probs->type != JSON_ARRAY) {
