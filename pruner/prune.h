@@ -29,9 +29,10 @@ typedef struct {
     RunOpts run;
 } PruneOpts;
 
-// The rows are prompt ++ pre-sample under the training template, pi_ref's log-probs
-// too (teacher forcing); one other than the pre-samples' is said on stderr and recorded
-// with it in out/prompt.json (engine/modeldir.h). On resume it must match the record.
+// The rows are prompt ++ pre-sample under the training template; pi_ref's log-probs
+// (teacher forcing) and the held-out problems follow it too. One other than the
+// pre-samples' is said on stderr and recorded with theirs in out/prompt.json
+// (engine/modeldir.h). On resume it must match the record.
 // 0 when done (or stopped at run.stop_at), 1 when interrupted (a resumable checkpoint
 // saved), -1 on error.
 int prune_run(const PruneOpts *o, Err *e);
