@@ -28,7 +28,7 @@ static void print_opts(const char *cmd, const char *synopsis, const Opt *opts) {
     printf("usage: o1p %s %s\n\noptions:\n", cmd, synopsis);
     for (const Opt *o = opts; o->name; o++) {
         const char *arg = o->type == OPT_STR ? " VALUE" : o->type == OPT_FLAG ? "" : " N";
-        printf("  --%s%-*s %s\n", o->name, (int)(18 - strlen(o->name)), arg, o->help);
+        printf("  --%s%-*s %s\n", o->name, (int)(19 - strlen(o->name)), arg, o->help);
     }
 }
 
