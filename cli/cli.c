@@ -31,7 +31,7 @@ static void print_opts(const char *cmd, const char *synopsis, const Opt *opts) {
     printf("usage: o1p %s %s\n\noptions:\n", cmd, synopsis);
     for (const Opt *o = opts; o->name; o++) {
         const char *arg = o->type == OPT_STR ? " VALUE" : o->type == OPT_FLAG ? "" : " N";
-        printf("  --%s%-*s %s\n", o->name, (int)(18 - strlen(o->name)), arg, o->help);
+        printf("  --%s%-*s %s\n", o->name, (int)(19 - strlen(o->name)), arg, o->help);
     }
 }
 
@@ -121,4 +121,16 @@ int cli_check_train_layers(const char *cmd, const RunOpts *run, const char *dir,
         return cli_usage_error(cmd, "--train-layers %ld exceeds the %d layers of %s", run->train_layers, c.n_layers,
                                config ? config : path);
     return 0;
+}
+
+int cli_prompt_check(const char *cmd, const PromptOpts *p) {
+    ChatTemplate t;
+    Err e;
+    if (chat_template_resolve(p, NULL, &t, &e)) return cli_usage_error(cmd, "%s", e.msg);
+    return OPT_RUN;
+}
+
+int cli_grader(const char *cmd, const char *name, GradeMode *mode) {
+    if (grade_mode_find(name, mode)) return cli_usage_error(cmd, "--grader must be paper or lenient (got '%s')", name);
+    return OPT_RUN;
 }

@@ -7,6 +7,8 @@
 #define O1P_CLI_H
 
 #include "../base/err.h"
+#include "../data/chat.h"
+#include "../data/grade.h"
 #include "../engine/run.h"
 
 int cmd_init(int argc, char **argv);
@@ -56,5 +58,21 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
 // config.json), else dir's config.json. Returns 0, or 2 after printing the usage error; a
 // config that cannot be read is left to the stage to report.
 int cli_check_train_layers(const char *cmd, const RunOpts *run, const char *dir, const char *config);
+
+// The prompt template options of the stages that tokenize problems (sft, presample,
+// eval, generate, prune): three Opt rows filling the PromptOpts *p; dflt says where the
+// template comes from when none is given.
+#define CLI_PROMPT_OPTS(p, dflt)                                                                             \
+    {"prompt", OPT_STR, &(p)->preset, "prompt preset: " CHAT_PRESETS " (default: " dflt ")"},               \
+    {"system", OPT_STR, &(p)->system, "system prompt, in place of the preset's"},                           \
+    {"user-template", OPT_STR, &(p)->user_template, "user turn, {problem} where the problem goes, in place " \
+                                                    "of the preset's"}
+// Checks them before any work: OPT_RUN, or 2 after printing the usage error.
+int cli_prompt_check(const char *cmd, const PromptOpts *p);
+
+// The --grader row (shared by grade, presample, eval), and the name into *mode:
+// OPT_RUN, or 2 after printing the usage error.
+#define CLI_GRADER_OPT(name) {"grader", OPT_STR, name, "paper (default: the O1-Pruner / PRM800K grader) or lenient"}
+int cli_grader(const char *cmd, const char *name, GradeMode *mode);
 
 #endif

@@ -16,6 +16,7 @@ typedef struct {
     const char *model, *data, *baseline, *out, *name, *table, *results, *device;
     long limit, slots;
     EvalOpts eo;
+    PromptOpts prompt;
 } EvalArgs;
 
 static int is_dir(const char *p) {
@@ -130,7 +131,7 @@ static int evaluate(const EvalArgs *a, const Kernels *kern, const Dataset *ds, E
     if (a->baseline) {
         if (is_dir(a->baseline)) {
             eval_name(nm, sizeof nm, a->baseline);
-            if (eval_model_dir(a->baseline, nm, a->data, ds, &a->eo, kern, b, e)) return -1;
+            if (eval_model_dir(a->baseline, nm, a->data, ds, &a->prompt, &a->eo, kern, b, e)) return -1;
         } else if (eval_read_json(a->baseline, b, e)) {
             return -1;
         }
@@ -140,7 +141,8 @@ static int evaluate(const EvalArgs *a, const Kernels *kern, const Dataset *ds, E
         snprintf(nm, sizeof nm, "%s", a->name);
     else
         eval_name(nm, sizeof nm, a->model);
-    if (eval_model_dir(a->model, nm, a->data, ds, &a->eo, kern, r, e) || eval_write_json(a->out, r, e)) return -1;
+    if (eval_model_dir(a->model, nm, a->data, ds, &a->prompt, &a->eo, kern, r, e) || eval_write_json(a->out, r, e))
+        return -1;
     if (*have_base && strcmp(b->dataset, r->dataset))
         return err_fmt(e, "the baseline was evaluated on '%s', the model on '%s'", b->dataset, r->dataset);
     return 0;
@@ -172,6 +174,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     long k = 1, max_new = 0, seed = 1;
     double temperature = -1, top_p = 1.0;  // temperature -1: not given
     int quiet = 0;
+    const char *grader = "paper";
     *a = (EvalArgs){.device = "cpu", .slots = 16};
     Opt opts[] = {
         {"model", OPT_STR, &a->model, "model folder to evaluate (required)"},
@@ -192,6 +195,8 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         {"device", OPT_STR, &a->device, "ref, cpu (default) or cuda"},
         {"table", OPT_STR, &a->table, "table mode: write the Markdown table of --results vs --baseline here"},
         {"results", OPT_STR, &a->results, "table mode: comma-separated eval JSON files"},
+        CLI_PROMPT_OPTS(&a->prompt, "the one each model folder records, else default"),
+        CLI_GRADER_OPT(&grader),
         {0},
     };
     int rc = opt_parse("eval", "--model DIR --data FILE --out FILE.json [--baseline DIR|FILE.json]\n"
@@ -200,7 +205,8 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     if (temperature < 0) temperature = k == 1 ? 0.0 : 0.5;
     a->eo = (EvalOpts){.k = (int)k, .temperature = temperature, .top_p = top_p, .max_new = (int)max_new,
                        .slots = (int)a->slots, .seed = (uint64_t)seed, .quiet = quiet};
-    return rc;
+    if (rc != OPT_RUN || (rc = cli_prompt_check("eval", &a->prompt)) != OPT_RUN) return rc;
+    return cli_grader("eval", grader, &a->eo.grader);
 }
 
 int cmd_eval(int argc, char **argv) {

@@ -1,11 +1,11 @@
 // cli/cmd_generate.c -- `o1p generate`: one answer from a model folder, streamed to stdout
 // token by token as it is decoded.
 //
-// The prompt goes through the chat template (data/chat.h, the paper's system prompt)
-// unless --raw, in which case the text is the whole prompt (special tokens in it are
-// honoured). Decoding stops at <|im_end|> / <|endoftext|> or after --max-new tokens;
-// the special tokens are not printed. A summary (tokens, tokens/s, why it stopped) goes to
-// stderr.
+// The problem goes through the chat template (data/chat.h) with the prompt template the
+// model folder records (engine/modeldir.h; else the default) or --prompt's, unless --raw,
+// in which case the text is the whole prompt (special tokens in it are honoured).
+// Decoding stops at <|im_end|> / <|endoftext|> or after --max-new tokens; the special
+// tokens are not printed. A summary (tokens, tokens/s, why it stopped) goes to stderr.
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,8 @@ static int print_token(void *user, int request, int sample, int32_t token) {
 }
 
 typedef struct {
-    const char *model, *prompt, *device, *system;
+    const char *model, *problem, *device;
+    PromptOpts tmpl;
     double temperature, top_p;
     long top_k, max_new, seed;
     int raw, quiet;
@@ -51,31 +52,33 @@ static int parse_args(int argc, char **argv, GenArgs *a) {
     *a = (GenArgs){.device = "cpu", .top_p = 1, .seed = 1};
     Opt opts[] = {
         {"model", OPT_STR, &a->model, "model folder (config.json, model.safetensors, tokenizer.json)"},
-        {"prompt", OPT_STR, &a->prompt, "the problem (or with --raw the whole prompt text)"},
+        {"problem", OPT_STR, &a->problem, "the problem (or with --raw the whole prompt text)"},
         {"temperature", OPT_FLOAT, &a->temperature, "sampling temperature (default 0: greedy)", .min = 0, .max = 1e3},
         {"top-p", OPT_FLOAT, &a->top_p, "nucleus mass (default 1: off)", .min = 0, .max = 1, .open = OPT_GT},
         {"top-k", OPT_INT, &a->top_k, "keep the k most probable tokens (default 0: off)", .min = 0, .max = INT_MAX},
         {"max-new", OPT_INT, &a->max_new, "most tokens to generate (default 0: up to the context)",
          .min = 0, .max = INT_MAX},
         {"seed", OPT_INT, &a->seed, "sampling seed (default 1)", .min = 0, .max = INT_MAX},
-        {"system", OPT_STR, &a->system, "system prompt (default: the paper's)"},
+        CLI_PROMPT_OPTS(&a->tmpl, "the one --model records, else default"),
         {"raw", OPT_FLAG, &a->raw, "no chat template: continue the prompt text as it is"},
         {"device", OPT_STR, &a->device, "ref, cpu (default) or cuda"},
         {"quiet", OPT_FLAG, &a->quiet, "no summary on stderr"},
         {0},
     };
-    int rc = opt_parse("generate", "--model DIR --prompt TEXT [options]", opts, argc, argv);
-    if (rc != OPT_RUN) return rc;
-    if (!a->model || !a->prompt) return cli_usage_error("generate", "--model and --prompt are required");
+    int rc = opt_parse("generate", "--model DIR --problem TEXT [options]", opts, argc, argv);
+    if (rc != OPT_RUN || (rc = cli_prompt_check("generate", &a->tmpl)) != OPT_RUN) return rc;
+    if (!a->model || !a->problem) return cli_usage_error("generate", "--model and --problem are required");
     return OPT_RUN;
 }
 
 // The prompt's ids: the chat template around the problem, or with --raw the text itself.
 // They must leave room in the model's context for an answer.
 static int encode_prompt(const ModelDir *md, const GenArgs *a, TokIds *ids, Err *e) {
-    char *text = a->raw ? NULL : chat_prompt(a->system, a->prompt);
+    ChatTemplate t;
+    if (!a->raw && model_dir_resolve_template(a->model, &a->tmpl, &t, e)) return -1;
+    char *text = a->raw ? NULL : chat_prompt(&t, a->problem);
     if (!a->raw && !text) return err_fmt(e, "out of memory");
-    const char *in = a->raw ? a->prompt : text;
+    const char *in = a->raw ? a->problem : text;
     int rc = tok_encode(md->tok, in, strlen(in), 0, ids, e);
     free(text);
     if (rc) return -1;

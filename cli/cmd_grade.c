@@ -41,16 +41,14 @@ int cmd_grade(int argc, char **argv) {
     Opt opts[] = {
         {"data", OPT_STR, &data, "JSONL, each line {\"response\": model text, \"answer\": ground truth}"},
         {"out", OPT_STR, &out, "JSONL to write, a line per input line: {\"extracted\", \"correct\"}"},
-        {"grader", OPT_STR, &grader, "paper (default: the O1-Pruner / PRM800K grader) or lenient"},
+        CLI_GRADER_OPT(&grader),
         {0},
     };
     int rc = opt_parse("grade", "--data FILE.jsonl --out FILE.jsonl [--grader paper|lenient]", opts, argc, argv);
     if (rc != OPT_RUN) return rc;
     if (!data || !out) return cli_usage_error("grade", "--data and --out are required");
     GradeRun g = {.data = data};
-    if (!strcmp(grader, "paper")) g.mode = GRADE_PAPER;
-    else if (!strcmp(grader, "lenient")) g.mode = GRADE_LENIENT;
-    else return cli_usage_error("grade", "--grader must be paper or lenient (got '%s')", grader);
+    if ((rc = cli_grader("grade", grader, &g.mode)) != OPT_RUN) return rc;
     Err e;
     char *text;
     size_t len;

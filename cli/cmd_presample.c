@@ -9,7 +9,7 @@
 
 // Parses and checks the options into *o. Returns as opt_parse.
 static int parse_args(int argc, char **argv, PresampleOpts *o) {
-    const char *backend = "cpu";
+    const char *backend = "cpu", *grader = "paper";
     long k = 0, max_new = 0, seed = 1, slots = 16, limit = 0, top_k = 0;
     *o = (PresampleOpts){.temperature = 0.5, .top_p = 0.8};
     Opt opts[] = {
@@ -30,10 +30,14 @@ static int parse_args(int argc, char **argv, PresampleOpts *o) {
          .min = 0, .max = INT_MAX},
         {"device", OPT_STR, &backend, "ref, cpu (default) or cuda"},
         {"quiet", OPT_FLAG, &o->quiet, "no progress line"},
+        CLI_PROMPT_OPTS(&o->prompt, "the one --model records, else default"),
+        CLI_GRADER_OPT(&grader),
         {0},
     };
     int rc = opt_parse("presample", "--model DIR --data FILE --k K --out FILE.jsonl [options]", opts, argc, argv);
-    if (rc != OPT_RUN) return rc;
+    if (rc != OPT_RUN || (rc = cli_prompt_check("presample", &o->prompt)) != OPT_RUN ||
+        (rc = cli_grader("presample", grader, &o->grader)) != OPT_RUN)
+        return rc;
     if (!o->model || !o->data || !o->out)
         return cli_usage_error("presample", "--model, --data, --k and --out are required");
     if (k < 1) return cli_usage_error("presample", "--model, --data, --k and --out are required");

@@ -49,11 +49,12 @@ int cmd_prune(int argc, char **argv) {
         {"force", OPT_FLAG, &A.run.force, "replace a model or training run that --out holds"},
         {"seed", OPT_INT, &A.seed, "seed of the choice of m samples and the data order (default 1)",
          .min = 0, .max = INT_MAX},
+        CLI_PROMPT_OPTS(&A.prompt, "the one the pre-samples record; another is said and recorded"),
         {0},
     };
     int rc = opt_parse_run("prune", "--model REF --presample FILE.jsonl --out DIR [options]", opts, &A.run, argc,
                            argv);
-    if (rc != OPT_RUN) return rc;
+    if (rc != OPT_RUN || (rc = cli_prompt_check("prune", &A.prompt)) != OPT_RUN) return rc;
     if (!A.model || !A.presample || !A.out) return cli_usage_error("prune", "--model, --presample and --out are required");
     if (A.group && strcmp(A.objective, "ppo"))
         return cli_usage_error("prune", "--group is for --objective ppo (the baselines choose their own samples)");

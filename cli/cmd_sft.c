@@ -41,11 +41,12 @@ int cmd_sft(int argc, char **argv) {
         {"force", OPT_FLAG, &A.run.force, "replace a model or training run that --out holds"},
         {"seed", OPT_INT, &A.seed, "seed of the initialisation, data order and held-out split (default 1)",
          .min = 0, .max = INT_MAX},
+        CLI_PROMPT_OPTS(&A.prompt, "the one --model records, else default"),
         {0},
     };
     int rc = opt_parse_run("sft", "--data FILE --out DIR (--config FILE.json | --model DIR) [options]", opts, &A.run,
                            argc, argv);
-    if (rc != OPT_RUN) return rc;
+    if (rc != OPT_RUN || (rc = cli_prompt_check("sft", &A.prompt)) != OPT_RUN) return rc;
     if (!A.data || !A.out) return cli_usage_error("sft", "--data and --out are required");
     if (!A.run.resume && !A.config == !A.model)
         return cli_usage_error("sft", "give one of --config (a fresh model) or --model (a model folder)");

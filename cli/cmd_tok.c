@@ -19,7 +19,7 @@ static int read_training_text(const char *path, char **text, size_t *len, Err *e
     if (ext && (!strcmp(ext, ".jsonl") || !strcmp(ext, ".json"))) {
         Dataset ds = {0};
         if (dataset_load(path, &ds, e)) return -1;
-        *text = examples_training_text(&ds, len, e);
+        *text = examples_training_text(&ds, NULL, len, e);
         dataset_free(&ds);
         return *text ? 0 : -1;
     }

@@ -1203,3 +1203,12 @@ int grade_solution_as(const char *solution, const char *truth, GradeMode mode) {
 int grade_solution(const char *solution, const char *truth) { return grade_solution_as(solution, truth, GRADE_PAPER); }
 
 char *grade_extract_boxed(const char *text) { return grade_extract_as(text, GRADE_PAPER); }
+
+int grade_mode_find(const char *name, GradeMode *mode) {
+    if (!strcmp(name, "paper")) *mode = GRADE_PAPER;
+    else if (!strcmp(name, "lenient")) *mode = GRADE_LENIENT;
+    else return -1;
+    return 0;
+}
+
+const char *grade_mode_name(GradeMode mode) { return mode == GRADE_LENIENT ? "lenient" : "paper"; }

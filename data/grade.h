@@ -27,6 +27,11 @@
 
 typedef enum { GRADE_PAPER, GRADE_LENIENT } GradeMode;
 
+// The grader named "paper" or "lenient" into *mode: 0, or -1 for another name.
+int grade_mode_find(const char *name, GradeMode *mode);
+// "paper" or "lenient".
+const char *grade_mode_name(GradeMode mode);
+
 // The paper's extraction: returns 1 with the content of the first closed "boxed{" in
 // *start and *len; 0 when there is none.
 int grade_find_boxed(const char *text, const char **start, size_t *len);

@@ -76,3 +76,54 @@ void model_dir_free(ModelDir *md) {
     }
     memset(md, 0, sizeof *md);
 }
+
+int model_dir_template(const char *dir, ChatTemplate *t, int *recorded, Err *e) {
+    char path[4200];
+    *recorded = 0;
+    if (path_join(path, sizeof path, dir, "prompt.json", e)) return -1;
+    if (!file_exists(path)) return chat_preset("default", t, e);
+    Json *j = json_parse_file(path, e);
+    if (!j) return -1;
+    const JsonValue *root = json_root(j);
+    int rc = root->type != JSON_OBJECT || !json_get(root, "prompt")
+                 ? err_fmt(e, "%s: expected {\"prompt\": 1, \"system\": .., \"user_template\": ..}", path)
+                 : chat_template_read_json(root, path, t, e);
+    json_free(j);
+    *recorded = rc == 0;
+    return rc;
+}
+
+int model_dir_resolve_template(const char *dir, const PromptOpts *o, ChatTemplate *t, Err *e) {
+    ChatTemplate rec;
+    int recorded;
+    if (model_dir_template(dir, &rec, &recorded, e)) return -1;
+    return chat_template_resolve(o, &rec, t, e);
+}
+
+int model_dir_check_template(const char *dir, const ChatTemplate *t, Err *e) {
+    ChatTemplate rec;
+    int recorded;
+    if (model_dir_template(dir, &rec, &recorded, e)) return -1;
+    if (!recorded || chat_template_same(&rec, t)) return 0;
+    char a[200], b[200];
+    chat_template_describe(&rec, a, sizeof a);
+    chat_template_describe(t, b, sizeof b);
+    return err_fmt(e, "%s/prompt.json: the run trains under the prompt %s, not %s: resume with the same prompt "
+                      "options", dir, a, b);
+}
+
+int model_dir_save_template(const char *dir, const char *stage, const ChatTemplate *t, const ChatTemplate *sampled,
+                            Err *e) {
+    char path[4200];
+    AtomicFile af;
+    if (path_join(path, sizeof path, dir, "prompt.json", e) || atomic_open(&af, path, e)) return -1;
+    fprintf(af.f, "{\"prompt\": 1, \"stage\": \"%s\", ", stage);
+    chat_template_write_json(af.f, t);
+    if (sampled) {
+        fputs(",\n \"presample\": {", af.f);
+        chat_template_write_json(af.f, sampled);
+        fputc('}', af.f);
+    }
+    fputs("}\n", af.f);
+    return atomic_commit(&af, e);
+}

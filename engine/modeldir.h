@@ -8,6 +8,7 @@
 #define O1P_MODELDIR_H
 
 #include "../base/err.h"
+#include "../data/chat.h"
 #include "../model/model.h"
 #include "../tokenizer/tokenizer.h"
 
@@ -46,5 +47,23 @@ void model_dir_free(ModelDir *md);
 // has. When the model's vocab_size is larger (padded embedding rows) and not quiet, says
 // on stderr that the ids past the tokenizer's are never sampled, naming dir.
 int model_dir_sample_ids(const ModelDir *md, const char *dir, int quiet);
+
+// The prompt template a folder's weights were trained under: dir/prompt.json, written by
+// the sft or prune that made it:
+//   {"prompt": 1, "stage": "sft" | "prune", "system": .., "user_template": ..
+//    [, "presample": {"system": .., "user_template": ..}]}
+// "presample" (prune): the template its pre-samples were drawn with, when that is
+// another. Stages that sample from a folder use its template unless told otherwise.
+// Reads it into *t (*recorded 1), or the default template without the file (*recorded 0).
+int model_dir_template(const char *dir, ChatTemplate *t, int *recorded, Err *e);
+// The template a stage uses on folder dir: o's (chat_template_resolve) over the one dir
+// records.
+int model_dir_resolve_template(const char *dir, const PromptOpts *o, ChatTemplate *t, Err *e);
+// A resumed run's template must be the one its folder records (when it records one):
+// else an error naming dir/prompt.json and both templates.
+int model_dir_check_template(const char *dir, const ChatTemplate *t, Err *e);
+// Writes dir/prompt.json (atomically); sampled: NULL, or the pre-samples' template.
+int model_dir_save_template(const char *dir, const char *stage, const ChatTemplate *t, const ChatTemplate *sampled,
+                            Err *e);
 
 #endif

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../data/chat.h"
 
 _Static_assert(sizeof(int) == sizeof(int32_t), "TokExample ids (int) are tokenizer ids (int32_t)");
 
@@ -14,8 +13,8 @@ void tokset_free(TokSet *s) {
     memset(s, 0, sizeof *s);
 }
 
-int examples_tokenize(Tokenizer *t, const Dataset *ds, const char *name, const char *system,
-                      int flags, TokSet *out, Err *e) {
+int examples_tokenize(Tokenizer *t, const Dataset *ds, const char *name, const ChatTemplate *tmpl, int flags,
+                      TokSet *out, Err *e) {
     memset(out, 0, sizeof *out);
     int prompts_only = flags & EX_PROMPTS_ONLY;
     if (!prompts_only)
@@ -35,7 +34,7 @@ int examples_tokenize(Tokenizer *t, const Dataset *ds, const char *name, const c
     }
     for (int i = 0; i < ds->n; i++) {
         const Example *x = &ds->ex[i];
-        char *texts[2] = {chat_prompt(system, x->problem), prompts_only ? NULL : chat_completion(x->solution)};
+        char *texts[2] = {chat_prompt(tmpl, x->problem), prompts_only ? NULL : chat_completion(x->solution)};
         int ok = texts[0] && (prompts_only || texts[1]);
         for (int part = 0; part < 2; part++) {
             start[2 * i + part] = ids.n;
@@ -72,7 +71,7 @@ fail:
     return -1;
 }
 
-char *examples_training_text(const Dataset *ds, size_t *len_out, Err *e) {
+char *examples_training_text(const Dataset *ds, const ChatTemplate *tmpl, size_t *len_out, Err *e) {
     // every prompt and completion text, newline-separated
     size_t len = 0, cap = 1 << 16;
     char *text = malloc(cap);
@@ -81,7 +80,7 @@ char *examples_training_text(const Dataset *ds, size_t *len_out, Err *e) {
         return NULL;
     }
     for (int i = 0; i < ds->n; i++) {
-        char *parts[2] = {chat_prompt(NULL, ds->ex[i].problem),
+        char *parts[2] = {chat_prompt(tmpl, ds->ex[i].problem),
                           ds->ex[i].solution ? chat_completion(ds->ex[i].solution) : NULL};
         for (int p = 0; p < 2; p++) {
             if (!parts[p]) continue;
@@ -109,9 +108,9 @@ char *examples_training_text(const Dataset *ds, size_t *len_out, Err *e) {
     return text;
 }
 
-Tokenizer *examples_train_tokenizer(const Dataset *ds, int vocab_size, Err *e) {
+Tokenizer *examples_train_tokenizer(const Dataset *ds, const ChatTemplate *tmpl, int vocab_size, Err *e) {
     size_t len;
-    char *text = examples_training_text(ds, &len, e);
+    char *text = examples_training_text(ds, tmpl, &len, e);
     if (!text) return NULL;
     TokTrainOpts o = tok_train_defaults(vocab_size);
     Tokenizer *t = tok_train(text, len, &o, e);

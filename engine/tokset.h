@@ -3,7 +3,7 @@
 //
 // A dataset example becomes a TokExample (data/batch.h) through the chat template
 // (data/chat.h):
-//   prompt     = ids of chat_prompt(system, problem)        weight 0 in training
+//   prompt     = ids of chat_prompt(tmpl, problem)          weight 0 in training
 //   completion = ids of chat_completion(solution)           weight 1 in training
 //                (the solution followed by the single <|im_end|> token)
 // The two texts are encoded separately, special tokens split out (the template's
@@ -18,6 +18,7 @@
 
 #include "../base/err.h"
 #include "../data/batch.h"
+#include "../data/chat.h"
 #include "../data/dataset.h"
 #include "../tokenizer/tokenizer.h"
 
@@ -35,20 +36,21 @@ typedef struct {
 enum {
     EX_PROMPTS_ONLY = 1,  // completions left empty (completion_len 0): solutions not needed
 };
-// Tokenizes every example of ds (system == NULL: CHAT_SYSTEM_PROMPT). Without
+// Tokenizes every example of ds under the prompt template tmpl (NULL: the default). Without
 // EX_PROMPTS_ONLY every example must have a solution: an error names `name` (the
 // dataset's path) and the 1-based example number otherwise. On error *out is empty.
-int examples_tokenize(Tokenizer *t, const Dataset *ds, const char *name, const char *system,
-                      int flags, TokSet *out, Err *e);
+int examples_tokenize(Tokenizer *t, const Dataset *ds, const char *name, const ChatTemplate *tmpl, int flags,
+                      TokSet *out, Err *e);
 void tokset_free(TokSet *s);
 
-// The chat-template texts of ds (prompts and, where present, completions), one after
-// another, newline-separated: what a tokenizer for ds trains on. Malloc'ed, *len bytes.
-char *examples_training_text(const Dataset *ds, size_t *len, Err *e);
+// The chat-template texts of ds under tmpl (NULL: the default) (prompts and, where
+// present, completions), one after another, newline-separated: what a tokenizer for ds
+// trains on. Malloc'ed, *len bytes.
+char *examples_training_text(const Dataset *ds, const ChatTemplate *tmpl, size_t *len, Err *e);
 
 // Trains a byte-level BPE tokenizer of vocab_size tokens (tok_train_defaults: the
-// chat specials appended) on the chat-template texts of ds (prompts and, where present,
-// completions), so that the template's words are single tokens. Deterministic.
-Tokenizer *examples_train_tokenizer(const Dataset *ds, int vocab_size, Err *e);
+// chat specials appended) on examples_training_text(ds, tmpl), so that the template's
+// words are single tokens. Deterministic.
+Tokenizer *examples_train_tokenizer(const Dataset *ds, const ChatTemplate *tmpl, int vocab_size, Err *e);
 
 #endif

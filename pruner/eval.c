@@ -87,8 +87,10 @@ int eval_write_json(const char *path, const EvalResult *r, Err *e) {
     write_str(f, r->model);
     fputs(", \"dataset\": ", f);
     write_str(f, r->dataset);
-    fprintf(f, ", \"k\": %d, \"temperature\": %.6g, \"seconds\": %.6f, \"n_problems\": %d", r->k,
+    fprintf(f, ", \"k\": %d, \"temperature\": %.6g, \"seconds\": %.6f, \"n_problems\": %d,\n ", r->k,
             r->temperature, r->seconds, r->n_problems);
+    chat_template_write_json(f, &r->tmpl);
+    fprintf(f, ", \"grader\": \"%s\"", grade_mode_name(r->grader));
     fprintf(f, ",\n \"n\": %d, \"accuracy\": %.9g, \"mean_length\": %.9g, \"sec_per_problem\": %.9g,\n \"levels\": [",
             r->all.n, r->all.accuracy, r->all.mean_length, r->n_problems ? r->seconds / r->n_problems : 0.0);
     int first = 1;
@@ -131,6 +133,7 @@ int eval_read_json(const char *path, EvalResult *r, Err *e) {
     Json *j = json_parse_file(path, e);
     if (!j) return -1;
     const JsonValue *root = json_root(j), *probs = json_get(root, "problems");
+    const char *grader = "paper";  // (a file of an older o1p: the paper's grader, the default template)
     if (root->type != JSON_OBJECT) {
         json_free(j);
         return err_fmt(e, "%s: expected an eval result (a JSON object)", path);
@@ -139,8 +142,14 @@ int eval_read_json(const char *path, EvalResult *r, Err *e) {
         copy_name(r->dataset, sizeof r->dataset, root, "dataset", path, e) ||
         get_int(root, "k", path, &r->k, e) || get_int(root, "n_problems", path, &r->n_problems, e) ||
         json_get_number(root, "temperature", path, &r->temperature, e) ||
-        json_get_number(root, "seconds", path, &r->seconds, e))
+        json_get_number(root, "seconds", path, &r->seconds, e) || chat_template_read_json(root, path, &r->tmpl, e) ||
+        json_opt_string(root, "grader", path, &grader, e))
         goto fail;
+    if (grade_mode_find(grader, &r->grader)) {
+        err_fmt(e, "%s: line %d: \"grader\" must be \"paper\" or \"lenient\", not \"%s\"", path,
+                json_get(root, "grader")->line, grader);
+        goto fail;
+    }
     if (!probs || probs->type != JSON_ARRAY) {
         err_fmt(e, "%s: expected a \"problems\" array", path);
         goto fail;
@@ -272,8 +281,8 @@ static int on_sample(void *user, const SampleResult *s) {
     it->level = ex->level;
     it->length = s->n;
     it->truncated = s->truncated;
-    it->answer = grade_extract_boxed(it->output);
-    it->correct = grade_solution(it->output, ex->answer);
+    it->answer = grade_extract_as(it->output, run->r->grader);
+    it->correct = grade_solution_as(it->output, ex->answer, run->r->grader);
     run->done++;
     return 0;
 }
@@ -321,6 +330,7 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
     snprintf(r->dataset, sizeof r->dataset, "%s", dataset);
     r->k = o->k;
     r->temperature = o->temperature;
+    r->grader = o->grader;
     r->n_problems = ds->n;
     r->all.n = ds->n * o->k;
     EvalRun run = {r, ds, tok, ds->n * o->k, 0, 0, progress_start(o->quiet), e};
@@ -342,17 +352,19 @@ done:
 }
 
 int eval_model_dir(const char *dir, const char *name, const char *data_path, const Dataset *ds,
-                   const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e) {
+                   const PromptOpts *prompt, const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e) {
+    ChatTemplate tmpl;
     ModelDir md;
-    if (model_dir_load(&md, dir, k, e)) return -1;
+    if (model_dir_resolve_template(dir, prompt, &tmpl, e) || model_dir_load(&md, dir, k, e)) return -1;
     TokSet ts = {0};
     int rc = -1;
     char dname[256];
     eval_name(dname, sizeof dname, data_path);
     model_dir_sample_ids(&md, dir, o->quiet);
-    if (!examples_tokenize(md.tok, ds, data_path, NULL, EX_PROMPTS_ONLY, &ts, e)) {
+    if (!examples_tokenize(md.tok, ds, data_path, &tmpl, EX_PROMPTS_ONLY, &ts, e)) {
         int32_t stop[2];
         rc = eval_decode(&md.m, md.tok, stop, chat_stop_ids(&md.chat, stop), ds, &ts, o, name, dname, r, e);
+        if (!rc) r->tmpl = tmpl;
     }
     tokset_free(&ts);
     model_dir_free(&md);

@@ -17,7 +17,9 @@
 #include <stdio.h>
 
 #include "../base/err.h"
+#include "../data/chat.h"
 #include "../data/dataset.h"
+#include "../data/grade.h"
 #include "../model/model.h"
 #include "../tokenizer/tokenizer.h"
 #include "../engine/tokset.h"
@@ -46,6 +48,8 @@ typedef struct {
     double temperature;
     double seconds;     // wall time of the decoding
     int n_problems;
+    ChatTemplate tmpl;  // the prompt template the problems were posed with
+    GradeMode grader;   // what graded them
     EvalStat all;
     EvalStat level[DATASET_MAX_LEVEL + 1];  // level[0]: unknown level
     EvalItem *items;    // [all.n] (may be NULL in a result read back with summary only)
@@ -59,6 +63,7 @@ typedef struct {
     int max_new, slots;
     uint64_t seed;
     int quiet;  // no progress line
+    GradeMode grader;
 } EvalOpts;
 
 // Decodes the problems of ds (prompts: their tokenized chat prompts) with model m and
@@ -69,10 +74,10 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
                 Err *e);
 
 // Loads the model folder dir (engine/modeldir.h) on backend k, tokenizes the prompts of
-// ds (read from data_path) and decodes them: a run named `name` on the dataset named
-// eval_name(data_path).
+// ds (read from data_path) under the template prompt asks for (over the one dir records)
+// and decodes them: a run named `name` on the dataset named eval_name(data_path).
 int eval_model_dir(const char *dir, const char *name, const char *data_path, const Dataset *ds,
-                   const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e);
+                   const PromptOpts *prompt, const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e);
 // A run's or a dataset's name in the tables: "path/to/name.ext" -> "name".
 void eval_name(char *out, size_t cap, const char *path);
 

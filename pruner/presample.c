@@ -57,8 +57,8 @@ static int write_block(Presampler *r, int p, Err *e) {
         PresampleItem it = {.problem = p, .sample = j, .length = d->n, .truncated = d->truncated,
                             .mean_logprob = d->mean_logprob, .ids = d->ids};
         if (tok_decode(r->md.tok, d->ids, (size_t)d->n, TOK_DEC_SKIP_SPECIAL, &it.text, &it.text_len, e)) return -1;
-        it.answer = grade_extract_boxed(it.text);
-        it.correct = it.answer && grade_equal(it.answer, truth);
+        it.answer = grade_extract_as(it.text, r->o.grader);
+        it.correct = it.answer && grade_equal_as(it.answer, truth, r->o.grader);
         sl += d->n;
         sa += it.correct;
         presample_write_sample(r->f, &it);
@@ -125,6 +125,16 @@ static int on_step(void *user, const SamplerStats *st) {
 
 // Checks an existing file's header against this run's settings.
 static int same_settings(const Presample *ps, const Presample *want, const char *out, Err *e) {
+    if (!chat_template_same(&ps->tmpl, &want->tmpl)) {
+        char a[200], b[200];
+        chat_template_describe(&ps->tmpl, a, sizeof a);
+        chat_template_describe(&want->tmpl, b, sizeof b);
+        return err_fmt(e, "%s was sampled with the prompt %s, this run asks for %s; to resume, give the same "
+                          "prompt options, or use another --out", out, a, b);
+    }
+    if (ps->grader != want->grader)
+        return err_fmt(e, "%s was graded with --grader %s, this run asks for %s; to resume, give the same grader, "
+                          "or use another --out", out, grade_mode_name(ps->grader), grade_mode_name(want->grader));
     struct { const char *what; int same; } f[] = {
         {"model", !strcmp(ps->model_path, want->model_path)},
         {"data", !strcmp(ps->data_path, want->data_path)},
@@ -200,14 +210,17 @@ static int load_dataset(Presampler *r, Err *e) {
     w->top_k = o->top_k;
     w->max_new = o->max_new;
     w->seed = o->seed;
+    w->grader = o->grader;
     return 0;
 }
 
-// The model and the prompts, each of which must leave room in its context to answer.
+// The model and the prompts under the template, each of which must leave room in its
+// context to answer.
 static int load_model(Presampler *r, Err *e) {
     const PresampleOpts *o = &r->o;
     if (model_dir_load(&r->md, o->model, o->kernels, e) ||
-        examples_tokenize(r->md.tok, &r->ds, o->data, NULL, EX_PROMPTS_ONLY, &r->ts, e))
+        model_dir_resolve_template(o->model, &o->prompt, &r->want.tmpl, e) ||
+        examples_tokenize(r->md.tok, &r->ds, o->data, &r->want.tmpl, EX_PROMPTS_ONLY, &r->ts, e))
         return -1;
     int ctx = r->md.m.cfg.max_seq_len;
     for (int i = 0; i < r->ds.n; i++)

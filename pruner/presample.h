@@ -6,7 +6,11 @@
 //   a header line (the settings; a resumed run must match them):
 //     {"presample": 1, "model": DIR, "data": FILE, "n_problems": N, "k": K,
 //      "temperature": T, "top_p": P, "top_k": TK, "max_new": M, "seed": S,
+//      "system": "..", "user_template": "..", "grader": "paper",
 //      "weights_fnv1a": "16 hex digits", "tokenizer_fnv1a": "..", "data_fnv1a": ".."}
+//   "system" and "user_template": the prompt template sampled with (data/chat.h);
+//   "grader": what graded "correct" (data/grade.h). A file of an older o1p has neither:
+//   it reads as the default template and the paper's grader.
 //   the fingerprints (FNV-1a) of the model's weights (model_fingerprint), of the bytes of
 //   its tokenizer.json and of the dataset file. Resuming and `o1p prune` check them: a
 //   folder whose contents were replaced, or another dataset with as many problems, is
@@ -36,6 +40,8 @@
 #include <stdio.h>
 
 #include "../base/err.h"
+#include "../data/chat.h"
+#include "../data/grade.h"
 #include "../kernels/kernels.h"
 #include "../model/model.h"
 
@@ -67,6 +73,8 @@ typedef struct {
     double temperature, top_p;
     int top_k, max_new;
     uint64_t seed;
+    ChatTemplate tmpl;     // the prompt template sampled with
+    GradeMode grader;
     PresampleSources src;  // all 0: a file of an older o1p
     // the complete problems: 0 .. n_problems-1
     int n_problems;
@@ -115,6 +123,8 @@ typedef struct {
     int slots;                       // sequences decoded together (the file does not depend on it)
     int limit;                       // sample problems 0..limit-1 only (0: all)
     int quiet;                       // no progress line
+    PromptOpts prompt;               // the template (default: the one model records, else default)
+    GradeMode grader;
 } PresampleOpts;
 
 // What a run found and did, for the command's messages.
@@ -131,7 +141,8 @@ typedef struct {
 typedef struct Presampler Presampler;
 
 // Prepares a run: loads the dataset and the model, locks an existing file and checks its
-// header against the settings and the fingerprints (its complete blocks are kept). When problems are left, it
+// header against the settings (the template and grader too: another is an error naming
+// the file and both) and the fingerprints (its complete blocks are kept). When problems are left, it
 // then plans the sampler and cuts the file to its complete blocks, or creates it with its
 // header. Fills rep's n_problems, first, end, kept, dropped. NULL on error.
 Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e);

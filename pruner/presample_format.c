@@ -74,7 +74,7 @@ static int load_sources(const JsonValue *v, const char *name, PresampleSources *
 
 static int load_header(LoadCtx *c, const JsonValue *v, Err *e) {
     Presample *ps = c->ps;
-    const char *name = c->name, *model, *data;
+    const char *name = c->name, *model, *data, *grader = "paper";
     long long n, k, top_k, max_new, seed;
     const JsonValue *mark = json_get(v, "presample");
     if (v->type != JSON_OBJECT || !mark)
@@ -84,8 +84,11 @@ static int load_header(LoadCtx *c, const JsonValue *v, Err *e) {
         json_get_number(v, "temperature", name, &ps->temperature, e) ||
         json_get_number(v, "top_p", name, &ps->top_p, e) || json_get_int(v, "top_k", name, &top_k, e) ||
         json_get_int(v, "max_new", name, &max_new, e) || json_get_int(v, "seed", name, &seed, e) ||
+        chat_template_read_json(v, name, &ps->tmpl, e) || json_opt_string(v, "grader", name, &grader, e) ||
         load_sources(v, name, &ps->src, e))
         return -1;
+    if (grade_mode_find(grader, &ps->grader))
+        return err_fmt(e, "%s: line 1: \"grader\" must be \"paper\" or \"lenient\", not \"%s\"", name, grader);
     if (n < 1 || n > 0x7fffffff || k < 1 || k > 0x7fffffff || top_k < 0 || max_new < 0 || seed < 0)
         return err_fmt(e, "%s: line 1: header values out of range (n_problems, k >= 1; top_k, max_new, seed >= 0)", name);
     snprintf(ps->model_path, sizeof ps->model_path, "%s", model);
@@ -245,7 +248,9 @@ void presample_write_header(FILE *f, const Presample *h) {
     put_double(f, h->temperature);
     fputs(", \"top_p\": ", f);
     put_double(f, h->top_p);
-    fprintf(f, ", \"top_k\": %d, \"max_new\": %d, \"seed\": %llu", h->top_k, h->max_new, (unsigned long long)h->seed);
+    fprintf(f, ", \"top_k\": %d, \"max_new\": %d, \"seed\": %llu, ", h->top_k, h->max_new, (unsigned long long)h->seed);
+    chat_template_write_json(f, &h->tmpl);
+    fprintf(f, ", \"grader\": \"%s\"", grade_mode_name(h->grader));
     fprintf(f, ", \"weights_fnv1a\": \"%016llx\", \"tokenizer_fnv1a\": \"%016llx\", \"data_fnv1a\": \"%016llx\"}\n",
             (unsigned long long)h->src.weights, (unsigned long long)h->src.tokenizer,
             (unsigned long long)h->src.data);

@@ -30,6 +30,7 @@
 #include "../base/json.h"
 #include "../base/rng.h"
 #include "../data/dataset.h"
+#include "../engine/modeldir.h"
 #include "../engine/progress.h"
 #include "../engine/tokset.h"
 #include "eval.h"
@@ -153,7 +154,8 @@ typedef struct {
     TrainRun r;
     Presample ps;
     Dataset ds;
-    TokSet prompts;     // the prompts of ds
+    ChatTemplate tmpl;  // the training template
+    TokSet prompts;     // the prompts of ds under it
     Pool pool;
     Objective ob;
     TokExample *rows;   // [ob.n_rows] the trained rows
@@ -208,8 +210,24 @@ static int check_sources(const Prune *P, const char *data_path, Err *e) {
     return rc < 0 ? -1 : 0;
 }
 
+// The training template: --prompt's over the pre-samples'; on --resume the one out
+// records. Another than the pre-samples' is said (unless quiet).
+static int prompt_template(Prune *P, Err *e) {
+    const PruneOpts *o = P->o;
+    if (chat_template_resolve(&o->prompt, &P->ps.tmpl, &P->tmpl, e) ||
+        (o->run.resume && model_dir_check_template(o->out, &P->tmpl, e)))
+        return -1;
+    if (!o->run.quiet && !chat_template_same(&P->tmpl, &P->ps.tmpl)) {
+        char a[200], b[200];
+        chat_template_describe(&P->tmpl, a, sizeof a);
+        chat_template_describe(&P->ps.tmpl, b, sizeof b);
+        fprintf(stderr, "prune: training under the prompt %s; %s was sampled with %s\n", a, o->presample, b);
+    }
+    return 0;
+}
+
 // pi_ref (the run's own checkpoint on --resume), the pre-samples, their problems'
-// prompts, and the objective's rows: prompt ++ pre-sample.
+// prompts under the training template, and the objective's rows: prompt ++ pre-sample.
 static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *oc, const Kernels *k, Err *e) {
     const PruneOpts *o = P->o;
     if (o->run.resume ? trainer_can_resume(o->out, e) : trainer_check_out(o->out, o->run.force, e)) return -1;
@@ -217,8 +235,8 @@ static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *o
         return -1;
     const char *data_path = o->data ? o->data : P->ps.data_path;
     if (!*data_path) return err_fmt(e, "%s does not name its dataset: give --data", o->presample);
-    if (check_sources(P, data_path, e) || dataset_load(data_path, &P->ds, e) ||
-        examples_tokenize(P->r.tok, &P->ds, data_path, NULL, EX_PROMPTS_ONLY, &P->prompts, e) ||
+    if (check_sources(P, data_path, e) || prompt_template(P, e) || dataset_load(data_path, &P->ds, e) ||
+        examples_tokenize(P->r.tok, &P->ds, data_path, &P->tmpl, EX_PROMPTS_ONLY, &P->prompts, e) ||
         pool_from_presample(&P->ps, o->presample, &P->ds, data_path, &P->prompts, &P->r.m->cfg, &P->pool, e))
         return -1;
     RewardInput in = {P->pool.n, P->pool.problem, P->pool.length, P->pool.correct};
@@ -270,7 +288,9 @@ static int open_run(Prune *P, Err *e) {
              ob->n_units, P->pool.n);
     RunPlan p = {.out = o->out, .stage = "prune", .K = K, .B = B, .T = T, .steps = steps, .optim = oc,
                  .signature = sig, .seed = (uint64_t)o->seed, .tokenizer_src = tok_src};
-    return run_open(&P->r, &p, &o->run, e);
+    if (run_open(&P->r, &p, &o->run, e)) return -1;
+    int same = chat_template_same(&P->tmpl, &P->ps.tmpl);
+    return model_dir_save_template(o->out, "prune", &P->tmpl, same ? NULL : &P->ps.tmpl, e);
 }
 
 // pi_ref's log-prob sums (and per-token log-probs) of every row, B rows at a time in
@@ -385,7 +405,7 @@ static int heldout_open(Prune *P, Err *e) {
         dataset_free(&ho->ds);
         ho->ds = cut;
     }
-    if (examples_tokenize(P->r.tok, &ho->ds, o->eval_data, NULL, EX_PROMPTS_ONLY, &ho->prompts, e)) return -1;
+    if (examples_tokenize(P->r.tok, &ho->ds, o->eval_data, &P->tmpl, EX_PROMPTS_ONLY, &ho->prompts, e)) return -1;
     ho->n_stop = chat_stop_ids(&P->r.md.chat, ho->stop);
     ho->o = (EvalOpts){.k = 1, .temperature = 0, .top_p = 1, .max_new = (int)o->eval_max_new, .slots = 16,
                        .seed = 1, .quiet = 1};

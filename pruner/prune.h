@@ -4,6 +4,7 @@
 #define O1P_PRUNE_H
 
 #include "../base/err.h"
+#include "../data/chat.h"
 #include "../engine/run.h"
 
 typedef struct {
@@ -24,9 +25,14 @@ typedef struct {
     double warmup_frac;     // warmup as a fraction of the steps
     double grad_clip, weight_decay, min_lr_ratio;
     int no_clip, no_normalize, loo, group;  // reward.h's options; group: objective.h
+    PromptOpts prompt;      // the training template (default: the one the pre-samples record)
     RunOpts run;
 } PruneOpts;
 
+// The rows are prompt ++ pre-sample under the training template; pi_ref's log-probs
+// (teacher forcing) and the held-out problems follow it too. One other than the
+// pre-samples' is said on stderr and recorded with theirs in out/prompt.json
+// (engine/modeldir.h). On resume it must match the record.
 // 0 when done (or stopped at run.stop_at), 1 when interrupted (a resumable checkpoint
 // saved), -1 on error.
 int prune_run(const PruneOpts *o, Err *e);

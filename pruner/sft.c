@@ -16,6 +16,7 @@
 #include "../base/io.h"
 #include "../base/rng.h"
 #include "../data/dataset.h"
+#include "../engine/modeldir.h"
 #include "../engine/tokset.h"
 #include "../model/io.h"
 
@@ -64,11 +65,27 @@ static int load_data(const SftOpts *o, Dataset *ds, Dataset *held, Err *e) {
     return split_eval(ds, o->eval_frac, (uint64_t)o->seed, held, e);
 }
 
+// The prompt template: o's over the one the starting folder records (--model, or on
+// --resume --out, whose record it must match).
+static int prompt_template(const SftOpts *o, ChatTemplate *t, Err *e) {
+    const char *dir = o->run.resume ? o->out : o->model;
+    if (dir ? model_dir_resolve_template(dir, &o->prompt, t, e) : chat_template_resolve(&o->prompt, NULL, t, e))
+        return -1;
+    if (o->run.resume && model_dir_check_template(dir, t, e)) return -1;
+    const char *name = chat_preset_name(t);
+    if (!o->run.quiet && !(name && !strcmp(name, "default"))) {
+        char a[200];
+        chat_template_describe(t, a, sizeof a);
+        fprintf(stderr, "sft: prompt %s\n", a);
+    }
+    return 0;
+}
+
 // The model and its tokenizer: the run's own folder on --resume, else --model or --config.
 // *tok_src: a tokenizer.json to copy verbatim into --out (NULL: save r->tok); path
 // holds it when it is --model's.
-static int open_model(const SftOpts *o, Dataset *ds, const Kernels *k, TrainRun *r, char *path, size_t cap,
-                      const char **tok_src, Err *e) {
+static int open_model(const SftOpts *o, Dataset *ds, const ChatTemplate *tmpl, const Kernels *k, TrainRun *r,
+                      char *path, size_t cap, const char **tok_src, Err *e) {
     *tok_src = NULL;
     if (o->run.resume && trainer_can_resume(o->out, e)) return -1;
     if (!o->run.resume && trainer_check_out(o->out, o->run.force, e)) return -1;  // before a tokenizer training
@@ -88,7 +105,7 @@ static int open_model(const SftOpts *o, Dataset *ds, const Kernels *k, TrainRun 
         int v = o->vocab > 0 ? (int)o->vocab : c.vocab_size;
         if (v > c.vocab_size) return err_fmt(e, "--vocab %d exceeds the config's vocab_size %d", v, c.vocab_size);
         if (!o->run.quiet) fprintf(stderr, "sft: training a %d-token BPE tokenizer on %s\n", v, o->data);
-        if (!(tok = examples_train_tokenizer(ds, v, e))) return -1;
+        if (!(tok = examples_train_tokenizer(ds, tmpl, v, e))) return -1;
     }
     return run_fresh(r, c, tok, o->tokenizer ? o->tokenizer : "the trained tokenizer", (uint64_t)o->seed, k, e);
 }
@@ -168,9 +185,12 @@ int sft_run(const SftOpts *o, Err *e) {
     TrainRun r = {0};
     const char *tok_src = NULL;
     char tok_path[4200], sig[512];
-    if (load_data(o, &ds, &held, e) || open_model(o, &ds, k, &r, tok_path, sizeof tok_path, &tok_src, e)) goto done;
-    if (examples_tokenize(r.tok, &ds, o->data, NULL, 0, &tr, e)) goto done;
-    if (held.n && examples_tokenize(r.tok, &held, o->eval_data ? o->eval_data : "held-out", NULL, 0, &ev, e))
+    ChatTemplate tmpl;
+    if (prompt_template(o, &tmpl, e) || load_data(o, &ds, &held, e) ||
+        open_model(o, &ds, &tmpl, k, &r, tok_path, sizeof tok_path, &tok_src, e))
+        goto done;
+    if (examples_tokenize(r.tok, &ds, o->data, &tmpl, 0, &tr, e)) goto done;
+    if (held.n && examples_tokenize(r.tok, &held, o->eval_data ? o->eval_data : "held-out", &tmpl, 0, &ev, e))
         goto done;
     int B = (int)o->batch, K = (int)o->accum, max_T = r.m->cfg.max_seq_len;
     int T = o->seq > 0 ? (int)o->seq : (tr.max_len < max_T ? tr.max_len : max_T);
@@ -180,7 +200,9 @@ int sft_run(const SftOpts *o, Err *e) {
     }
     if (batcher_init(&bt, tr.ex, tr.n, B, T, policy, (uint64_t)o->seed, e)) goto done;
     RunPlan p = plan_run(o, &bt, &tr, ev.n, K, B, T, tok_src, r.m, sig, sizeof sig);
-    if (run_open(&r, &p, &o->run, e) || batcher_seek(&bt, trainer_batch_pos(&r.tr, bt.stats.kept), e)) goto done;
+    if (run_open(&r, &p, &o->run, e) || model_dir_save_template(o->out, "sft", &tmpl, NULL, e) ||
+        batcher_seek(&bt, trainer_batch_pos(&r.tr, bt.stats.kept), e))
+        goto done;
     int eval_every = (int)o->eval_every;
     if (eval_every <= 0) eval_every = p.steps / 10 > 0 ? p.steps / 10 : 1;
     while (!trainer_done(&r.tr))

@@ -4,6 +4,7 @@
 #define O1P_SFT_H
 
 #include "../base/err.h"
+#include "../data/chat.h"
 #include "../engine/run.h"
 
 typedef struct {
@@ -23,9 +24,12 @@ typedef struct {
     long eval_max;          // held-out examples used
     long seed;              // initialisation, data order, held-out split
     double lr, epochs, eval_frac, weight_decay, grad_clip, min_lr_ratio;
+    PromptOpts prompt;      // the prompt template (default: the one model records, else
+                            // default; on resume the one out records, which it must match)
     RunOpts run;
 } SftOpts;
 
+// The template is recorded in out/prompt.json (engine/modeldir.h).
 // 0 when done (or stopped at run.stop_at), 1 when interrupted (a resumable checkpoint
 // saved), -1 on error.
 int sft_run(const SftOpts *o, Err *e);

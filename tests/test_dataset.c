@@ -1,5 +1,5 @@
 // tests/test_dataset.c -- dataset loading (JSON arrays, JSONL) and every bad-input case,
-// the JSONL writer round trip, the chat template, the synthetic task (determinism,
+// the JSONL writer round trip, the chat template and its presets, the synthetic task (determinism,
 // split disjointness, self-grading, statistics), batching and token lines.
 #include <stdlib.h>
 #include <string.h>
@@ -130,9 +130,108 @@ static void test_chat(void) {
     CHECK(chat_answer_len(c) == 11 && chat_answer_len("abc") == 3, "answer length");
     free(p);
     free(c);
-    p = chat_prompt("Be brief.", "x");
-    CHECK(p && strstr(p, "system\nBe brief.<|im_end|>"), "custom system prompt");
+}
+
+// Renders problem "P {x}" under preset name; compares with the whole expected prompt.
+static void expect_preset(const char *name, const char *system, const char *user) {
+    Err e = {{0}};
+    ChatTemplate t;
+    CHECK(chat_preset(name, &t, &e) == 0, "preset %s: %s", name, e.msg);
+    char *p = chat_prompt(&t, "P {x}"), want[2048];
+    snprintf(want, sizeof want, "<|im_start|>system\n%s<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n"
+                                "<|im_start|>assistant\n", system, user);
+    CHECK(p && !strcmp(p, want), "preset %s renders\n%s\nnot\n%s", name, p, want);
     free(p);
+}
+
+static void test_presets(void) {
+    const char *paper = "You are a helpful assistant. You should think step-by-step and put your final answer "
+                        "within \\boxed{}.";
+    expect_preset("default", paper, "P {x}");
+    expect_preset("marco-train", paper, "P {x}");
+    expect_preset("marco-eval", paper, "Solve the problem: P {x}");
+    expect_preset("qwq", "You are a helpful and harmless assistant. You are Qwen developed by Alibaba. You should "
+                         "think step-by-step and put your final answer within \\boxed{}.",
+                  "Solve the problem: P {x}");
+    expect_preset("fast", paper, "Solve the problem: P {x}\nBe confident. Solving this problem quickly with less "
+                                 "pause, stop or reflection.");
+    // the default template is byte for byte the NULL one
+    ChatTemplate t, u;
+    Err e = {{0}};
+    chat_preset("default", &t, &e);
+    char *a = chat_prompt(&t, "q"), *b = chat_prompt(NULL, "q");
+    CHECK(a && b && !strcmp(a, b), "default == NULL");
+    free(a);
+    free(b);
+    CHECK(chat_preset("marco", &t, &e) == -1 && strstr(e.msg, "'marco'") &&
+              strstr(e.msg, "default, marco-train, marco-eval, qwq or fast"), "unknown preset: %s", e.msg);
+    // resolve: a preset, then the parts replaced; the fallback without a preset
+    PromptOpts o = {.preset = "qwq", .system = "Be brief."};
+    CHECK(chat_template_resolve(&o, NULL, &t, &e) == 0 && !strcmp(t.system, "Be brief.") &&
+              !strcmp(t.user, "Solve the problem: {problem}"), "system over qwq");
+    o = (PromptOpts){.user_template = "Q: {problem}\nA:"};
+    chat_preset("marco-eval", &u, &e);
+    CHECK(chat_template_resolve(&o, &u, &t, &e) == 0 && !strcmp(t.user, "Q: {problem}\nA:") &&
+              !strcmp(t.system, u.system), "user template over the fallback");
+    o = (PromptOpts){0};
+    CHECK(chat_template_resolve(&o, &u, &t, &e) == 0 && chat_template_same(&t, &u), "the fallback");
+    CHECK(chat_template_resolve(&o, NULL, &t, &e) == 0 && !strcmp(chat_preset_name(&t), "default"), "no fallback");
+    // placeholder rules: exactly one {problem}; other braces are literal
+    o = (PromptOpts){.user_template = "Solve: {Problem}"};
+    CHECK(chat_template_resolve(&o, NULL, &t, &e) == -1 && strstr(e.msg, "--user-template") &&
+              strstr(e.msg, "exactly one {problem}") && strstr(e.msg, "found 0"), "no placeholder: %s", e.msg);
+    o = (PromptOpts){.user_template = "{problem} and {problem}"};
+    CHECK(chat_template_resolve(&o, NULL, &t, &e) == -1 && strstr(e.msg, "found 2"), "two: %s", e.msg);
+    o = (PromptOpts){.user_template = "In \\boxed{}: {problem}"};
+    CHECK(chat_template_resolve(&o, NULL, &t, &e) == 0 && chat_preset_name(&t) == NULL, "literal braces");
+    char *q = chat_prompt(&t, "7");
+    CHECK(q && strstr(q, "user\nIn \\boxed{}: 7<|im_end|>"), "literal braces render");
+    free(q);
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    o = (PromptOpts){.system = big};
+    CHECK(chat_template_resolve(&o, NULL, &t, &e) == -1 && strstr(e.msg, "--system") && strstr(e.msg, "2047"),
+          "too long: %s", e.msg);
+    char d[200];
+    chat_template_describe(&u, d, sizeof d);
+    CHECK(!strcmp(d, "marco-eval"), "describe a preset: %s", d);
+}
+
+// The JSON members: written and read back; neither is the default; one alone, or a
+// user template without {problem}, is an error naming the file and line.
+static void test_template_json(void) {
+    Err e = {{0}};
+    ChatTemplate t, back;
+    PromptOpts o = {.system = "S \"q\"\n", .user_template = "U: {problem}\t\\"};
+    CHECK(chat_template_resolve(&o, NULL, &t, &e) == 0, "resolve");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fputc('{', f);
+    chat_template_write_json(f, &t);
+    fputc('}', f);
+    fclose(f);
+    Json *j = json_parse(buf, len, "t.json", &e);
+    CHECK(j && chat_template_read_json(json_root(j), "t.json", &back, &e) == 0 && chat_template_same(&t, &back),
+          "round trip: %s", buf);
+    json_free(j);
+    free(buf);
+    const char *cases[][2] = {
+        {"{\"k\": 1}", NULL},
+        {"{\"system\": \"s\"}", "t.json: line 1: expected both \"system\" and \"user_template\""},
+        {"{\"system\": \"s\", \"user_template\": \"no placeholder\"}", "t.json: line 1: expected exactly one"},
+        {"{\"system\": \"s\", \"user_template\": 3}", "user_template"},
+    };
+    for (int i = 0; i < 4; i++) {
+        j = json_parse(cases[i][0], strlen(cases[i][0]), "t.json", &e);
+        int rc = chat_template_read_json(json_root(j), "t.json", &back, &e);
+        if (!cases[i][1])
+            CHECK(rc == 0 && !strcmp(chat_preset_name(&back), "default"), "absent: the default");
+        else
+            CHECK(rc == -1 && strstr(e.msg, cases[i][1]), "%s: %s", cases[i][0], e.msg);
+        json_free(j);
+    }
 }
 
 static void test_synth(void) {
@@ -339,6 +438,8 @@ int main(void) {
     test_bad();
     test_write();
     test_chat();
+    test_presets();
+    test_template_json();
     test_synth();
     test_batch();
     test_toklines();

@@ -96,10 +96,13 @@ static void test_tables(void) {
     close(fd);
     Err e;
     EvalResult back;
+    CHECK(chat_preset("qwq", &runs[0].tmpl, &e) == 0, "preset");
+    runs[0].grader = GRADE_LENIENT;
     CHECK(eval_write_json(path, &runs[0], &e) == 0, "%s", e.msg);
     CHECK(eval_read_json(path, &back, &e) == 0, "%s", e.msg);
     CHECK(!strcmp(back.model, "pruned") && !strcmp(back.dataset, "synth") && back.all.n == 4 && back.k == 1 &&
               back.n_problems == 4, "round trip header");
+    CHECK(chat_template_same(&back.tmpl, &runs[0].tmpl) && back.grader == GRADE_LENIENT, "round trip prompt, grader");
     CHECK_NEAR(back.all.mean_length, 75, 0, 1e-12, "round trip length");
     CHECK_NEAR(back.level[2].accuracy, 0.5, 0, 1e-12, "round trip level accuracy");
     int same = 1;
@@ -109,8 +112,16 @@ static void test_tables(void) {
                 (!back.items[i].answer) == (!runs[0].items[i].answer);
     CHECK(same, "round trip items");
     eval_result_free(&back);
-    // A file that is not an eval result is an error naming it.
+    // A file of an older o1p (no prompt, no grader): the default template, the paper's grader.
     FILE *g = fopen(path, "w");
+    fputs("{\"model\": \"m\", \"dataset\": \"d\", \"k\": 1, \"temperature\": 0, \"seconds\": 1, "
+          "\"n_problems\": 0, \"problems\": []}", g);
+    fclose(g);
+    CHECK(eval_read_json(path, &back, &e) == 0 && !strcmp(chat_preset_name(&back.tmpl), "default") &&
+              back.grader == GRADE_PAPER, "older eval JSON: %s", e.msg);
+    eval_result_free(&back);
+    // A file that is not an eval result is an error naming it.
+    g = fopen(path, "w");
     fputs("{\"model\": \"x\"}", g);
     fclose(g);
     CHECK(eval_read_json(path, &back, &e) == -1 && strstr(e.msg, path), "bad eval JSON: %s", e.msg);

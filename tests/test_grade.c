@@ -23,6 +23,16 @@ static void expect_box(const char *text, GradeMode mode, const char *want) {
     free(got);
 }
 
+// The graders by name (o1p grade, presample, eval --grader; the files' "grader").
+static void test_mode_names(void) {
+    GradeMode m = GRADE_LENIENT;
+    CHECK(grade_mode_find("paper", &m) == 0 && m == GRADE_PAPER, "paper");
+    CHECK(grade_mode_find("lenient", &m) == 0 && m == GRADE_LENIENT, "lenient");
+    CHECK(grade_mode_find("Paper", &m) == -1 && m == GRADE_LENIENT, "another name");
+    CHECK(!strcmp(grade_mode_name(GRADE_PAPER), "paper") && !strcmp(grade_mode_name(GRADE_LENIENT), "lenient"),
+          "names");
+}
+
 static void test_extract(void) {
     expect_box("so \\boxed{42}.", GRADE_PAPER, "42");
     expect_box("\\boxed{\\frac{1}{2}} and later \\boxed{3}", GRADE_PAPER, "\\frac{1}{2}");  // the first
@@ -445,6 +455,7 @@ int main(int argc, char **argv) {
         fclose(f);
         return 0;
     }
+    test_mode_names();
     test_extract();
     test_paper_rules();
     test_lenient_rules();

@@ -39,7 +39,7 @@ usage "presample top-p 0" "'--top-p' expects a finite number in (0, 1]" \
 usage "eval temperature -1" "'--temperature' expects a finite number in [0" eval --temperature -1
 usage "eval max-new -5" "'--max-new' expects an integer in [0" eval --max-new -5
 usage "eval k 0" "'--k' expects an integer in [1" eval --k 0
-usage "generate temperature nan" "'--temperature'" generate --temperature nan --model m --prompt p
+usage "generate temperature nan" "'--temperature'" generate --temperature nan --model m --problem p
 usage "tok train vocab past the limit" "'--vocab'" tok train --vocab 99999999 --data d --out o
 usage "data synth n past the limit" "'--n'" data synth --n 10000001 --out o
 usage "an integer with junk" "expects an integer" sft --steps 12x --data d --out o
@@ -64,7 +64,7 @@ ids = [t for l in lines if 'ids' in l for t in l['ids']]
 sys.exit(not (len(ids) > 0 and max(ids) < 300))"
 expect_fail "... the note names the model and the masked ids" 0 "padded: the model's vocab_size is 400, its tokenizer has 300 tokens; ids 300..399 are never sampled" \
     ps_padded --out pad2.jsonl
-check "generate on a padded vocab" "$O1P" generate --model padded --prompt "Start with 5." --temperature 2 --max-new 40
+check "generate on a padded vocab" "$O1P" generate --model padded --problem "Start with 5." --temperature 2 --max-new 40
 expect_fail "eval on a padded vocab" 0 "ids 300..399 are never sampled" \
     "$O1P" eval --model padded --data data.jsonl --k 2 --temperature 2 --max-new 40 --out ev.json
 
@@ -103,6 +103,69 @@ expect_fail "prune of an older file warns" 0 "old.jsonl records no fingerprints"
 sed '2s/"length": [0-9]*,/"length": 0,/; 2s/"ids": \[[0-9,]*\]/"ids": []/' ps.jsonl >len0.jsonl
 expect_fail "a sample of length 0 names the file and line" 1 "len0.jsonl: line 2: \"length\" = 0" \
     "$O1P" prune --presample len0.jsonl --out p4 --model ref --epochs 1 --batch 4 --eval-n 0 --quiet
+
+# Prompt templates and graders: wrong names and placeholders are usage errors; the
+# template is recorded in the pre-sample header, the model folder and the eval JSON, and
+# followed by default; resuming under another is refused.
+usage "an unknown prompt preset" "unknown prompt preset 'marco' (expected default, marco-train, marco-eval, qwq or fast)" \
+    presample --prompt marco --model m --data d --k 2 --out o
+usage "a user template without {problem}" "--user-template: expected exactly one {problem}" \
+    eval --user-template "Solve:" --model m --data d --out o
+usage "a user template with two" "found 2" sft --user-template "{problem} {problem}" --data d --out o
+usage "prune --prompt" "unknown prompt preset 'x'" prune --prompt x --model m --presample p --out o
+usage "generate --prompt is the preset" "unknown prompt preset 'Start'" generate --model m --problem p --prompt Start
+usage "presample --grader" "--grader must be paper or lenient (got 'strict')" \
+    presample --grader strict --model m --data d --k 2 --out o
+usage "eval --grader" "--grader must be paper or lenient (got 'x')" eval --grader x --model m --data d --out o
+header() { /usr/bin/python3 -c "import json, sys; h = json.loads(open(sys.argv[1]).readline()); sys.exit(not ($2))" "$1"; }
+check "the header records the default template and grader" header ps.jsonl \
+    "h['system'].startswith('You are a helpful assistant.') and h['user_template'] == '{problem}' and h['grader'] == 'paper'"
+ps_ref --out me.jsonl --limit 2 --prompt marco-eval --grader lenient
+check "... and the ones given" header me.jsonl \
+    "h['user_template'] == 'Solve the problem: {problem}' and h['grader'] == 'lenient'"
+check "another template samples other text" bash -c "! cmp -s <(sed -n 2p me.jsonl) <(sed -n 2p ps.jsonl)"
+cp me.jsonl me.orig
+expect_fail "resume under another template names the file and both" 1 \
+    "me.jsonl was sampled with the prompt marco-eval, this run asks for default" ps_ref --out me.jsonl --grader lenient
+expect_fail "resume under another grader" 1 "me.jsonl was graded with --grader lenient, this run asks for paper" \
+    ps_ref --out me.jsonl --prompt marco-eval
+check "... the file is untouched" cmp me.jsonl me.orig
+ps_ref --out me.jsonl --prompt marco-eval --grader lenient
+check "resume under the same completes the file" test "$(grep -c '"summary"' me.jsonl)" -eq 6
+sed '1s/, "system": .*, "grader": "paper"//' ps.orig >nofield.jsonl
+check "(an older header: no template, no grader)" bash -c "! grep -q user_template nofield.jsonl"
+expect_fail "an older file reads as the default template" 1 "was sampled with the prompt default, this run asks for qwq" \
+    ps_ref --out nofield.jsonl --prompt qwq
+ps_ref --out nofield.jsonl
+check "... and resumes under it to the same samples" cmp <(tail -n +2 nofield.jsonl) <(tail -n +2 ps.jsonl)
+# prune trains under the pre-samples' template (pi_ref's log-probs too), or a stated other
+prm() { "$O1P" prune --presample me.jsonl --model ref --epochs 1 --batch 4 --eval-n 0 --quiet --out "$@"; }
+prm pm
+check "prune records the pre-samples' template" /usr/bin/python3 -c "
+import json, sys; p = json.load(open('pm/prompt.json'))
+sys.exit(not (p['stage'] == 'prune' and p['user_template'] == 'Solve the problem: {problem}' and 'presample' not in p))"
+prm pm2 --prompt marco-eval
+check "... the same weights as --prompt marco-eval" cmp pm/model.safetensors pm2/model.safetensors
+expect_fail "prune under another template says so" 0 "prune: training under the prompt default; me.jsonl was sampled with marco-eval" \
+    "$O1P" prune --presample me.jsonl --model ref --epochs 1 --batch 4 --eval-n 0 --out pm3 --prompt marco-train
+check "... trains other weights" bash -c "! cmp -s pm/model.safetensors pm3/model.safetensors"
+check "... and records both" /usr/bin/python3 -c "
+import json, sys; p = json.load(open('pm3/prompt.json'))
+sys.exit(not (p['user_template'] == '{problem}' and p['presample']['user_template'] == 'Solve the problem: {problem}'))"
+# eval and presample on a model folder follow its record; the eval JSON records template and grader
+"$O1P" eval --model pm --data data.jsonl --max-new 10 --limit 2 --out evm.json --quiet >/dev/null
+check "eval follows the folder's template" /usr/bin/python3 -c "
+import json, sys; r = json.load(open('evm.json'))
+sys.exit(not (r['user_template'] == 'Solve the problem: {problem}' and r['grader'] == 'paper'))"
+"$O1P" eval --model pm --data data.jsonl --max-new 10 --limit 2 --out evq.json --quiet --prompt qwq --grader lenient >/dev/null
+check "... or the one given" /usr/bin/python3 -c "
+import json, sys; r = json.load(open('evq.json'))
+sys.exit(not (r['system'].startswith('You are a helpful and harmless') and r['grader'] == 'lenient'))"
+"$O1P" presample --model pm --data data.jsonl --k 2 --max-new 10 --limit 1 --quiet --out pmps.jsonl
+check "presample follows the folder's template" header pmps.jsonl "h['user_template'] == 'Solve the problem: {problem}'"
+cp -r ref badp && echo '{"prompt": 1, "system": "s"}' >badp/prompt.json
+expect_fail "a damaged prompt.json names the file" 1 'badp/prompt.json: line 1: expected both "system" and "user_template"' \
+    "$O1P" generate --model badp --problem "Start with 5." --max-new 5
 
 # eval --table: one table, one dataset.
 "$O1P" eval --model ref --data data.jsonl --max-new 10 --out evr.json --quiet >/dev/null

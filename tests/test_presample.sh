@@ -134,16 +134,16 @@ check "... no file written by any failed run" test ! -e x.jsonl
 expect_fail "missing dataset" 1 "nope.jsonl" "$O1P" presample --model model --data nope.jsonl --k 2 --out x.jsonl
 
 # generate: streams text, deterministic by seed; bad input.
-check "generate greedy runs" "$O1P" generate --model model --prompt "Start with 5." --max-new 20
-g1=$("$O1P" generate --model model --prompt "Start with 5." --max-new 30 --temperature 1 --seed 3 2>/dev/null)
-g2=$("$O1P" generate --model model --prompt "Start with 5." --max-new 30 --temperature 1 --seed 3 2>/dev/null)
-g3=$("$O1P" generate --model model --prompt "Start with 5." --max-new 30 --temperature 1 --seed 4 2>/dev/null)
+check "generate greedy runs" "$O1P" generate --model model --problem "Start with 5." --max-new 20
+g1=$("$O1P" generate --model model --problem "Start with 5." --max-new 30 --temperature 1 --seed 3 2>/dev/null)
+g2=$("$O1P" generate --model model --problem "Start with 5." --max-new 30 --temperature 1 --seed 3 2>/dev/null)
+g3=$("$O1P" generate --model model --problem "Start with 5." --max-new 30 --temperature 1 --seed 4 2>/dev/null)
 check "generate: same seed, same text" test "$g1" = "$g2"
 check "generate: another seed, another text" test "$g1" != "$g3"
-check "generate --raw runs" "$O1P" generate --model model --prompt "We start with" --raw --max-new 10 --top-k 5
-expect_fail "generate without tokenizer.json" 1 "no tokenizer.json" "$O1P" generate --model notok --prompt hi
+check "generate --raw runs" "$O1P" generate --model model --problem "We start with" --raw --max-new 10 --top-k 5
+expect_fail "generate without tokenizer.json" 1 "no tokenizer.json" "$O1P" generate --model notok --problem hi
 long=$(printf 'word %.0s' $(seq 1 80))
-expect_fail "generate: prompt longer than the context" 1 "leaves no room" "$O1P" generate --model short --prompt "$long"
-expect_fail "generate: bad top-p" 2 "top-p" "$O1P" generate --model model --prompt hi --top-p 0
+expect_fail "generate: prompt longer than the context" 1 "leaves no room" "$O1P" generate --model short --problem "$long"
+expect_fail "generate: bad top-p" 2 "top-p" "$O1P" generate --model model --problem hi --top-p 0
 
 summary

@@ -24,7 +24,7 @@ static Dataset make_data(void) {
 static void test_tokenize(void) {
     Err e;
     Dataset ds = make_data();
-    Tokenizer *t = examples_train_tokenizer(&ds, 320, &e);
+    Tokenizer *t = examples_train_tokenizer(&ds, NULL, 320, &e);
     CHECK(t != NULL, "examples_train_tokenizer: %s", t ? "" : e.msg);
     if (!t) return;
     ChatTokens ct;

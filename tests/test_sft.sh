@@ -58,6 +58,21 @@ check "same training losses in metrics.jsonl" \
 expect_fail "resume with other options refused" 1 "other options" "$O1P" sft "${run[@]}" --out halves --resume --lr 1e-3
 expect_fail "a fresh run into a run's folder refused" 1 "pass --resume" "$O1P" sft "${run[@]}" --out halves
 "$O1P" sft "${run[@]}" --out halves --resume 2>/dev/null
+
+# ---- the prompt template: recorded in OUT/prompt.json, kept on resume, followed -------
+prompt_is() { /usr/bin/python3 -c "import json, sys; p = json.load(open(sys.argv[1])); sys.exit(not ($2))" "$1"; }
+check "prompt.json records the default template" prompt_is halves/prompt.json \
+    "p['stage'] == 'sft' and p['user_template'] == '{problem}' and p['system'].startswith('You are a helpful')"
+"$O1P" sft "${run[@]}" --steps 4 --out tq --stop-at 2 --prompt qwq 2>/dev/null
+expect_fail "resume under another template refused" 1 "tq/prompt.json: the run trains under the prompt qwq, not default" \
+    "$O1P" sft "${run[@]}" --steps 4 --out tq --resume --prompt default
+"$O1P" sft "${run[@]}" --steps 4 --out tq --resume 2>/dev/null
+check "resume without prompt options keeps the recorded one" prompt_is tq/prompt.json \
+    "p['system'].startswith('You are a helpful and harmless') and p['user_template'] == 'Solve the problem: {problem}'"
+"$O1P" sft --model tq --data data.jsonl --batch 4 --seq 160 --steps 1 --threads 1 --quiet --out tq2 \
+    --user-template "Q: {problem}"
+check "sft from a model folder follows its template, parts replaced" prompt_is tq2/prompt.json \
+    "p['system'].startswith('You are a helpful and harmless') and p['user_template'] == 'Q: {problem}'"
 check "resuming a finished run does nothing" same straight/model.safetensors halves/model.safetensors
 
 # ---- a crash at any point of the checkpoint protocol resumes consistently ----------
