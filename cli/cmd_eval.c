@@ -108,11 +108,24 @@ done:
     return rc;
 }
 
-// OUT.json -> OUT.md
-static void md_path(char *dst, size_t cap, const char *json_path) {
+// OUT.json -> OUT + tail (".md": the tables; ".NAME.json": the results on dataset NAME of
+// a several-dataset eval)
+static void out_sibling(char *dst, size_t cap, const char *json_path, const char *tail) {
     size_t n = strlen(json_path);
     if (n > 5 && !strcmp(json_path + n - 5, ".json")) n -= 5;
-    snprintf(dst, cap, "%.*s.md", (int)n, json_path);
+    snprintf(dst, cap, "%.*s%s", (int)n, json_path, tail);
+}
+
+// Splits the comma-separated list in copy (modified) into items[0..cap); returns the count,
+// -1 when there are more than cap.
+static int split_list(char *copy, char **items, int cap) {
+    int n = 0;
+    char *save = NULL;
+    for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (n == cap) return -1;
+        items[n++] = p;
+    }
+    return n;
 }
 
 // Keeps the first n examples of ds.
@@ -135,10 +148,11 @@ static int baseline_for(const EvalArgs *a, const Kernels *kern, const char *data
         return eval_model_dir(a->baseline, nm, data, ds, &a->eo, kern, b, e);
     }
     if (!strchr(a->baseline, ',')) return eval_read_json(a->baseline, b, e);
-    char *copy = strdup(a->baseline), *save = NULL;
-    int rc = copy ? 1 : err_fmt(e, "out of memory");
-    for (char *p = copy ? strtok_r(copy, ",", &save) : NULL; p && rc > 0; p = strtok_r(NULL, ",", &save)) {
-        if (eval_read_json(p, b, e))
+    char *copy = strdup(a->baseline), *paths[MAX_DATASETS];
+    int n = copy ? split_list(copy, paths, MAX_DATASETS) : 0, rc = 1;
+    if (n < 0) rc = err_fmt(e, "--baseline: more than %d files", MAX_DATASETS);
+    for (int i = 0; i < n && rc > 0; i++) {
+        if (eval_read_json(paths[i], b, e))
             rc = -1;
         else if (!strcmp(b->dataset, dname))
             rc = 0;
@@ -189,7 +203,7 @@ static int write_tables(const EvalArgs *a, const EvalResult *r, const EvalResult
             r->k, r->seconds / r->n_problems, a->slots);
     fclose(mem);
     fputs(text, stdout);
-    md_path(path, sizeof path, a->out);
+    out_sibling(path, sizeof path, a->out, ".md");
     int rc = write_file_atomic(path, text, len, e);
     free(text);
     return rc;
@@ -203,19 +217,23 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     *a = (EvalArgs){.device = "cpu", .slots = 16};
     Opt opts[] = {
         {"model", OPT_STR, &a->model, "model folder to evaluate (required)"},
-        {"data", OPT_STR, &a->data, "dataset: JSON array or JSONL with problem, answer, optional level (required); A,B,C: several, "
+        {"data", OPT_STR, &a->data,
+         "dataset: JSON array or JSONL with problem, answer, optional level (required); A,B,C: several, "
          "Table 2 with their average"},
         {"out", OPT_STR, &a->out, "results JSON to write; the tables go to the same name with .md (required)"},
-        {"baseline", OPT_STR, &a->baseline, "baseline for AES: a model folder (evaluated too), an eval JSON or, with several datasets, "
+        {"baseline", OPT_STR, &a->baseline,
+         "baseline for AES: a model folder (evaluated too), an eval JSON or, with several datasets, "
          "eval JSONs A,B,C (matched by dataset)"},
         {"name", OPT_STR, &a->name, "the model's name in the tables (default: the folder's name)"},
-        {"k", OPT_INT, &k, "samples per problem (default 1: greedy, the paper's protocol); k > 1: also the majority vote", .min = 1, .max = 100000},
+        {"k", OPT_INT, &k, "samples per problem (default 1: greedy, the paper's protocol); k > 1: also the majority vote",
+         .min = 1, .max = 100000},
         {"temperature", OPT_FLOAT, &temperature, "sampling temperature (default 0 for k = 1, else 0.5)",
          .min = 0, .max = 1e3},
         {"top-p", OPT_FLOAT, &top_p, "nucleus sampling (default 1: off)", .min = 0, .max = 1, .open = OPT_GT},
         {"max-new", OPT_INT, &max_new, "most tokens generated per problem (default: the context)",
          .min = 0, .max = INT_MAX},
-        {"limit", OPT_INT, &a->limit, "evaluate the first N problems of each dataset only", .min = 0, .max = INT_MAX},
+        {"limit", OPT_INT, &a->limit, "evaluate the first N problems of each dataset only",
+         .min = 0, .max = INT_MAX},
         {"slots", OPT_INT, &a->slots, "sequences decoded together (default 16)", .min = 1, .max = 4096},
         {"seed", OPT_INT, &seed, "sampling seed (default 1)", .min = 0, .max = INT_MAX},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
@@ -231,25 +249,6 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     a->eo = (EvalOpts){.k = (int)k, .temperature = temperature, .top_p = top_p, .max_new = (int)max_new,
                        .slots = (int)a->slots, .seed = (uint64_t)seed, .quiet = quiet};
     return rc;
-}
-
-// Splits the comma-separated list in copy (modified) into paths[0..cap); returns the count,
-// -1 when there are more than cap.
-static int split_list(char *copy, char **paths, int cap) {
-    int n = 0;
-    char *save = NULL;
-    for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-        if (n == cap) return -1;
-        paths[n++] = p;
-    }
-    return n;
-}
-
-// OUT.json -> OUT.NAME.json: the results on dataset NAME of a several-dataset eval.
-static void dataset_json_path(char *dst, size_t cap, const char *json_path, const char *dname) {
-    size_t n = strlen(json_path);
-    if (n > 5 && !strcmp(json_path + n - 5, ".json")) n -= 5;
-    snprintf(dst, cap, "%.*s.%s.json", (int)n, json_path, dname);
 }
 
 // One dataset of --data: loaded, cut to --limit, evaluated; the model's results go to out.
@@ -288,7 +287,7 @@ static int write_table2(const EvalArgs *a, const EvalResult *r, const EvalResult
     fprintf(mem, "\n%d datasets x %d sample(s) per problem (batched decoding, %ld slots)\n", n, r[0].k, a->slots);
     fclose(mem);
     fputs(text, stdout);
-    md_path(path, sizeof path, a->out);
+    out_sibling(path, sizeof path, a->out, ".md");
     int rc = write_file_atomic(path, text, len, e);
     free(text);
     return rc;
@@ -303,7 +302,9 @@ static int eval_several(const EvalArgs *a, const Kernels *kern, char **paths, in
             if (!strcmp(names[j], names[d]))
                 return err_fmt(e, "--data: %s and %s have the same name '%s' in the table", paths[j], paths[d],
                                names[d]);
-        dataset_json_path(out[d], sizeof out[d], a->out, names[d]);
+        char tail[300];
+        snprintf(tail, sizeof tail, ".%s.json", names[d]);
+        out_sibling(out[d], sizeof out[d], a->out, tail);
         if (output_check(out[d], e)) return -1;  // before the decoding
     }
     EvalResult r[MAX_DATASETS] = {0}, b[MAX_DATASETS] = {0};
@@ -334,7 +335,7 @@ int cmd_eval(int argc, char **argv) {
     }
     Err e;
     char md[4200];
-    md_path(md, sizeof md, a.out);
+    out_sibling(md, sizeof md, a.out, ".md");
     const Kernels *kern = NULL;
     if (output_check(a.out, &e) || output_check(md, &e) || !(kern = backend_by_name(a.device, &e))) {
         free(list);
