@@ -107,8 +107,8 @@ demo-quick: check-deps o1p
 	bash scripts/demo.sh quick results-quick
 
 # The paper's ablations on the demo's reference and pre-samples (scripts/ablation.sh):
-# results-ablation/, about 10 minutes on 2 cores (the demo's stages up to the pre-samples
-# included). Not part of `make test`.
+# results-ablation/ (the demo's stages up to the pre-samples included, in
+# results-ablation/demo/). Not part of `make test`.
 ablation: check-deps o1p
 	bash scripts/ablation.sh full results-ablation
 
