@@ -7,6 +7,7 @@
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make demo       the whole O1-Pruner pipeline on the embedded default
 #   make demo-quick the same at toy size (the end-to-end test runs it)
+#   make ablation   the paper's lambda (Table 3) and training-difficulty (Figure 4) ablations
 #   make deps       the Debian packages (as root) and the npm test references
 
 CC      ?= gcc
@@ -37,7 +38,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan check-deps check-blas deps bench demo demo-quick cuda check-cuda test-cuda test-cuda-emu bench-cuda fuzz clean
+.PHONY: all test test-asan check-deps check-blas deps bench demo demo-quick ablation cuda check-cuda test-cuda test-cuda-emu bench-cuda fuzz clean
 
 all: check-deps o1p
 
@@ -104,6 +105,12 @@ demo: check-deps o1p
 
 demo-quick: check-deps o1p
 	bash scripts/demo.sh quick results-quick
+
+# The paper's ablations on the demo's reference and pre-samples (scripts/ablation.sh):
+# results-ablation/ (the demo's stages up to the pre-samples included, in
+# results-ablation/demo/). Not part of `make test`.
+ablation: check-deps o1p
+	bash scripts/ablation.sh full results-ablation
 
 check-blas:
 	@test -f $(BLAS_INC)/cblas.h || { echo "missing OpenBLAS (OpenMP build), the benchmarks' baseline: run 'make deps' or apt-get install libopenblas-openmp-dev"; exit 1; }

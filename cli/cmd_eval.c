@@ -1,6 +1,7 @@
 // cli/cmd_eval.c -- `o1p eval`: evaluates a model (and a baseline) on a dataset into a
-// results JSON and Markdown tables; or, in table mode, builds one table from results
-// files (pruner/eval.h).
+// results JSON and Markdown tables, or on several (--data A,B,C) into the paper's Table 2
+// with the average over them; or, in table mode, builds one table from results files
+// (pruner/eval.h).
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include "../base/io.h"
 #include "../engine/backend.h"
 #include "../pruner/eval.h"
+
+#define MAX_DATASETS 16  // in one --data list
 
 typedef struct {
     const char *model, *data, *baseline, *out, *name, *table, *results, *device;
@@ -106,11 +109,24 @@ done:
     return rc;
 }
 
-// OUT.json -> OUT.md
-static void md_path(char *dst, size_t cap, const char *json_path) {
+// OUT.json -> OUT + tail (".md": the tables; ".NAME.json": the results on dataset NAME of
+// a several-dataset eval)
+static void out_sibling(char *dst, size_t cap, const char *json_path, const char *tail) {
     size_t n = strlen(json_path);
     if (n > 5 && !strcmp(json_path + n - 5, ".json")) n -= 5;
-    snprintf(dst, cap, "%.*s.md", (int)n, json_path);
+    snprintf(dst, cap, "%.*s%s", (int)n, json_path, tail);
+}
+
+// Splits the comma-separated list in copy (modified) into items[0..cap); returns the count,
+// -1 when there are more than cap.
+static int split_list(char *copy, char **items, int cap) {
+    int n = 0;
+    char *save = NULL;
+    for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (n == cap) return -1;
+        items[n++] = p;
+    }
+    return n;
 }
 
 // Keeps the first n examples of ds.
@@ -123,25 +139,47 @@ static void dataset_keep(Dataset *ds, int n) {
     ds->n = n;
 }
 
-// Evaluates the baseline (a model folder, or an eval JSON read back) and the model; writes
-// the model's results JSON. *have_base: a baseline is in b.
-static int evaluate(const EvalArgs *a, const Kernels *kern, const Dataset *ds, EvalResult *r, EvalResult *b,
-                    int *have_base, Err *e) {
+// The baseline of the dataset named dname: a model folder (evaluated on it), one eval JSON,
+// or (several) the one of a comma-separated list of eval JSON files that holds dname.
+static int baseline_for(const EvalArgs *a, const Kernels *kern, const char *data, const Dataset *ds,
+                        const char *dname, EvalResult *b, Err *e) {
     char nm[256];
+    if (is_dir(a->baseline)) {
+        eval_name(nm, sizeof nm, a->baseline);
+        return eval_model_dir(a->baseline, nm, data, ds, &a->prompt, &a->eo, kern, b, e);
+    }
+    if (!strchr(a->baseline, ',')) return eval_read_json(a->baseline, b, e);
+    char *copy = strdup(a->baseline), *paths[MAX_DATASETS];
+    int n = copy ? split_list(copy, paths, MAX_DATASETS) : 0, rc = 1;
+    if (n < 0) rc = err_fmt(e, "--baseline: more than %d files", MAX_DATASETS);
+    for (int i = 0; i < n && rc > 0; i++) {
+        if (eval_read_json(paths[i], b, e))
+            rc = -1;
+        else if (!strcmp(b->dataset, dname))
+            rc = 0;
+        else
+            eval_result_free(b);
+    }
+    if (rc > 0) rc = err_fmt(e, "--baseline %s: no results on dataset '%s'", a->baseline, dname);
+    free(copy);
+    return rc;
+}
+
+// Evaluates the baseline (when given) and the model on the dataset ds read from data;
+// writes the model's results JSON to out. *have_base: a baseline is in b.
+static int evaluate(const EvalArgs *a, const Kernels *kern, const char *data, const Dataset *ds, const char *out,
+                    EvalResult *r, EvalResult *b, int *have_base, Err *e) {
+    char nm[256], dname[256];
+    eval_name(dname, sizeof dname, data);
     if (a->baseline) {
-        if (is_dir(a->baseline)) {
-            eval_name(nm, sizeof nm, a->baseline);
-            if (eval_model_dir(a->baseline, nm, a->data, ds, &a->prompt, &a->eo, kern, b, e)) return -1;
-        } else if (eval_read_json(a->baseline, b, e)) {
-            return -1;
-        }
+        if (baseline_for(a, kern, data, ds, dname, b, e)) return -1;
         *have_base = 1;
     }
     if (a->name)
         snprintf(nm, sizeof nm, "%s", a->name);
     else
         eval_name(nm, sizeof nm, a->model);
-    if (eval_model_dir(a->model, nm, a->data, ds, &a->prompt, &a->eo, kern, r, e) || eval_write_json(a->out, r, e))
+    if (eval_model_dir(a->model, nm, data, ds, &a->prompt, &a->eo, kern, r, e) || eval_write_json(out, r, e))
         return -1;
     if (*have_base && strcmp(b->dataset, r->dataset))
         return err_fmt(e, "the baseline was evaluated on '%s', the model on '%s'", b->dataset, r->dataset);
@@ -159,11 +197,15 @@ static int write_tables(const EvalArgs *a, const EvalResult *r, const EvalResult
         fputc('\n', mem);
         eval_levels_markdown(mem, r, b);
     }
+    if (r->k > 1) {
+        fputc('\n', mem);
+        eval_sampling_markdown(mem, r, 1);
+    }
     fprintf(mem, "\n%d problems x %d sample(s), %.2f s per problem (batched decoding, %ld slots)\n", r->n_problems,
             r->k, r->seconds / r->n_problems, a->slots);
     fclose(mem);
     fputs(text, stdout);
-    md_path(path, sizeof path, a->out);
+    out_sibling(path, sizeof path, a->out, ".md");
     int rc = write_file_atomic(path, text, len, e);
     free(text);
     return rc;
@@ -178,17 +220,23 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     *a = (EvalArgs){.device = "cpu", .slots = 16};
     Opt opts[] = {
         {"model", OPT_STR, &a->model, "model folder to evaluate (required)"},
-        {"data", OPT_STR, &a->data, "dataset: JSON array or JSONL with problem, answer, optional level (required)"},
+        {"data", OPT_STR, &a->data,
+         "dataset: JSON array or JSONL with problem, answer, optional level (required); A,B,C: several, "
+         "Table 2 with their average"},
         {"out", OPT_STR, &a->out, "results JSON to write; the tables go to the same name with .md (required)"},
-        {"baseline", OPT_STR, &a->baseline, "baseline for AES: a model folder (evaluated too) or an eval JSON"},
+        {"baseline", OPT_STR, &a->baseline,
+         "baseline for AES: a model folder (evaluated too), an eval JSON or, with several datasets, "
+         "eval JSONs A,B,C (matched by dataset)"},
         {"name", OPT_STR, &a->name, "the model's name in the tables (default: the folder's name)"},
-        {"k", OPT_INT, &k, "samples per problem (default 1: greedy, the paper's protocol)", .min = 1, .max = 100000},
+        {"k", OPT_INT, &k, "samples per problem (default 1: greedy, the paper's protocol); k > 1: also the majority vote",
+         .min = 1, .max = 100000},
         {"temperature", OPT_FLOAT, &temperature, "sampling temperature (default 0 for k = 1, else 0.5)",
          .min = 0, .max = 1e3},
         {"top-p", OPT_FLOAT, &top_p, "nucleus sampling (default 1: off)", .min = 0, .max = 1, .open = OPT_GT},
         {"max-new", OPT_INT, &max_new, "most tokens generated per problem (default: the context)",
          .min = 0, .max = INT_MAX},
-        {"limit", OPT_INT, &a->limit, "evaluate the first N problems only", .min = 0, .max = INT_MAX},
+        {"limit", OPT_INT, &a->limit, "evaluate the first N problems of each dataset only",
+         .min = 0, .max = INT_MAX},
         {"slots", OPT_INT, &a->slots, "sequences decoded together (default 16)", .min = 1, .max = 4096},
         {"seed", OPT_INT, &seed, "sampling seed (default 1)", .min = 0, .max = INT_MAX},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
@@ -199,7 +247,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         CLI_GRADER_OPT(&grader),
         {0},
     };
-    int rc = opt_parse("eval", "--model DIR --data FILE --out FILE.json [--baseline DIR|FILE.json]\n"
+    int rc = opt_parse("eval", "--model DIR --data FILE[,FILE..] --out FILE.json [--baseline DIR|FILE.json[,..]]\n"
                                "       o1p eval --table OUT.md --results A.json,B.json --baseline BASE.json",
                        opts, argc, argv);
     if (temperature < 0) temperature = k == 1 ? 0.0 : 0.5;
@@ -207,6 +255,73 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
                        .slots = (int)a->slots, .seed = (uint64_t)seed, .quiet = quiet};
     if (rc != OPT_RUN || (rc = cli_prompt_check("eval", &a->prompt)) != OPT_RUN) return rc;
     return cli_grader("eval", grader, &a->eo.grader);
+}
+
+// One dataset of --data: loaded, cut to --limit, evaluated; the model's results go to out.
+static int eval_one(const EvalArgs *a, const Kernels *kern, const char *data, const char *out, EvalResult *r,
+                    EvalResult *b, int *have_base, Err *e) {
+    Dataset ds = {0};
+    if (dataset_load(data, &ds, e)) return -1;
+    if (a->limit > 0 && a->limit < ds.n) dataset_keep(&ds, (int)a->limit);
+    int rc = evaluate(a, kern, data, &ds, out, r, b, have_base, e);
+    dataset_free(&ds);
+    return rc;
+}
+
+// Table 2 over the n datasets: OUT.json (one object per dataset and the average) and
+// OUT.md (printed too).
+static int write_table2(const EvalArgs *a, const EvalResult *r, const EvalResult *b, const int *have_base, int n,
+                        Err *e) {
+    const EvalResult *rp[MAX_DATASETS] = {0}, *bp[MAX_DATASETS] = {0};
+    EvalResult bases[MAX_DATASETS];
+    int nb = 0;
+    for (int d = 0; d < n; d++) {
+        rp[d] = &r[d];
+        bp[d] = have_base[d] ? &b[d] : NULL;
+        if (have_base[d]) bases[nb++] = b[d];  // shallow copies, for the table
+    }
+    if (eval_write_table_json(a->out, rp, bp, n, e)) return -1;
+    char *text = NULL, path[4200];
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) return err_fmt(e, "out of memory");
+    eval_table2_markdown(mem, r, n, bases, nb);
+    if (r[0].k > 1) {
+        fputc('\n', mem);
+        eval_sampling_markdown(mem, r, n);
+    }
+    fprintf(mem, "\n%d datasets x %d sample(s) per problem (batched decoding, %ld slots)\n", n, r[0].k, a->slots);
+    fclose(mem);
+    fputs(text, stdout);
+    out_sibling(path, sizeof path, a->out, ".md");
+    int rc = write_file_atomic(path, text, len, e);
+    free(text);
+    return rc;
+}
+
+// --data A,B,C: each dataset's results to OUT.NAME.json, then Table 2 over them.
+static int eval_several(const EvalArgs *a, const Kernels *kern, char **paths, int n, Err *e) {
+    char out[MAX_DATASETS][4200], names[MAX_DATASETS][256];
+    for (int d = 0; d < n; d++) {
+        eval_name(names[d], sizeof names[d], paths[d]);
+        for (int j = 0; j < d; j++)
+            if (!strcmp(names[j], names[d]))
+                return err_fmt(e, "--data: %s and %s have the same name '%s' in the table", paths[j], paths[d],
+                               names[d]);
+        char tail[300];
+        snprintf(tail, sizeof tail, ".%s.json", names[d]);
+        out_sibling(out[d], sizeof out[d], a->out, tail);
+        if (output_check(out[d], e)) return -1;  // before the decoding
+    }
+    EvalResult r[MAX_DATASETS] = {0}, b[MAX_DATASETS] = {0};
+    int have_base[MAX_DATASETS] = {0}, rc = 0;
+    for (int d = 0; d < n && !rc; d++) rc = eval_one(a, kern, paths[d], out[d], &r[d], &b[d], &have_base[d], e);
+    if (!rc) rc = write_table2(a, r, b, have_base, n, e);
+    for (int d = 0; d < n; d++) {
+        eval_result_free(&r[d]);
+        eval_result_free(&b[d]);
+    }
+    return rc;
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -218,21 +333,30 @@ int cmd_eval(int argc, char **argv) {
         return table_mode(a.table, a.baseline, a.results);
     }
     if (!a.model || !a.data || !a.out) return cli_usage_error("eval", "--model, --data and --out are required");
+    char *list = strdup(a.data), *paths[MAX_DATASETS];
+    int n = list ? split_list(list, paths, MAX_DATASETS) : 0;
+    if (n < 1) {
+        free(list);
+        return cli_usage_error("eval", "--data: give 1 to %d comma-separated datasets", MAX_DATASETS);
+    }
     Err e;
     char md[4200];
-    md_path(md, sizeof md, a.out);
-    if (output_check(a.out, &e) || output_check(md, &e)) return cli_fail(&e);  // before the decoding
-    const Kernels *kern = backend_by_name(a.device, &e);
-    if (!kern) return cli_fail(&e);
-    Dataset ds = {0};
-    if (dataset_load(a.data, &ds, &e)) return cli_fail(&e);
-    if (a.limit > 0 && a.limit < ds.n) dataset_keep(&ds, (int)a.limit);
-    EvalResult r = {0}, b = {0};
-    int have_base = 0;
-    rc = evaluate(&a, kern, &ds, &r, &b, &have_base, &e) || write_tables(&a, &r, &b, have_base, &e);
-    if (rc) cli_fail(&e);
-    eval_result_free(&r);
-    eval_result_free(&b);
-    dataset_free(&ds);
+    out_sibling(md, sizeof md, a.out, ".md");
+    const Kernels *kern = NULL;
+    if (output_check(a.out, &e) || output_check(md, &e) || !(kern = backend_by_name(a.device, &e))) {
+        free(list);
+        return cli_fail(&e);
+    }
+    if (n > 1) {
+        rc = eval_several(&a, kern, paths, n, &e) ? cli_fail(&e) : 0;
+    } else {
+        EvalResult r = {0}, b = {0};
+        int have_base = 0;
+        rc = eval_one(&a, kern, a.data, a.out, &r, &b, &have_base, &e) || write_tables(&a, &r, &b, have_base, &e);
+        if (rc) cli_fail(&e);
+        eval_result_free(&r);
+        eval_result_free(&b);
+    }
+    free(list);
     return rc;
 }

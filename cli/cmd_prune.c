@@ -21,6 +21,8 @@ int cmd_prune(int argc, char **argv) {
         {"eps", OPT_FLOAT, &A.eps, "PPO clip range (default 0.2)", .min = 0, .max = 1e3, .open = OPT_GT},
         {"m", OPT_INT, &A.m, "samples per problem trained on, drawn at random (default 2; 0: all K)",
          .min = 0, .max = INT_MAX},
+        {"difficulty", OPT_STR, &A.difficulty,
+         "all (default), or easier / harder: train on that half of the problems by the pre-sample accuracy"},
         {"no-clip", OPT_FLAG, &A.no_clip, "do not clip the reward to [-2, 4]"},
         {"no-normalize", OPT_FLAG, &A.no_normalize, "do not z-score the reward"},
         {"loo", OPT_FLAG, &A.loo, "leave-one-out baselines (Lbar, Abar over the other K-1 samples)"},
@@ -58,6 +60,8 @@ int cmd_prune(int argc, char **argv) {
     if (!A.model || !A.presample || !A.out) return cli_usage_error("prune", "--model, --presample and --out are required");
     if (A.group && strcmp(A.objective, "ppo"))
         return cli_usage_error("prune", "--group is for --objective ppo (the baselines choose their own samples)");
+    if (A.difficulty && strcmp(A.difficulty, "all") && strcmp(A.difficulty, "easier") && strcmp(A.difficulty, "harder"))
+        return cli_usage_error("prune", "--difficulty: expected all, easier or harder, got '%s'", A.difficulty);
     Err e;
     RatioMode ratio;
     if (!objective_find(A.objective, &e) || objective_ratio_find(A.ratio, &ratio, &e))

@@ -1,5 +1,5 @@
 // pruner/eval.c -- evaluation: accuracy, solution length, latency and AES of a model on a
-// dataset; results JSON; the results tables (see eval.h).
+// dataset; majority votes; results JSON (see eval.h; the tables: eval_table.c).
 #include "eval.h"
 
 #include <math.h>
@@ -47,6 +47,40 @@ void eval_summarize(EvalResult *r) {
     for (int l = 0; l <= DATASET_MAX_LEVEL; l++) stat_close(&r->level[l]);
 }
 
+int eval_vote(const EvalItem *items, int k, GradeMode mode, int *scratch) {
+    int *head = scratch, *count = scratch + k, n_groups = 0, best = -1;
+    // pass 1: each answer joins the first group whose head answer it equals, else heads one
+    for (int j = 0; j < k; j++) {
+        if (!items[j].answer) continue;  // no answer: abstains
+        int g = 0;
+        while (g < n_groups && !grade_equal_as(items[j].answer, items[head[g]].answer, mode)) g++;
+        if (g == n_groups) {
+            head[n_groups] = j;
+            count[n_groups++] = 0;
+        }
+        count[g]++;
+    }
+    // pass 2: the largest group; a tie goes to the group opened first
+    for (int g = 0; g < n_groups; g++)
+        if (best < 0 || count[g] > count[best]) best = g;
+    return best < 0 ? -1 : head[best];
+}
+
+int eval_summarize_votes(EvalResult *r, GradeMode mode, Err *e) {
+    r->vote_accuracy = 0;
+    if (r->k < 1 || !r->n_problems) return 0;
+    int *scratch = malloc(2 * (size_t)r->k * sizeof *scratch), right = 0;
+    if (!scratch) return err_fmt(e, "out of memory for the votes of %d samples", r->k);
+    for (int p = 0; p < r->n_problems; p++) {
+        const EvalItem *its = &r->items[(size_t)p * r->k];
+        int w = eval_vote(its, r->k, mode, scratch);
+        right += w >= 0 && its[w].correct;
+    }
+    free(scratch);
+    r->vote_accuracy = (double)right / r->n_problems;
+    return 0;
+}
+
 void eval_result_free(EvalResult *r) {
     if (r->items)
         for (int i = 0; i < r->all.n; i++) {
@@ -91,8 +125,10 @@ int eval_write_json(const char *path, const EvalResult *r, Err *e) {
             r->temperature, r->seconds, r->n_problems);
     chat_template_write_json(f, &r->tmpl);
     fprintf(f, ", \"grader\": \"%s\"", grade_mode_name(r->grader));
-    fprintf(f, ",\n \"n\": %d, \"accuracy\": %.9g, \"mean_length\": %.9g, \"sec_per_problem\": %.9g,\n \"levels\": [",
+    fprintf(f, ",\n \"n\": %d, \"accuracy\": %.9g, \"mean_length\": %.9g, \"sec_per_problem\": %.9g,",
             r->all.n, r->all.accuracy, r->all.mean_length, r->n_problems ? r->seconds / r->n_problems : 0.0);
+    if (r->k > 1) fprintf(f, " \"vote_accuracy\": %.9g,", r->vote_accuracy);
+    fputs("\n \"levels\": [", f);
     int first = 1;
     for (int l = 0; l <= DATASET_MAX_LEVEL; l++) {
         if (!r->level[l].n) continue;
@@ -175,86 +211,18 @@ int eval_read_json(const char *path, EvalResult *r, Err *e) {
         r->all.n = (int)i + 1;
     }
     json_free(j);
+    if ((int64_t)r->n_problems * r->k != r->all.n) {
+        err_fmt(e, "%s: expected %d problems x %d samples, found %d", path, r->n_problems, r->k, r->all.n);
+        goto fail_items;
+    }
     eval_summarize(r);
+    if (eval_summarize_votes(r, r->grader, e)) goto fail_items;
     return 0;
 fail:
     json_free(j);
+fail_items:
     eval_result_free(r);
     return -1;
-}
-
-// ---- tables ------------------------------------------------------------------------------
-static const EvalResult *find_run(const EvalResult *runs, int n, const char *model, const char *dataset) {
-    for (int i = 0; i < n; i++)
-        if ((!model || !strcmp(runs[i].model, model)) && !strcmp(runs[i].dataset, dataset)) return &runs[i];
-    return NULL;
-}
-
-void eval_table_markdown(FILE *f, const EvalResult *runs, int n_runs, const EvalResult *bases, int n_bases) {
-    // Distinct datasets and models in the order met (bases first: the baseline row leads).
-    const char *ds[64], *models[64];
-    int n_ds = 0, n_models = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        const EvalResult *set = pass ? runs : bases;
-        int n = pass ? n_runs : n_bases;
-        for (int i = 0; i < n; i++) {
-            int seen = 0;
-            for (int d = 0; d < n_ds; d++) seen |= !strcmp(ds[d], set[i].dataset);
-            if (!seen && n_ds < 64) ds[n_ds++] = set[i].dataset;
-            seen = 0;
-            for (int m = 0; m < n_models; m++) seen |= !strcmp(models[m], set[i].model);
-            if (!seen && n_models < 64) models[n_models++] = set[i].model;
-        }
-    }
-    fputs("| Model |", f);
-    for (int d = 0; d < n_ds; d++) fprintf(f, " %s Acc (%%) | %s Length | %s AES |", ds[d], ds[d], ds[d]);
-    fputs("\n|---|", f);
-    for (int d = 0; d < n_ds; d++) fputs("---:|---:|---:|", f);
-    fputc('\n', f);
-    for (int m = 0; m < n_models; m++) {
-        fprintf(f, "| %s |", models[m]);
-        for (int d = 0; d < n_ds; d++) {
-            const EvalResult *r = find_run(runs, n_runs, models[m], ds[d]);
-            if (!r) r = find_run(bases, n_bases, models[m], ds[d]);
-            const EvalResult *b = find_run(bases, n_bases, NULL, ds[d]);
-            if (!r) {
-                fputs(" - | - | - |", f);
-                continue;
-            }
-            fprintf(f, " %.1f | %.1f |", 100 * r->all.accuracy, r->all.mean_length);
-            double aes = b ? eval_aes(r->all.accuracy, r->all.mean_length, b->all.accuracy, b->all.mean_length) : NAN;
-            if (!b || !strcmp(b->model, r->model))
-                fputs(" - |", f);
-            else if (isnan(aes))
-                fputs(" n/a |", f);
-            else
-                fprintf(f, " %.3f |", aes);
-        }
-        fputc('\n', f);
-    }
-}
-
-void eval_levels_markdown(FILE *f, const EvalResult *run, const EvalResult *base) {
-    fprintf(f, "| Level | Problems | %s Acc (%%) | %s Acc (%%) | %s Length | %s Length | Length change |\n",
-            base->model, run->model, base->model, run->model);
-    fputs("|---:|---:|---:|---:|---:|---:|---:|\n", f);
-    for (int l = 0; l <= DATASET_MAX_LEVEL + 1; l++) {
-        int all = l == DATASET_MAX_LEVEL + 1;
-        const EvalStat *r = all ? &run->all : &run->level[l], *b = all ? &base->all : &base->level[l];
-        if (!r->n || (!all && r->n == run->all.n)) continue;  // one level only: the total says it
-        if (all)
-            fputs("| all |", f);
-        else if (l == 0)
-            fputs("| unknown |", f);
-        else
-            fprintf(f, "| %d |", l);
-        fprintf(f, " %d | %.1f | %.1f | %.1f | %.1f |", r->n, 100 * b->accuracy, 100 * r->accuracy, b->mean_length,
-                r->mean_length);
-        if (b->mean_length > 0)
-            fprintf(f, " %+.1f%% |\n", 100 * (r->mean_length - b->mean_length) / b->mean_length);
-        else
-            fputs(" - |\n", f);
-    }
 }
 
 // ---- decoding -------------------------------------------------------------------------
@@ -343,7 +311,7 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
         goto done;
     }
     eval_summarize(r);
-    rc = 0;
+    rc = eval_summarize_votes(r, r->grader, e);
 done:
     if (rc) eval_result_free(r);
     free(reqs);

@@ -50,9 +50,10 @@ typedef struct {
     int n_problems;
     ChatTemplate tmpl;  // the prompt template the problems were posed with
     GradeMode grader;   // what graded them
-    EvalStat all;
+    EvalStat all;       // k > 1: accuracy and length are means over all samples
     EvalStat level[DATASET_MAX_LEVEL + 1];  // level[0]: unknown level
-    EvalItem *items;    // [all.n] (may be NULL in a result read back with summary only)
+    double vote_accuracy;  // fraction of problems the majority vote of their k samples gets right
+    EvalItem *items;    // [n_problems * k]: item p k + j is sample j of problem p
 } EvalResult;
 
 // Decoding settings: k samples per problem at temperature (0: greedy), top_p; max_new
@@ -86,6 +87,17 @@ double eval_aes(double acc, double len, double acc_base, double len_base);
 
 // Fills all, level[] from items[0..all.n).
 void eval_summarize(EvalResult *r);
+
+// Majority vote over one problem's k samples items[0..k) (the official code's
+// result_analysis.py): in sample order, each extracted answer joins the first group whose
+// head (first answer) it equals under the grader (grade_equal_as(answer, head, mode)),
+// else heads a new group; a sample without an answer abstains. The largest group wins; a
+// tie goes to the group opened first, i.e. the one whose head has the lowest sample index.
+// Returns the winner's head (0..k-1), -1 when no sample has an answer. The vote is right
+// when its head is correct. scratch: [2 k] ints.
+int eval_vote(const EvalItem *items, int k, GradeMode mode, int *scratch);
+// Sets r->vote_accuracy from the items (problem-major, k a problem).
+int eval_summarize_votes(EvalResult *r, GradeMode mode, Err *e);
 void eval_result_free(EvalResult *r);
 
 // JSON with the summary, the per-level breakdown and every item (atomically).
@@ -99,6 +111,28 @@ int eval_read_json(const char *path, EvalResult *r, Err *e);
 // the order met, columns the distinct datasets in the order met.
 void eval_table_markdown(FILE *f, const EvalResult *runs, int n_runs, const EvalResult *bases,
                          int n_bases);
+// The paper's Table 2 over several datasets: eval_table_markdown's columns, then the
+// average over the datasets (unweighted means of Acc, Length and AES; eval_average),
+// then a second table of the inference time: seconds per dataset and in total.
+void eval_table2_markdown(FILE *f, const EvalResult *runs, int n_runs, const EvalResult *bases, int n_bases);
+
+// AES of run against base (same dataset); NAN when base is NULL or run itself (same model).
+double eval_run_aes(const EvalResult *run, const EvalResult *base);
+// The average column of one model's Table 2 row, over its runs runs[0..n) on n datasets
+// against the baselines bases[0..n) (NULL: none): unweighted means over the datasets of
+// accuracy, majority-vote accuracy, length and AES (NAN unless every dataset has one);
+// seconds summed.
+typedef struct {
+    double accuracy, vote_accuracy, mean_length, aes, seconds;
+} EvalAverage;
+void eval_average(const EvalResult *const *runs, const EvalResult *const *bases, int n, EvalAverage *avg);
+// That row as JSON: {"model", "baseline", "datasets": [one object per dataset], "average"}.
+int eval_write_table_json(const char *path, const EvalResult *const *runs, const EvalResult *const *bases, int n,
+                          Err *e);
+// k > 1: per run, the accuracy over all samples, the majority-vote accuracy and the mean
+// length.
+void eval_sampling_markdown(FILE *f, const EvalResult *runs, int n_runs);
+
 // Per-level breakdown of run against base (same dataset): level, problems, accuracy and
 // length of both, length change. Levels with no problem are left out.
 void eval_levels_markdown(FILE *f, const EvalResult *run, const EvalResult *base);

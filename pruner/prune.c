@@ -54,15 +54,18 @@ static void pool_free(Pool *p) {
     memset(p, 0, sizeof *p);
 }
 
-// Rows from the pre-samples: the prompt of problem i (prompts of the dataset that was
-// pre-sampled) followed by the sample's token ids, as generated (end token included).
+// Rows from the pre-samples of the problems keep[] marks (NULL: all): the prompt of
+// problem i (prompts of the dataset that was pre-sampled) followed by the sample's token
+// ids, as generated (end token included).
 static int pool_from_presample(const Presample *ps, const char *ps_path, const Dataset *ds, const char *data_path,
-                               const TokSet *prompts, const Config *c, Pool *p, Err *e) {
+                               const TokSet *prompts, const Config *c, const unsigned char *keep, Pool *p, Err *e) {
     memset(p, 0, sizeof *p);
     if (ps->n_problems_total != ds->n)
         return err_fmt(e, "%s: pre-sampled a dataset of %d problems, but %s has %d (not the same dataset?)", ps_path,
                        ps->n_problems_total, data_path, ds->n);
-    int n = ps->n_problems * ps->k;
+    int n = 0;
+    for (int i = 0; i < ps->n_problems; i++) n += keep ? keep[i] : 1;
+    n *= ps->k;
     if (n == 0) return err_fmt(e, "%s: no complete problem (run o1p presample to the end)", ps_path);
     p->n = n;
     p->k = ps->k;
@@ -71,8 +74,9 @@ static int pool_from_presample(const Presample *ps, const char *ps_path, const D
     p->correct = malloc((size_t)n * sizeof(int));
     p->ex = malloc((size_t)n * sizeof *p->ex);
     if (!p->problem || !p->length || !p->correct || !p->ex) return err_fmt(e, "out of memory for %d samples", n);
-    for (int i = 0; i < n; i++) {
-        const PresampleItem *it = &ps->items[i];
+    for (int j = 0, i = 0; j < ps->n_problems * ps->k; j++) {
+        const PresampleItem *it = &ps->items[j];
+        if (keep && !keep[it->problem]) continue;
         for (int t = 0; t < it->length; t++)
             if (it->ids[t] < 0 || it->ids[t] >= c->vocab_size)
                 return err_fmt(e, "%s: problem %d, sample %d: token id %d is outside the model's vocab of %d", ps_path,
@@ -83,8 +87,22 @@ static int pool_from_presample(const Presample *ps, const char *ps_path, const D
         p->ex[i] = prompts->ex[it->problem];
         p->ex[i].completion = (const int *)it->ids;
         p->ex[i].completion_len = it->length;
+        i++;
     }
     return 0;
+}
+
+// --difficulty: the half of the pre-sampled problems to train on (*keep NULL: all).
+static int difficulty_half(const char *difficulty, const Presample *ps, unsigned char **keep, Err *e) {
+    *keep = NULL;
+    if (!difficulty || !strcmp(difficulty, "all")) return 0;
+    int harder = !strcmp(difficulty, "harder");
+    if (!harder && strcmp(difficulty, "easier"))
+        return err_fmt(e, "--difficulty: expected all, easier or harder, got '%s'", difficulty);
+    if (ps->n_problems < 2) return err_fmt(e, "--difficulty %s: needs 2 pre-sampled problems or more", difficulty);
+    *keep = malloc((size_t)ps->n_problems);
+    if (!*keep) return err_fmt(e, "out of memory");
+    return select_difficulty_half(ps->accuracy, ps->n_problems, harder, *keep, e);
 }
 
 static int save_ref(const char *path, const Objective *ob, Err *e) {
@@ -235,10 +253,13 @@ static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *o
         return -1;
     const char *data_path = o->data ? o->data : P->ps.data_path;
     if (!*data_path) return err_fmt(e, "%s does not name its dataset: give --data", o->presample);
-    if (check_sources(P, data_path, e) || prompt_template(P, e) || dataset_load(data_path, &P->ds, e) ||
-        examples_tokenize(P->r.tok, &P->ds, data_path, &P->tmpl, EX_PROMPTS_ONLY, &P->prompts, e) ||
-        pool_from_presample(&P->ps, o->presample, &P->ds, data_path, &P->prompts, &P->r.m->cfg, &P->pool, e))
-        return -1;
+    unsigned char *keep = NULL;
+    int rc = check_sources(P, data_path, e) || prompt_template(P, e) || dataset_load(data_path, &P->ds, e) ||
+             examples_tokenize(P->r.tok, &P->ds, data_path, &P->tmpl, EX_PROMPTS_ONLY, &P->prompts, e) ||
+             difficulty_half(o->difficulty, &P->ps, &keep, e) ||
+             pool_from_presample(&P->ps, o->presample, &P->ds, data_path, &P->prompts, &P->r.m->cfg, keep, &P->pool, e);
+    free(keep);
+    if (rc) return -1;
     RewardInput in = {P->pool.n, P->pool.problem, P->pool.length, P->pool.correct};
     if (objective_open(&P->ob, ops, oc, &in, P->pool.k, o->presample, e)) return -1;
     P->rows = malloc((P->ob.n_rows ? (size_t)P->ob.n_rows : 1) * sizeof *P->rows);
@@ -252,7 +273,7 @@ static void report(const Prune *P, int steps) {
     const Objective *ob = &P->ob;
     const char *term = ob->ops->term;
     fprintf(stderr, "prune: %s, %d pre-samples of %d problems -> %d training %s", P->o->objective, P->pool.n,
-            P->ps.n_problems, objective_terms(ob, ob->n_units), term);
+            P->pool.n / P->pool.k, objective_terms(ob, ob->n_units), term);
     if (ob->adv)
         fprintf(stderr, " (m = %ld; reward mean %.3f, std %.3f, %d clipped)", P->o->m, ob->rw.mean, ob->rw.std,
                 ob->rw.n_clipped);
@@ -282,10 +303,10 @@ static int open_run(Prune *P, Err *e) {
     if (path_join(tok_src, sizeof tok_src, o->model, "tokenizer.json", e)) return -1;
     snprintf(sig, sizeof sig,
              "objective=%s lr=%g warmup=%d wd=%g clip=%g steps=%d batch=%ld accum=%d seed=%ld lambda=%g eps=%g "
-             "beta=%g m=%ld no_clip=%d no_normalize=%d loo=%d group=%d ratio=%s units=%d presample=%d",
+             "beta=%g m=%ld no_clip=%d no_normalize=%d loo=%d group=%d ratio=%s difficulty=%s units=%d presample=%d",
              o->objective, o->lr, oc.warmup_steps, o->weight_decay, o->grad_clip, steps, o->batch, K, o->seed,
              o->lambda, o->eps, o->beta, o->m, o->no_clip, o->no_normalize, o->loo, o->group, o->ratio,
-             ob->n_units, P->pool.n);
+             o->difficulty ? o->difficulty : "all", ob->n_units, P->pool.n);
     RunPlan p = {.out = o->out, .stage = "prune", .K = K, .B = B, .T = T, .steps = steps, .optim = oc,
                  .signature = sig, .seed = (uint64_t)o->seed, .tokenizer_src = tok_src};
     if (run_open(&P->r, &p, &o->run, e)) return -1;

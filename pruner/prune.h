@@ -14,6 +14,8 @@ typedef struct {
     const char *out;        // the output model folder (checkpoints and logs)
     const char *objective;  // ppo, sft-shortest or dpo
     const char *ratio;      // ppo's ratio: token (length-normalised), seq or per-token
+    const char *difficulty; // all, or easier / harder: train on that half of the problems by
+                            // the pre-sample accuracy Abar (select_difficulty_half)
     const char *eval_data;  // held-out problems for the accuracy during training (NULL: none)
     long batch, accum;      // rows per micro-batch (dpo: 2 a pair), micro-batches per step
     long m;                 // samples per problem trained on (0: all K)

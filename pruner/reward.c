@@ -98,6 +98,28 @@ int select_dpo_pairs(const RewardInput *in, int *out, Err *e) {
     return n;
 }
 
+// A problem in the difficulty ranking: higher accuracy first, then the lower index.
+typedef struct {
+    double acc;
+    int p;
+} Ranked;
+
+static int cmp_easier(const void *a, const void *b) {
+    const Ranked *x = a, *y = b;
+    if (x->acc != y->acc) return x->acc > y->acc ? -1 : 1;
+    return (x->p > y->p) - (x->p < y->p);
+}
+
+int select_difficulty_half(const double *accuracy, int n, int harder, unsigned char *keep, Err *e) {
+    Ranked *r = malloc((n ? (size_t)n : 1) * sizeof *r);
+    if (!r) return err_fmt(e, "out of memory for %d problems", n);
+    for (int p = 0; p < n; p++) r[p] = (Ranked){accuracy[p], p};
+    qsort(r, (size_t)n, sizeof *r, cmp_easier);
+    for (int j = 0; j < n; j++) keep[r[j].p] = (j >= n / 2) == !!harder;
+    free(r);
+    return 0;
+}
+
 static int check_input(const RewardInput *in, Err *e) {
     if (in->n < 1) return err_fmt(e, "reward: no samples");
     for (int i = 0; i < in->n; i++) {

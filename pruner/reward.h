@@ -75,6 +75,13 @@ int select_shortest_correct(const RewardInput *in, int n_best, int *out, Err *e)
 // Returns the number of pairs (-1: out of memory).
 int select_dpo_pairs(const RewardInput *in, int *out, Err *e);
 
+// The training-difficulty split (the paper's Figure 4): the n problems ranked by the
+// reference's pre-sample accuracy Abar (accuracy[p]), highest first, a tie to the lower
+// problem index; the easier half is the first n / 2 of that ranking, the harder half the
+// other n - n / 2. Sets keep[p] = 1 for the problems of the half asked for (harder: 1 for
+// the harder), else 0.
+int select_difficulty_half(const double *accuracy, int n, int harder, unsigned char *keep, Err *e);
+
 typedef enum { RATIO_TOKEN_MEAN, RATIO_SEQ, RATIO_PER_TOKEN } RatioMode;
 
 // One sequence's part of the PPO loss (RATIO_TOKEN_MEAN, RATIO_SEQ; RATIO_PER_TOKEN is a

@@ -18,7 +18,8 @@
 # only when its command exits 0; a marked stage is not run again (delete the mark to redo
 # it). An interrupted demo (Ctrl-C: the stage exits 130 and the demo stops) continues
 # where it stopped: a training stage with a checkpoint resumes, presample appends.
-# Environment: O1P (the binary, default ./o1p), SEED (default 1), and the sizes below.
+# Environment: O1P (the binary, default ./o1p), SEED (default 1), UNTIL=presample (stop
+# after the pre-sampling: scripts/ablation.sh), and the sizes below.
 # Your own task: TRAIN_DATA and TEST_DATA (JSON/JSONL with problem, answer and, for
 # training, solution; see README) replace the synthetic data; the held-out slice for the
 # training curves is then the first N_HELDOUT test problems.
@@ -120,6 +121,10 @@ if ! is_done presample; then
     $O1P presample --model "$work/ref" --data "$work/train.jsonl" --k "$k" --limit "$n_presample" \
         --max-new "$max_new" --seed "$SEED" --slots "$SLOTS" --out "$work/presample.jsonl"
     done_mark presample
+fi
+if [ "${UNTIL:-}" = presample ]; then
+    echo "demo ($mode): stopped after the pre-sampling (UNTIL=presample) in $(elapsed)"
+    exit 0
 fi
 
 for obj in ppo sft-shortest dpo; do

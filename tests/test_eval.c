@@ -1,5 +1,7 @@
 // tests/test_eval.c -- AES (hand-computed, an accuracy drop included), the summaries,
-// the JSON round trip and the exact Markdown of the results tables (pruner/eval.h).
+// the JSON round trip, the exact Markdown of the results tables (Table 2 over several
+// datasets with its average column), Table 2's JSON, and the majority vote on hand-made
+// samples (pruner/eval.h).
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -130,8 +132,120 @@ static void test_tables(void) {
     for (int i = 0; i < 3; i++) eval_result_free(&runs[i]);
 }
 
+// Table 2 over three datasets: the average column is the unweighted mean over them.
+static void test_table2(void) {
+    const int lev[2] = {1, 1}, c10[2] = {1, 0}, c11[2] = {1, 1}, c00[2] = {0, 0};
+    const int l100[2] = {100, 100}, l50[2] = {40, 60}, l200[2] = {200, 200}, l120[2] = {120, 120};
+    EvalResult base[3], runs[3];
+    make_run(&base[0], "ref", "math", c10, l100, lev, 2);   // 50%, 100
+    make_run(&base[1], "ref", "gsm8k", c11, l200, lev, 2);  // 100%, 200
+    make_run(&base[2], "ref", "gaokao", c10, l100, lev, 2); // 50%, 100
+    make_run(&runs[0], "pruned", "math", c11, l50, lev, 2);   // 100%, 50: 0.5 + 3 = 3.5
+    make_run(&runs[1], "pruned", "gsm8k", c10, l120, lev, 2); // 50%, 120: 0.4 - 2.5 = -2.1
+    make_run(&runs[2], "pruned", "gaokao", c00, l200, lev, 2);// 0%, 200: -1 - 5 = -6
+    // averages: ref 66.7%, 133.3; pruned 50%, 123.3, AES (3.5 - 2.1 - 6) / 3 = -1.533;
+    // time 4 s per dataset (make_run: 2 s a problem)
+    char *t = render(eval_table2_markdown, runs, 3, base, 3);
+    const char *want =
+        "| Model | math Acc (%) | math Length | math AES | gsm8k Acc (%) | gsm8k Length | gsm8k AES | gaokao Acc (%) | "
+        "gaokao Length | gaokao AES | Average Acc (%) | Average Length | Average AES |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| ref | 50.0 | 100.0 | - | 100.0 | 200.0 | - | 50.0 | 100.0 | - | 66.7 | 133.3 | - |\n"
+        "| pruned | 100.0 | 50.0 | 3.500 | 50.0 | 120.0 | -2.100 | 0.0 | 200.0 | -6.000 | 50.0 | 123.3 | -1.533 |\n"
+        "\n"
+        "| Model | math Time (s) | gsm8k Time (s) | gaokao Time (s) | Total Time (s) |\n"
+        "|---|---:|---:|---:|---:|\n"
+        "| ref | 4.00 | 4.00 | 4.00 | 12.00 |\n"
+        "| pruned | 4.00 | 4.00 | 4.00 | 12.00 |\n";
+    CHECK(!strcmp(t, want), "Table 2 with the average:\n%s\nexpected:\n%s", t, want);
+    free(t);
+    // a model without a run on one dataset has no average
+    t = render(eval_table2_markdown, runs, 2, base, 3);
+    CHECK(strstr(t, "| pruned | 100.0 | 50.0 | 3.500 | 50.0 | 120.0 | -2.100 | - | - | - | - | - | - |\n") != NULL,
+          "incomplete row:\n%s", t);
+    free(t);
+
+    const EvalResult *rp[3] = {&runs[0], &runs[1], &runs[2]}, *bp[3] = {&base[0], &base[1], NULL};
+    EvalAverage avg;
+    eval_average(rp, bp, 3, &avg);
+    CHECK(isnan(avg.aes), "a dataset without a baseline: no average AES");
+    CHECK_NEAR(avg.seconds, 12, 0, 1e-12, "total time");
+    bp[2] = &base[2];
+    eval_average(rp, bp, 3, &avg);
+    CHECK_NEAR(avg.aes, (3.5 - 2.1 - 6) / 3, 1e-12, 1e-12, "average AES");
+    CHECK_NEAR(avg.mean_length, 370.0 / 3, 1e-12, 0, "average length");
+    CHECK_NEAR(avg.accuracy, 0.5, 0, 1e-15, "average accuracy");
+
+    char path[] = "/tmp/o1p_test_table2_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    Err e;
+    CHECK(eval_write_table_json(path, rp, bp, 3, &e) == 0, "%s", e.msg);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = fopen(path, "r");
+    CHECK(f && getdelim(&text, &len, 0, f) > 0, "read %s", path);
+    if (f) fclose(f);
+    const char *want_json =
+        "{\"model\": \"pruned\", \"baseline\": \"ref\",\n"
+        " \"datasets\": [\n"
+        "  {\"dataset\": \"math\", \"n_problems\": 2, \"k\": 1, \"accuracy\": 1, \"mean_length\": 50, \"aes\": 3.5, "
+        "\"seconds\": 4},\n"
+        "  {\"dataset\": \"gsm8k\", \"n_problems\": 2, \"k\": 1, \"accuracy\": 0.5, \"mean_length\": 120, \"aes\": -2.1, "
+        "\"seconds\": 4},\n"
+        "  {\"dataset\": \"gaokao\", \"n_problems\": 2, \"k\": 1, \"accuracy\": 0, \"mean_length\": 200, \"aes\": -6, "
+        "\"seconds\": 4}],\n"
+        " \"average\": {\"datasets\": 3, \"accuracy\": 0.5, \"mean_length\": 123.333333, \"aes\": -1.53333333, "
+        "\"seconds\": 12}}\n";
+    CHECK(text && !strcmp(text, want_json), "Table 2 JSON:\n%s\nexpected:\n%s", text, want_json);
+    free(text);
+    unlink(path);
+    for (int i = 0; i < 3; i++) {
+        eval_result_free(&base[i]);
+        eval_result_free(&runs[i]);
+    }
+}
+
+// The sample's answer (NULL: none) and correctness.
+static EvalItem vote_item(const char *answer, int correct) {
+    return (EvalItem){.answer = (char *)answer, .correct = correct};
+}
+
+static void test_vote(void) {
+    int scratch[12];
+    // "1/2" and "\frac{1}{2}" are one answer under the grader: groups {0, 2} and {1, 3, 4}
+    EvalItem a[6] = {vote_item("1/2", 1), vote_item("7", 0), vote_item("\\frac{1}{2}", 1), vote_item("7", 0),
+                     vote_item("7", 0), vote_item(NULL, 0)};
+    CHECK(eval_vote(a, 6, GRADE_PAPER, scratch) == 1, "the largest group wins: %d", eval_vote(a, 6, GRADE_PAPER, scratch));
+    // a tie (2 against 2, one abstains): the group opened first, whose head is sample 1
+    EvalItem b[5] = {vote_item(NULL, 0), vote_item("\\frac{1}{2}", 1), vote_item("7", 0), vote_item("1/2", 1),
+                     vote_item("7", 0)};
+    CHECK(eval_vote(b, 5, GRADE_PAPER, scratch) == 1, "tie: %d", eval_vote(b, 5, GRADE_PAPER, scratch));
+    // the same answers in the other order: the 1/2 group opens first and wins the tie
+    EvalItem c[4] = {vote_item("1/2", 1), vote_item("7", 0), vote_item("7", 0), vote_item("\\frac{1}{2}", 1)};
+    CHECK(eval_vote(c, 4, GRADE_PAPER, scratch) == 0, "tie, other order: %d", eval_vote(c, 4, GRADE_PAPER, scratch));
+    EvalItem none[2] = {vote_item(NULL, 0), vote_item(NULL, 0)};
+    CHECK(eval_vote(none, 2, GRADE_PAPER, scratch) == -1, "no answer: no vote");
+    CHECK(eval_vote(a, 1, GRADE_PAPER, scratch) == 0, "k = 1: the sample itself");
+
+    // A run of 3 problems x 4 samples: votes right, wrong (tie to the wrong group), none.
+    EvalResult r = {.k = 4, .n_problems = 3};
+    EvalItem items[12] = {vote_item("5", 1), vote_item("5", 1), vote_item("6", 0), vote_item(NULL, 0),
+                          vote_item("6", 0), vote_item("5", 1), vote_item("5", 1), vote_item("6", 0),
+                          vote_item(NULL, 0), vote_item(NULL, 0), vote_item(NULL, 0), vote_item(NULL, 0)};
+    r.items = items;
+    r.all.n = 12;
+    Err e;
+    CHECK(eval_summarize_votes(&r, GRADE_PAPER, &e) == 0, "%s", e.msg);
+    CHECK_NEAR(r.vote_accuracy, 1.0 / 3, 0, 1e-15, "vote accuracy of 3 problems");
+    eval_summarize(&r);
+    CHECK_NEAR(r.all.accuracy, 4.0 / 12, 0, 1e-15, "accuracy over all samples");
+}
+
 int main(void) {
     test_aes();
     test_tables();
+    test_table2();
+    test_vote();
     return test_summary();
 }

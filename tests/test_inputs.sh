@@ -100,6 +100,14 @@ expect_fail "prune --data of another dataset with as many problems" 1 "was pre-s
 expect_fail "prune --model with other weights" 1 "was pre-sampled from other model weights" pr p2 --model other
 expect_fail "prune of an older file warns" 0 "old.jsonl records no fingerprints" \
     "$O1P" prune --presample old.jsonl --out p3 --model ref --epochs 1 --batch 4 --eval-n 0 --quiet
+expect_fail "prune --difficulty easier trains on half the problems" 0 "12 pre-samples of 6 problems -> 6 training" \
+    "$O1P" prune --presample ps.jsonl --out p5 --model ref --epochs 1 --batch 4 --eval-n 0 --m 1
+expect_fail "... easier: 3 problems" 0 "6 pre-samples of 3 problems -> 3 training" \
+    "$O1P" prune --presample ps.jsonl --out p6 --model ref --epochs 1 --batch 4 --eval-n 0 --m 1 --difficulty easier
+expect_fail "... harder: the other 3" 0 "6 pre-samples of 3 problems -> 3 training" \
+    "$O1P" prune --presample ps.jsonl --out p7 --model ref --epochs 1 --batch 4 --eval-n 0 --m 1 --difficulty harder
+usage "difficulty foo" "--difficulty: expected all, easier or harder, got 'foo'" \
+    prune --difficulty foo --model m --presample p --out o
 sed '2s/"length": [0-9]*,/"length": 0,/; 2s/"ids": \[[0-9,]*\]/"ids": []/' ps.jsonl >len0.jsonl
 expect_fail "a sample of length 0 names the file and line" 1 "len0.jsonl: line 2: \"length\" = 0" \
     "$O1P" prune --presample len0.jsonl --out p4 --model ref --epochs 1 --batch 4 --eval-n 0 --quiet

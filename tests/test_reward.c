@@ -1,5 +1,6 @@
 // tests/test_reward.c -- the length-harmonizing reward and loss (pruner/reward.h):
 // hand-computed rewards (lambda, clipping, z-scoring, leave-one-out, the choice of m),
+// the difficulty halves,
 // the PPO term's branches, DPO, r = 1 at the first step whatever the batch layout, and
 // the PPO gradient through the real model against finite differences of the PPO loss.
 #include <stdlib.h>
@@ -191,6 +192,24 @@ static void test_baseline_selection(void) {
     const int pairs[4] = {1, 4, 8, 9};
     CHECK(n == 2, "DPO chose %d pairs, expected 2", n);
     for (int i = 0; i < 4 && n == 2; i++) CHECK(out[i] == pairs[i], "DPO row %d: %d, expected %d", i, out[i], pairs[i]);
+}
+
+// The difficulty halves: ranked by Abar, highest first, ties to the lower index.
+static void test_difficulty_half(void) {
+    // ranking: 4 (1.0), 1 (0.75), 2 (0.5), 5 (0.5), 0 (0.25), 3 (0.0), 6 (0.0)
+    const double acc[7] = {0.25, 0.75, 0.5, 0.0, 1.0, 0.5, 0.0};
+    unsigned char keep[7];
+    Err e;
+    CHECK(select_difficulty_half(acc, 7, 0, keep, &e) == 0, "%s", e.msg);
+    const unsigned char easier[7] = {0, 1, 1, 0, 1, 0, 0};  // the first 7 / 2 = 3: 4, 1, 2
+    CHECK(!memcmp(keep, easier, 7), "easier half: %d%d%d%d%d%d%d", keep[0], keep[1], keep[2], keep[3], keep[4],
+          keep[5], keep[6]);
+    CHECK(select_difficulty_half(acc, 7, 1, keep, &e) == 0, "%s", e.msg);
+    for (int p = 0; p < 7; p++) CHECK(keep[p] == !easier[p], "harder half: problem %d", p);
+    // all tied: the lower indices are the easier half
+    const double same[4] = {0.5, 0.5, 0.5, 0.5};
+    CHECK(select_difficulty_half(same, 4, 0, keep, &e) == 0 && keep[0] && keep[1] && !keep[2] && !keep[3],
+          "ties by index");
 }
 
 static void test_ppo_term(void) {
@@ -416,6 +435,7 @@ int main(void) {
     test_hand_cases();
     test_choice_of_m();
     test_baseline_selection();
+    test_difficulty_half();
     test_ppo_term();
     Config c = tiny();
     Model m;
