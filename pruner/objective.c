@@ -61,11 +61,12 @@ static void ppo_weights(Objective *ob, const int *rows, int B, int T, const floa
 
 // ---- the baselines: rows picked by reward.h's selections ------------------------------
 
-// n units of rpu rows from pick[0 .. n rpu); n <= 0 is an error (what = the units).
+// n units of rpu rows from pick[0 .. n rpu); n <= 0 is an error (what = the units, why:
+// what no problem has).
 static int keep_picks(Objective *ob, const int *pick, int n, int rpu, const char *src, const char *what,
-                      const char *need, Err *e) {
+                      const char *why, Err *e) {
     if (n < 0) return -1;
-    if (n == 0) return err_fmt(e, "%s: no training %s (no problem has a correct sample%s)", src, what, need);
+    if (n == 0) return err_fmt(e, "%s: no training %s (no problem has %s)", src, what, why);
     if (alloc_rows(ob, n, rpu, e)) return -1;
     memcpy(ob->sample, pick, (size_t)n * rpu * sizeof *pick);
     return 0;
@@ -75,7 +76,7 @@ static int shortest_select(Objective *ob, const RewardInput *in, int k, const ch
     (void)k;
     int *pick = malloc((size_t)in->n * sizeof(int));
     if (!pick) return err_fmt(e, "out of memory");
-    int rc = keep_picks(ob, pick, select_shortest_correct(in, 2, pick, e), 1, src, "samples", "", e);
+    int rc = keep_picks(ob, pick, select_shortest_correct(in, 2, pick, e), 1, src, "samples", "a correct sample", e);
     free(pick);
     return rc;
 }
@@ -94,7 +95,8 @@ static int dpo_select(Objective *ob, const RewardInput *in, int k, const char *s
     (void)k;
     int *pick = malloc((size_t)in->n * 2 * sizeof(int));
     if (!pick) return err_fmt(e, "out of memory");
-    int rc = keep_picks(ob, pick, select_dpo_pairs(in, pick, e), 2, src, "pairs", " and another one", e);
+    int rc = keep_picks(ob, pick, select_dpo_pairs(in, pick, e), 2, src, "pairs", "a correct sample and another one",
+                        e);
     free(pick);
     return rc;
 }
@@ -143,7 +145,8 @@ static int dast_select(Objective *ob, const RewardInput *in, int k, const char *
     if (!pick) return err_fmt(e, "out of memory");
     int n = select_dast_pairs(in, pick, e);
     int rc = n < 0 ? err_wrap(e, "%s", src)
-                   : keep_picks(ob, pick, n, 2, src, "pairs", " or two samples whose DAST scores differ", e);
+                   : keep_picks(ob, pick, n, 2, src, "pairs",
+                                           "two correct or two wrong samples whose DAST scores differ", e);
     free(pick);
     return rc;
 }

@@ -14,7 +14,7 @@ static void mean_std(const double *v, int n, double *mean, double *std) {
 }
 
 // Rewards R[0..K) of one problem's samples grp[0..K).
-static void problem_rewards(LengthReward kind, const LengthConfig *c, const RewardInput *in, const int *grp, int K,
+static void group_rewards(LengthReward kind, const LengthConfig *c, const RewardInput *in, const int *grp, int K,
                             double *R) {
     int lmin = in->length[grp[0]], lmax = lmin, nc = 0;
     double lc[K];  // the correct samples' lengths
@@ -41,7 +41,7 @@ static void problem_rewards(LengthReward kind, const LengthConfig *c, const Rewa
 }
 
 // Advantages A[0..K) from the rewards R[0..K) of one problem.
-static void problem_advantages(LengthReward kind, const LengthConfig *c, const double *R, int K, double *A) {
+static void group_advantages(LengthReward kind, const LengthConfig *c, const double *R, int K, double *A) {
     double mean, std;
     mean_std(R, K, &mean, &std);
     for (int k = 0; k < K; k++) {
@@ -64,8 +64,8 @@ int length_advantages(LengthReward kind, const LengthConfig *c, const RewardInpu
                          in->problem[order[s]]);
             break;
         }
-        problem_rewards(kind, c, in, order + s, K, reward + s);
-        problem_advantages(kind, c, reward + s, K, adv + s);
+        group_rewards(kind, c, in, order + s, K, reward + s);
+        group_advantages(kind, c, reward + s, K, adv + s);
         for (int k = 0; k < K; k++) index[s + k] = order[s + k];
         s += K;
     }

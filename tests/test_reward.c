@@ -187,7 +187,8 @@ static void test_baseline_selection(void) {
     int n = select_shortest_correct(&in, 2, out, &e);
     const int want[8] = {1, 3, 7, 8, 10, 11, 14, 15};
     CHECK(n == 8, "sft-shortest chose %d samples, expected 8", n);
-    for (int i = 0; i < 8 && i < n; i++) CHECK(out[i] == want[i], "sft-shortest %d: %d, expected %d", i, out[i], want[i]);
+    for (int i = 0; i < 8 && i < n; i++)
+        CHECK(out[i] == want[i], "sft-shortest %d: %d, expected %d", i, out[i], want[i]);
     // DPO: each of the 2 shortest correct against the longest of the rest. Problem 0:
     // (1, 4), (3, 4); problems 1, 2, 3: none (no correct sample; no other sample; both
     // samples chosen); problem 4: one correct, one pair (11, 12: the longest, not 9);
@@ -195,7 +196,8 @@ static void test_baseline_selection(void) {
     n = select_dpo_pairs(&in, out, &e);
     const int pairs[10] = {1, 4, 3, 4, 11, 12, 14, 13, 15, 13};
     CHECK(n == 5, "DPO chose %d pairs, expected 5", n);
-    for (int i = 0; i < 10 && n == 5; i++) CHECK(out[i] == pairs[i], "DPO row %d: %d, expected %d", i, out[i], pairs[i]);
+    for (int i = 0; i < 10 && n == 5; i++)
+        CHECK(out[i] == pairs[i], "DPO row %d: %d, expected %d", i, out[i], pairs[i]);
 }
 
 static void test_ppo_term(void) {
