@@ -11,7 +11,7 @@
 # accuracy, length and AES against the reference (mean and [min, max] over the seeds),
 # the samples drawn (the pre-samples: the same for every objective, all offline), the
 # tokens trained (per run) and the wall time of prune + eval (per run). A finished run
-# (OUT/OBJ-sS/eval.json) is not run again.
+# (OUT/OBJ-sS/wall_s, written last) is not run again.
 # Environment: O1P (default ./o1p), SEEDS (default "1 2 3"), OBJECTIVES (default all),
 # PRUNE_OPTS (default the quick demo's "--batch 4 --lr 1e-4"), MAX_NEW_EVAL (default 160).
 set -euo pipefail
@@ -33,7 +33,7 @@ mkdir -p "$out"
 for obj in $OBJECTIVES; do
     for s in $SEEDS; do
         run=$out/$obj-s$s
-        [ -f "$run/eval.json" ] && continue
+        [ -f "$run/wall_s" ] && continue
         echo "== $obj, seed $s"
         rm -rf "$run"
         t0=$(date +%s.%N)
@@ -41,9 +41,9 @@ for obj in $OBJECTIVES; do
         $O1P prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" \
             --objective "$obj" --seed "$s" --out "$run/model" --quiet $PRUNE_OPTS
         $O1P eval --model "$run/model" --name "$obj" --data "$work/test.jsonl" --max-new "$MAX_NEW_EVAL" \
-            --out "$run/eval.tmp.json" --quiet >/dev/null
-        python3 -c "import sys, time; print(time.time() - float(sys.argv[1]))" "$t0" >"$run/wall_s"
-        mv "$run/eval.tmp.json" "$run/eval.json"
+            --out "$run/eval.json" --quiet >/dev/null
+        python3 -c "import sys, time; print(time.time() - float(sys.argv[1]))" "$t0" >"$run/wall_s.tmp"
+        mv "$run/wall_s.tmp" "$run/wall_s"
     done
 done
 
