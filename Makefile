@@ -8,6 +8,7 @@
 #   make demo       the whole O1-Pruner pipeline on the embedded default
 #   make demo-quick the same at toy size (the end-to-end test runs it)
 #   make ablation   the paper's lambda (Table 3) and training-difficulty (Figure 4) ablations
+#   make compare    every prune objective on demo-quick's pre-samples, 3 seeds, one table
 #   make deps       the Debian packages (as root) and the npm test references
 
 CC      ?= gcc
@@ -38,7 +39,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan check-deps check-blas deps bench demo demo-quick ablation cuda check-cuda test-cuda test-cuda-emu bench-cuda fuzz clean
+.PHONY: all test test-asan check-deps check-blas deps bench demo demo-quick ablation compare cuda check-cuda test-cuda test-cuda-emu bench-cuda fuzz clean
 
 all: check-deps o1p
 
@@ -111,6 +112,11 @@ demo-quick: check-deps o1p
 # results-ablation/demo/). Not part of `make test`.
 ablation: check-deps o1p
 	bash scripts/ablation.sh full results-ablation
+
+# Every prune objective on the quick demo's reference and pre-samples, 3 seeds each
+# (scripts/compare.sh): results-compare/compare.md.
+compare: demo-quick
+	bash scripts/compare.sh results-quick/work results-compare
 
 check-blas:
 	@test -f $(BLAS_INC)/cblas.h || { echo "missing OpenBLAS (OpenMP build), the benchmarks' baseline: run 'make deps' or apt-get install libopenblas-openmp-dev"; exit 1; }

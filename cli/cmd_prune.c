@@ -9,14 +9,16 @@
 
 int cmd_prune(int argc, char **argv) {
     PruneOpts A = {.objective = "ppo", .ratio = "token", .batch = 8, .accum = 1, .m = 2, .seed = 1, .eval_n = 64,
-                   .lr = 1e-5, .lambda = 2, .eps = 0.2, .beta = 0.1, .epochs = 1, .warmup_frac = 0.1,
+                   .lr = 1e-5, .lambda = 2, .eps = 0.2, .beta = 0.1, .alpha = 0.2, .simpo_beta = 2, .simpo_gamma = 1,
+                   .epochs = 1, .warmup_frac = 0.1,
                    .grad_clip = 10, .weight_decay = 0.0, .min_lr_ratio = 0.0};
     Opt opts[] = {
         {"model", OPT_STR, &A.model, "the reference model folder pi_ref (required)"},
         {"presample", OPT_STR, &A.presample, "pre-samples of the reference (o1p presample; required)"},
         {"out", OPT_STR, &A.out, "output model folder (required); checkpoints and logs go there"},
         {"data", OPT_STR, &A.data, "the dataset that was pre-sampled (default: the one the pre-samples name)"},
-        {"objective", OPT_STR, &A.objective, "ppo (O1-Pruner, default), sft-shortest or dpo (the baselines)"},
+        {"objective", OPT_STR, &A.objective,
+         "ppo (O1-Pruner, default), sft-shortest or dpo (its baselines), kimi, efficient, grpo-len or dast"},
         {"lambda", OPT_FLOAT, &A.lambda, "accuracy weight of the reward (default 2)", .min = 0, .max = 1e6},
         {"eps", OPT_FLOAT, &A.eps, "PPO clip range (default 0.2)", .min = 0, .max = 1e3, .open = OPT_GT},
         {"m", OPT_INT, &A.m, "samples per problem trained on, drawn at random (default 2; 0: all K)",
@@ -30,6 +32,11 @@ int cmd_prune(int argc, char **argv) {
         {"ratio", OPT_STR, &A.ratio,
          "token (length-normalised ratio, default), seq (exp(sum - sum)) or per-token (standard PPO's)"},
         {"beta", OPT_FLOAT, &A.beta, "DPO beta (default 0.1)", .min = 0, .max = 1e6, .open = OPT_GT},
+        {"alpha", OPT_FLOAT, &A.alpha, "efficient, grpo-len: weight of the length term (default 0.2)",
+         .min = 0, .max = 1e6},
+        {"dr-grpo", OPT_FLAG, &A.dr_grpo, "grpo-len: Dr. GRPO's advantage R - mean (no division by the std)"},
+        {"simpo-beta", OPT_FLOAT, &A.simpo_beta, "dast: SimPO beta (default 2)", .min = 0, .max = 1e6, .open = OPT_GT},
+        {"simpo-gamma", OPT_FLOAT, &A.simpo_gamma, "dast: SimPO margin gamma (default 1)", .min = 0, .max = 1e6},
         {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8; DPO: batch/2 pairs)",
          .min = 1, .max = INT_MAX},
         {"accum", OPT_INT, &A.accum, "micro-batches per optimizer step (default 1)", .min = 1, .max = INT_MAX},

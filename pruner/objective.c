@@ -61,11 +61,12 @@ static void ppo_weights(Objective *ob, const int *rows, int B, int T, const floa
 
 // ---- the baselines: rows picked by reward.h's selections ------------------------------
 
-// n units of rpu rows from pick[0 .. n rpu); n <= 0 is an error (what = the units).
+// n units of rpu rows from pick[0 .. n rpu); n <= 0 is an error (what = the units, why:
+// what no problem has).
 static int keep_picks(Objective *ob, const int *pick, int n, int rpu, const char *src, const char *what,
-                      const char *need, Err *e) {
+                      const char *why, Err *e) {
     if (n < 0) return -1;
-    if (n == 0) return err_fmt(e, "%s: no training %s (no problem has a correct sample%s)", src, what, need);
+    if (n == 0) return err_fmt(e, "%s: no training %s (no problem has %s)", src, what, why);
     if (alloc_rows(ob, n, rpu, e)) return -1;
     memcpy(ob->sample, pick, (size_t)n * rpu * sizeof *pick);
     return 0;
@@ -75,7 +76,7 @@ static int shortest_select(Objective *ob, const RewardInput *in, int k, const ch
     (void)k;
     int *pick = malloc((size_t)in->n * sizeof(int));
     if (!pick) return err_fmt(e, "out of memory");
-    int rc = keep_picks(ob, pick, select_shortest_correct(in, 2, pick, e), 1, src, "samples", "", e);
+    int rc = keep_picks(ob, pick, select_shortest_correct(in, 2, pick, e), 1, src, "samples", "a correct sample", e);
     free(pick);
     return rc;
 }
@@ -92,9 +93,10 @@ static void shortest_weights(Objective *ob, const int *rows, int B, int T, const
 
 static int dpo_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
     (void)k;
-    int *pick = malloc((size_t)in->n * sizeof(int));
+    int *pick = malloc((size_t)in->n * 2 * sizeof(int));
     if (!pick) return err_fmt(e, "out of memory");
-    int rc = keep_picks(ob, pick, select_dpo_pairs(in, pick, e), 2, src, "pairs", " and another one", e);
+    int rc = keep_picks(ob, pick, select_dpo_pairs(in, pick, e), 2, src, "pairs", "a correct sample and another one",
+                        e);
     free(pick);
     return rc;
 }
@@ -107,16 +109,69 @@ static void dpo_weights(Objective *ob, const int *rows, int B, int T, const floa
     dpo_batch(logprob, mask, B, T, B / 2, ref, ob->c.beta, ob->n_terms, w, st);
 }
 
+// ---- kimi, efficient, grpo-len: every sample with reward_length.h's advantages, PPO's loss
+
+static int length_select(Objective *ob, const RewardInput *in, LengthReward kind, Err *e) {
+    if (alloc_rows(ob, in->n, 1, e)) return -1;
+    ob->adv = malloc((size_t)in->n * sizeof(double));
+    double *reward = malloc((size_t)in->n * sizeof(double));
+    int rc = !ob->adv || !reward ? err_fmt(e, "out of memory")
+                                 : length_advantages(kind, &ob->c.length, in, ob->sample, reward, ob->adv, e);
+    free(reward);
+    if (rc) return -1;
+    return ob->c.ratio == RATIO_PER_TOKEN ? alloc_ref_tok(ob, in, e) : 0;
+}
+
+static int kimi_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
+    (void)k;
+    return length_select(ob, in, LEN_KIMI, e) ? err_wrap(e, "%s", src) : 0;
+}
+
+static int efficient_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
+    (void)k;
+    return length_select(ob, in, LEN_EFFICIENT, e) ? err_wrap(e, "%s", src) : 0;
+}
+
+static int grpo_len_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
+    (void)k;
+    return length_select(ob, in, LEN_GRPO, e) ? err_wrap(e, "%s", src) : 0;
+}
+
+// ---- dast: DAST's budget pairs, SimPO's loss ------------------------------------------
+
+static int dast_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
+    (void)k;
+    int *pick = malloc((size_t)in->n * sizeof(int));
+    if (!pick) return err_fmt(e, "out of memory");
+    int n = select_dast_pairs(in, pick, e);
+    int rc = n < 0 ? err_wrap(e, "%s", src)
+                   : keep_picks(ob, pick, n, 2, src, "pairs",
+                                           "two correct or two wrong samples whose DAST scores differ", e);
+    free(pick);
+    return rc;
+}
+
+// Rows (2j, 2j+1) = (chosen, rejected).
+static void dast_weights(Objective *ob, const int *rows, int B, int T, const float *logprob, const float *mask,
+                         float *w, BatchLoss *st) {
+    (void)rows;
+    simpo_batch(logprob, mask, B, T, B / 2, ob->c.simpo_beta, ob->c.simpo_gamma, ob->n_terms, w, st);
+}
+
 static const ObjectiveOps objectives[] = {
     {"ppo", "sequences", 0, 1, ppo_select, ppo_weights},
     {"sft-shortest", "sequences", 0, 0, shortest_select, shortest_weights},
     {"dpo", "pairs", 1, 1, dpo_select, dpo_weights},
+    {"kimi", "sequences", 0, 1, kimi_select, ppo_weights},
+    {"efficient", "sequences", 0, 1, efficient_select, ppo_weights},
+    {"grpo-len", "sequences", 0, 1, grpo_len_select, ppo_weights},
+    {"dast", "pairs", 1, 0, dast_select, dast_weights},
 };
 
 const ObjectiveOps *objective_find(const char *name, Err *e) {
     for (size_t i = 0; i < sizeof objectives / sizeof *objectives; i++)
         if (!strcmp(objectives[i].name, name)) return &objectives[i];
-    err_fmt(e, "--objective must be ppo, sft-shortest or dpo, not '%s'", name);
+    err_fmt(e, "--objective must be ppo, sft-shortest, dpo, kimi, efficient, grpo-len or dast, not '%s'", name);
     return NULL;
 }
 
@@ -165,9 +220,9 @@ void objective_weights(Objective *ob, const int *rows, int B, int T, const float
 }
 
 double objective_mean_r(const Objective *ob) {
-    return ob->ops->uses_ref ? ob->st.sum_r / ob->n_terms : 1.0;
+    return ob->ops->uses_ref || ob->ops->per_pair ? ob->st.sum_r / ob->n_terms : 1.0;
 }
 
 double objective_frac_clipped(const Objective *ob) {
-    return ob->ops->uses_ref ? ob->st.clipped / ob->n_terms : 0.0;
+    return ob->ops->uses_ref || ob->ops->per_pair ? ob->st.clipped / ob->n_terms : 0.0;
 }

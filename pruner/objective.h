@@ -7,9 +7,15 @@
 //                 max(-A r, -A clip(r, 1-eps, 1+eps)), r the ratio to pi_ref.
 //   sft-shortest  the 2 shortest correct samples of each problem; loss = mean
 //                 cross-entropy over the step's solution tokens (w = mask / sum(mask)).
-//   dpo           a pair per problem: chosen = its shortest correct sample, rejected =
-//                 its longest other one; loss = mean over the step's pairs of
+//   dpo           2 pairs per problem: chosen = each of its 2 shortest correct samples,
+//                 rejected = its longest other one; loss = mean over the step's pairs of
 //                 -log sigmoid(z) (reward.h: dpo_term).
+//   kimi, efficient, grpo-len
+//                 every pre-sample, with the advantages of reward_length.h (Kimi k1.5's
+//                 length reward; Arora and Zanette's with RLOO; GRPO's with a length
+//                 penalty); loss: ppo's, with its ratio and clip.
+//   dast          DAST's budget pairs (reward_length.h); loss = mean over the step's
+//                 pairs of SimPO's -log sigmoid(z), no reference.
 #ifndef O1P_OBJECTIVE_H
 #define O1P_OBJECTIVE_H
 
@@ -17,6 +23,7 @@
 
 #include "../base/err.h"
 #include "reward.h"
+#include "reward_length.h"
 
 typedef struct {
     RewardConfig reward;  // ppo: lambda, m, clipping, z-scoring, leave-one-out, seed
@@ -24,6 +31,8 @@ typedef struct {
     double eps;           // ppo: clip range of the ratio
     int group;            // ppo: a unit is a problem's m samples (trained in one step)
     double beta;          // dpo
+    LengthConfig length;  // efficient, grpo-len
+    double simpo_beta, simpo_gamma;  // dast
 } ObjectiveConfig;
 
 typedef struct Objective Objective;
@@ -45,7 +54,7 @@ struct Objective {
     ObjectiveConfig c;
     int n_units, rows_per_unit, n_rows;
     int *sample;      // [n_rows] the pre-sample of each row
-    double *adv;      // [n_rows] ppo's advantages (NULL otherwise)
+    double *adv;      // [n_rows] the advantages of ppo, kimi, efficient, grpo-len (else NULL)
     double *ref;      // [n_rows] pi_ref's log-prob sums of the rows' solutions
     float *ref_tok;   // RATIO_PER_TOKEN: pi_ref's log-probs of every solution token,
     size_t *ref_off;  //   row i's ref_n[i] of them at ref_tok + ref_off[i] (else NULL)
@@ -57,7 +66,8 @@ struct Objective {
     BatchLoss st;     // the step's loss, sum of ratios, clipped
 };
 
-// The objective named name: "ppo", "sft-shortest" or "dpo".
+// The objective named name: "ppo", "sft-shortest", "dpo", "kimi", "efficient",
+// "grpo-len" or "dast".
 const ObjectiveOps *objective_find(const char *name, Err *e);
 // The ratio named name: "token", "seq" or "per-token" into *out.
 int objective_ratio_find(const char *name, RatioMode *out, Err *e);
@@ -73,8 +83,8 @@ void objective_step_begin(Objective *ob, int units, double wsum);
 // log-probs and mask; adds its loss to *loss, the step's running loss.
 void objective_weights(Objective *ob, const int *rows, int B, int T, const float *logprob, const float *mask,
                        float *w, double *loss);
-// The step's mean ratio and fraction clipped (dpo: mean z, fraction with z < 0;
-// without a ratio: 1 and 0).
+// The step's mean ratio and fraction clipped (dpo, dast: mean z, fraction with z < 0;
+// sft-shortest: 1 and 0).
 double objective_mean_r(const Objective *ob);
 double objective_frac_clipped(const Objective *ob);
 

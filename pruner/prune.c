@@ -211,7 +211,9 @@ static int objective_config(const PruneOpts *o, ObjectiveConfig *c, Err *e) {
     rc.normalize = !o->no_normalize;
     rc.leave_one_out = o->loo;
     rc.seed = (uint64_t)o->seed;
-    *c = (ObjectiveConfig){.reward = rc, .ratio = ratio, .eps = o->eps, .group = o->group, .beta = o->beta};
+    *c = (ObjectiveConfig){.reward = rc, .ratio = ratio, .eps = o->eps, .group = o->group, .beta = o->beta,
+                           .length = {.alpha = o->alpha, .dr_grpo = o->dr_grpo}, .simpo_beta = o->simpo_beta,
+                           .simpo_gamma = o->simpo_gamma};
     return 0;
 }
 
@@ -274,7 +276,7 @@ static void report(const Prune *P, int steps) {
     const char *term = ob->ops->term;
     fprintf(stderr, "prune: %s, %d pre-samples of %d problems -> %d training %s", P->o->objective, P->pool.n,
             P->pool.n / P->pool.k, objective_terms(ob, ob->n_units), term);
-    if (ob->adv)
+    if (ob->rw.n)
         fprintf(stderr, " (m = %ld; reward mean %.3f, std %.3f, %d clipped)", P->o->m, ob->rw.mean, ob->rw.std,
                 ob->rw.n_clipped);
     fprintf(stderr, "\nprune: %d steps of %d x %d %s%s, lr %g\n", steps, (int)P->o->accum,
@@ -303,10 +305,12 @@ static int open_run(Prune *P, Err *e) {
     if (path_join(tok_src, sizeof tok_src, o->model, "tokenizer.json", e)) return -1;
     snprintf(sig, sizeof sig,
              "objective=%s lr=%g warmup=%d wd=%g clip=%g steps=%d batch=%ld accum=%d seed=%ld lambda=%g eps=%g "
-             "beta=%g m=%ld no_clip=%d no_normalize=%d loo=%d group=%d ratio=%s difficulty=%s units=%d presample=%d",
+             "beta=%g m=%ld no_clip=%d no_normalize=%d loo=%d group=%d ratio=%s difficulty=%s units=%d presample=%d "
+             "alpha=%g dr_grpo=%d simpo_beta=%g simpo_gamma=%g",
              o->objective, o->lr, oc.warmup_steps, o->weight_decay, o->grad_clip, steps, o->batch, K, o->seed,
              o->lambda, o->eps, o->beta, o->m, o->no_clip, o->no_normalize, o->loo, o->group, o->ratio,
-             o->difficulty ? o->difficulty : "all", ob->n_units, P->pool.n);
+             o->difficulty ? o->difficulty : "all", ob->n_units, P->pool.n, o->alpha, o->dr_grpo, o->simpo_beta,
+             o->simpo_gamma);
     RunPlan p = {.out = o->out, .stage = "prune", .K = K, .B = B, .T = T, .steps = steps, .optim = oc,
                  .signature = sig, .seed = (uint64_t)o->seed, .tokenizer_src = tok_src};
     if (run_open(&P->r, &p, &o->run, e)) return -1;

@@ -1,5 +1,6 @@
 // pruner/prune.h -- length-harmonizing fine-tuning (O1-Pruner) of pi_ref on its
-// pre-samples, and the paper's two baselines (objective.h) in the same loop.
+// pre-samples, the paper's two baselines and other papers' length objectives
+// (objective.h) in the same loop.
 #ifndef O1P_PRUNE_H
 #define O1P_PRUNE_H
 
@@ -12,7 +13,7 @@ typedef struct {
     const char *presample;  // its pre-samples (o1p presample)
     const char *data;       // the dataset pre-sampled (NULL: the one the pre-samples name)
     const char *out;        // the output model folder (checkpoints and logs)
-    const char *objective;  // ppo, sft-shortest or dpo
+    const char *objective;  // objective.h: ppo, sft-shortest, dpo, kimi, efficient, grpo-len, dast
     const char *ratio;      // ppo's ratio: token (length-normalised), seq or per-token
     const char *difficulty; // all, or easier / harder: train on that half of the problems by
                             // the pre-sample accuracy Abar (select_difficulty_half)
@@ -24,10 +25,13 @@ typedef struct {
     long eval_n;            // held-out problems used (0: all)
     long eval_max_new;      // most tokens per held-out solution (0: the context)
     double lr, lambda, eps, beta, epochs;
+    double alpha;                      // efficient, grpo-len: the length term's weight
+    double simpo_beta, simpo_gamma;    // dast: SimPO's scale and margin
     double warmup_frac;     // warmup as a fraction of the steps
     double grad_clip, weight_decay, min_lr_ratio;
     int no_clip, no_normalize, loo, group;  // reward.h's options; group: objective.h
     PromptOpts prompt;      // the training template (default: the one the pre-samples record)
+    int dr_grpo;                            // grpo-len: Dr. GRPO's advantage
     RunOpts run;
 } PruneOpts;
 

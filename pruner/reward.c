@@ -34,9 +34,7 @@ static int cmp_int(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-// Sample indices sorted by (problem, index): the problems' groups as runs. NULL when out
-// of memory.
-static int *group_order(const RewardInput *in) {
+int *group_order(const RewardInput *in) {
     int *order = malloc((size_t)(in->n > 0 ? in->n : 1) * sizeof(int));
     if (!order) return NULL;
     for (int i = 0; i < in->n; i++) order[i] = i;
@@ -45,8 +43,7 @@ static int *group_order(const RewardInput *in) {
     return order;
 }
 
-// Length of the run of order[s..] that shares order[s]'s problem.
-static int run_len(const RewardInput *in, const int *order, int s) {
+int run_len(const RewardInput *in, const int *order, int s) {
     int K = 0;
     while (s + K < in->n && in->problem[order[s + K]] == in->problem[order[s]]) K++;
     return K;
@@ -78,17 +75,26 @@ int select_dpo_pairs(const RewardInput *in, int *out, Err *e) {
     int *order = group_order(in), n = 0;
     if (!order) return err_fmt(e, "out of memory");
     for (int s = 0; s < in->n;) {
-        int K = run_len(in, order, s), chosen = -1, rejected = -1;
-        for (int k = 0; k < K; k++) {
-            int i = order[s + k];
-            if (in->correct[i] && (chosen < 0 || in->length[i] < in->length[chosen])) chosen = i;
+        int K = run_len(in, order, s), chosen[2], n_chosen = 0, rejected = -1;
+        // the 2 shortest correct (the sort of select_shortest_correct, on this problem)
+        for (int j = 0; j < 2; j++) {
+            int best = -1;
+            for (int k = 0; k < K; k++) {
+                int i = order[s + k];
+                if (in->correct[i] && (j == 0 || i != chosen[0]) && (best < 0 || in->length[i] < in->length[best]))
+                    best = i;
+            }
+            if (best >= 0) chosen[n_chosen++] = best;
         }
-        for (int k = 0; k < K && chosen >= 0; k++) {
+        // the longest sample that is not chosen, correct or not
+        for (int k = 0; k < K && n_chosen; k++) {
             int i = order[s + k];
-            if (i != chosen && (rejected < 0 || in->length[i] > in->length[rejected])) rejected = i;
+            if (i != chosen[0] && (n_chosen < 2 || i != chosen[1]) &&
+                (rejected < 0 || in->length[i] > in->length[rejected]))
+                rejected = i;
         }
-        if (rejected >= 0) {
-            out[2 * n] = chosen;
+        for (int j = 0; j < n_chosen && rejected >= 0; j++) {
+            out[2 * n] = chosen[j];
             out[2 * n + 1] = rejected;
             n++;
         }
@@ -120,7 +126,7 @@ int select_difficulty_half(const double *accuracy, int n, int harder, unsigned c
     return 0;
 }
 
-static int check_input(const RewardInput *in, Err *e) {
+int reward_check_input(const RewardInput *in, Err *e) {
     if (in->n < 1) return err_fmt(e, "reward: no samples");
     for (int i = 0; i < in->n; i++) {
         if (in->length[i] < 1)
@@ -191,7 +197,7 @@ static void clip_and_normalize(const RewardConfig *c, RewardOut *out) {
 
 int reward_compute(const RewardConfig *c, const RewardInput *in, RewardOut *out, Err *e) {
     memset(out, 0, sizeof *out);
-    if (check_input(in, e)) return -1;
+    if (reward_check_input(in, e)) return -1;
     int *order = group_order(in);
     out->index = malloc((size_t)in->n * sizeof(int));
     out->raw = malloc((size_t)in->n * sizeof(double));

@@ -49,6 +49,14 @@ typedef struct {
     const int *problem, *length, *correct;
 } RewardInput;
 
+// Every length >= 1 and every correct in {0, 1} (the error names the sample).
+int reward_check_input(const RewardInput *in, Err *e);
+// Sample indices sorted by (problem, index): the problems' groups as runs (NULL: out of
+// memory; free it). run_len: the length of the run of order[s..] that shares order[s]'s
+// problem.
+int *group_order(const RewardInput *in);
+int run_len(const RewardInput *in, const int *order, int s);
+
 typedef struct {
     int n;          // kept samples
     int *index;     // [n] indices into the input, ascending by problem then by sample order
@@ -70,9 +78,11 @@ void reward_free(RewardOut *out);
 // sft-shortest: the n_best shortest correct samples of each problem (in that order).
 // Returns how many were chosen (-1: out of memory).
 int select_shortest_correct(const RewardInput *in, int n_best, int *out, Err *e);
-// DPO: for each problem with a correct sample and at least one other sample, the pair
-// (its shortest correct sample, its longest other sample) as out[2j], out[2j+1].
-// Returns the number of pairs (-1: out of memory).
+// DPO (the paper's baseline): each of a problem's 2 shortest correct samples (1 when it
+// has only one) against its longest sample not among them, correct or not, as out[2j]
+// (chosen), out[2j+1] (rejected). A problem with no correct sample, or no other sample,
+// gives no pair. out must hold 2 in->n ints. Returns the number of pairs (-1: out of
+// memory).
 int select_dpo_pairs(const RewardInput *in, int *out, Err *e);
 
 // The training-difficulty split (the paper's Figure 4): the n problems ranked by the

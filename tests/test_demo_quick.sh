@@ -100,6 +100,22 @@ check "without --group it is not (the check above has teeth)" below 1e-3 "$d_sca
 expect_fail "--group is refused for the baselines" 2 "--group is for --objective ppo" \
     "${prune[@]}" --objective dpo --group --out "$tmp/bad"
 
+# ---- the other papers' objectives: stop, resume (other thread count) == straight --------
+for obj in kimi efficient grpo-len dast; do  # a quarter epoch: 4 to 8 steps
+    "${prune[@]}" --objective $obj --epochs 0.25 --out "$tmp/${obj}_straight" 2>/dev/null
+    "${prune[@]}" --objective $obj --epochs 0.25 --out "$tmp/${obj}_halves" --stop-at 3 --threads 2 2>/dev/null
+    "${prune[@]}" --objective $obj --epochs 0.25 --out "$tmp/${obj}_halves" --resume --threads 1 2>/dev/null
+    check "prune --objective $obj: stop at 3, resume (other thread count) == straight: same weights" \
+        cmp "$tmp/${obj}_straight/model.safetensors" "$tmp/${obj}_halves/model.safetensors"
+done
+check "kimi trains every pre-sample; dast logs a finite, positive loss" python3 -c "
+import json, math
+h = json.loads(open('$work/presample.jsonl').readline())
+r = json.load(open('$tmp/kimi_straight/ref_logprobs.json'))
+assert r['rows'] == h['k'] * h['n_problems'], (r['rows'], h)
+d = [x for x in map(json.loads, open('$tmp/dast_straight/prune_metrics.jsonl')) if x.get('step') == 1][0]
+assert d['loss'] > 0 and math.isfinite(d['loss'])"
+
 # ---- --ratio per-token: every token's reference log-prob saved, read back on resume ---
 "${prune[@]}" --ratio per-token --out "$tmp/pt_straight" 2>/dev/null
 "${prune[@]}" --ratio per-token --out "$tmp/pt_halves" --stop-at 3 --threads 2 2>/dev/null

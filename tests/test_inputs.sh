@@ -27,7 +27,7 @@ usage "grad-clip -1" "'--grad-clip' expects a finite number in [0" prune --grad-
 usage "eval-frac 1" "'--eval-frac' expects a finite number in [0, 1)" sft --eval-frac 1 --data d --out o
 usage "lambda nan" "'--lambda' expects a finite number" prune --lambda nan --model m --presample p --out o
 usage "prune epochs past the limit" "'--epochs'" prune --epochs 1e300 --model m --presample p --out o
-usage "objective foo" "--objective must be ppo, sft-shortest or dpo, not 'foo'" \
+usage "objective foo" "--objective must be ppo, sft-shortest, dpo, kimi, efficient, grpo-len or dast, not 'foo'" \
     prune --objective foo --model m --presample p --out o
 usage "ratio foo" "--ratio must be token, seq or per-token" prune --ratio foo --model m --presample p --out o
 usage "presample max-new past an int" "'--max-new' expects an integer" \

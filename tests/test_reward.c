@@ -11,6 +11,7 @@
 #include "../model/model.h"
 #include "../pruner/reward.h"
 #include "test.h"
+#include "tiny_model.h"
 
 static RewardConfig plain(void) {  // everything off: raw R of all K samples
     RewardConfig c = reward_defaults();
@@ -172,26 +173,32 @@ static void test_choice_of_m(void) {
 
 // The baselines' choices: problem 0: L 50 (wrong), 30 (right), 40 (right), 30 (right),
 // 90 (wrong); problem 1: all wrong; problem 2: one sample, right; problem 3 (interleaved):
-// 20 right, 20 right.
+// 20 right, 20 right; problem 4: 25 wrong, 12 right, 60 wrong; problem 5: 70 right,
+// 10 right, 40 right.
 static void test_baseline_selection(void) {
-    const int prob[10] = {0, 0, 0, 0, 0, 1, 1, 2, 3, 3};
-    const int len[10] = {50, 30, 40, 30, 90, 10, 20, 15, 20, 20};
-    const int cor[10] = {0, 1, 1, 1, 0, 0, 0, 1, 1, 1};
-    RewardInput in = {10, prob, len, cor};
-    int out[10];
+    const int prob[16] = {0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 3, 4, 4, 5, 5, 5};
+    const int len[16] = {50, 30, 40, 30, 90, 10, 20, 15, 20, 25, 20, 12, 60, 70, 10, 40};
+    const int cor[16] = {0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1};
+    RewardInput in = {16, prob, len, cor};
+    int out[32];
     Err e;
     // sft-shortest: the 2 shortest correct (the tie at 30 goes to the earlier, then the
-    // other 30); problem 1 none; problem 2 its only one; problem 3 both.
+    // other 30); problem 1 none; problem 2 its only one; problem 3 both; problem 4 its
+    // only one; problem 5: 10, 40.
     int n = select_shortest_correct(&in, 2, out, &e);
-    const int want[5] = {1, 3, 7, 8, 9};
-    CHECK(n == 5, "sft-shortest chose %d samples, expected 5", n);
-    for (int i = 0; i < 5 && i < n; i++) CHECK(out[i] == want[i], "sft-shortest %d: %d, expected %d", i, out[i], want[i]);
-    // DPO: problem 0 (1 = shortest correct, 4 = longest); problem 2 has no other sample;
-    // problem 3: (8, 9) -- same length, another sample.
+    const int want[8] = {1, 3, 7, 8, 10, 11, 14, 15};
+    CHECK(n == 8, "sft-shortest chose %d samples, expected 8", n);
+    for (int i = 0; i < 8 && i < n; i++)
+        CHECK(out[i] == want[i], "sft-shortest %d: %d, expected %d", i, out[i], want[i]);
+    // DPO: each of the 2 shortest correct against the longest of the rest. Problem 0:
+    // (1, 4), (3, 4); problems 1, 2, 3: none (no correct sample; no other sample; both
+    // samples chosen); problem 4: one correct, one pair (11, 12: the longest, not 9);
+    // problem 5: the rejected is correct (13, L 70).
     n = select_dpo_pairs(&in, out, &e);
-    const int pairs[4] = {1, 4, 8, 9};
-    CHECK(n == 2, "DPO chose %d pairs, expected 2", n);
-    for (int i = 0; i < 4 && n == 2; i++) CHECK(out[i] == pairs[i], "DPO row %d: %d, expected %d", i, out[i], pairs[i]);
+    const int pairs[10] = {1, 4, 3, 4, 11, 12, 14, 13, 15, 13};
+    CHECK(n == 5, "DPO chose %d pairs, expected 5", n);
+    for (int i = 0; i < 10 && n == 5; i++)
+        CHECK(out[i] == pairs[i], "DPO row %d: %d, expected %d", i, out[i], pairs[i]);
 }
 
 // The difficulty halves: ranked by Abar, highest first, ties to the lower index.
@@ -252,39 +259,6 @@ static void test_ppo_term(void) {
 }
 
 // ---- through the real model ----------------------------------------------------------
-static Config tiny(void) {
-    Config c = {0};
-    snprintf(c.model_type, sizeof c.model_type, "qwen2");
-    c.vocab_size = 41;
-    c.dim = 16;
-    c.hidden_dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.head_dim = 8;
-    c.max_seq_len = 32;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    c.qkv_bias = 1;
-    c.bos_token_id = c.eos_token_id = -1;
-    return c;
-}
-
-enum { NEX = 4, T = 20 };
-typedef struct {
-    int ids[NEX][T];
-    TokExample ex[NEX];
-} Examples;
-
-static void make_examples(Examples *x, int V) {
-    Rng r = rng_seed(21);
-    const int plen[NEX] = {5, 3, 6, 4}, clen[NEX] = {9, 14, 4, 7};
-    for (int i = 0; i < NEX; i++) {
-        for (int t = 0; t < plen[i] + clen[i]; t++) x->ids[i][t] = (int)rng_below(&r, V);
-        x->ex[i] = (TokExample){x->ids[i], plen[i], x->ids[i] + plen[i], clen[i]};
-    }
-}
-
 // Sums of the solution log-probs of examples idx[0..n) in one (B, T') batch, and the
 // log-probs themselves: example idx[i]'s in order at tok_lp[idx[i]][0..].
 static void sums_in_batch(Model *m, const Examples *x, const int *idx, int n, int B, int Tb, double *sums,
