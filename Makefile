@@ -46,11 +46,13 @@ check-deps:
 
 # Node.js (tests only) comes from Debian unless the machine already has one (a
 # nodesource nodejs bundles npm and conflicts with Debian's npm package).
-# The npm packages are the tokenizer tests' references (tests/node, versions locked).
+# The npm packages are the tokenizer tests' references and llama.cpp for the GGUF tests
+# (node-llama-cpp with its prebuilt linux-x64 binary: nothing is fetched or built at
+# install); tests/node, versions locked.
 deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES)
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
-	npm ci --prefix tests/node --no-audit --no-fund
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix tests/node --no-audit --no-fund
 
 o1p: $(BUILD)/o1p
 	cp $< $@.tmp && mv -f $@.tmp $@
