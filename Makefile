@@ -30,7 +30,7 @@ DEB_PACKAGES := gcc g++ make libopenblas-openmp-dev libstb-dev clang libclang-rt
                 python3-torch python3-numpy
 
 LIB_SRC  := $(wildcard base/*.c kernels/*.c kernels/ref/*.c kernels/cpu/*.c model/*.c tokenizer/*.c \
-              data/*.c engine/*.c pruner/*.c) $(filter-out cli/main.c, $(wildcard cli/*.c))
+              data/*.c engine/*.c pruner/*.c export/*.c) $(filter-out cli/main.c, $(wildcard cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
