@@ -19,7 +19,11 @@ const require = createRequire(path.join(path.dirname(new URL(import.meta.url).pa
 const { getLlama } = await import(require.resolve('node-llama-cpp'));
 const [o1p, work, ...models] = process.argv.slice(2);
 const N_NEW = 64;
-const PROB_TOL = 1e-4;  // f32: llama.cpp and o1p sum in different orders
+// f32: llama.cpp's CPU arithmetic is the coarser side: on the demo's reference it is
+// 9e-5 off o1p already at the first position (no RoPE, no attention mixing, KV cache in
+// F32, with or without flash attention) and up to 9.3e-4 later, where o1p's ref and cpu
+// backends agree to 2e-7. A wrong layout gives differences of order 1.
+const PROB_TOL = 2e-3;
 
 let passed = 0, failed = 0;
 function check(ok, msg) {

@@ -41,7 +41,7 @@ cat >"$work/qwen2.json" <<'JSON'
 JSON
 sft() { "$o1p" sft --data "$work/train.jsonl" --eval-frac 0 --seed 1 "$@" >"$work/sft.log" 2>&1 ||
     fail "o1p sft $*: $(tail -3 "$work/sft.log")"; }
-"$o1p" data synth --n 64 --levels 1 --seed 1 --out "$work/train.jsonl" >/dev/null || fail "o1p data synth"
+"$o1p" data synth --n 64 --levels 1 --seed 1 --out "$work/train.jsonl" >/dev/null 2>&1 || fail "o1p data synth"
 sft --config "$work/toy.json" --out "$work/demo-ref" --epochs 4 --batch 8 --lr 5e-3
 sft --config "$work/llama.json" --tokenizer "$work/demo-ref/tokenizer.json" --out "$work/llama" --steps 3 --batch 4 --lr 1e-2
 sft --config "$work/qwen2.json" --tokenizer "$work/demo-ref/tokenizer.json" --out "$work/qwen2" --steps 3 --batch 4 --lr 1e-2
