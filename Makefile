@@ -48,11 +48,12 @@ check-deps:
 # nodesource nodejs bundles npm and conflicts with Debian's npm package).
 # The npm packages are the tokenizer tests' references and llama.cpp for the GGUF tests
 # (node-llama-cpp with its prebuilt linux-x64 binary: nothing is fetched or built at
-# install); tests/node, versions locked.
+# install; --omit=optional leaves out its CUDA, Vulkan and ARM builds, 640 MB); tests/node,
+# versions locked.
 deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES)
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
-	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix tests/node --no-audit --no-fund
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix tests/node --omit=optional --no-audit --no-fund
 
 o1p: $(BUILD)/o1p
 	cp $< $@.tmp && mv -f $@.tmp $@
