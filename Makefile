@@ -32,7 +32,7 @@ DEB_PACKAGES := gcc g++ make libopenblas-openmp-dev libstb-dev clang libclang-rt
                 python3-torch python3-numpy
 
 LIB_SRC  := $(wildcard base/*.c kernels/*.c kernels/ref/*.c kernels/cpu/*.c model/*.c tokenizer/*.c \
-              data/*.c engine/*.c pruner/*.c) $(filter-out cli/main.c, $(wildcard cli/*.c))
+              data/*.c engine/*.c pruner/*.c export/*.c) $(filter-out cli/main.c, $(wildcard cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -48,11 +48,14 @@ check-deps:
 
 # Node.js (tests only) comes from Debian unless the machine already has one (a
 # nodesource nodejs bundles npm and conflicts with Debian's npm package).
-# The npm packages are the tokenizer tests' references (tests/node, versions locked).
+# The npm packages are the tokenizer tests' references and llama.cpp for the GGUF tests
+# (node-llama-cpp with its prebuilt linux-x64 binary: nothing is fetched or built at
+# install; --omit=optional leaves out its CUDA, Vulkan and ARM builds, 640 MB); tests/node,
+# versions locked.
 deps:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES)
 	command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
-	npm ci --prefix tests/node --no-audit --no-fund
+	NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix tests/node --omit=optional --no-audit --no-fund
 
 o1p: $(BUILD)/o1p
 	cp $< $@.tmp && mv -f $@.tmp $@

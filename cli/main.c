@@ -22,6 +22,7 @@ static const Command commands[] = {
     {"prune", cmd_prune, "length-harmonizing fine-tuning (O1-Pruner); sft-shortest and dpo baselines"},
     {"grade", cmd_grade, "grade model responses (JSONL) against answers with the paper's grader"},
     {"eval", cmd_eval, "accuracy, solution length, latency and AES of a model on a dataset; tables"},
+    {"export", cmd_export, "a model folder as one GGUF file for llama.cpp (f32, f16, q8_0)"},
     {"plot", cmd_plot, "PNG charts: training curves (metrics.jsonl), per-level length and accuracy"},
 };
 

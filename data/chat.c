@@ -148,6 +148,26 @@ char *chat_completion(const char *solution) {
     return concat(parts, 2);
 }
 
+char *chat_jinja(void) {
+    // the system prompt as a Jinja string literal: backslashes and quotes escaped
+    const char *sys = CHAT_SYSTEM_PROMPT;
+    char lit[2 * sizeof CHAT_SYSTEM_PROMPT], *o = lit;
+    for (const char *c = sys; *c; c++) {
+        if (*c == '\\' || *c == '\'') *o++ = '\\';
+        *o++ = *c;
+    }
+    *o = 0;
+    const char *parts[] = {
+        "{%- for message in messages %}"
+        "{%- if loop.first and message['role'] != 'system' %}"
+        "{{- '" CHAT_IM_START "system\\n", lit, CHAT_IM_END "\\n' }}"
+        "{%- endif %}"
+        "{{- '" CHAT_IM_START "' + message['role'] + '\\n' + message['content'] + '" CHAT_IM_END "\\n' }}"
+        "{%- endfor %}"
+        "{%- if add_generation_prompt %}{{- '" CHAT_IM_START "assistant\\n' }}{%- endif %}"};
+    return concat(parts, 3);
+}
+
 size_t chat_answer_len(const char *text) {
     const char *end = strstr(text, CHAT_IM_END);
     return end ? (size_t)(end - text) : strlen(text);

@@ -44,6 +44,8 @@ usage "tok train vocab past the limit" "'--vocab'" tok train --vocab 99999999 --
 usage "data synth n past the limit" "'--n'" data synth --n 10000001 --out o
 usage "an integer with junk" "expects an integer" sft --steps 12x --data d --out o
 usage "a number with junk" "expects a finite number" sft --lr 1e-3x --data d --out o
+usage "export format onnx" "--format onnx: expected gguf" export --format onnx --model m --out o
+usage "export type q4_0" "--type q4_0: expected f32, f16 or q8_0" export --format gguf --type q4_0 --model m --out o
 
 # A model whose vocab_size (400) is padded past its tokenizer's 300 tokens: sampling
 # never draws the padded ids, and says so once.

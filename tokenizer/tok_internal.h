@@ -76,7 +76,8 @@ struct Tokenizer {
     int32_t *cache_ids;
     size_t cache_ids_used, cache_ids_cap;
 };
-enum { TOKK_UNUSED = 0, TOKK_BPE = 1, TOKK_ADDED = 2, TOKK_SPECIAL = 3 };
+enum { TOKK_UNUSED = TOK_KIND_UNUSED, TOKK_BPE = TOK_KIND_BPE, TOKK_ADDED = TOK_KIND_ADDED,
+       TOKK_SPECIAL = TOK_KIND_SPECIAL };
 
 // An empty tokenizer with n_vocab id slots (all unused).
 Tokenizer *tok_alloc(int32_t n_vocab, Err *e);

@@ -96,4 +96,20 @@ int tok_is_special(const Tokenizer *t, int32_t id);
 int tok_vocab_size(const Tokenizer *t);
 void tok_free(Tokenizer *t);
 
+// ---- the vocabulary for writers of other formats (export/gguf.c) --------------------
+// What an id is.
+enum { TOK_KIND_UNUSED = 0, TOK_KIND_BPE = 1, TOK_KIND_ADDED = 2, TOK_KIND_SPECIAL = 3 };
+int tok_id_kind(const Tokenizer *t, int32_t id);  // TOK_KIND_UNUSED when out of range
+// The most bytes a token has.
+size_t tok_max_len(const Tokenizer *t);
+// id's text as tokenizer.json spells it: a BPE token in GPT-2's byte-level alphabet, an
+// added token as its content. out holds 2 * tok_max_len(t) bytes; returns the length
+// (0 for an unused id). Not NUL-terminated.
+size_t tok_id_text(const Tokenizer *t, int32_t id, char *out);
+int32_t tok_n_merges(const Tokenizer *t);
+// The merge of the given rank as "LEFT RIGHT" in the byte-level alphabet, as
+// tokenizer.json's merges; out holds 4 * tok_max_len(t) + 1 bytes. Returns the length.
+size_t tok_merge_text(const Tokenizer *t, int32_t rank, char *out);
+TokPretok tok_pretok(const Tokenizer *t);
+
 #endif

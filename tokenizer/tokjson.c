@@ -367,10 +367,7 @@ int tok_save(const Tokenizer *t, const char *path, Err *e) {
     AtomicFile a;
     if (atomic_open(&a, path, e)) return -1;
     FILE *f = a.f;
-    size_t maxlen = 0;
-    for (int32_t id = 0; id < t->n_vocab; id++)
-        if (t->tok_len[id] > maxlen) maxlen = t->tok_len[id];
-    char *buf = malloc(4 * maxlen + 16);  // a merge "a b" in the byte-level alphabet
+    char *buf = malloc(4 * tok_max_len(t) + 16);  // a merge "a b" in the byte-level alphabet
     const AddedToken **order = malloc(((size_t)t->n_added + 1) * sizeof *order);
     if (!order || !buf) {
         free(buf);
@@ -423,10 +420,7 @@ int tok_save(const Tokenizer *t, const char *path, Err *e) {
     }
     fputs("\n    },\n    \"merges\": [", f);
     for (int32_t r = 0; r < t->n_merges; r++) {
-        int32_t x = t->merge_list[r][0], y = t->merge_list[r][1];
-        size_t k = to_bytelevel(t->tok[x], t->tok_len[x], buf);
-        buf[k++] = ' ';
-        k += to_bytelevel(t->tok[y], t->tok_len[y], buf + k);
+        size_t k = tok_merge_text(t, r, buf);
         fputs(r ? ",\n      " : "\n      ", f);
         json_write_string(f, buf, k);
     }
@@ -439,3 +433,33 @@ int tok_save(const Tokenizer *t, const char *path, Err *e) {
     }
     return atomic_commit(&a, e);
 }
+
+int tok_id_kind(const Tokenizer *t, int32_t id) {
+    return id >= 0 && id < t->n_vocab ? t->kind[id] : TOK_KIND_UNUSED;
+}
+
+size_t tok_max_len(const Tokenizer *t) {
+    size_t n = 0;
+    for (int32_t id = 0; id < t->n_vocab; id++)
+        if (t->tok_len[id] > n) n = t->tok_len[id];
+    return n;
+}
+
+size_t tok_id_text(const Tokenizer *t, int32_t id, char *out) {
+    switch (tok_id_kind(t, id)) {
+    case TOKK_BPE: return to_bytelevel(t->tok[id], t->tok_len[id], out);
+    case TOKK_UNUSED: return 0;
+    default: memcpy(out, t->tok[id], t->tok_len[id]); return t->tok_len[id];
+    }
+}
+
+int32_t tok_n_merges(const Tokenizer *t) { return t->n_merges; }
+
+size_t tok_merge_text(const Tokenizer *t, int32_t rank, char *out) {
+    int32_t x = t->merge_list[rank][0], y = t->merge_list[rank][1];
+    size_t k = to_bytelevel(t->tok[x], t->tok_len[x], out);
+    out[k++] = ' ';
+    return k + to_bytelevel(t->tok[y], t->tok_len[y], out + k);
+}
+
+TokPretok tok_pretok(const Tokenizer *t) { return t->pretok; }
