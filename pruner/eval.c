@@ -87,8 +87,8 @@ int eval_write_json(const char *path, const EvalResult *r, Err *e) {
     write_str(f, r->model);
     fputs(", \"dataset\": ", f);
     write_str(f, r->dataset);
-    fprintf(f, ", \"k\": %d, \"temperature\": %.6g, \"seconds\": %.6f, \"n_problems\": %d", r->k,
-            r->temperature, r->seconds, r->n_problems);
+    fprintf(f, ", \"k\": %d, \"temperature\": %.6g, \"seconds\": %.6f, \"n_problems\": %d, "
+               "\"length_counts\": \"solution\"", r->k, r->temperature, r->seconds, r->n_problems);
     fprintf(f, ",\n \"n\": %d, \"accuracy\": %.9g, \"mean_length\": %.9g, \"sec_per_problem\": %.9g,\n \"levels\": [",
             r->all.n, r->all.accuracy, r->all.mean_length, r->n_problems ? r->seconds / r->n_problems : 0.0);
     int first = 1;
@@ -145,6 +145,12 @@ int eval_read_json(const char *path, EvalResult *r, Err *e) {
         err_fmt(e, "%s: expected a \"problems\" array", path);
         goto fail;
     }
+    // lengths: without the stop token; an older o1p's (no "length_counts") counted it
+    const JsonValue *lc = json_get(root, "length_counts");
+    if (lc && (lc->type != JSON_STRING || strcmp(lc->str, "solution"))) {
+        err_fmt(e, "%s: line %d: expected \"length_counts\": \"solution\"", path, lc->line);
+        goto fail;
+    }
     r->items = calloc(probs->len ? probs->len : 1, sizeof *r->items);
     if (!r->items) {
         err_fmt(e, "%s: out of memory", path);
@@ -161,6 +167,7 @@ int eval_read_json(const char *path, EvalResult *r, Err *e) {
             (a && a->type != JSON_NULL && json_get_string(p, "answer", path, &ans, e)) ||
             json_get_string(p, "output", path, &out, e))
             goto fail;
+        if (!lc) it->length = sample_solution_len(it->length, it->truncated);
         it->answer = ans ? strdup(ans) : NULL;
         it->output = strdup(out);
         r->all.n = (int)i + 1;
@@ -270,7 +277,7 @@ static int on_sample(void *user, const SampleResult *s) {
     it->index = s->request;
     it->sample = s->sample;
     it->level = ex->level;
-    it->length = s->n;
+    it->length = sample_solution_len(s->n, s->truncated);
     it->truncated = s->truncated;
     it->answer = grade_extract_boxed(it->output);
     it->correct = grade_solution(it->output, ex->answer);

@@ -19,8 +19,10 @@ typedef struct {
     long seed;              // the choice of the m samples and the data order
     long eval_every;        // held-out accuracy every N steps (0: 4 times per run)
     long eval_n;            // held-out problems used (0: all)
-    long eval_max_new;      // most tokens per held-out solution (0: the context)
-    double lr, lambda, eps, beta, epochs;
+    long eval_max_new;      // most tokens per held-out solution, capped at the context (0: the context)
+    long cutoff;            // each row cut to this many tokens as batch_cutoff does, capped at
+                            // the context (0: the context)
+    double lr, beta2, lambda, eps, beta, epochs;
     double warmup_frac;     // warmup as a fraction of the steps
     double grad_clip, weight_decay, min_lr_ratio;
     int no_clip, no_normalize, loo, group;  // reward.h's options; group: objective.h

@@ -100,7 +100,8 @@ expect_fail "prune --data of another dataset with as many problems" 1 "was pre-s
 expect_fail "prune --model with other weights" 1 "was pre-sampled from other model weights" pr p2 --model other
 expect_fail "prune of an older file warns" 0 "old.jsonl records no fingerprints" \
     "$O1P" prune --presample old.jsonl --out p3 --model ref --epochs 1 --batch 4 --eval-n 0 --quiet
-sed '2s/"length": [0-9]*,/"length": 0,/; 2s/"ids": \[[0-9,]*\]/"ids": []/' ps.jsonl >len0.jsonl
+sed '2s/"length": [0-9]*,/"length": 0,/; 2s/"truncated": false/"truncated": true/; 2s/"ids": \[[0-9,]*\]/"ids": []/' \
+    ps.jsonl >len0.jsonl
 expect_fail "a sample of length 0 names the file and line" 1 "len0.jsonl: line 2: \"length\" = 0" \
     "$O1P" prune --presample len0.jsonl --out p4 --model ref --epochs 1 --batch 4 --eval-n 0 --quiet
 
