@@ -121,6 +121,11 @@ check "--cutoff 20: the cut is reported" grep -q "2 of 2 pre-samples cut to --cu
 check "--cutoff 0: rows uncut (more than 40 tokens)" test "$(pr --presample new.jsonl --out p_c0 --cutoff 0 \
     2>/dev/null; tokens1 p_c0)" -gt 40
 
+# ---- sft --cutoff: every example (prompt > 40 tokens) cut to 40 -------------------------
+"$O1P" sft --data data.jsonl --model model --out s_cut --steps 1 --batch 2 --eval-frac 0 --cutoff 40 2>err.txt
+check "sft --cutoff 40: rows of 40 tokens (80 in the step)" test "$(tokens1 s_cut)" = 80
+check "sft --cutoff 40: the cut is reported" grep -q "10 of 10 examples cut to --cutoff 40 tokens" err.txt
+
 # ---- prune --preset: lambda and lr, overridden in either order -------------------------
 report() { "$O1P" prune --model model --data data.jsonl --presample new.jsonl --stop-at 1 --out "$1" "${@:2}" 2>&1; }
 check "--preset qwq: lambda 5, lr 2e-6" bash -c "$(declare -f report); O1P='$O1P'; report r1 --preset qwq |
