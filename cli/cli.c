@@ -84,7 +84,7 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
 }
 
 int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpts *run, int argc, char **argv) {
-    *run = (RunOpts){.device = "cpu", .log_every = 10};
+    *run = (RunOpts){.device = "cpu", .log_every = 10, .train_layers = run->train_layers};  // a preset's N stays
     const Opt run_opts[] = {
         {"save-every", OPT_INT, &run->save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)",
          .min = 0, .max = INT_MAX},

@@ -53,7 +53,7 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
 
 // opt_parse over opts followed by the run options of every training stage (device,
 // checkpoints, logging, resume: engine/run.h), which fill *run (set to their defaults
-// first). Returns as opt_parse.
+// first; run->train_layers as the caller set it, a preset's). Returns as opt_parse.
 int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpts *run, int argc, char **argv);
 // --train-layers N within the layers of the model the stage starts from: config (a
 // config.json), else dir's config.json. Returns 0, or 2 after printing the usage error; a

@@ -213,7 +213,7 @@ static int write_tables(const EvalArgs *a, const EvalResult *r, const EvalResult
 
 // Parses the options into *a. Returns as opt_parse.
 static int parse_args(int argc, char **argv, EvalArgs *a) {
-    long k = 1, max_new = 0, seed = 1;
+    long k = 1, max_new = 8192, seed = 1;
     double temperature = -1, top_p = 1.0;  // temperature -1: not given
     int quiet = 0;
     const char *grader = "paper";
@@ -233,8 +233,9 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         {"temperature", OPT_FLOAT, &temperature, "sampling temperature (default 0 for k = 1, else 0.5)",
          .min = 0, .max = 1e3},
         {"top-p", OPT_FLOAT, &top_p, "nucleus sampling (default 1: off)", .min = 0, .max = 1, .open = OPT_GT},
-        {"max-new", OPT_INT, &max_new, "most tokens generated per problem (default: the context)",
-         .min = 0, .max = INT_MAX},
+        {"max-new", OPT_INT, &max_new,
+         "most tokens generated per problem (default 8192: official inference.py; capped at the context; 0: the "
+         "context)", .min = 0, .max = INT_MAX},
         {"limit", OPT_INT, &a->limit, "evaluate the first N problems of each dataset only",
          .min = 0, .max = INT_MAX},
         {"slots", OPT_INT, &a->slots, "sequences decoded together (default 16)", .min = 1, .max = 4096},

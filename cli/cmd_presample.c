@@ -4,23 +4,26 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "preset.h"
 #include "../engine/backend.h"
 #include "../pruner/presample.h"
 
 // Parses and checks the options into *o. Returns as opt_parse.
 static int parse_args(int argc, char **argv, PresampleOpts *o) {
-    const char *backend = "cpu", *grader = "paper";
-    long k = 0, max_new = 0, seed = 1, slots = 16, limit = 0, top_k = 0;
-    *o = (PresampleOpts){.temperature = 0.5, .top_p = 0.8};
+    const char *backend, *preset, *grader;
+    long k, max_new, seed, slots, limit, top_k;
+    const Preset *pre = NULL;
     Opt opts[] = {
+        {"preset", OPT_STR, &preset, "the official settings: marco (k 16) or qwq (k 12); options given override it"},
         {"model", OPT_STR, &o->model, "reference model folder (config.json, model.safetensors, tokenizer.json)"},
         {"data", OPT_STR, &o->data, "problems with answers (JSON array or JSONL)"},
-        {"k", OPT_INT, &k, "samples per problem (required)", .min = 1, .max = 100000},
+        {"k", OPT_INT, &k, "samples per problem (required unless --preset gives it)", .min = 1, .max = 100000},
         {"out", OPT_STR, &o->out, "pre-sample file to write or resume (JSONL; format in pruner/presample.h)"},
         {"temperature", OPT_FLOAT, &o->temperature, "sampling temperature (default 0.5)", .min = 0, .max = 1e3},
         {"top-p", OPT_FLOAT, &o->top_p, "nucleus mass (default 0.8)", .min = 0, .max = 1, .open = OPT_GT},
         {"top-k", OPT_INT, &top_k, "keep the k most probable tokens (default 0: off)", .min = 0, .max = INT_MAX},
-        {"max-new", OPT_INT, &max_new, "most tokens per sample (default 0: up to the context)",
+        {"max-new", OPT_INT, &max_new,
+         "most tokens per sample (default 8192: official inference.py; capped at the context; 0: the context)",
          .min = 0, .max = INT_MAX},
         {"seed", OPT_INT, &seed, "seed; sample j of problem i draws from stream (seed, i, j) (default 1)",
          .min = 0, .max = INT_MAX},
@@ -34,8 +37,21 @@ static int parse_args(int argc, char **argv, PresampleOpts *o) {
         CLI_GRADER_OPT(&grader),
         {0},
     };
-    int rc = opt_parse("presample", "--model DIR --data FILE --k K --out FILE.jsonl [options]", opts, argc, argv);
-    if (rc != OPT_RUN || (rc = cli_prompt_check("presample", &o->prompt)) != OPT_RUN ||
+    for (;;) {  // with a preset, a second pass: its values, then the options given over them
+        backend = "cpu";
+        preset = NULL;
+        grader = "paper";
+        k = pre ? pre->k : 0, max_new = 8192, seed = 1, slots = 16, limit = 0, top_k = 0;
+        *o = (PresampleOpts){.temperature = 0.5, .top_p = 0.8};
+        int rc = opt_parse("presample", "--model DIR --data FILE --k K --out FILE.jsonl [options]", opts, argc, argv);
+        if (rc != OPT_RUN) return rc;
+        if (!preset || pre) break;
+        if (!(pre = preset_find(preset)))
+            return cli_usage_error("presample", "--preset must be " PRESET_NAMES ", not '%s'", preset);
+    }
+    if (pre && !o->prompt.preset) o->prompt.preset = pre->prompt_sample;
+    int rc;
+    if ((rc = cli_prompt_check("presample", &o->prompt)) != OPT_RUN ||
         (rc = cli_grader("presample", grader, &o->grader)) != OPT_RUN)
         return rc;
     if (!o->model || !o->data || !o->out)

@@ -6,20 +6,38 @@
 #include "../pruner/objective.h"
 #include "../pruner/prune.h"
 #include "cli.h"
+#include "preset.h"
+
+// The defaults (sources in docs/method.md), with preset p's values over them.
+static PruneOpts prune_defaults(const Preset *p) {
+    PruneOpts A = {.objective = "ppo", .ratio = "token", .batch = 8, .accum = 4, .m = 2, .seed = 1, .eval_n = 64,
+                   .eval_max_new = 8192, .cutoff = 3072, .lr = 2e-7, .beta2 = 0.999, .lambda = 2, .eps = 0.2,
+                   .beta = 0.1, .epochs = 1, .warmup_frac = 0.1, .grad_clip = 10, .weight_decay = 0.0,
+                   .min_lr_ratio = 0.0, .alpha = 0.2, .simpo_beta = 2, .simpo_gamma = 1};
+    if (p) {
+        A.lambda = p->lambda;
+        A.lr = p->lr;
+        A.cutoff = p->cutoff;
+        A.run.train_layers = p->train_layers;
+    }
+    return A;
+}
 
 int cmd_prune(int argc, char **argv) {
-    PruneOpts A = {.objective = "ppo", .ratio = "token", .batch = 8, .accum = 1, .m = 2, .seed = 1, .eval_n = 64,
-                   .lr = 1e-5, .lambda = 2, .eps = 0.2, .beta = 0.1, .alpha = 0.2, .simpo_beta = 2, .simpo_gamma = 1,
-                   .epochs = 1, .warmup_frac = 0.1,
-                   .grad_clip = 10, .weight_decay = 0.0, .min_lr_ratio = 0.0};
+    PruneOpts A = prune_defaults(NULL);
+    const char *preset = NULL;
     Opt opts[] = {
+        {"preset", OPT_STR, &preset,
+         "the official settings: marco (lambda 2, lr 2e-7, cutoff 3072) or qwq (lambda 5, lr 2e-6, cutoff 4096); "
+         "options given override it"},
         {"model", OPT_STR, &A.model, "the reference model folder pi_ref (required)"},
         {"presample", OPT_STR, &A.presample, "pre-samples of the reference (o1p presample; required)"},
         {"out", OPT_STR, &A.out, "output model folder (required); checkpoints and logs go there"},
         {"data", OPT_STR, &A.data, "the dataset that was pre-sampled (default: the one the pre-samples name)"},
         {"objective", OPT_STR, &A.objective,
          "ppo (O1-Pruner, default), sft-shortest or dpo (its baselines), kimi, efficient, grpo-len or dast"},
-        {"lambda", OPT_FLOAT, &A.lambda, "accuracy weight of the reward (default 2)", .min = 0, .max = 1e6},
+        {"lambda", OPT_FLOAT, &A.lambda, "accuracy weight of the reward (default 2: official Marco-7B, alpha 2)",
+         .min = 0, .max = 1e6},
         {"eps", OPT_FLOAT, &A.eps, "PPO clip range (default 0.2)", .min = 0, .max = 1e3, .open = OPT_GT},
         {"m", OPT_INT, &A.m, "samples per problem trained on, drawn at random (default 2; 0: all K)",
          .min = 0, .max = INT_MAX},
@@ -39,21 +57,32 @@ int cmd_prune(int argc, char **argv) {
         {"simpo-gamma", OPT_FLOAT, &A.simpo_gamma, "dast: SimPO margin gamma (default 1)", .min = 0, .max = 1e6},
         {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8; DPO: batch/2 pairs)",
          .min = 1, .max = INT_MAX},
-        {"accum", OPT_INT, &A.accum, "micro-batches per optimizer step (default 1)", .min = 1, .max = INT_MAX},
+        {"accum", OPT_INT, &A.accum,
+         "micro-batches per optimizer step (default 4: 32 sequences a step, the official batch x accumulation x GPUs)",
+         .min = 1, .max = INT_MAX},
         {"epochs", OPT_FLOAT, &A.epochs, "passes over the training units (default 1)",
          .min = 0, .max = 1e4, .open = OPT_GT},
-        {"lr", OPT_FLOAT, &A.lr, "peak learning rate (default 1e-5)", .min = 0, .max = 1e3, .open = OPT_GT},
+        {"lr", OPT_FLOAT, &A.lr, "peak learning rate (default 2e-7: official Marco-7B.yaml)", .min = 0, .max = 1e3,
+         .open = OPT_GT},
         {"warmup", OPT_FLOAT, &A.warmup_frac, "warmup as a fraction of the steps (default 0.1)",
          .min = 0, .max = 1, .open = OPT_LT},
         {"min-lr-ratio", OPT_FLOAT, &A.min_lr_ratio, "the cosine ends at lr * this (default 0)", .min = 0, .max = 1},
-        {"weight-decay", OPT_FLOAT, &A.weight_decay, "AdamW weight decay (default 0)", .min = 0, .max = 1e3},
+        {"beta2", OPT_FLOAT, &A.beta2, "AdamW beta2 (default 0.999: transformers' adam_beta2, official configs)",
+         .min = 0, .max = 1, .open = OPT_LT},
+        {"cutoff", OPT_INT, &A.cutoff,
+         "cut each row (prompt + solution) to N tokens as LLaMA-Factory's cutoff_len (default 3072: official "
+         "Marco-7B.yaml; capped at the context; 0: the context)", .min = 0, .max = INT_MAX},
+        {"weight-decay", OPT_FLOAT, &A.weight_decay,
+         "AdamW weight decay (default 0: transformers' default, official configs)", .min = 0, .max = 1e3},
         {"grad-clip", OPT_FLOAT, &A.grad_clip, "max global gradient norm, 0: none (default 10)",
          .min = 0, .max = HUGE_VAL},
         {"eval-data", OPT_STR, &A.eval_data, "held-out problems for the accuracy during training"},
         {"eval-n", OPT_INT, &A.eval_n, "held-out problems used (default 64; 0: all)", .min = 0, .max = INT_MAX},
         {"eval-every", OPT_INT, &A.eval_every, "held-out accuracy every N steps (default: 4 times per run)",
          .min = 0, .max = INT_MAX},
-        {"eval-max-new", OPT_INT, &A.eval_max_new, "most tokens per held-out solution (default: the context)",
+        {"eval-max-new", OPT_INT, &A.eval_max_new,
+         "most tokens per held-out solution (default 8192: official inference.py; capped at the context; 0: the "
+         "context)",
          .min = 0, .max = INT_MAX},
         {"force", OPT_FLAG, &A.run.force, "replace a model or training run that --out holds"},
         {"seed", OPT_INT, &A.seed, "seed of the choice of m samples and the data order (default 1)",
@@ -61,8 +90,15 @@ int cmd_prune(int argc, char **argv) {
         CLI_PROMPT_OPTS(&A.prompt, "the one the pre-samples record; another is said and recorded"),
         {0},
     };
-    int rc = opt_parse_run("prune", "--model REF --presample FILE.jsonl --out DIR [options]", opts, &A.run, argc,
-                           argv);
+    const char *synopsis = "--model REF --presample FILE.jsonl --out DIR [options]";
+    int rc = opt_parse_run("prune", synopsis, opts, &A.run, argc, argv);
+    if (rc == OPT_RUN && preset) {  // the preset's values, then the options given over them
+        const Preset *p = preset_find(preset);
+        if (!p) return cli_usage_error("prune", "--preset must be " PRESET_NAMES ", not '%s'", preset);
+        A = prune_defaults(p);
+        rc = opt_parse_run("prune", synopsis, opts, &A.run, argc, argv);
+        if (!A.prompt.preset) A.prompt.preset = p->prompt_train;
+    }
     if (rc != OPT_RUN || (rc = cli_prompt_check("prune", &A.prompt)) != OPT_RUN) return rc;
     if (!A.model || !A.presample || !A.out) return cli_usage_error("prune", "--model, --presample and --out are required");
     if (A.group && strcmp(A.objective, "ppo"))

@@ -8,7 +8,7 @@
 
 int cmd_sft(int argc, char **argv) {
     SftOpts A = {.overlong = "truncate", .batch = 8, .accum = 1, .warmup = -1, .eval_max = 256, .seed = 1,
-                 .lr = 3e-4, .epochs = 1, .eval_frac = 0.05, .weight_decay = 0.1, .grad_clip = 1.0,
+                 .lr = 3e-4, .beta2 = 0.95, .epochs = 1, .eval_frac = 0.05, .weight_decay = 0.1, .grad_clip = 1.0,
                  .min_lr_ratio = 0.1};
     Opt opts[] = {
         {"data", OPT_STR, &A.data, "training data: JSON/JSONL with problem, answer, solution (required)"},
@@ -21,12 +21,17 @@ int cmd_sft(int argc, char **argv) {
         {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8)", .min = 1, .max = INT_MAX},
         {"seq", OPT_INT, &A.seq, "max tokens per sequence (default: the longest example, up to the context)",
          .min = 0, .max = INT_MAX},
+        {"cutoff", OPT_INT, &A.cutoff,
+         "cut each example (prompt + solution) to N tokens first, as LLaMA-Factory's cutoff_len (default 0: none)",
+         .min = 0, .max = INT_MAX},
         {"accum", OPT_INT, &A.accum, "micro-batches per optimizer step (default 1)", .min = 1, .max = INT_MAX},
         {"epochs", OPT_FLOAT, &A.epochs, "passes over the data (default 1; --steps overrides)",
          .min = 0, .max = 1e4, .open = OPT_GT},
         {"steps", OPT_INT, &A.steps, "optimizer steps", .min = 0, .max = INT_MAX},
         {"lr", OPT_FLOAT, &A.lr, "peak learning rate (default 3e-4)", .min = 0, .max = 1e3, .open = OPT_GT},
         {"warmup", OPT_INT, &A.warmup, "linear warmup steps (default 5% of the steps)", .min = -1, .max = INT_MAX},
+        {"beta2", OPT_FLOAT, &A.beta2, "AdamW beta2 (default 0.95: a reference trained from scratch)", .min = 0,
+         .max = 1, .open = OPT_LT},
         {"min-lr-ratio", OPT_FLOAT, &A.min_lr_ratio, "the cosine ends at lr * this (default 0.1)", .min = 0, .max = 1},
         {"weight-decay", OPT_FLOAT, &A.weight_decay, "AdamW weight decay (default 0.1)", .min = 0, .max = 1e3},
         {"grad-clip", OPT_FLOAT, &A.grad_clip, "max global gradient norm, 0: none (default 1)",

@@ -35,6 +35,21 @@ long batch_fill(const TokExample *ex, const int *idx, int nrows, int B, int T, i
     return cut;
 }
 
+int batch_cutoff(TokExample *ex, int n, int cutoff) {
+    int cut = 0;
+    for (int i = 0; i < n && cutoff > 0; i++) {
+        int p = ex[i].prompt_len, c = ex[i].completion_len, max_c;
+        if (2 * (long)c < cutoff) max_c = cutoff;
+        else if (2 * (long)p < cutoff) max_c = cutoff - p;
+        else max_c = (int)(cutoff * ((double)c / ((double)p + c)));
+        int C = c < max_c ? c : max_c, P = p < cutoff - C ? p : cutoff - C;
+        cut += P < p || C < c;
+        ex[i].prompt_len = P;
+        ex[i].completion_len = C;
+    }
+    return cut;
+}
+
 static void shuffle_epoch(Batcher *b) {
     memcpy(b->order, b->keep, (size_t)b->stats.kept * sizeof *b->order);
     Rng r = rng_derive(b->seed, (uint64_t)b->at.epoch, 0);

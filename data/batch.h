@@ -69,6 +69,18 @@ void batcher_next(Batcher *b, int *tokens, int *targets, float *weights, int *le
 // Restores a position saved from b->at (pos must be < stats.kept).
 int batcher_seek(Batcher *b, BatchPos at, Err *e);
 
+// LLaMA-Factory's cutoff_len (the official O1-Pruner trainer's; its
+// data/processors/processor_utils.py infer_seqlen, one turn): each example keeps the
+// first P prompt and the first C completion tokens, P + C <= cutoff, with p, c its
+// prompt and completion lengths:
+//   C = c                                        if 2 c < cutoff (the prompt is cut)
+//       min(c, cutoff - p)                       elif 2 p < cutoff (the completion is cut)
+//       min(c, floor(cutoff * (c / (p + c))))    else (both, in proportion)
+//   P = min(p, cutoff - C)
+// An example that fits is unchanged; a cut completion loses its end token too. In place
+// on ex[0..n); returns how many examples were cut. cutoff <= 0: none.
+int batch_cutoff(TokExample *ex, int n, int cutoff);
+
 // The row layout alone, for stages that pick their own examples (prune, eval): row r <
 // nrows holds ex[idx[r]], truncated to T; rows nrows..B-1 are empty (lens 0, targets -1,
 // weights 0). Returns the number of completion tokens cut off.

@@ -11,10 +11,11 @@ OptimConfig optim_defaults(void) {
     return c;
 }
 
-OptimConfig optim_config(double lr, double weight_decay, double grad_clip, double min_lr_ratio, int warmup_steps,
-                         int total_steps) {
+OptimConfig optim_config(double lr, double beta2, double weight_decay, double grad_clip, double min_lr_ratio,
+                         int warmup_steps, int total_steps) {
     OptimConfig c = optim_defaults();
     c.lr = (float)lr;
+    c.beta2 = (float)beta2;
     c.weight_decay = (float)weight_decay;
     c.grad_clip = (float)grad_clip;
     c.min_lr_ratio = (float)min_lr_ratio;

@@ -17,10 +17,10 @@ typedef struct {
 // The defaults used by the stages: lr 3e-4, betas (0.9, 0.95), eps 1e-8, wd 0.1,
 // clip 1.0, min ratio 0.1.
 OptimConfig optim_defaults(void);
-// The defaults with what a stage's options set: the peak rate, weight decay, clip, the
-// cosine's floor, and the schedule's warmup and total steps.
-OptimConfig optim_config(double lr, double weight_decay, double grad_clip, double min_lr_ratio, int warmup_steps,
-                         int total_steps);
+// The defaults with what a stage's options set: the peak rate, AdamW's beta2, weight
+// decay, clip, the cosine's floor, and the schedule's warmup and total steps.
+OptimConfig optim_config(double lr, double beta2, double weight_decay, double grad_clip, double min_lr_ratio,
+                         int warmup_steps, int total_steps);
 
 typedef struct {
     OptimConfig cfg;

@@ -268,6 +268,8 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
 
 const SamplerStats *sampler_stats(const Sampler *s) { return &s->st; }
 
+int sample_solution_len(int n, int truncated) { return truncated ? n : n - 1; }
+
 int sampler_check(const Sampler *s, const SampleRequest *r, int i, Err *e) {
     if (r->prompt_len < 1) return err_fmt(e, "request %d: empty prompt", i);
     if (r->prompt_len >= s->max_len)

@@ -69,6 +69,10 @@ typedef struct {
     double sum_logprob;
 } SampleResult;
 
+// Tokens of a sample's solution: its n generated tokens less the stop token that ended
+// it (none when truncated). The reward's L, the pre-sample "length", eval's length.
+int sample_solution_len(int n, int truncated);
+
 // Progress counters (for progress bars), updated after every step.
 typedef struct {
     uint64_t steps;

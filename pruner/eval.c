@@ -121,8 +121,8 @@ int eval_write_json(const char *path, const EvalResult *r, Err *e) {
     write_str(f, r->model);
     fputs(", \"dataset\": ", f);
     write_str(f, r->dataset);
-    fprintf(f, ", \"k\": %d, \"temperature\": %.6g, \"seconds\": %.6f, \"n_problems\": %d,\n ", r->k,
-            r->temperature, r->seconds, r->n_problems);
+    fprintf(f, ", \"k\": %d, \"temperature\": %.6g, \"seconds\": %.6f, \"n_problems\": %d, "
+               "\"length_counts\": \"solution\",\n ", r->k, r->temperature, r->seconds, r->n_problems);
     chat_template_write_json(f, &r->tmpl);
     fprintf(f, ", \"grader\": \"%s\"", grade_mode_name(r->grader));
     fprintf(f, ",\n \"n\": %d, \"accuracy\": %.9g, \"mean_length\": %.9g, \"sec_per_problem\": %.9g,",
@@ -190,6 +190,12 @@ int eval_read_json(const char *path, EvalResult *r, Err *e) {
         err_fmt(e, "%s: expected a \"problems\" array", path);
         goto fail;
     }
+    // lengths: without the stop token; an older o1p's (no "length_counts") counted it
+    const JsonValue *lc = json_get(root, "length_counts");
+    if (lc && (lc->type != JSON_STRING || strcmp(lc->str, "solution"))) {
+        err_fmt(e, "%s: line %d: expected \"length_counts\": \"solution\"", path, lc->line);
+        goto fail;
+    }
     r->items = calloc(probs->len ? probs->len : 1, sizeof *r->items);
     if (!r->items) {
         err_fmt(e, "%s: out of memory", path);
@@ -206,6 +212,7 @@ int eval_read_json(const char *path, EvalResult *r, Err *e) {
             (a && a->type != JSON_NULL && json_get_string(p, "answer", path, &ans, e)) ||
             json_get_string(p, "output", path, &out, e))
             goto fail;
+        if (!lc) it->length = sample_solution_len(it->length, it->truncated);
         it->answer = ans ? strdup(ans) : NULL;
         it->output = strdup(out);
         r->all.n = (int)i + 1;
@@ -247,7 +254,7 @@ static int on_sample(void *user, const SampleResult *s) {
     it->index = s->request;
     it->sample = s->sample;
     it->level = ex->level;
-    it->length = s->n;
+    it->length = sample_solution_len(s->n, s->truncated);
     it->truncated = s->truncated;
     it->answer = grade_extract_as(it->output, run->r->grader);
     it->correct = grade_solution_as(it->output, ex->answer, run->r->grader);

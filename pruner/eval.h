@@ -3,8 +3,8 @@
 //
 // An evaluation (eval_decode; `o1p eval` in cli/cmd_eval.c) decodes every problem of a
 // dataset (greedy, one sample per problem: the paper's protocol; k samples at a
-// temperature instead), grades the boxed answer and counts the solution's tokens (up to
-// and including the stop token, as in presample).
+// temperature instead), grades the boxed answer and counts the solution's tokens (the
+// stop token not counted: the reward's L, and the official scripts' lengths).
 // An EvalResult is what one (model, dataset) run gives; it is written to JSON with
 // every per-problem result and read back to build tables across runs.
 //
@@ -29,7 +29,7 @@ typedef struct {
     int sample;     // 0..k-1
     int level;      // 0: unknown
     int correct;
-    int length;     // generated tokens, the stop token included
+    int length;     // solution tokens, the stop token not counted
     int truncated;  // hit max_new or the context end
     char *answer;   // extracted boxed answer (NULL: none)
     char *output;   // the decoded solution (special tokens left out)
@@ -102,7 +102,8 @@ void eval_result_free(EvalResult *r);
 
 // JSON with the summary, the per-level breakdown and every item (atomically).
 int eval_write_json(const char *path, const EvalResult *r, Err *e);
-// Reads what eval_write_json wrote (items included).
+// Reads what eval_write_json wrote (items included). A file of an older o1p (no
+// "length_counts": its lengths counted the stop token) is converted.
 int eval_read_json(const char *path, EvalResult *r, Err *e);
 
 // The paper's Table 2 layout: one row per run (model), for each dataset three columns

@@ -16,14 +16,15 @@ static int alloc_rows(Objective *ob, int n_units, int rpu, Err *e) {
     return 0;
 }
 
-// Room for pi_ref's log-probs of every solution token of every row (RATIO_PER_TOKEN).
-static int alloc_ref_tok(Objective *ob, const RewardInput *in, Err *e) {
+// Room for pi_ref's log-probs of every trained token of every row (RATIO_PER_TOKEN);
+// pre-sample i trains at most n_tokens[i].
+static int alloc_ref_tok(Objective *ob, const int *n_tokens, Err *e) {
     int rows = ob->n_rows;
     ob->ref_off = malloc(((size_t)rows + 1) * sizeof *ob->ref_off);
     ob->ref_n = calloc(rows ? (size_t)rows : 1, sizeof *ob->ref_n);
     if (!ob->ref_off || !ob->ref_n) return err_fmt(e, "out of memory");
     ob->ref_off[0] = 0;
-    for (int i = 0; i < rows; i++) ob->ref_off[i + 1] = ob->ref_off[i] + (size_t)in->length[ob->sample[i]];
+    for (int i = 0; i < rows; i++) ob->ref_off[i + 1] = ob->ref_off[i] + (size_t)n_tokens[ob->sample[i]];
     ob->ref_tok = malloc((ob->ref_off[rows] ? ob->ref_off[rows] : 1) * sizeof *ob->ref_tok);
     if (!ob->ref_tok) return err_fmt(e, "out of memory for %zu reference log-probs", ob->ref_off[rows]);
     return 0;
@@ -44,7 +45,7 @@ static int ppo_select(Objective *ob, const RewardInput *in, int k, const char *s
         ob->sample[j] = ob->rw.index[j];
         ob->adv[j] = ob->rw.adv[j];
     }
-    return ob->c.ratio == RATIO_PER_TOKEN ? alloc_ref_tok(ob, in, e) : 0;
+    return 0;
 }
 
 static void ppo_weights(Objective *ob, const int *rows, int B, int T, const float *logprob, const float *mask,
@@ -118,8 +119,7 @@ static int length_select(Objective *ob, const RewardInput *in, LengthReward kind
     int rc = !ob->adv || !reward ? err_fmt(e, "out of memory")
                                  : length_advantages(kind, &ob->c.length, in, ob->sample, reward, ob->adv, e);
     free(reward);
-    if (rc) return -1;
-    return ob->c.ratio == RATIO_PER_TOKEN ? alloc_ref_tok(ob, in, e) : 0;
+    return rc ? -1 : 0;
 }
 
 static int kimi_select(Objective *ob, const RewardInput *in, int k, const char *src, Err *e) {
@@ -183,12 +183,13 @@ int objective_ratio_find(const char *name, RatioMode *out, Err *e) {
     return 0;
 }
 
-int objective_open(Objective *ob, const ObjectiveOps *ops, const ObjectiveConfig *c, const RewardInput *in, int k,
-                   const char *src, Err *e) {
+int objective_open(Objective *ob, const ObjectiveOps *ops, const ObjectiveConfig *c, const RewardInput *in,
+                   const int *n_tokens, int k, const char *src, Err *e) {
     memset(ob, 0, sizeof *ob);
     ob->ops = ops;
     ob->c = *c;
-    return ops->select(ob, in, k, src, e);
+    if (ops->select(ob, in, k, src, e)) return -1;
+    return ob->adv && c->ratio == RATIO_PER_TOKEN ? alloc_ref_tok(ob, n_tokens, e) : 0;
 }
 
 void objective_free(Objective *ob) {

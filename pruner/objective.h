@@ -71,9 +71,10 @@ struct Objective {
 const ObjectiveOps *objective_find(const char *name, Err *e);
 // The ratio named name: "token", "seq" or "per-token" into *out.
 int objective_ratio_find(const char *name, RatioMode *out, Err *e);
-// Selects ops's rows from the pre-samples and allocates their reference storage.
-int objective_open(Objective *ob, const ObjectiveOps *ops, const ObjectiveConfig *c, const RewardInput *in, int k,
-                   const char *src, Err *e);
+// Selects ops's rows from the pre-samples and allocates their reference storage
+// (n_tokens[i]: the most tokens pre-sample i's row trains).
+int objective_open(Objective *ob, const ObjectiveOps *ops, const ObjectiveConfig *c, const RewardInput *in,
+                   const int *n_tokens, int k, const char *src, Err *e);
 void objective_free(Objective *ob);
 // The loss's terms in `units` units (sequences, or pairs).
 int objective_terms(const Objective *ob, int units);

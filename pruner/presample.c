@@ -54,12 +54,13 @@ static int write_block(Presampler *r, int p, Err *e) {
     double sl = 0, sa = 0;
     for (int j = 0; j < k; j++) {
         Done *d = &r->done[(size_t)(p - r->first) * k + j];
-        PresampleItem it = {.problem = p, .sample = j, .length = d->n, .truncated = d->truncated,
-                            .mean_logprob = d->mean_logprob, .ids = d->ids};
+        PresampleItem it = {.problem = p, .sample = j, .length = sample_solution_len(d->n, d->truncated),
+                            .n_ids = d->n, .truncated = d->truncated, .mean_logprob = d->mean_logprob,
+                            .ids = d->ids};
         if (tok_decode(r->md.tok, d->ids, (size_t)d->n, TOK_DEC_SKIP_SPECIAL, &it.text, &it.text_len, e)) return -1;
         it.answer = grade_extract_as(it.text, r->o.grader);
         it.correct = it.answer && grade_equal_as(it.answer, truth, r->o.grader);
-        sl += d->n;
+        sl += it.length;
         sa += it.correct;
         presample_write_sample(r->f, &it);
         free(it.answer);
@@ -183,7 +184,9 @@ static int find_resume_point(Presampler *r, PresampleReport *rep, Err *e) {
     if (!any_line) return 0;  // a file without one complete line holds nothing: start over
     Presample have;
     if (presample_load(out, &have, e)) return err_wrap(e, "cannot resume (move the file away to start over)");
-    int bad = same_settings(&have, &r->want, out, e);
+    int bad = have.converted ? err_fmt(e, "%s counts the end token in its lengths (an older o1p): resuming would "
+                                          "mix two counts; sample into a new --out", out)
+                             : same_settings(&have, &r->want, out, e);
     if (!bad) {
         int rc = presample_check_sources(&have, out, &r->want.src, r->o.model, r->o.data, e);
         bad = rc < 0;

@@ -6,7 +6,7 @@
 //   a header line (the settings; a resumed run must match them):
 //     {"presample": 1, "model": DIR, "data": FILE, "n_problems": N, "k": K,
 //      "temperature": T, "top_p": P, "top_k": TK, "max_new": M, "seed": S,
-//      "system": "..", "user_template": "..", "grader": "paper",
+//      "system": "..", "user_template": "..", "grader": "paper", "length_counts": "solution",
 //      "weights_fnv1a": "16 hex digits", "tokenizer_fnv1a": "..", "data_fnv1a": ".."}
 //   "system" and "user_template": the prompt template sampled with (data/chat.h);
 //   "grader": what graded "correct" (data/grade.h). A file of an older o1p has neither:
@@ -21,11 +21,15 @@
 //      "answer": "42" (null: no \boxed{}), "mean_logprob": -0.31, "ids": [..], "text": ".."}
 //   followed by the problem's summary line
 //     {"problem": i, "summary": true, "k": K, "mean_length": Lbar, "accuracy": Abar}
-// L counts the generated tokens up to and including the end token (<|im_end|>); "ids" are
-// those tokens and "text" their decoding without special tokens; "mean_logprob" is the
-// mean over the L tokens of log pi_ref(token) at temperature 1 (the sampler's decode
-// path, equal to the training forward's to ~1e-6); Lbar and Abar are the means of L and
-// correct over the K samples.
+// L counts the solution's tokens, the end token (<|im_end|>) not counted, as the official
+// code's len(tokenizer(solution)) ("length_counts": "solution"); "ids" are all the
+// generated tokens, L + 1 of them when the sample ended with the end token, L when
+// truncated; "text" is their decoding without special tokens; "mean_logprob" is the mean
+// over the ids of log pi_ref(token) at temperature 1 (the sampler's decode path, equal to
+// the training forward's to ~1e-6); Lbar and Abar are the means of L and correct over
+// the K samples. A file of an older o1p (no "length_counts") counted the end token in
+// L and Lbar: it is converted on load (L less 1 for each sample not truncated), and
+// refused for a resume (its blocks would mix the two counts).
 //
 // A block is written only when its K samples are done, so the summary line marks a
 // complete problem. Resuming: the blocks before the first incomplete one are kept, a
@@ -55,14 +59,15 @@ typedef struct {
 
 typedef struct {
     int problem, sample;
-    int length;           // L
+    int length;           // L: solution tokens, the end token not counted
+    int n_ids;            // generated tokens: L + 1 when ended by the end token, else L
     int correct;          // 0/1
     int truncated;        // 0/1
     double mean_logprob;  // at temperature 1
     char *answer;         // extracted boxed answer, NULL when none (malloc'ed)
     char *text;           // the solution text (malloc'ed; may hold NUL bytes) ...
     size_t text_len;      // ... of this many bytes
-    int32_t *ids;         // [length] generated token ids (malloc'ed)
+    int32_t *ids;         // [n_ids] generated token ids (malloc'ed)
 } PresampleItem;
 
 typedef struct {
@@ -76,10 +81,11 @@ typedef struct {
     ChatTemplate tmpl;     // the prompt template sampled with
     GradeMode grader;
     PresampleSources src;  // all 0: a file of an older o1p
+    int converted;         // the file counted the end token in L (an older o1p): converted
     // the complete problems: 0 .. n_problems-1
     int n_problems;
     PresampleItem *items;  // [n_problems * k]: item i*k + j is sample j of problem i
-    double *mean_length;   // [n_problems] Lbar
+    double *mean_length;   // [n_problems] Lbar (of the converted L)
     double *accuracy;      // [n_problems] Abar
     size_t complete_bytes; // file bytes holding the header and the complete blocks
     int items_cap;         // items allocated (a partial last block's items are freed too)
@@ -89,7 +95,8 @@ typedef struct {
 // incomplete last block is ignored; its bytes are those after complete_bytes). Errors
 // name the file, the line and what was expected: a missing or malformed header, a line
 // out of order (problem/sample indices), a summary that disagrees with its samples, a
-// damaged line followed by more lines (not a crash's torn end).
+// damaged line followed by more lines (not a crash's torn end). An older file's lengths
+// are converted (ps->converted set).
 int presample_load(const char *path, Presample *ps, Err *e);
 void presample_free(Presample *ps);
 
@@ -118,7 +125,7 @@ typedef struct {
     int k;                           // samples per problem
     double temperature, top_p;
     int top_k;                       // 0: off
-    int max_new;                     // most tokens per sample (0: up to the context)
+    int max_new;                     // most tokens per sample, capped at the context (0: the context)
     uint64_t seed;
     int slots;                       // sequences decoded together (the file does not depend on it)
     int limit;                       // sample problems 0..limit-1 only (0: all)

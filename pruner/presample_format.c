@@ -9,6 +9,7 @@
 
 #include "../base/io.h"
 #include "../base/json.h"
+#include "../engine/sampler.h"
 #include "../engine/trainer.h"
 
 // ---- reading ------------------------------------------------------------------------
@@ -89,6 +90,10 @@ static int load_header(LoadCtx *c, const JsonValue *v, Err *e) {
         return -1;
     if (grade_mode_find(grader, &ps->grader))
         return err_fmt(e, "%s: line 1: \"grader\" must be \"paper\" or \"lenient\", not \"%s\"", name, grader);
+    const JsonValue *lc = json_get(v, "length_counts");
+    if (lc && (lc->type != JSON_STRING || strcmp(lc->str, "solution")))
+        return err_fmt(e, "%s: line 1: expected \"length_counts\": \"solution\"", name);
+    ps->converted = !lc;
     if (n < 1 || n > 0x7fffffff || k < 1 || k > 0x7fffffff || top_k < 0 || max_new < 0 || seed < 0)
         return err_fmt(e, "%s: line 1: header values out of range (n_problems, k >= 1; top_k, max_new, seed >= 0)", name);
     snprintf(ps->model_path, sizeof ps->model_path, "%s", model);
@@ -128,24 +133,31 @@ static int load_sample(LoadCtx *c, const JsonValue *v, int line, Err *e) {
     it->sample = j;
     const JsonValue *ids = json_get(v, "ids"), *ans = json_get(v, "answer");
     const char *text;
-    if (get_intv(v, "length", name, &it->length, e) || get_bool(v, "correct", name, &it->correct, e) ||
+    int len = 0;
+    if (get_intv(v, "length", name, &len, e) || get_bool(v, "correct", name, &it->correct, e) ||
         get_bool(v, "truncated", name, &it->truncated, e) ||
         json_get_number(v, "mean_logprob", name, &it->mean_logprob, e) ||
         json_get_string(v, "text", name, &text, e))
         return -1;
-    if (it->length < 1)
-        return err_fmt(e, "%s: line %d: \"length\" = 0 (a sample has at least its first token)", name, line);
-    if (!ids || ids->type != JSON_ARRAY || (int)ids->len != it->length)
-        return err_fmt(e, "%s: line %d: expected \"ids\", an array of \"length\" = %d token ids", name, line, it->length);
+    if (len == 0x7fffffff) return err_fmt(e, "%s: line %d: \"length\" = %d is out of range", name, line, len);
+    // an older file's "length" counted the end token: it is the number of ids
+    it->n_ids = ps->converted ? len : len + !it->truncated;
+    it->length = sample_solution_len(it->n_ids, it->truncated);
+    if (it->n_ids < 1 || it->length < 0)
+        return err_fmt(e, "%s: line %d: \"length\" = %d %s (a sample has at least its first token)", name, line,
+                       len, it->truncated ? "and truncated" : "with the end token counted");
+    if (!ids || ids->type != JSON_ARRAY || (int)ids->len != it->n_ids)
+        return err_fmt(e, "%s: line %d: expected \"ids\", an array of %d token ids (\"length\" = %d%s)", name,
+                       line, it->n_ids, len, it->truncated || ps->converted ? "" : " and the end token");
     if (!ans || (ans->type != JSON_STRING && ans->type != JSON_NULL))
         return err_fmt(e, "%s: line %d: expected \"answer\", a string or null", name, line);
-    it->ids = malloc((it->length ? it->length : 1) * sizeof(int32_t));
+    it->ids = malloc((size_t)it->n_ids * sizeof(int32_t));
     it->text_len = json_get(v, "text")->len;
     it->text = dup_str(text, it->text_len);
     it->answer = ans->type == JSON_STRING ? dup_str(ans->str, ans->len) : NULL;
     if (!it->ids || !it->text || (ans->type == JSON_STRING && !it->answer))
         return err_fmt(e, "%s: out of memory at line %d", name, line);
-    for (int t = 0; t < it->length; t++) {
+    for (int t = 0; t < it->n_ids; t++) {
         const JsonValue *x = &ids->items[t];
         if (x->type != JSON_NUMBER || x->num != floor(x->num) || x->num < 0 || x->num > 0x7fffffff)
             return err_fmt(e, "%s: line %d, column %d: expected a token id", name, x->line, x->col);
@@ -166,14 +178,17 @@ static int load_summary(LoadCtx *c, const JsonValue *v, int line, Err *e) {
     if (p != ps->n_problems || k != ps->k || c->next_sample != ps->k)
         return err_fmt(e, "%s: line %d: a summary of problem %d (k = %d) after %d samples of problem %d (k = %d)",
                        name, line, p, k, c->next_sample, ps->n_problems, ps->k);
-    double sl = 0, sa = 0;
+    double sl = 0, sa = 0, sl_file = 0;  // sl_file: of the lengths as the file counts them
     for (int j = 0; j < k; j++) {
-        sl += ps->items[p * k + j].length;
-        sa += ps->items[p * k + j].correct;
+        const PresampleItem *it = &ps->items[p * k + j];
+        sl += it->length;
+        sl_file += ps->converted ? it->n_ids : it->length;
+        sa += it->correct;
     }
-    if (fabs(sl / k - lbar) > 1e-9 * (1 + sl / k) || fabs(sa / k - abar) > 1e-9)
+    if (fabs(sl_file / k - lbar) > 1e-9 * (1 + sl_file / k) || fabs(sa / k - abar) > 1e-9)
         return err_fmt(e, "%s: line %d: the summary of problem %d (Lbar %g, Abar %g) disagrees with its samples (%g, %g)",
-                       name, line, p, lbar, abar, sl / k, sa / k);
+                       name, line, p, lbar, abar, sl_file / k, sa / k);
+    lbar = sl / k;
     double *ml = realloc(ps->mean_length, (size_t)(p + 1) * sizeof *ml);
     if (ml) ps->mean_length = ml;
     double *ac = realloc(ps->accuracy, (size_t)(p + 1) * sizeof *ac);
@@ -250,7 +265,7 @@ void presample_write_header(FILE *f, const Presample *h) {
     put_double(f, h->top_p);
     fprintf(f, ", \"top_k\": %d, \"max_new\": %d, \"seed\": %llu, ", h->top_k, h->max_new, (unsigned long long)h->seed);
     chat_template_write_json(f, &h->tmpl);
-    fprintf(f, ", \"grader\": \"%s\"", grade_mode_name(h->grader));
+    fprintf(f, ", \"grader\": \"%s\", \"length_counts\": \"solution\"", grade_mode_name(h->grader));
     fprintf(f, ", \"weights_fnv1a\": \"%016llx\", \"tokenizer_fnv1a\": \"%016llx\", \"data_fnv1a\": \"%016llx\"}\n",
             (unsigned long long)h->src.weights, (unsigned long long)h->src.tokenizer,
             (unsigned long long)h->src.data);
@@ -264,7 +279,7 @@ void presample_write_sample(FILE *f, const PresampleItem *it) {
     fputs(", \"mean_logprob\": ", f);
     put_double(f, it->mean_logprob);
     fputs(", \"ids\": [", f);
-    for (int t = 0; t < it->length; t++) fprintf(f, t ? ",%d" : "%d", (int)it->ids[t]);
+    for (int t = 0; t < it->n_ids; t++) fprintf(f, t ? ",%d" : "%d", (int)it->ids[t]);
     fputs("], \"text\": ", f);
     json_write_string(f, it->text, it->text_len);
     fputs("}\n", f);

@@ -42,7 +42,8 @@
 // The pre-samples as training rows: prompt of their problem ++ their tokens.
 typedef struct {
     int n, k;                         // samples, samples per problem
-    int *problem, *length, *correct;  // [n]
+    int *problem, *length, *correct;  // [n] length: L, the reward's
+    int *trained;                     // [n] the row's completion tokens after --cutoff
     TokExample *ex;                   // [n]
 } Pool;
 
@@ -50,13 +51,15 @@ static void pool_free(Pool *p) {
     free(p->problem);
     free(p->length);
     free(p->correct);
+    free(p->trained);
     free(p->ex);
     memset(p, 0, sizeof *p);
 }
 
 // Rows from the pre-samples of the problems keep[] marks (NULL: all): the prompt of
 // problem i (prompts of the dataset that was pre-sampled) followed by the sample's token
-// ids, as generated (end token included).
+// ids, as generated (end token included, as the official code's target); the reward's
+// length is L, without it.
 static int pool_from_presample(const Presample *ps, const char *ps_path, const Dataset *ds, const char *data_path,
                                const TokSet *prompts, const Config *c, const unsigned char *keep, Pool *p, Err *e) {
     memset(p, 0, sizeof *p);
@@ -72,12 +75,14 @@ static int pool_from_presample(const Presample *ps, const char *ps_path, const D
     p->problem = malloc((size_t)n * sizeof(int));
     p->length = malloc((size_t)n * sizeof(int));
     p->correct = malloc((size_t)n * sizeof(int));
+    p->trained = malloc((size_t)n * sizeof(int));
     p->ex = malloc((size_t)n * sizeof *p->ex);
-    if (!p->problem || !p->length || !p->correct || !p->ex) return err_fmt(e, "out of memory for %d samples", n);
+    if (!p->problem || !p->length || !p->correct || !p->trained || !p->ex)
+        return err_fmt(e, "out of memory for %d samples", n);
     for (int j = 0, i = 0; j < ps->n_problems * ps->k; j++) {
         const PresampleItem *it = &ps->items[j];
         if (keep && !keep[it->problem]) continue;
-        for (int t = 0; t < it->length; t++)
+        for (int t = 0; t < it->n_ids; t++)
             if (it->ids[t] < 0 || it->ids[t] >= c->vocab_size)
                 return err_fmt(e, "%s: problem %d, sample %d: token id %d is outside the model's vocab of %d", ps_path,
                                it->problem, it->sample, it->ids[t], c->vocab_size);
@@ -86,7 +91,7 @@ static int pool_from_presample(const Presample *ps, const char *ps_path, const D
         p->correct[i] = it->correct;
         p->ex[i] = prompts->ex[it->problem];
         p->ex[i].completion = (const int *)it->ids;
-        p->ex[i].completion_len = it->length;
+        p->ex[i].completion_len = it->n_ids;
         i++;
     }
     return 0;
@@ -262,8 +267,14 @@ static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *o
              pool_from_presample(&P->ps, o->presample, &P->ds, data_path, &P->prompts, &P->r.m->cfg, keep, &P->pool, e);
     free(keep);
     if (rc) return -1;
-    RewardInput in = {P->pool.n, P->pool.problem, P->pool.length, P->pool.correct};
-    if (objective_open(&P->ob, ops, oc, &in, P->pool.k, o->presample, e)) return -1;
+    Pool *pl = &P->pool;
+    int ctx = P->r.m->cfg.max_seq_len, cutoff = o->cutoff > 0 && o->cutoff < ctx ? (int)o->cutoff : ctx;
+    int cut = batch_cutoff(pl->ex, pl->n, cutoff);
+    if (cut && !o->run.quiet)
+        fprintf(stderr, "prune: %d of %d pre-samples cut to --cutoff %d tokens\n", cut, pl->n, cutoff);
+    for (int i = 0; i < pl->n; i++) pl->trained[i] = pl->ex[i].completion_len;
+    RewardInput in = {pl->n, pl->problem, pl->length, pl->correct};
+    if (objective_open(&P->ob, ops, oc, &in, pl->trained, pl->k, o->presample, e)) return -1;
     P->rows = malloc((P->ob.n_rows ? (size_t)P->ob.n_rows : 1) * sizeof *P->rows);
     if (!P->rows) return err_fmt(e, "out of memory for %d training rows", P->ob.n_rows);
     for (int i = 0; i < P->ob.n_rows; i++) P->rows[i] = P->pool.ex[P->ob.sample[i]];
@@ -277,11 +288,11 @@ static void report(const Prune *P, int steps) {
     fprintf(stderr, "prune: %s, %d pre-samples of %d problems -> %d training %s", P->o->objective, P->pool.n,
             P->pool.n / P->pool.k, objective_terms(ob, ob->n_units), term);
     if (ob->rw.n)
-        fprintf(stderr, " (m = %ld; reward mean %.3f, std %.3f, %d clipped)", P->o->m, ob->rw.mean, ob->rw.std,
-                ob->rw.n_clipped);
-    fprintf(stderr, "\nprune: %d steps of %d x %d %s%s, lr %g\n", steps, (int)P->o->accum,
+        fprintf(stderr, " (m = %ld, lambda %g; reward mean %.3f, std %.3f, %d clipped)", P->o->m, P->o->lambda,
+                ob->rw.mean, ob->rw.std, ob->rw.n_clipped);
+    fprintf(stderr, "\nprune: %d steps of %d x %d %s%s, lr %g, beta2 %g\n", steps, (int)P->o->accum,
             objective_terms(ob, P->U), term, ob->rows_per_unit > 1 && !ob->ops->per_pair ? " (whole problems)" : "",
-            P->o->lr);
+            P->o->lr, P->o->beta2);
 }
 
 // The run: micro-batches of U units (B rows, up to the context), K a step.
@@ -299,18 +310,18 @@ static int open_run(Prune *P, Err *e) {
     P->ord.perm = malloc((size_t)ob->n_units * sizeof(int));
     if (!P->idx || !P->ord.perm) return err_fmt(e, "out of memory for %d x %d x %d token batches", K, B, T);
 
-    OptimConfig oc = optim_config(o->lr, o->weight_decay, o->grad_clip, o->min_lr_ratio,
+    OptimConfig oc = optim_config(o->lr, o->beta2, o->weight_decay, o->grad_clip, o->min_lr_ratio,
                                   (int)lround(o->warmup_frac * steps), steps);
     char sig[640], tok_src[4200];
     if (path_join(tok_src, sizeof tok_src, o->model, "tokenizer.json", e)) return -1;
     snprintf(sig, sizeof sig,
-             "objective=%s lr=%g warmup=%d wd=%g clip=%g steps=%d batch=%ld accum=%d seed=%ld lambda=%g eps=%g "
-             "beta=%g m=%ld no_clip=%d no_normalize=%d loo=%d group=%d ratio=%s difficulty=%s units=%d presample=%d "
-             "alpha=%g dr_grpo=%d simpo_beta=%g simpo_gamma=%g",
-             o->objective, o->lr, oc.warmup_steps, o->weight_decay, o->grad_clip, steps, o->batch, K, o->seed,
-             o->lambda, o->eps, o->beta, o->m, o->no_clip, o->no_normalize, o->loo, o->group, o->ratio,
-             o->difficulty ? o->difficulty : "all", ob->n_units, P->pool.n, o->alpha, o->dr_grpo, o->simpo_beta,
-             o->simpo_gamma);
+             "objective=%s lr=%g beta2=%g warmup=%d wd=%g clip=%g steps=%d batch=%ld accum=%d seed=%ld "
+             "lambda=%g eps=%g beta=%g m=%ld no_clip=%d no_normalize=%d loo=%d group=%d ratio=%s cutoff=%ld "
+             "difficulty=%s units=%d presample=%d alpha=%g dr_grpo=%d simpo_beta=%g simpo_gamma=%g",
+             o->objective, o->lr, o->beta2, oc.warmup_steps, o->weight_decay, o->grad_clip, steps, o->batch, K,
+             o->seed, o->lambda, o->eps, o->beta, o->m, o->no_clip, o->no_normalize, o->loo, o->group, o->ratio,
+             o->cutoff, o->difficulty ? o->difficulty : "all", ob->n_units, P->pool.n, o->alpha, o->dr_grpo,
+             o->simpo_beta, o->simpo_gamma);
     RunPlan p = {.out = o->out, .stage = "prune", .K = K, .B = B, .T = T, .steps = steps, .optim = oc,
                  .signature = sig, .seed = (uint64_t)o->seed, .tokenizer_src = tok_src};
     if (run_open(&P->r, &p, &o->run, e)) return -1;
@@ -508,7 +519,7 @@ static int prune_step(Prune *P, Err *e) {
             }
         }
         run_fill(r, kk, P->rows, ix, r->B);
-        for (int b = 0; b < r->B; b++) len_sum += P->rows[ix[b]].completion_len;
+        for (int b = 0; b < r->B; b++) len_sum += P->pool.length[P->ob.sample[ix[b]]];
     }
     objective_step_begin(&P->ob, P->U * r->K, run_tally(r, &sm));
     sm.loss = run_passes(r, loss_weights, P);

@@ -23,8 +23,10 @@ typedef struct {
     long seed;              // the choice of the m samples and the data order
     long eval_every;        // held-out accuracy every N steps (0: 4 times per run)
     long eval_n;            // held-out problems used (0: all)
-    long eval_max_new;      // most tokens per held-out solution (0: the context)
-    double lr, lambda, eps, beta, epochs;
+    long eval_max_new;      // most tokens per held-out solution, capped at the context (0: the context)
+    long cutoff;            // each row cut to this many tokens as batch_cutoff does, capped at
+                            // the context (0: the context)
+    double lr, beta2, lambda, eps, beta, epochs;
     double alpha;                      // efficient, grpo-len: the length term's weight
     double simpo_beta, simpo_gamma;    // dast: SimPO's scale and margin
     double warmup_frac;     // warmup as a fraction of the steps

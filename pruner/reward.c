@@ -129,8 +129,8 @@ int select_difficulty_half(const double *accuracy, int n, int harder, unsigned c
 int reward_check_input(const RewardInput *in, Err *e) {
     if (in->n < 1) return err_fmt(e, "reward: no samples");
     for (int i = 0; i < in->n; i++) {
-        if (in->length[i] < 1)
-            return err_fmt(e, "reward: sample %d (problem %d) has length %d (expected >= 1)", i,
+        if (in->length[i] < 0)
+            return err_fmt(e, "reward: sample %d (problem %d) has length %d (expected >= 0)", i,
                            in->problem[i], in->length[i]);
         if (in->correct[i] != 0 && in->correct[i] != 1)
             return err_fmt(e, "reward: sample %d has correct = %d (expected 0 or 1)", i, in->correct[i]);
@@ -167,7 +167,8 @@ static int problem_rewards(const RewardConfig *c, const RewardInput *in, const i
             abar = (sum_acc - in->correct[i]) / (K - 1);
         }
         out->index[out->n] = i;
-        out->raw[out->n] = lbar / in->length[i] - 1.0 + c->lambda * (in->correct[i] - abar);
+        int L = in->length[i] > 0 ? in->length[i] : 1;  // an empty solution: as 1 token
+        out->raw[out->n] = lbar / L - 1.0 + c->lambda * (in->correct[i] - abar);
         out->n++;
     }
     free(pick);

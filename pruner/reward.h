@@ -3,8 +3,10 @@
 //
 // Reward of sample y of problem x (paper eq. 10), from the K pre-samples of x:
 //     R(x, y) = Lbar(x) / L(y) - 1 + lambda * (A(x, y) - Abar(x))
-// L: solution tokens, A: 1 if correct else 0, Lbar / Abar: their means over the K
-// samples of x (over the other K-1 with leave_one_out). Official-code defaults:
+// L: solution tokens, the end token (<|im_end|>) not counted (the official code's
+// len(tokenizer(solution))); an empty solution counts as 1 in L(y) (the official code
+// would divide by zero). A: 1 if correct else 0, Lbar / Abar: the means of L and A over
+// the K samples of x (over the other K-1 with leave_one_out). Official-code defaults:
 //   - m = 2 samples per problem kept, drawn at random (seeded) from the K;
 //   - R clipped to [-2, 4], then z-scored over all kept samples (population std).
 //
@@ -42,7 +44,7 @@ typedef struct {
 RewardConfig reward_defaults(void);
 
 // Pre-samples as the reward sees them: sample i belongs to problem[i] (any order;
-// the samples of a problem need not be contiguous), has length[i] >= 1 tokens and
+// the samples of a problem need not be contiguous), has length[i] >= 0 tokens and
 // correct[i] in {0, 1}.
 typedef struct {
     int n;

@@ -35,7 +35,7 @@ static void group_rewards(LengthReward kind, const LengthConfig *c, const Reward
             double z = sc > 0 ? (L - mc) / sc : 0.0;
             R[k] = ok ? 1.0 - c->alpha / (1.0 + exp(-z)) : 0.0;
         } else {
-            R[k] = ok - c->alpha * L / lmax;
+            R[k] = ok - (lmax > 0 ? c->alpha * L / lmax : 0.0);  // every sample empty: no penalty
         }
     }
 }

@@ -127,12 +127,12 @@ static RunPlan plan_run(const SftOpts *o, const Batcher *bt, const TokSet *tr, i
                 K, B, (double)steps * B * K / bs->kept);
     }
     int warmup = o->warmup >= 0 ? (int)o->warmup : steps / 20;
-    OptimConfig oc = optim_config(o->lr, o->weight_decay, o->grad_clip, o->min_lr_ratio, warmup, steps);
+    OptimConfig oc = optim_config(o->lr, o->beta2, o->weight_decay, o->grad_clip, o->min_lr_ratio, warmup, steps);
     snprintf(sig, cap,
-             "lr=%g warmup=%d min_lr_ratio=%g wd=%g clip=%g steps=%d batch=%d accum=%d seq=%d seed=%ld "
-             "overlong=%s examples=%d kept=%d completion_tokens=%lld",
-             o->lr, oc.warmup_steps, o->min_lr_ratio, o->weight_decay, o->grad_clip, steps, B, K, T, o->seed,
-             o->overlong, bs->total, bs->kept, (long long)tr->completion_tokens);
+             "lr=%g beta2=%g warmup=%d min_lr_ratio=%g wd=%g clip=%g steps=%d batch=%d accum=%d seq=%d seed=%ld "
+             "overlong=%s cutoff=%ld examples=%d kept=%d completion_tokens=%lld",
+             o->lr, o->beta2, oc.warmup_steps, o->min_lr_ratio, o->weight_decay, o->grad_clip, steps, B, K, T,
+             o->seed, o->overlong, o->cutoff, bs->total, bs->kept, (long long)tr->completion_tokens);
     return (RunPlan){.out = o->out, .stage = "sft", .K = K, .B = B, .T = T, .steps = steps, .optim = oc,
                      .signature = sig, .seed = (uint64_t)o->seed, .tokenizer_src = tok_src};
 }
@@ -184,7 +184,7 @@ int sft_run(const SftOpts *o, Err *e) {
     Batcher bt = {0};
     TrainRun r = {0};
     const char *tok_src = NULL;
-    char tok_path[4200], sig[512];
+    char tok_path[4200], sig[560];
     ChatTemplate tmpl;
     if (prompt_template(o, &tmpl, e) || load_data(o, &ds, &held, e) ||
         open_model(o, &ds, &tmpl, k, &r, tok_path, sizeof tok_path, &tok_src, e))
@@ -193,7 +193,11 @@ int sft_run(const SftOpts *o, Err *e) {
     if (held.n && examples_tokenize(r.tok, &held, o->eval_data ? o->eval_data : "held-out", &tmpl, 0, &ev, e))
         goto done;
     int B = (int)o->batch, K = (int)o->accum, max_T = r.m->cfg.max_seq_len;
-    int T = o->seq > 0 ? (int)o->seq : (tr.max_len < max_T ? tr.max_len : max_T);
+    int cut = batch_cutoff(tr.ex, tr.n, (int)o->cutoff);
+    batch_cutoff(ev.ex, ev.n, (int)o->cutoff);
+    if (cut && !o->run.quiet) fprintf(stderr, "sft: %d of %d examples cut to --cutoff %ld tokens\n", cut, tr.n, o->cutoff);
+    int longest = o->cutoff > 0 && o->cutoff < tr.max_len ? (int)o->cutoff : tr.max_len;
+    int T = o->seq > 0 ? (int)o->seq : (longest < max_T ? longest : max_T);
     if (T > max_T) {
         err_fmt(e, "--seq %d exceeds the model's max_position_embeddings %d", T, max_T);
         goto done;

@@ -18,12 +18,14 @@ typedef struct {
     long vocab;             // with config and no tokenizer: the trained vocab (0: vocab_size)
     long batch, accum;      // rows per micro-batch, micro-batches per step
     long seq;               // tokens per row (0: the longest example, up to the context)
+    long cutoff;            // each example first cut to this many tokens as batch_cutoff does
+                            // (0: none; then over-long examples follow overlong)
     long steps;             // optimizer steps (0: from epochs)
     long warmup;            // warmup steps (< 0: 5% of the steps)
     long eval_every;        // held-out loss every N steps (0: 10 times per run)
     long eval_max;          // held-out examples used
     long seed;              // initialisation, data order, held-out split
-    double lr, epochs, eval_frac, weight_decay, grad_clip, min_lr_ratio;
+    double lr, beta2, epochs, eval_frac, weight_decay, grad_clip, min_lr_ratio;
     PromptOpts prompt;      // the prompt template (default: the one model records, else
                             // default; on resume the one out records, which it must match)
     RunOpts run;

@@ -7,9 +7,11 @@
 #                  a disjoint test split, a held-out slice for the training curves
 #   2. reference   o1p sft: pi_ref from scratch (its BPE tokenizer trained on the data first)
 #   3. presample   o1p presample: K solutions per training problem from pi_ref (T 0.5, top-p 0.8)
-#   4. prune       o1p prune: length-harmonizing fine-tuning (the paper's lambda 2, eps 0.2,
-#                  m 2, lr 1e-5, one epoch; standard PPO's per-token ratio)
-#                  and the paper's baselines: --objective sft-shortest, --objective dpo
+#   4. prune       o1p prune: length-harmonizing fine-tuning (the official defaults: lambda 2,
+#                  eps 0.2, m 2, the token-mean ratio, one epoch, AdamW beta2 0.999; the
+#                  demo's own: lr and 16 sequences a step, see PRUNE_OPTS), the same with
+#                  standard PPO's per-token ratio (an extra row), and the paper's baselines:
+#                  --objective sft-shortest, --objective dpo
 #   5. eval        o1p eval: greedy decoding on the test split; accuracy, length, AES vs pi_ref
 #   6. report      OUT/table.md (the paper's Table 2 layout, per-level breakdowns),
 #                  OUT/levels.png, OUT/curves.png
@@ -36,14 +38,16 @@ full)
     : "${N_TRAIN:=4000}" "${N_TEST:=500}" "${N_HELDOUT:=48}" "${LEVELS:=1-3}"
     : "${CONFIG:=configs/ref-small.json}" "${SFT_OPTS:=--epochs 2.5 --batch 4 --accum 2 --lr 1e-3 --min-lr-ratio 0 --eval-frac 0.02}"
     : "${N_PRESAMPLE:=400}" "${K:=4}" "${MAX_NEW:=440}"
-    : "${PRUNE_OPTS:=--batch 16}" "${O1_OPTS:=--ratio per-token}" "${EVAL_EVERY:=25}" "${MAX_NEW_EVAL:=440}"
+    # lr 1e-5 (the official 2e-7 moves a small model trained from scratch too little in 50
+    # steps); 16 sequences a step (the official 32 would halve the steps)
+    : "${PRUNE_OPTS:=--batch 16 --accum 1 --lr 1e-5}" "${EVAL_EVERY:=25}" "${MAX_NEW_EVAL:=440}"
     ;;
 quick)
     out=${2:-results-quick}
     : "${N_TRAIN:=64}" "${N_TEST:=24}" "${N_HELDOUT:=8}" "${LEVELS:=1}"
     : "${CONFIG:=}" "${SFT_OPTS:=--epochs 40 --batch 8 --lr 5e-3 --eval-frac 0}"  # CONFIG empty: a toy model
     : "${N_PRESAMPLE:=64}" "${K:=4}" "${MAX_NEW:=160}"
-    : "${PRUNE_OPTS:=--batch 4 --lr 1e-4}" "${O1_OPTS:=--ratio per-token}" "${EVAL_EVERY:=8}" "${MAX_NEW_EVAL:=160}"
+    : "${PRUNE_OPTS:=--batch 4 --accum 1 --lr 1e-4}" "${EVAL_EVERY:=8}" "${MAX_NEW_EVAL:=160}"
     ;;
 *)
     echo "usage: scripts/demo.sh [full|quick] [OUT]" >&2
@@ -53,7 +57,7 @@ esac
 n_train=$N_TRAIN n_test=$N_TEST n_heldout=$N_HELDOUT levels=$LEVELS config=$CONFIG sft_opts=$SFT_OPTS
 # sequences decoded together by presample and eval (the results do not depend on it)
 : "${SLOTS:=64}"
-n_presample=$N_PRESAMPLE k=$K max_new=$MAX_NEW prune_opts=$PRUNE_OPTS o1_opts=$O1_OPTS eval_every=$EVAL_EVERY
+n_presample=$N_PRESAMPLE k=$K max_new=$MAX_NEW prune_opts=$PRUNE_OPTS eval_every=$EVAL_EVERY
 max_new_eval=$MAX_NEW_EVAL
 
 work=$out/work
@@ -127,19 +131,19 @@ if [ "${UNTIL:-}" = presample ]; then
     exit 0
 fi
 
-for obj in ppo sft-shortest dpo; do
-    name=$obj
-    [ "$obj" = ppo ] && name=o1-pruner
+# The rows: NAME OBJECTIVE [OPTIONS]. O1-Pruner as the paper has it (the token-mean ratio),
+# the same with standard PPO's per-token ratio, and the paper's two baselines.
+for row in "o1-pruner ppo" "o1-pruner-per-token ppo --ratio per-token" "sft-shortest sft-shortest" "dpo dpo"; do
+    read -r name obj row_opts <<<"$row"
     if ! is_done "prune_$name"; then
-        stage "5/6 fine-tuning: o1p prune --objective $obj"
+        stage "5/6 fine-tuning: o1p prune --objective $obj $row_opts"
         resume=$(resume_or_clear "$work/$name")
-        # O1-Pruner's own options (O1_OPTS), and its held-out curve (plotted for it only)
+        # O1-Pruner's held-out curve (plotted for it only)
         only=()
-        # shellcheck disable=SC2206
-        [ "$obj" = ppo ] && only=(--eval-data "$work/heldout.jsonl" --eval-n "$n_heldout" --eval-every "$eval_every" $o1_opts)
+        [ "$name" = o1-pruner ] && only=(--eval-data "$work/heldout.jsonl" --eval-n "$n_heldout" --eval-every "$eval_every")
         # shellcheck disable=SC2086
         $O1P prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" \
-            --objective "$obj" --out "$work/$name" --seed "$SEED" "${only[@]}" \
+            --objective "$obj" --out "$work/$name" --seed "$SEED" "${only[@]}" $row_opts \
             ${max_new_eval:+--eval-max-new $max_new_eval} $prune_opts $resume
         done_mark "prune_$name"
     fi
@@ -153,7 +157,7 @@ done
 
 stage "results"
 $O1P eval --table "$out/table.md" --baseline "$work/eval_ref.json" \
-    --results "$work/eval_o1-pruner.json,$work/eval_sft-shortest.json,$work/eval_dpo.json"
+    --results "$work/eval_o1-pruner.json,$work/eval_o1-pruner-per-token.json,$work/eval_sft-shortest.json,$work/eval_dpo.json"
 $O1P plot --levels "$work/eval_ref.json,$work/eval_o1-pruner.json,$work/eval_sft-shortest.json,$work/eval_dpo.json" \
     --out "$out/levels.png"
 $O1P plot --metrics "$work/o1-pruner/prune_metrics.jsonl" --title "O1-Pruner" --out "$out/curves.png"

@@ -433,6 +433,35 @@ static void test_toklines(void) {
     expect_toklines_error("1 -2\n", "token id -2 is out of range");
 }
 
+// batch_cutoff against LLaMA-Factory's infer_seqlen (values from its Python, cutoff 10),
+// then the rows batch_fill makes of the cut examples: the first P prompt and C
+// completion tokens.
+static void test_cutoff(void) {
+    enum { N = 7, CUT = 10 };
+    static int ids[N][40];
+    const int plen[N] = {3, 8, 2, 7, 6, 5, 12}, clen[N] = {2, 4, 20, 13, 9, 5, 3};
+    const int want_p[N] = {3, 6, 2, 4, 4, 5, 7}, want_c[N] = {2, 4, 8, 6, 6, 5, 3};
+    TokExample ex[N];
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < 40; k++) ids[i][k] = 100 * i + k;
+        ex[i] = (TokExample){ids[i], plen[i], ids[i] + plen[i], clen[i]};
+    }
+    CHECK(batch_cutoff(ex, N, 0) == 0 && ex[2].completion_len == 20, "cutoff 0 cut something");
+    int cut = batch_cutoff(ex, N, CUT);
+    CHECK(cut == 5, "%d examples cut, expected 5", cut);
+    for (int i = 0; i < N; i++) {
+        CHECK(ex[i].prompt_len == want_p[i] && ex[i].completion_len == want_c[i],
+              "example %d (%d + %d): cut to %d + %d, expected %d + %d", i, plen[i], clen[i], ex[i].prompt_len,
+              ex[i].completion_len, want_p[i], want_c[i]);
+        int tok[CUT], tgt[CUT], len, row = i, ok = 1;
+        float w[CUT];
+        batch_fill(ex, &row, 1, 1, CUT, -7, tok, tgt, w, &len);
+        for (int t = 0; t < want_p[i]; t++) ok &= tok[t] == 100 * i + t;
+        for (int t = 0; t < want_c[i]; t++) ok &= tok[want_p[i] + t] == 100 * i + plen[i] + t;
+        CHECK(ok && len == want_p[i] + want_c[i], "example %d: the row is not prompt[0..P) ++ completion[0..C)", i);
+    }
+}
+
 int main(void) {
     test_load();
     test_bad();
@@ -442,6 +471,7 @@ int main(void) {
     test_template_json();
     test_synth();
     test_batch();
+    test_cutoff();
     test_toklines();
     return test_summary();
 }

@@ -17,11 +17,11 @@ check "demo-quick exits 0 (log: last lines below)" test $rc -eq 0
 [ $rc -eq 0 ] || tail -n 30 "$log"
 work=$out/work
 
-for s in data sft eval_ref presample prune_o1-pruner prune_sft-shortest prune_dpo eval_o1-pruner \
-    eval_sft-shortest eval_dpo; do
+for s in data sft eval_ref presample prune_o1-pruner prune_o1-pruner-per-token prune_sft-shortest prune_dpo \
+    eval_o1-pruner eval_o1-pruner-per-token eval_sft-shortest eval_dpo; do
     check "stage $s completed" test -f "$work/$s.done"
 done
-for d in ref o1-pruner sft-shortest dpo; do
+for d in ref o1-pruner o1-pruner-per-token sft-shortest dpo; do
     for f in config.json model.safetensors tokenizer.json metrics.jsonl train_state.bin; do
         check "$d/$f exists" test -s "$work/$d/$f"
     done
@@ -32,7 +32,7 @@ lines = [json.loads(l) for l in open('$work/presample.jsonl')]
 assert lines[0]['presample'] == 1
 samples = [l for l in lines if 'sample' in l]
 assert len(samples) == lines[0]['k'] * sum(1 for l in lines if l.get('summary'))
-assert all(len(s['ids']) == s['length'] for s in samples)"
+assert all(len(s['ids']) == s['length'] + (not s['truncated']) for s in samples)"
 check "prune logs every step with r = 1 (to 1e-5) at the first step" python3 -c "
 import json
 rows = [json.loads(l) for l in open('$work/o1-pruner/prune_metrics.jsonl')]
@@ -46,19 +46,19 @@ check "dpo starts at log 2" python3 -c "
 import json, math
 r = next(r for r in map(json.loads, open('$work/dpo/prune_metrics.jsonl')) if r.get('step') == 1)
 assert abs(r['loss'] - math.log(2)) < 1e-4, r"
-for n in ref o1-pruner sft-shortest dpo; do
+for n in ref o1-pruner o1-pruner-per-token sft-shortest dpo; do
     check "eval_$n.json is a complete eval result" python3 -c "
 import json
 d = json.load(open('$out/eval_$n.json'))
 assert d['n'] == d['n_problems'] == len(d['problems']) > 0
 assert 0 <= d['accuracy'] <= 1 and d['mean_length'] > 0
-for p in d['problems']: assert p['length'] >= 1 and p['correct'] in (0, 1)"
+for p in d['problems']: assert p['length'] >= 0 and p['correct'] in (0, 1)"
 done
-check "table.md has the header and the four rows" python3 -c "
+check "table.md has the header and the five rows" python3 -c "
 rows = [l for l in open('$out/table.md') if l.startswith('| ')]
 names = [r.split('|')[1].strip() for r in rows]
 assert names[0] == 'Model' and 'Acc (%)' in rows[0] and 'AES' in rows[0]
-for n in ('reference', 'o1-pruner', 'sft-shortest', 'dpo'): assert n in names, n
+for n in ('reference', 'o1-pruner', 'o1-pruner-per-token', 'sft-shortest', 'dpo'): assert n in names, n
 assert rows[1].split('|')[4].strip() == '-'"
 for p in levels curves; do
     check "$p.png is a PNG" python3 -c "

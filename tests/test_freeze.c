@@ -113,7 +113,7 @@ static void check_step(Config c) {
     Err e;
     Optimizer o;
     if (model_with_grads(&m, c, 1)) return;
-    OptimConfig oc = optim_config(1e-2, 0.1, 0, 0.1, 0, 1);
+    OptimConfig oc = optim_config(1e-2, 0.95, 0.1, 0, 0.1, 0, 1);
     CHECK(optim_create(&o, &m, oc, &e) == 0, "%s", e.msg);
     float *before = download(m.params_mem, m.n_params), *g = download(m.grads_mem, m.n_trained);
     double ss = 0;

@@ -110,7 +110,8 @@ expect_fail "... harder: the other 3" 0 "6 pre-samples of 3 problems -> 3 traini
     "$O1P" prune --presample ps.jsonl --out p7 --model ref --epochs 1 --batch 4 --eval-n 0 --m 1 --difficulty harder
 usage "difficulty foo" "--difficulty: expected all, easier or harder, got 'foo'" \
     prune --difficulty foo --model m --presample p --out o
-sed '2s/"length": [0-9]*,/"length": 0,/; 2s/"ids": \[[0-9,]*\]/"ids": []/' ps.jsonl >len0.jsonl
+sed '2s/"length": [0-9]*,/"length": 0,/; 2s/"truncated": false/"truncated": true/; 2s/"ids": \[[0-9,]*\]/"ids": []/' \
+    ps.jsonl >len0.jsonl
 expect_fail "a sample of length 0 names the file and line" 1 "len0.jsonl: line 2: \"length\" = 0" \
     "$O1P" prune --presample len0.jsonl --out p4 --model ref --epochs 1 --batch 4 --eval-n 0 --quiet
 

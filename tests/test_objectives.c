@@ -63,10 +63,10 @@ static void test_advantages(void) {
     CHECK(length_advantages(LEN_EFFICIENT, &(LengthConfig){0}, &single, idx, R, A, &e) == -1 &&
               strstr(e.msg, "K >= 2"),
           "efficient with K = 1: %s", e.msg);
-    const int l0[2] = {0, 5};
+    const int l0[2] = {-1, 5};
     RewardInput bad = {2, p2, l0, ce};
-    CHECK(length_advantages(LEN_KIMI, &(LengthConfig){0}, &bad, idx, R, A, &e) == -1 && strstr(e.msg, "length 0"),
-          "zero length: %s", e.msg);
+    CHECK(length_advantages(LEN_KIMI, &(LengthConfig){0}, &bad, idx, R, A, &e) == -1 && strstr(e.msg, "length -1"),
+          "negative length: %s", e.msg);
 }
 
 static void test_dast(void) {
@@ -144,7 +144,7 @@ static void test_gradient(Model *m, const Examples *x, const char *name) {
     Err e;
     Objective ob;
     const ObjectiveOps *ops = objective_find(name, &e);
-    CHECK(ops && objective_open(&ob, ops, &c, &(RewardInput){NEX, prob, len, cor}, NEX, "test", &e) == 0, "%s: %s",
+    CHECK(ops && objective_open(&ob, ops, &c, &(RewardInput){NEX, prob, len, cor}, len, NEX, "test", &e) == 0, "%s: %s",
           name, e.msg);
     Acts a;
     CHECK(model_alloc_grads(m, 0, &e) == 0 && acts_create(&a, m, ob.n_rows, T, 1, &e) == 0, "%s", e.msg);

@@ -34,6 +34,7 @@ import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 h = lines[0]
 assert h["presample"] == 1 and h["k"] == 3 and h["n_problems"] == 10 and h["max_new"] == 60
+assert h["length_counts"] == "solution"
 vocab = json.load(open("tok.json"))
 stops = {t["id"] for t in vocab["added_tokens"] if t["content"] in ("<|im_end|>", "<|endoftext|>")}
 i, finished, truncated = 1, 0, 0
@@ -41,11 +42,11 @@ for p in range(10):
     block = lines[i:i + 4]; i += 4
     for j, s in enumerate(block[:3]):
         assert s["problem"] == p and s["sample"] == j
-        assert s["length"] == len(s["ids"]) and 1 <= s["length"] <= 60
         ends = s["ids"][-1] in stops
+        assert s["length"] == len(s["ids"]) - ends and 1 <= len(s["ids"]) <= 60
         assert s["truncated"] == (not ends), s
         assert not any(t in stops for t in s["ids"][:-1])
-        assert s["truncated"] == (s["length"] == 60) or ends
+        assert s["truncated"] == (len(s["ids"]) == 60) or ends
         assert s["mean_logprob"] < 0 and s["correct"] in (True, False)
         finished += ends; truncated += not ends
     su = block[3]

@@ -112,10 +112,19 @@ static void test_hand_cases(void) {
     for (int i = 0; i < 4; i++) CHECK(o.index[i] == want_idx[i], "interleaved index %d: %d", i, o.index[i]);
     reward_free(&o);
 
-    // Bad input: a zero length, correct not 0/1, leave-one-out with K = 1.
-    const int bad_len[2] = {0, 5};
+    // An empty solution (L = 0) is in Lbar as 0 and counts as 1 in L(y): Lbar = 2,
+    // R = 2/1 - 1 + 2 (1 - 0.5) = 2 and 2/4 - 1 + 2 (0 - 0.5) = -1.5.
+    const int len0[2] = {0, 4};
+    RewardInput empty = {2, p2, len0, c2};
+    CHECK(reward_compute(&c, &empty, &o, &e) == 0, "%s", e.msg);
+    const double want0[2] = {2, -1.5};
+    check_values("an empty solution", &o, want0, 2);
+    reward_free(&o);
+
+    // Bad input: a negative length, correct not 0/1, leave-one-out with K = 1.
+    const int bad_len[2] = {-1, 5};
     RewardInput bad = {2, p2, bad_len, c2};
-    CHECK(reward_compute(&c, &bad, &o, &e) == -1 && strstr(e.msg, "length 0"), "zero length: %s", e.msg);
+    CHECK(reward_compute(&c, &bad, &o, &e) == -1 && strstr(e.msg, "length -1"), "negative length: %s", e.msg);
     const int bad_c[2] = {2, 0};
     RewardInput bad2 = {2, p2, l2, bad_c};
     CHECK(reward_compute(&c, &bad2, &o, &e) == -1, "correct = 2 accepted");
