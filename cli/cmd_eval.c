@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "../base/io.h"
 #include "../engine/backend.h"
+#include "../engine/dist.h"
 #include "../pruner/eval.h"
 
 typedef struct {
@@ -140,7 +141,9 @@ static int evaluate(const EvalArgs *a, const Kernels *kern, const Dataset *ds, E
         snprintf(nm, sizeof nm, "%s", a->name);
     else
         eval_name(nm, sizeof nm, a->model);
-    if (eval_model_dir(a->model, nm, a->data, ds, &a->eo, kern, r, e) || eval_write_json(a->out, r, e)) return -1;
+    if (eval_model_dir(a->model, nm, a->data, ds, &a->eo, kern, r, e) ||
+        (dist_rank() == 0 && eval_write_json(a->out, r, e)))
+        return -1;
     if (*have_base && strcmp(b->dataset, r->dataset))
         return err_fmt(e, "the baseline was evaluated on '%s', the model on '%s'", b->dataset, r->dataset);
     return 0;
@@ -209,13 +212,14 @@ int cmd_eval(int argc, char **argv) {
     if (rc != OPT_RUN) return rc;
     if (a.table) {
         if (!a.results) return cli_usage_error("eval", "--table needs --results");
+        if (dist_rank() != 0) return 0;  // rank 0 writes the table
         return table_mode(a.table, a.baseline, a.results);
     }
     if (!a.model || !a.data || !a.out) return cli_usage_error("eval", "--model, --data and --out are required");
     Err e;
     char md[4200];
     md_path(md, sizeof md, a.out);
-    if (output_check(a.out, &e) || output_check(md, &e)) return cli_fail(&e);  // before the decoding
+    if (dist_rank() == 0 && (output_check(a.out, &e) || output_check(md, &e))) return cli_fail(&e);  // before the decoding
     const Kernels *kern = backend_by_name(a.device, &e);
     if (!kern) return cli_fail(&e);
     Dataset ds = {0};
@@ -223,7 +227,7 @@ int cmd_eval(int argc, char **argv) {
     if (a.limit > 0 && a.limit < ds.n) dataset_keep(&ds, (int)a.limit);
     EvalResult r = {0}, b = {0};
     int have_base = 0;
-    rc = evaluate(&a, kern, &ds, &r, &b, &have_base, &e) || write_tables(&a, &r, &b, have_base, &e);
+    rc = evaluate(&a, kern, &ds, &r, &b, &have_base, &e) || (dist_rank() == 0 && write_tables(&a, &r, &b, have_base, &e));
     if (rc) cli_fail(&e);
     eval_result_free(&r);
     eval_result_free(&b);

@@ -3,12 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+#include <fcntl.h>
+
 #include "cli.h"
+#include "../engine/dist.h"
 
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;
+    int ranks;  // runs on several MPI ranks (docs/distributed.md); the others refuse
 } Command;
 
 static const Command commands[] = {
@@ -18,10 +23,10 @@ static const Command commands[] = {
     {"data", cmd_data, "synthetic long-thought dataset (synth); dataset statistics (stats)"},
     {"sft", cmd_sft, "supervised fine-tuning on problems with solutions (a fresh model or a folder)"},
     {"generate", cmd_generate, "stream one answer of a model folder to stdout (chat template, sampling options)"},
-    {"presample", cmd_presample, "K graded samples per problem with lengths and log-probs (O1-Pruner's baselines)"},
+    {"presample", cmd_presample, "K graded samples per problem with lengths and log-probs (O1-Pruner's baselines)", 1},
     {"prune", cmd_prune, "length-harmonizing fine-tuning (O1-Pruner); sft-shortest and dpo baselines"},
     {"grade", cmd_grade, "grade model responses (JSONL) against answers with the paper's grader"},
-    {"eval", cmd_eval, "accuracy, solution length, latency and AES of a model on a dataset; tables"},
+    {"eval", cmd_eval, "accuracy, solution length, latency and AES of a model on a dataset; tables", 1},
     {"plot", cmd_plot, "PNG charts: training curves (metrics.jsonl), per-level length and accuracy"},
 };
 
@@ -30,6 +35,35 @@ static void print_help(FILE *f) {
                "usage: o1p COMMAND [OPTIONS]   (o1p COMMAND --help for its options)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+// Ranks other than 0 print nothing but their errors (cli_fail): their stdout and stderr
+// go to /dev/null, cli_err_fd keeps the real stderr.
+static void quiet_other_ranks(void) {
+    if (dist_rank() == 0) return;
+    cli_err_fd = dup(2);
+    int null = open("/dev/null", O_WRONLY);
+    if (null < 0) return;
+    fflush(NULL);
+    dup2(null, 1);
+    dup2(null, 2);
+    close(null);
+}
+
+// Runs the command on every rank. With several ranks a failure on any rank ends the
+// job (dist_abort): the others may be waiting for it in a collective.
+static int run_command(const Command *c, int argc, char **argv) {
+    if (dist_size() > 1 && !c->ranks) {
+        if (dist_rank() == 0)
+            fprintf(stderr, "o1p %s runs in one process: launch it without mpirun (-np 1); sft, prune, "
+                            "presample and eval run on several ranks\n", c->name);
+        dist_abort(2);
+    }
+    quiet_other_ranks();
+    int rc = c->run(argc, argv);
+    if (rc && dist_size() > 1) dist_abort(rc);
+    dist_finalize();
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -41,9 +75,13 @@ int main(int argc, char **argv) {
         print_help(stdout);
         return 0;
     }
+    Err e;
+    if (dist_init(&argc, &argv, &e)) return cli_fail(&e);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "o1p: unknown command '%s'\n\n", argv[1]);
-    print_help(stderr);
-    return 2;
+        if (!strcmp(argv[1], commands[i].name)) return run_command(&commands[i], argc - 1, argv + 1);
+    if (dist_rank() == 0) {
+        fprintf(stderr, "o1p: unknown command '%s'\n\n", argv[1]);
+        print_help(stderr);
+    }
+    dist_abort(2);
 }
