@@ -21,10 +21,10 @@ static const Command commands[] = {
     {"dump", cmd_dump, "forward + backward on token lines; logits, loss, gradients to safetensors"},
     {"tok", cmd_tok, "train a byte-level BPE tokenizer; encode and decode text"},
     {"data", cmd_data, "synthetic long-thought dataset (synth); dataset statistics (stats)"},
-    {"sft", cmd_sft, "supervised fine-tuning on problems with solutions (a fresh model or a folder)"},
+    {"sft", cmd_sft, "supervised fine-tuning on problems with solutions (a fresh model or a folder)", 1},
     {"generate", cmd_generate, "stream one answer of a model folder to stdout (chat template, sampling options)"},
     {"presample", cmd_presample, "K graded samples per problem with lengths and log-probs (O1-Pruner's baselines)", 1},
-    {"prune", cmd_prune, "length-harmonizing fine-tuning (O1-Pruner); sft-shortest and dpo baselines"},
+    {"prune", cmd_prune, "length-harmonizing fine-tuning (O1-Pruner); sft-shortest and dpo baselines", 1},
     {"grade", cmd_grade, "grade model responses (JSONL) against answers with the paper's grader"},
     {"eval", cmd_eval, "accuracy, solution length, latency and AES of a model on a dataset; tables", 1},
     {"plot", cmd_plot, "PNG charts: training curves (metrics.jsonl), per-level length and accuracy"},
@@ -51,7 +51,8 @@ static void quiet_other_ranks(void) {
 }
 
 // Runs the command on every rank. With several ranks a failure on any rank ends the
-// job (dist_abort): the others may be waiting for it in a collective.
+// job (dist_abort): the others may be waiting for it in a collective. An interruption
+// (130) is agreed by all ranks: they wait for rank 0's checkpoint and exit together.
 static int run_command(const Command *c, int argc, char **argv) {
     if (dist_size() > 1 && !c->ranks) {
         if (dist_rank() == 0)
@@ -61,7 +62,8 @@ static int run_command(const Command *c, int argc, char **argv) {
     }
     quiet_other_ranks();
     int rc = c->run(argc, argv);
-    if (rc && dist_size() > 1) dist_abort(rc);
+    if (rc && rc != 130 && dist_size() > 1) dist_abort(rc);
+    dist_barrier();
     dist_finalize();
     return rc;
 }

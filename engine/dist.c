@@ -95,28 +95,81 @@ int dist_max_int(int x) {
     return x;
 }
 
-double dist_sum(double x) {
+void dist_sum_doubles(double *x, int n) {
 #ifdef O1P_MPI
-    if (g_size > 1) {
-        double y;
-        MPI_Allreduce(&x, &y, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        return y;
-    }
+    if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+#else
+    (void)x, (void)n;
 #endif
-    return x;
 }
 
-void dist_allgather_floats(const float *send, float *recv, size_t n) {
-#ifdef O1P_MPI
-    if (g_size > 1) {
-        MPI_Allgather(send, (int)n, MPI_FLOAT, recv, (int)n, MPI_FLOAT, MPI_COMM_WORLD);
+int dist_sum_plan(DistSum *p, int K, size_t n, Err *e) {
+    int S = g_size, klo, khi, lo, hi;
+    dist_share(K, g_rank, S, &klo, &khi);
+    dist_share((int)n, g_rank, S, &lo, &hi);
+    *p = (DistSum){.K = K, .n_mine = khi - klo, .n = n};
+    size_t n_send = (size_t)p->n_mine * n, n_recv = (size_t)K * (size_t)(hi - lo);
+    p->cnt = malloc(4 * (size_t)S * sizeof(int));
+    p->send = malloc(n_send * sizeof(float) + 1);
+    p->recv = malloc(n_recv * sizeof(float) + 1);
+    if (!p->cnt || !p->send || !p->recv || n > 0x7fffffff || n_send > 0x7fffffff || n_recv > 0x7fffffff) {
+        dist_sum_free(p);
+        return err_fmt(e, "cannot plan the sum of %d gradients of %zu floats on %d ranks (out of memory, or over "
+                          "2^31 floats a message)", K, n, S);
+    }
+    return 0;
+}
+
+void dist_sum_free(DistSum *p) {
+    free(p->cnt);
+    free(p->send);
+    free(p->recv);
+    memset(p, 0, sizeof *p);
+}
+
+// slice[i] = sum over kk of parts[kk * len + i], in order from 0.
+static void sum_in_order(const float *parts, int K, size_t len, float *slice) {
+    for (size_t i = 0; i < len; i++) slice[i] = 0;
+    for (int kk = 0; kk < K; kk++)
+        for (size_t i = 0; i < len; i++) slice[i] += parts[(size_t)kk * len + i];
+}
+
+void dist_sum_ordered(DistSum *p, const float *parts, float *out) {
+    if (g_size == 1) {
+        sum_in_order(parts, p->K, p->n, out);
         return;
     }
+#ifdef O1P_MPI
+    // pass 1: to rank s its slice of each of my vectors; from rank q q's vectors' slice of
+    // mine, which arrive in kk order (the ranks hold contiguous kk ranges in rank order)
+    int S = g_size, *scnt = p->cnt, *sdisp = p->cnt + S, *rcnt = p->cnt + 2 * S, *rdisp = p->cnt + 3 * S;
+    int lo, hi, slo, shi, klo, khi;
+    dist_share((int)p->n, g_rank, S, &lo, &hi);
+    size_t at = 0, rat = 0;
+    for (int s = 0; s < S; s++) {
+        dist_share((int)p->n, s, S, &slo, &shi);
+        sdisp[s] = (int)at;
+        for (int j = 0; j < p->n_mine; j++, at += (size_t)(shi - slo))
+            memcpy(p->send + at, parts + (size_t)j * p->n + slo, (size_t)(shi - slo) * sizeof(float));
+        scnt[s] = (int)at - sdisp[s];
+        dist_share(p->K, s, S, &klo, &khi);
+        rdisp[s] = (int)rat;
+        rcnt[s] = (khi - klo) * (hi - lo);
+        rat += (size_t)rcnt[s];
+    }
+    MPI_Alltoallv(p->send, scnt, sdisp, MPI_FLOAT, p->recv, rcnt, rdisp, MPI_FLOAT, MPI_COMM_WORLD);
+    // pass 2: my slice summed in kk order, then every slice to every rank
+    sum_in_order(p->recv, p->K, (size_t)(hi - lo), out + lo);
+    for (int s = 0; s < S; s++) {
+        dist_share((int)p->n, s, S, &slo, &shi);
+        rcnt[s] = shi - slo;
+        rdisp[s] = slo;
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, out, rcnt, rdisp, MPI_FLOAT, MPI_COMM_WORLD);
 #endif
-    if (recv != send) memcpy(recv, send, n * sizeof(float));
 }
 
-int dist_gather_bytes(const void *send, size_t n, char **out, size_t *out_n, size_t *counts, Err *e) {
+int dist_gather_bytes(const void *send, size_t n, char **out, size_t *out_n, Err *e) {
     *out = NULL;
     *out_n = 0;
     long long mine = (long long)n, *all = calloc((size_t)g_size, sizeof *all);
@@ -132,7 +185,6 @@ int dist_gather_bytes(const void *send, size_t n, char **out, size_t *out_n, siz
 #endif
     size_t total = 0;
     for (int r = 0; r < g_size && g_rank == 0; r++) {
-        if (counts) counts[r] = (size_t)all[r];
         disp[r] = (int)total;
         cnt[r] = (int)all[r];
         total += (size_t)all[r];

@@ -33,14 +33,30 @@ void dist_barrier(void);
 void dist_bcast(void *p, size_t n, int root);
 // The maximum of x over the ranks, on every rank.
 int dist_max_int(int x);
-// The sum of x over the ranks, on every rank (counters: the order of the sum is MPI's).
-double dist_sum(double x);
-// Every rank's n floats at send, rank order, into recv [size * n] on every rank.
-void dist_allgather_floats(const float *send, float *recv, size_t n);
+// x[0..n) summed over the ranks in place, on every rank (MPI's order: exact for counters,
+// and where one rank alone holds each non-zero entry).
+void dist_sum_doubles(double *x, int n);
+// The sum, in order kk = 0..K-1 from 0, of K vectors of n floats held by the ranks: rank
+// r holds vectors dist_share(K, r, size) (contiguous, in rank order). Each rank sums a
+// slice of the entries over all K (the same order whatever the number of ranks), then
+// the slices are gathered on every rank: the result is bit-identical for any number of
+// ranks. The plan holds the buffers, so that the sum itself cannot fail.
+typedef struct {
+    int K, n_mine;   // vectors in all; on this rank
+    size_t n;        // floats per vector
+    int *cnt;        // [4 size] MPI counts and displacements
+    float *send;     // [n_mine n] this rank's slices for each rank
+    float *recv;     // [K slice] every vector's slice of this rank
+} DistSum;
+int dist_sum_plan(DistSum *p, int K, size_t n, Err *e);
+void dist_sum_free(DistSum *p);
+// parts [n_mine, n] -> out [n] on every rank.
+void dist_sum_ordered(DistSum *p, const float *parts, float *out);
+
 // Every rank's n bytes at send, in rank order, into one malloc'ed buffer on rank 0
-// (*out, *out_n; per-rank sizes in counts[size] when counts is not NULL). Other ranks
-// get *out = NULL. Returns -1 when rank 0 runs out of memory (on rank 0 only).
-int dist_gather_bytes(const void *send, size_t n, char **out, size_t *out_n, size_t *counts, Err *e);
+// (*out, *out_n); other ranks get *out = NULL. Returns -1 when rank 0 runs out of
+// memory (on rank 0 only: the command line then ends the job).
+int dist_gather_bytes(const void *send, size_t n, char **out, size_t *out_n, Err *e);
 
 // Checks that every rank has the same fingerprint h of `what` (its options, data,
 // model): rank 0's is broadcast and compared. On a mismatch every rank returns -1 with

@@ -339,7 +339,7 @@ static int gather_items(EvalResult *r, int lo, int hi, Err *e) {
         pack_str(f, it->output);
     }
     if (fclose(f)) return err_fmt(e, "out of memory for the eval items");
-    int rc = dist_gather_bytes(mine, n_mine, &all, &n_all, NULL, e);
+    int rc = dist_gather_bytes(mine, n_mine, &all, &n_all, e);
     free(mine);
     if (rc) return -1;
     int n = r->all.n;

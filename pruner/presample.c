@@ -337,12 +337,14 @@ static int sample_ranks(Presampler *r, PresampleReport *rep, Err *e) {
         r->req_base = a + lo - r->first;
         int sr = hi > lo ? sampler_run(r->s, r->reqs + r->req_base, hi - lo, &cb, e) : 0;
         if (r->failed || sr < 0) return -1;
-        rep->tokens_generated += (uint64_t)dist_sum(hi > lo ? (double)sampler_stats(r->s)->tokens_generated : 0);
+        double tokens = hi > lo ? (double)sampler_stats(r->s)->tokens_generated : 0;
+        dist_sum_doubles(&tokens, 1);
+        rep->tokens_generated += (uint64_t)tokens;
         if (dist_max_int(sr)) return 1;
         char *mine, *all;
         size_t n_mine, n_all;
         if (pack_samples(r, a + lo, a + hi, &mine, &n_mine, e)) return -1;
-        int rc = dist_gather_bytes(mine, n_mine, &all, &n_all, NULL, e);
+        int rc = dist_gather_bytes(mine, n_mine, &all, &n_all, e);
         free(mine);
         if (!rc && rank == 0) rc = unpack_samples(r, a, b, all, n_all, e) || flush_blocks(r, 1, e);
         free(all);

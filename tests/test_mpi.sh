@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tests/test_mpi.sh -- o1p on several MPI ranks (docs/distributed.md), on a random tiny
 # model: presample and eval on 2 and 3 ranks give the bytes of one process (3: shares of
-# unequal size), resume across rank counts, inputs that differ across ranks and a killed
-# rank end the job with a clear message. A build without MPI must refuse -np > 1.
+# unequal size); sft and prune give the same weights on 2 and 3 ranks, and those of one
+# process to float rounding; resume across rank counts; inputs that differ across ranks
+# and a killed rank end the job with a clear message. A build without MPI must refuse
+# -np > 1.
 # Usage: tests/test_mpi.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 build=${1:-build}
@@ -21,7 +23,7 @@ if ! nm "$(dirname "$O1P")/engine/dist.o" 2>/dev/null | grep -q MPI_Init; then
 fi
 np() { local n=$1; shift; timeout 120 mpirun -np "$n" "$O1P" "$@"; }
 
-"$O1P" data synth --n 7 --levels 1-2 --out data.jsonl >/dev/null
+"$O1P" data synth --n 12 --levels 1-2 --out data.jsonl >/dev/null
 "$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null
 cat >cfg.json <<'EOF'
 {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 300, "hidden_size": 32,
@@ -57,6 +59,44 @@ for n in 2 3; do
     check "eval on $n ranks: the table printed once" test "$(grep -c '^| Model |' ev$n.md)" -eq 1
 done
 
+# ---- sft and prune: N >= 2 ranks give the same bits for any N; one process agrees to
+# float rounding (it accumulates the micro-batches' gradients in place) ------------------
+weights_close() {  # a b: the weights agree to 1e-5
+    /usr/bin/python3 - "$1/model.safetensors" "$2/model.safetensors" <<'EOF'
+import struct, sys
+def load(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; d = b[8 + n:]
+    return struct.unpack("<%df" % (len(d) // 4), d)
+a, b = load(sys.argv[1]), load(sys.argv[2])
+sys.exit(0 if len(a) == len(b) and max(abs(x - y) for x, y in zip(a, b)) < 1e-5 else 1)
+EOF
+}
+S=(sft --data data.jsonl --config cfg.json --tokenizer tok.json --batch 2 --accum 6 --steps 3 --lr 1e-3 --quiet
+   --eval-frac 0)
+"$O1P" "${S[@]}" --out s1 >/dev/null 2>&1
+np 2 "${S[@]}" --out s2 >/dev/null 2>&1
+np 3 "${S[@]}" --out s3 >/dev/null 2>&1
+check "sft on 3 ranks = on 2 ranks, bit for bit" cmp s2/model.safetensors s3/model.safetensors
+check "sft on 2 ranks = one process to 1e-5" weights_close s1 s2
+check "sft on 2 ranks: the token counts of one process" \
+    cmp <(grep -o '"tokens.*"elapsed' s1/metrics.jsonl) <(grep -o '"tokens.*"elapsed' s2/metrics.jsonl)
+check "sft on 2 ranks: the first step's loss of one process (the same weights before it)" \
+    cmp <(head -1 s1/metrics.jsonl | grep -o '"loss[^,]*') <(head -1 s2/metrics.jsonl | grep -o '"loss[^,]*')
+np 2 "${S[@]}" --out sr --stop-at 1 >/dev/null 2>&1
+np 3 "${S[@]}" --out sr --resume >/dev/null 2>&1
+check "sft stopped on 2 ranks, resumed on 3 = on 2 ranks" cmp s2/model.safetensors sr/model.safetensors
+"$O1P" presample --model s1 --data data.jsonl --k 4 --max-new 40 --temperature 1 --quiet --out ps.jsonl
+P=(prune --model s1 --data data.jsonl --presample ps.jsonl --batch 2 --accum 4 --lr 1e-3 --quiet --eval-data data.jsonl
+   --eval-n 3 --eval-max-new 20)
+"$O1P" "${P[@]}" --out p1 >/dev/null 2>&1
+np 2 "${P[@]}" --out p2 >/dev/null 2>&1
+np 3 "${P[@]}" --out p3 >/dev/null 2>&1
+check "prune on 3 ranks = on 2 ranks, bit for bit" cmp p2/model.safetensors p3/model.safetensors
+check "prune on 2 ranks = one process to 1e-5" weights_close p1 p2
+check "prune on 2 ranks: pi_ref's log-probs of one process" cmp p1/ref_logprobs.json p2/ref_logprobs.json
+check "prune on 2 ranks: the held-out log of one process" \
+    cmp <(grep -o '"heldout[^}]*' p1/prune_metrics.jsonl) <(grep -o '"heldout[^}]*' p2/prune_metrics.jsonl)
+
 # ---- failures: clear messages, no hang -------------------------------------------------
 A=(presample --model model --data data.jsonl --k 3 --max-new 40 --quiet --out mm.jsonl)
 expect_fail "ranks with different options are refused" 1 "ranks were launched with different presample options" \
@@ -65,6 +105,8 @@ check "... and write nothing" test ! -e mm.jsonl
 expect_fail "ranks with different models are refused" 1 "ranks were launched with different eval options" \
     timeout 60 mpirun -np 1 "$O1P" eval --model model --data data.jsonl --out mm.json : \
     -np 1 "$O1P" eval --model base --data data.jsonl --out mm.json
+expect_fail "sft ranks with different options are refused" 1 "ranks were launched with different training options" \
+    timeout 60 mpirun -np 1 "$O1P" "${S[@]}" --out mm : -np 1 "$O1P" "${S[@]}" --out mm --lr 2e-3
 expect_fail "a one-process command under -np 2 is refused" 2 "runs in one process" np 2 tok train --data data.jsonl \
     --vocab 300 --out t.json
 
