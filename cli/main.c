@@ -1,10 +1,9 @@
 // cli/main.c -- the `o1p` command line: one binary, one subcommand per stage.
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "cli.h"
 #include "../engine/dist.h"

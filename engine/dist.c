@@ -174,8 +174,7 @@ int dist_gather_bytes(const void *send, size_t n, char **out, size_t *out_n, Err
     *out_n = 0;
     long long mine = (long long)n, *all = calloc((size_t)g_size, sizeof *all);
     int *cnt = calloc((size_t)g_size, sizeof *cnt), *disp = calloc((size_t)g_size, sizeof *disp);
-    int bad = !all || !cnt || !disp;
-    if (bad) {
+    if (!all || !cnt || !disp) {
         free(all), free(cnt), free(disp);
         return err_fmt(e, "out of memory for the gather of %d ranks", g_size);
     }
@@ -195,12 +194,10 @@ int dist_gather_bytes(const void *send, size_t n, char **out, size_t *out_n, Err
         free(all), free(cnt), free(disp);
         return err_fmt(e, "cannot gather %zu bytes from %d ranks (out of memory or over 2 GiB)", total, g_size);
     }
+    if (g_size == 1) memcpy(buf, send, n);
 #ifdef O1P_MPI
-    if (g_size > 1)
-        MPI_Gatherv(send, (int)n, MPI_BYTE, buf, cnt, disp, MPI_BYTE, 0, MPI_COMM_WORLD);
-    else
+    else MPI_Gatherv(send, (int)n, MPI_BYTE, buf, cnt, disp, MPI_BYTE, 0, MPI_COMM_WORLD);
 #endif
-        memcpy(buf, send, n);
     free(all), free(cnt), free(disp);
     *out = buf;
     *out_n = total;

@@ -361,7 +361,7 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
 
 int trainer_finish(Trainer *t, Err *e) {
     if (t->saved_step != t->step && trainer_checkpoint(t, e)) return -1;
-    int stopped = interrupted_anywhere();
+    int stopped = interrupted_anywhere() ? 1 : 0;
     if (dist_rank() != 0 || (t->o.quiet && t->step == t->o.total_steps)) return stopped;
     progress_end(&t->progress);
     char took[32];

@@ -44,6 +44,7 @@ struct Presampler {
     int req_base;          // sampler_run's request 0 is problem first + req_base
     int in_order;          // write each block once it and those before it are done
                            // (one process; with several ranks rank 0 writes per round)
+    double samples_base, tokens_base;  // several ranks: the rounds done so far, all ranks'
     Progress progress;
     double last_sync;
     int failed;
@@ -118,11 +119,15 @@ static int on_step(void *user, const SamplerStats *st) {
     Progress *p = &r->progress;
     if (!progress_due(p, 0)) return 0;
     int done = r->next_write - r->first, total = r->end - r->first;
+    // several ranks: the round in flight estimated as rank 0's share times the ranks
+    int n = r->in_order ? 1 : dist_size();
+    double samples = r->samples_base + (double)st->samples_done * n;
+    double tokens = r->tokens_base + (double)st->tokens_generated * n;
     double el = progress_elapsed(p);
     el = el > 1e-9 ? el : 1e-9;
     fprintf(stderr, "%spresample: %d/%d problems (%d..%d), %.1f samples/s, %.0f tok/s, ", progress_head(p), done,
-            total, r->first, r->end - 1, st->samples_done / el, st->tokens_generated / el);
-    progress_eta(p, (double)st->samples_done, (double)total * r->o.k);
+            total, r->first, r->end - 1, samples / el, tokens / el);
+    progress_eta(p, samples, (double)total * r->o.k);
     return 0;
 }
 
@@ -340,6 +345,8 @@ static int sample_ranks(Presampler *r, PresampleReport *rep, Err *e) {
         double tokens = hi > lo ? (double)sampler_stats(r->s)->tokens_generated : 0;
         dist_sum_doubles(&tokens, 1);
         rep->tokens_generated += (uint64_t)tokens;
+        r->samples_base += (double)(b - a) * r->o.k;
+        r->tokens_base = (double)rep->tokens_generated;
         if (dist_max_int(sr)) return 1;
         char *mine, *all;
         size_t n_mine, n_all;

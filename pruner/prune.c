@@ -28,9 +28,9 @@
 
 #include "../base/io.h"
 #include "../base/json.h"
-#include "../engine/dist.h"
 #include "../base/rng.h"
 #include "../data/dataset.h"
+#include "../engine/dist.h"
 #include "../engine/progress.h"
 #include "../engine/tokset.h"
 #include "eval.h"
