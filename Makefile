@@ -27,9 +27,16 @@ LDLIBS  += -lstb -lm
 BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_FLAGS := -I$(BLAS_INC) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas
+# MPI (engine/dist.c): compiled in when mpicc is found (OpenMPI: libopenmpi-dev); MPI=0
+# builds without it. A process not started by mpirun/srun never calls MPI either way.
+MPI ?= $(if $(shell command -v mpicc),1,0)
+ifeq ($(MPI),1)
+CFLAGS  += -DO1P_MPI $(shell mpicc --showme:compile)
+LDLIBS  += $(shell mpicc --showme:link)
+endif
 
 DEB_PACKAGES := gcc g++ make libopenblas-openmp-dev libstb-dev clang libclang-rt-14-dev \
-                python3-torch python3-numpy
+                python3-torch python3-numpy libopenmpi-dev openmpi-bin
 
 LIB_SRC  := $(wildcard base/*.c kernels/*.c kernels/ref/*.c kernels/cpu/*.c model/*.c tokenizer/*.c \
               data/*.c engine/*.c pruner/*.c export/*.c) $(filter-out cli/main.c, $(wildcard cli/*.c))

@@ -11,3 +11,6 @@ bash bench/bench_tokenizer.sh "$build"
 echo
 echo "== sampler: prefill and decode (bench/bench_sampler.c)"
 "$build/bench/bench_sampler"
+echo
+echo "== MPI: 1 process vs 2 ranks (bench/bench_mpi.sh)"
+bash bench/bench_mpi.sh "$build"

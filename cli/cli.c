@@ -10,9 +10,16 @@
 #include <string.h>
 
 #include "../base/io.h"
+#include "../engine/dist.h"
 #include "../model/io.h"
 
+int cli_err_fd = 2;
+
 int cli_fail(const Err *e) {
+    if (dist_size() > 1) {
+        dprintf(cli_err_fd, "o1p [rank %d of %d]: %s\n", dist_rank(), dist_size(), e->msg);
+        return 1;
+    }
     fprintf(stderr, "o1p: %s\n", e->msg);
     return 1;
 }

@@ -24,8 +24,11 @@ int cmd_grade(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
-// Prints "o1p: MESSAGE" to stderr and returns 1 (for `return cli_fail(&e);`).
+// Prints "o1p: MESSAGE" to stderr and returns 1 (for `return cli_fail(&e);`). With
+// several MPI ranks: "o1p [rank R of N]: MESSAGE", from every rank (to cli_err_fd: the
+// process's stderr, which ranks other than 0 keep only for this).
 int cli_fail(const Err *e);
+extern int cli_err_fd;
 // Prints "o1p CMD: MESSAGE" and the hint to run `o1p CMD --help`, returns 2.
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

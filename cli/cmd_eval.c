@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "../base/io.h"
 #include "../engine/backend.h"
+#include "../engine/dist.h"
 #include "../pruner/eval.h"
 
 #define MAX_DATASETS 16  // in one --data list
@@ -179,7 +180,8 @@ static int evaluate(const EvalArgs *a, const Kernels *kern, const char *data, co
         snprintf(nm, sizeof nm, "%s", a->name);
     else
         eval_name(nm, sizeof nm, a->model);
-    if (eval_model_dir(a->model, nm, data, ds, &a->prompt, &a->eo, kern, r, e) || eval_write_json(out, r, e))
+    if (eval_model_dir(a->model, nm, data, ds, &a->prompt, &a->eo, kern, r, e) ||
+        (dist_rank() == 0 && eval_write_json(out, r, e)))
         return -1;
     if (*have_base && strcmp(b->dataset, r->dataset))
         return err_fmt(e, "the baseline was evaluated on '%s', the model on '%s'", b->dataset, r->dataset);
@@ -317,7 +319,7 @@ static int eval_several(const EvalArgs *a, const Kernels *kern, char **paths, in
     EvalResult r[MAX_DATASETS] = {0}, b[MAX_DATASETS] = {0};
     int have_base[MAX_DATASETS] = {0}, rc = 0;
     for (int d = 0; d < n && !rc; d++) rc = eval_one(a, kern, paths[d], out[d], &r[d], &b[d], &have_base[d], e);
-    if (!rc) rc = write_table2(a, r, b, have_base, n, e);
+    if (!rc && dist_rank() == 0) rc = write_table2(a, r, b, have_base, n, e);
     for (int d = 0; d < n; d++) {
         eval_result_free(&r[d]);
         eval_result_free(&b[d]);
@@ -331,6 +333,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc != OPT_RUN) return rc;
     if (a.table) {
         if (!a.results) return cli_usage_error("eval", "--table needs --results");
+        if (dist_rank() != 0) return 0;  // rank 0 writes the table
         return table_mode(a.table, a.baseline, a.results);
     }
     if (!a.model || !a.data || !a.out) return cli_usage_error("eval", "--model, --data and --out are required");
@@ -344,7 +347,8 @@ int cmd_eval(int argc, char **argv) {
     char md[4200];
     out_sibling(md, sizeof md, a.out, ".md");
     const Kernels *kern = NULL;
-    if (output_check(a.out, &e) || output_check(md, &e) || !(kern = backend_by_name(a.device, &e))) {
+    if ((dist_rank() == 0 && (output_check(a.out, &e) || output_check(md, &e))) ||  // before the decoding
+        !(kern = backend_by_name(a.device, &e))) {
         free(list);
         return cli_fail(&e);
     }
@@ -353,7 +357,8 @@ int cmd_eval(int argc, char **argv) {
     } else {
         EvalResult r = {0}, b = {0};
         int have_base = 0;
-        rc = eval_one(&a, kern, a.data, a.out, &r, &b, &have_base, &e) || write_tables(&a, &r, &b, have_base, &e);
+        rc = eval_one(&a, kern, a.data, a.out, &r, &b, &have_base, &e) ||
+             (dist_rank() == 0 && write_tables(&a, &r, &b, have_base, &e));
         if (rc) cli_fail(&e);
         eval_result_free(&r);
         eval_result_free(&b);

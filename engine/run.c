@@ -97,7 +97,7 @@ int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
         return -1;
     }
     r->opened = 1;
-    return 0;
+    return dist_size() > 1 ? run_sync_ranks(r, e) : 0;
 }
 
 void run_close(TrainRun *r) {
@@ -113,6 +113,9 @@ void run_close(TrainRun *r) {
     free(r->mb_weights);
     free(r->mb_logprob);
     free(r->mb_loss_w);
+    free(r->grad_parts);
+    free(r->grad_sum);
+    dist_sum_free(&r->dsum);
     if (r->m) {
         optim_free(&r->opt, r->m);
         acts_free(&r->acts, r->m);
@@ -182,19 +185,22 @@ double run_loss(TrainRun *r, int Tc) {
     return model_loss(r->m, &r->acts, r->mb_targets, r->mb_weights, NULL, r->B, Tc);
 }
 
-double run_passes(TrainRun *r, LossWeightsFn fn, void *ctx) {
-    double loss = 0;
-    for (int kk = 0; kk < r->K; kk++) {
-        const int *rows = r->rows + (size_t)kk * r->B;
-        int Tc = run_forward(r, rows);
-        if (!fn) {
-            loss += run_loss(r, Tc);
-            model_backward(r->m, &r->acts, r->mb_weights, r->B, Tc);
-            continue;
-        }
-        run_logprobs(r, Tc);
-        fn(ctx, rows, r->B, Tc, r->mb_logprob, r->mb_weights, r->mb_loss_w, &loss);
-        model_backward(r->m, &r->acts, r->mb_loss_w, r->B, Tc);
+void run_micro_batch(TrainRun *r, int kk, LossWeightsFn fn, void *ctx, double *loss) {
+    const int *rows = r->rows + (size_t)kk * r->B;
+    int Tc = run_forward(r, rows);
+    if (!fn) {
+        *loss += run_loss(r, Tc);
+        model_backward(r->m, &r->acts, r->mb_weights, r->B, Tc);
+        return;
     }
+    run_logprobs(r, Tc);
+    fn(ctx, rows, r->B, Tc, r->mb_logprob, r->mb_weights, r->mb_loss_w, loss);
+    model_backward(r->m, &r->acts, r->mb_loss_w, r->B, Tc);
+}
+
+double run_passes(TrainRun *r, LossWeightsFn fn, void *ctx) {
+    if (dist_size() > 1) return run_passes_ranks(r, fn, ctx);
+    double loss = 0;
+    for (int kk = 0; kk < r->K; kk++) run_micro_batch(r, kk, fn, ctx, &loss);
     return loss;
 }

@@ -25,6 +25,7 @@
 
 #include "../base/err.h"
 #include "../data/batch.h"
+#include "dist.h"
 #include "modeldir.h"
 #include "optim.h"
 #include "trainer.h"
@@ -75,6 +76,10 @@ typedef struct {
     float *mb_weights;      // the step's weights of the micro-batch's rows
     float *mb_logprob;      // per-token log-probs (run_logprobs)
     float *mb_loss_w;       // the objective's loss weights (run_passes)
+    // several ranks (run_dist.c): this rank's micro-batches' gradients, and their sum
+    DistSum dsum;           // the plan of the sum of the K micro-batches' gradients
+    float *grad_parts;      // [its micro-batches, n_params] host
+    float *grad_sum;        // [n_params] host
 } TrainRun;
 
 // The backend named o->device; sets the CPU threads when o->threads > 0.
@@ -122,5 +127,23 @@ typedef void (*LossWeightsFn)(void *ctx, const int *rows, int B, int Tc, const f
 //   loss = sum_{rows,t} weights * -log p(target).
 // Returns the step's loss.
 double run_passes(TrainRun *r, LossWeightsFn fn, void *ctx);
+// Forward, loss and backward of micro-batch kk; the gradients accumulate in r->m and
+// its loss is added to *loss.
+void run_micro_batch(TrainRun *r, int kk, LossWeightsFn fn, void *ctx, double *loss);
+
+// ---- several ranks (engine/run_dist.c; docs/distributed.md) -------------------------
+// Data parallel: every rank fills the whole step (the same rows in the same order), runs
+// its share of the K micro-batches, and the gradients of the K micro-batches are summed
+// in order 0..K-1 (dist_sum_ordered): N ranks give the same weights for any N >= 2. One
+// process accumulates in place in the backward kernels instead, so it agrees with them
+// to float rounding, not bit for bit. Rank 0 alone writes the folder (trainer.c).
+
+// After trainer_open: checks that every rank has the same plan and weights, and gives
+// the others rank 0's optimizer state and run counters (a resumed run's). Allocates the
+// gradient buffers.
+int run_sync_ranks(TrainRun *r, Err *e);
+// run_passes on several ranks; returns the step's loss (the sum of the micro-batches'
+// losses in order).
+double run_passes_ranks(TrainRun *r, LossWeightsFn fn, void *ctx);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "../base/io.h"
 #include "../model/io.h"
+#include "dist.h"
 #include "interrupt.h"
 #include "progress.h"
 
@@ -262,6 +263,11 @@ int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, con
         path_join(t->path_next, sizeof t->path_next, dir, "train_state.next.bin", e) ||
         path_join(t->path_metrics, sizeof t->path_metrics, dir, "metrics.jsonl", e))
         return -1;
+    if (dist_rank() != 0) {  // rank 0 alone writes the folder; run_sync_ranks gives its state
+        t->progress = progress_start(1);
+        interrupt_install();
+        return 0;
+    }
     if (!o->resume && make_dirs(dir, e)) return -1;
     if ((t->lock_fd = trainer_lock(dir, e)) < 0) return -1;
     if (o->resume) {
@@ -283,11 +289,20 @@ int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, con
     return 0;
 }
 
+// A signal on any rank stops every rank after the same step.
+static int interrupted_anywhere(void) {
+    return dist_size() > 1 ? dist_max_int(interrupt_requested()) : interrupt_requested();
+}
+
 int trainer_done(const Trainer *t) {
-    return t->step >= t->o.total_steps || interrupt_requested() || (t->o.stop_at > 0 && t->step >= t->o.stop_at);
+    return t->step >= t->o.total_steps || interrupted_anywhere() || (t->o.stop_at > 0 && t->step >= t->o.stop_at);
 }
 
 int trainer_checkpoint(Trainer *t, Err *e) {
+    if (dist_rank() != 0) {
+        t->saved_step = t->step;
+        return 0;
+    }
     const Model *m = t->m;
     size_t nb = m->n_trained * sizeof(float);
     float *mom = malloc(nb ? nb : 1), *vel = malloc(nb ? nb : 1);
@@ -338,6 +353,7 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
     t->tokens += sm->tokens;
     t->elapsed = t->elapsed0 + progress_elapsed(&t->progress);
     t->last_loss = sm->loss;
+    if (dist_rank() != 0) return 0;  // rank 0 logs, checks and saves
     fprintf(t->metrics, "{\"step\":%d,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
                         "\"trained_tokens\":%lld,\"elapsed\":%.3f",
             t->step, sm->loss, (double)sm->lr, sm->grad_norm, (long long)t->tokens, (long long)sm->trained,
@@ -359,15 +375,15 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
 
 int trainer_finish(Trainer *t, Err *e) {
     if (t->saved_step != t->step && trainer_checkpoint(t, e)) return -1;
-    int stopped = interrupt_requested() ? 1 : 0;
-    if (t->o.quiet && t->step == t->o.total_steps) return stopped;
+    int stopped = interrupted_anywhere() ? 1 : 0;
+    if (dist_rank() != 0 || (t->o.quiet && t->step == t->o.total_steps)) return stopped;
     progress_end(&t->progress);
     char took[32];
     format_duration(took, sizeof took, t->elapsed);
     if (t->step < t->o.total_steps)
         fprintf(stderr, "%s: %s at step %d/%d; checkpoint saved in %s; continue with the same "
                         "command and --resume\n",
-                t->o.stage, interrupt_requested() ? "interrupted" : "stopped", t->step, t->o.total_steps, t->o.out_dir);
+                t->o.stage, stopped ? "interrupted" : "stopped", t->step, t->o.total_steps, t->o.out_dir);
     else
         fprintf(stderr, "%s: done, %d steps, %lld tokens in %s; model in %s\n", t->o.stage, t->step,
                 (long long)t->tokens, took, t->o.out_dir);

@@ -9,10 +9,12 @@
 #include "../base/io.h"
 #include "../base/json.h"
 #include "../data/grade.h"
+#include "../engine/dist.h"
 #include "../engine/modeldir.h"
 #include "../engine/tokset.h"
 #include "../engine/progress.h"
 #include "../engine/sampler.h"
+#include "../engine/trainer.h"
 
 double eval_aes(double acc, double len, double acc_base, double len_base) {
     if (len_base <= 0 || acc_base <= 0) return NAN;
@@ -235,6 +237,7 @@ fail_items:
 // ---- decoding -------------------------------------------------------------------------
 typedef struct {
     EvalResult *r;
+    int base;      // sampler_run's request 0 is problem base
     const Dataset *ds;
     const Tokenizer *tok;
     int total;     // samples expected
@@ -246,12 +249,13 @@ typedef struct {
 
 static int on_sample(void *user, const SampleResult *s) {
     EvalRun *run = user;
-    EvalItem *it = &run->r->items[s->request * run->r->k + s->sample];
-    const Example *ex = &run->ds->ex[s->request];
+    int p = run->base + s->request;
+    EvalItem *it = &run->r->items[p * run->r->k + s->sample];
+    const Example *ex = &run->ds->ex[p];
     size_t len;
     if (tok_decode(run->tok, s->ids, (size_t)s->n, TOK_DEC_SKIP_SPECIAL, &it->output, &len, run->e))
         return run->failed = 1;
-    it->index = s->request;
+    it->index = p;
     it->sample = s->sample;
     it->level = ex->level;
     it->length = sample_solution_len(s->n, s->truncated);
@@ -271,6 +275,79 @@ static int on_step(void *user, const SamplerStats *st) {
             run->done, run->total, st->tokens_generated / (el > 0 ? el : 1), el);
     progress_eta(p, run->done, run->total);
     return 0;
+}
+
+// The decoding options, the model's weights and the prompts: what every rank must share.
+static uint64_t eval_inputs_hash(const Model *m, const TokSet *prompts, int n, const EvalOpts *o) {
+    if (dist_size() == 1) return 0;
+    double x[] = {o->k, o->temperature, o->top_p, o->max_new, (double)o->seed, n};
+    uint64_t h = fnv1a(FNV_OFFSET, x, sizeof x), w = model_fingerprint(m);
+    h = fnv1a(h, &w, sizeof w);
+    for (int i = 0; i < n; i++) h = fnv1a(h, prompts->ex[i].prompt, (size_t)prompts->ex[i].prompt_len * sizeof(int));
+    return h;
+}
+
+// A string (NULL: length -1) as its int32 length and bytes.
+static void pack_str(FILE *f, const char *s) {
+    int32_t n = s ? (int32_t)strlen(s) : -1;
+    fwrite(&n, sizeof n, 1, f);
+    if (s) fwrite(s, 1, (size_t)n, f);
+}
+
+static int unpack_str(const char *buf, size_t len, size_t *off, char **s) {
+    int32_t n;
+    if (*off + sizeof n > len) return -1;
+    memcpy(&n, buf + *off, sizeof n);
+    *off += sizeof n;
+    *s = NULL;
+    if (n < 0) return 0;
+    if (*off + (size_t)n > len || !(*s = malloc((size_t)n + 1))) return -1;
+    memcpy(*s, buf + *off, (size_t)n);
+    (*s)[n] = 0;
+    *off += (size_t)n;
+    return 0;
+}
+
+// Every rank's items (problems lo..hi-1 here) into rank 0's r->items, in problem order;
+// the other ranks' r keeps no items.
+static int gather_items(EvalResult *r, int lo, int hi, Err *e) {
+    char *mine = NULL, *all;
+    size_t n_mine = 0, n_all, off = 0;
+    FILE *f = open_memstream(&mine, &n_mine);
+    if (!f) return err_fmt(e, "out of memory for the eval items");
+    for (int i = lo * r->k; i < hi * r->k; i++) {
+        const EvalItem *it = &r->items[i];
+        int32_t x[6] = {it->index, it->sample, it->level, it->correct, it->length, it->truncated};
+        fwrite(x, sizeof x, 1, f);
+        pack_str(f, it->answer);
+        pack_str(f, it->output);
+    }
+    if (fclose(f)) return err_fmt(e, "out of memory for the eval items");
+    int rc = dist_gather_bytes(mine, n_mine, &all, &n_all, e);
+    free(mine);
+    if (rc) return -1;
+    int n = r->all.n;
+    for (int i = lo * r->k; i < hi * r->k; i++) {
+        free(r->items[i].answer);
+        free(r->items[i].output);
+        r->items[i].answer = r->items[i].output = NULL;
+    }
+    r->all.n = 0;
+    for (int i = 0; i < n && dist_rank() == 0 && !rc; i++) {
+        EvalItem *it = &r->items[i];
+        int32_t x[6];
+        if (off + sizeof x > n_all) {
+            rc = -1;
+            break;
+        }
+        memcpy(x, all + off, sizeof x);
+        off += sizeof x;
+        *it = (EvalItem){x[0], x[1], x[2], x[3], x[4], x[5], NULL, NULL};
+        r->all.n = i + 1;
+        rc = unpack_str(all, n_all, &off, &it->answer) || unpack_str(all, n_all, &off, &it->output);
+    }
+    free(all);
+    return rc ? err_fmt(e, "rank 0 received %zu bytes of eval items: short of %d items", n_all, n) : 0;
 }
 
 int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop, const Dataset *ds,
@@ -308,15 +385,21 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
     r->grader = o->grader;
     r->n_problems = ds->n;
     r->all.n = ds->n * o->k;
-    EvalRun run = {r, ds, tok, ds->n * o->k, 0, 0, progress_start(o->quiet), e};
+    // With several ranks each decodes its share lo..hi-1 of the problems and rank 0
+    // gathers the items (problem j of request (seed, j) is the same whichever rank).
+    int lo, hi;
+    dist_share(ds->n, dist_rank(), dist_size(), &lo, &hi);
+    if (dist_check_same(eval_inputs_hash(m, prompts, ds->n, o), "eval options, model or data", e)) goto done;
+    EvalRun run = {r, lo, ds, tok, (hi - lo) * o->k, 0, 0, progress_start(o->quiet), e};
     SamplerCallbacks cb = {.user = &run, .on_sample = on_sample, .on_step = on_step};
-    int sr = sampler_run(s, reqs, ds->n, &cb, e);
-    r->seconds = progress_elapsed(&run.progress);
-    progress_end(&run.progress);
+    int sr = hi > lo ? sampler_run(s, reqs + lo, hi - lo, &cb, e) : 0;
     if (sr) {
         if (sr > 0 && !run.failed) err_fmt(e, "eval of %s stopped early", model);
         goto done;
     }
+    if (dist_size() > 1 && gather_items(r, lo, hi, e)) goto done;
+    r->seconds = progress_elapsed(&run.progress);
+    progress_end(&run.progress);
     eval_summarize(r);
     rc = eval_summarize_votes(r, r->grader, e);
 done:

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/dist.h"
+
 // Room for n_units units of rpu rows.
 static int alloc_rows(Objective *ob, int n_units, int rpu, Err *e) {
     ob->n_units = n_units;
@@ -218,6 +220,13 @@ void objective_weights(Objective *ob, const int *rows, int B, int T, const float
     ob->st.loss = *loss;  // one running sum, added to row by row
     ob->ops->weights(ob, rows, B, T, logprob, mask, w, &ob->st);
     *loss = ob->st.loss;
+}
+
+void objective_step_end(Objective *ob) {
+    double x[2] = {ob->st.sum_r, ob->st.clipped};
+    dist_sum_doubles(x, 2);
+    ob->st.sum_r = x[0];
+    ob->st.clipped = x[1];
 }
 
 double objective_mean_r(const Objective *ob) {

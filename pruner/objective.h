@@ -84,8 +84,10 @@ void objective_step_begin(Objective *ob, int units, double wsum);
 // log-probs and mask; adds its loss to *loss, the step's running loss.
 void objective_weights(Objective *ob, const int *rows, int B, int T, const float *logprob, const float *mask,
                        float *w, double *loss);
+// After the step's micro-batches: the statistics of every rank's (engine/dist.h).
+void objective_step_end(Objective *ob);
 // The step's mean ratio and fraction clipped (dpo, dast: mean z, fraction with z < 0;
-// sft-shortest: 1 and 0).
+// without a ratio: 1 and 0).
 double objective_mean_r(const Objective *ob);
 double objective_frac_clipped(const Objective *ob);
 

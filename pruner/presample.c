@@ -12,11 +12,13 @@
 
 #include "../base/io.h"
 #include "../data/grade.h"
+#include "../engine/dist.h"
 #include "../engine/modeldir.h"
 #include "../engine/tokset.h"
 #include "../engine/interrupt.h"
 #include "../engine/progress.h"
 #include "../engine/sampler.h"
+#include "../engine/trainer.h"
 
 // A finished sample, kept until its problem's block is written.
 typedef struct {
@@ -39,6 +41,10 @@ struct Presampler {
     Done *done;            // [(end - first) * k]
     int *left;             // [end - first] samples still running
     int next_write;        // the next problem to write
+    int req_base;          // sampler_run's request 0 is problem first + req_base
+    int in_order;          // write each block once it and those before it are done
+                           // (one process; with several ranks rank 0 writes per round)
+    double samples_base, tokens_base;  // several ranks: the rounds done so far, all ranks'
     Progress progress;
     double last_sync;
     int failed;
@@ -92,8 +98,8 @@ static int flush_blocks(Presampler *r, int force, Err *e) {
 
 static int on_sample(void *user, const SampleResult *s) {
     Presampler *r = user;
-    int p = r->first + s->request;
-    Done *d = &r->done[(size_t)s->request * r->o.k + s->sample];
+    int p = r->first + r->req_base + s->request;
+    Done *d = &r->done[(size_t)(p - r->first) * r->o.k + s->sample];
     d->ids = malloc((size_t)s->n * sizeof(int32_t));
     if (!d->ids) {
         err_fmt(r->e, "out of memory");
@@ -104,7 +110,7 @@ static int on_sample(void *user, const SampleResult *s) {
     d->truncated = s->truncated;
     d->mean_logprob = s->mean_logprob;
     r->left[p - r->first]--;
-    if (flush_blocks(r, 0, r->e)) return r->failed = 1;
+    if (r->in_order && flush_blocks(r, 0, r->e)) return r->failed = 1;
     return 0;
 }
 
@@ -114,11 +120,15 @@ static int on_step(void *user, const SamplerStats *st) {
     Progress *p = &r->progress;
     if (!progress_due(p, 0)) return 0;
     int done = r->next_write - r->first, total = r->end - r->first;
+    // several ranks: the round in flight estimated as rank 0's share times the ranks
+    int n = r->in_order ? 1 : dist_size();
+    double samples = r->samples_base + (double)st->samples_done * n;
+    double tokens = r->tokens_base + (double)st->tokens_generated * n;
     double el = progress_elapsed(p);
     el = el > 1e-9 ? el : 1e-9;
     fprintf(stderr, "%spresample: %d/%d problems (%d..%d), %.1f samples/s, %.0f tok/s, ", progress_head(p), done,
-            total, r->first, r->end - 1, st->samples_done / el, st->tokens_generated / el);
-    progress_eta(p, (double)st->samples_done, (double)total * r->o.k);
+            total, r->first, r->end - 1, samples / el, tokens / el);
+    progress_eta(p, samples, (double)total * r->o.k);
     return 0;
 }
 
@@ -277,6 +287,95 @@ static int open_output(Presampler *r, size_t keep, Err *e) {
     return 0;
 }
 
+// ---- several ranks -------------------------------------------------------------------
+// The problems go in rounds of N x chunk: rank r samples its contiguous share of the
+// round, the samples are gathered on rank 0 in rank order (the problems' order) and rank
+// 0 writes the round's blocks. Sample j of problem i draws from stream (seed, i, j)
+// whichever rank samples it, so the file is the one a single process writes.
+
+// The header's settings, the run's end and the fingerprints of model, tokenizer, data.
+static uint64_t settings_hash(const Presample *w, int limit) {
+    uint64_t h = fnv1a(FNV_OFFSET, w->model_path, strlen(w->model_path));
+    h = fnv1a(h, w->data_path, strlen(w->data_path));
+    double x[] = {w->n_problems_total, w->k, w->temperature, w->top_p, w->top_k, w->max_new, (double)w->seed, limit};
+    h = fnv1a(h, x, sizeof x);
+    return fnv1a(h, &w->src, sizeof w->src);
+}
+
+// Problems lo..hi-1's samples as bytes, per sample: n, truncated (int32), mean_logprob
+// (double), ids[n] (int32). Frees their ids.
+static int pack_samples(Presampler *r, int lo, int hi, char **buf, size_t *len, Err *e) {
+    FILE *f = open_memstream(buf, len);
+    if (!f) return err_fmt(e, "out of memory for the samples of problems %d..%d", lo, hi - 1);
+    for (int p = lo; p < hi; p++)
+        for (int j = 0; j < r->o.k; j++) {
+            Done *d = &r->done[(size_t)(p - r->first) * r->o.k + j];
+            int32_t h[2] = {d->n, d->truncated};
+            fwrite(h, sizeof h, 1, f);
+            fwrite(&d->mean_logprob, sizeof d->mean_logprob, 1, f);
+            fwrite(d->ids, sizeof(int32_t), (size_t)d->n, f);
+            free(d->ids);
+            d->ids = NULL;
+        }
+    if (fclose(f)) return err_fmt(e, "out of memory for the samples of problems %d..%d", lo, hi - 1);
+    return 0;
+}
+
+// The inverse, on rank 0: the samples of problems lo..hi-1 from buf, all done.
+static int unpack_samples(Presampler *r, int lo, int hi, const char *buf, size_t len, Err *e) {
+    size_t off = 0, head = 2 * sizeof(int32_t) + sizeof(double);
+    for (int p = lo; p < hi; p++) {
+        for (int j = 0; j < r->o.k; j++) {
+            Done *d = &r->done[(size_t)(p - r->first) * r->o.k + j];
+            int32_t h[2];
+            if (off + head > len) return err_fmt(e, "rank 0 received %zu bytes: short of problem %d", len, p);
+            memcpy(h, buf + off, sizeof h);
+            memcpy(&d->mean_logprob, buf + off + sizeof h, sizeof(double));
+            off += head;
+            size_t nb = (size_t)h[0] * sizeof(int32_t);
+            if (h[0] < 0 || off + nb > len) return err_fmt(e, "rank 0 received %zu bytes: short of problem %d", len, p);
+            if (!(d->ids = malloc(nb ? nb : 1))) return err_fmt(e, "out of memory");
+            memcpy(d->ids, buf + off, nb);
+            off += nb;
+            d->n = h[0];
+            d->truncated = h[1];
+        }
+        r->left[p - r->first] = 0;
+    }
+    return 0;
+}
+
+// Samples problems first..end-1 round by round (above). A rank that fails returns -1
+// at once (the command line then ends the job); an interruption on any rank stops all
+// after the round in flight, which is not written. Returns as presample_sample.
+static int sample_ranks(Presampler *r, PresampleReport *rep, Err *e) {
+    int size = dist_size(), rank = dist_rank();
+    int chunk = 4 * ((r->o.slots + r->o.k - 1) / r->o.k);  // fills a rank's slots a few times
+    SamplerCallbacks cb = {r, NULL, on_sample, on_step};
+    for (int a = r->first; a < r->end; a += size * chunk) {
+        int b = r->end - a < size * chunk ? r->end : a + size * chunk, lo, hi;
+        dist_share(b - a, rank, size, &lo, &hi);
+        r->req_base = a + lo - r->first;
+        int sr = hi > lo ? sampler_run(r->s, r->reqs + r->req_base, hi - lo, &cb, e) : 0;
+        if (r->failed || sr < 0) return -1;
+        double tokens = hi > lo ? (double)sampler_stats(r->s)->tokens_generated : 0;
+        dist_sum_doubles(&tokens, 1);
+        rep->tokens_generated += (uint64_t)tokens;
+        r->samples_base += (double)(b - a) * r->o.k;
+        r->tokens_base = (double)rep->tokens_generated;
+        if (dist_max_int(sr)) return 1;
+        char *mine, *all;
+        size_t n_mine, n_all;
+        if (pack_samples(r, a + lo, a + hi, &mine, &n_mine, e)) return -1;
+        int rc = dist_gather_bytes(mine, n_mine, &all, &n_all, e);
+        free(mine);
+        if (!rc && rank == 0) rc = unpack_samples(r, a, b, all, n_all, e) || flush_blocks(r, 1, e);
+        free(all);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
 Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e) {
     memset(rep, 0, sizeof *rep);
     Presampler *r = calloc(1, sizeof *r);
@@ -286,15 +385,21 @@ Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e)
     }
     r->o = *o;
     r->fd = -1;
-    if (output_check(o->out, e) || load_dataset(r, e) || load_model(r, e) ||
-        presample_sources(o->model, &r->md.m, o->data, &r->want.src, e) || find_resume_point(r, rep, e))
+    // With several ranks, rank 0 alone reads and writes the file and tells the others
+    // where it resumes.
+    int writer = dist_rank() == 0;
+    if ((writer && output_check(o->out, e)) || load_dataset(r, e) || load_model(r, e) ||
+        presample_sources(o->model, &r->md.m, o->data, &r->want.src, e) ||
+        dist_check_same(settings_hash(&r->want, o->limit), "presample options, model or data", e) ||
+        (writer && find_resume_point(r, rep, e)))
         goto fail;
+    dist_bcast(&r->first, sizeof r->first, 0);
     r->end = o->limit > 0 && o->limit < r->ds.n ? o->limit : r->ds.n;
     rep->n_problems = r->ds.n;
     rep->first = r->first;
     rep->end = r->end;
     rep->done = r->first;
-    if (r->first < r->end && (plan_requests(r, e) || open_output(r, rep->kept, e))) goto fail;
+    if (r->first < r->end && (plan_requests(r, e) || (writer && open_output(r, rep->kept, e)))) goto fail;
     return r;
 fail:
     presample_close(r);
@@ -309,15 +414,21 @@ int presample_sample(Presampler *r, PresampleReport *rep, Err *e) {
     r->e = e;
     interrupt_install();
     SamplerCallbacks cb = {r, NULL, on_sample, on_step};
-    int sr = sampler_run(r->s, r->reqs, r->end - r->first, &cb, e);
+    int sr;
+    if (dist_size() > 1) {
+        sr = sample_ranks(r, rep, e);
+    } else {
+        r->in_order = 1;
+        sr = sampler_run(r->s, r->reqs, r->end - r->first, &cb, e);
+        rep->tokens_generated = sampler_stats(r->s)->tokens_generated;
+    }
     interrupt_restore();
     progress_end(&r->progress);
-    int fr = r->failed || sr < 0 ? -1 : flush_blocks(r, 1, e);
-    if (fclose(r->f) && !fr) fr = err_fmt(e, "%s: write failed: %s", r->o.out, strerror(errno));
+    int fr = r->failed || sr < 0 ? -1 : r->f ? flush_blocks(r, 1, e) : 0;
+    if (r->f && fclose(r->f) && !fr) fr = err_fmt(e, "%s: write failed: %s", r->o.out, strerror(errno));
     r->f = NULL;
     rep->done = r->next_write;
     rep->seconds = progress_elapsed(&r->progress);
-    rep->tokens_generated = sampler_stats(r->s)->tokens_generated;
     if (fr) return -1;
     return sr > 0;
 }

@@ -30,6 +30,7 @@
 #include "../base/json.h"
 #include "../base/rng.h"
 #include "../data/dataset.h"
+#include "../engine/dist.h"
 #include "../engine/modeldir.h"
 #include "../engine/progress.h"
 #include "../engine/tokset.h"
@@ -423,7 +424,7 @@ static int reference(Prune *P, Err *e) {
     if (path_join(path, sizeof path, P->o->out, "ref_logprobs.json", e)) return -1;
     if (P->o->run.resume) return load_ref(path, P, e);
     compute_ref(P);
-    return save_ref(path, &P->ob, e);
+    return dist_rank() == 0 ? save_ref(path, &P->ob, e) : 0;
 }
 
 // The held-out problems (the first --eval-n of --eval-data), greedy, one sample each.
@@ -453,7 +454,9 @@ static int open_logs(Prune *P, Err *e) {
     const PruneOpts *o = P->o;
     char path[4200];
     if (path_join(path, sizeof path, o->out, "prune_metrics.jsonl", e)) return -1;
-    if (o->run.resume && trainer_trim_log(path, P->r.tr.step, e)) return -1;
+    // rank 0 writes the log; the others run the held-out evaluations with it
+    if (dist_rank() != 0) snprintf(path, sizeof path, "/dev/null");
+    else if (o->run.resume && trainer_trim_log(path, P->r.tr.step, e)) return -1;
     if (!(P->plog = fopen(path, o->run.resume ? "a" : "w")))
         return err_fmt(e, "%s: cannot open for writing: %s", path, strerror(errno));
     P->eval_every = (int)o->eval_every;
@@ -523,6 +526,7 @@ static int prune_step(Prune *P, Err *e) {
     }
     objective_step_begin(&P->ob, P->U * r->K, run_tally(r, &sm));
     sm.loss = run_passes(r, loss_weights, P);
+    objective_step_end(&P->ob);
     sm.grad_norm = optim_step(&r->opt, r->m, &sm.lr);
     r->tr.data_pos += (uint64_t)(P->U * r->K);
     if (log_step(P, &sm, adv_sum, len_sum, e)) return -1;
