@@ -5,7 +5,8 @@
 // this backend to it.
 //
 // Determinism: every result is computed by the same code in the same order whatever
-// the thread count. Reductions over rows (dbias, dw of RMSNorm, embedding gradients)
+// the thread count and whatever the CPU: no summation order is left to the compiler's
+// vectoriser or the vector width (docs/porting.md). Reductions over rows (dbias, dw of RMSNorm, embedding gradients)
 // run serially in row order for each output element, with the threads splitting the
 // output columns; sum_squares combines fixed-size chunks in chunk order. Each row's
 // forward result depends only on that row (and, in attention, its sequence).
