@@ -8,7 +8,8 @@
 # (tests/run.sh), and the quick demo under qemu-ARCH, whose outputs must equal the native
 # run's bit for bit: every weight file, data file, tokenizer and pre-sample (less its
 # header, which holds timings) and every eval JSON less its timings. Each part prints
-# its time; the last line is "N passed, N failed".
+# its time; the last line is "N passed, N failed". The demo's sizes are demo.sh's, which
+# its environment overrides (docs/benchmarks.md's reduced run: N_TRAIN=16 ...).
 set -u
 native=${1:?usage: scripts/test_cross.sh NATIVE_BUILD ARCH...}
 shift
