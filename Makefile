@@ -3,6 +3,7 @@
 #   make            ./o1p (CPU backend: C + OpenMP)
 #   make test       every test; prints "N passed, N failed" last
 #   make test-asan  the same under AddressSanitizer + UBSan
+#   make test-cross the C tests and a small demo on aarch64 and riscv64 under qemu-user
 #   make cuda       ./o1p-cuda, the same program with the CUDA backend as well
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make demo       the whole O1-Pruner pipeline on the embedded default
@@ -13,7 +14,7 @@ CC      ?= gcc
 NVCC    ?= /usr/local/cuda/bin/nvcc
 # Cross builds: `make CROSS=aarch64-linux-gnu-` (or riscv64-linux-gnu-) builds o1p and the
 # C test programs into build-aarch64/ (build-riscv64/) with Debian's cross compiler;
-# `make test-cross` runs them and the quick demo under qemu-user (docs/porting.md).
+# `make test-cross` runs them and a cut-down quick demo under qemu-user (docs/porting.md).
 CROSS   ?=
 TARGET  := $(if $(CROSS),$(patsubst %-linux-gnu-,%,$(CROSS)),$(shell uname -m))
 ifneq ($(CROSS),)
@@ -109,7 +110,7 @@ test: check-deps $(BUILD)/o1p $(TEST_BIN)
 	O1P=$(BUILD)/o1p tests/run.sh $(BUILD)
 
 # o1p on aarch64 and riscv64 under qemu-user: each built with its cross compiler, its C
-# test programs run, and its quick demo compared with the native run's, bit for bit
+# test programs run, and a cut-down quick demo compared with the native run's, bit for bit
 # (scripts/test_cross.sh). CROSS_TARGETS=aarch64 for one.
 CROSS_TARGETS ?= aarch64 riscv64
 test-cross: check-deps $(BUILD)/o1p
