@@ -30,10 +30,10 @@ out=$native/cross
 rm -rf "$out"
 mkdir -p "$out"
 
-timed() {  # label, command...: runs it, prints "label: N s", returns its status
-    local label=$1 t0=$SECONDS rc
-    shift
-    "$@"
+timed() {  # label, log, command...: runs it into log, prints "label: N s", returns its status
+    local label=$1 log=$2 t0=$SECONDS rc
+    shift 2
+    "$@" >"$log" 2>&1
     rc=$?
     echo "$label: $((SECONDS - t0)) s"
     return $rc
@@ -65,7 +65,7 @@ PY
     done
 }
 
-timed "x86-64 quick demo" env O1P="$O1P" bash scripts/demo.sh quick "$out/native" >"$out/native.log" 2>&1
+timed "x86-64 quick demo" "$out/native.log" env O1P="$O1P" bash scripts/demo.sh quick "$out/native"
 native_rc=$?
 for arch in "$@"; do
     echo "== $arch"
@@ -85,8 +85,7 @@ for arch in "$@"; do
         echo "FAIL: $arch C tests printed no summary (log: $out/tests-$arch.log)"
         fail=$((fail + 1))
     fi
-    timed "$arch quick demo" env O1P="$wrapper" bash scripts/demo.sh quick "$out/$arch" \
-        >"$out/demo-$arch.log" 2>&1
+    timed "$arch quick demo" "$out/demo-$arch.log" env O1P="$wrapper" bash scripts/demo.sh quick "$out/$arch"
     rc=$?
     check "$arch quick demo exits as the native one ($rc, $native_rc; log: $out/demo-$arch.log)" \
         test $rc -eq $native_rc
