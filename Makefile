@@ -3,6 +3,7 @@
 #   make            ./o1p (CPU backend: C + OpenMP)
 #   make test       every test; prints "N passed, N failed" last
 #   make test-asan  the same under AddressSanitizer + UBSan
+#   make test-cross the C tests and a small demo on aarch64 and riscv64 under qemu-user
 #   make cuda       ./o1p-cuda, the same program with the CUDA backend as well
 #   make bench      benchmarks (ratios against baselines measured in the same run)
 #   make demo       the whole O1-Pruner pipeline on the embedded default
@@ -13,30 +14,53 @@
 
 CC      ?= gcc
 NVCC    ?= /usr/local/cuda/bin/nvcc
+# Cross builds: `make CROSS=aarch64-linux-gnu-` (or riscv64-linux-gnu-) builds o1p and the
+# C test programs into build-aarch64/ (build-riscv64/) with Debian's cross compiler;
+# `make test-cross` runs them and a cut-down quick demo under qemu-user (docs/porting.md).
+CROSS   ?=
+TARGET  := $(if $(CROSS),$(patsubst %-linux-gnu-,%,$(CROSS)),$(shell uname -m))
+ifneq ($(CROSS),)
+CC      := $(CROSS)gcc
+BUILD   ?= build-$(TARGET)
+else
 BUILD   ?= build
-# x86-64 builds target x86-64-v3 (AVX2 + FMA) on every host. The vector width fixes the
-# summation order of vectorised reductions, so a seed gives the same bits on every such
-# machine. Other architectures use the host's ISA.
-ARCH    := $(if $(filter x86_64,$(shell uname -m)),-march=x86-64-v3,-march=native)
+endif
+# Each architecture's baseline ISA (x86-64: x86-64-v3, AVX2 + FMA), never the host's own
+# extensions: the code fixes every summation order itself (docs/porting.md), so a seed
+# gives the same bits on x86-64, aarch64 and riscv64.
+ARCH_x86_64  := -march=x86-64-v3
+ARCH_aarch64 := -march=armv8-a
+ARCH_riscv64 := -march=rv64gc
+ARCH    := $(or $(ARCH_$(TARGET)),-march=native)
 OPT     ?= -O3 $(ARCH)
 SAN     ?=
 CFLAGS  += -std=c11 $(OPT) -g -fopenmp -Wall -Wextra -D_GNU_SOURCE $(SAN)
 LDFLAGS += -fopenmp $(SAN)
-LDLIBS  += -lstb -lm
+# stb_image_write (the plots): Debian's libstb, or for a cross build its implementation
+# compiled from the (architecture-independent) header, found through $(BUILD)/include.
+ifneq ($(CROSS),)
+CFLAGS  += -isystem $(BUILD)/include
+STB_INC := $(BUILD)/include/stb
+STB_OBJ := $(BUILD)/stb_image_write.o
+else
+LDLIBS  += -lstb
+endif
+LDLIBS  += -lm
 # OpenBLAS: only the benchmarks link it, as a baseline (sgemm peak, sgemv).
 BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_FLAGS := -I$(BLAS_INC) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas
-# MPI (engine/dist.c): compiled in when mpicc is found (OpenMPI: libopenmpi-dev); MPI=0
+# MPI (engine/dist.c): compiled in when mpicc is found (OpenMPI: libopenmpi-dev; not in a cross build); MPI=0
 # builds without it. A process not started by mpirun/srun never calls MPI either way.
-MPI ?= $(if $(shell command -v mpicc),1,0)
+MPI ?= $(if $(CROSS),0,$(if $(shell command -v mpicc),1,0))
 ifeq ($(MPI),1)
 CFLAGS  += -DO1P_MPI $(shell mpicc --showme:compile)
 LDLIBS  += $(shell mpicc --showme:link)
 endif
 
 DEB_PACKAGES := gcc g++ make libopenblas-openmp-dev libstb-dev clang libclang-rt-14-dev \
-                python3-torch python3-numpy libopenmpi-dev openmpi-bin
+                python3-torch python3-numpy libopenmpi-dev openmpi-bin \
+                gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu qemu-user
 
 LIB_SRC  := $(wildcard base/*.c kernels/*.c kernels/ref/*.c kernels/cpu/*.c model/*.c tokenizer/*.c \
               data/*.c engine/*.c pruner/*.c export/*.c) $(filter-out cli/main.c, $(wildcard cli/*.c))
@@ -46,9 +70,13 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-asan check-deps check-blas deps bench demo demo-quick ablation compare cuda check-cuda test-cuda test-cuda-emu bench-cuda fuzz clean
+.PHONY: all test test-cross test-asan check-deps check-blas deps bench demo demo-quick ablation compare cuda check-cuda test-cuda test-cuda-emu bench-cuda fuzz clean
 
+ifeq ($(CROSS),)
 all: check-deps o1p
+else
+all: check-deps $(BUILD)/o1p $(TEST_BIN)
+endif
 
 check-deps:
 	@test -f /usr/include/stb/stb_image_write.h || test -f /usr/include/stb_image_write.h || { echo "missing stb: run 'make deps' or apt-get install libstb-dev"; exit 1; }
@@ -67,16 +95,24 @@ deps:
 o1p: $(BUILD)/o1p
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/o1p: $(BUILD)/cli/main.o $(LIB_OBJ)
+$(BUILD)/o1p: $(BUILD)/cli/main.o $(LIB_OBJ) $(STB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | $(STB_INC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(LIB_OBJ)
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJ) $(STB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(STB_OBJ) $(LDFLAGS) $(LDLIBS)
+
+$(STB_INC):
+	@mkdir -p $(dir $@)
+	ln -sfn /usr/include/stb $@
+
+$(STB_OBJ): | $(STB_INC)
+	printf '#define STB_IMAGE_WRITE_IMPLEMENTATION\n#include <stb/stb_image_write.h>\n' | \
+	    $(CC) $(CFLAGS) -w -x c -c -o $@ -
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -84,6 +120,14 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 
 test: check-deps $(BUILD)/o1p $(TEST_BIN)
 	O1P=$(BUILD)/o1p tests/run.sh $(BUILD)
+
+# o1p on aarch64 and riscv64 under qemu-user: each built with its cross compiler, its C
+# test programs run, and a cut-down quick demo compared with the native run's, bit for bit
+# (scripts/test_cross.sh). CROSS_TARGETS=aarch64 for one.
+CROSS_TARGETS ?= aarch64 riscv64
+test-cross: check-deps $(BUILD)/o1p
+	for t in $(CROSS_TARGETS); do $(MAKE) CROSS=$$t-linux-gnu- || exit 1; done
+	bash scripts/test_cross.sh $(BUILD) $(CROSS_TARGETS)
 
 test-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
@@ -211,7 +255,7 @@ $(EMU_BUILD)/tests/%: tests/cuda/%.c $(EMU_OBJ) $(CUDA_LIB_OBJ)
 	$(CC) $(CFLAGS) -DO1P_CUDA -o $@ $< $(EMU_OBJ) $(CUDA_LIB_OBJ) $(LDFLAGS) $(LDLIBS) -lstdc++
 
 clean:
-	rm -rf build build-asan build-cuda o1p o1p-cuda
+	rm -rf build build-asan build-cuda build-aarch64 build-riscv64 o1p o1p-cuda
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/cli/main.d
 -include $(wildcard $(CUDA_BUILD)/*/*.d $(CUDA_BUILD)/*/*/*.d)

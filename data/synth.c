@@ -157,8 +157,11 @@ static void solution_text(Rng *r, const Problem *p, Text *t) {
             continue;
         }
         put(t, 0, "%d %c %d = %d.\n", a, s, op.k, c);
-        if (chance(r, 0.8 * u))
-            put(t, 1, "%s%d %c %d = %d. %s\n", PICK(r, recheck), a, s, op.k, c, PICK(r, confirm));
+        if (chance(r, 0.8 * u)) {
+            // two draws, in this order on every compiler (not as arguments of one call)
+            const char *yes = PICK(r, confirm), *check = PICK(r, recheck);
+            put(t, 1, "%s%d %c %d = %d. %s\n", check, a, s, op.k, c, yes);
+        }
         if (i + 1 < p->nsteps && chance(r, 0.2 * u)) {
             op_words(p->ops[i + 1], w, sizeof w);
             put(t, 1, "Hmm, what comes next? The next operation is to %s.\n", w);

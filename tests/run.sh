@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # tests/run.sh -- runs every test program and script, adds up their
 # "N passed, N failed" lines, and prints the total as the last line.
-# Usage: tests/run.sh BUILD_DIR   (the folder holding the test_* programs)
+# Usage: tests/run.sh BUILD_DIR [programs]   (BUILD_DIR: the folder holding the test_*
+# programs; "programs": those alone, not the shell tests). RUNNER, if set, is a command
+# that runs each program (e.g. qemu-aarch64 -L /usr/aarch64-linux-gnu).
 set -u
 build=${1:-build}
+only_programs=${2:-}
+read -r -a runner <<<"${RUNNER:-}"
 total_pass=0
 total_fail=0
 failed_suites=()
@@ -38,9 +42,9 @@ run_suite() {  # name, command...
 
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
-    run_suite "$(basename "$t")" "$t"
+    run_suite "$(basename "$t")" "${runner[@]}" "$t"
 done
-for s in tests/test_*.sh; do
+[ "$only_programs" = programs ] || for s in tests/test_*.sh; do
     [ -f "$s" ] || continue
     run_suite "$(basename "$s")" bash "$s" "$build"
 done

@@ -27,6 +27,43 @@ static const Kernels host = {.name = "host", .alloc = h_alloc, .free = h_free, .
 
 static char tmp[256];
 
+// IEEE half <-> float, the references for the F16 checks: the compiler's _Float16 where
+// it has one, else these (GCC 12 has none on riscv64): a half is m 2^(e-25) exactly, and
+// rounding to half is lrintf (nearest, ties to even) of the value in units of the last place.
+static float half_to_float(uint16_t h) {
+#ifdef __FLT16_MAX__
+    _Float16 x;
+    memcpy(&x, &h, 2);
+    return (float)x;
+#else
+    int e = (h >> 10) & 31, m = h & 1023;
+    float a = e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(e ? m + 1024 : m), (e ? e : 1) - 25);
+    return h & 0x8000 ? -a : a;
+#endif
+}
+
+static uint16_t float_to_half(float x) {
+#ifdef __FLT16_MAX__
+    _Float16 h = (_Float16)x;
+    uint16_t b;
+    memcpy(&b, &h, 2);
+    return b;
+#else
+    uint16_t sign = signbit(x) ? 0x8000 : 0;
+    float a = fabsf(x);
+    if (isnan(a)) return sign | 0x7e00;
+    if (a == 0.0f || isinf(a)) return sign | (a == 0.0f ? 0 : 0x7c00);
+    int e;
+    frexpf(a, &e);  // a = f 2^e, f in [0.5, 1): the unit of the last place is 2^(e-11)
+    if (e < -13) e = -13;  // subnormals: the unit is 2^-24
+    if (e > 16) return sign | 0x7c00;
+    // m in [1024, 2048] (below 1024: a subnormal); a carry into the exponent, and past
+    // 65504 into infinity, is the addition's
+    long m = lrintf(ldexpf(a, 11 - e));
+    return (uint16_t)(sign | ((e + 13) * 1024 + m));
+#endif
+}
+
 static const char *P(const char *a, const char *b) {  // tmp/a[/b], one of 8 rotating buffers
     static char bufs[8][600];
     static int k;
@@ -310,9 +347,7 @@ static void test_safetensors_half(void) {
     st_to_f32(st_find(&f, "half"), out);
     int bad = 0;
     for (int i = 0; i < 65536; i++) {
-        _Float16 x;
-        memcpy(&x, &h[i], 2);
-        float want = (float)x;
+        float want = half_to_float(h[i]);
         uint32_t wb, gb;
         memcpy(&wb, &want, 4);
         memcpy(&gb, &out[i], 4);
@@ -527,9 +562,8 @@ static void test_model_roundtrip(void) {
                     b &= 0xffff0000u;
                     memcpy(&dst[j], &b, 4);
                 } else {  // F16 by the compiler
-                    _Float16 hx = (_Float16)x;
-                    memcpy(&half[dt][at + j], &hx, 2);
-                    dst[j] = (float)hx;
+                    half[dt][at + j] = float_to_half(x);
+                    dst[j] = half_to_float(half[dt][at + j]);
                 }
             }
             ts->t[i].dtype = dt == 0 ? "BF16" : "F16";

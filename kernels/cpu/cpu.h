@@ -5,7 +5,8 @@
 // this backend to it.
 //
 // Determinism: every result is computed by the same code in the same order whatever
-// the thread count. Reductions over rows (dbias, dw of RMSNorm, embedding gradients)
+// the thread count and whatever the CPU: no summation order is left to the compiler's
+// vectoriser or the vector width (docs/porting.md). Reductions over rows (dbias, dw of RMSNorm, embedding gradients)
 // run serially in row order for each output element, with the threads splitting the
 // output columns; sum_squares combines fixed-size chunks in chunk order. Each row's
 // forward result depends only on that row (and, in attention, its sequence).
@@ -32,9 +33,10 @@ void cpu_embedding_backward(float *dwte, const float *dout, const int *tokens, i
 // chain over k in order (op(A)[i,k] = trans_a ? A[k*lda+i] : A[i*lda+k], op(B) alike).
 void cpu_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
               const float *B, int ldb, int accumulate, float *C, int ldc);
-// The GEMM's micro-kernel: AUTO (the default) takes the widest this CPU runs. All give the
-// same bits; tests and benchmarks pick each in turn. Returns 0 if the CPU lacks it.
-typedef enum { CPU_GEMM_AUTO, CPU_GEMM_V8, CPU_GEMM_V16 } CpuGemmKernel;
+// The GEMM's micro-kernel: AUTO (the default) takes the widest this CPU runs: V16
+// (AVX-512), NEON (aarch64) or V8 (portable C, 8 lanes). All give the same bits; tests and
+// benchmarks pick each in turn. Returns 0 if the CPU lacks it.
+typedef enum { CPU_GEMM_AUTO, CPU_GEMM_V8, CPU_GEMM_V16, CPU_GEMM_NEON } CpuGemmKernel;
 int cpu_gemm_select(CpuGemmKernel kernel);
 
 // matmul.c. A forward of at most CPU_ROWWISE_MAX rows takes the decode kernels, a larger
@@ -89,14 +91,10 @@ void cpu_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay,
 // Column-parallel row reductions split the output columns into blocks of this many.
 #define CPU_COL_BLOCK 256
 
-// sum_i a[i] * b[i]. The simd reduction lets the compiler keep one partial sum per
-// vector lane; the order is fixed by the compiled code, not by the thread count.
-static inline float cpu_dot(const float *a, const float *b, int n) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
+// dot.c: sum_i a[i] * b[i] and sum_i a[i] * b[i] * c[i], each product rounded, added in
+// eight lanes in a fixed order (the same bits on every CPU and compiler).
+float cpu_dot(const float *a, const float *b, int n);
+float cpu_dot3(const float *a, const float *b, const float *c, int n);
 
 // y += alpha * x, each element rounded once (fmaf)
 static inline void cpu_axpy(float *restrict y, float alpha, const float *restrict x, int n) {

@@ -8,8 +8,8 @@
 //
 // Blocking, threads and the vector width only decide which elements are computed side by
 // side, never the operations on one element: the result is the same bits whatever the
-// thread count, whichever rows share the call, and whether the AVX-512 or the 8-lane
-// kernel runs (tests/test_kernels_cpu.c checks every path against the scalar chain). The
+// thread count, whichever rows share the call, and whether the AVX-512, the NEON or the
+// 8-lane kernel runs (tests/test_kernels_cpu.c checks every path against the scalar chain). The
 // chain is kernels/ref/matmul.c's: the matmuls that run here match ref bit for bit.
 // What a chain costs is latency, and the micro-kernel hides it with MR x NR independent
 // chains in registers (12 vector accumulators, 4-cycle FMAs, two issued a cycle).
@@ -31,6 +31,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#if defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 
 enum {
     MR = 6,      // rows of a micro-tile
@@ -51,14 +54,19 @@ static int avx512_available(void) {
 #endif
 }
 
-int cpu_gemm_select(CpuGemmKernel k) {
-    if (k == CPU_GEMM_V16 && !avx512_available()) return 0;
-    kernel_choice = k;
+static int neon_available(void) {
+#if defined(__ARM_NEON)
     return 1;
+#else
+    return 0;
+#endif
 }
 
-static int use_v16(void) {
-    return kernel_choice == CPU_GEMM_V16 || (kernel_choice == CPU_GEMM_AUTO && avx512_available());
+int cpu_gemm_select(CpuGemmKernel k) {
+    if (k == CPU_GEMM_V16 && !avx512_available()) return 0;
+    if (k == CPU_GEMM_NEON && !neon_available()) return 0;
+    kernel_choice = k;
+    return 1;
 }
 
 // The micro-kernels: c[MR][nr] (row stride ldc) = (load ? c : 0) + sum over k < kc of
@@ -125,7 +133,54 @@ micro_v16(int kc, const float *restrict ap, const float *restrict bp, float *c, 
 }
 #endif
 
+#if defined(__ARM_NEON)
+// nr = 16 in NEON registers (32 of them: 24 accumulators, 4 for B, the rest for A).
+// vfmaq_n_f32 is one fused multiply-add per lane: fmaf's bits.
+static void micro_neon(int kc, const float *restrict ap, const float *restrict bp, float *c,
+                       size_t ldc, int load) {
+    float32x4_t acc[MR][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) acc[r][q] = load ? vld1q_f32(c + r * ldc + 4 * q) : vdupq_n_f32(0.0f);
+    for (int k = 0; k < kc; k++, ap += MR, bp += 16) {
+        float32x4_t b[4];
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) b[q] = vld1q_f32(bp + 4 * q);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++) acc[r][q] = vfmaq_n_f32(acc[r][q], b[q], ap[r]);
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) vst1q_f32(c + r * ldc + 4 * q, acc[r][q]);
+}
+#endif
+
 typedef void MicroKernel(int, const float *, const float *, float *, size_t, int);
+
+// The kernel cpu_gemm_select chose and its panel width nr; AUTO takes the widest here.
+static MicroKernel *micro_kernel(int *nr) {
+    CpuGemmKernel k = kernel_choice;
+    if (k == CPU_GEMM_AUTO)
+        k = avx512_available() ? CPU_GEMM_V16 : neon_available() ? CPU_GEMM_NEON : CPU_GEMM_V8;
+#if defined(__x86_64__)
+    if (k == CPU_GEMM_V16) {
+        *nr = 32;
+        return micro_v16;
+    }
+#endif
+#if defined(__ARM_NEON)
+    if (k == CPU_GEMM_NEON) {
+        *nr = 16;
+        return micro_neon;
+    }
+#endif
+    *nr = 16;
+    return micro_v8;
+}
 
 // A matrix read through strides: element (i, k) of op(A) at a[i * rs + k * cs].
 typedef struct {
@@ -198,13 +253,8 @@ void cpu_gemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int
     if (M <= 0 || N <= 0) return;
     Strided a = {A, trans_a ? 1 : (size_t)lda, trans_a ? (size_t)lda : 1};
     Strided b = {B, trans_b ? 1 : (size_t)ldb, trans_b ? (size_t)ldb : 1};
-#if defined(__x86_64__)
-    MicroKernel *micro = use_v16() ? micro_v16 : micro_v8;
-    int nr = use_v16() ? 32 : 16;
-#else
-    MicroKernel *micro = micro_v8;
-    int nr = 16;
-#endif
+    int nr;
+    MicroKernel *micro = micro_kernel(&nr);
     int nt = omp_get_max_threads();
     // Row blocks of at most MC rows, their count a multiple of the thread count.
     int n_blocks = (M + MC - 1) / MC;

@@ -31,10 +31,7 @@ void cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float
             const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
             float *dx = dinp + (size_t)n * C;
             float r = rstd[n];
-            float d = 0.0f;
-#pragma omp simd reduction(+ : d)
-            for (int c = 0; c < C; c++) d += dy[c] * w[c] * x[c];
-            float k = r * r * r * d / C;
+            float k = r * r * r * cpu_dot3(dy, w, x, C) / C;
 #pragma omp simd
             for (int c = 0; c < C; c++) dx[c] += r * w[c] * dy[c] - k * x[c];
         }
