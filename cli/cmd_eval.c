@@ -188,9 +188,19 @@ static int evaluate(const EvalArgs *a, const Kernels *kern, const char *data, co
     return 0;
 }
 
+// The tables text (malloc'ed; freed here): printed, and written beside out_json as .md.
+static int publish_markdown(const char *out_json, char *text, size_t len, Err *e) {
+    char path[4200];
+    fputs(text, stdout);
+    out_sibling(path, sizeof path, out_json, ".md");
+    int rc = write_file_atomic(path, text, len, e);
+    free(text);
+    return rc;
+}
+
 // The tables: printed and written next to the JSON (OUT.md).
 static int write_tables(const EvalArgs *a, const EvalResult *r, const EvalResult *b, int have_base, Err *e) {
-    char *text = NULL, path[4200];
+    char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     if (!mem) return err_fmt(e, "out of memory");
@@ -206,11 +216,7 @@ static int write_tables(const EvalArgs *a, const EvalResult *r, const EvalResult
     fprintf(mem, "\n%d problems x %d sample(s), %.2f s per problem (batched decoding, %ld slots)\n", r->n_problems,
             r->k, r->seconds / r->n_problems, a->slots);
     fclose(mem);
-    fputs(text, stdout);
-    out_sibling(path, sizeof path, a->out, ".md");
-    int rc = write_file_atomic(path, text, len, e);
-    free(text);
-    return rc;
+    return publish_markdown(a->out, text, len, e);
 }
 
 // Parses the options into *a. Returns as opt_parse.
@@ -284,7 +290,7 @@ static int write_table2(const EvalArgs *a, const EvalResult *r, const EvalResult
         if (have_base[d]) bases[nb++] = b[d];  // shallow copies, for the table
     }
     if (eval_write_table_json(a->out, rp, bp, n, e)) return -1;
-    char *text = NULL, path[4200];
+    char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     if (!mem) return err_fmt(e, "out of memory");
@@ -295,11 +301,7 @@ static int write_table2(const EvalArgs *a, const EvalResult *r, const EvalResult
     }
     fprintf(mem, "\n%d datasets x %d sample(s) per problem (batched decoding, %ld slots)\n", n, r[0].k, a->slots);
     fclose(mem);
-    fputs(text, stdout);
-    out_sibling(path, sizeof path, a->out, ".md");
-    int rc = write_file_atomic(path, text, len, e);
-    free(text);
-    return rc;
+    return publish_markdown(a->out, text, len, e);
 }
 
 // --data A,B,C: each dataset's results to OUT.NAME.json, then Table 2 over them.

@@ -34,6 +34,7 @@ for name, correct, length in (("math_test", [1, 0, 1], [10, 20, 30]), ("gsm8k", 
     probs = [{"index": i, "sample": 0, "level": 0, "correct": c, "length": l, "truncated": 0, "answer": "1",
               "output": "\\boxed{1}"} for i, (c, l) in enumerate(zip(correct, length))]
     json.dump({"model": "base", "dataset": name, "k": 1, "temperature": 0, "seconds": 1.5, "n_problems": 3,
+               "length_counts": "solution",
                "problems": probs}, open(f"base_{name}.json", "w"))
 EOF
 check "three datasets, a baseline of eval JSONs" ev --data "$data" --baseline base_gaokao.json,base_math_test.json,base_gsm8k.json --out t2.json
