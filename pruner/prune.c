@@ -36,80 +36,10 @@
 #include "../engine/tokset.h"
 #include "eval.h"
 #include "objective.h"
+#include "pool.h"
 #include "presample.h"
 
 #define PRUNE_STREAM 0x7072756eULL  // "prun"
-
-// The pre-samples as training rows: prompt of their problem ++ their tokens.
-typedef struct {
-    int n, k;                         // samples, samples per problem
-    int *problem, *length, *correct;  // [n] length: L, the reward's
-    int *trained;                     // [n] the row's completion tokens after --cutoff
-    TokExample *ex;                   // [n]
-} Pool;
-
-static void pool_free(Pool *p) {
-    free(p->problem);
-    free(p->length);
-    free(p->correct);
-    free(p->trained);
-    free(p->ex);
-    memset(p, 0, sizeof *p);
-}
-
-// Rows from the pre-samples of the problems keep[] marks (NULL: all): the prompt of
-// problem i (prompts of the dataset that was pre-sampled) followed by the sample's token
-// ids, as generated (end token included, as the official code's target); the reward's
-// length is L, without it.
-static int pool_from_presample(const Presample *ps, const char *ps_path, const Dataset *ds, const char *data_path,
-                               const TokSet *prompts, const Config *c, const unsigned char *keep, Pool *p, Err *e) {
-    memset(p, 0, sizeof *p);
-    if (ps->n_problems_total != ds->n)
-        return err_fmt(e, "%s: pre-sampled a dataset of %d problems, but %s has %d (not the same dataset?)", ps_path,
-                       ps->n_problems_total, data_path, ds->n);
-    int n = 0;
-    for (int i = 0; i < ps->n_problems; i++) n += keep ? keep[i] : 1;
-    n *= ps->k;
-    if (n == 0) return err_fmt(e, "%s: no complete problem (run o1p presample to the end)", ps_path);
-    p->n = n;
-    p->k = ps->k;
-    p->problem = malloc((size_t)n * sizeof(int));
-    p->length = malloc((size_t)n * sizeof(int));
-    p->correct = malloc((size_t)n * sizeof(int));
-    p->trained = malloc((size_t)n * sizeof(int));
-    p->ex = malloc((size_t)n * sizeof *p->ex);
-    if (!p->problem || !p->length || !p->correct || !p->trained || !p->ex)
-        return err_fmt(e, "out of memory for %d samples", n);
-    for (int j = 0, i = 0; j < ps->n_problems * ps->k; j++) {
-        const PresampleItem *it = &ps->items[j];
-        if (keep && !keep[it->problem]) continue;
-        for (int t = 0; t < it->n_ids; t++)
-            if (it->ids[t] < 0 || it->ids[t] >= c->vocab_size)
-                return err_fmt(e, "%s: problem %d, sample %d: token id %d is outside the model's vocab of %d", ps_path,
-                               it->problem, it->sample, it->ids[t], c->vocab_size);
-        p->problem[i] = it->problem;
-        p->length[i] = it->length;
-        p->correct[i] = it->correct;
-        p->ex[i] = prompts->ex[it->problem];
-        p->ex[i].completion = (const int *)it->ids;
-        p->ex[i].completion_len = it->n_ids;
-        i++;
-    }
-    return 0;
-}
-
-// --difficulty: the half of the pre-sampled problems to train on (*keep NULL: all).
-static int difficulty_half(const char *difficulty, const Presample *ps, unsigned char **keep, Err *e) {
-    *keep = NULL;
-    if (!difficulty || !strcmp(difficulty, "all")) return 0;
-    int harder = !strcmp(difficulty, "harder");
-    if (!harder && strcmp(difficulty, "easier"))
-        return err_fmt(e, "--difficulty: expected all, easier or harder, got '%s'", difficulty);
-    if (ps->n_problems < 2) return err_fmt(e, "--difficulty %s: needs 2 pre-sampled problems or more", difficulty);
-    *keep = malloc((size_t)ps->n_problems);
-    if (!*keep) return err_fmt(e, "out of memory");
-    return select_difficulty_half(ps->accuracy, ps->n_problems, harder, *keep, e);
-}
 
 static int save_ref(const char *path, const Objective *ob, Err *e) {
     AtomicFile af;
@@ -264,7 +194,7 @@ static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *o
     unsigned char *keep = NULL;
     int rc = check_sources(P, data_path, e) || prompt_template(P, e) || dataset_load(data_path, &P->ds, e) ||
              examples_tokenize(P->r.tok, &P->ds, data_path, &P->tmpl, EX_PROMPTS_ONLY, &P->prompts, e) ||
-             difficulty_half(o->difficulty, &P->ps, &keep, e) ||
+             pool_difficulty_half(o->difficulty, &P->ps, &keep, e) ||
              pool_from_presample(&P->ps, o->presample, &P->ds, data_path, &P->prompts, &P->r.m->cfg, keep, &P->pool, e);
     free(keep);
     if (rc) return -1;
