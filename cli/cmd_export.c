@@ -34,10 +34,13 @@ int cmd_export(int argc, char **argv) {
         return cli_usage_error("export", "--type %s: expected f32, f16 or q8_0", type_name);
     Err e;
     if (output_check(out, &e)) return cli_fail(&e);
+    ChatTemplate tmpl;  // the chat template: the one the folder's weights were trained under
+    int recorded;
     ModelDir md;
-    if (model_dir_load(&md, model, &kernels_cpu, &e)) return cli_fail(&e);
+    if (model_dir_template(model, &tmpl, &recorded, &e) || model_dir_load(&md, model, &kernels_cpu, &e))
+        return cli_fail(&e);
     char name[256];
-    rc = gguf_export(&md, folder_name(model, name, sizeof name), type, out, &e);
+    rc = gguf_export(&md, &tmpl, folder_name(model, name, sizeof name), type, out, &e);
     if (!rc) printf("wrote %s (%s, %s)\n", out, md.m.cfg.model_type, type_name);
     model_dir_free(&md);
     return rc ? cli_fail(&e) : 0;

@@ -148,24 +148,44 @@ char *chat_completion(const char *solution) {
     return concat(parts, 2);
 }
 
-char *chat_jinja(void) {
-    // the system prompt as a Jinja string literal: backslashes and quotes escaped
-    const char *sys = CHAT_SYSTEM_PROMPT;
-    char lit[2 * sizeof CHAT_SYSTEM_PROMPT], *o = lit;
-    for (const char *c = sys; *c; c++) {
-        if (*c == '\\' || *c == '\'') *o++ = '\\';
-        *o++ = *c;
+// src as a Jinja string literal's body into out (cap >= 2 strlen(src) + 1): backslashes
+// and quotes escaped.
+static void jinja_escape(const char *src, char *out) {
+    for (const char *c = src; *c; c++) {
+        if (*c == '\\' || *c == '\'') *out++ = '\\';
+        *out++ = *c;
     }
-    *o = 0;
+    *out = 0;
+}
+
+char *chat_jinja(const ChatTemplate *t) {
+    ChatTemplate dflt;
+    if (!t) {
+        snprintf(dflt.system, sizeof dflt.system, "%s", CHAT_SYSTEM_PROMPT);
+        snprintf(dflt.user, sizeof dflt.user, "%s", CHAT_PROBLEM);
+        t = &dflt;
+    }
+    // the user turn: the text around {problem}, which becomes the message's content
+    const char *at = strstr(t->user, CHAT_PROBLEM);
+    char head[sizeof t->user];
+    snprintf(head, sizeof head, "%.*s", (int)(at - t->user), t->user);
+    char sys[2 * sizeof t->system], pre[2 * sizeof t->user], post[2 * sizeof t->user];
+    jinja_escape(t->system, sys);
+    jinja_escape(head, pre);
+    jinja_escape(at + strlen(CHAT_PROBLEM), post);
     const char *parts[] = {
         "{%- for message in messages %}"
         "{%- if loop.first and message['role'] != 'system' %}"
-        "{{- '" CHAT_IM_START "system\\n", lit, CHAT_IM_END "\\n' }}"
+        "{{- '" CHAT_IM_START "system\\n", sys, CHAT_IM_END "\\n' }}"
         "{%- endif %}"
+        "{%- if message['role'] == 'user' %}"
+        "{{- '" CHAT_IM_START "user\\n", pre, "' + message['content'] + '", post, CHAT_IM_END "\\n' }}"
+        "{%- else %}"
         "{{- '" CHAT_IM_START "' + message['role'] + '\\n' + message['content'] + '" CHAT_IM_END "\\n' }}"
+        "{%- endif %}"
         "{%- endfor %}"
         "{%- if add_generation_prompt %}{{- '" CHAT_IM_START "assistant\\n' }}{%- endif %}"};
-    return concat(parts, 3);
+    return concat(parts, 7);
 }
 
 size_t chat_answer_len(const char *text) {

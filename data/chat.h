@@ -78,10 +78,10 @@ int chat_template_read_json(const JsonValue *obj, const char *name, ChatTemplate
 char *chat_prompt(const ChatTemplate *t, const char *problem);
 // malloc'ed completion text: solution + "<|im_end|>". NULL when out of memory.
 char *chat_completion(const char *solution);
-// malloc'ed Jinja text of the same template with CHAT_SYSTEM_PROMPT as the default
-// system message, as GGUF's tokenizer.chat_template carries it for llama.cpp. NULL when
-// out of memory.
-char *chat_jinja(void);
+// malloc'ed Jinja text of template t (NULL: the default) for a chat: t's system prompt
+// unless the chat has its own, each user message posed through t's user template, as
+// GGUF's tokenizer.chat_template carries it for llama.cpp. NULL when out of memory.
+char *chat_jinja(const ChatTemplate *t);
 // The length of the answer in a generated completion: text up to the first
 // "<|im_end|>", or all of it.
 size_t chat_answer_len(const char *text);

@@ -89,7 +89,7 @@ static uint16_t f32_to_f16(float x) {
 
 // ---- the tokenizer --------------------------------------------------------------------
 // V tokens: the tokenizer's, then "[PADi]" up to the model's vocab_size.
-static int write_tokenizer(Meta *m, const ModelDir *md, const char *path, Err *e) {
+static int write_tokenizer(Meta *m, const ModelDir *md, const ChatTemplate *tmpl, const char *path, Err *e) {
     const Tokenizer *t = md->tok;
     int V = md->m.cfg.vocab_size, n_tok = tok_vocab_size(t);
     size_t cap = 4 * tok_max_len(t) + 32;
@@ -123,7 +123,7 @@ static int write_tokenizer(Meta *m, const ModelDir *md, const char *path, Err *e
     if (md->chat.endoftext >= 0) kv_u32(m, "tokenizer.ggml.padding_token_id", (uint32_t)md->chat.endoftext);
     kv_bool(m, "tokenizer.ggml.add_bos_token", 0);
     kv_bool(m, "tokenizer.ggml.add_eos_token", 0);
-    char *jinja = chat_jinja();
+    char *jinja = chat_jinja(tmpl);
     if (!jinja) return err_fmt(e, "%s: out of memory", path);
     kv_str(m, "tokenizer.chat_template", jinja);
     free(jinja);
@@ -264,7 +264,8 @@ static void write_tensors(FILE *f, GTensor *ts, int n, unsigned char *buf) {
     for (int i = 0; i < n; i++) write_data(f, &ts[i], buf);
 }
 
-int gguf_export(const ModelDir *md, const char *name, GgufType type, const char *path, Err *e) {
+int gguf_export(const ModelDir *md, const ChatTemplate *tmpl, const char *name, GgufType type, const char *path,
+                Err *e) {
     const Config *c = &md->m.cfg;
     if (strcmp(c->model_type, "llama") && strcmp(c->model_type, "qwen2"))
         return err_fmt(e, "%s: model_type \"%s\": GGUF export knows llama and qwen2", path, c->model_type);
@@ -289,7 +290,7 @@ int gguf_export(const ModelDir *md, const char *name, GgufType type, const char 
     put_u64(a.f, (uint64_t)n);
     put_u64(a.f, 0);
     write_hparams(&m, c, name, type);
-    int rc = write_tokenizer(&m, md, path, e);
+    int rc = write_tokenizer(&m, md, tmpl, path, e);
     // pass 2: the tensors; then the true key-value count over the placeholder
     if (!rc) {
         write_tensors(a.f, ts, n, buf);

@@ -21,7 +21,9 @@ typedef enum { GGUF_F32, GGUF_F16, GGUF_Q8_0 } GgufType;
 // Parses "f32", "f16" or "q8_0"; -1 for anything else.
 int gguf_type_parse(const char *s, GgufType *out);
 
-// Writes md (loaded on the CPU backend) to path atomically; name goes to general.name.
-int gguf_export(const ModelDir *md, const char *name, GgufType type, const char *path, Err *e);
+// Writes md (loaded on the CPU backend) to path atomically; name goes to general.name,
+// tmpl (NULL: the default) to the chat template.
+int gguf_export(const ModelDir *md, const ChatTemplate *tmpl, const char *name, GgufType type, const char *path,
+                Err *e);
 
 #endif

@@ -85,7 +85,7 @@ async function llamaRun(model, ids, stops) {
 
 for (const dir of models) {
   const name = path.basename(dir);
-  const expected = o1pRun(['generate', '--model', dir, '--raw', '--prompt', PROMPT, '--max-new', String(N_NEW), '--quiet']);
+  const expected = o1pRun(['generate', '--model', dir, '--raw', '--problem', PROMPT, '--max-new', String(N_NEW), '--quiet']);
   for (const type of ['f32', 'f16', 'q8_0']) {
     const file = path.join(work, `${name}-${type}.gguf`);
     o1pRun(['export', '--model', dir, '--format', 'gguf', '--type', type, '--out', file]);

@@ -132,6 +132,30 @@ static void test_chat(void) {
     free(c);
 }
 
+// The chat template as GGUF carries it (Jinja): the system prompt, the user template
+// around the message, quotes and backslashes escaped.
+static void test_jinja(void) {
+    const char *loop = "{%- for message in messages %}{%- if loop.first and message['role'] != 'system' %}"
+                       "{{- '<|im_start|>system\\n";
+    const char *turns = "<|im_end|>\\n' }}{%- endif %}{%- if message['role'] == 'user' %}"
+                        "{{- '<|im_start|>user\\n";
+    const char *rest = "<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>' + message['role'] + '\\n' + "
+                       "message['content'] + '<|im_end|>\\n' }}{%- endif %}{%- endfor %}{%- if "
+                       "add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+    char want[4096];
+    char *j = chat_jinja(NULL);
+    snprintf(want, sizeof want, "%sYou are a helpful assistant. You should think step-by-step and put your final "
+             "answer within \\\\boxed{}.%s' + message['content'] + '%s", loop, turns, rest);
+    CHECK(j && !strcmp(j, want), "jinja, default:\n%s\nnot\n%s", j, want);
+    free(j);
+    ChatTemplate t = {.system = "It's", .user = "Solve the problem: {problem}\nBe brief."};
+    j = chat_jinja(&t);
+    snprintf(want, sizeof want, "%sIt\\'s%sSolve the problem: ' + message['content'] + '\nBe brief.%s", loop,
+             turns, rest);
+    CHECK(j && !strcmp(j, want), "jinja, a template:\n%s\nnot\n%s", j, want);
+    free(j);
+}
+
 // Renders problem "P {x}" under preset name; compares with the whole expected prompt.
 static void expect_preset(const char *name, const char *system, const char *user) {
     Err e = {{0}};
@@ -467,6 +491,7 @@ int main(void) {
     test_bad();
     test_write();
     test_chat();
+    test_jinja();
     test_presets();
     test_template_json();
     test_synth();
