@@ -15,7 +15,7 @@
 #                  OUT/difficulty.png (length and accuracy per level)
 #
 # Every run starts from the same reference and pre-samples, with the demo's O1-Pruner
-# settings (PRUNE_OPTS, O1_OPTS as in scripts/demo.sh) and seed. Intermediate files are in
+# settings (PRUNE_OPTS as in scripts/demo.sh: the paper's token-mean ratio) and seed. Intermediate files are in
 # OUT/work/; a stage is marked done (OUT/work/STAGE.done) when its command exits 0 and is
 # not run again. Environment: O1P (default ./o1p), SEED (default 1), DEMO, LAMBDAS
 # (default "0 1 2 5"), and the demo's size variables (passed on to scripts/demo.sh).
@@ -27,11 +27,11 @@ SEED=${SEED:-1}
 case "$mode" in
 full)
     out=${2:-results-ablation}
-    : "${PRUNE_OPTS:=--batch 16}" "${O1_OPTS:=--ratio per-token}" "${MAX_NEW_EVAL:=440}"
+    : "${PRUNE_OPTS:=--batch 16 --accum 1 --lr 1e-5}" "${MAX_NEW_EVAL:=440}"
     ;;
 quick)
     out=${2:-results-ablation-quick}
-    : "${PRUNE_OPTS:=--batch 4 --lr 1e-4}" "${O1_OPTS:=--ratio per-token}" "${MAX_NEW_EVAL:=160}"
+    : "${PRUNE_OPTS:=--batch 4 --accum 1 --lr 1e-4}" "${MAX_NEW_EVAL:=160}"
     ;;
 *)
     echo "usage: scripts/ablation.sh [full|quick] [OUT]" >&2
@@ -39,7 +39,7 @@ quick)
     ;;
 esac
 : "${DEMO:=$out/demo}" "${LAMBDAS:=0 1 2 5}" "${SLOTS:=64}"
-export O1P SEED PRUNE_OPTS O1_OPTS MAX_NEW_EVAL SLOTS
+export O1P SEED PRUNE_OPTS MAX_NEW_EVAL SLOTS
 work=$out/work
 ref=$DEMO/work/ref
 mkdir -p "$work"
@@ -61,7 +61,7 @@ run() {
         rm -rf "${work:?}/$name"
         # shellcheck disable=SC2086
         $O1P prune --model "$ref" --presample "$DEMO/work/presample.jsonl" --data "$DEMO/work/train.jsonl" \
-            --out "$work/$name" --seed "$SEED" $PRUNE_OPTS $O1_OPTS "$@"
+            --out "$work/$name" --seed "$SEED" $PRUNE_OPTS "$@"
         touch "$work/prune_$name.done"
     fi
     if ! is_done "eval_$name"; then

@@ -13,7 +13,7 @@
 # tokens trained (per run) and the wall time of prune + eval (per run). A finished run
 # (OUT/OBJ-sS/wall_s, written last) is not run again.
 # Environment: O1P (default ./o1p), SEEDS (default "1 2 3"), OBJECTIVES (default all),
-# PRUNE_OPTS (default the quick demo's "--batch 4 --lr 1e-4"), MAX_NEW_EVAL (default 160).
+# PRUNE_OPTS (default the quick demo's "--batch 4 --accum 1 --lr 1e-4"), MAX_NEW_EVAL (default 160).
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -24,7 +24,7 @@ work=$1
 out=$2
 O1P=${O1P:-./o1p}
 : "${SEEDS:=1 2 3}" "${OBJECTIVES:=ppo sft-shortest dpo kimi efficient grpo-len dast}"
-: "${PRUNE_OPTS:=--batch 4 --lr 1e-4}" "${MAX_NEW_EVAL:=160}"
+: "${PRUNE_OPTS:=--batch 4 --accum 1 --lr 1e-4}" "${MAX_NEW_EVAL:=160}"
 for f in ref/model.safetensors presample.jsonl train.jsonl test.jsonl eval_ref.json; do
     [ -e "$work/$f" ] || { echo "compare: $work/$f is missing (run scripts/demo.sh first)" >&2; exit 1; }
 done
