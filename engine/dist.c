@@ -160,12 +160,47 @@ void dist_sum_ordered(DistSum *p, const float *parts, float *out) {
     MPI_Alltoallv(p->send, scnt, sdisp, MPI_FLOAT, p->recv, rcnt, rdisp, MPI_FLOAT, MPI_COMM_WORLD);
     // pass 2: my slice summed in kk order, then every slice to every rank
     sum_in_order(p->recv, p->K, (size_t)(hi - lo), out + lo);
-    for (int s = 0; s < S; s++) {
-        dist_share((int)p->n, s, S, &slo, &shi);
-        rcnt[s] = shi - slo;
-        rdisp[s] = slo;
+    dist_allgather_floats(out, p->n);
+#endif
+}
+
+void dist_allgather_floats(float *x, size_t n) {
+#ifdef O1P_MPI
+    if (g_size == 1) return;
+    int cnt[g_size], disp[g_size], lo, hi;
+    for (int s = 0; s < g_size; s++) {
+        dist_share((int)n, s, g_size, &lo, &hi);
+        cnt[s] = hi - lo;
+        disp[s] = lo;
     }
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, out, rcnt, rdisp, MPI_FLOAT, MPI_COMM_WORLD);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, x, cnt, disp, MPI_FLOAT, MPI_COMM_WORLD);
+#else
+    (void)x, (void)n;
+#endif
+}
+
+// MPI counts are ints: chunks of at most 2^28 floats (1 GiB).
+#define DIST_CHUNK_FLOATS (DIST_CHUNK / sizeof(float))
+
+void dist_send_floats(const float *p, size_t n, int to) {
+#ifdef O1P_MPI
+    for (size_t off = 0; off < n; off += DIST_CHUNK_FLOATS) {
+        size_t c = n - off < DIST_CHUNK_FLOATS ? n - off : DIST_CHUNK_FLOATS;
+        MPI_Send(p + off, (int)c, MPI_FLOAT, to, 0, MPI_COMM_WORLD);
+    }
+#else
+    (void)p, (void)n, (void)to;
+#endif
+}
+
+void dist_recv_floats(float *p, size_t n, int from) {
+#ifdef O1P_MPI
+    for (size_t off = 0; off < n; off += DIST_CHUNK_FLOATS) {
+        size_t c = n - off < DIST_CHUNK_FLOATS ? n - off : DIST_CHUNK_FLOATS;
+        MPI_Recv(p + off, (int)c, MPI_FLOAT, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
+#else
+    (void)p, (void)n, (void)from;
 #endif
 }
 

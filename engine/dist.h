@@ -53,6 +53,14 @@ void dist_sum_free(DistSum *p);
 // parts [n_mine, n] -> out [n] on every rank.
 void dist_sum_ordered(DistSum *p, const float *parts, float *out);
 
+// x [n] on every rank from the ranks' shares: rank r's x[lo..hi), dist_share(n, r, size),
+// to every rank (MPI_Allgatherv in place; nothing with one rank). n < 2^31.
+void dist_allgather_floats(float *x, size_t n);
+// n floats to rank `to`, and from rank `from` (MPI_Send, MPI_Recv: blocking, and the
+// messages of one sender arrive in the order sent).
+void dist_send_floats(const float *p, size_t n, int to);
+void dist_recv_floats(float *p, size_t n, int from);
+
 // Every rank's n bytes at send, in rank order, into one malloc'ed buffer on rank 0
 // (*out, *out_n); other ranks get *out = NULL. Returns -1 when rank 0 runs out of
 // memory (on rank 0 only: the command line then ends the job).

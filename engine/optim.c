@@ -1,6 +1,8 @@
 // engine/optim.c -- AdamW with clipping and the cosine schedule (see optim.h).
 #include "optim.h"
 
+#include "dist.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -25,10 +27,25 @@ OptimConfig optim_config(double lr, double beta2, double weight_decay, double gr
 }
 
 int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e) {
+    return optim_create_slice(o, m, cfg, 0, 1, e);
+}
+
+void optim_slice_of(const Model *m, int rank, int size, size_t *lo, size_t *n) {
+    int a = 0, b = 0;
+    if (size > 1) dist_share((int)m->n_trained, rank, size, &a, &b);  // < 2^31 floats (dist_sum_plan)
+    *lo = (size_t)a;
+    *n = size > 1 ? (size_t)(b - a) : m->n_trained;
+}
+
+int optim_create_slice(Optimizer *o, const Model *m, OptimConfig cfg, int rank, int size, Err *e) {
     memset(o, 0, sizeof *o);
     o->cfg = cfg;
-    o->m = m->k->alloc(m->n_trained * sizeof(float));
-    o->v = m->k->alloc(m->n_trained * sizeof(float));
+    if (size > 1 && m->n_trained > 0x7fffffff)
+        return err_fmt(e, "%zu trained parameters: over 2^31, too many for MPI's counts on several ranks",
+                       m->n_trained);
+    optim_slice_of(m, rank, size, &o->lo, &o->n);
+    o->m = m->k->alloc(o->n * sizeof(float));
+    o->v = m->k->alloc(o->n * sizeof(float));
     if (!o->m || !o->v) {
         optim_free(o, m);
         return err_fmt(e, "out of %s memory for the optimizer state", m->k->name);
@@ -40,6 +57,16 @@ void optim_free(Optimizer *o, const Model *m) {
     if (o->m) m->k->free(o->m);
     if (o->v) m->k->free(o->v);
     o->m = o->v = NULL;
+}
+
+int optim_slice_range(const Optimizer *o, const TrainedRange *r, TrainedRange *out) {
+    size_t a = r->grad_at > o->lo ? r->grad_at : o->lo;
+    size_t b = r->grad_at + r->n < o->lo + o->n ? r->grad_at + r->n : o->lo + o->n;
+    if (a >= b) return 0;
+    size_t skip = a - r->grad_at;  // floats of r before the slice
+    size_t n_decay = r->n_decay > skip ? r->n_decay - skip : 0;
+    *out = (TrainedRange){r->param_at + skip, a, b - a, n_decay < b - a ? n_decay : b - a};
+    return 1;
 }
 
 float optim_lr(const OptimConfig *c, int s) {
@@ -60,13 +87,15 @@ double optim_step(Optimizer *o, Model *m, float *lr_out) {
     if (c->grad_clip > 0 && norm > c->grad_clip) scale = (float)(c->grad_clip / norm);
     float lr = optim_lr(c, o->step);
     o->step++;
-    // AdamW is elementwise: the trained ranges one call each, the same bits as one call
-    TrainedRange r[MODEL_MAX_RANGES];
+    // AdamW is elementwise: the trained ranges' parts in the slice one call each, the
+    // same bits as one call over everything
+    TrainedRange r[MODEL_MAX_RANGES], s;
     int n_ranges = model_trained_ranges(m, r);
     for (int i = 0; i < n_ranges; i++)
-        m->k->adamw(m->params_mem + r[i].param_at, m->grads_mem + r[i].grad_at, o->m + r[i].grad_at,
-                    o->v + r[i].grad_at, r[i].n, r[i].n_decay, lr, c->beta1, c->beta2, c->eps, c->weight_decay,
-                    scale, o->step);
+        if (optim_slice_range(o, &r[i], &s))
+            m->k->adamw(m->params_mem + s.param_at, m->grads_mem + s.grad_at, o->m + (s.grad_at - o->lo),
+                        o->v + (s.grad_at - o->lo), s.n, s.n_decay, lr, c->beta1, c->beta2, c->eps,
+                        c->weight_decay, scale, o->step);
     if (lr_out) *lr_out = lr;
     return norm;
 }

@@ -22,21 +22,31 @@ OptimConfig optim_defaults(void);
 OptimConfig optim_config(double lr, double beta2, double weight_decay, double grad_clip, double min_lr_ratio,
                          int warmup_steps, int total_steps);
 
+// ZeRO-1 on several ranks (docs/distributed.md): each rank holds the moments of a slice
+// lo..lo+n of the trained floats (the gradient's layout) and updates that slice alone.
 typedef struct {
     OptimConfig cfg;
-    float *m, *v;  // backend memory, [n_trained] each: the moments of what trains
-    int step;      // optimizer steps taken
+    float *m, *v;   // backend memory, [n] each: the moments of the slice
+    size_t lo, n;   // the slice of the n_trained floats (all of them: 0, n_trained)
+    int step;       // optimizer steps taken
 } Optimizer;
 
-// The moments of m's trained parameters: model_alloc_grads first.
+// The moments of all of m's trained parameters: model_alloc_grads first.
 int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e);
+// Slice `rank` of `size` of m's n_trained floats: lo..lo+n (dist_share).
+void optim_slice_of(const Model *m, int rank, int size, size_t *lo, size_t *n);
+// The moments of slice `rank` of `size` of m's trained floats.
+int optim_create_slice(Optimizer *o, const Model *m, OptimConfig cfg, int rank, int size, Err *e);
 void optim_free(Optimizer *o, const Model *m);
+// The part of trained range r inside o's slice into *out (its n_decay cut to match);
+// returns 0 when they do not meet.
+int optim_slice_range(const Optimizer *o, const TrainedRange *r, TrainedRange *out);
 // Learning rate at 0-based step s: linear warmup over warmup_steps, then cosine from lr
 // down to lr * min_lr_ratio at total_steps.
 float optim_lr(const OptimConfig *c, int s);
-// One update of the trained parameters from the gradients accumulated in m->g (which are
-// zeroed afterwards). Returns the global gradient norm (over the trained parameters)
-// before clipping; *lr_out gets the rate used.
+// One update of the trained parameters of o's slice from the gradients accumulated in
+// m->g (the slice's are zeroed afterwards). Returns the global gradient norm (over all
+// the trained parameters, whatever the slice) before clipping; *lr_out gets the rate used.
 double optim_step(Optimizer *o, Model *m, float *lr_out);
 
 #endif

@@ -47,7 +47,8 @@ static const char *float_bytes(char *buf, size_t cap, size_t n) {
 }
 
 // "sft: training the last 1 of 4 layers, 12345 of 67890 parameters; memory: parameters
-// 272 kB, gradients 49.4 kB, optimizer state 98.8 kB"
+// 272 kB, gradients 49.4 kB, optimizer state 98.8 kB"; on N ranks the optimizer state is
+// each rank's slice: "optimizer state 49.4 kB per rank (sliced over 2 ranks)"
 static void print_memory(const TrainRun *r, const char *stage) {
     const Model *m = r->m;
     char p[32], g[32], o[32];
@@ -57,8 +58,10 @@ static void print_memory(const TrainRun *r, const char *stage) {
                 m->n_trained, m->n_params);
     else
         fprintf(stderr, "all %zu parameters", m->n_params);
-    fprintf(stderr, "; memory: parameters %s, gradients %s, optimizer state %s\n", float_bytes(p, 32, m->n_params),
-            float_bytes(g, 32, m->n_trained), float_bytes(o, 32, 2 * m->n_trained));
+    fprintf(stderr, "; memory: parameters %s, gradients %s, optimizer state %s", float_bytes(p, 32, m->n_params),
+            float_bytes(g, 32, m->n_trained), float_bytes(o, 32, 2 * r->opt.n));
+    if (dist_size() > 1) fprintf(stderr, " per rank (sliced over %d ranks)", dist_size());
+    fputc('\n', stderr);
 }
 
 int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
@@ -67,7 +70,7 @@ int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
     r->B = B;
     r->T = T;
     if (model_alloc_grads(r->m, (int)o->train_layers, e) || acts_create(&r->acts, r->m, B, T, 1, e) ||
-        optim_create(&r->opt, r->m, p->optim, e))
+        optim_create_slice(&r->opt, r->m, p->optim, dist_rank(), dist_size(), e))
         return -1;
     if (!o->quiet) print_memory(r, p->stage);
     size_t grid = (size_t)K * B * T, mb = (size_t)B * T;
@@ -196,6 +199,12 @@ void run_micro_batch(TrainRun *r, int kk, LossWeightsFn fn, void *ctx, double *l
     run_logprobs(r, Tc);
     fn(ctx, rows, r->B, Tc, r->mb_logprob, r->mb_weights, r->mb_loss_w, loss);
     model_backward(r->m, &r->acts, r->mb_loss_w, r->B, Tc);
+}
+
+double run_update(TrainRun *r, float *lr) {
+    double norm = optim_step(&r->opt, r->m, lr);
+    if (dist_size() > 1) run_gather_params(r);
+    return norm;
 }
 
 double run_passes(TrainRun *r, LossWeightsFn fn, void *ctx) {

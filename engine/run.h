@@ -10,7 +10,7 @@
 //       for (kk < K) run_fill(&r, kk, ex, idx, B);     // or a Batcher's next rows
 //       run_tally(&r, &sm);
 //       sm.loss = run_passes(&r, weights_fn, ctx);      // forward, loss weights, backward
-//       sm.grad_norm = optim_step(&r.opt, r.m, &sm.lr);
+//       sm.grad_norm = run_update(&r, &sm.lr);          // AdamW
 //       trainer_step_done(&r.tr, &sm, &e);
 //   }
 //   trainer_finish(&r.tr, &e);
@@ -78,8 +78,8 @@ typedef struct {
     float *mb_loss_w;       // the objective's loss weights (run_passes)
     // several ranks (run_dist.c): this rank's micro-batches' gradients, and their sum
     DistSum dsum;           // the plan of the sum of the K micro-batches' gradients
-    float *grad_parts;      // [its micro-batches, n_params] host
-    float *grad_sum;        // [n_params] host
+    float *grad_parts;      // [its micro-batches, n_trained] host
+    float *grad_sum;        // [n_trained] host
 } TrainRun;
 
 // The backend named o->device; sets the CPU threads when o->threads > 0.
@@ -127,6 +127,10 @@ typedef void (*LossWeightsFn)(void *ctx, const int *rows, int B, int Tc, const f
 //   loss = sum_{rows,t} weights * -log p(target).
 // Returns the step's loss.
 double run_passes(TrainRun *r, LossWeightsFn fn, void *ctx);
+// The optimizer step on the gradients of run_passes (optim_step); on several ranks each
+// rank updates its slice and the slices are gathered (run_gather_params). Returns the
+// global gradient norm before clipping; *lr gets the rate used.
+double run_update(TrainRun *r, float *lr);
 // Forward, loss and backward of micro-batch kk; the gradients accumulate in r->m and
 // its loss is added to *loss.
 void run_micro_batch(TrainRun *r, int kk, LossWeightsFn fn, void *ctx, double *loss);
@@ -136,14 +140,19 @@ void run_micro_batch(TrainRun *r, int kk, LossWeightsFn fn, void *ctx, double *l
 // its share of the K micro-batches, and the gradients of the K micro-batches are summed
 // in order 0..K-1 (dist_sum_ordered): N ranks give the same weights for any N >= 2. One
 // process accumulates in place in the backward kernels instead, so it agrees with them
-// to float rounding, not bit for bit. Rank 0 alone writes the folder (trainer.c).
+// to float rounding, not bit for bit. ZeRO-1: each rank holds the AdamW moments of its
+// slice of the trained floats only (optim.h) and updates that slice of the weights; the
+// slices are then all-gathered. Rank 0 alone writes the folder (trainer.c).
 
-// After trainer_open: checks that every rank has the same plan and weights, and gives
-// the others rank 0's optimizer state and run counters (a resumed run's). Allocates the
-// gradient buffers.
+// After trainer_open: checks that every rank has the same plan and weights, gives the
+// others rank 0's run counters (a resumed run's) and has them load their slice of the
+// moments. Allocates the gradient buffers.
 int run_sync_ranks(TrainRun *r, Err *e);
 // run_passes on several ranks; returns the step's loss (the sum of the micro-batches'
 // losses in order).
 double run_passes_ranks(TrainRun *r, LossWeightsFn fn, void *ctx);
+// After optim_step on several ranks: every rank's updated slice of the trained weights to
+// every rank (through grad_sum); zeroes the gradients.
+void run_gather_params(TrainRun *r);
 
 #endif

@@ -1,5 +1,6 @@
-// engine/run_dist.c -- a training run on several ranks: the same start everywhere, and
-// the step's gradients summed in the order of one process's micro-batches (see run.h).
+// engine/run_dist.c -- a training run on several ranks: the same start everywhere, the
+// step's gradients summed in the order of one process's micro-batches, and ZeRO-1's
+// sliced update gathered (see run.h).
 #include "run.h"
 
 #include <stdlib.h>
@@ -13,21 +14,10 @@ typedef struct {
     double elapsed, elapsed0;
 } RunCounters;
 
-// Rank 0's n floats of backend buffer p to every rank's.
-static int bcast_floats(const Kernels *k, float *p, size_t n, Err *e) {
-    float *host = malloc(n * sizeof(float) + 1);
-    if (!host) return err_fmt(e, "out of memory for %zu floats", n);
-    k->download(host, p, n * sizeof(float));
-    dist_bcast(host, n * sizeof(float), 0);
-    k->upload(p, host, n * sizeof(float));
-    free(host);
-    return 0;
-}
-
 int run_sync_ranks(TrainRun *r, Err *e) {
     Trainer *t = &r->tr;
     // The plan (options and data, in the signature), the grid and the weights each rank
-    // loaded (a resumed run: the folder's; rank 0 restored the optimizer from it).
+    // loaded (a resumed run: the folder's, which rank 0 has settled on by now).
     uint64_t h = fnv1a(FNV_OFFSET, r->signature, strlen(r->signature)), w = model_fingerprint(r->m);
     int grid[3] = {r->K, r->B, r->T};
     h = fnv1a(fnv1a(h, &w, sizeof w), grid, sizeof grid);
@@ -38,19 +28,37 @@ int run_sync_ranks(TrainRun *r, Err *e) {
     t->step = c.step, t->start_step = c.start_step, t->saved_step = c.saved_step, r->opt.step = c.opt_step;
     t->data_pos = c.data_pos, t->rng.state = c.rng, t->tokens = c.tokens, t->start_tokens = c.start_tokens;
     t->elapsed = c.elapsed, t->elapsed0 = c.elapsed0;
-    size_t n = r->m->n_params;
-    if (bcast_floats(r->m->k, r->opt.m, n, e) || bcast_floats(r->m->k, r->opt.v, n, e) ||
-        dist_sum_plan(&r->dsum, r->K, n, e))
+    // each rank its own slice of the moments (ZeRO-1; fresh: the zeros optim_create left)
+    size_t n = r->m->n_trained;
+    if ((t->o.resume && dist_rank() != 0 && trainer_restore_slice(t, e)) || dist_sum_plan(&r->dsum, r->K, n, e))
         return -1;
     r->grad_parts = malloc((size_t)r->dsum.n_mine * n * sizeof(float) + 1);
-    r->grad_sum = malloc(n * sizeof(float));
+    r->grad_sum = malloc(n * sizeof(float) + 1);
     if (!r->grad_parts || !r->grad_sum) return err_fmt(e, "out of memory for the gradients of %zu parameters", n);
     return 0;
 }
 
+void run_gather_params(TrainRun *r) {
+    Model *m = r->m;
+    const Kernels *k = m->k;
+    TrainedRange tr[MODEL_MAX_RANGES], s;
+    int n_ranges = model_trained_ranges(m, tr);
+    // pass 1: my updated slice into grad_sum (free until the next step's sum), at the
+    // gradient's offsets; every rank's slice to every rank
+    for (int i = 0; i < n_ranges; i++)
+        if (optim_slice_range(&r->opt, &tr[i], &s))
+            k->download(r->grad_sum + s.grad_at, m->params_mem + s.param_at, s.n * sizeof(float));
+    dist_allgather_floats(r->grad_sum, m->n_trained);
+    // pass 2: all the trained parameters back; the gradients zeroed for the next step
+    // (the optimizer zeroed its slice's only)
+    for (int i = 0; i < n_ranges; i++)
+        k->upload(m->params_mem + tr[i].param_at, r->grad_sum + tr[i].grad_at, tr[i].n * sizeof(float));
+    k->zero(m->grads_mem, m->n_trained * sizeof(float));
+}
+
 double run_passes_ranks(TrainRun *r, LossWeightsFn fn, void *ctx) {
     const Kernels *k = r->m->k;
-    size_t nb = r->m->n_params * sizeof(float);
+    size_t nb = r->m->n_trained * sizeof(float);
     int K = r->K, lo, hi;
     dist_share(K, dist_rank(), dist_size(), &lo, &hi);
     double loss[K];
@@ -58,7 +66,7 @@ double run_passes_ranks(TrainRun *r, LossWeightsFn fn, void *ctx) {
     // pass 1: each of my micro-batches' gradients on its own (the optimizer left them 0)
     for (int kk = lo; kk < hi; kk++) {
         run_micro_batch(r, kk, fn, ctx, &loss[kk]);
-        k->download(r->grad_parts + (size_t)(kk - lo) * r->m->n_params, r->m->grads_mem, nb);
+        k->download(r->grad_parts + (size_t)(kk - lo) * r->m->n_trained, r->m->grads_mem, nb);
         k->zero(r->m->grads_mem, nb);
     }
     // pass 2: their sum in micro-batch order on every rank; the losses (one rank holds

@@ -93,17 +93,33 @@ int trainer_trim_log(const char *path, int step, Err *e) {
     return rc;
 }
 
-// Loads a state file and says whether it belongs to the weights with fingerprint fp.
-static int state_try(const char *path, const Trainer *t, uint64_t fp, TrainState *s, float **m, float **v,
-                     Err *e) {
-    if (train_state_load(path, s, m, v, 0, e)) return -1;
+// Reads a state file's header and says whether it belongs to the weights with
+// fingerprint fp.
+static int state_try(const char *path, const Trainer *t, uint64_t fp, TrainState *s, Err *e) {
+    if (train_state_header(path, s, e)) return -1;
     if (!strcmp(s->stage, t->o.stage)) return get_u64(&s->extra[X_FP_LO]) == fp ? 1 : 0;
-    err_fmt(e, "%s: a training state of stage '%s', not '%s'", path, s->stage, t->o.stage);
-    free(*m);
-    free(*v);
-    *m = *v = NULL;
-    return -1;
+    return err_fmt(e, "%s: a training state of stage '%s', not '%s'", path, s->stage, t->o.stage);
 }
+
+// This rank's slice of the moments of state file path into the optimizer; check: read
+// the whole file to verify its checksum.
+static int load_moments(Trainer *t, const char *path, int check, Err *e) {
+    const Optimizer *o = t->opt;
+    size_t nb = o->n * sizeof(float);
+    float *mom = malloc(nb ? nb : 1), *vel = malloc(nb ? nb : 1);
+    TrainState s;
+    int rc = !mom || !vel ? err_fmt(e, "%s: out of memory for the optimizer moments", path)
+                          : train_state_load_slice(path, &s, o->lo, o->n, mom, vel, t->m->n_trained, check, e);
+    if (!rc) {
+        t->m->k->upload(o->m, mom, nb);
+        t->m->k->upload(o->v, vel, nb);
+    }
+    free(mom);
+    free(vel);
+    return rc;
+}
+
+int trainer_restore_slice(Trainer *t, Err *e) { return load_moments(t, t->path_state, 0, e); }
 
 // dir/name exists.
 static int in_dir(const char *dir, const char *name) {
@@ -193,53 +209,31 @@ static int trainer_restore(Trainer *t, Err *e) {
     if (trainer_can_resume(dir, e)) return -1;
     uint64_t fp = model_fingerprint(t->m);
     TrainState s;
-    float *mom = NULL, *vel = NULL;
     int which = -1;  // 0: train_state.bin, 1: train_state.next.bin
     // A crash between steps 2 and 3 of the protocol leaves the new weights with .next.
     if (has_next) {
         Err e2;
-        int r = state_try(t->path_next, t, fp, &s, &mom, &vel, &e2);
-        if (r == 1) {
-            which = 1;
-        } else if (r == 0) {
-            free(mom);
-            free(vel);
-            mom = vel = NULL;
-        }
+        if (state_try(t->path_next, t, fp, &s, &e2) == 1) which = 1;
     }
     if (which < 0) {
         if (!has_state)
             return err_fmt(e, "%s: model.safetensors does not belong to train_state.next.bin and there is "
                               "no train_state.bin: the folder cannot be resumed",
                            dir);
-        int r = state_try(t->path_state, t, fp, &s, &mom, &vel, e);
+        int r = state_try(t->path_state, t, fp, &s, e);
         if (r < 0) return -1;
-        if (r == 0) {
-            free(mom);
-            free(vel);
+        if (r == 0)
             return err_fmt(e, "%s: model.safetensors does not belong to train_state.bin (step %llu): the "
                               "weights were changed after the checkpoint; the folder cannot be resumed",
                            dir, (unsigned long long)s.step);
-        }
         which = 0;
     }
-    if (state_check(t, which ? t->path_next : t->path_state, &s, e)) {
-        free(mom);
-        free(vel);
-        return -1;
-    }
+    const char *chosen = which ? t->path_next : t->path_state;
+    if (state_check(t, chosen, &s, e) || load_moments(t, chosen, 1, e)) return -1;
     // Settle the folder on the chosen state before anything else is written.
-    if (which == 1 && io_rename(t->path_next, t->path_state) != 0) {
-        free(mom);
-        free(vel);
+    if (which == 1 && io_rename(t->path_next, t->path_state) != 0)
         return err_fmt(e, "%s: cannot rename to %s: %s", t->path_next, t->path_state, strerror(errno));
-    }
     if (which == 0 && has_next) remove(t->path_next);  // the state of weights never written
-    size_t nb = t->m->n_trained * sizeof(float);
-    t->m->k->upload(t->opt->m, mom, nb);
-    t->m->k->upload(t->opt->v, vel, nb);
-    free(mom);
-    free(vel);
     t->opt->step = t->step = t->start_step = t->saved_step = (int)s.step;
     t->rng.state = s.rng_state;
     t->data_pos = s.data_pos;
@@ -298,21 +292,39 @@ int trainer_done(const Trainer *t) {
     return t->step >= t->o.total_steps || interrupted_anywhere() || (t->o.stop_at > 0 && t->step >= t->o.stop_at);
 }
 
+// Ranks other than 0 at a checkpoint: their slice of m, then of v, to rank 0.
+static int send_moments(const Trainer *t, Err *e) {
+    const Optimizer *o = t->opt;
+    float *buf = malloc(o->n * sizeof(float) + 1);
+    if (!buf) return err_fmt(e, "out of memory for the checkpoint's %zu moments", o->n);
+    for (int which = 0; which < 2; which++) {
+        t->m->k->download(buf, which ? o->v : o->m, o->n * sizeof(float));
+        dist_send_floats(buf, o->n, 0);
+    }
+    free(buf);
+    return 0;
+}
+
+// Rank 0: every rank's slice of m, then of v, into w in file order, through buf (rank
+// 0's slice, the largest): its own downloaded, the others' received.
+static void put_moments(const Trainer *t, StateWriter *w, float *buf) {
+    const Optimizer *o = t->opt;
+    for (int which = 0; which < 2; which++)
+        for (int r = 0; r < dist_size(); r++) {
+            size_t lo, n;
+            optim_slice_of(t->m, r, dist_size(), &lo, &n);
+            if (r == 0) t->m->k->download(buf, which ? o->v : o->m, n * sizeof(float));
+            else dist_recv_floats(buf, n, r);
+            train_state_put(w, buf, n);
+        }
+}
+
 int trainer_checkpoint(Trainer *t, Err *e) {
     if (dist_rank() != 0) {
         t->saved_step = t->step;
-        return 0;
+        return send_moments(t, e);
     }
     const Model *m = t->m;
-    size_t nb = m->n_trained * sizeof(float);
-    float *mom = malloc(nb ? nb : 1), *vel = malloc(nb ? nb : 1);
-    if (!mom || !vel) {
-        free(mom);
-        free(vel);
-        return err_fmt(e, "%s: out of memory for the checkpoint", t->o.out_dir);
-    }
-    m->k->download(mom, t->opt->m, nb);
-    m->k->download(vel, t->opt->v, nb);
     TrainState s;
     memset(&s, 0, sizeof s);
     snprintf(s.stage, sizeof s.stage, "%s", t->o.stage);
@@ -326,9 +338,15 @@ int trainer_checkpoint(Trainer *t, Err *e) {
     s.extra[X_ELAPSED] = t->elapsed;
     s.extra[X_TRAIN_LAYERS] = m->train_layers;
     // 1. the new state beside the old one; 2. the weights; 3. the state into place.
-    int rc = train_state_save(t->path_next, &s, mom, vel, e);
-    free(mom);
-    free(vel);
+    float *buf = malloc(t->opt->n * sizeof(float) + 1);
+    if (!buf) return err_fmt(e, "%s: out of memory for the checkpoint", t->o.out_dir);
+    StateWriter w;
+    int rc = train_state_begin(&w, t->path_next, &s, e);
+    if (!rc) {
+        put_moments(t, &w, buf);
+        rc = train_state_commit(&w, e);
+    }
+    free(buf);
     if (rc || model_save(m, t->o.out_dir, e)) return -1;
     fsync_parent(t->path_state);
     if (io_rename(t->path_next, t->path_state) != 0)
@@ -348,12 +366,8 @@ static void progress(const Trainer *t) {
     fflush(stderr);
 }
 
-int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
-    t->step++;
-    t->tokens += sm->tokens;
-    t->elapsed = t->elapsed0 + progress_elapsed(&t->progress);
-    t->last_loss = sm->loss;
-    if (dist_rank() != 0) return 0;  // rank 0 logs, checks and saves
+// Rank 0's part of a step: the metrics line, the loss check, the progress line.
+static int log_step(Trainer *t, const StepMetrics *sm, Err *e) {
     fprintf(t->metrics, "{\"step\":%d,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"tokens\":%lld,"
                         "\"trained_tokens\":%lld,\"elapsed\":%.3f",
             t->step, sm->loss, (double)sm->lr, sm->grad_norm, (long long)t->tokens, (long long)sm->trained,
@@ -368,6 +382,16 @@ int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
         fprintf(stderr, "%s step %d/%d | held-out loss %.4f\n", t->o.stage, t->step, t->o.total_steps, sm->eval_loss);
     }
     if (t->progress.tty || t->step % t->o.log_every == 0 || t->step == t->o.total_steps) progress(t);
+    return 0;
+}
+
+int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e) {
+    t->step++;
+    t->tokens += sm->tokens;
+    t->elapsed = t->elapsed0 + progress_elapsed(&t->progress);
+    t->last_loss = sm->loss;
+    if (dist_rank() == 0 && log_step(t, sm, e)) return -1;
+    // every rank takes part in a checkpoint: rank 0 gathers the moments' slices
     if (t->o.save_every > 0 && t->step % t->o.save_every == 0 && t->step < t->o.total_steps)
         return trainer_checkpoint(t, e);
     return 0;

@@ -39,7 +39,7 @@
 // and a run of N/2 steps + resume + N/2 steps give the same bits (tests/test_sft.sh).
 //
 // A stage opens it through engine/run.h (run_open) and calls, per optimizer step,
-// trainer_done, then trainer_step_done after optim_step; trainer_finish at the end.
+// trainer_done, then trainer_step_done after run_update; trainer_finish at the end.
 // Ctrl-C (SIGINT) or SIGTERM between or during a step sets a flag: the step in flight
 // completes, trainer_done() turns true, trainer_finish() saves, prints how to resume and
 // returns 1 (the command line exits 130).
@@ -81,8 +81,8 @@ typedef struct {
 // step_metrics() to start from all-unknown).
 typedef struct {
     double loss;        // mean training loss of the step (over its trained tokens)
-    double grad_norm;   // global gradient norm before clipping (optim_step's result)
-    float lr;           // the learning rate used (optim_step's *lr_out)
+    double grad_norm;   // global gradient norm before clipping (run_update's result)
+    float lr;           // the learning rate used (run_update's *lr_out)
     int64_t tokens;     // tokens processed in the step (sum of the rows' lengths)
     int64_t trained;    // tokens with a non-zero weight in the step
     double eval_loss;   // held-out loss after the step, NAN when not computed
@@ -118,8 +118,13 @@ typedef struct {
 // restored step (from the steps that are now redone) are dropped. m must have gradients
 // allocated and opt be created for m. Installs the SIGINT/SIGTERM handlers.
 // trainer_close is safe after a failed trainer_open.
+// On several ranks rank 0 alone opens the folder and restores its slice of the moments
+// (opt's, ZeRO-1); the others call trainer_restore_slice after it.
 int trainer_open(Trainer *t, const TrainerOpts *o, Model *m, Optimizer *opt, const Tokenizer *tok,
                  Err *e);
+// A rank other than 0 of a resumed run, once rank 0's trainer_open has settled the folder:
+// its slice of the moments from train_state.bin (rank 0 verified the checksum).
+int trainer_restore_slice(Trainer *t, Err *e);
 // Whether out_dir holds a completed checkpoint to resume; the error says "nothing to
 // resume" otherwise. Stages call it before loading the folder.
 int trainer_can_resume(const char *out_dir, Err *e);
@@ -136,10 +141,12 @@ int trainer_trim_log(const char *path, int step, Err *e);
 // 1 when the run is complete, was interrupted (Ctrl-C, SIGTERM) or reached stop_at.
 int trainer_done(const Trainer *t);
 int trainer_interrupted(void);
-// After optim_step: advances t->step, appends the metrics line, refreshes the progress
+// After the update: advances t->step, appends the metrics line, refreshes the progress
 // line, prints the held-out loss when given, and checkpoints every save_every steps.
 int trainer_step_done(Trainer *t, const StepMetrics *sm, Err *e);
-// Writes a checkpoint now (the protocol above). Usually called for you.
+// Writes a checkpoint now (the protocol above); on several ranks every rank calls it and
+// rank 0 writes the moments' slices into train_state.next.bin as they arrive, one slice
+// in memory at a time. Usually called for you.
 int trainer_checkpoint(Trainer *t, Err *e);
 // Saves the final checkpoint (unless the last step's is already saved) and prints the
 // summary, or on interruption "interrupted at step S/N; saved; continue with --resume".

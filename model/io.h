@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "../base/err.h"
+#include "../base/io.h"
 #include "model.h"
 
 // Parses the text of an HF config.json into c and validates it (config_validate); name
@@ -87,9 +88,29 @@ typedef struct {
 // m and v are host arrays of s->n_params floats.
 int train_state_save(const char *path, const TrainState *s, const float *m, const float *v,
                      Err *e);
+// The same file streamed in pieces, for moments held in slices (ZeRO-1: rank 0 writes
+// each rank's slice as it arrives): train_state_begin, then the 2 n_params floats in file
+// order (m, then v) over any number of train_state_put calls, then train_state_commit,
+// which refuses a count other than 2 n_params. On any failure the file is not replaced.
+typedef struct {
+    AtomicFile a;
+    uint64_t sum, left;      // the checksum so far; floats still to come
+    unsigned char tail[8];   // the bytes of an unfinished 64-bit word of the checksum
+    int n_tail;
+} StateWriter;
+int train_state_begin(StateWriter *w, const char *path, const TrainState *s, Err *e);
+void train_state_put(StateWriter *w, const float *p, size_t n);
+int train_state_commit(StateWriter *w, Err *e);
 // Allocates *m and *v; free them with free(). Refuses a state whose checksum fails, or
 // whose n_params is not expect_n_params (when non-zero).
 int train_state_load(const char *path, TrainState *s, float **m, float **v,
                      uint64_t expect_n_params, Err *e);
+// The header of a state file into *s, checked against the file's size; no moments read.
+int train_state_header(const char *path, TrainState *s, Err *e);
+// Floats lo..lo+n of m and of v (a ZeRO-1 rank's slice) into m[n] and v[n]. check: reads
+// the whole file and refuses it when the checksum fails; else reads the header and the
+// two slices only. Refuses a state whose n_params is not expect_n_params.
+int train_state_load_slice(const char *path, TrainState *s, uint64_t lo, size_t n, float *m, float *v,
+                           uint64_t expect_n_params, int check, Err *e);
 
 #endif

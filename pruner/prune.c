@@ -457,7 +457,7 @@ static int prune_step(Prune *P, Err *e) {
     objective_step_begin(&P->ob, P->U * r->K, run_tally(r, &sm));
     sm.loss = run_passes(r, loss_weights, P);
     objective_step_end(&P->ob);
-    sm.grad_norm = optim_step(&r->opt, r->m, &sm.lr);
+    sm.grad_norm = run_update(r, &sm.lr);
     r->tr.data_pos += (uint64_t)(P->U * r->K);
     if (log_step(P, &sm, adv_sum, len_sum, e)) return -1;
     return trainer_step_done(&r->tr, &sm, e);

@@ -811,6 +811,39 @@ static void test_state(void) {
     read_file(path, &good, &len, &e);
     CHECK(len == 128 + 8 * N + 8, "state size %zu", len);
     const char *bad = P("state_bad.bin", NULL);
+    // in pieces of odd sizes (three ranks' slices): the bytes of one save; too few refused
+    StateWriter w;
+    const char *pieces = P("state_pieces.bin", NULL);
+    CHECK(train_state_begin(&w, pieces, &s, &e) == 0, "train_state_begin: %s", e.msg);
+    size_t cut[] = {0, 333, 667, N};
+    for (int which = 0; which < 2; which++)
+        for (int r = 0; r < 3; r++) train_state_put(&w, (which ? v : m) + cut[r], cut[r + 1] - cut[r]);
+    CHECK(train_state_commit(&w, &e) == 0, "train_state_commit: %s", e.msg);
+    char *streamed;
+    size_t slen;
+    CHECK(read_file(pieces, &streamed, &slen, &e) == 0 && slen == len && !memcmp(streamed, good, len),
+          "pieces: the bytes of train_state_save");
+    free(streamed);
+    CHECK(train_state_begin(&w, pieces, &s, &e) == 0, "train_state_begin: %s", e.msg);
+    train_state_put(&w, m, N);
+    EXPECT_ERR(train_state_commit(&w, &e), e, "state_pieces.bin", "do not add up");
+    CHECK(read_file(pieces, &streamed, &slen, &e) == 0 && slen == len, "a refused commit leaves the old file");
+    free(streamed);
+    // a slice, read through the checksum or alone; a corrupt file refused when checked
+    float ms[334], vs[334];
+    for (int check = 0; check < 2; check++) {
+        memset(ms, 0, sizeof ms);
+        CHECK(train_state_load_slice(path, &t, 333, 334, ms, vs, N, check, &e) == 0 && t.step == s.step &&
+                  !memcmp(ms, m + 333, sizeof ms) && !memcmp(vs, v + 333, sizeof vs),
+              "slice 333..667 (check %d): %s", check, e.msg);
+    }
+    good[128 + 4 * 10] ^= 0x10;
+    put(bad, good, len);
+    good[128 + 4 * 10] ^= 0x10;
+    EXPECT_ERR(train_state_load_slice(bad, &t, 333, 334, ms, vs, N, 1, &e), e, "state_bad.bin", "checksum");
+    EXPECT_ERR(train_state_load_slice(path, &t, 900, 334, ms, vs, 0, 0, &e), e, "state.bin", "slice 900..1234");
+    EXPECT_ERR(train_state_load_slice(path, &t, 0, 10, ms, vs, N + 1, 0, &e), e, "state.bin", "1001");
+    CHECK(train_state_header(path, &t, &e) == 0 && !memcmp(&s, &t, sizeof s), "train_state_header: %s", e.msg);
     size_t flips[] = {40, 128 + 4 * 500 + 1, 128 + 8 * N - 1, len - 1};
     for (size_t i = 0; i < sizeof flips / sizeof flips[0]; i++) {
         good[flips[i]] ^= 0x10;

@@ -2,9 +2,10 @@
 # tests/test_mpi.sh -- o1p on several MPI ranks (docs/distributed.md), on a random tiny
 # model: presample and eval on 2 and 3 ranks give the bytes of one process (3: shares of
 # unequal size); sft and prune give the same weights on 2 and 3 ranks, and those of one
-# process to float rounding; resume across rank counts; inputs that differ across ranks
-# and a killed rank end the job with a clear message. A build without MPI must refuse
-# -np > 1.
+# process to float rounding; ZeRO-1: the same moments in the checkpoint whatever the
+# slices, 1/N of them per rank, resume across rank counts (bit for bit between N >= 2,
+# to 1e-5 where one process takes part); inputs that differ across ranks and a killed
+# rank end the job with a clear message. A build without MPI must refuse -np > 1.
 # Usage: tests/test_mpi.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 build=${1:-build}
@@ -71,12 +72,25 @@ a, b = load(sys.argv[1]), load(sys.argv[2])
 sys.exit(0 if len(a) == len(b) and max(abs(x - y) for x, y in zip(a, b)) < 1e-5 else 1)
 EOF
 }
-S=(sft --data data.jsonl --config cfg.json --tokenizer tok.json --batch 2 --accum 6 --steps 3 --lr 1e-3 --quiet
+state_same() {  # a b: the same train_state.bin, the elapsed time (bytes 104..111) and checksum aside
+    cmp <(head -c 104 "$1/train_state.bin") <(head -c 104 "$2/train_state.bin") &&
+        cmp <(tail -c +113 "$1/train_state.bin" | head -c -8) <(tail -c +113 "$2/train_state.bin" | head -c -8)
+}
+moment_bytes() {  # log: the optimizer state's bytes printed ("optimizer state 75.2 kB")
+    sed -nE 's/.*optimizer state ([0-9.]+) kB.*/\1/p' "$1" | awk '{ print int($1 * 1000 + 0.5) }'
+}
+S=(sft --data data.jsonl --config cfg.json --tokenizer tok.json --batch 2 --accum 6 --steps 3 --lr 1e-3
    --eval-frac 0)
-"$O1P" "${S[@]}" --out s1 >/dev/null 2>&1
-np 2 "${S[@]}" --out s2 >/dev/null 2>&1
-np 3 "${S[@]}" --out s3 >/dev/null 2>&1
+"$O1P" "${S[@]}" --out s1 >/dev/null 2>s1.log
+np 2 "${S[@]}" --out s2 >/dev/null 2>s2.log
+np 3 "${S[@]}" --out s3 >/dev/null 2>s3.log
 check "sft on 3 ranks = on 2 ranks, bit for bit" cmp s2/model.safetensors s3/model.safetensors
+check "sft on 3 ranks: the moments of 2 ranks in train_state.bin (gathered from other slices)" state_same s2 s3
+# 28192 parameters: 2 x 28192 x 4 bytes of moments; per rank the largest slice, 14096 and
+# 9398 floats (three significant digits printed)
+check "moments per rank: 226 kB on 1, 113 kB on 2, 75.2 kB on 3" \
+    test "$(moment_bytes s1.log) $(moment_bytes s2.log) $(moment_bytes s3.log)" = "226000 113000 75200"
+check "... said to be per rank" grep -q "optimizer state 75.2 kB per rank (sliced over 3 ranks)" s3.log
 check "sft on 2 ranks = one process to 1e-5" weights_close s1 s2
 check "sft on 2 ranks: the token counts of one process" \
     cmp <(grep -o '"tokens.*"elapsed' s1/metrics.jsonl) <(grep -o '"tokens.*"elapsed' s2/metrics.jsonl)
@@ -85,6 +99,30 @@ check "sft on 2 ranks: the first step's loss of one process (the same weights be
 np 2 "${S[@]}" --out sr --stop-at 1 >/dev/null 2>&1
 np 3 "${S[@]}" --out sr --resume >/dev/null 2>&1
 check "sft stopped on 2 ranks, resumed on 3 = on 2 ranks" cmp s2/model.safetensors sr/model.safetensors
+check "... and its moments" state_same s2 sr
+np 3 "${S[@]}" --out sr32 --stop-at 2 >/dev/null 2>&1
+np 2 "${S[@]}" --out sr32 --resume >/dev/null 2>&1
+check "sft stopped on 3 ranks, resumed on 2 = on 2 ranks" cmp s2/model.safetensors sr32/model.safetensors
+np 3 "${S[@]}" --out ss --save-every 1 >/dev/null 2>&1
+check "sft on 3 ranks, a checkpoint every step = on 2 ranks" cmp s2/model.safetensors ss/model.safetensors
+# one process sums the gradients in another order (above): 1e-5
+np 2 "${S[@]}" --out sr21 --stop-at 1 >/dev/null 2>&1
+"$O1P" "${S[@]}" --out sr21 --resume >/dev/null 2>&1
+check "sft stopped on 2 ranks, resumed by one process = one process to 1e-5" weights_close s1 sr21
+check "... = 2 ranks to 1e-5" weights_close s2 sr21
+"$O1P" "${S[@]}" --out sr12 --stop-at 1 >/dev/null 2>&1
+np 3 "${S[@]}" --out sr12 --resume >/dev/null 2>&1
+check "sft stopped by one process, resumed on 3 ranks = 3 ranks to 1e-5" weights_close s3 sr12
+# freeze-tuning: the slices cut the trained ranges (7 of them) and their weight decay
+F=("${S[@]}" --train-layers 1 --quiet)
+"$O1P" "${F[@]}" --out f1 >/dev/null 2>&1
+np 2 "${F[@]}" --out f2 >/dev/null 2>&1
+np 3 "${F[@]}" --out f3 >/dev/null 2>&1
+check "sft --train-layers 1 on 3 ranks = on 2 ranks, bit for bit" cmp f2/model.safetensors f3/model.safetensors
+check "... = one process to 1e-5" weights_close f1 f2
+np 2 "${F[@]}" --out fr --stop-at 1 >/dev/null 2>&1
+np 3 "${F[@]}" --out fr --resume >/dev/null 2>&1
+check "... stopped on 2 ranks, resumed on 3 = on 2 ranks" cmp f2/model.safetensors fr/model.safetensors
 "$O1P" presample --model s1 --data data.jsonl --k 4 --max-new 40 --temperature 1 --quiet --out ps.jsonl
 P=(prune --model s1 --data data.jsonl --presample ps.jsonl --batch 2 --accum 4 --lr 1e-3 --quiet --eval-data data.jsonl
    --eval-n 3 --eval-max-new 20)
