@@ -32,7 +32,7 @@ int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e) {
 
 void optim_slice_of(const Model *m, int rank, int size, size_t *lo, size_t *n) {
     int a = 0, b = 0;
-    if (size > 1) dist_share((int)m->n_trained, rank, size, &a, &b);  // < 2^31 floats (dist_sum_plan)
+    if (size > 1) dist_share((int)m->n_trained, rank, size, &a, &b);  // < 2^31 (optim_create_slice)
     *lo = (size_t)a;
     *n = size > 1 ? (size_t)(b - a) : m->n_trained;
 }
