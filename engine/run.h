@@ -26,6 +26,7 @@
 #include "../base/err.h"
 #include "../data/batch.h"
 #include "dist.h"
+#include "dist_nccl.h"
 #include "modeldir.h"
 #include "optim.h"
 #include "trainer.h"
@@ -78,8 +79,10 @@ typedef struct {
     float *mb_loss_w;       // the objective's loss weights (run_passes)
     // several ranks (run_dist.c): this rank's micro-batches' gradients, and their sum
     DistSum dsum;           // the plan of the sum of the K micro-batches' gradients
-    float *grad_parts;      // [its micro-batches, n_params] host
-    float *grad_sum;        // [n_params] host
+    float *grad_parts;      // [its micro-batches, n_trained] host
+    float *grad_sum;        // [n_trained] host
+    DistNccl *nccl;         // the sum on the GPUs instead (dist_nccl_usable), else NULL
+    double comm_s;          // the last step's seconds in the sum (several ranks), else NAN
 } TrainRun;
 
 // The backend named o->device; sets the CPU threads when o->threads > 0.
@@ -140,10 +143,12 @@ void run_micro_batch(TrainRun *r, int kk, LossWeightsFn fn, void *ctx, double *l
 
 // After trainer_open: checks that every rank has the same plan and weights, and gives
 // the others rank 0's optimizer state and run counters (a resumed run's). Allocates the
-// gradient buffers.
+// gradient buffers: on the GPU with NCCL (dist_nccl.h) when the backend and build allow,
+// else on the host for dist_sum_ordered.
 int run_sync_ranks(TrainRun *r, Err *e);
 // run_passes on several ranks; returns the step's loss (the sum of the micro-batches'
-// losses in order).
+// losses in order). Sets r->comm_s: the seconds from the end of this rank's backward
+// passes to the sums' end (waiting for slower ranks included).
 double run_passes_ranks(TrainRun *r, LossWeightsFn fn, void *ctx);
 
 #endif
