@@ -186,6 +186,14 @@ CUDA_BUILD := build-cuda
 NVCCFLAGS  := -O3 -std=c++17 -gencode arch=compute_80,code=sm_80 \
               -gencode arch=compute_90,code=sm_90 -Xcompiler -Wall,-Wextra
 CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+CUDA_CFLAGS := -DO1P_CUDA
+# NCCL (engine/dist_nccl.c): with it the gradient sum of several ranks stays on the GPUs;
+# found in CUDA_HOME, NCCL=0 builds without (switching needs `make clean`).
+NCCL ?= $(if $(and $(wildcard $(CUDA_HOME)/include/nccl.h),$(wildcard $(CUDA_HOME)/lib64/libnccl.so)),1,0)
+ifeq ($(NCCL),1)
+CUDA_CFLAGS += -DO1P_NCCL -I$(CUDA_HOME)/include
+CUDA_LDLIBS += -lnccl
+endif
 CUDA_SRC     := $(wildcard kernels/cuda/*.cu)
 CUDA_HDR     := $(wildcard kernels/cuda/*.cuh) kernels/kernels.h
 CUDA_LIB_OBJ := $(LIB_SRC:%.c=$(CUDA_BUILD)/%.o)
@@ -206,7 +214,7 @@ $(CUDA_BUILD)/o1p: $(CUDA_BUILD)/cli/main.o $(CUDA_OBJ)
 
 $(CUDA_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DO1P_CUDA -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(CUDA_BUILD)/kernels/cuda/%.o: kernels/cuda/%.cu $(CUDA_HDR)
 	@mkdir -p $(dir $@)
@@ -214,11 +222,11 @@ $(CUDA_BUILD)/kernels/cuda/%.o: kernels/cuda/%.cu $(CUDA_HDR)
 
 $(CUDA_BUILD)/tests/%: tests/cuda/%.c $(CUDA_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DO1P_CUDA -o $@ $< $(CUDA_OBJ) $(LDFLAGS) $(LDLIBS) $(CUDA_LDLIBS)
+	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -o $@ $< $(CUDA_OBJ) $(LDFLAGS) $(LDLIBS) $(CUDA_LDLIBS)
 
 $(CUDA_BUILD)/bench/%: bench/cuda/%.c $(CUDA_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DO1P_CUDA -o $@ $< $(CUDA_OBJ) $(LDFLAGS) $(LDLIBS) $(CUDA_LDLIBS)
+	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -o $@ $< $(CUDA_OBJ) $(LDFLAGS) $(LDLIBS) $(CUDA_LDLIBS)
 
 # Without a GPU each CUDA test prints "SKIP: no CUDA device" and counts nothing.
 test-cuda: check-deps check-cuda $(CUDA_TEST_BIN)
@@ -232,6 +240,8 @@ bench-cuda: check-deps check-cuda $(CUDA_BENCH_BIN)
 EMU_BUILD := $(CUDA_BUILD)/emu
 EMU_OBJ   := $(CUDA_SRC:kernels/cuda/%.cu=$(EMU_BUILD)/%.o) $(EMU_BUILD)/emu.o
 EMU_GEN   := $(patsubst kernels/%,$(EMU_BUILD)/src/%,$(CUDA_SRC) $(CUDA_HDR))
+# with NCCL built in, a one-rank NCCL on host memory (tests/cuda/emu/nccl.c)
+EMU_NCCL  := $(if $(filter 1,$(NCCL)),$(EMU_BUILD)/nccl.o)
 
 .SECONDARY: $(EMU_GEN) $(EMU_OBJ)
 
@@ -250,9 +260,13 @@ $(EMU_BUILD)/emu.o: tests/cuda/emu/emu.cpp $(wildcard tests/cuda/emu/*.h)
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -g -Itests/cuda/emu -c -o $@ $<
 
-$(EMU_BUILD)/tests/%: tests/cuda/%.c $(EMU_OBJ) $(CUDA_LIB_OBJ)
+$(EMU_BUILD)/nccl.o: tests/cuda/emu/nccl.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DO1P_CUDA -o $@ $< $(EMU_OBJ) $(CUDA_LIB_OBJ) $(LDFLAGS) $(LDLIBS) -lstdc++
+	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -c -o $@ $<
+
+$(EMU_BUILD)/tests/%: tests/cuda/%.c $(EMU_OBJ) $(EMU_NCCL) $(CUDA_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CUDA_CFLAGS) -o $@ $< $(EMU_OBJ) $(EMU_NCCL) $(CUDA_LIB_OBJ) $(LDFLAGS) $(LDLIBS) -lstdc++
 
 clean:
 	rm -rf build build-asan build-cuda build-aarch64 build-riscv64 o1p o1p-cuda

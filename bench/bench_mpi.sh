@@ -2,7 +2,9 @@
 # bench/bench_mpi.sh -- one process against 2 MPI ranks (one thread each) on the same
 # work: presample (problems split) and sft steps (micro-batches split), timed by o1p
 # itself (presample's "in X s", the last step's "elapsed" in metrics.jsonl), so that
-# mpirun's start-up is left out. Usage: bench/bench_mpi.sh BUILD_DIR
+# mpirun's start-up is left out; and the share of the 2 ranks' sft time spent in the
+# gradient sum (metrics.jsonl's comm_s, waiting for the other rank included).
+# Usage: bench/bench_mpi.sh BUILD_DIR
 set -u
 build=${1:-build}
 O1P=$(cd "$build" && pwd)/o1p
@@ -27,6 +29,7 @@ EOF
 launch() { local n=$1; shift; if [ "$n" -eq 1 ]; then "$O1P" "$@"; else mpirun -np "$n" "$O1P" "$@"; fi; }
 seconds_presample() { sed -nE 's/.* in ([0-9.]+)s .*/\1/p' "$1"; }
 seconds_sft() { tail -1 "$1/metrics.jsonl" | sed -E 's/.*"elapsed":([0-9.]+).*/\1/'; }
+seconds_comm() { sed -nE 's/.*"comm_s":([0-9.]+).*/\1/p' "$1/metrics.jsonl" | paste -sd+ | bc -l; }
 declare -A t
 for n in 1 2; do
     launch "$n" presample --model model --data data.jsonl --k 4 --max-new 128 --temperature 1 --out ps$n.jsonl \
@@ -42,3 +45,6 @@ printf '%-34s %9.2fs %9.2fs %7.2fx\n' "presample 32 x 4 samples (files $same)" "
     "$(echo "${t[ps1]} / ${t[ps2]}" | bc -l)"
 printf '%-34s %9.2fs %9.2fs %7.2fx\n' "sft, 4 steps of 4 x 4 sequences" "${t[sft1]}" "${t[sft2]}" \
     "$(echo "${t[sft1]} / ${t[sft2]}" | bc -l)"
+comm=$(seconds_comm sft2)
+printf '%-34s %9.3fs %9.3fs %7.1f%%\n' "sft step; 2 ranks: its share in sum" "$(echo "${t[sft1]} / 4" | bc -l)" \
+    "$(echo "${t[sft2]} / 4" | bc -l)" "$(echo "100 * $comm / ${t[sft2]}" | bc -l)"

@@ -3,7 +3,10 @@
 
 #include <string.h>
 
+#include "dist.h"
+
 const Kernels *backend_by_name(const char *name, Err *e) {
+    kernels_use_device(dist_local_rank());  // one GPU per rank of a host
     const Kernels *k = kernels_by_name(name);
     if (!k) {
         if (!strcmp(name, "cuda"))

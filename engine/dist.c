@@ -10,7 +10,7 @@
 #include <mpi.h>
 #endif
 
-static int g_rank = 0, g_size = 1, g_joined = 0;
+static int g_rank = 0, g_size = 1, g_local = 0, g_joined = 0;
 
 // Whether an MPI launcher started this process, and the world size it announced (0: not
 // said). OpenMPI sets OMPI_COMM_WORLD_SIZE; MPICH's hydra and srun --mpi=pmi2 PMI_SIZE;
@@ -32,6 +32,11 @@ int dist_init(int *argc, char ***argv, Err *e) {
     g_joined = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    // the ranks that share this host's memory: this rank's place among them
+    MPI_Comm host;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL, &host);
+    MPI_Comm_rank(host, &g_local);
+    MPI_Comm_free(&host);
     return 0;
 #else
     (void)argc;
@@ -52,6 +57,7 @@ void dist_finalize(void) {
 
 int dist_rank(void) { return g_rank; }
 int dist_size(void) { return g_size; }
+int dist_local_rank(void) { return g_local; }
 
 _Noreturn void dist_abort(int code) {
 #ifdef O1P_MPI

@@ -25,6 +25,8 @@ int dist_init(int *argc, char ***argv, Err *e);
 void dist_finalize(void);
 int dist_rank(void);
 int dist_size(void);
+// This rank's place among the ranks on its host (0 with one process): its GPU.
+int dist_local_rank(void);
 // Ends every rank of the job with exit code code (a plain exit with one rank).
 _Noreturn void dist_abort(int code);
 void dist_barrier(void);

@@ -1,6 +1,7 @@
 // engine/run.c -- one training run and its step buffers (see run.h).
 #include "run.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,7 @@ void run_close(TrainRun *r) {
     free(r->grad_parts);
     free(r->grad_sum);
     dist_sum_free(&r->dsum);
+    dist_nccl_free(r->nccl);
     if (r->m) {
         optim_free(&r->opt, r->m);
         acts_free(&r->acts, r->m);
@@ -211,5 +213,6 @@ double run_passes(TrainRun *r, LossWeightsFn fn, void *ctx) {
     if (dist_size() > 1) return run_passes_ranks(r, fn, ctx);
     double loss = 0;
     for (int kk = 0; kk < r->K; kk++) run_micro_batch(r, kk, fn, ctx, &loss);
+    r->comm_s = NAN;
     return loss;
 }

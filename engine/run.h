@@ -26,6 +26,7 @@
 #include "../base/err.h"
 #include "../data/batch.h"
 #include "dist.h"
+#include "dist_nccl.h"
 #include "modeldir.h"
 #include "optim.h"
 #include "trainer.h"
@@ -80,6 +81,8 @@ typedef struct {
     DistSum dsum;           // the plan of the sum of the K micro-batches' gradients
     float *grad_parts;      // [its micro-batches, n_trained] host
     float *grad_sum;        // [n_trained] host
+    DistNccl *nccl;         // the sum on the GPUs instead (dist_nccl_usable), else NULL
+    double comm_s;          // the last step's seconds in the sum (several ranks), else NAN
 } TrainRun;
 
 // The backend named o->device; sets the CPU threads when o->threads > 0.
@@ -146,10 +149,12 @@ void run_micro_batch(TrainRun *r, int kk, LossWeightsFn fn, void *ctx, double *l
 
 // After trainer_open: checks that every rank has the same plan and weights, gives the
 // others rank 0's run counters (a resumed run's) and has them load their slice of the
-// moments. Allocates the gradient buffers.
+// moments. Allocates the gradient buffers: on the GPU with NCCL (dist_nccl.h) when the
+// backend and build allow, else on the host for dist_sum_ordered.
 int run_sync_ranks(TrainRun *r, Err *e);
 // run_passes on several ranks; returns the step's loss (the sum of the micro-batches'
-// losses in order).
+// losses in order). Sets r->comm_s: the seconds from the end of this rank's backward
+// passes to the sums' end (waiting for slower ranks included).
 double run_passes_ranks(TrainRun *r, LossWeightsFn fn, void *ctx);
 // After optim_step on several ranks: every rank's updated slice of the trained weights to
 // every rank (through grad_sum); zeroes the gradients.

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "progress.h"
+
 // What rank 0's trainer_open restored (fresh: its start) and the others take over.
 typedef struct {
     int step, start_step, saved_step, opt_step;
@@ -30,8 +32,14 @@ int run_sync_ranks(TrainRun *r, Err *e) {
     t->elapsed = c.elapsed, t->elapsed0 = c.elapsed0;
     // each rank its own slice of the moments (ZeRO-1; fresh: the zeros optim_create left)
     size_t n = r->m->n_trained;
-    if ((t->o.resume && dist_rank() != 0 && trainer_restore_slice(t, e)) || dist_sum_plan(&r->dsum, r->K, n, e))
+    if (t->o.resume && dist_rank() != 0 && trainer_restore_slice(t, e)) return -1;
+    // the sum on the GPUs with NCCL where it can run, else on the host (grad_parts);
+    // grad_sum carries ZeRO-1's gather of the weights either way
+    if (dist_nccl_usable(r->m->k)) {
+        if (!(r->nccl = dist_nccl_open(r->m->k, r->K, n, e))) return -1;
+    } else if (dist_sum_plan(&r->dsum, r->K, n, e)) {
         return -1;
+    }
     r->grad_parts = malloc((size_t)r->dsum.n_mine * n * sizeof(float) + 1);
     r->grad_sum = malloc(n * sizeof(float) + 1);
     if (!r->grad_parts || !r->grad_sum) return err_fmt(e, "out of memory for the gradients of %zu parameters", n);
@@ -66,14 +74,25 @@ double run_passes_ranks(TrainRun *r, LossWeightsFn fn, void *ctx) {
     // pass 1: each of my micro-batches' gradients on its own (the optimizer left them 0)
     for (int kk = lo; kk < hi; kk++) {
         run_micro_batch(r, kk, fn, ctx, &loss[kk]);
-        k->download(r->grad_parts + (size_t)(kk - lo) * r->m->n_trained, r->m->grads_mem, nb);
+        if (r->nccl)
+            k->copy(dist_nccl_part(r->nccl, kk - lo), r->m->grads_mem, nb);
+        else
+            k->download(r->grad_parts + (size_t)(kk - lo) * r->m->n_trained, r->m->grads_mem, nb);
         k->zero(r->m->grads_mem, nb);
     }
     // pass 2: their sum in micro-batch order on every rank; the losses (one rank holds
-    // each: the sum over ranks is exact), added in order
-    dist_sum_ordered(&r->dsum, r->grad_parts, r->grad_sum);
-    k->upload(r->m->grads_mem, r->grad_sum, nb);
+    // each: the sum over ranks is exact), added in order. Timed from the end of the
+    // backward passes (the GPU's included).
+    k->synchronize();
+    double t0 = wall_seconds();
+    if (r->nccl) {
+        dist_nccl_sum(r->nccl, r->m->grads_mem);
+    } else {
+        dist_sum_ordered(&r->dsum, r->grad_parts, r->grad_sum);
+        k->upload(r->m->grads_mem, r->grad_sum, nb);
+    }
     dist_sum_doubles(loss, K);
+    r->comm_s = wall_seconds() - t0;
     double total = 0;
     for (int kk = 0; kk < K; kk++) total += loss[kk];
     return total;

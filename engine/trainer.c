@@ -59,7 +59,8 @@ static uint64_t signature_hash(const TrainerOpts *o) {
 }
 
 StepMetrics step_metrics(void) {
-    StepMetrics s = {.loss = NAN, .grad_norm = NAN, .lr = NAN, .tokens = 0, .trained = 0, .eval_loss = NAN};
+    StepMetrics s = {.loss = NAN, .grad_norm = NAN, .lr = NAN, .tokens = 0, .trained = 0, .eval_loss = NAN,
+                     .comm_s = NAN};
     return s;
 }
 
@@ -373,6 +374,7 @@ static int log_step(Trainer *t, const StepMetrics *sm, Err *e) {
             t->step, sm->loss, (double)sm->lr, sm->grad_norm, (long long)t->tokens, (long long)sm->trained,
             t->elapsed);
     if (!isnan(sm->eval_loss)) fprintf(t->metrics, ",\"eval_loss\":%.9g", sm->eval_loss);
+    if (!isnan(sm->comm_s)) fprintf(t->metrics, ",\"comm_s\":%.6f", sm->comm_s);
     fputs("}\n", t->metrics);
     if (io_flush(t->metrics) != 0) return err_fmt(e, "%s: write failed: %s", t->path_metrics, strerror(errno));
     if (!isfinite(sm->loss))

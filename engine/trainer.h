@@ -86,6 +86,7 @@ typedef struct {
     int64_t tokens;     // tokens processed in the step (sum of the rows' lengths)
     int64_t trained;    // tokens with a non-zero weight in the step
     double eval_loss;   // held-out loss after the step, NAN when not computed
+    double comm_s;      // seconds in the gradient sum across ranks, NAN with one process
 } StepMetrics;
 StepMetrics step_metrics(void);
 

@@ -9,7 +9,16 @@
 const Kernels *kernels_cuda_get(void);
 const Kernels *kernels_cuda_tf32_get(void);
 const Kernels *kernels_cuda_bf16_get(void);
+void kernels_cuda_use_device(int i);
 #endif
+
+void kernels_use_device(int i) {
+#ifdef O1P_CUDA
+    kernels_cuda_use_device(i);
+#else
+    (void)i;
+#endif
+}
 
 const Kernels *kernels_by_name(const char *name) {
     if (!strcmp(name, "ref")) return &kernels_ref;

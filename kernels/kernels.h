@@ -144,5 +144,8 @@ extern const Kernels kernels_cpu;  // kernels/cpu/: C + OpenMP
 // "ref", "cpu", or with the CUDA backend built in (kernels/cuda/) "cuda", "cuda-tf32",
 // "cuda-bf16"; NULL for an unknown name or when the backend cannot run here (no GPU).
 const Kernels *kernels_by_name(const char *name);
+// The GPU (i modulo the GPU count) that the first GPU table looked up will use; call it
+// before. Nothing without a GPU backend.
+void kernels_use_device(int i);
 
 #endif

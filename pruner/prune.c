@@ -456,6 +456,7 @@ static int prune_step(Prune *P, Err *e) {
     }
     objective_step_begin(&P->ob, P->U * r->K, run_tally(r, &sm));
     sm.loss = run_passes(r, loss_weights, P);
+    sm.comm_s = r->comm_s;
     objective_step_end(&P->ob);
     sm.grad_norm = run_update(r, &sm.lr);
     r->tr.data_pos += (uint64_t)(P->U * r->K);

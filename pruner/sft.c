@@ -167,6 +167,7 @@ static int sft_step(TrainRun *r, Batcher *bt, const TokSet *ev, int eval_every, 
     for (size_t j = 0; j < (size_t)K * B * T; j++) r->weights[j] *= inv;
     run_sort_rows(r);
     sm.loss = run_passes(r, NULL, NULL);
+    sm.comm_s = r->comm_s;
     sm.grad_norm = run_update(r, &sm.lr);
     trainer_set_batch_pos(&r->tr, bt->at, bt->stats.kept);
     int next = r->tr.step + 1;

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # tests/test_mpi.sh -- o1p on several MPI ranks (docs/distributed.md), on a random tiny
 # model: presample and eval on 2 and 3 ranks give the bytes of one process (3: shares of
-# unequal size); sft and prune give the same weights on 2 and 3 ranks, and those of one
-# process to float rounding; ZeRO-1: the same moments in the checkpoint whatever the
-# slices, 1/N of them per rank, resume across rank counts (bit for bit between N >= 2,
-# to 1e-5 where one process takes part); inputs that differ across ranks and a killed
-# rank end the job with a clear message. A build without MPI must refuse -np > 1.
+# unequal size); sft (freeze-tuning too) and prune give the same weights on 2 and 3 ranks,
+# and those of one process to float rounding; sft logs comm_s; ZeRO-1: the same moments
+# in the checkpoint whatever the slices, 1/N of them per rank, resume across rank counts
+# (bit for bit between N >= 2, to 1e-5 where one process takes part); inputs that differ
+# across ranks and a killed rank end the job with a clear message. A build without MPI
+# must refuse -np > 1.
 # Usage: tests/test_mpi.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 build=${1:-build}
@@ -94,6 +95,8 @@ check "... said to be per rank" grep -q "optimizer state 75.2 kB per rank (slice
 check "sft on 2 ranks = one process to 1e-5" weights_close s1 s2
 check "sft on 2 ranks: the token counts of one process" \
     cmp <(grep -o '"tokens.*"elapsed' s1/metrics.jsonl) <(grep -o '"tokens.*"elapsed' s2/metrics.jsonl)
+check "sft on 2 ranks: comm_s, the seconds in the gradient sum, on every step; one process: none" \
+    bash -c "test \$(grep -c '\"comm_s\":[0-9.]*[,}]' s2/metrics.jsonl) -eq 3 && ! grep -q comm_s s1/metrics.jsonl"
 check "sft on 2 ranks: the first step's loss of one process (the same weights before it)" \
     cmp <(head -1 s1/metrics.jsonl | grep -o '"loss[^,]*') <(head -1 s2/metrics.jsonl | grep -o '"loss[^,]*')
 np 2 "${S[@]}" --out sr --stop-at 1 >/dev/null 2>&1

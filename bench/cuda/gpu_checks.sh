@@ -5,7 +5,9 @@
 #      run the binaries already in build-cuda/, e.g. built on another machine and carried
 #      over with their libraries on LD_LIBRARY_PATH, where the GPU machine lacks libstb)
 #   2. test-cuda: kernel conformance (test_kernels_cuda) and the model-level parity with
-#      the CPU (test_model_cuda: dump, 20 training steps, greedy sampler)
+#      the CPU (test_model_cuda: dump, 20 training steps, greedy sampler), and the NCCL
+#      gradient sum against the MPI path's (test_nccl; tests/cuda/test_nccl.sh: every
+#      GPU as a rank, and sft on 2 ranks, when there are 2 or more)
 #   3. bench-cuda: kernels (bench_kernels_cuda), then the whole model (bench_model_cuda:
 #      training step time, tokens/s, MFU; decode tokens/s)
 #   4. the pipeline's stages on the GPU: scripts/demo.sh quick with --device cuda added
@@ -13,7 +15,7 @@
 #      (each prints its loss; test_model_cuda compares every tensor)
 # Each step logs to $OUT/STEP.txt (OUT defaults to ./gpu-checks) as it runs, so the logs
 # come back even when a step fails or time runs out; summary.txt lists each step's exit
-# status. At most seven files are written there; the demo's work folder stays in $TMPDIR.
+# status. At most eight files are written there; the demo's work folder stays in $TMPDIR.
 # Usage: bash bench/cuda/gpu_checks.sh      (from the repository root)
 set -u -o pipefail
 out=${OUT:-gpu-checks}
@@ -34,13 +36,14 @@ step() {  # step NAME SECONDS COMMAND...: runs with a time cap, logs to $out/NAM
     echo "nproc $(nproc)"
     ldd ./o1p-cuda | grep 'not found' && echo "o1p-cuda: libraries missing (above)"
 } >"$summary" 2>&1
-tests=(build-cuda/tests/test_kernels_cuda build-cuda/tests/test_model_cuda)
+tests=(build-cuda/tests/test_kernels_cuda build-cuda/tests/test_model_cuda build-cuda/tests/test_nccl)
 benches=(build-cuda/bench/bench_kernels_cuda build-cuda/bench/bench_model_cuda)
 if [ "${PREBUILT:-0}" != 1 ]; then
     step build 240 make -j"$(nproc)" cuda "${tests[@]}" "${benches[@]}" || { tail -n 30 "$out/build.txt"; exit 1; }
 fi
 rc=0
 step test-cuda 150 tests/cuda/run.sh "${tests[@]}" || rc=1
+step nccl 150 bash tests/cuda/test_nccl.sh || rc=1
 for b in "${benches[@]}"; do
     echo "== $b" >>"$out/bench-cuda.txt"
     step bench-cuda 200 "$b" || rc=1

@@ -101,7 +101,12 @@ static const Kernels kernels_cuda = CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F);
 static const Kernels kernels_cuda_tf32 = CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32);
 static const Kernels kernels_cuda_bf16 = CUDA_TABLE("cuda-bf16", CUBLAS_COMPUTE_32F_FAST_16BF);
 
-// The first call picks device 0 and creates the cuBLAS handle; false when there is no
+// The GPU the first cuda_ready takes, modulo the GPU count (kernels_cuda_use_device).
+static int cuda_device_index;
+
+extern "C" void kernels_cuda_use_device(int i) { cuda_device_index = i; }
+
+// The first call picks the device and creates the cuBLAS handle; false when there is no
 // usable GPU (no driver, no device, or the context cannot be created).
 static bool cuda_ready(void) {
     static int state;  // 0 unknown, 1 ready, -1 unusable
@@ -109,7 +114,7 @@ static bool cuda_ready(void) {
         int count = 0;
         state = -1;
         if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0 &&
-            cudaSetDevice(0) == cudaSuccess && cudaFree(0) == cudaSuccess &&
+            cudaSetDevice(cuda_device_index % count) == cudaSuccess && cudaFree(0) == cudaSuccess &&
             cublasCreate(&cuda_cublas) == CUBLAS_STATUS_SUCCESS &&
             cublasSetMathMode(cuda_cublas, CUBLAS_DEFAULT_MATH) == CUBLAS_STATUS_SUCCESS)
             state = 1;
