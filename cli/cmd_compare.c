@@ -64,43 +64,39 @@ static int read_runs(const char *list, const EvalResult *ref, EvalResult *evals,
     int rc = copy ? 0 : err_fmt(e, "out of memory");
     for (char *d = copy ? strtok_r(copy, ",", &save) : NULL; d && !rc; d = strtok_r(NULL, ",", &save)) {
         char path[1200];
-        if (path_join(path, sizeof path, d, "eval.json", e)) {
+        if (*n == cap) {
+            rc = err_fmt(e, "--runs: more than %d runs", cap);
+        } else if (path_join(path, sizeof path, d, "eval.json", e) || eval_read_json(path, &evals[*n], e)) {
             rc = -1;
-            break;
+        } else {
+            CompareRun *run = &runs[*n];
+            run->eval = &evals[(*n)++];
+            if (strcmp(run->eval->dataset, ref->dataset))
+                rc = err_fmt(e, "%s holds results on dataset '%s', the reference on '%s'", path,
+                             run->eval->dataset, ref->dataset);
+            else
+                rc = read_costs(d, run, e);
         }
-        if (*n == cap || eval_read_json(path, &evals[*n], e)) {
-            rc = *n == cap ? err_fmt(e, "--runs: more than %d runs", cap) : -1;
-            break;
-        }
-        runs[*n].eval = &evals[*n];
-        (*n)++;
-        if (strcmp(evals[*n - 1].dataset, ref->dataset))
-            rc = err_fmt(e, "%s holds results on dataset '%s', the reference on '%s'", path, evals[*n - 1].dataset,
-                         ref->dataset);
-        else
-            rc = read_costs(d, &runs[*n - 1], e);
     }
     free(copy);
     return rc;
 }
 
-// Accuracy (%) against mean length: a series per method (its runs in the order met).
+// Accuracy (%) against mean length: a series per method, its runs' points in the order met.
 static int plot_compare(const char *out, const EvalResult *ref, const CompareRun *runs, int n, Err *e) {
-    double *xy = malloc(2 * (size_t)(n ? n : 1) * sizeof(double)), *xs = xy, *ys = xy + n;
-    Series *s = malloc((size_t)(n ? n : 1) * sizeof(Series));
+    double *xs = malloc((size_t)(n + 1) * sizeof(double)), *ys = malloc((size_t)(n + 1) * sizeof(double));
+    Series *s = malloc((size_t)(n + 1) * sizeof(Series));
+    Canvas c = {0};
+    int rc = xs && ys && s ? canvas_init(&c, 1100, 620, e) : err_fmt(e, "out of memory");
     int ns = 0, k = 0;
-    for (int i = 0; i < n && xy && s; i++) {
-        int first = 1;
-        for (int j = 0; j < i && first; j++) first = strcmp(runs[j].eval->model, runs[i].eval->model) != 0;
-        if (!first) continue;
+    for (int i = 0; i < n && !rc; i++) {
+        if (!eval_compare_first(runs, i)) continue;
         s[ns] = (Series){runs[i].eval->model, &xs[k], &ys[k], 0};
         for (int j = i; j < n; j++)
             if (!strcmp(runs[j].eval->model, runs[i].eval->model))
                 xs[k] = runs[j].eval->all.mean_length, ys[k] = 100 * runs[j].eval->all.accuracy, k++, s[ns].n++;
         ns++;
     }
-    Canvas c = {0};
-    int rc = xy && s ? canvas_init(&c, 1100, 620, e) : err_fmt(e, "out of memory");
     if (!rc) {
         char title[320];
         snprintf(title, sizeof title, "Accuracy against length (%s)", ref->dataset);
@@ -111,7 +107,8 @@ static int plot_compare(const char *out, const EvalResult *ref, const CompareRun
         rc = canvas_save_png(&c, out, e);
     }
     canvas_free(&c);
-    free(xy);
+    free(xs);
+    free(ys);
     free(s);
     return rc;
 }

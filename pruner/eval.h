@@ -152,5 +152,7 @@ typedef struct {
 // (levels with problems), then all, each method's length (the mean over its runs) and
 // its ratio to ref's. Returns the methods' count.
 int eval_compare_markdown(FILE *f, const EvalResult *ref, const CompareRun *runs, int n, long drawn);
+// Whether runs[i] is the first run of its method (no earlier run has its model name).
+int eval_compare_first(const CompareRun *runs, int i);
 
 #endif

@@ -33,8 +33,7 @@ static void span_cell(FILE *f, const Span *s, const char *fmt) {
     fprintf(f, " %s [%s, %s] |", a, b, c);
 }
 
-// Whether runs[i] is the first run of its method.
-static int first_of_method(const CompareRun *runs, int i) {
+int eval_compare_first(const CompareRun *runs, int i) {
     for (int j = 0; j < i; j++)
         if (!strcmp(runs[j].eval->model, runs[i].eval->model)) return 0;
     return 1;
@@ -48,7 +47,7 @@ static void table_methods(FILE *f, const EvalResult *ref, const CompareRun *runs
                "| %s | %.1f | %.1f | - | %s | - | - |\n",
             ref->model, 100 * ref->all.accuracy, ref->all.mean_length, d);
     for (int i = 0; i < n; i++) {
-        if (!first_of_method(runs, i)) continue;
+        if (!eval_compare_first(runs, i)) continue;
         Span acc = {0}, len = {0}, aes = {0}, tok = {0}, wall = {0};
         for (int j = i; j < n; j++) {
             const EvalResult *r = runs[j].eval;
@@ -90,7 +89,7 @@ static void table_levels(FILE *f, const EvalResult *ref, const CompareRun *runs,
     for (int c = 0; c < L; c++) fprintf(f, " %.1f |", level_stat(ref, lev[c])->mean_length);
     fputc('\n', f);
     for (int i = 0; i < n; i++) {
-        if (!first_of_method(runs, i)) continue;
+        if (!eval_compare_first(runs, i)) continue;
         fprintf(f, "| %s |", runs[i].eval->model);
         for (int c = 0; c < L; c++) {
             Span len = {0};
@@ -109,7 +108,7 @@ static void table_levels(FILE *f, const EvalResult *ref, const CompareRun *runs,
 
 int eval_compare_markdown(FILE *f, const EvalResult *ref, const CompareRun *runs, int n, long drawn) {
     int methods = 0;
-    for (int i = 0; i < n; i++) methods += first_of_method(runs, i);
+    for (int i = 0; i < n; i++) methods += eval_compare_first(runs, i);
     table_methods(f, ref, runs, n, drawn);
     fprintf(f, "\nMean [min, max] over the runs of each method (%d runs in all); %d problems of %s, "
                "%d sample(s) each. AES against %s. Tokens trained and wall time per run.\n\n",
