@@ -9,7 +9,7 @@
 #   make demo       the whole O1-Pruner pipeline on the embedded default
 #   make demo-quick the same at toy size (the end-to-end test runs it)
 #   make ablation   the paper's lambda (Table 3) and training-difficulty (Figure 4) ablations
-#   make compare    every prune objective on demo-quick's pre-samples, 3 seeds, one table
+#   make compare    every prune objective on the quick demo's pre-samples, 3 seeds: tables, picture
 #   make deps       the Debian packages (as root) and the npm test references
 
 CC      ?= gcc
@@ -168,9 +168,10 @@ ablation: check-deps o1p
 	bash scripts/ablation.sh full results-ablation
 
 # Every prune objective on the quick demo's reference and pre-samples, 3 seeds each
-# (scripts/compare.sh): results-compare/compare.md.
-compare: demo-quick
-	bash scripts/compare.sh results-quick/work results-compare
+# (scripts/compare.sh; the quick demo's stages up to the pre-samples in
+# results-compare/demo/): results-compare/compare.md and compare.png. TASK=NAME: another task.
+compare: check-deps o1p
+	bash scripts/compare.sh quick results-compare
 
 check-blas:
 	@test -f $(BLAS_INC)/cblas.h || { echo "missing OpenBLAS (OpenMP build), the benchmarks' baseline: run 'make deps' or apt-get install libopenblas-openmp-dev"; exit 1; }

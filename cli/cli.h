@@ -22,6 +22,7 @@ int cmd_prune(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_grade(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 
 // Prints "o1p: MESSAGE" to stderr and returns 1 (for `return cli_fail(&e);`). With

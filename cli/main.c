@@ -28,6 +28,7 @@ static const Command commands[] = {
     {"eval", cmd_eval, "accuracy, solution length, latency and AES of a model on a dataset; tables", 1},
     {"export", cmd_export, "a model folder as one GGUF file for llama.cpp (f32, f16, q8_0)"},
     {"plot", cmd_plot, "PNG charts: training curves (metrics.jsonl), per-level length and accuracy"},
+    {"compare", cmd_compare, "prune methods over seeds side by side: tables and the accuracy-length picture"},
 };
 
 static void print_help(FILE *f) {

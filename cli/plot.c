@@ -1,5 +1,5 @@
 // cli/plot.c -- PNG charts (see plot.h): a tiny RGB rasteriser (filled rectangles,
-// 2-pixel Bresenham lines, stb_easy_font text), framed line and grouped-bar charts.
+// 2-pixel Bresenham lines, stb_easy_font text), framed line, grouped-bar and scatter charts.
 #include "plot.h"
 
 #include <math.h>
@@ -18,8 +18,10 @@
 
 static const unsigned char BLACK[3] = {0, 0, 0}, GRID[3] = {225, 225, 225}, AXIS[3] = {90, 90, 90};
 // Tableau-like palette: distinguishable, and readable in grey.
-static const unsigned char PALETTE[6][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},
-                                            {214, 39, 40},  {148, 103, 189}, {140, 86, 75}};
+#define N_COLORS 8
+static const unsigned char PALETTE[N_COLORS][3] = {{31, 119, 180}, {255, 127, 14},  {44, 160, 44},
+                                                   {214, 39, 40},  {148, 103, 189}, {140, 86, 75},
+                                                   {227, 119, 194}, {23, 190, 207}};
 
 int canvas_init(Canvas *c, int w, int h, Err *e) {
     c->w = w;
@@ -129,15 +131,15 @@ static void fmt_tick(char *out, size_t cap, double v, double step) {
 }
 
 // The frame of a chart: title, axis labels, y ticks and grid; returns the plot area.
-typedef struct {
-    int x0, y0, x1, y1;  // plot area in pixels (y0 top)
-    double ylo, yhi;
-} Frame;
+typedef PlotArea Frame;
 
 static double frame_y(const Frame *f, double v) { return f->y1 - (v - f->ylo) / (f->yhi - f->ylo) * (f->y1 - f->y0); }
+static int frame_x(const Frame *f, double v) {
+    return f->x0 + (int)lround((v - f->xlo) / (f->xhi - f->xlo) * (f->x1 - f->x0));
+}
 
 static Frame frame(Canvas *c, int x, int y, int w, int h, const Chart *ch, double ylo, double yhi) {
-    Frame f;
+    Frame f = {0};
     if (ch->ymax > 0) ylo = 0, yhi = ch->ymax;
     if (ch->zero_based) {
         if (ylo > 0) ylo = 0;
@@ -172,6 +174,21 @@ static Frame frame(Canvas *c, int x, int y, int w, int h, const Chart *ch, doubl
     return f;
 }
 
+// The x axis of the plot area: the data range [xlo, xhi] at its edges, ticks at the
+// multiples of a nice step within it.
+static void x_axis(Canvas *c, Frame *f, double xlo, double xhi) {
+    f->xlo = xlo, f->xhi = xhi;
+    double step = nice_step(xlo, xhi, 6), xs = floor(xlo / step) * step;
+    if (xs < xlo - 1e-9) xs += step;
+    for (double v = xs; v <= xhi + 1e-9; v += step) {
+        int px = frame_x(f, v);
+        fill(c, px, f->y1, px + 1, f->y1 + 6, AXIS);
+        char lab[32];
+        fmt_tick(lab, sizeof lab, v, step);
+        canvas_text(c, px - text_width(lab, 2) / 2, f->y1 + 10, lab, AXIS, 2, 0);
+    }
+}
+
 // Room above the data for the legend box at the top right, so that it covers no data:
 // 7% of the data's span per row, plus one row of margin.
 static double legend_headroom(const Chart *ch, double span) { return 0.07 * (ch->n_series + 1) * span; }
@@ -189,7 +206,7 @@ static void legend(Canvas *c, const Frame *f, const Chart *ch) {
     fill(c, bx, by, f->x1 - 6, by + bh, WHITE);
     for (int i = 0; i < ch->n_series; i++) {
         int ly = by + 6 + 20 * i;
-        fill(c, bx + 6, ly + 1, bx + 20, ly + 13, PALETTE[i % 6]);
+        fill(c, bx + 6, ly + 1, bx + 20, ly + 13, PALETTE[i % N_COLORS]);
         canvas_text(c, bx + 26, ly, ch->series[i].name, BLACK, 2, 0);
     }
 }
@@ -206,15 +223,7 @@ void chart_lines(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
     Frame f = frame(c, x, y, w, h, ch, ylo, yhi);
     if (!isfinite(xlo)) xlo = 0, xhi = 1;
     if (xhi <= xlo) xhi = xlo + 1;
-    double step = nice_step(xlo, xhi, 6), xs = floor(xlo / step) * step;
-    if (xs < xlo - 1e-9) xs += step;
-    for (double v = xs; v <= xhi + 1e-9; v += step) {
-        int px = f.x0 + (int)lround((v - xlo) / (xhi - xlo) * (f.x1 - f.x0));
-        fill(c, px, f.y1, px + 1, f.y1 + 6, AXIS);
-        char lab[32];
-        fmt_tick(lab, sizeof lab, v, step);
-        canvas_text(c, px - text_width(lab, 2) / 2, f.y1 + 10, lab, AXIS, 2, 0);
-    }
+    x_axis(c, &f, xlo, xhi);
     for (int s = 0; s < ch->n_series; s++) {
         const Series *se = &ch->series[s];
         int have = 0, px0 = 0, py0 = 0, n_valid = 0;
@@ -222,10 +231,9 @@ void chart_lines(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
         for (int i = 0; i < se->n; i++) {
             double xv = se->x ? se->x[i] : i + 1;
             if (isnan(se->y[i])) continue;
-            int px = f.x0 + (int)lround((xv - xlo) / (xhi - xlo) * (f.x1 - f.x0));
-            int py = (int)lround(frame_y(&f, se->y[i]));
-            if (have) line(c, px0, py0, px, py, PALETTE[s % 6]);
-            if (n_valid <= 40) fill(c, px - 3, py - 3, px + 4, py + 4, PALETTE[s % 6]);
+            int px = frame_x(&f, xv), py = (int)lround(frame_y(&f, se->y[i]));
+            if (have) line(c, px0, py0, px, py, PALETTE[s % N_COLORS]);
+            if (n_valid <= 40) fill(c, px - 3, py - 3, px + 4, py + 4, PALETTE[s % N_COLORS]);
             have = 1, px0 = px, py0 = py;
         }
     }
@@ -252,7 +260,7 @@ void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
             if (isnan(v)) continue;
             int bx0 = gx + (int)lround(gw * 0.1 + s * bw), bx1 = gx + (int)lround(gw * 0.1 + (s + 1) * bw) - 2;
             int py = (int)lround(frame_y(&f, v));
-            fill(c, bx0, py < zero ? py : zero, bx1, py < zero ? zero : py, PALETTE[s % 6]);
+            fill(c, bx0, py < zero ? py : zero, bx1, py < zero ? zero : py, PALETTE[s % N_COLORS]);
             char val[32];
             snprintf(val, sizeof val, "%.0f", v);
             int vs = text_width(val, 1) * 2 <= bx1 - bx0 + 8 ? 2 : 1;
@@ -260,4 +268,95 @@ void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
         }
     }
     legend(c, &f, ch);
+}
+
+// The scatter chart's markers, centred on (px, py).
+static void mark_point(Canvas *c, int px, int py, const unsigned char col[3]) {
+    fill(c, px - 3, py - 3, px + 4, py + 4, col);
+}
+static void mark_mean(Canvas *c, int px, int py, const unsigned char col[3]) {
+    fill(c, px - 7, py - 7, px + 8, py + 8, BLACK);
+    fill(c, px - 5, py - 5, px + 6, py + 6, col);
+}
+static void mark_ref(Canvas *c, int px, int py) {
+    line(c, px - 7, py - 7, px + 6, py + 6, BLACK);
+    line(c, px - 7, py + 6, px + 6, py - 7, BLACK);
+}
+
+// The scatter legend in a box of width lw from (bx, by): a swatch per series, the
+// reference's cross, and the two marker sizes.
+static void scatter_legend(Canvas *c, int bx, int by, int lw, const Chart *ch) {
+    static const unsigned char WHITE[3] = {255, 255, 255};
+    int rows = ch->n_series + (ch->ref != NULL) + 2, bh = 22 * rows + 8;
+    fill(c, bx - 1, by - 1, bx + lw + 1, by + bh + 1, AXIS);
+    fill(c, bx, by, bx + lw, by + bh, WHITE);
+    int ly = by + 6;
+    for (int i = 0; i < ch->n_series; i++, ly += 22) {
+        fill(c, bx + 6, ly + 1, bx + 20, ly + 13, PALETTE[i % N_COLORS]);
+        canvas_text(c, bx + 30, ly, ch->series[i].name, BLACK, 2, 0);
+    }
+    if (ch->ref) {
+        mark_ref(c, bx + 13, ly + 7);
+        canvas_text(c, bx + 30, ly, ch->ref_name ? ch->ref_name : "reference", BLACK, 2, 0);
+        ly += 22;
+    }
+    mark_point(c, bx + 13, ly + 7, AXIS);
+    canvas_text(c, bx + 30, ly, "one seed", BLACK, 2, 0);
+    mark_mean(c, bx + 13, ly + 22 + 7, AXIS);
+    canvas_text(c, bx + 30, ly + 22, "mean of the seeds", BLACK, 2, 0);
+}
+
+// A data range widened by 5% a side (a unit around a single value); one that starts at 0
+// or above stays non-negative (lengths, accuracies).
+static void widen(double *lo, double *hi) {
+    double pad = *hi > *lo ? 0.05 * (*hi - *lo) : 0.5;
+    *lo = *lo >= 0 && *lo - pad < 0 ? 0 : *lo - pad;
+    *hi += pad;
+}
+
+PlotArea chart_scatter(Canvas *c, int x, int y, int w, int h, const Chart *ch) {
+    // pass 1: the ranges of the points and the reference
+    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    for (int s = 0; s < ch->n_series; s++)
+        for (int i = 0; i < ch->series[s].n; i++) {
+            double xv = ch->series[s].x[i], yv = ch->series[s].y[i];
+            if (isnan(xv) || isnan(yv)) continue;
+            xlo = fmin(xlo, xv), xhi = fmax(xhi, xv), ylo = fmin(ylo, yv), yhi = fmax(yhi, yv);
+        }
+    if (ch->ref) xlo = fmin(xlo, ch->ref[0]), xhi = fmax(xhi, ch->ref[0]), ylo = fmin(ylo, ch->ref[1]), yhi = fmax(yhi, ch->ref[1]);
+    if (!isfinite(xlo)) xlo = ylo = 0, xhi = yhi = 1;
+    widen(&xlo, &xhi);
+    widen(&ylo, &yhi);
+    double step = nice_step(xlo, xhi, 6);
+    xlo = floor(xlo / step + 1e-9) * step, xhi = ceil(xhi / step - 1e-9) * step;
+    // pass 2: the frame, the legend right of it
+    int lw = text_width("mean of the seeds", 2);
+    for (int s = 0; s < ch->n_series; s++)
+        if (text_width(ch->series[s].name, 2) > lw) lw = text_width(ch->series[s].name, 2);
+    if (ch->ref && ch->ref_name && text_width(ch->ref_name, 2) > lw) lw = text_width(ch->ref_name, 2);
+    lw += 40;
+    Frame f = frame(c, x, y, w - lw - 8, h, ch, ylo, yhi);
+    x_axis(c, &f, xlo, xhi);
+    scatter_legend(c, x + w - lw - 8, f.y0, lw, ch);
+    // pass 3: the reference's guide lines, the points, the means on top
+    if (ch->ref) {
+        static const unsigned char GUIDE[3] = {150, 150, 150};
+        int rx = frame_x(&f, ch->ref[0]), ry = (int)lround(frame_y(&f, ch->ref[1]));
+        for (int px = f.x0; px < f.x1; px += 8) fill(c, px, ry, px + 4, ry + 1, GUIDE);
+        for (int py = f.y0; py < f.y1; py += 8) fill(c, rx, py, rx + 1, py + 4, GUIDE);
+    }
+    for (int s = 0; s < ch->n_series; s++)
+        for (int i = 0; i < ch->series[s].n; i++)
+            if (!isnan(ch->series[s].x[i]) && !isnan(ch->series[s].y[i]))
+                mark_point(c, frame_x(&f, ch->series[s].x[i]), (int)lround(frame_y(&f, ch->series[s].y[i])),
+                           PALETTE[s % N_COLORS]);
+    for (int s = 0; s < ch->n_series; s++) {
+        double mx = 0, my = 0;
+        int n = 0;
+        for (int i = 0; i < ch->series[s].n; i++)
+            if (!isnan(ch->series[s].x[i]) && !isnan(ch->series[s].y[i])) mx += ch->series[s].x[i], my += ch->series[s].y[i], n++;
+        if (n) mark_mean(c, frame_x(&f, mx / n), (int)lround(frame_y(&f, my / n)), PALETTE[s % N_COLORS]);
+    }
+    if (ch->ref) mark_ref(c, frame_x(&f, ch->ref[0]), (int)lround(frame_y(&f, ch->ref[1])));
+    return f;
 }

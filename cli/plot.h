@@ -1,4 +1,4 @@
-// cli/plot.h -- line and grouped-bar charts as PNG files, without Python.
+// cli/plot.h -- line, grouped-bar and scatter charts as PNG files, without Python.
 //
 // A Canvas is an RGB image; a chart fills a rectangle of it, so an image holds several
 // panels. Text is stb_easy_font's bitmap glyphs, rasterised here at 2x; stb_image_write
@@ -37,10 +37,27 @@ typedef struct {
     const char *const *groups;  // bar charts: the label of group g, series[i].y[g]
     int zero_based;             // include 0 in the y range
     double ymax;                // > 0: the y range is [0, ymax], e.g. 100 for percentages
+    const double *ref;          // scatter: {x, y} of a reference point (NULL: none)
+    const char *ref_name;       // its legend entry
 } Chart;
+
+// A chart's plot area in pixels (y0 the top) and the data ranges at its edges: the data
+// point (x, y) is at pixel x0 + round((x - xlo) / (xhi - xlo) (x1 - x0)),
+// y1 - round((y - ylo) / (yhi - ylo) (y1 - y0)).
+typedef struct {
+    int x0, y0, x1, y1;
+    double xlo, xhi, ylo, yhi;
+} PlotArea;
 
 // Draws the chart in the rectangle (x, y, w, h) of c.
 void chart_lines(Canvas *c, int x, int y, int w, int h, const Chart *ch);
 void chart_bars(Canvas *c, int x, int y, int w, int h, const Chart *ch);
+// Scatter: each point of series s a 7x7 square in colour s, centred on the point; the
+// mean of the series' points a 15x15 square of that colour in a 2-pixel black border;
+// the reference a black cross of 15x15 on grey guide lines through it. Both ranges are
+// the data's and the reference's, widened by 5% a side (not below 0 for data that is not)
+// and rounded out to ticks. The
+// legend stands right of the plot area. Returns the plot area.
+PlotArea chart_scatter(Canvas *c, int x, int y, int w, int h, const Chart *ch);
 
 #endif

@@ -138,4 +138,21 @@ void eval_sampling_markdown(FILE *f, const EvalResult *runs, int n_runs);
 // length of both, length change. Levels with no problem are left out.
 void eval_levels_markdown(FILE *f, const EvalResult *run, const EvalResult *base);
 
+// A comparison of methods (scripts/compare.sh, `o1p compare`): one run of a method on one
+// seed, its results on the reference's dataset and what it cost (NAN: not known).
+typedef struct {
+    const EvalResult *eval;  // its model name is its method's
+    double trained_tokens;   // tokens the fine-tuning trained on
+    double wall_s;           // seconds of the run
+} CompareRun;
+// Groups runs[0..n) by model name (methods in the order met, a method's runs its seeds)
+// and writes two tables against ref. Table 1: per method accuracy (%), length and AES:
+// the mean [min, max] over its runs; the samples drawn (drawn, shared by every method;
+// < 0: not known); tokens trained and wall time per run. Table 2: per level of ref
+// (levels with problems), then all, each method's length (the mean over its runs) and
+// its ratio to ref's. Returns the methods' count.
+int eval_compare_markdown(FILE *f, const EvalResult *ref, const CompareRun *runs, int n, long drawn);
+// Whether runs[i] is the first run of its method (no earlier run has its model name).
+int eval_compare_first(const CompareRun *runs, int i);
+
 #endif

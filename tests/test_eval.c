@@ -242,10 +242,47 @@ static void test_vote(void) {
     CHECK_NEAR(r.all.accuracy, 4.0 / 12, 0, 1e-15, "accuracy over all samples");
 }
 
+// The comparison over seeds: two runs of ppo, one of dpo, against ref (eval_compare_markdown).
+static void test_compare(void) {
+    const int lev[4] = {1, 1, 2, 2};
+    const int c_ref[4] = {1, 0, 1, 1}, l_ref[4] = {100, 120, 200, 180};  // 75%, 150; levels 110, 190
+    const int c_p1[4] = {1, 1, 1, 0}, l_p1[4] = {50, 70, 110, 70};       // 75%, 75; 60, 90
+    const int c_p2[4] = {1, 1, 1, 1}, l_p2[4] = {60, 60, 100, 100};      // 100%, 80; 60, 100
+    const int c_d[4] = {1, 0, 0, 0}, l_d[4] = {90, 90, 90, 90};          // 25%, 90; 90, 90
+    EvalResult ref, r[3];
+    make_run(&ref, "ref", "synth", c_ref, l_ref, lev, 4);
+    make_run(&r[0], "ppo", "synth", c_p1, l_p1, lev, 4);
+    make_run(&r[1], "dpo", "synth", c_d, l_d, lev, 4);
+    make_run(&r[2], "ppo", "synth", c_p2, l_p2, lev, 4);
+    CompareRun runs[3] = {{&r[0], 1000, 10.2}, {&r[1], NAN, NAN}, {&r[2], 2000, 13.0}};
+    char *t;
+    size_t len;
+    FILE *f = open_memstream(&t, &len);
+    int methods = eval_compare_markdown(f, &ref, runs, 3, 256);
+    fclose(f);
+    CHECK(methods == 2, "compare: 2 methods, got %d", methods);
+    // AES: ppo 0.5 (same accuracy, half the length) and 70/150 + 3 (1/3); dpo 0.4 - 5 (2/3)
+    const char *rows[] = {
+        "| ref | 75.0 | 150.0 | - | 256 | - | - |\n",
+        "| ppo | 87.5 [75.0, 100.0] | 77.5 [75.0, 80.0] | +0.983 [+0.500, +1.467] | 256 | 1500 [1000, 2000] | 12 [10, 13] |\n",
+        "| dpo | 25.0 [25.0, 25.0] | 90.0 [90.0, 90.0] | -2.933 [-2.933, -2.933] | 256 | n/a | n/a |\n",
+        "| method | level 1 (2) | level 2 (2) | all (4) |\n",
+        "| ref | 110.0 | 190.0 | 150.0 |\n",
+        "| ppo | 60.0 (0.55) | 95.0 (0.50) | 77.5 (0.52) |\n",
+        "| dpo | 90.0 (0.82) | 90.0 (0.47) | 90.0 (0.60) |\n",
+    };
+    for (int i = 0; i < 7; i++) CHECK(strstr(t, rows[i]) != NULL, "compare table row %d missing:\n%s\nin:\n%s", i, rows[i], t);
+    CHECK(strstr(t, "| ppo |") < strstr(t, "| dpo |"), "compare: methods in the order met");
+    free(t);
+    eval_result_free(&ref);
+    for (int i = 0; i < 3; i++) eval_result_free(&r[i]);
+}
+
 int main(void) {
     test_aes();
     test_tables();
     test_table2();
     test_vote();
+    test_compare();
     return test_summary();
 }
