@@ -38,12 +38,17 @@ uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
+// A stage window at a time (windows are whole words): no host copy of the model.
 uint64_t model_fingerprint(const Model *m) {
-    float *host = malloc(m->n_params * sizeof(float));
-    if (!host) return 0;  // out of memory: 0, which no real fingerprint equals
-    m->k->download(host, m->params_mem, m->n_params * sizeof(float));
-    uint64_t h = fnv1a(FNV_OFFSET, host, m->n_params * sizeof(float));
-    free(host);
+    Err e;
+    ParamStage st;
+    if (param_stage_open(&st, m, &e)) return 0;  // out of memory: 0, which no real fingerprint equals
+    uint64_t h = FNV_OFFSET;
+    for (size_t at = 0; at < m->n_params; at += MODEL_STAGE_FLOATS) {
+        size_t n = m->n_params - at < MODEL_STAGE_FLOATS ? m->n_params - at : MODEL_STAGE_FLOATS;
+        h = fnv1a(h, param_stage_get(&st, at, n), n * sizeof(float));
+    }
+    param_stage_close(&st);
     return h | 1;  // never 0
 }
 
@@ -305,14 +310,19 @@ int trainer_checkpoint(Trainer *t, Err *e) {
     }
     const Model *m = t->m;
     size_t nb = m->n_trained * sizeof(float);
-    float *mom = malloc(nb ? nb : 1), *vel = malloc(nb ? nb : 1);
-    if (!mom || !vel) {
-        free(mom);
-        free(vel);
-        return err_fmt(e, "%s: out of memory for the checkpoint", t->o.out_dir);
+    // the moments: written from backend memory on a host backend, else from host copies
+    float *mom_host = NULL, *vel_host = NULL;
+    if (!m->k->host_memory) {
+        mom_host = malloc(nb ? nb : 1), vel_host = malloc(nb ? nb : 1);
+        if (!mom_host || !vel_host) {
+            free(mom_host);
+            free(vel_host);
+            return err_fmt(e, "%s: out of memory for the checkpoint", t->o.out_dir);
+        }
+        m->k->download(mom_host, t->opt->m, nb);
+        m->k->download(vel_host, t->opt->v, nb);
     }
-    m->k->download(mom, t->opt->m, nb);
-    m->k->download(vel, t->opt->v, nb);
+    const float *mom = mom_host ? mom_host : t->opt->m, *vel = vel_host ? vel_host : t->opt->v;
     TrainState s;
     memset(&s, 0, sizeof s);
     snprintf(s.stage, sizeof s.stage, "%s", t->o.stage);
@@ -327,8 +337,8 @@ int trainer_checkpoint(Trainer *t, Err *e) {
     s.extra[X_TRAIN_LAYERS] = m->train_layers;
     // 1. the new state beside the old one; 2. the weights; 3. the state into place.
     int rc = train_state_save(t->path_next, &s, mom, vel, e);
-    free(mom);
-    free(vel);
+    free(mom_host);
+    free(vel_host);
     if (rc || model_save(m, t->o.out_dir, e)) return -1;
     fsync_parent(t->path_state);
     if (io_rename(t->path_next, t->path_state) != 0)
