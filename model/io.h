@@ -56,7 +56,9 @@ typedef struct {
 // it, or a failure at once. name is used in messages.
 int st_parse(StFile *f, char *buf, size_t len, const char *name, Err *e);
 // Maps path read-only (no copy: the pages come from the page cache as they are read)
-// and validates its header against the file size before any data is touched.
+// and validates its header against the file size before any data is touched. A file
+// cut short by another process while mapped ends this one (SIGBUS); o1p replaces its
+// files by rename, which leaves a mapped file whole.
 int st_open(StFile *f, const char *path, Err *e);
 void st_close(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);

@@ -386,8 +386,8 @@ int st_write_header(FILE *out, const char *path, int n, const char *const *names
 }
 
 static int write_f32_stream(FILE *out, const char *path, int n, const char *const *names,
-                        const int *ndims, const int64_t (*shapes)[8], const float *const *data,
-                        Err *e) {
+                            const int *ndims, const int64_t (*shapes)[8],
+                            const float *const *data, Err *e) {
     if (st_write_header(out, path, n, names, ndims, shapes, e)) return -1;
     for (int i = 0; i < n; i++) {
         size_t count = 1;
