@@ -12,16 +12,17 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/o1p_bench_modelio.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 sed "s/\"num_hidden_layers\": 24/\"num_hidden_layers\": $layers/" "$here/configs/qwen2.5-0.5b.json" > "$work/config.json"
-secs() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null; t1=$(date +%s.%N); awk "BEGIN { print $t1 - $t0 }"; }
-t=$(secs "$build/o1p" init --config "$work/config.json" --out "$work/m")
+# "WALL s  cpu CPU s" of a command (bash's time: real, user + sys), its output dropped
+timed() { local t; t=$( { TIMEFORMAT='%R %U %S'; time "$@" > /dev/null; } 2>&1 | tail -n 1);
+    echo "$t" | awk '{ printf "%6.2f s  cpu %5.2f s", $1, $2 + $3 }'; }
+t=$(timed "$build/o1p" init --config "$work/config.json" --out "$work/m")
 file=$work/m/model.safetensors
 mb=$(( $(stat -c %s "$file") / 1000000 ))
-printf 'init  %6.2f s  (o1p init: random weights, then the save)  file %d MB\n' "$t" "$mb"
+echo "init  $t  (o1p init: random weights, then the save; file $mb MB)"
 cat "$file" > /dev/null; cat "$file" > /dev/null
-printf 'cat   %6.2f s  (cat FILE > /dev/null, page cache warm)\n' "$(secs sh -c "cat '$file' > /dev/null")"
+echo "cat   $(timed cat "$file")  (cat FILE > /dev/null, page cache warm)"
 "$build/bench/bench_modelio" load "$work/m"
-printf 'dd    %6.2f s  (dd FILE to a new file, bs=4M conv=fsync)\n' \
-    "$(secs dd if="$file" of="$work/copy" bs=4M conv=fsync status=none)"
+echo "dd    $(timed dd if="$file" of="$work/copy" bs=4M conv=fsync status=none)  (dd FILE to a new file, bs=4M conv=fsync)"
 rm -f "$work/copy"
 "$build/bench/bench_modelio" save "$work/m" "$work/saved"
 cmp -s "$file" "$work/saved/model.safetensors" && echo "saved file: the same bytes as the loaded one"
