@@ -3,8 +3,10 @@
 
 #include <math.h>
 
+#define SPLITMIX_GAMMA 0x9E3779B97F4A7C15ULL
+
 static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    uint64_t z = (*x += SPLITMIX_GAMMA);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
@@ -26,6 +28,9 @@ Rng rng_derive(uint64_t seed, uint64_t a, uint64_t b) {
 }
 
 uint64_t rng_u64(Rng *r) { return splitmix64(&r->state); }
+
+// The state is a Weyl sequence: each draw adds the same odd constant.
+void rng_skip(Rng *r, uint64_t n) { r->state += n * SPLITMIX_GAMMA; }
 
 uint64_t rng_below(Rng *r, uint64_t n) {
     // reject the top partial bucket: the (2^64 - n) % n smallest values

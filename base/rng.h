@@ -17,12 +17,15 @@ Rng rng_seed(uint64_t seed);
 // An independent stream for (seed, a, b): e.g. (seed, problem index, sample index).
 Rng rng_derive(uint64_t seed, uint64_t a, uint64_t b);
 uint64_t rng_u64(Rng *r);
+// Advances r as n calls of rng_u64 would, in O(1): a block of a stream can start
+// anywhere, so threads fill one stream's blocks with the bits of one thread.
+void rng_skip(Rng *r, uint64_t n);
 // Uniform in [0, n) without modulo bias; n > 0.
 uint64_t rng_below(Rng *r, uint64_t n);
 // Uniform in [0, 1) with 24 (float) or 53 (double) random bits.
 float rng_float(Rng *r);
 double rng_double(Rng *r);
-// Standard normal (Box-Muller; one value per call, deterministic).
+// Standard normal (Box-Muller; one value per call, two rng_u64 draws, deterministic).
 double rng_normal(Rng *r);
 // Fisher-Yates shuffle of n ints.
 void rng_shuffle_ints(Rng *r, int *a, int n);

@@ -12,5 +12,8 @@ echo
 echo "== sampler: prefill and decode (bench/bench_sampler.c)"
 "$build/bench/bench_sampler"
 echo
+echo "== model folders: load and save vs cat and dd (bench/bench_modelio.sh)"
+bash bench/bench_modelio.sh "$build"
+echo
 echo "== MPI: 1 process vs 2 ranks (bench/bench_mpi.sh)"
 bash bench/bench_mpi.sh "$build"

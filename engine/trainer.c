@@ -38,12 +38,17 @@ uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
+// A stage window at a time (windows are whole words): no host copy of the model.
 uint64_t model_fingerprint(const Model *m) {
-    float *host = malloc(m->n_params * sizeof(float));
-    if (!host) return 0;  // out of memory: 0, which no real fingerprint equals
-    m->k->download(host, m->params_mem, m->n_params * sizeof(float));
-    uint64_t h = fnv1a(FNV_OFFSET, host, m->n_params * sizeof(float));
-    free(host);
+    Err e;
+    ParamStage st;
+    if (param_stage_open(&st, m, &e)) return 0;  // out of memory: 0, which no real fingerprint equals
+    uint64_t h = FNV_OFFSET;
+    for (size_t at = 0; at < m->n_params; at += MODEL_STAGE_FLOATS) {
+        size_t n = m->n_params - at < MODEL_STAGE_FLOATS ? m->n_params - at : MODEL_STAGE_FLOATS;
+        h = fnv1a(h, param_stage_get(&st, at, n), n * sizeof(float));
+    }
+    param_stage_close(&st);
     return h | 1;  // never 0
 }
 
@@ -306,15 +311,21 @@ static int send_moments(const Trainer *t, Err *e) {
     return 0;
 }
 
-// Rank 0: every rank's slice of m, then of v, into w in file order, through buf (rank
-// 0's slice, the largest): its own downloaded, the others' received.
+// Rank 0: every rank's slice of m, then of v, into w in file order: its own straight
+// from host memory or downloaded into buf (rank 0's slice, the largest), the others'
+// received into buf.
 static void put_moments(const Trainer *t, StateWriter *w, float *buf) {
     const Optimizer *o = t->opt;
     for (int which = 0; which < 2; which++)
         for (int r = 0; r < dist_size(); r++) {
             size_t lo, n;
             optim_slice_of(t->m, r, dist_size(), &lo, &n);
-            if (r == 0) t->m->k->download(buf, which ? o->v : o->m, n * sizeof(float));
+            const float *mine = which ? o->v : o->m;
+            if (r == 0 && t->m->k->host_memory) {
+                train_state_put(w, mine, n);
+                continue;
+            }
+            if (r == 0) t->m->k->download(buf, mine, n * sizeof(float));
             else dist_recv_floats(buf, n, r);
             train_state_put(w, buf, n);
         }
@@ -339,8 +350,12 @@ int trainer_checkpoint(Trainer *t, Err *e) {
     s.extra[X_ELAPSED] = t->elapsed;
     s.extra[X_TRAIN_LAYERS] = m->train_layers;
     // 1. the new state beside the old one; 2. the weights; 3. the state into place.
-    float *buf = malloc(t->opt->n * sizeof(float) + 1);
-    if (!buf) return err_fmt(e, "%s: out of memory for the checkpoint", t->o.out_dir);
+    // a host buffer only for moments that are not in host memory or not on this rank
+    float *buf = NULL;
+    if (!m->k->host_memory || dist_size() > 1) {
+        buf = malloc(t->opt->n * sizeof(float) + 1);
+        if (!buf) return err_fmt(e, "%s: out of memory for the checkpoint", t->o.out_dir);
+    }
     StateWriter w;
     int rc = train_state_begin(&w, t->path_next, &s, e);
     if (!rc) {

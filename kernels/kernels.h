@@ -137,6 +137,10 @@ typedef struct Kernels {
     void (*adamw)(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
                   float beta1, float beta2, float eps, float weight_decay, float grad_scale,
                   int step);
+
+    // 1: alloc returns host memory that host code may read and write in place (ref,
+    // cpu): model IO converts into it directly instead of staging through upload.
+    int host_memory;
 } Kernels;
 
 extern const Kernels kernels_ref;  // kernels/ref/: the specification

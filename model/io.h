@@ -46,8 +46,9 @@ typedef struct {
 } StTensor;
 
 typedef struct {
-    char *buf;  // the whole file
+    char *buf;  // the whole file: mapped read-only by st_open, malloc'ed for st_parse
     size_t len;
+    int mapped;
     StTensor *tensors;
     int n;
 } StFile;
@@ -55,22 +56,32 @@ typedef struct {
 // Parses and validates a safetensors file in memory. It takes buf over: st_close frees
 // it, or a failure at once. name is used in messages.
 int st_parse(StFile *f, char *buf, size_t len, const char *name, Err *e);
+// Maps path read-only (no copy: the pages come from the page cache as they are read)
+// and validates its header against the file size before any data is touched. A file
+// cut short by another process while mapped ends this one (SIGBUS); o1p replaces its
+// files by rename, which leaves a mapped file whole.
 int st_open(StFile *f, const char *path, Err *e);
 void st_close(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
 // Converts a tensor's n elements to F32 (out must hold them).
 void st_to_f32(const StTensor *t, float *out);
+// The same for elements [first, first + n) of the tensor.
+void st_to_f32_part(const StTensor *t, size_t first, size_t n, float *out);
+// Bytes per element of the tensor's dtype.
+size_t st_elem_size(const StTensor *t);
+// Drops the mapped pages wholly inside [p, p + n) from the process (the page cache keeps
+// them): a load releases what it has converted, so its resident size stays bounded.
+// Nothing for a parsed buffer.
+void st_release(const StFile *f, const unsigned char *p, size_t n);
 
+// Writes the 8-byte length and the header of F32 tensors names[i], of shape
+// shapes[i][0..ndims[i]), data in that order: the caller streams the data after it.
+int st_write_header(FILE *f, const char *path, int n, const char *const *names, const int *ndims,
+                    const int64_t (*shapes)[8], Err *e);
 // Writes F32 tensors atomically: tensor i is names[i], of shape shapes[i][0..ndims[i]),
 // from host floats data[i].
 int st_write_f32(const char *path, int n, const char *const *names, const int *ndims,
                  const int64_t (*shapes)[8], const float *const *data, Err *e);
-// The same bytes into an open stream; path is used in messages. model_save fills every
-// file of the folder before it renames any into place; write errors surface at
-// atomic_commit.
-int st_write_f32_stream(FILE *f, const char *path, int n, const char *const *names,
-                        const int *ndims, const int64_t (*shapes)[8], const float *const *data,
-                        Err *e);
 
 // ---- training state ----------------------------------------------------------------
 // What a resumed run needs beyond the weights to continue bit-identically: the

@@ -157,30 +157,81 @@ void model_free(Model *m) {
     memset(m, 0, sizeof *m);
 }
 
+int param_stage_open(ParamStage *s, const Model *m, Err *e) {
+    s->m = m;
+    s->buf = NULL;
+    if (m->k->host_memory) return 0;
+    s->buf = malloc(MODEL_STAGE_FLOATS * sizeof(float));
+    if (!s->buf) return err_fmt(e, "out of host memory for a %d MB staging buffer", MODEL_STAGE_FLOATS * 4 >> 20);
+    return 0;
+}
+
+void param_stage_close(ParamStage *s) {
+    free(s->buf);
+    s->buf = NULL;
+}
+
+float *param_stage_window(ParamStage *s, size_t at) { return s->buf ? s->buf : s->m->params_mem + at; }
+
+void param_stage_put(ParamStage *s, size_t at, size_t n) {
+    if (s->buf) s->m->k->upload(s->m->params_mem + at, s->buf, n * sizeof(float));
+}
+
+const float *param_stage_get(ParamStage *s, size_t at, size_t n) {
+    if (!s->buf) return s->m->params_mem + at;
+    s->m->k->download(s->buf, s->m->params_mem + at, n * sizeof(float));
+    return s->buf;
+}
+
+// p[0, n) = normal(0, std) draws, element j from draws 2j and 2j+1 of r's stream
+// (Box-Muller takes two). Blocks start their stream by rng_skip, so the bits are those
+// of one thread whatever the thread count. r ends past the n values.
+static void fill_normal(float *p, size_t n, Rng *r, float std) {
+    enum { BLOCK = 4096 };
+    long n_blocks = (long)((n + BLOCK - 1) / BLOCK);
+#pragma omp parallel for schedule(static)
+    for (long b = 0; b < n_blocks; b++) {
+        Rng rb = *r;
+        rng_skip(&rb, 2 * (uint64_t)b * BLOCK);
+        size_t end = (size_t)(b + 1) * BLOCK < n ? (size_t)(b + 1) * BLOCK : n;
+        for (size_t j = (size_t)b * BLOCK; j < end; j++) p[j] = (float)(rng_normal(&rb) * std);
+    }
+    rng_skip(r, 2 * (uint64_t)n);
+}
+
+// params_mem[at, at + n) = normal(0, std) draws from r, or 1 when r is NULL; a stage
+// window at a time.
+static void fill_params(ParamStage *st, size_t at, size_t n, Rng *r, float std) {
+    for (size_t done = 0; done < n; done += MODEL_STAGE_FLOATS) {
+        size_t c = n - done < MODEL_STAGE_FLOATS ? n - done : MODEL_STAGE_FLOATS;
+        float *w = param_stage_window(st, at + done);
+        if (r) fill_normal(w, c, r, std);
+        else for (size_t j = 0; j < c; j++) w[j] = 1.0f;
+        param_stage_put(st, at + done, c);
+    }
+}
+
 void model_init_random(Model *m, uint64_t seed) {
     const Config *c = &m->cfg;
-    float *host = calloc(m->n_params, sizeof(float));
-    if (!host) return;
-    Params hp;
-    size_t n, nd;
+    Err e;
+    ParamStage st;
+    if (param_stage_open(&st, m, &e)) return;  // out of host memory: the parameters stay zero
     ParamSizes s = param_sizes(c, c->n_layers, 1);
-    params_point(&hp, host, c, s, &n, &nd);
+    const Params *p = &m->p;
     Rng r = rng_seed(seed);
     float std = 0.02f, std_out = 0.02f / sqrtf(2.0f * c->n_layers);
     // Matrices in layout order, each from the same stream: normal(0, std).
-    struct { float *p; size_t n; float std; } mats[] = {
-        {hp.embed, s.embed, std},  {c->tie_embeddings ? NULL : hp.lm_head, s.lm_head, std},
-        {hp.wqkv, s.wqkv, std},    {hp.wo, s.wo, std_out},
-        {hp.wgu, s.wgu, std},      {hp.wdown, s.wdown, std_out},
+    struct { const float *p; size_t n; float std; } mats[] = {
+        {p->embed, s.embed, std},  {c->tie_embeddings ? NULL : p->lm_head, s.lm_head, std},
+        {p->wqkv, s.wqkv, std},    {p->wo, s.wo, std_out},
+        {p->wgu, s.wgu, std},      {p->wdown, s.wdown, std_out},
     };
     for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
-        for (size_t j = 0; mats[i].p && j < mats[i].n; j++)
-            mats[i].p[j] = (float)(rng_normal(&r) * mats[i].std);
-    for (size_t j = 0; j < s.norm_attn; j++) hp.norm_attn[j] = 1.0f;
-    for (size_t j = 0; j < s.norm_mlp; j++) hp.norm_mlp[j] = 1.0f;
-    for (size_t j = 0; j < s.norm_final; j++) hp.norm_final[j] = 1.0f;
-    m->k->upload(m->params_mem, host, m->n_params * sizeof(float));
-    free(host);
+        if (mats[i].p) fill_params(&st, (size_t)(mats[i].p - m->params_mem), mats[i].n, &r, mats[i].std);
+    // zero biases (as allocated), unit norms: the norms close the layout
+    size_t norms_at = (size_t)(p->norm_attn - m->params_mem);
+    fill_params(&st, norms_at, m->n_params - norms_at, NULL, 0.0f);
+    param_stage_close(&st);
 }
 
 static void tensor_add(TensorInfo *out, int *n, const float *base, const float *p, int rows,

@@ -102,6 +102,24 @@ int model_trained_ranges(const Model *m, TrainedRange *out);
 // o and down scaled by 1/sqrt(2L); zero biases, unit norms.
 void model_init_random(Model *m, uint64_t seed);
 
+// Host access to the parameters a bounded piece at a time, for loads, saves and the
+// initialisation: on a host backend (Kernels.host_memory) the window is the parameter
+// memory itself; on another, a staging buffer of MODEL_STAGE_FLOATS floats moved by
+// upload and download. Peak host memory stays the parameters plus 4 MB.
+enum { MODEL_STAGE_FLOATS = 1 << 20 };
+typedef struct {
+    const Model *m;
+    float *buf;  // [MODEL_STAGE_FLOATS] host staging; NULL on a host backend
+} ParamStage;
+int param_stage_open(ParamStage *s, const Model *m, Err *e);
+void param_stage_close(ParamStage *s);
+// Host floats to fill for params_mem[at, at + n), n <= MODEL_STAGE_FLOATS; then
+// param_stage_put stores them.
+float *param_stage_window(ParamStage *s, size_t at);
+void param_stage_put(ParamStage *s, size_t at, size_t n);
+// Host floats holding params_mem[at, at + n), n <= MODEL_STAGE_FLOATS.
+const float *param_stage_get(ParamStage *s, size_t at, size_t n);
+
 // One HF tensor as a slice of the parameter (or gradient) allocation.
 typedef struct {
     char name[96];  // e.g. "model.layers.3.self_attn.k_proj.weight"

@@ -1,7 +1,9 @@
 // model/modelio.c -- model folders: config.json + model.safetensors (or shards).
 //
-// Loading maps each HF tensor name to its slice of the parameters (model_tensors),
-// converts F32, F16 or BF16 into one host buffer and uploads it once. Every parameter
+// Loading maps each file read-only and converts its tensors, in file order, F32, F16 or
+// BF16 straight into the slices of the parameters that model_tensors names, a stage
+// window at a time (model.h: in place on a host backend, else staged and uploaded),
+// releasing the file's pages as it goes: peak memory is the parameters plus 4 MB. Every parameter
 // must be present once, with the shape the config implies and finite values. Anything
 // else in the files is an error, but for what transformers ignores too: the
 // "lm_head.weight" of a tied model and the rotary "inv_freq" buffers of old checkpoints.
@@ -18,7 +20,7 @@ typedef struct {
     TensorInfo *ti;
     int n;
     const char **from;  // [n] the file each tensor came from; NULL: not read yet
-    float *host;        // [m->n_params]
+    ParamStage stage;
     const char *config_path;
 } Loader;
 
@@ -38,11 +40,37 @@ static void shape_str(char *out, size_t cap, int ndim, const int64_t *shape) {
     if (at < (int)cap) snprintf(out + at, cap - (size_t)at, "]");
 }
 
-// Reads every tensor of one safetensors file into the host buffer. L->from keeps path
-// for the messages about repeats, uncopied: it must outlive the loader.
+static int data_cmp(const void *a, const void *b) {
+    const StTensor *x = a, *y = b;
+    return x->data < y->data ? -1 : x->data > y->data;
+}
+
+// Converts tensor t of path into the parameters at ti, a stage window at a time; refuses
+// NaN and Inf.
+static int convert_tensor(Loader *L, const StFile *f, const StTensor *t, const TensorInfo *ti,
+                          const char *path, Err *e) {
+    size_t count = tensor_size(ti), esize = st_elem_size(t);
+    for (size_t done = 0; done < count; done += MODEL_STAGE_FLOATS) {
+        size_t c = count - done < MODEL_STAGE_FLOATS ? count - done : MODEL_STAGE_FLOATS;
+        float *w = param_stage_window(&L->stage, ti->offset + done);
+        st_to_f32_part(t, done, c, w);
+        st_release(f, t->data + done * esize, c * esize);
+        for (size_t k = 0; k < c; k++)
+            if (!isfinite(w[k]))
+                return err_fmt(e, "%s: tensor \"%s\" holds %s at element %zu", path, t->name,
+                               isnan(w[k]) ? "NaN" : "Inf", done + k);
+        param_stage_put(&L->stage, ti->offset + done, c);
+    }
+    return 0;
+}
+
+// Reads every tensor of one safetensors file into the parameters, in the order of the
+// data (a sequential read). L->from keeps path for the messages about repeats, uncopied:
+// it must outlive the loader.
 static int load_file(Loader *L, const char *path, Err *e) {
     StFile f;
     if (st_open(&f, path, e)) return -1;
+    qsort(f.tensors, (size_t)f.n, sizeof *f.tensors, data_cmp);
     int rc = -1;
     for (int i = 0; i < f.n; i++) {
         const StTensor *t = &f.tensors[i];
@@ -74,15 +102,7 @@ static int load_file(Loader *L, const char *path, Err *e) {
                     L->config_path, exp);
             goto done;
         }
-        float *out = L->host + ti->offset;
-        st_to_f32(t, out);
-        size_t count = tensor_size(ti);
-        for (size_t k = 0; k < count; k++)
-            if (!isfinite(out[k])) {
-                err_fmt(e, "%s: tensor \"%s\" holds %s at element %zu", path, t->name,
-                        isnan(out[k]) ? "NaN" : "Inf", k);
-                goto done;
-            }
+        if (convert_tensor(L, &f, t, ti, path, e)) goto done;
         L->from[idx] = path;
     }
     rc = 0;
@@ -173,12 +193,12 @@ int model_load(Model *m, const char *dir, const Kernels *k, Err *e) {
     Loader L = {.m = m, .n = model_tensors(m, NULL), .config_path = cfg_path};
     L.ti = calloc((size_t)L.n, sizeof *L.ti);
     L.from = calloc((size_t)L.n, sizeof *L.from);
-    L.host = malloc(m->n_params * sizeof(float));
     int rc = -1;
-    if (!L.ti || !L.from || !L.host) {
-        err_fmt(e, "%s: out of memory for %zu parameters", dir, m->n_params);
+    if (!L.ti || !L.from) {
+        err_fmt(e, "%s: out of memory for %d tensors", dir, L.n);
         goto done;
     }
+    if (param_stage_open(&L.stage, m, e)) goto done;
     model_tensors(m, L.ti);
     if (sharded) {
         if (load_sharded(&L, dir, index, e)) goto done;
@@ -190,14 +210,32 @@ int model_load(Model *m, const char *dir, const Kernels *k, Err *e) {
                 goto done;
             }
     }
-    k->upload(m->params_mem, L.host, m->n_params * sizeof(float));
     rc = 0;
 done:
+    param_stage_close(&L.stage);
     free(L.ti);
     free(L.from);
-    free(L.host);
     if (rc) model_free(m);
     return rc;
+}
+
+// Streams the parameters after the header, tensor by tensor, a stage window at a time. A
+// non-finite value stops the save: a diverged model must not overwrite a good checkpoint.
+static int write_params(FILE *f, ParamStage *st, const TensorInfo *ti, int n, const char *dir,
+                        Err *e) {
+    for (int i = 0; i < n; i++) {
+        size_t count = tensor_size(&ti[i]);
+        for (size_t done = 0; done < count; done += MODEL_STAGE_FLOATS) {
+            size_t c = count - done < MODEL_STAGE_FLOATS ? count - done : MODEL_STAGE_FLOATS;
+            const float *w = param_stage_get(st, ti[i].offset + done, c);
+            for (size_t j = 0; j < c; j++)
+                if (!isfinite(w[j]))
+                    return err_fmt(e, "%s: not saved: parameter \"%s\" holds %s at element %zu", dir,
+                                   ti[i].name, isnan(w[j]) ? "NaN" : "Inf", done + j);
+            fwrite(w, sizeof(float), c, f);
+        }
+    }
+    return 0;
 }
 
 int model_save(const Model *m, const char *dir, Err *e) {
@@ -208,40 +246,29 @@ int model_save(const Model *m, const char *dir, Err *e) {
     int n = model_tensors(m, NULL);
     TensorInfo *ti = calloc((size_t)n, sizeof *ti);
     const char **names = calloc((size_t)n, sizeof *names);
-    const float **data = calloc((size_t)n, sizeof *data);
     int *ndims = calloc((size_t)n, sizeof *ndims);
     int64_t(*shapes)[8] = calloc((size_t)n, sizeof *shapes);
-    float *host = malloc(m->n_params * sizeof(float));
+    ParamStage stage = {0};
     AtomicFile st = {0}, cf = {0};
     int rc = -1;
-    if (!ti || !names || !data || !ndims || !shapes || !host) {
-        err_fmt(e, "%s: out of memory for %zu parameters", dir, m->n_params);
+    if (!ti || !names || !ndims || !shapes) {
+        err_fmt(e, "%s: out of memory for %d tensors", dir, n);
         goto done;
     }
+    if (param_stage_open(&stage, m, e)) goto done;
     model_tensors(m, ti);
-    m->k->download(host, m->params_mem, m->n_params * sizeof(float));
     for (int i = 0; i < n; i++) {
         names[i] = ti[i].name;
         ndims[i] = ti[i].ndim;
         shapes[i][0] = ti[i].shape[0];
         shapes[i][1] = ti[i].shape[1];
-        data[i] = host + ti[i].offset;
     }
-    // a diverged model must not overwrite a good checkpoint
-    for (size_t j = 0; j < m->n_params; j++)
-        if (!isfinite(host[j])) {
-            int t = 0;
-            while (t + 1 < n && !(ti[t].offset <= j && j < ti[t].offset + tensor_size(&ti[t]))) t++;
-            err_fmt(e, "%s: not saved: parameter \"%s\" holds %s", dir, ti[t].name,
-                    isnan(host[j]) ? "NaN" : "Inf");
-            goto done;
-        }
     // both files are written and flushed before either is renamed into place: a
     // failure leaves the old checkpoint as it was; the weights go first (model/io.h)
     if (make_dirs(dir, e) || atomic_open(&st, st_path, e) ||
-        st_write_f32_stream(st.f, st_path, n, names, ndims, (const int64_t(*)[8])shapes, data,
-                            e) ||
-        atomic_open(&cf, cfg_path, e) || config_write(cf.f, &m->cfg, cfg_path, e))
+        st_write_header(st.f, st_path, n, names, ndims, (const int64_t(*)[8])shapes, e) ||
+        write_params(st.f, &stage, ti, n, dir, e) || atomic_open(&cf, cfg_path, e) ||
+        config_write(cf.f, &m->cfg, cfg_path, e))
         goto done;
     if (atomic_commit(&st, e)) goto done;
     rc = atomic_commit(&cf, e);
@@ -250,11 +277,10 @@ done:
         atomic_abort(&st);
         atomic_abort(&cf);
     }
+    param_stage_close(&stage);
     free(ti);
     free(names);
-    free(data);
     free(ndims);
     free(shapes);
-    free(host);
     return rc;
 }

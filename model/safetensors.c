@@ -8,9 +8,14 @@
 // checks: the header fits in the file and is a JSON object, every dtype is known,
 // END - BEGIN = elements x dtype size, and the tensors tile the data exactly (no overlap,
 // no gap, nothing past the end). Names are unique.
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../base/io.h"
 #include "../base/json.h"
@@ -33,7 +38,8 @@ static const char *const other_dtypes[] = {"BOOL", "U8", "I8", "I16", "U16", "I3
 static int dtype_size(StDtype d) { return d == ST_F32 ? 4 : 2; }
 
 static void free_file(StFile *f) {
-    free(f->buf);
+    if (f->mapped) munmap(f->buf, f->len);
+    else free(f->buf);
     free(f->tensors);
     memset(f, 0, sizeof *f);
 }
@@ -184,10 +190,10 @@ static int parse_header(StFile *f, const JsonValue *root, const unsigned char *d
     return 0;
 }
 
-int st_parse(StFile *f, char *buf, size_t len, const char *name, Err *e) {
-    memset(f, 0, sizeof *f);
-    f->buf = buf;
-    f->len = len;
+// Parses f->buf[0, f->len); frees it on failure.
+static int parse_file(StFile *f, const char *name, Err *e) {
+    const char *buf = f->buf;
+    size_t len = f->len;
     if (len < 8) {
         err_fmt(e, "%s: %zu bytes: too short for a safetensors file (8-byte header length)",
                 name, len);
@@ -233,12 +239,35 @@ done:
     return rc;
 }
 
-int st_open(StFile *f, const char *path, Err *e) {
-    char *buf;
-    size_t len;
+int st_parse(StFile *f, char *buf, size_t len, const char *name, Err *e) {
     memset(f, 0, sizeof *f);
-    if (read_file(path, &buf, &len, e)) return -1;
-    return st_parse(f, buf, len, path, e);
+    f->buf = buf;
+    f->len = len;
+    return parse_file(f, name, e);
+}
+
+int st_open(StFile *f, const char *path, Err *e) {
+    memset(f, 0, sizeof *f);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return err_fmt(e, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_fmt(e, "%s: not a regular file", path);
+    }
+    f->len = (size_t)st.st_size;
+    if (f->len >= 8) {  // shorter: parse_file names the fault without reading
+        void *map = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            close(fd);
+            return err_fmt(e, "%s: cannot map %zu bytes: %s", path, f->len, strerror(errno));
+        }
+        madvise(map, f->len, MADV_SEQUENTIAL);
+        f->buf = map;
+        f->mapped = 1;
+    }
+    close(fd);
+    return parse_file(f, path, e);
 }
 
 void st_close(StFile *f) { free_file(f); }
@@ -273,22 +302,36 @@ static float bf16_to_f32(uint16_t h) {
     return x;
 }
 
-void st_to_f32(const StTensor *t, float *out) {
-    size_t n = t->nbytes / (size_t)dtype_size(t->dtype);
+void st_to_f32_part(const StTensor *t, size_t first, size_t n, float *out) {
     if (t->dtype == ST_F32) {
-        memcpy(out, t->data, t->nbytes);  // the data may be unaligned
+        memcpy(out, t->data + 4 * first, 4 * n);  // the data may be unaligned
         return;
     }
+    const unsigned char *src = t->data + 2 * first;
+    int f16 = t->dtype == ST_F16;
+#pragma omp parallel for schedule(static) if (n >= 65536)
     for (size_t i = 0; i < n; i++) {
         uint16_t h;
-        memcpy(&h, t->data + 2 * i, 2);
-        out[i] = t->dtype == ST_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+        memcpy(&h, src + 2 * i, 2);
+        out[i] = f16 ? f16_to_f32(h) : bf16_to_f32(h);
     }
 }
 
-int st_write_f32_stream(FILE *out, const char *path, int n, const char *const *names,
-                        const int *ndims, const int64_t (*shapes)[8], const float *const *data,
-                        Err *e) {
+void st_to_f32(const StTensor *t, float *out) {
+    st_to_f32_part(t, 0, t->nbytes / (size_t)dtype_size(t->dtype), out);
+}
+
+size_t st_elem_size(const StTensor *t) { return (size_t)dtype_size(t->dtype); }
+
+void st_release(const StFile *f, const unsigned char *p, size_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t hi = ((uintptr_t)p + n) / (uintptr_t)page * (uintptr_t)page;
+    if (f->mapped && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+int st_write_header(FILE *out, const char *path, int n, const char *const *names, const int *ndims,
+                    const int64_t (*shapes)[8], Err *e) {
     // the header, built in memory to learn its length
     char *hdr = NULL;
     size_t hlen = 0;
@@ -339,6 +382,13 @@ int st_write_f32_stream(FILE *out, const char *path, int n, const char *const *n
     fwrite(len8, 1, 8, out);
     fwrite(hdr, 1, hlen, out);
     free(hdr);
+    return 0;
+}
+
+static int write_f32_stream(FILE *out, const char *path, int n, const char *const *names,
+                            const int *ndims, const int64_t (*shapes)[8],
+                            const float *const *data, Err *e) {
+    if (st_write_header(out, path, n, names, ndims, shapes, e)) return -1;
     for (int i = 0; i < n; i++) {
         size_t count = 1;
         for (int d = 0; d < ndims[i]; d++) count *= (size_t)shapes[i][d];
@@ -351,7 +401,7 @@ int st_write_f32(const char *path, int n, const char *const *names, const int *n
                  const int64_t (*shapes)[8], const float *const *data, Err *e) {
     AtomicFile a;
     if (atomic_open(&a, path, e)) return -1;
-    if (st_write_f32_stream(a.f, path, n, names, ndims, shapes, data, e)) {
+    if (write_f32_stream(a.f, path, n, names, ndims, shapes, data, e)) {
         atomic_abort(&a);
         return -1;
     }

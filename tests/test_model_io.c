@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../base/io.h"
+#include "../base/rng.h"
 #include "../model/io.h"
 #include "test.h"
 
@@ -465,9 +466,12 @@ typedef struct {
     int n;
 } Tensors;
 
+// A copy in memory (st_parse), not a map (st_open): the tests overwrite the file.
 static void tensors_read(Tensors *ts, const char *path) {
     Err e = {{0}};
-    if (st_open(&ts->f, path, &e)) {
+    char *buf;
+    size_t len;
+    if (read_file(path, &buf, &len, &e) || st_parse(&ts->f, buf, len, path, &e)) {
         fprintf(stderr, "tensors_read: %s\n", e.msg);
         exit(1);
     }
@@ -738,6 +742,84 @@ static void test_model_bad(void) {
 }
 
 // Unwritable destinations fail cleanly; a failed save leaves the old checkpoint whole.
+// Tensors larger than a stage window (MODEL_STAGE_FLOATS): the embedding is 4100 x 256
+// = 1.05 M floats. Initialised, saved and loaded in place (cpu, a host backend) and
+// staged (the test's host table, as a device backend), the bits agree with each other
+// and with one sequential stream of normals; a BF16 embedding converts across windows.
+static const char *BIG_CFG =
+    "{\"model_type\": \"llama\", \"vocab_size\": 4100, \"hidden_size\": 256,"
+    " \"intermediate_size\": 64, \"num_hidden_layers\": 1, \"num_attention_heads\": 4,"
+    " \"max_position_embeddings\": 32, \"tie_word_embeddings\": true}";
+
+static void test_model_large(void) {
+    Err e = {{0}};
+    Config c;
+    Model a, b, l;
+    if (parse(BIG_CFG, &c, &e) || model_create(&a, &c, &kernels_cpu, &e) ||
+        model_create(&b, &c, &host, &e)) {
+        CHECK(0, "big model: %s", e.msg);
+        return;
+    }
+    CHECK(c.vocab_size * (size_t)c.dim > MODEL_STAGE_FLOATS, "the embedding spans two windows");
+    model_init_random(&a, 11);
+    model_init_random(&b, 11);
+    CHECK(!memcmp(a.params_mem, b.params_mem, a.n_params * sizeof(float)),
+          "init: in place and staged agree");
+    // the reference: one stream, element by element, the matrices in layout order
+    Rng r = rng_seed(11);
+    int bad = 0;
+    for (size_t j = 0; j < a.n_decay; j++) {
+        float std = a.p.wo <= a.params_mem + j && a.params_mem + j < a.p.wgu ? 0.02f / sqrtf(2.0f) : 0.02f;
+        if (a.p.wdown <= a.params_mem + j) std = 0.02f / sqrtf(2.0f);
+        bad += a.params_mem[j] != (float)(rng_normal(&r) * std);
+    }
+    for (size_t j = a.n_decay; j < a.n_params; j++) bad += a.params_mem[j] != 1.0f;
+    CHECK(!bad, "init: the bits of one sequential stream (%d differ)", bad);
+
+    CHECK(model_save(&a, P("big_cpu", NULL), &e) == 0, "save in place: %s", e.msg);
+    CHECK(model_save(&b, P("big_host", NULL), &e) == 0, "save staged: %s", e.msg);
+    char *fa = NULL, *fb = NULL;
+    size_t la = 0, lb = 0;
+    if (read_file(P("big_cpu", "model.safetensors"), &fa, &la, &e) == 0 &&
+        read_file(P("big_host", "model.safetensors"), &fb, &lb, &e) == 0)
+        CHECK(la == lb && !memcmp(fa, fb, la), "save: in place and staged write the same bytes");
+    free(fa);
+    free(fb);
+    check_load(P("big_cpu", NULL), &a, "big, staged load");
+    CHECK(model_load(&l, P("big_host", NULL), &kernels_cpu, &e) == 0, "load in place: %s", e.msg);
+    if (!e.msg[0]) {
+        CHECK(same_model(&l, &a), "big, in-place load is bit-identical");
+        model_free(&l);
+    }
+
+    // the embedding as BF16 (truncated: exact back), the rest F32
+    Tensors *ts = malloc(sizeof *ts);
+    tensors_read(ts, P("big_cpu", "model.safetensors"));
+    int emb = tensor_index(ts, "model.embed_tokens.weight");
+    size_t n = (size_t)c.vocab_size * c.dim;
+    uint16_t *half = malloc(n * 2);
+    for (size_t j = 0; j < n; j++) {
+        uint32_t u;
+        memcpy(&u, (const char *)ts->t[emb].data + 4 * j, 4);
+        half[j] = (uint16_t)(u >> 16);
+        u &= 0xffff0000u;
+        memcpy(a.p.embed + j, &u, 4);
+    }
+    ts->t[emb] = (Raw){ts->t[emb].name, "BF16", 2, {c.vocab_size, c.dim}, half, n * 2};
+    raw_write(P("big_cpu", "model.safetensors"), ts->t, ts->n);
+    check_load(P("big_cpu", NULL), &a, "big, BF16 embedding staged");
+    CHECK(model_load(&l, P("big_cpu", NULL), &kernels_cpu, &e) == 0, "load BF16 in place: %s", e.msg);
+    if (!e.msg[0]) {
+        CHECK(same_model(&l, &a), "big, BF16 embedding in place");
+        model_free(&l);
+    }
+    free(half);
+    st_close(&ts->f);
+    free(ts);
+    model_free(&a);
+    model_free(&b);
+}
+
 static void test_model_save_errors(void) {
     Err e = {{0}};
     Model a, b;
@@ -902,6 +984,7 @@ int main(void) {
     test_model_roundtrip();
     test_sharded();
     test_model_bad();
+    test_model_large();
     test_model_save_errors();
     test_state();
     char cmd[300];

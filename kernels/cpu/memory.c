@@ -1,20 +1,32 @@
 // kernels/cpu/memory.c -- memory, the residual add and the token embedding.
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cpu.h"
 
-// Zero-filled and 64-byte aligned (a cache line; AVX-512 loads).
+// Zero-filled and 64-byte aligned (a cache line; AVX-512 loads). calloc, not memset: a
+// large block comes from the kernel already zero, and its pages are first touched by
+// whoever fills it (a model load converts straight into it), not twice. Blocks of 4 MB
+// or more ask for huge pages: 512 times fewer page faults and TLB entries. The pointer
+// calloc returned is kept just before the aligned one, for cpu_free.
 void *cpu_alloc(size_t bytes) {
-    size_t size = (bytes + 63) / 64 * 64;
+    size_t size = bytes + 64 + sizeof(void *);
     if (size < bytes) return NULL;  // overflow
-    if (size == 0) size = 64;
-    void *p = aligned_alloc(64, size);
-    if (p) memset(p, 0, size);
+    char *raw = calloc(1, size);
+    if (!raw) return NULL;
+    char *p = raw + sizeof(void *) + (64 - ((uintptr_t)raw + sizeof(void *)) % 64) % 64;
+    ((void **)p)[-1] = raw;
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) / huge * huge, hi = ((uintptr_t)p + bytes) / huge * huge;
+    if (bytes >= 2 * huge && hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
     return p;
 }
 
-void cpu_free(void *p) { free(p); }
+void cpu_free(void *p) {
+    if (p) free(((void **)p)[-1]);
+}
 void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
 void cpu_upload(void *dst, const void *host_src, size_t bytes) { memcpy(dst, host_src, bytes); }
 void cpu_download(void *host_dst, const void *src, size_t bytes) { memcpy(host_dst, src, bytes); }

@@ -5,6 +5,7 @@
 const Kernels kernels_ref = {
     .name = "ref",
     .max_rows_invariant = 0,  // every result depends on its own row only
+    .host_memory = 1,
     .alloc = ref_alloc,
     .free = ref_free,
     .zero = ref_zero,
