@@ -130,8 +130,9 @@ int prune_build_rows(Prune *P, const Presample *ps, const char *src, const Presa
     if (cut && !o->run.quiet)
         fprintf(stderr, "prune: %d of %d pre-samples cut to --cutoff %d tokens\n", cut, pl->n, cutoff);
     for (int i = 0; i < pl->n; i++) pl->trained[i] = pl->ex[i].completion_len;
-    RewardInput in = {pl->n, pl->problem, pl->length, pl->correct, base ? base->mean_length : NULL,
-                      base ? base->accuracy : NULL};
+    RewardInput in = {pl->n, pl->problem, pl->length, pl->correct};
+    P->oc.reward.base_length = base ? base->mean_length : NULL;
+    P->oc.reward.base_accuracy = base ? base->accuracy : NULL;
     if (objective_open(&P->ob, P->ops, &P->oc, &in, pl->trained, pl->k, src, e)) return -1;
     P->rows = malloc((P->ob.n_rows ? (size_t)P->ob.n_rows : 1) * sizeof *P->rows);
     if (!P->rows) return err_fmt(e, "out of memory for %d training rows", P->ob.n_rows);

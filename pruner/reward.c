@@ -162,9 +162,9 @@ static int problem_rewards(const RewardConfig *c, const RewardInput *in, const i
     for (int j = 0; j < m; j++) {
         int i = grp[pick[j]];
         double lbar = sum_len / K, abar = sum_acc / K;
-        if (in->base_length) {
-            lbar = in->base_length[p];
-            abar = in->base_accuracy[p];
+        if (c->base_length) {
+            lbar = c->base_length[p];
+            abar = c->base_accuracy[p];
         } else if (c->leave_one_out) {
             lbar = (sum_len - in->length[i]) / (K - 1);
             abar = (sum_acc - in->correct[i]) / (K - 1);

@@ -39,6 +39,10 @@ typedef struct {
     int normalize;      // z-score over the kept samples (default 1)
     int leave_one_out;  // Lbar, Abar over the other K-1 samples (default 0)
     uint64_t seed;      // the choice of the m samples
+    // fixed baselines Lbar, Abar per problem index, in place of the group's (leave_one_out
+    // then does not apply), e.g. pi_ref's for a later policy's samples (prune --rounds,
+    // --baseline ref); NULL: the group's (default)
+    const double *base_length, *base_accuracy;
 } RewardConfig;
 
 RewardConfig reward_defaults(void);
@@ -46,13 +50,9 @@ RewardConfig reward_defaults(void);
 // Pre-samples as the reward sees them: sample i belongs to problem[i] (any order;
 // the samples of a problem need not be contiguous), has length[i] >= 0 tokens and
 // correct[i] in {0, 1}.
-// base_length, base_accuracy (indexed by problem; NULL: the group's own): fixed
-// baselines Lbar, Abar for the reward (eq. 10), e.g. pi_ref's over samples of a later
-// policy (prune --rounds, --baseline ref).
 typedef struct {
     int n;
     const int *problem, *length, *correct;
-    const double *base_length, *base_accuracy;
 } RewardInput;
 
 // Every length >= 1 and every correct in {0, 1} (the error names the sample).
