@@ -175,6 +175,15 @@ static void drop_rows(Prune *P) {
     presample_free(&P->rps);
 }
 
+// The mean of a pre-sample file's Lbar and Abar over its problems.
+static void sample_means(const Presample *ps, double *len, double *acc) {
+    *len = *acc = 0;
+    for (int i = 0; i < ps->n_problems; i++) {
+        *len += ps->mean_length[i] / ps->n_problems;
+        *acc += ps->accuracy[i] / ps->n_problems;
+    }
+}
+
 // Loads round `round`'s rows (round 0: the pre-samples', built by load_rows; round r:
 // OUT/round_{r+1}.presample.jsonl's) and its old policy's log-probs, and points the data
 // order at the round. 0 done, 1 interrupted, -1 error.
@@ -193,6 +202,14 @@ static int enter_round(Prune *P, int round, Err *e) {
             return err_fmt(e, "%s: round %d trains %d %s, round 1 %d: --rounds needs an objective that trains as "
                               "many every round (ppo, kimi, efficient, grpo-len)",
                            path, round + 1, P->ob.n_units, P->ob.ops->term, units);
+        double l0, a0, l, a;
+        sample_means(&P->ps, &l0, &a0);
+        sample_means(&P->rps, &l, &a);
+        if (!P->o->run.quiet) {
+            progress_clear(&P->r.tr.progress);
+            fprintf(stderr, "prune: round %d/%ld: samples' mean length %.1f, accuracy %.1f%% (pi_ref's %.1f, %.1f%%)\n",
+                    round + 1, P->o->rounds, l, 100 * a, l0, 100 * a0);
+        }
     }
     P->ord.stream = PRUNE_STREAM + (uint64_t)round;
     P->ord.base = (uint64_t)round * P->round_steps * P->U * P->r.K;
