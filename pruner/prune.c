@@ -41,8 +41,6 @@
 #include "presample.h"
 #include "prune_state.h"
 
-#define PRUNE_STREAM 0x7072756eULL  // "prun"
-
 static int heldout_run(Model *m, const Tokenizer *tok, HeldOut *h, double *acc, double *len, Err *e) {
     EvalResult r;
     if (eval_decode(m, tok, h->stop, h->n_stop, &h->ds, &h->prompts, &h->o, "prune", "held-out", &r, e)) return -1;
