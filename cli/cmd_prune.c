@@ -56,7 +56,7 @@ int cmd_prune(int argc, char **argv) {
         {"simpo-beta", OPT_FLOAT, &A.simpo_beta, "dast: SimPO beta (default 2)", .min = 0, .max = 1e6, .open = OPT_GT},
         {"simpo-gamma", OPT_FLOAT, &A.simpo_gamma, "dast: SimPO margin gamma (default 1)", .min = 0, .max = 1e6},
         {"rounds", OPT_INT, &A.rounds,
-         "iterative O1-Pruner: R rounds of --epochs, round r >= 2 on K fresh samples per problem from the current "
+         "iterative O1-Pruner: N rounds of --epochs, round r >= 2 on K fresh samples per problem from the current "
          "weights (default 1)", .min = 1, .max = 1000},
         {"online", OPT_FLAG, &A.online,
          "GRPO-style: each step samples K for its problems from the current weights and trains on them"},
