@@ -3,9 +3,10 @@
 # tiny model: round 2's samples come from the weights after round 1 (the bytes `o1p
 # presample` gives on that checkpoint with the pre-samples' options), 2 rounds of 1 epoch
 # differ from 1 round of 2, same seed same bits, a resume at the round's start or inside
-# it gives the bits of an uninterrupted run, --baseline changes the advantages. --online:
-# same bits twice, other weights than offline from step 1 on, and a resume after step 1
-# gives the uninterrupted bits (step 2 samples from the weights step 1 left).
+# it (or with a partial round file) gives the bits of an uninterrupted run, --baseline
+# changes the advantages. --online: same bits twice, other weights than offline from
+# step 1 on, and a resume after step 1 gives the uninterrupted bits (step 2 samples from
+# the weights step 1 left).
 # Usage: tests/test_onpolicy.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 build=${1:-build}
@@ -38,6 +39,10 @@ check "round 2's samples = o1p presample on the round-1 checkpoint" \
     cmp <(samples after1.jsonl) <(samples r2/round_2.presample.jsonl)
 prune --rounds 2 --resume --out r2b 2>/dev/null
 check "resumed at round 2's start = uninterrupted" cmp r2/model.safetensors r2b/model.safetensors
+prune --rounds 2 --stop-at 4 --out r2e 2>/dev/null
+psm --model r2e --limit 3 --out r2e/round_2.presample.jsonl  # as if stopped while sampling round 2
+prune --rounds 2 --resume --out r2e 2>/dev/null
+check "a partial round 2 file continued = uninterrupted" cmp r2/model.safetensors r2e/model.safetensors
 prune --rounds 2 --stop-at 6 --out r2c 2>/dev/null
 prune --rounds 2 --resume --out r2c 2>/dev/null
 check "resumed inside round 2 = uninterrupted" cmp r2/model.safetensors r2c/model.safetensors
