@@ -118,7 +118,8 @@ static int prompt_template(Prune *P, Err *e) {
 int prune_build_rows(Prune *P, const Presample *ps, const char *src, const Presample *base, Err *e) {
     const PruneOpts *o = P->o;
     unsigned char *keep = NULL;
-    int rc = pool_difficulty_half(o->difficulty, &P->ps, &keep, e) ||
+    // (an online step's problems are trained ones already)
+    int rc = ((!o->online || ps == &P->ps) && pool_difficulty_half(o->difficulty, &P->ps, &keep, e)) ||
              pool_from_presample(ps, src, &P->ds, P->data_path, &P->prompts, &P->r.m->cfg, keep, &P->pool, e);
     free(keep);
     if (rc) return -1;
@@ -202,7 +203,7 @@ static int open_run(Prune *P, Err *e) {
                  o->online, o->baseline);
     RunPlan p = {.out = o->out, .stage = "prune", .K = K, .B = B, .T = T, .steps = steps, .optim = oc,
                  .signature = sig, .seed = (uint64_t)o->seed, .tokenizer_src = tok_src};
-    if (run_open(&P->r, &p, &o->run, e)) return -1;
+    if (run_open(&P->r, &p, &o->run, e) || (!o->run.resume && prune_clear_rounds(P, e))) return -1;
     int same = chat_template_same(&P->tmpl, &P->ps.tmpl);
     return model_dir_save_template(o->out, "prune", &P->tmpl, same ? NULL : &P->ps.tmpl, e);
 }

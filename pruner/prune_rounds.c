@@ -1,10 +1,12 @@
 // pruner/prune_rounds.c -- the rows prune trains and their old policy's log-probs, per
 // round (--rounds; round 1: the pre-samples, the old policy pi_ref) or per step
 // (--online; see prune.h).
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../base/io.h"
 #include "../base/json.h"
@@ -12,6 +14,13 @@
 #include "../engine/interrupt.h"
 #include "../engine/progress.h"
 #include "prune_state.h"
+
+// OUT/round_R.NAME (R 1-based) into path.
+static int round_path(const Prune *P, int round, const char *name, char *path, size_t cap, Err *e) {
+    char file[64];
+    snprintf(file, sizeof file, "round_%d.%s", round + 1, name);
+    return path_join(path, cap, P->o->out, file, e);
+}
 
 static int save_ref(const char *path, const Objective *ob, Err *e) {
     AtomicFile af;
@@ -129,10 +138,10 @@ static int load_ref(const char *path, Prune *P, Err *e) {
 // first step, or read back by a run resumed inside the round.
 static int reference(Prune *P, Err *e) {
     if (!P->ob.ops->uses_ref) return 0;
-    char path[4200], name[64];
-    if (P->round == 0) snprintf(name, sizeof name, "ref_logprobs.json");
-    else snprintf(name, sizeof name, "round_%d.ref_logprobs.json", P->round + 1);
-    if (path_join(path, sizeof path, P->o->out, name, e)) return -1;
+    char path[4200];
+    if (P->round == 0 ? path_join(path, sizeof path, P->o->out, "ref_logprobs.json", e)
+                      : round_path(P, P->round, "ref_logprobs.json", path, sizeof path, e))
+        return -1;
     int at_start = P->round == 0 ? !P->o->run.resume : P->r.tr.step == P->round * P->round_steps;
     if (!at_start) return load_ref(path, P, e);
     compute_ref(P);
@@ -166,6 +175,18 @@ static int round_samples(Prune *P, const char *path, Err *e) {
     return 0;
 }
 
+int prune_clear_rounds(const Prune *P, Err *e) {
+    char a[4200], b[4200];
+    for (int r = 1;; r++) {
+        if (round_path(P, r, "presample.jsonl", a, sizeof a, e) ||
+            round_path(P, r, "ref_logprobs.json", b, sizeof b, e))
+            return -1;
+        if (!file_exists(a) && !file_exists(b)) return 0;
+        if ((unlink(a) && errno != ENOENT) || (unlink(b) && errno != ENOENT))
+            return err_fmt(e, "%s: cannot remove an earlier run's round files: %s", P->o->out, strerror(errno));
+    }
+}
+
 // Frees the rows of a round or step, and its samples.
 static void drop_rows(Prune *P) {
     objective_free(&P->ob);
@@ -190,9 +211,8 @@ static void sample_means(const Presample *ps, double *len, double *acc) {
 static int enter_round(Prune *P, int round, Err *e) {
     P->round = round;
     if (round > 0) {
-        char path[4200], name[64];
-        snprintf(name, sizeof name, "round_%d.presample.jsonl", round + 1);
-        if (path_join(path, sizeof path, P->o->out, name, e)) return -1;
+        char path[4200];
+        if (round_path(P, round, "presample.jsonl", path, sizeof path, e)) return -1;
         int units = P->ob.n_units;
         drop_rows(P);
         int rc = round_samples(P, path, e);

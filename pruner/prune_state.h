@@ -82,6 +82,8 @@ typedef struct {
 // problem (NULL: the samples' own).
 int prune_build_rows(Prune *P, const Presample *ps, const char *src, const Presample *base, Err *e);
 
+// A fresh run: removes the round files (OUT/round_R.*) an earlier run left in OUT.
+int prune_clear_rounds(const Prune *P, Err *e);
 // --online: the trained problems, the step's share of them, the data order over them
 // and their prompts to sample from.
 int prune_online_open(Prune *P, Err *e);

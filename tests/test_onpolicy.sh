@@ -76,6 +76,11 @@ check "2 rounds: 2 threads, same bits" cmp r2/model.safetensors r2t/model.safete
 prune --online --baseline current --out o4 2>/dev/null
 check "--online --baseline current: other weights" bash -c "! cmp -s o1/model.safetensors o4/model.safetensors"
 check "--online: 3 problems a step of 8 (an epoch of 2 steps)" prune --online --accum 3 --out o6
+check "--online --difficulty harder" prune --online --difficulty harder --out o7
+cp -r r3 r3f
+prune --rounds 2 --force --out r3f 2>/dev/null
+check "a fresh run drops an earlier run's round files" test ! -e r3f/round_3.presample.jsonl
+check "... and samples its own" cmp r2/model.safetensors r3f/model.safetensors
 expect_fail "--online: a step of part of a problem's samples refused" 1 "not a whole number of problems'" \
     prune --online --batch 3 --accum 1 --out x
 expect_fail "--online with --rounds refused" 2 "one or the other" prune --online --rounds 2 --out x
