@@ -10,9 +10,9 @@
 
 // The defaults (sources in docs/method.md), with preset p's values over them.
 static PruneOpts prune_defaults(const Preset *p) {
-    PruneOpts A = {.objective = "ppo", .ratio = "token", .batch = 8, .accum = 4, .m = 2, .seed = 1, .eval_n = 64,
-                   .eval_max_new = 8192, .cutoff = 3072, .lr = 2e-7, .beta2 = 0.999, .lambda = 2, .eps = 0.2,
-                   .beta = 0.1, .epochs = 1, .warmup_frac = 0.1, .grad_clip = 10, .weight_decay = 0.0,
+    PruneOpts A = {.objective = "ppo", .ratio = "token", .batch = 8, .accum = 4, .m = 2, .seed = 1, .rounds = 1,
+                   .baseline = "ref", .eval_n = 64, .eval_max_new = 8192, .cutoff = 3072, .lr = 2e-7, .beta2 = 0.999,
+                   .lambda = 2, .eps = 0.2, .beta = 0.1, .epochs = 1, .warmup_frac = 0.1, .grad_clip = 10, .weight_decay = 0.0,
                    .min_lr_ratio = 0.0, .alpha = 0.2, .simpo_beta = 2, .simpo_gamma = 1};
     if (p) {
         A.lambda = p->lambda;
@@ -55,6 +55,14 @@ int cmd_prune(int argc, char **argv) {
         {"dr-grpo", OPT_FLAG, &A.dr_grpo, "grpo-len: Dr. GRPO's advantage R - mean (no division by the std)"},
         {"simpo-beta", OPT_FLOAT, &A.simpo_beta, "dast: SimPO beta (default 2)", .min = 0, .max = 1e6, .open = OPT_GT},
         {"simpo-gamma", OPT_FLOAT, &A.simpo_gamma, "dast: SimPO margin gamma (default 1)", .min = 0, .max = 1e6},
+        {"rounds", OPT_INT, &A.rounds,
+         "iterative O1-Pruner: N rounds of --epochs, round r >= 2 on K fresh samples per problem from the current "
+         "weights (default 1)", .min = 1, .max = 1000},
+        {"online", OPT_FLAG, &A.online,
+         "GRPO-style: each step samples K for its problems from the current weights and trains on them"},
+        {"baseline", OPT_STR, &A.baseline,
+         "--rounds, --online, ppo: Lbar and Abar from ref (pi_ref's pre-samples, default) or current (the round's "
+         "or step's samples)"},
         {"batch", OPT_INT, &A.batch, "sequences per micro-batch (default 8; DPO: batch/2 pairs)",
          .min = 1, .max = INT_MAX},
         {"accum", OPT_INT, &A.accum,
@@ -105,6 +113,13 @@ int cmd_prune(int argc, char **argv) {
         return cli_usage_error("prune", "--group is for --objective ppo (the baselines choose their own samples)");
     if (A.difficulty && strcmp(A.difficulty, "all") && strcmp(A.difficulty, "easier") && strcmp(A.difficulty, "harder"))
         return cli_usage_error("prune", "--difficulty: expected all, easier or harder, got '%s'", A.difficulty);
+    if (strcmp(A.baseline, "ref") && strcmp(A.baseline, "current"))
+        return cli_usage_error("prune", "--baseline: expected ref or current, got '%s'", A.baseline);
+    if (A.online && A.rounds > 1) return cli_usage_error("prune", "--online and --rounds: one or the other");
+    if ((A.rounds > 1 || A.online) && (!strcmp(A.objective, "sft-shortest") || !strcmp(A.objective, "dpo") ||
+                         !strcmp(A.objective, "dast")))
+        return cli_usage_error("prune", "--rounds and --online are for ppo, kimi, efficient and grpo-len "
+                                        "(objectives that train as many samples of every problem)");
     Err e;
     RatioMode ratio;
     if (!objective_find(A.objective, &e) || objective_ratio_find(A.ratio, &ratio, &e))

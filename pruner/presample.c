@@ -31,7 +31,8 @@ struct Presampler {
     PresampleOpts o;
     Presample want;        // the header this run writes or continues
     Dataset ds;
-    ModelDir md;
+    ModelDir own;          // the model loaded here (o.loaded NULL) ...
+    ModelDir *md;          // ... or the caller's
     TokSet ts;             // the prompts
     Sampler *s;
     SampleRequest *reqs;   // [end - first]
@@ -56,25 +57,36 @@ struct Presampler {
 // Grades and writes problem p's K samples and its summary; frees their ids.
 static int write_block(Presampler *r, int p, Err *e) {
     int k = r->o.k;
-    const char *truth = r->ds.ex[p].answer;
     double sl = 0, sa = 0;
     for (int j = 0; j < k; j++) {
         Done *d = &r->done[(size_t)(p - r->first) * k + j];
-        PresampleItem it = {.problem = p, .sample = j, .length = sample_solution_len(d->n, d->truncated),
-                            .n_ids = d->n, .truncated = d->truncated, .mean_logprob = d->mean_logprob,
-                            .ids = d->ids};
-        if (tok_decode(r->md.tok, d->ids, (size_t)d->n, TOK_DEC_SKIP_SPECIAL, &it.text, &it.text_len, e)) return -1;
-        it.answer = grade_extract_as(it.text, r->o.grader);
-        it.correct = it.answer && grade_equal_as(it.answer, truth, r->o.grader);
+        PresampleItem it;
+        int rc = presample_item(r->md->tok, r->o.grader, r->ds.ex[p].answer, p, j, d->ids, d->n, d->truncated,
+                                d->mean_logprob, &it, e);
+        d->ids = NULL;
+        if (rc) return -1;
         sl += it.length;
         sa += it.correct;
         presample_write_sample(r->f, &it);
         free(it.answer);
         free(it.text);
-        free(d->ids);
-        d->ids = NULL;
+        free(it.ids);
     }
     presample_write_summary(r->f, p, k, sl / k, sa / k);
+    return 0;
+}
+
+int presample_item(const Tokenizer *tok, GradeMode grader, const char *truth, int p, int j, int32_t *ids, int n,
+                   int truncated, double mean_logprob, PresampleItem *it, Err *e) {
+    *it = (PresampleItem){.problem = p, .sample = j, .length = sample_solution_len(n, truncated), .n_ids = n,
+                          .truncated = truncated, .mean_logprob = mean_logprob, .ids = ids};
+    if (tok_decode(tok, ids, (size_t)n, TOK_DEC_SKIP_SPECIAL, &it->text, &it->text_len, e)) {
+        free(ids);
+        it->ids = NULL;
+        return -1;
+    }
+    it->answer = grade_extract_as(it->text, grader);
+    it->correct = it->answer && grade_equal_as(it->answer, truth, grader);
     return 0;
 }
 
@@ -231,11 +243,12 @@ static int load_dataset(Presampler *r, Err *e) {
 // context to answer.
 static int load_model(Presampler *r, Err *e) {
     const PresampleOpts *o = &r->o;
-    if (model_dir_load(&r->md, o->model, o->kernels, e) ||
+    r->md = o->loaded ? o->loaded : &r->own;
+    if ((!o->loaded && model_dir_load(&r->own, o->model, o->kernels, e)) ||
         model_dir_resolve_template(o->model, &o->prompt, &r->want.tmpl, e) ||
-        examples_tokenize(r->md.tok, &r->ds, o->data, &r->want.tmpl, EX_PROMPTS_ONLY, &r->ts, e))
+        examples_tokenize(r->md->tok, &r->ds, o->data, &r->want.tmpl, EX_PROMPTS_ONLY, &r->ts, e))
         return -1;
-    int ctx = r->md.m.cfg.max_seq_len;
+    int ctx = r->md->m.cfg.max_seq_len;
     for (int i = 0; i < r->ds.n; i++)
         if (r->ts.ex[i].prompt_len >= ctx)
             return err_fmt(e, "%s: problem %d: the prompt has %d tokens; the model's context (%d) leaves no room to answer",
@@ -246,7 +259,7 @@ static int load_model(Presampler *r, Err *e) {
 // The sampler and one request per problem of this run.
 static int plan_requests(Presampler *r, Err *e) {
     const PresampleOpts *o = &r->o;
-    int n_run = r->end - r->first, ctx = r->md.m.cfg.max_seq_len;
+    int n_run = r->end - r->first, ctx = r->md->m.cfg.max_seq_len;
     // The context: the longest prompt of this run + max_new (the context then never ends a
     // sample before max_new does), at most the model's.
     int max_p = 0;
@@ -254,9 +267,9 @@ static int plan_requests(Presampler *r, Err *e) {
         if (r->ts.ex[i].prompt_len > max_p) max_p = r->ts.ex[i].prompt_len;
     int max_len = o->max_new > 0 && max_p + o->max_new < ctx ? max_p + o->max_new : ctx;
     int32_t stop[2];
-    SamplerOpts so = {o->slots, max_len, 256, stop, chat_stop_ids(&r->md.chat, stop),
-                      model_dir_sample_ids(&r->md, o->model, o->quiet)};
-    r->s = sampler_create(&r->md.m, &so, e);
+    SamplerOpts so = {o->slots, max_len, 256, stop, chat_stop_ids(&r->md->chat, stop),
+                      model_dir_sample_ids(r->md, o->model, o->quiet)};
+    r->s = sampler_create(&r->md->m, &so, e);
     if (!r->s) return -1;
     r->reqs = calloc((size_t)n_run, sizeof *r->reqs);
     r->done = calloc((size_t)n_run * o->k, sizeof *r->done);
@@ -389,7 +402,7 @@ Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e)
     // where it resumes.
     int writer = dist_rank() == 0;
     if ((writer && output_check(o->out, e)) || load_dataset(r, e) || load_model(r, e) ||
-        presample_sources(o->model, &r->md.m, o->data, &r->want.src, e) ||
+        presample_sources(o->model, &r->md->m, o->data, &r->want.src, e) ||
         dist_check_same(settings_hash(&r->want, o->limit), "presample options, model or data", e) ||
         (writer && find_resume_point(r, rep, e)))
         goto fail;
@@ -444,7 +457,7 @@ void presample_close(Presampler *r) {
     free(r->reqs);
     sampler_free(r->s);
     tokset_free(&r->ts);
-    model_dir_free(&r->md);
+    model_dir_free(&r->own);
     dataset_free(&r->ds);
     free(r);
 }

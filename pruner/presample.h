@@ -47,6 +47,9 @@
 #include "../data/chat.h"
 #include "../data/grade.h"
 #include "../kernels/kernels.h"
+#include "../data/dataset.h"
+#include "../engine/modeldir.h"
+#include "../engine/tokset.h"
 #include "../model/model.h"
 
 // The fingerprints of what pre-samples come from; 0: not known (not recorded, or not
@@ -116,12 +119,29 @@ void presample_write_header(FILE *f, const Presample *h);
 void presample_write_sample(FILE *f, const PresampleItem *it);
 void presample_write_summary(FILE *f, int problem, int k, double mean_length, double accuracy);
 
+// Sample j of problem p (truth: its answer) as an item: ids[n] (taken over: freed on
+// error), decoded without special tokens, graded by grader. The caller frees the item's
+// answer, text and ids.
+int presample_item(const Tokenizer *tok, GradeMode grader, const char *truth, int p, int j, int32_t *ids, int n,
+                   int truncated, double mean_logprob, PresampleItem *it, Err *e);
+
+// In memory: K samples of each of problems[0..n) (prompts: the dataset's, under the
+// template) from md's weights with h's settings (k, temperature, top-p, top-k, max-new,
+// seed, grader), sample j of problems[i] drawn from rng_derive(seed, id_base +
+// problems[i], j). *out gets h's header and the blocks in that order (items i*k + j,
+// mean_length and accuracy [n]) as presample_load gives a file's. Free with
+// presample_free.
+int presample_memory(ModelDir *md, const Dataset *ds, const TokSet *prompts, const int *problems, int n,
+                     const Presample *h, uint64_t id_base, Presample *out, Err *e);
+
 // ---- the run ------------------------------------------------------------------------
 // Samples K solutions of every problem of a dataset into the file, resuming what is there.
 
 typedef struct {
     const char *model, *data, *out;  // model folder, dataset, pre-sample file
     const Kernels *kernels;          // the backend
+    ModelDir *loaded;                // model's weights already in memory (borrowed; NULL:
+                                     // load the folder): a training run's current policy
     int k;                           // samples per problem
     double temperature, top_p;
     int top_k;                       // 0: off

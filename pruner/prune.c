@@ -4,13 +4,16 @@
 // pi_ref is the starting model (--model). Its log-probs of every trained row are
 // computed once before the first step, with the initial weights, and kept in
 // OUT/ref_logprobs.json (sums per row; with --ratio per-token also every token's),
-// which a resumed run reads back: there is never a second model in memory. A step is
+// which a resumed run reads back: there is never a second model in memory. Rounds
+// r >= 2 and --online steps take their rows and old policy from the current weights
+// (prune_rounds.c). A step is
 // engine/run.h's loop: fill, forward, per-token log-probs, the objective's loss weights,
 // the ordinary cross-entropy backward with them, optimizer step.
 //
 // Data order: the training units (rows, pairs for DPO, or with --group a problem's m
 // samples, whose advantages then meet in one gradient) of epoch k are visited in the
-// permutation drawn from rng_derive(seed, PRUNE_STREAM, k); a step takes the next
+// permutation drawn from rng_derive(seed, PRUNE_STREAM + r, k) (round r, 0-based; k
+// counted from the round's first step); a step takes the next
 // accum x (batch / rows per unit) units, running on into the next epoch. The position
 // is the trainer's data_pos, so --resume continues bit-identically.
 //
@@ -27,8 +30,6 @@
 #include <string.h>
 
 #include "../base/io.h"
-#include "../base/json.h"
-#include "../base/rng.h"
 #include "../data/dataset.h"
 #include "../engine/dist.h"
 #include "../engine/modeldir.h"
@@ -38,60 +39,7 @@
 #include "objective.h"
 #include "pool.h"
 #include "presample.h"
-
-#define PRUNE_STREAM 0x7072756eULL  // "prun"
-
-static int save_ref(const char *path, const Objective *ob, Err *e) {
-    AtomicFile af;
-    if (atomic_open(&af, path, e)) return -1;
-    int rows = ob->n_rows;
-    fprintf(af.f, "{\"rows\": %d, \"sample\": [", rows);
-    for (int i = 0; i < rows; i++) fprintf(af.f, "%s%d", i ? "," : "", ob->sample[i]);
-    fputs("],\n \"sum_logprob\": [", af.f);
-    for (int i = 0; i < rows; i++) fprintf(af.f, "%s%.17g", i ? "," : "", ob->ref[i]);
-    fputc(']', af.f);
-    if (ob->ref_tok) {
-        // 9 significant digits give a float back exactly
-        fputs(",\n \"token_logprob\": [", af.f);
-        for (int i = 0; i < rows; i++) {
-            fputs(i ? ",\n  [" : "\n  [", af.f);
-            for (int j = 0; j < ob->ref_n[i]; j++)
-                fprintf(af.f, "%s%.9g", j ? "," : "", ob->ref_tok[ob->ref_off[i] + j]);
-            fputc(']', af.f);
-        }
-        fputc(']', af.f);
-    }
-    fputs("}\n", af.f);
-    return atomic_commit(&af, e);
-}
-
-// Index of the unit at data position pos (epoch = pos / n; a permutation per epoch).
-typedef struct {
-    int n;
-    int64_t epoch;
-    int *perm;
-    uint64_t seed;
-} Order;
-
-static int order_at(Order *o, uint64_t pos) {
-    int64_t ep = (int64_t)(pos / (uint64_t)o->n);
-    if (ep != o->epoch) {
-        for (int i = 0; i < o->n; i++) o->perm[i] = i;
-        Rng r = rng_derive(o->seed, PRUNE_STREAM, (uint64_t)ep);
-        rng_shuffle_ints(&r, o->perm, o->n);
-        o->epoch = ep;
-    }
-    return o->perm[pos % (uint64_t)o->n];
-}
-
-// The held-out evaluation during training (greedy, first eval_n problems).
-typedef struct {
-    Dataset ds;
-    TokSet prompts;
-    int32_t stop[2];
-    int n_stop;
-    EvalOpts o;
-} HeldOut;
+#include "prune_state.h"
 
 static int heldout_run(Model *m, const Tokenizer *tok, HeldOut *h, double *acc, double *len, Err *e) {
     EvalResult r;
@@ -101,25 +49,6 @@ static int heldout_run(Model *m, const Tokenizer *tok, HeldOut *h, double *acc, 
     eval_result_free(&r);
     return 0;
 }
-
-// Everything a prune run holds.
-typedef struct {
-    const PruneOpts *o;
-    TrainRun r;
-    Presample ps;
-    Dataset ds;
-    ChatTemplate tmpl;  // the training template
-    TokSet prompts;     // the prompts of ds under it
-    Pool pool;
-    Objective ob;
-    TokExample *rows;   // [ob.n_rows] the trained rows
-    int *idx;           // [K B] the step's rows, indices into rows
-    int U;              // units per micro-batch
-    Order ord;
-    HeldOut ho;
-    int eval_every;
-    FILE *plog;         // OUT/prune_metrics.jsonl
-} Prune;
 
 static void prune_free(Prune *P) {
     if (P->plog) fclose(P->plog);
@@ -133,7 +62,10 @@ static void prune_free(Prune *P) {
     pool_free(&P->pool);
     tokset_free(&P->prompts);
     dataset_free(&P->ds);
+    presample_free(&P->rps);
     presample_free(&P->ps);
+    free(P->trained);
+    tokset_free(&P->sample_prompts);
 }
 
 // The objective's options (--ratio by name).
@@ -182,20 +114,13 @@ static int prompt_template(Prune *P, Err *e) {
     return 0;
 }
 
-// pi_ref (the run's own checkpoint on --resume), the pre-samples, their problems'
-// prompts under the training template, and the objective's rows: prompt ++ pre-sample.
-static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *oc, const Kernels *k, Err *e) {
+// (prune_state.h)
+int prune_build_rows(Prune *P, const Presample *ps, const char *src, const Presample *base, Err *e) {
     const PruneOpts *o = P->o;
-    if (o->run.resume ? trainer_can_resume(o->out, e) : trainer_check_out(o->out, o->run.force, e)) return -1;
-    if (run_load(&P->r, o->run.resume ? o->out : o->model, k, e) || presample_load(o->presample, &P->ps, e))
-        return -1;
-    const char *data_path = o->data ? o->data : P->ps.data_path;
-    if (!*data_path) return err_fmt(e, "%s does not name its dataset: give --data", o->presample);
     unsigned char *keep = NULL;
-    int rc = check_sources(P, data_path, e) || prompt_template(P, e) || dataset_load(data_path, &P->ds, e) ||
-             examples_tokenize(P->r.tok, &P->ds, data_path, &P->tmpl, EX_PROMPTS_ONLY, &P->prompts, e) ||
-             pool_difficulty_half(o->difficulty, &P->ps, &keep, e) ||
-             pool_from_presample(&P->ps, o->presample, &P->ds, data_path, &P->prompts, &P->r.m->cfg, keep, &P->pool, e);
+    // (an online step's problems are trained ones already)
+    int rc = ((!o->online || ps == &P->ps) && pool_difficulty_half(o->difficulty, &P->ps, &keep, e)) ||
+             pool_from_presample(ps, src, &P->ds, P->data_path, &P->prompts, &P->r.m->cfg, keep, &P->pool, e);
     free(keep);
     if (rc) return -1;
     Pool *pl = &P->pool;
@@ -205,11 +130,29 @@ static int load_rows(Prune *P, const ObjectiveOps *ops, const ObjectiveConfig *o
         fprintf(stderr, "prune: %d of %d pre-samples cut to --cutoff %d tokens\n", cut, pl->n, cutoff);
     for (int i = 0; i < pl->n; i++) pl->trained[i] = pl->ex[i].completion_len;
     RewardInput in = {pl->n, pl->problem, pl->length, pl->correct};
-    if (objective_open(&P->ob, ops, oc, &in, pl->trained, pl->k, o->presample, e)) return -1;
+    P->oc.reward.base_length = base ? base->mean_length : NULL;
+    P->oc.reward.base_accuracy = base ? base->accuracy : NULL;
+    if (objective_open(&P->ob, P->ops, &P->oc, &in, pl->trained, pl->k, src, e)) return -1;
     P->rows = malloc((P->ob.n_rows ? (size_t)P->ob.n_rows : 1) * sizeof *P->rows);
     if (!P->rows) return err_fmt(e, "out of memory for %d training rows", P->ob.n_rows);
     for (int i = 0; i < P->ob.n_rows; i++) P->rows[i] = P->pool.ex[P->ob.sample[i]];
     return 0;
+}
+
+// pi_ref (the run's own checkpoint on --resume), the pre-samples, their problems'
+// prompts under the training template, and the objective's rows on the pre-samples.
+static int load_rows(Prune *P, Err *e) {
+    const PruneOpts *o = P->o;
+    if (o->run.resume ? trainer_can_resume(o->out, e) : trainer_check_out(o->out, o->run.force, e)) return -1;
+    if (run_load(&P->r, o->run.resume ? o->out : o->model, P->k, e) || presample_load(o->presample, &P->ps, e))
+        return -1;
+    P->data_path = o->data ? o->data : P->ps.data_path;
+    if (!*P->data_path) return err_fmt(e, "%s does not name its dataset: give --data", o->presample);
+    return check_sources(P, P->data_path, e) || prompt_template(P, e) || dataset_load(P->data_path, &P->ds, e) ||
+                   examples_tokenize(P->r.tok, &P->ds, P->data_path, &P->tmpl, EX_PROMPTS_ONLY, &P->prompts, e) ||
+                   prune_build_rows(P, &P->ps, o->presample, NULL, e)
+               ? -1
+               : 0;
 }
 
 // What the run trains, on stderr.
@@ -235,15 +178,17 @@ static int open_run(Prune *P, Err *e) {
     int B = P->U * rpu, per_step = P->U * K, T = P->r.m->cfg.max_seq_len;
     int steps = (int)ceil(o->epochs * ob->n_units / per_step);
     if (steps < 1) steps = 1;
+    P->round_steps = steps;
+    steps *= (int)o->rounds;  // one schedule over the rounds
     if (!o->run.quiet) report(P, steps);
     P->idx = malloc((size_t)K * B * sizeof *P->idx);
-    P->ord = (Order){.n = ob->n_units, .epoch = -1, .seed = (uint64_t)o->seed};
+    P->ord = (Order){.n = ob->n_units, .epoch = -1, .seed = (uint64_t)o->seed, .stream = PRUNE_STREAM};
     P->ord.perm = malloc((size_t)ob->n_units * sizeof(int));
     if (!P->idx || !P->ord.perm) return err_fmt(e, "out of memory for %d x %d x %d token batches", K, B, T);
 
     OptimConfig oc = optim_config(o->lr, o->beta2, o->weight_decay, o->grad_clip, o->min_lr_ratio,
                                   (int)lround(o->warmup_frac * steps), steps);
-    char sig[640], tok_src[4200];
+    char sig[700], tok_src[4200];
     if (path_join(tok_src, sizeof tok_src, o->model, "tokenizer.json", e)) return -1;
     snprintf(sig, sizeof sig,
              "objective=%s lr=%g beta2=%g warmup=%d wd=%g clip=%g steps=%d batch=%ld accum=%d seed=%ld "
@@ -253,108 +198,14 @@ static int open_run(Prune *P, Err *e) {
              o->seed, o->lambda, o->eps, o->beta, o->m, o->no_clip, o->no_normalize, o->loo, o->group, o->ratio,
              o->cutoff, o->difficulty ? o->difficulty : "all", ob->n_units, P->pool.n, o->alpha, o->dr_grpo,
              o->simpo_beta, o->simpo_gamma);
+    if (o->rounds > 1 || o->online)
+        snprintf(sig + strlen(sig), sizeof sig - strlen(sig), " rounds=%ld online=%d baseline=%s", o->rounds,
+                 o->online, o->baseline);
     RunPlan p = {.out = o->out, .stage = "prune", .K = K, .B = B, .T = T, .steps = steps, .optim = oc,
                  .signature = sig, .seed = (uint64_t)o->seed, .tokenizer_src = tok_src};
-    if (run_open(&P->r, &p, &o->run, e)) return -1;
+    if (run_open(&P->r, &p, &o->run, e) || (!o->run.resume && prune_clear_rounds(P, e))) return -1;
     int same = chat_template_same(&P->tmpl, &P->ps.tmpl);
     return model_dir_save_template(o->out, "prune", &P->tmpl, same ? NULL : &P->ps.tmpl, e);
-}
-
-// pi_ref's log-prob sums (and per-token log-probs) of every row, B rows at a time in
-// micro-batch 0, with the current weights.
-static void compute_ref(Prune *P) {
-    TrainRun *r = &P->r;
-    Objective *ob = &P->ob;
-    int rows = ob->n_rows, B = r->B, idx[B];
-    Progress p = progress_start(P->o->run.quiet);
-    for (int i = 0; i < rows; i += B) {
-        int nr = rows - i < B ? rows - i : B;
-        for (int b = 0; b < nr; b++) idx[b] = i + b;
-        run_fill(r, 0, P->rows, idx, nr);
-        int T = run_forward(r, NULL);
-        run_logprobs(r, T);
-        const float *lp = r->mb_logprob, *mask = r->mb_weights;
-        row_logp_sums(lp, mask, nr, T, ob->ref + i, NULL);
-        for (int b = 0; ob->ref_tok && b < nr; b++) {
-            float *dst = ob->ref_tok + ob->ref_off[i + b];
-            int n = 0;
-            for (int t = 0; t < T; t++)
-                if (mask[b * T + t] != 0) dst[n++] = lp[b * T + t];
-            ob->ref_n[i + b] = n;
-        }
-        if (progress_due(&p, i + nr == rows))
-            fprintf(stderr, "%sprune: reference log-probs %d/%d%s", progress_head(&p), i + nr, rows, progress_tail(&p));
-    }
-    progress_end(&p);
-}
-
-// The per-token log-probs read back: row i must have as many as batch_fill trains of it
-// (its solution tokens, cut to the context T as in every batch).
-static int load_ref_tokens(const char *path, const JsonValue *tk, const TokExample *rows, Objective *ob, int T,
-                           Err *e) {
-    int *tokens = malloc((size_t)T * sizeof *tokens), *targets = malloc((size_t)T * sizeof *targets), len;
-    float *mask = malloc((size_t)T * sizeof *mask);
-    int rc = !tokens || !targets || !mask ? err_fmt(e, "out of memory") : 0;
-    for (int i = 0; i < ob->n_rows && !rc; i++) {
-        const JsonValue *a = &tk->items[i];
-        int want = 0;
-        batch_fill(rows, &i, 1, 1, T, 0, tokens, targets, mask, &len);
-        for (int t = 0; t < T; t++) want += mask[t] != 0;
-        if (a->type != JSON_ARRAY || a->len != (size_t)want) {
-            rc = err_fmt(e, "%s: \"token_logprob\" row %d: expected %d numbers (its solution tokens)", path, i, want);
-            break;
-        }
-        for (size_t t = 0; t < a->len && !rc; t++) {
-            if (a->items[t].type != JSON_NUMBER)
-                rc = err_fmt(e, "%s: \"token_logprob\" row %d, item %zu: expected a number", path, i, t);
-            else
-                ob->ref_tok[ob->ref_off[i] + t] = (float)a->items[t].num;
-        }
-        ob->ref_n[i] = want;
-    }
-    free(tokens);
-    free(targets);
-    free(mask);
-    return rc;
-}
-
-// Reads the reference log-probs back; the rows must be the same samples (same options).
-static int load_ref(const char *path, Prune *P, Err *e) {
-    Objective *ob = &P->ob;
-    Json *j = json_parse_file(path, e);
-    if (!j) return err_wrap(e, "resume needs the reference log-probs of the run");
-    const JsonValue *root = json_root(j), *s = json_get(root, "sample"), *v = json_get(root, "sum_logprob");
-    size_t rows = (size_t)ob->n_rows;
-    int rc = 0;
-    if (!s || !v || s->type != JSON_ARRAY || v->type != JSON_ARRAY || s->len != rows || v->len != rows) {
-        rc = err_fmt(e, "%s: expected %zu rows in \"sample\" and \"sum_logprob\" (was the run started with other options?)",
-                     path, rows);
-    } else {
-        for (size_t i = 0; i < rows && !rc; i++) {
-            if (s->items[i].type != JSON_NUMBER || v->items[i].type != JSON_NUMBER ||
-                (int)s->items[i].num != ob->sample[i])
-                rc = err_fmt(e, "%s: row %zu is not the same sample as in this run", path, i);
-            else
-                ob->ref[i] = v->items[i].num;
-        }
-    }
-    const JsonValue *tk = json_get(root, "token_logprob");
-    if (!rc && ob->ref_tok && (!tk || tk->type != JSON_ARRAY || tk->len != rows))
-        rc = err_fmt(e, "%s: expected %zu rows in \"token_logprob\" (was the run started with another --ratio?)", path,
-                     rows);
-    if (!rc && ob->ref_tok) rc = load_ref_tokens(path, tk, P->rows, ob, P->r.T, e);
-    json_free(j);
-    return rc;
-}
-
-// pi_ref's log-probs of the rows: computed now with the initial weights, or read back.
-static int reference(Prune *P, Err *e) {
-    if (!P->ob.ops->uses_ref) return 0;
-    char path[4200];
-    if (path_join(path, sizeof path, P->o->out, "ref_logprobs.json", e)) return -1;
-    if (P->o->run.resume) return load_ref(path, P, e);
-    compute_ref(P);
-    return dist_rank() == 0 ? save_ref(path, &P->ob, e) : 0;
 }
 
 // The held-out problems (the first --eval-n of --eval-data), greedy, one sample each.
@@ -445,7 +296,8 @@ static int prune_step(Prune *P, Err *e) {
     for (int kk = 0; kk < r->K; kk++) {
         int *ix = P->idx + (size_t)kk * r->B;
         for (int j = 0; j < P->U; j++) {
-            int unit = order_at(&P->ord, r->tr.data_pos + (uint64_t)(kk * P->U + j));
+            int slot = kk * P->U + j;  // the step's rows are online's, else the data order's
+            int unit = P->o->online ? slot : order_at(&P->ord, r->tr.data_pos + (uint64_t)slot);
             for (int q = 0; q < rpu; q++) {
                 ix[j * rpu + q] = unit * rpu + q;
                 if (ob->adv) adv_sum += ob->adv[unit * rpu + q];
@@ -465,16 +317,14 @@ static int prune_step(Prune *P, Err *e) {
 }
 
 int prune_run(const PruneOpts *o, Err *e) {
-    ObjectiveConfig oc;
-    const ObjectiveOps *ops = objective_find(o->objective, e);
-    if (!ops || objective_config(o, &oc, e)) return -1;
-    const Kernels *k = run_backend(&o->run, e);
-    if (!k) return -1;
-    Prune P = {.o = o};
-    int rc = -1;
-    if (load_rows(&P, ops, &oc, k, e) || open_run(&P, e) || reference(&P, e) || open_logs(&P, e)) goto done;
-    while (!trainer_done(&P.r.tr))
-        if (prune_step(&P, e)) goto done;
+    Prune P = {.o = o, .round = -1};
+    if ((o->rounds > 1 || o->online) && dist_size() > 1) return err_fmt(e, "--rounds, --online: one process only");
+    if (!(P.ops = objective_find(o->objective, e)) || objective_config(o, &P.oc, e)) return -1;
+    if (!(P.k = run_backend(&o->run, e))) return -1;
+    int rc = -1, stop = 0;
+    if (load_rows(&P, e) || open_run(&P, e) || (o->online && prune_online_open(&P, e)) || open_logs(&P, e)) goto done;
+    while (!stop && !trainer_done(&P.r.tr))
+        if ((stop = prune_before_step(&P, e)) < 0 || (!stop && prune_step(&P, e))) goto done;
     rc = trainer_finish(&P.r.tr, e);
 done:
     prune_free(&P);

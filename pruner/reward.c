@@ -162,7 +162,10 @@ static int problem_rewards(const RewardConfig *c, const RewardInput *in, const i
     for (int j = 0; j < m; j++) {
         int i = grp[pick[j]];
         double lbar = sum_len / K, abar = sum_acc / K;
-        if (c->leave_one_out) {
+        if (c->base_length) {
+            lbar = c->base_length[p];
+            abar = c->base_accuracy[p];
+        } else if (c->leave_one_out) {
             lbar = (sum_len - in->length[i]) / (K - 1);
             abar = (sum_acc - in->correct[i]) / (K - 1);
         }

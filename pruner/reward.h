@@ -39,6 +39,10 @@ typedef struct {
     int normalize;      // z-score over the kept samples (default 1)
     int leave_one_out;  // Lbar, Abar over the other K-1 samples (default 0)
     uint64_t seed;      // the choice of the m samples
+    // fixed baselines Lbar, Abar per problem index, in place of the group's (leave_one_out
+    // then does not apply), e.g. pi_ref's for a later policy's samples (prune --rounds,
+    // --baseline ref); NULL: the group's (default)
+    const double *base_length, *base_accuracy;
 } RewardConfig;
 
 RewardConfig reward_defaults(void);

@@ -137,6 +137,8 @@ check "prune on 2 ranks = one process to 1e-5" weights_close p1 p2
 check "prune on 2 ranks: pi_ref's log-probs of one process" cmp p1/ref_logprobs.json p2/ref_logprobs.json
 check "prune on 2 ranks: the held-out log of one process" \
     cmp <(grep -o '"heldout[^}]*' p1/prune_metrics.jsonl) <(grep -o '"heldout[^}]*' p2/prune_metrics.jsonl)
+expect_fail "prune --rounds 2 on 2 ranks refused" 1 "--rounds, --online: one process only" \
+    np 2 "${P[@]}" --rounds 2 --out pr
 
 # ---- failures: clear messages, no hang -------------------------------------------------
 A=(presample --model model --data data.jsonl --k 3 --max-new 40 --quiet --out mm.jsonl)

@@ -1,5 +1,6 @@
 // tests/test_reward.c -- the length-harmonizing reward and loss (pruner/reward.h):
-// hand-computed rewards (lambda, clipping, z-scoring, leave-one-out, the choice of m),
+// hand-computed rewards (lambda, clipping, z-scoring, leave-one-out, fixed baselines, the
+// choice of m),
 // the difficulty halves,
 // the PPO term's branches, DPO, r = 1 at the first step whatever the batch layout, and
 // the PPO gradient through the real model against finite differences of the PPO loss.
@@ -136,6 +137,24 @@ static void test_hand_cases(void) {
 
 // m = 2 of K = 8 for 50 problems: 2 distinct samples of the right problem each, the same
 // for the same seed, different for another seed, and not always the first two.
+// Fixed baselines (prune --rounds, --baseline ref): Lbar, Abar of problem 0 given, not the
+// group's; leave-one-out does not apply to them.
+static void test_fixed_baselines(void) {
+    Err e;
+    RewardOut o;
+    const double bl[1] = {500}, ba[1] = {0.25};
+    RewardInput in = {4, prob4, len4, cor4};
+    RewardConfig c = plain();
+    c.leave_one_out = 1;
+    c.base_length = bl;
+    c.base_accuracy = ba;
+    // R = 500/L - 1 + 2 (A - 0.25)
+    CHECK(reward_compute(&c, &in, &o, &e) == 0, "%s", e.msg);
+    const double want[4] = {5.5, 3.0, 2.0 / 3 - 0.5, 0.25 - 0.5};
+    check_values("fixed baselines", &o, want, 4);
+    reward_free(&o);
+}
+
 static void test_choice_of_m(void) {
     enum { P = 50, K = 8, N = P * K };
     int prob[N], len[N], cor[N];
@@ -416,6 +435,7 @@ static void test_ppo_gradient(Model *m, const Examples *x, RatioMode mode) {
 
 int main(void) {
     test_hand_cases();
+    test_fixed_baselines();
     test_choice_of_m();
     test_baseline_selection();
     test_difficulty_half();
