@@ -202,7 +202,7 @@ void sampler_free(Sampler *s) {
     free(s);
 }
 
-// sampler_create's sizes: the options with their defaults, checked against config c.
+// sampler_create's sizes: the options with their defaults, checked against m's config.
 typedef struct {
     int slots, max_len, chunk, n_ids;
     int max_N;  // rows per model_decode_step call
