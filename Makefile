@@ -1,7 +1,7 @@
 # o1p -- build, test, benchmark, demo.
 #
 #   make            ./o1p (CPU backend: C + OpenMP)
-#   make test       every test; prints "N passed, N failed" last
+#   make test       every test (the aarch64 part of test-cross too); prints "N passed, N failed" last
 #   make test-asan  the same under AddressSanitizer + UBSan
 #   make test-cross the C tests and a small demo on aarch64 and riscv64 under qemu-user
 #   make cuda       ./o1p-cuda, the same program with the CUDA backend as well
@@ -60,7 +60,7 @@ endif
 
 DEB_PACKAGES := gcc g++ make libopenblas-openmp-dev libstb-dev clang libclang-rt-14-dev \
                 python3-torch python3-numpy libopenmpi-dev openmpi-bin \
-                gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu qemu-user
+                gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu qemu-user time
 
 LIB_SRC  := $(wildcard base/*.c kernels/*.c kernels/ref/*.c kernels/cpu/*.c model/*.c tokenizer/*.c \
               data/*.c engine/*.c pruner/*.c export/*.c) $(filter-out cli/main.c, $(wildcard cli/*.c))

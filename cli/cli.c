@@ -11,9 +11,17 @@
 
 #include "../base/io.h"
 #include "../engine/dist.h"
+#include "../engine/progress.h"
 #include "../model/io.h"
 
 int cli_err_fd = 2;
+
+void cli_print_decode_memory(const char *stage, const DecodeMemory *d) {
+    char w[32], kv[32], st[32], tok[32];
+    fprintf(stderr, "%s: memory: weights %s, KV cache %s, step buffers %s, tokenizer %s\n", stage,
+            format_bytes(w, 32, (double)d->weights), format_bytes(kv, 32, (double)d->kv_cache),
+            format_bytes(st, 32, (double)d->step), format_bytes(tok, 32, (double)d->tokenizer));
+}
 
 int cli_fail(const Err *e) {
     if (dist_size() > 1) {

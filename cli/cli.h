@@ -30,6 +30,9 @@ int cmd_export(int argc, char **argv);
 // process's stderr, which ranks other than 0 keep only for this).
 int cli_fail(const Err *e);
 extern int cli_err_fd;
+// "generate: memory: weights 7.48 MB, KV cache 3.15 MB, step buffers 1.31 MB, tokenizer
+// 4.2 MB" to stderr (run_decode_memory's plan).
+void cli_print_decode_memory(const char *stage, const DecodeMemory *d);
 // Prints "o1p CMD: MESSAGE" and the hint to run `o1p CMD --help`, returns 2.
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -219,6 +219,8 @@ static int write_tables(const EvalArgs *a, const EvalResult *r, const EvalResult
     return publish_markdown(a->out, text, len, e);
 }
 
+static void print_memory(const DecodeMemory *d) { cli_print_decode_memory("eval", d); }
+
 // Parses the options into *a. Returns as opt_parse.
 static int parse_args(int argc, char **argv, EvalArgs *a) {
     long k = 1, max_new = 8192, seed = 1;
@@ -261,7 +263,8 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
                        opts, argc, argv);
     if (temperature < 0) temperature = k == 1 ? 0.0 : 0.5;
     a->eo = (EvalOpts){.k = (int)k, .temperature = temperature, .top_p = top_p, .max_new = (int)max_new,
-                       .slots = (int)a->slots, .seed = (uint64_t)seed, .quiet = quiet};
+                       .slots = (int)a->slots, .seed = (uint64_t)seed, .quiet = quiet,
+                       .on_memory = quiet ? NULL : print_memory};
     if (rc != OPT_RUN || (rc = cli_prompt_check("eval", &a->prompt)) != OPT_RUN) return rc;
     return cli_grader("eval", grader, &a->eo.grader);
 }

@@ -96,6 +96,9 @@ static int stream_answer(ModelDir *md, const TokIds *ids, const GenArgs *a, Err 
     int32_t stop[2];
     SamplerOpts so = {1, (int)ids->n + n_new, 256, stop, chat_stop_ids(&md->chat, stop),
                       model_dir_sample_ids(md, a->model, a->quiet)};
+    DecodeMemory mem;
+    if (run_decode_memory(&md->m, md->tok, &so, &mem, e)) return -1;
+    if (!a->quiet) cli_print_decode_memory("generate", &mem);
     Sampler *s = sampler_create(&md->m, &so, e);
     if (!s) return -1;
     SampleRequest req = {ids->ids, (int)ids->n, 1, n_new, (float)a->temperature, (int)a->top_k, (float)a->top_p,

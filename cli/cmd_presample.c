@@ -89,6 +89,7 @@ int cmd_presample(int argc, char **argv) {
         fprintf(stderr, "presample: %s: dropped a partial block after byte %zu\n", o.out, rep.kept);
     if (!o.quiet && rep.first > 0)
         fprintf(stderr, "presample: resuming %s at problem %d of %d\n", o.out, rep.first, rep.n_problems);
+    if (!o.quiet) cli_print_decode_memory("presample", &rep.memory);
     rc = presample_sample(p, &rep, &e);
     presample_close(p);
     if (rc < 0) return cli_fail(&e);

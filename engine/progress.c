@@ -44,6 +44,12 @@ void format_duration(char *buf, size_t cap, double s) {
     else snprintf(buf, cap, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
 }
 
+const char *format_bytes(char *buf, size_t cap, double b) {
+    const char *unit = b >= 1e9 ? "GB" : b >= 1e6 ? "MB" : "kB";
+    snprintf(buf, cap, "%.3g %s", b / (b >= 1e9 ? 1e9 : b >= 1e6 ? 1e6 : 1e3), unit);
+    return buf;
+}
+
 void progress_eta(const Progress *p, double done, double total) {
     char eta[32];
     format_duration(eta, sizeof eta, done > 0 ? progress_elapsed(p) / done * (total - done) : -1);

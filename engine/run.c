@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "progress.h"
 
 const Kernels *run_backend(const RunOpts *o, Err *e) {
     const Kernels *k = backend_by_name(o->device, e);
@@ -39,14 +40,6 @@ int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint6
     return 0;
 }
 
-// n floats as "12.3 kB", "4.56 MB", "131 GB": three significant digits.
-static const char *float_bytes(char *buf, size_t cap, size_t n) {
-    double b = 4.0 * n;
-    const char *unit = b >= 1e9 ? "GB" : b >= 1e6 ? "MB" : "kB";
-    snprintf(buf, cap, "%.3g %s", b / (b >= 1e9 ? 1e9 : b >= 1e6 ? 1e6 : 1e3), unit);
-    return buf;
-}
-
 // "sft: training the last 1 of 4 layers, 12345 of 67890 parameters; memory: parameters
 // 272 kB, gradients 49.4 kB, optimizer state 98.8 kB"; on N ranks the optimizer state is
 // each rank's slice: "optimizer state 49.4 kB per rank (sliced over 2 ranks)"
@@ -59,10 +52,19 @@ static void print_memory(const TrainRun *r, const char *stage) {
                 m->n_trained, m->n_params);
     else
         fprintf(stderr, "all %zu parameters", m->n_params);
-    fprintf(stderr, "; memory: parameters %s, gradients %s, optimizer state %s", float_bytes(p, 32, m->n_params),
-            float_bytes(g, 32, m->n_trained), float_bytes(o, 32, 2 * r->opt.n));
+    fprintf(stderr, "; memory: parameters %s, gradients %s, optimizer state %s",
+            format_bytes(p, 32, 4.0 * m->n_params), format_bytes(g, 32, 4.0 * m->n_trained),
+            format_bytes(o, 32, 8.0 * r->opt.n));
     if (dist_size() > 1) fprintf(stderr, " per rank (sliced over %d ranks)", dist_size());
     fputc('\n', stderr);
+}
+
+int run_decode_memory(const Model *m, const Tokenizer *tok, const SamplerOpts *o, DecodeMemory *d, Err *e) {
+    SamplerMemory s;
+    if (sampler_memory(m, o, &s, e)) return -1;
+    *d = (DecodeMemory){.weights = 4 * m->n_params, .kv_cache = s.kv_cache, .step = s.step + s.host,
+                        .tokenizer = tok_memory(tok)};
+    return 0;
 }
 
 int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {

@@ -29,6 +29,7 @@
 #include "dist_nccl.h"
 #include "modeldir.h"
 #include "optim.h"
+#include "sampler.h"
 #include "trainer.h"
 
 // The options every training stage takes alike: where it computes and how it logs,
@@ -99,6 +100,13 @@ int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint6
 // o->resume). The rows' order starts as 0..K B-1. Unless quiet, prints what trains and
 // the memory of parameters, gradients and optimizer state.
 int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e);
+// The memory of a decoding stage (presample, eval, generate), in bytes: the weights (as
+// print_memory's parameters), the sampler's KV cache and step buffers (sampler_memory:
+// backend and host), the tokenizer (tok_memory).
+typedef struct {
+    size_t weights, kv_cache, step, tokenizer;
+} DecodeMemory;
+int run_decode_memory(const Model *m, const Tokenizer *tok, const SamplerOpts *o, DecodeMemory *d, Err *e);
 // Frees all of it, model included; safe on a run that failed anywhere.
 void run_close(TrainRun *r);
 

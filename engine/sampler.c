@@ -202,53 +202,85 @@ void sampler_free(Sampler *s) {
     free(s);
 }
 
-Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
+// sampler_create's sizes: the options with their defaults, checked against m's config.
+typedef struct {
+    int slots, max_len, chunk, n_ids;
+    int max_N;  // rows per model_decode_step call
+} SamplerPlan;
+
+static int sampler_plan(const Model *m, const SamplerOpts *o, SamplerPlan *p, Err *e) {
     const Config *c = &m->cfg;
-    int slots = o->slots > 0 ? o->slots : 16;
-    int max_len = o->max_len > 0 ? o->max_len : c->max_seq_len;
-    int chunk = o->prefill_chunk > 0 ? o->prefill_chunk : 256;
-    if (max_len > c->max_seq_len) {
-        err_fmt(e, "a sampling context of %d positions exceeds the model's max_position_embeddings = %d",
-                max_len, c->max_seq_len);
-        return NULL;
-    }
-    if (o->n_stop < 0 || o->n_stop > SAMPLER_MAX_STOP) {
-        err_fmt(e, "%d stop tokens given; at most %d", o->n_stop, SAMPLER_MAX_STOP);
-        return NULL;
-    }
-    int n_ids = o->n_ids > 0 ? o->n_ids : c->vocab_size;
-    if (n_ids > c->vocab_size) {
-        err_fmt(e, "%d sampled ids asked for; the model's vocab_size is %d", n_ids, c->vocab_size);
-        return NULL;
-    }
+    p->slots = o->slots > 0 ? o->slots : 16;
+    p->max_len = o->max_len > 0 ? o->max_len : c->max_seq_len;
+    p->chunk = o->prefill_chunk > 0 ? o->prefill_chunk : 256;
+    p->n_ids = o->n_ids > 0 ? o->n_ids : c->vocab_size;
+    p->max_N = sampler_call_rows(m, p->slots + p->chunk);
+    if (p->max_len > c->max_seq_len)
+        return err_fmt(e, "a sampling context of %d positions exceeds the model's max_position_embeddings = %d",
+                       p->max_len, c->max_seq_len);
+    if (o->n_stop < 0 || o->n_stop > SAMPLER_MAX_STOP)
+        return err_fmt(e, "%d stop tokens given; at most %d", o->n_stop, SAMPLER_MAX_STOP);
+    if (p->n_ids > c->vocab_size)
+        return err_fmt(e, "%d sampled ids asked for; the model's vocab_size is %d", p->n_ids, c->vocab_size);
     for (int i = 0; i < o->n_stop; i++)
-        if (o->stop_ids[i] < 0 || o->stop_ids[i] >= n_ids) {
-            err_fmt(e, "stop token id %d is outside the vocab (%d ids)", (int)o->stop_ids[i], n_ids);
-            return NULL;
-        }
+        if (o->stop_ids[i] < 0 || o->stop_ids[i] >= p->n_ids)
+            return err_fmt(e, "stop token id %d is outside the vocab (%d ids)", (int)o->stop_ids[i], p->n_ids);
+    return 0;
+}
+
+// The host buffers of plan p, in bytes, with n_sc sampling scratches.
+typedef struct {
+    size_t slot, gen, step, logits, scratch;
+} HostBytes;
+
+static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
+    return (HostBytes){
+        .slot = (size_t)p->slots * sizeof(Slot),
+        .gen = (size_t)p->slots * p->max_len * sizeof(int32_t),  // [slots, max_len]
+        .step = 5 * (size_t)(p->slots + p->chunk) * sizeof(int),  // tokens, slots, positions, prefixes
+        .logits = (size_t)(p->slots + 1) * V * sizeof(float),     // [slots + 1, V]: + a discarded row
+        .scratch = (size_t)n_sc * (sizeof(SampleScratch) + (size_t)p->n_ids * sizeof(SampleCand)),
+    };
+}
+
+int sampler_memory(const Model *m, const SamplerOpts *o, SamplerMemory *mem, Err *e) {
+    SamplerPlan p;
+    if (sampler_plan(m, o, &p, e)) return -1;
+    KVCacheBytes kv = kvcache_bytes(&m->cfg, p.slots, p.max_len, p.max_N);
+    HostBytes h = host_bytes(&p, m->cfg.vocab_size, omp_get_max_threads());
+    *mem = (SamplerMemory){.kv_cache = kv.cache, .step = kv.step,
+                           .host = h.slot + h.gen + h.step + h.logits + h.scratch};
+    return 0;
+}
+
+Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
+    SamplerPlan p;
+    if (sampler_plan(m, o, &p, e)) return NULL;
     Sampler *s = calloc(1, sizeof *s);
     if (!s) {
         err_fmt(e, "out of memory for a sampler");
         return NULL;
     }
+    int slots = p.slots, max_len = p.max_len, chunk = p.chunk;
     s->m = m;
     s->slots = slots;
     s->max_len = max_len;
     s->chunk = chunk;
-    s->max_N = sampler_call_rows(m, slots + chunk);
-    s->V = c->vocab_size;
-    s->n_ids = n_ids;
+    s->max_N = p.max_N;
+    s->V = m->cfg.vocab_size;
+    s->n_ids = p.n_ids;
     s->n_stop = o->n_stop;
     if (o->n_stop) memcpy(s->stop, o->stop_ids, (size_t)o->n_stop * sizeof(int32_t));
     if (kvcache_create(&s->kv, m, slots, max_len, s->max_N, e)) {
         free(s);
         return NULL;
     }
-    s->slot = calloc((size_t)slots, sizeof *s->slot);
-    s->gen_mem = malloc((size_t)slots * max_len * sizeof(int32_t));
-    s->step_mem = malloc(5 * (size_t)(slots + chunk) * sizeof(int));
-    s->logits = malloc((size_t)(slots + 1) * s->V * sizeof(float));  // + a discarded row
     int n_sc = omp_get_max_threads();
+    HostBytes h = host_bytes(&p, s->V, n_sc);
+    s->slot = calloc(1, h.slot);
+    s->gen_mem = malloc(h.gen);
+    s->step_mem = malloc(h.step);
+    s->logits = malloc(h.logits);
     s->sc = calloc((size_t)n_sc, sizeof *s->sc);
     int ok = s->slot && s->gen_mem && s->step_mem && s->logits && s->sc;
     for (int i = 0; ok && i < n_sc; i++, s->n_sc++) ok = !sample_scratch_init(&s->sc[i], s->n_ids, e);

@@ -116,6 +116,13 @@ typedef struct Sampler Sampler;
 // host. m must outlive the sampler.
 Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e);
 void sampler_free(Sampler *s);
+// What sampler_create(m, o) allocates, in bytes (its checks of o too): the KV cache's keys
+// and values and its step buffers (kvcache_bytes) on m's backend; on the host the logits
+// rows, the generated ids, the step's indices and a sampling scratch per thread.
+typedef struct {
+    size_t kv_cache, step, host;
+} SamplerMemory;
+int sampler_memory(const Model *m, const SamplerOpts *o, SamplerMemory *mem, Err *e);
 
 // Checks a request against the sampler (prompt ids inside the vocab, prompt shorter
 // than max_len, k >= 1, max_new >= 1, temperature >= 0, top_p in (0, 1], top_k >= 0);

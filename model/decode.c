@@ -11,43 +11,62 @@
 
 #include "layers.h"
 
+enum { KV_PARTS = 11 };
+
+// The floats of each part of a KV cache, in kvcache_create's order: keys and values of
+// n_slots x max_T positions per layer, then the step's buffers for max_N tokens.
+static void kvcache_parts(const Config *g, int n_slots, int max_T, int max_N, size_t n[KV_PARTS]) {
+    size_t L = g->n_layers, C = g->dim, I = g->hidden_dim, V = g->vocab_size, N = max_N;
+    size_t KVD = (size_t)g->n_kv_heads * g->head_dim, HD = (size_t)g->n_heads * g->head_dim;
+    size_t cache = L * n_slots * (size_t)max_T * KVD;
+    // k, v [L, n_slots, max_T, KVD]; x, xn [N, C]; qkv [N, HD + 2 KVD]; att [N, HD]; gu [N, 2I];
+    // h [N, I]; logits [N, V]; rstd [N]; tmp [N, C]
+    size_t parts[KV_PARTS] = {cache, cache, N * C, N * C, N * (HD + 2 * KVD), N * HD, N * 2 * I, N * I,
+                              N * V, N, N * C};
+    memcpy(n, parts, sizeof parts);
+}
+
+static size_t padded(size_t n) { return (n + 15) & ~(size_t)15; }
+
+KVCacheBytes kvcache_bytes(const Config *g, int n_slots, int max_T, int max_N) {
+    size_t n[KV_PARTS], step = 0;
+    kvcache_parts(g, n_slots, max_T, max_N, n);
+    for (int i = 2; i < KV_PARTS; i++) step += padded(n[i]);
+    return (KVCacheBytes){2 * padded(n[0]) * sizeof(float), step * sizeof(float) + 5 * (size_t)max_N * sizeof(int)};
+}
+
 int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e) {
     memset(c, 0, sizeof *c);
     const Config *g = &m->cfg;
     if (max_T > g->max_seq_len)
         return err_fmt(e, "a KV cache of %d positions exceeds max_position_embeddings = %d", max_T,
                        g->max_seq_len);
-    size_t L = g->n_layers, C = g->dim, I = g->hidden_dim, V = g->vocab_size, N = max_N;
-    size_t KVD = (size_t)g->n_kv_heads * g->head_dim, HD = (size_t)g->n_heads * g->head_dim;
-    size_t QKV = HD + 2 * KVD;
-    size_t cache = L * n_slots * (size_t)max_T * KVD;
     c->n_slots = n_slots;
     c->max_T = max_T;
     c->max_N = max_N;
-    struct { float **p; size_t n; } plan[] = {
-        {&c->k, cache}, {&c->v, cache},      {&c->x, N * C},     {&c->xn, N * C},
-        {&c->qkv, N * QKV}, {&c->att, N * HD}, {&c->gu, N * 2 * I}, {&c->h, N * I},
-        {&c->logits, N * V}, {&c->rstd, N},  {&c->tmp, N * C},
-    };
+    size_t n[KV_PARTS];
+    kvcache_parts(g, n_slots, max_T, max_N, n);
+    float **plan[KV_PARTS] = {&c->k, &c->v, &c->x, &c->xn, &c->qkv, &c->att, &c->gu, &c->h, &c->logits, &c->rstd,
+                              &c->tmp};
     size_t total = 0;
-    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) total += (plan[i].n + 15) & ~(size_t)15;
+    for (int i = 0; i < KV_PARTS; i++) total += padded(n[i]);
     c->mem = m->k->alloc(total * sizeof(float));
-    c->imem = m->k->alloc(5 * N * sizeof(int));
+    c->imem = m->k->alloc(5 * (size_t)max_N * sizeof(int));
     if (!c->mem || !c->imem) {
         kvcache_free(c, m);
         return err_fmt(e, "out of %s memory for a KV cache of %d x %d positions (%.1f MB)",
                        m->k->name, n_slots, max_T, total * 4.0 / 1e6);
     }
     float *q = c->mem;
-    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
-        *plan[i].p = q;
-        q += (plan[i].n + 15) & ~(size_t)15;
+    for (int i = 0; i < KV_PARTS; i++) {
+        *plan[i] = q;
+        q += padded(n[i]);
     }
     c->tokens = c->imem;
-    c->slots = c->tokens + N;
-    c->pos = c->slots + N;
-    c->prefix_slots = c->pos + N;
-    c->prefix_lens = c->prefix_slots + N;
+    c->slots = c->tokens + max_N;
+    c->pos = c->slots + max_N;
+    c->prefix_slots = c->pos + max_N;
+    c->prefix_lens = c->prefix_slots + max_N;
     return 0;
 }
 

@@ -194,6 +194,13 @@ typedef struct {
 } KVCache;
 
 int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e);
+// What kvcache_create allocates on the backend, in bytes: the keys and values (layers x
+// n_slots x max_T x kv heads x head_dim, twice) and the step's buffers for max_N tokens
+// (activations, logits rows, token indices).
+typedef struct {
+    size_t cache, step;
+} KVCacheBytes;
+KVCacheBytes kvcache_bytes(const Config *g, int n_slots, int max_T, int max_N);
 void kvcache_free(KVCache *c, const Model *m);
 // One step of N tokens: host tokens[n] is at position pos[n] of slot slots[n]. The
 // earlier positions of its sequence are in the cache or in this step: those below

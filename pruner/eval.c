@@ -354,8 +354,17 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
                 const TokSet *prompts, const EvalOpts *o, const char *model, const char *dataset, EvalResult *r,
                 Err *e) {
     memset(r, 0, sizeof *r);
-    SamplerOpts so = {.slots = o->slots, .max_len = m->cfg.max_seq_len, .prefill_chunk = 256, .stop_ids = stop,
+    // The context: the longest prompt + max_new (the context then never ends a sample
+    // before max_new does), at most the model's.
+    int ctx = m->cfg.max_seq_len, max_p = 0;
+    for (int i = 0; i < ds->n; i++)
+        if (prompts->ex[i].prompt_len > max_p) max_p = prompts->ex[i].prompt_len;
+    int max_len = o->max_new > 0 && max_p + o->max_new < ctx ? max_p + o->max_new : ctx;
+    SamplerOpts so = {.slots = o->slots, .max_len = max_len, .prefill_chunk = 256, .stop_ids = stop,
                       .n_stop = n_stop, .n_ids = tok_vocab_size(tok)};
+    DecodeMemory mem;
+    if (run_decode_memory(m, tok, &so, &mem, e)) return -1;
+    if (o->on_memory) o->on_memory(&mem);
     Sampler *s = sampler_create(m, &so, e);
     if (!s) return -1;
     int rc = -1;

@@ -22,6 +22,7 @@
 #include "../data/grade.h"
 #include "../model/model.h"
 #include "../tokenizer/tokenizer.h"
+#include "../engine/run.h"
 #include "../engine/tokset.h"
 
 typedef struct {
@@ -65,10 +66,13 @@ typedef struct {
     uint64_t seed;
     int quiet;  // no progress line
     GradeMode grader;
+    // Called with the decoding's memory plan before it starts (cli prints it); NULL: none.
+    void (*on_memory)(const DecodeMemory *d);
 } EvalOpts;
 
 // Decodes the problems of ds (prompts: their tokenized chat prompts) with model m and
-// grades them into r (named model / dataset). stop: the ids that end a solution. Only
+// grades them into r (named model / dataset). The KV cache holds the longest prompt and
+// max_new tokens, at most the model's context. stop: the ids that end a solution. Only
 // the tokenizer's ids are sampled (a model vocab padded past them is masked).
 int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop, const Dataset *ds,
                 const TokSet *prompts, const EvalOpts *o, const char *model, const char *dataset, EvalResult *r,

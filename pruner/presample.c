@@ -257,7 +257,7 @@ static int load_model(Presampler *r, Err *e) {
 }
 
 // The sampler and one request per problem of this run.
-static int plan_requests(Presampler *r, Err *e) {
+static int plan_requests(Presampler *r, DecodeMemory *mem, Err *e) {
     const PresampleOpts *o = &r->o;
     int n_run = r->end - r->first, ctx = r->md->m.cfg.max_seq_len;
     // The context: the longest prompt of this run + max_new (the context then never ends a
@@ -269,8 +269,8 @@ static int plan_requests(Presampler *r, Err *e) {
     int32_t stop[2];
     SamplerOpts so = {o->slots, max_len, 256, stop, chat_stop_ids(&r->md->chat, stop),
                       model_dir_sample_ids(r->md, o->model, o->quiet)};
-    r->s = sampler_create(&r->md->m, &so, e);
-    if (!r->s) return -1;
+    if (run_decode_memory(&r->md->m, r->md->tok, &so, mem, e)) return -1;
+    if (!(r->s = sampler_create(&r->md->m, &so, e))) return -1;
     r->reqs = calloc((size_t)n_run, sizeof *r->reqs);
     r->done = calloc((size_t)n_run * o->k, sizeof *r->done);
     r->left = malloc((size_t)n_run * sizeof *r->left);
@@ -412,7 +412,7 @@ Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e)
     rep->first = r->first;
     rep->end = r->end;
     rep->done = r->first;
-    if (r->first < r->end && (plan_requests(r, e) || (writer && open_output(r, rep->kept, e)))) goto fail;
+    if (r->first < r->end && (plan_requests(r, &rep->memory, e) || (writer && open_output(r, rep->kept, e)))) goto fail;
     return r;
 fail:
     presample_close(r);

@@ -45,11 +45,12 @@
 
 #include "../base/err.h"
 #include "../data/chat.h"
-#include "../data/grade.h"
-#include "../kernels/kernels.h"
 #include "../data/dataset.h"
+#include "../data/grade.h"
 #include "../engine/modeldir.h"
+#include "../engine/run.h"
 #include "../engine/tokset.h"
+#include "../kernels/kernels.h"
 #include "../model/model.h"
 
 // The fingerprints of what pre-samples come from; 0: not known (not recorded, or not
@@ -160,6 +161,7 @@ typedef struct {
     int first, end;         // this run samples problems first..end-1 (none when first >= end)
     size_t kept, dropped;   // bytes of the existing file kept; cut off after them (a partial block)
     int unverified;         // the existing file records no fingerprints (an older o1p): unchecked
+    DecodeMemory memory;    // the sampler's plan (when problems are left)
     int done;               // after presample_sample: the file holds problems 0..done-1
     double seconds;         // sampling time
     uint64_t tokens_generated;
@@ -171,7 +173,7 @@ typedef struct Presampler Presampler;
 // header against the settings (the template and grader too: another is an error naming
 // the file and both) and the fingerprints (its complete blocks are kept). When problems are left, it
 // then plans the sampler and cuts the file to its complete blocks, or creates it with its
-// header. Fills rep's n_problems, first, end, kept, dropped. NULL on error.
+// header. Fills rep's n_problems, first, end, kept, dropped, memory. NULL on error.
 Presampler *presample_open(const PresampleOpts *o, PresampleReport *rep, Err *e);
 // Samples problems first..end-1 into the file, a block written as soon as it is complete
 // and in order; a progress line unless quiet. Ctrl-C and SIGTERM stop it cleanly. Returns

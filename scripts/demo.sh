@@ -14,7 +14,7 @@
 #                  --objective sft-shortest, --objective dpo
 #   5. eval        o1p eval: greedy decoding on the test split; accuracy, length, AES vs pi_ref
 #   6. report      OUT/table.md (the paper's Table 2 layout, per-level breakdowns),
-#                  OUT/levels.png, OUT/curves.png
+#                  OUT/levels.png, OUT/curves.png, OUT/memory.md (each stage's peak RSS)
 #
 # Every intermediate file is in OUT/work/. A stage is marked done (OUT/work/STAGE.done)
 # only when its command exits 0; a marked stage is not run again (delete the mark to redo
@@ -67,6 +67,13 @@ elapsed() { local s=$(($(date +%s) - t_start)); printf '%dm%02ds' $((s / 60)) $(
 stage() { printf '\n== [%s] %s\n' "$(elapsed)" "$*"; }
 done_mark() { touch "$work/$1.done"; }
 is_done() { [ -f "$work/$1.done" ]; }
+# o1p STAGE ARGS...: runs $O1P ARGS, its peak resident memory (GNU time's %M, kB) added as
+# a line to OUT/work/STAGE.rss (without /usr/bin/time: not measured).
+o1p() {
+    local stage=$1
+    shift
+    if [ -x /usr/bin/time ]; then /usr/bin/time -a -o "$work/$stage.rss" -f %M $O1P "$@"; else $O1P "$@"; fi
+}
 # A training stage's folder: --resume when it holds a checkpoint, else started over.
 resume_or_clear() { if [ -e "$1/train_state.bin" ]; then echo --resume; else rm -rf "$1"; fi; }
 
@@ -96,12 +103,12 @@ if ! is_done data; then
         cp "$TEST_DATA" "$work/heldout.jsonl"
     else
         stage "1/6 data: o1p data synth"
-        $O1P data synth --n "$n_train" --levels "$levels" --seed "$SEED" --out "$work/train.jsonl"
-        $O1P data synth --n "$n_test" --levels "$levels" --seed "$SEED" --split test --out "$work/test.jsonl"
+        o1p data data synth --n "$n_train" --levels "$levels" --seed "$SEED" --out "$work/train.jsonl"
+        o1p data data synth --n "$n_test" --levels "$levels" --seed "$SEED" --split test --out "$work/test.jsonl"
         # The held-out slice for the training curves: test-split problems of another seed.
-        $O1P data synth --n "$n_heldout" --levels "$levels" --seed $((SEED + 1000)) --split test --out "$work/heldout.jsonl"
+        o1p data data synth --n "$n_heldout" --levels "$levels" --seed $((SEED + 1000)) --split test --out "$work/heldout.jsonl"
     fi
-    $O1P data stats --data "$work/train.jsonl"
+    o1p data data stats --data "$work/train.jsonl"
     done_mark data
 fi
 
@@ -109,20 +116,20 @@ if ! is_done sft; then
     stage "2/6 reference model: o1p sft --config $config (tokenizer trained first)"
     resume=$(resume_or_clear "$work/ref")
     # shellcheck disable=SC2086
-    $O1P sft --data "$work/train.jsonl" --config "$config" --out "$work/ref" --seed "$SEED" $sft_opts $resume
+    o1p sft sft --data "$work/train.jsonl" --config "$config" --out "$work/ref" --seed "$SEED" $sft_opts $resume
     done_mark sft
 fi
 
 if ! is_done eval_ref; then
     stage "3/6 reference on the test split: o1p eval (greedy)"
-    $O1P eval --model "$work/ref" --name reference --data "$work/test.jsonl" --out "$work/eval_ref.json" --slots "$SLOTS" \
+    o1p eval_ref eval --model "$work/ref" --name reference --data "$work/test.jsonl" --out "$work/eval_ref.json" --slots "$SLOTS" \
         ${max_new_eval:+--max-new $max_new_eval}
     done_mark eval_ref
 fi
 
 if ! is_done presample; then
     stage "4/6 pre-sampling: $k samples for each of $n_presample training problems"
-    $O1P presample --model "$work/ref" --data "$work/train.jsonl" --k "$k" --limit "$n_presample" \
+    o1p presample presample --model "$work/ref" --data "$work/train.jsonl" --k "$k" --limit "$n_presample" \
         --max-new "$max_new" --seed "$SEED" --slots "$SLOTS" --out "$work/presample.jsonl"
     done_mark presample
 fi
@@ -142,14 +149,14 @@ for row in "o1-pruner ppo" "o1-pruner-per-token ppo --ratio per-token" "sft-shor
         only=()
         [ "$name" = o1-pruner ] && only=(--eval-data "$work/heldout.jsonl" --eval-n "$n_heldout" --eval-every "$eval_every")
         # shellcheck disable=SC2086
-        $O1P prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" \
+        o1p "prune_$name" prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" \
             --objective "$obj" --out "$work/$name" --seed "$SEED" "${only[@]}" $row_opts \
             ${max_new_eval:+--eval-max-new $max_new_eval} $prune_opts $resume
         done_mark "prune_$name"
     fi
     if ! is_done "eval_$name"; then
         stage "6/6 evaluation of $name against the reference"
-        $O1P eval --model "$work/$name" --name "$name" --data "$work/test.jsonl" --baseline "$work/eval_ref.json" --slots "$SLOTS" \
+        o1p "eval_$name" eval --model "$work/$name" --name "$name" --data "$work/test.jsonl" --baseline "$work/eval_ref.json" --slots "$SLOTS" \
             --out "$work/eval_$name.json" ${max_new_eval:+--max-new $max_new_eval} --quiet >/dev/null
         done_mark "eval_$name"
     fi
@@ -162,5 +169,15 @@ $O1P plot --levels "$work/eval_ref.json,$work/eval_o1-pruner.json,$work/eval_sft
     --out "$out/levels.png"
 $O1P plot --metrics "$work/o1-pruner/prune_metrics.jsonl" --title "O1-Pruner" --out "$out/curves.png"
 cp "$work"/eval_*.json "$out/"
+# Each stage's peak RSS: the largest of its calls' (a stage resumed has several).
+{
+    echo "| stage | peak RSS (MB) |"
+    echo "|---|---:|"
+    for s in data sft eval_ref presample prune_o1-pruner eval_o1-pruner prune_o1-pruner-per-token \
+        eval_o1-pruner-per-token prune_sft-shortest eval_sft-shortest prune_dpo eval_dpo; do
+        [ -f "$work/$s.rss" ] || continue
+        awk -v s="$s" '$1 ~ /^[0-9]+$/ && $1 > m { m = $1 } END { printf "| %s | %.1f |\n", s, m / 1024 }' "$work/$s.rss"
+    done
+} >"$out/memory.md"
 echo
-echo "demo ($mode) done in $(elapsed): $out/table.md, $out/levels.png, $out/curves.png, $out/eval_*.json"
+echo "demo ($mode) done in $(elapsed): $out/table.md, $out/levels.png, $out/curves.png, $out/memory.md, $out/eval_*.json"

@@ -5,10 +5,10 @@
 #
 # NATIVE_BUILD/o1p runs the quick demo once natively. Then for each ARCH, whose build is
 # build-ARCH/ (make CROSS=ARCH-linux-gnu-): the C test programs under qemu-ARCH
-# (tests/run.sh), and the quick demo under qemu-ARCH, whose outputs must equal the native
-# run's bit for bit: every weight file, data file, tokenizer and pre-sample (less its
-# header, which holds timings) and every eval JSON less its timings. Each part prints
-# its time; the last line is "N passed, N failed".
+# (tests/run.sh; PROGRAMS names a subset), and the quick demo under qemu-ARCH, whose
+# outputs must equal the native run's bit for bit: every weight file, data file,
+# tokenizer and pre-sample (less its header, which holds timings) and every eval JSON
+# less its timings. Each part prints its time; the last line is "N passed, N failed".
 #
 # The demo is the quick one cut down (every size below can be overridden from the
 # environment, e.g. N_TRAIN=64 for demo.sh's own): qemu emulates each fused multiply-add

@@ -7,6 +7,7 @@
 #   expect_fail  description code message command...: the command must exit with code
 #            and print message (on stdout or stderr); counts a pass or a failure
 #   summary  prints "N passed, N failed"; returns non-zero when anything failed
+#   fresh_make  make ARGS... without what a parent make passes down
 O1P=${O1P:-${1:-build}/o1p}
 O1P=$(cd "$(dirname "$O1P")" && pwd)/$(basename "$O1P")
 pass=0
@@ -38,3 +39,8 @@ summary() {
     echo "$pass passed, $fail failed"
     [ "$fail" -eq 0 ]
 }
+# A fresh make: under `make test-asan` the parent's BUILD/OPT/SAN reach us twice, in
+# MAKEFLAGS and (as variables set on make's command line) in the environment; either would
+# build another build folder with the sanitizers, and a later plain `make test` would then
+# fail to link those instrumented objects.
+fresh_make() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u OPT -u SAN make "$@"; }

@@ -3,7 +3,8 @@
 # "N passed, N failed" lines, and prints the total as the last line.
 # Usage: tests/run.sh BUILD_DIR [programs]   (BUILD_DIR: the folder holding the test_*
 # programs; "programs": those alone, not the shell tests). RUNNER, if set, is a command
-# that runs each program (e.g. qemu-aarch64 -L /usr/aarch64-linux-gnu).
+# that runs each program (e.g. qemu-aarch64 -L /usr/aarch64-linux-gnu). PROGRAMS, if set,
+# names the programs to run (default: every one).
 set -u
 build=${1:-build}
 only_programs=${2:-}
@@ -42,6 +43,7 @@ run_suite() {  # name, command...
 
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] || continue
+    [ -z "${PROGRAMS:-}" ] || [[ " $PROGRAMS " == *" $(basename "$t") "* ]] || continue
     run_suite "$(basename "$t")" "${runner[@]}" "$t"
 done
 [ "$only_programs" = programs ] || for s in tests/test_*.sh; do

@@ -9,15 +9,10 @@
 # only the emulated test runs (it needs a C++ compiler, not nvcc).
 # Usage: tests/test_cuda_build.sh [BUILD_DIR]   (the CPU build dir; unused here)
 set -u
+. tests/lib.sh "${1:-build}"  # fresh_make
 nvcc=${NVCC:-/usr/local/cuda/bin/nvcc}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# A fresh make: under `make test-asan` the parent's BUILD/OPT/SAN reach us twice, in
-# MAKEFLAGS and (as variables set on make's command line) in the environment; either would
-# build build-cuda/ with the sanitizers, and a later plain `make test` would then fail to
-# link those instrumented objects.
-fresh_make() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u OPT -u SAN make "$@"; }
-
 built=0
 if [ ! -x "$nvcc" ]; then
     echo "SKIP: no CUDA toolkit ($nvcc): the build is not checked, the emulation is"

@@ -418,8 +418,55 @@ static void test_runs(void) {
     model_free(&m);
 }
 
+// ---- the memory plan ----------------------------------------------------------------
+
+static size_t backend_bytes;  // what counting_alloc handed out
+static void *counting_alloc(size_t bytes) {
+    backend_bytes += bytes;
+    return kernels_cpu.alloc(bytes);
+}
+
+// sampler_memory's backend figures are what sampler_create allocates there; its KV cache
+// is the keys and values of slots x max_len positions; the host holds the logits rows
+// and the generated ids.
+static void test_memory_plan(void) {
+    Err e;
+    Config c = tiny_config();
+    Model m;
+    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0, "%s", e.msg);
+    Kernels counting = kernels_cpu;
+    counting.alloc = counting_alloc;
+    m.k = &counting;
+    int32_t stop = 3;
+    // slots, max_len, prefill chunk: one slot; a small chunk; 70 + 256 rows cut into calls
+    const int shapes[][3] = {{1, 40, 256}, {5, 96, 7}, {70, 20, 256}};
+    for (int i = 0; i < 3; i++) {
+        int slots = shapes[i][0], max_len = shapes[i][1];
+        SamplerOpts so = {slots, max_len, shapes[i][2], &stop, 1, 0};
+        SamplerMemory mem;
+        CHECK(sampler_memory(&m, &so, &mem, &e) == 0, "%s", e.msg);
+        backend_bytes = 0;
+        Sampler *s = sampler_create(&m, &so, &e);
+        CHECK(s, "%s", e.msg);
+        CHECK(backend_bytes == mem.kv_cache + mem.step, "shape %d: backend bytes %zu, planned %zu + %zu", i,
+              backend_bytes, mem.kv_cache, mem.step);
+        size_t kv = 2 * sizeof(float) * c.n_layers * slots * max_len * c.n_kv_heads * c.head_dim;
+        CHECK(mem.kv_cache == kv, "shape %d: KV cache %zu bytes, expected %zu", i, mem.kv_cache, kv);
+        size_t host = sizeof(float) * (slots + 1) * c.vocab_size + sizeof(int32_t) * slots * max_len;
+        CHECK(mem.host >= host, "shape %d: host %zu bytes, at least %zu", i, mem.host, host);
+        sampler_free(s);
+    }
+    SamplerOpts bad = {1, c.max_seq_len + 1, 0, NULL, 0, 0};
+    SamplerMemory mem;
+    CHECK(sampler_memory(&m, &bad, &mem, &e) < 0 && strstr(e.msg, "max_position_embeddings"),
+          "a context past the model's: %s", e.msg);
+    m.k = &kernels_cpu;
+    model_free(&m);
+}
+
 int main(void) {
     test_sample_token();
     test_runs();
+    test_memory_plan();
     return test_summary();
 }

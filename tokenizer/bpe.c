@@ -382,3 +382,13 @@ int tok_is_special(const Tokenizer *t, int32_t id) {
 }
 
 int tok_vocab_size(const Tokenizer *t) { return t->n_vocab; }
+
+size_t tok_memory(const Tokenizer *t) {
+    size_t b = sizeof *t + (size_t)t->n_vocab * (sizeof *t->tok + sizeof *t->tok_len + sizeof *t->kind);
+    for (int32_t i = 0; i < t->n_vocab; i++)
+        if (t->tok[i]) b += t->tok_len[i] + 1;
+    for (int i = 0; i < t->n_added; i++) b += sizeof *t->added + t->added[i].len + 1;
+    b += (t->vocab.cap + t->cache.cap) * sizeof(StrEntry) + t->merges.cap * sizeof(PairEntry);
+    b += ((size_t)t->n_merges + 1023) / 1024 * 1024 * sizeof *t->merge_list;  // grown 1024 at a time
+    return b + CACHE_KEY_BYTES + CACHE_ID_WORDS * sizeof *t->cache_ids;       // the encode cache's buffers
+}

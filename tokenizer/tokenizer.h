@@ -94,6 +94,8 @@ int32_t tok_id(const Tokenizer *t, const char *s, size_t len);
 int tok_is_special(const Tokenizer *t, int32_t id);
 // One more than the largest id.
 int tok_vocab_size(const Tokenizer *t);
+// Bytes the tokenizer holds: its tables, and the encode cache's buffers.
+size_t tok_memory(const Tokenizer *t);
 void tok_free(Tokenizer *t);
 
 // ---- the vocabulary for writers of other formats (export/gguf.c) --------------------
