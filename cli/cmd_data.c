@@ -1,5 +1,5 @@
 // cli/cmd_data.c -- `o1p data`:
-//   o1p data synth   writes the synthetic long-thought dataset (data/synth.h)
+//   o1p data synth   writes a synthetic long-thought dataset, chain or walk (data/synth.h)
 //   o1p data stats   per level: solution length, redundant fraction, solutions graded correct
 #include <limits.h>
 #include <stdio.h>
@@ -29,16 +29,18 @@ static int parse_levels(const char *s, int *lo, int *hi) {
 
 static int data_synth(int argc, char **argv) {
     long n = -1, seed = 1;
-    const char *levels = "1-5", *split = "train", *out = NULL;
+    const char *levels = "1-5", *split = "train", *task = "chain", *out = NULL;
     Opt opts[] = {
         {"n", OPT_INT, &n, "number of examples (required)", .min = 0, .max = 10000000},
         {"seed", OPT_INT, &seed, "seed (default 1); same seed, same file", .min = 0, .max = INT_MAX},
         {"levels", OPT_STR, &levels, "difficulty levels, N or A-B within 1-5 (default 1-5)"},
         {"split", OPT_STR, &split, "train or test (default train); the splits share no problem"},
+        {"task", OPT_STR, &task, "chain (arithmetic steps) or walk (arrows between letters) (default chain)"},
         {"out", OPT_STR, &out, "JSONL file to write (required)"},
         {0},
     };
-    int rc = opt_parse("data synth", "--n N --out FILE.jsonl [--seed S] [--levels 1-5] [--split train|test]",
+    int rc = opt_parse("data synth",
+                       "--n N --out FILE.jsonl [--seed S] [--levels 1-5] [--split train|test] [--task chain|walk]",
                        opts, argc, argv);
     if (rc != OPT_RUN) return rc;
     if (n < 0 || !out) return cli_usage_error("data synth", "--n and --out are required");
@@ -49,6 +51,8 @@ static int data_synth(int argc, char **argv) {
     if (!strcmp(split, "train")) cfg.split = SYNTH_TRAIN;
     else if (!strcmp(split, "test")) cfg.split = SYNTH_TEST;
     else return cli_usage_error("data synth", "--split '%s': expected train or test", split);
+    if (synth_task_find(task, &cfg.task))
+        return cli_usage_error("data synth", "--task '%s': expected chain or walk", task);
     Dataset ds = {0};
     Err e;
     if (output_check(out, &e)) return cli_fail(&e);
@@ -100,6 +104,7 @@ int cmd_data(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         FILE *f = argc < 2 ? stderr : stdout;
         fprintf(f, "usage: o1p data synth --n N --out FILE.jsonl [--seed S] [--levels 1-5] [--split train|test]\n"
+                   "                       [--task chain|walk]\n"
                    "       o1p data stats --data FILE\n");
         return argc < 2 ? 2 : 0;
     }

@@ -20,7 +20,8 @@
 # only when its command exits 0; a marked stage is not run again (delete the mark to redo
 # it). An interrupted demo (Ctrl-C: the stage exits 130 and the demo stops) continues
 # where it stopped: a training stage with a checkpoint resumes, presample appends.
-# Environment: O1P (the binary, default ./o1p), SEED (default 1), UNTIL=presample (stop
+# Environment: O1P (the binary, default ./o1p), SEED (default 1), TASK (the synthetic
+# task, chain or walk: o1p data synth --task; default chain), UNTIL=presample (stop
 # after the pre-sampling: scripts/ablation.sh), and the sizes below.
 # Your own task: TRAIN_DATA and TEST_DATA (JSON/JSONL with problem, answer and, for
 # training, solution; see README) replace the synthetic data; the held-out slice for the
@@ -30,6 +31,7 @@ set -euo pipefail
 mode=${1:-full}
 O1P=${O1P:-./o1p}
 SEED=${SEED:-1}
+TASK=${TASK:-chain}
 # Sizes and settings per mode; each can be overridden from the environment (e.g.
 # N_TRAIN=4000 SFT_OPTS="--epochs 3 --batch 16 --lr 1e-3" scripts/demo.sh full).
 case "$mode" in
@@ -102,11 +104,12 @@ if ! is_done data; then
         cp "$TEST_DATA" "$work/test.jsonl"
         cp "$TEST_DATA" "$work/heldout.jsonl"
     else
-        stage "1/6 data: o1p data synth"
-        o1p data data synth --n "$n_train" --levels "$levels" --seed "$SEED" --out "$work/train.jsonl"
-        o1p data data synth --n "$n_test" --levels "$levels" --seed "$SEED" --split test --out "$work/test.jsonl"
+        stage "1/6 data: o1p data synth --task $TASK"
+        synth=(data synth --task "$TASK" --levels "$levels")
+        o1p data "${synth[@]}" --n "$n_train" --seed "$SEED" --out "$work/train.jsonl"
+        o1p data "${synth[@]}" --n "$n_test" --seed "$SEED" --split test --out "$work/test.jsonl"
         # The held-out slice for the training curves: test-split problems of another seed.
-        o1p data data synth --n "$n_heldout" --levels "$levels" --seed $((SEED + 1000)) --split test --out "$work/heldout.jsonl"
+        o1p data "${synth[@]}" --n "$n_heldout" --seed $((SEED + 1000)) --split test --out "$work/heldout.jsonl"
     fi
     o1p data data stats --data "$work/train.jsonl"
     done_mark data

@@ -42,6 +42,7 @@ usage "eval k 0" "'--k' expects an integer in [1" eval --k 0
 usage "generate temperature nan" "'--temperature'" generate --temperature nan --model m --problem p
 usage "tok train vocab past the limit" "'--vocab'" tok train --vocab 99999999 --data d --out o
 usage "data synth n past the limit" "'--n'" data synth --n 10000001 --out o
+usage "data synth task graph" "--task 'graph': expected chain or walk" data synth --task graph --n 1 --out o
 usage "an integer with junk" "expects an integer" sft --steps 12x --data d --out o
 usage "a number with junk" "expects a finite number" sft --lr 1e-3x --data d --out o
 usage "export format onnx" "--format onnx: expected gguf" export --format onnx --model m --out o
