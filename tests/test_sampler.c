@@ -9,6 +9,7 @@
 #include "../base/rng.h"
 #include "../model/model.h"
 #include "../engine/sampler.h"
+#include "random_weights.h"
 #include "test.h"
 
 // ---- sample_token on fixed logits ---------------------------------------------------
@@ -164,12 +165,8 @@ static Config tiny_config(void) {
 // Weights large enough that the next-token distributions are peaked (greedy decoding is
 // then far from ties, and sampled lengths vary).
 static void randomise(Model *m, uint64_t seed) {
-    float *h = malloc(m->n_params * sizeof(float));
     Rng r = rng_seed(seed);
-    for (size_t i = 0; i < m->n_params; i++)
-        h[i] = (float)(i < m->n_decay ? 0.25 * rng_normal(&r) : 1.0 + 0.1 * rng_normal(&r));
-    m->k->upload(m->params_mem, h, m->n_params * sizeof(float));
-    free(h);
+    random_weights(m, &r, 0.25, 0.1);
 }
 
 enum { MAXR = 8, MAXK = 8, MAXG = 96 };
