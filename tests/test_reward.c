@@ -430,13 +430,10 @@ int main(void) {
     test_baseline_selection();
     test_difficulty_half();
     test_ppo_term();
-    Config c = tiny();
     Model m;
-    Err e;
-    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0, "%s", e.msg);
-    model_init_random(&m, 3);
     Examples x;
-    make_examples(&x, c.vocab_size);
+    Err e;
+    CHECK(tiny_model(&m, &x, &e) == 0, "%s", e.msg);
     test_ratio_one_at_start(&m, &x);
     test_ppo_gradient(&m, &x, RATIO_TOKEN_MEAN);
     test_ppo_gradient(&m, &x, RATIO_PER_TOKEN);
