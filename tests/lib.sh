@@ -42,6 +42,7 @@ summary() {
 # ---- set-up shared by the tests on a tiny random model ------------------------------
 #   make_temp [NAME]   $tmp: a new temporary folder (/tmp/NAME.XXXXXX when named), removed
 #                      at exit
+#   work_in_temp       make_temp, then cd into $tmp
 #   passive_threads [N]  OpenMP threads that sleep while waiting (the machine is shared:
 #                      spinning ones slow a loaded box down tenfold); N threads, default
 #                      $OMP_NUM_THREADS or 1
@@ -57,6 +58,10 @@ summary() {
 make_temp() {
     tmp=$(mktemp -d ${1:+"/tmp/$1.XXXXXX"})
     trap 'rm -rf "$tmp"' EXIT
+}
+work_in_temp() {
+    make_temp
+    cd "$tmp" || exit 1
 }
 passive_threads() {
     export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${1:-${OMP_NUM_THREADS:-1}}

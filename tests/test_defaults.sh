@@ -6,11 +6,9 @@
 # JSON files of both kinds; prune's --cutoff on the rows' tokens.
 # Usage: tests/test_defaults.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
+. tests/lib.sh "${1:-build}"
 passive_threads
-make_temp
-cd "$tmp" || exit 1
+work_in_temp
 
 # ---- --help: every default with its value -------------------------------------------
 # helps CMD OPTION TEXT: the --help line of OPTION says TEXT

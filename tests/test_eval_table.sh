@@ -6,12 +6,10 @@
 # reports the mean accuracy over samples and the majority vote; bad lists fail clearly.
 # Usage: tests/test_eval_table.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
+. tests/lib.sh "${1:-build}"
 passive_threads
 repo=$(pwd)
-make_temp
-cd "$tmp" || exit 1
+work_in_temp
 tiny_data data.jsonl 10 1-2
 tiny_tokenizer data.jsonl
 tiny_config cfg.json max_position_embeddings=2048

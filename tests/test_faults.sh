@@ -9,11 +9,9 @@
 # Also: outputs that are not regular files, Ctrl-C exit codes, folder locks, --force.
 # Usage: tests/test_faults.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
+. tests/lib.sh "${1:-build}"
 passive_threads 1
-make_temp
-cd "$tmp" || exit 1
+work_in_temp
 tiny_data data.jsonl 8 1
 tiny_tokenizer data.jsonl
 tiny_config cfg.json num_hidden_layers=1

@@ -9,8 +9,7 @@
 set -u
 . tests/lib.sh "${1:-build}"
 passive_threads
-make_temp
-cd "$tmp" || exit 1
+work_in_temp
 tiny_data data.jsonl 24 1 3
 tiny_tokenizer data.jsonl
 tiny_config cfg.json 'architectures=["Qwen2ForCausalLM"]' model_type=qwen2 num_hidden_layers=3 \

@@ -5,11 +5,9 @@
 # another dataset or model, results of different datasets) fail clearly or are handled.
 # Usage: tests/test_inputs.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
+. tests/lib.sh "${1:-build}"
 passive_threads
-make_temp
-cd "$tmp" || exit 1
+work_in_temp
 
 # Numbers: out of range, wrapped, nan, inf -- usage errors naming the option.
 usage() {  # description option-fragment command...

@@ -7,13 +7,11 @@
 # -np > 1.
 # Usage: tests/test_mpi.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
+. tests/lib.sh "${1:-build}"
 passive_threads 1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0  # MPI's own allocations live to exit
-make_temp
-cd "$tmp" || exit 1
+work_in_temp
 
 if ! nm "$(dirname "$O1P")/engine/dist.o" 2>/dev/null | grep -q MPI_Init; then
     expect_fail "a build without MPI refuses -np 2" 1 "needs an MPI build" env OMPI_COMM_WORLD_SIZE=2 "$O1P" eval

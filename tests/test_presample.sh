@@ -5,11 +5,9 @@
 # uninterrupted run; bad input fails clearly and loses nothing already written.
 # Usage: tests/test_presample.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
+. tests/lib.sh "${1:-build}"
 passive_threads
-make_temp
-cd "$tmp" || exit 1
+work_in_temp
 tiny_data data.jsonl 10 1-2
 tiny_tokenizer data.jsonl
 tiny_config cfg.json

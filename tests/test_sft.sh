@@ -5,14 +5,12 @@
 # input gives clear errors and leaves the output folder as it was.
 # Usage: tests/test_sft.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
+. tests/lib.sh "${1:-build}"
 same() { cmp -s "$1" "$2"; }
 
 # One thread everywhere except the thread-count check.
 passive_threads
-make_temp
-cd "$tmp" || exit 1
+work_in_temp
 tiny_config tiny.json vocab_size=400 hidden_size=48 intermediate_size=96
 tiny_data data.jsonl 160 1-3 7
 
