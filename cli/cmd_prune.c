@@ -23,6 +23,29 @@ static PruneOpts prune_defaults(const Preset *p) {
     return A;
 }
 
+// The options that do not go together, or name nothing: a usage error (exit 2), else 0.
+static int check_opts(const PruneOpts *A) {
+    if (!A->model || !A->presample || !A->out)
+        return cli_usage_error("prune", "--model, --presample and --out are required");
+    if (A->group && strcmp(A->objective, "ppo"))
+        return cli_usage_error("prune", "--group is for --objective ppo (the baselines choose their own samples)");
+    if (A->difficulty && strcmp(A->difficulty, "all") && strcmp(A->difficulty, "easier") &&
+        strcmp(A->difficulty, "harder"))
+        return cli_usage_error("prune", "--difficulty: expected all, easier or harder, got '%s'", A->difficulty);
+    if (strcmp(A->baseline, "ref") && strcmp(A->baseline, "current"))
+        return cli_usage_error("prune", "--baseline: expected ref or current, got '%s'", A->baseline);
+    if (A->online && A->rounds > 1) return cli_usage_error("prune", "--online and --rounds: one or the other");
+    if ((A->rounds > 1 || A->online) &&
+        (!strcmp(A->objective, "sft-shortest") || !strcmp(A->objective, "dpo") || !strcmp(A->objective, "dast")))
+        return cli_usage_error("prune", "--rounds and --online are for ppo, kimi, efficient and grpo-len "
+                                        "(objectives that train as many samples of every problem)");
+    Err e;
+    RatioMode ratio;
+    if (!objective_find(A->objective, &e) || objective_ratio_find(A->ratio, &ratio, &e))
+        return cli_usage_error("prune", "%s", e.msg);
+    return 0;
+}
+
 int cmd_prune(int argc, char **argv) {
     PruneOpts A = prune_defaults(NULL);
     const char *preset = NULL;
@@ -108,23 +131,9 @@ int cmd_prune(int argc, char **argv) {
         if (!A.prompt.preset) A.prompt.preset = p->prompt_train;
     }
     if (rc != OPT_RUN || (rc = cli_prompt_check("prune", &A.prompt)) != OPT_RUN) return rc;
-    if (!A.model || !A.presample || !A.out) return cli_usage_error("prune", "--model, --presample and --out are required");
-    if (A.group && strcmp(A.objective, "ppo"))
-        return cli_usage_error("prune", "--group is for --objective ppo (the baselines choose their own samples)");
-    if (A.difficulty && strcmp(A.difficulty, "all") && strcmp(A.difficulty, "easier") && strcmp(A.difficulty, "harder"))
-        return cli_usage_error("prune", "--difficulty: expected all, easier or harder, got '%s'", A.difficulty);
-    if (strcmp(A.baseline, "ref") && strcmp(A.baseline, "current"))
-        return cli_usage_error("prune", "--baseline: expected ref or current, got '%s'", A.baseline);
-    if (A.online && A.rounds > 1) return cli_usage_error("prune", "--online and --rounds: one or the other");
-    if ((A.rounds > 1 || A.online) && (!strcmp(A.objective, "sft-shortest") || !strcmp(A.objective, "dpo") ||
-                         !strcmp(A.objective, "dast")))
-        return cli_usage_error("prune", "--rounds and --online are for ppo, kimi, efficient and grpo-len "
-                                        "(objectives that train as many samples of every problem)");
+    if ((rc = check_opts(&A)) || (rc = cli_check_train_layers("prune", &A.run, A.run.resume ? A.out : A.model, NULL)))
+        return rc;
     Err e;
-    RatioMode ratio;
-    if (!objective_find(A.objective, &e) || objective_ratio_find(A.ratio, &ratio, &e))
-        return cli_usage_error("prune", "%s", e.msg);
-    if ((rc = cli_check_train_layers("prune", &A.run, A.run.resume ? A.out : A.model, NULL))) return rc;
     rc = prune_run(&A, &e);
     return rc < 0 ? cli_fail(&e) : rc ? 130 : 0;  // 1: interrupted, a checkpoint saved
 }

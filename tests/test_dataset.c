@@ -345,15 +345,20 @@ static void test_synth(void) {
     dataset_free(&t);
 }
 
-static void test_batch(void) {
-    // 5 examples: prompt lengths 3,2,4,6,1; completions 2,3,0,4,9 (id = 100*i + position)
+// 5 examples: prompt lengths 3,2,4,6,1; completions 2,3,0,4,9 (id = 100*i + position)
+static void batch_examples(TokExample ex[5]) {
     static int ids[5][20];
-    int plen[5] = {3, 2, 4, 6, 1}, clen[5] = {2, 3, 0, 4, 9};
-    TokExample ex[5];
+    const int plen[5] = {3, 2, 4, 6, 1}, clen[5] = {2, 3, 0, 4, 9};
     for (int i = 0; i < 5; i++) {
         for (int k = 0; k < 20; k++) ids[i][k] = 100 * i + k;
         ex[i] = (TokExample){ids[i], plen[i], ids[i] + plen[i], clen[i]};
     }
+}
+
+// batch_fill: rows, targets, weights, truncation, padding rows.
+static void test_batch_fill(void) {
+    TokExample ex[5];
+    batch_examples(ex);
     enum { B = 2, T = 8 };
     int tok[B * T], tgt[B * T], lens[B], idx[2] = {0, 4};
     float w[B * T];
@@ -375,8 +380,15 @@ static void test_batch(void) {
     ok = lens[1] == 0;
     for (int t = 0; t < T; t++) ok &= tgt[T + t] == -1 && w[T + t] == 0;
     CHECK(ok, "empty padding row");
+}
 
-    // the batcher: policies and counts
+// The batcher: policies and counts, epochs, seeking, seeds.
+static void test_batcher(void) {
+    TokExample ex[5];
+    batch_examples(ex);
+    enum { B = 2, T = 8 };
+    int tok[B * T], tgt[B * T], lens[B];
+    float w[B * T];
     Batcher b;
     Err e = {{0}};
     CHECK(batcher_init(&b, ex, 5, B, T, BATCH_DROP, 42, &e) == 0, "init drop");
@@ -495,7 +507,8 @@ int main(void) {
     test_presets();
     test_template_json();
     test_synth();
-    test_batch();
+    test_batch_fill();
+    test_batcher();
     test_cutoff();
     test_toklines();
     return test_summary();

@@ -6,12 +6,9 @@
 # JSON files of both kinds; prune's --cutoff on the rows' tokens.
 # Usage: tests/test_defaults.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
-export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+. tests/lib.sh "${1:-build}"
+passive_threads
+work_in_temp
 
 # ---- --help: every default with its value -------------------------------------------
 # helps CMD OPTION TEXT: the --help line of OPTION says TEXT
@@ -34,14 +31,10 @@ expect_fail "an unknown preset" 2 "--preset must be marco or qwq" "$O1P" prune -
     --presample p --out o
 
 # ---- a tiny model with a 256-token context --------------------------------------------
-"$O1P" data synth --n 10 --levels 1 --out data.jsonl >/dev/null
-"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null
-cat >cfg.json <<'JSON'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 300, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": true}
-JSON
-"$O1P" init --config cfg.json --out model --tokenizer tok.json >/dev/null
+tiny_data data.jsonl 10 1
+tiny_tokenizer data.jsonl
+tiny_config cfg.json
+tiny_model model cfg.json
 ps() { "$O1P" presample --model model --data data.jsonl --limit 2 --temperature 1 --quiet "$@"; }
 
 # ---- presample: --preset k, overridden in either order; --max-new capped -------------

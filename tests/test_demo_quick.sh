@@ -7,8 +7,7 @@
 set -u
 . tests/lib.sh "${1:-build}"
 
-tmp=$(mktemp -d /tmp/o1p_demo_quick.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+make_temp o1p_demo_quick
 out=$tmp/results
 log=$tmp/demo.log
 O1P=$O1P bash scripts/demo.sh quick "$out" >"$log" 2>&1

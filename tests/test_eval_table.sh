@@ -6,21 +6,14 @@
 # reports the mean accuracy over samples and the majority vote; bad lists fail clearly.
 # Usage: tests/test_eval_table.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
-export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+. tests/lib.sh "${1:-build}"
+passive_threads
 repo=$(pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-"$O1P" data synth --n 10 --levels 1-2 --out data.jsonl >/dev/null
-"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null
-cat >cfg.json <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 300, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 2048, "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": true}
-EOF
-"$O1P" init --config cfg.json --out model --tokenizer tok.json >/dev/null
+work_in_temp
+tiny_data data.jsonl 10 1-2
+tiny_tokenizer data.jsonl
+tiny_config cfg.json max_position_embeddings=2048
+tiny_model model cfg.json
 ds=$repo/datasets
 data="$ds/math_test.json,$ds/gsm8k.json,$ds/gaokao.json"
 ev() { "$O1P" eval --model model --limit 3 --max-new 12 --quiet "$@"; }

@@ -9,20 +9,13 @@
 # Also: outputs that are not regular files, Ctrl-C exit codes, folder locks, --force.
 # Usage: tests/test_faults.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
-export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-"$O1P" data synth --n 8 --levels 1 --out data.jsonl >/dev/null 2>&1
-"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null 2>&1
-cat >cfg.json <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 300, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": true}
-EOF
-"$O1P" init --config cfg.json --out model --tokenizer tok.json >/dev/null
+. tests/lib.sh "${1:-build}"
+passive_threads 1
+work_in_temp
+tiny_data data.jsonl 8 1
+tiny_tokenizer data.jsonl
+tiny_config cfg.json num_hidden_layers=1
+tiny_model model cfg.json
 sft() { "$O1P" sft --model model --data data.jsonl --batch 2 --steps 5 --save-every 2 --eval-frac 0 \
     --quiet "$@"; }
 psm() { "$O1P" presample --model model --data data.jsonl --k 2 --max-new 24 --slots 4 --quiet "$@"; }

@@ -10,6 +10,7 @@
 #include "../base/rng.h"
 #include "../engine/optim.h"
 #include "../model/model.h"
+#include "random_weights.h"
 #include "test.h"
 
 static const Kernels *K;  // the backend under test: kernels_ref, then kernels_cpu
@@ -44,12 +45,8 @@ static int model_with_grads(Model *m, Config c, int N) {
         CHECK(0, "%s", e.msg);
         return -1;
     }
-    float *h = malloc(m->n_params * sizeof(float));
     Rng r = rng_seed(5);
-    for (size_t i = 0; i < m->n_params; i++)
-        h[i] = (float)(i < m->n_decay ? 0.3 * rng_normal(&r) : 1.0 + 0.2 * rng_normal(&r));
-    K->upload(m->params_mem, h, m->n_params * sizeof(float));
-    free(h);
+    random_weights(m, &r, 0.3, 0.2);
     int tok[B * T], tgt[B * T];
     float w[B * T];
     for (int n = 0; n < B * T; n++) {

@@ -8,18 +8,13 @@
 # Usage: tests/test_freeze.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 . tests/lib.sh "${1:-build}"
-export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-"$O1P" data synth --n 24 --levels 1 --seed 3 --out data.jsonl >/dev/null
-"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null
-cat >cfg.json <<'EOF'
-{"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 300, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": false}
-EOF
-"$O1P" init --config cfg.json --out model --tokenizer tok.json >/dev/null
+passive_threads
+work_in_temp
+tiny_data data.jsonl 24 1 3
+tiny_tokenizer data.jsonl
+tiny_config cfg.json 'architectures=["Qwen2ForCausalLM"]' model_type=qwen2 num_hidden_layers=3 \
+    tie_word_embeddings=false
+tiny_model model cfg.json
 
 # frozen A B FIRST: the tensors of blocks >= FIRST differ between the two weight files, all
 # others are bit-identical (an independent safetensors reader).

@@ -11,8 +11,7 @@ set -u
 build=${1:-build}
 test_grade=$(cd "$build/tests" 2>/dev/null && pwd)/test_grade
 . tests/lib.sh "$build"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_temp
 
 cat >"$tmp/in.jsonl" <<'EOF2'
 {"response": "so \\boxed{\\frac{1}{2}}.", "answer": "0.5"}

@@ -5,12 +5,9 @@
 # another dataset or model, results of different datasets) fail clearly or are handled.
 # Usage: tests/test_inputs.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
-export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+. tests/lib.sh "${1:-build}"
+passive_threads
+work_in_temp
 
 # Numbers: out of range, wrapped, nan, inf -- usage errors naming the option.
 usage() {  # description option-fragment command...
@@ -50,14 +47,10 @@ usage "export type q4_0" "--type q4_0: expected f32, f16 or q8_0" export --forma
 
 # A model whose vocab_size (400) is padded past its tokenizer's 300 tokens: sampling
 # never draws the padded ids, and says so once.
-"$O1P" data synth --n 6 --levels 1-2 --out data.jsonl 2>/dev/null
-"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json 2>/dev/null
-cat >cfg.json <<'CFG'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 400, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": true}
-CFG
-"$O1P" init --config cfg.json --out padded --tokenizer tok.json >/dev/null
+tiny_data data.jsonl 6 1-2
+tiny_tokenizer data.jsonl
+tiny_config cfg.json vocab_size=400
+tiny_model padded cfg.json
 ps_padded() { "$O1P" presample --model padded --data data.jsonl --k 4 --max-new 40 --temperature 2 --top-p 1 "$@"; }
 check "presample on a padded vocab" ps_padded --out pad.jsonl --quiet
 check "... no sampled id past the tokenizer's" /usr/bin/python3 -c "
@@ -73,10 +66,10 @@ expect_fail "eval on a padded vocab" 0 "ids 300..399 are never sampled" \
 
 # Pre-samples and their sources: resume and prune check the fingerprints of the weights,
 # the tokenizer and the dataset recorded in the header.
-sed 's/"vocab_size": 400/"vocab_size": 300/' cfg.json >cfg300.json
-"$O1P" init --config cfg300.json --out ref --tokenizer tok.json >/dev/null
-"$O1P" init --config cfg300.json --out other --tokenizer tok.json --seed 2 >/dev/null
-"$O1P" data synth --n 6 --levels 1-2 --seed 9 --out data9.jsonl 2>/dev/null
+tiny_config cfg300.json
+tiny_model ref cfg300.json
+tiny_model other cfg300.json 2
+tiny_data data9.jsonl 6 1-2 9
 ps_ref() { "$O1P" presample --model ref --data data.jsonl --k 2 --max-new 20 --quiet "$@"; }
 ps_ref --out ps.jsonl --limit 2
 check "the header records the fingerprints" grep -q '"weights_fnv1a": "[0-9a-f]\{16\}", "tokenizer_fnv1a": "[0-9a-f]\{16\}", "data_fnv1a": "[0-9a-f]\{16\}"}' ps.jsonl

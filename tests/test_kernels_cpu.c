@@ -454,94 +454,110 @@ static float *SEG(const char *name, size_t n) {
     return segs[ns++].x;
 }
 
+static void run_matmul(void) {
+    int N = 96, C = 256, OC = 320;
+    float *inp = fvec((size_t)N * C), *w = fvec((size_t)OC * C), *b = fvec(OC);
+    float *dout = fvec((size_t)N * OC);
+    fill(inp, (size_t)N * C, 1), fill(w, (size_t)OC * C, 1), fill(b, OC, 1);
+    fill(dout, (size_t)N * OC, 1);
+    cpu->matmul_forward(SEG("matmul_forward", (size_t)N * OC), inp, w, b, N, C, OC);
+    float *dinp = SEG("matmul_backward dinp", (size_t)N * C);
+    float *dw = SEG("matmul_backward dw", (size_t)OC * C), *db = SEG("matmul dbias", OC);
+    cpu->matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC);
+    free(inp), free(w), free(b), free(dout);
+}
+
+// The matmul's row-wise path (N <= 64).
+static void run_matmul_rows(void) {
+    int N = 21, C = 300, OC = 200;
+    float *inp = fvec((size_t)N * C), *w = fvec((size_t)OC * C), *b = fvec(OC);
+    fill(inp, (size_t)N * C, 1), fill(w, (size_t)OC * C, 1), fill(b, OC, 1);
+    cpu->matmul_forward(SEG("matmul_forward N=21", (size_t)N * OC), inp, w, b, N, C, OC);
+    free(inp), free(w), free(b);
+}
+
+static void run_embedding(void) {
+    int N = 500, C = 600, V = 40;
+    int *tok = ivec(N);
+    float *wte = fvec((size_t)V * C), *dout = fvec((size_t)N * C);
+    for (int i = 0; i < N; i++) tok[i] = (int)rng_below(&rng, V);
+    fill(wte, (size_t)V * C, 1), fill(dout, (size_t)N * C, 1);
+    cpu->embedding_forward(SEG("embedding_forward", (size_t)N * C), tok, wte, N, C);
+    cpu->embedding_backward(SEG("embedding_backward", (size_t)V * C), dout, tok, N, C);
+    free(tok), free(wte), free(dout);
+}
+
+static void run_norm_rope_swiglu(void) {
+    int N = 200, C = 700;
+    float *x = fvec((size_t)N * C), *w = fvec(C), *dout = fvec((size_t)N * C);
+    int *pos = ivec(N);
+    fill(x, (size_t)N * C, 1), fill(w, C, 1), fill(dout, (size_t)N * C, 1);
+    for (int i = 0; i < N; i++) pos[i] = (int)rng_below(&rng, 3000);
+    float *rstd = SEG("rmsnorm_forward rstd", N);
+    cpu->rmsnorm_forward(SEG("rmsnorm_forward", (size_t)N * C), rstd, x, w, 1e-6f, N, C);
+    cpu->rmsnorm_backward(SEG("rmsnorm_backward dinp", (size_t)N * C),
+                          SEG("rmsnorm_backward dw", C), dout, x, w, rstd, N, C);
+    float *r = SEG("rope_forward", (size_t)N * C);
+    memcpy(r, x, (size_t)N * C * sizeof(float));
+    cpu->rope_forward(r, pos, N, C, 10, 64, 1e6f);
+    cpu->swiglu_forward(SEG("swiglu_forward", (size_t)N * C / 2), x, N, C / 2);
+    cpu->swiglu_backward(SEG("swiglu_backward", (size_t)N * C), dout, x, N, C / 2);
+    free(x), free(w), free(dout), free(pos);
+}
+
+// Attention forward and backward, then decoding from a KV cache of the same qkv.
+static void run_attention(void) {
+    int B = 3, T = 70, H = 4, KV = 2, D = 16, lens[3] = {70, 17, 41};
+    size_t row = (size_t)(H + 2 * KV) * D, N = (size_t)B * T;
+    float *qkv = fvec(N * row), *dout = fvec(N * H * D);
+    fill(qkv, N * row, 1.5f), fill(dout, N * H * D, 1);
+    float *out = SEG("attention_forward", N * H * D), *lse = SEG("attention lse", N * H);
+    cpu->attention_forward(out, lse, qkv, lens, B, T, H, KV, D);
+    cpu->attention_backward(SEG("attention_backward", N * row), dout, qkv, out, lse, lens,
+                            B, T, H, KV, D);
+    int *slots = ivec(N), *pos = ivec(N), max_T = T;
+    float *kc = fvec(N * KV * D), *vc = fvec(N * KV * D);
+    for (size_t i = 0; i < N; i++) slots[i] = (int)(i / T), pos[i] = (int)(i % T);
+    cpu->kv_cache_write(kc, vc, qkv, slots, pos, (int)N, H, KV, D, max_T);
+    cpu->attention_decode(SEG("attention_decode", N * H * D), qkv, kc, vc, slots, pos, NULL,
+                          NULL, (int)N, H, KV, D, max_T);
+    free(qkv), free(dout), free(slots), free(pos), free(kc), free(vc);
+}
+
+static void run_crossentropy(void) {
+    int N = 64, V = 3000;
+    float *logits = fvec((size_t)N * V), *w = fvec(N);
+    int *tg = ivec(N);
+    fill(logits, (size_t)N * V, 5), fill(w, N, 1);
+    for (int i = 0; i < N; i++) tg[i] = (int)rng_below(&rng, V);
+    float *lp = SEG("crossentropy_forward", N), *lse = SEG("crossentropy lse", N);
+    cpu->crossentropy_forward(lp, lse, logits, tg, N, V);
+    cpu->crossentropy_backward(SEG("crossentropy_backward", (size_t)N * V), logits, lse, tg,
+                               w, N, V);
+    free(logits), free(w), free(tg);
+}
+
+static void run_adamw(void) {
+    size_t n = 3 * 65536 + 7;
+    float *p = SEG("adamw p", n), *g = fvec(n), *m = SEG("adamw m", n), *v = SEG("adamw v", n);
+    fill(p, n, 1), fill(g, n, 1);
+    double ss = cpu->sum_squares(g, n);
+    memcpy(SEG("sum_squares", 2), &ss, sizeof ss);
+    cpu->adamw(p, g, m, v, n, n / 2, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, 3);
+    free(g);
+}
+
 static int run_all(Seg *out, uint64_t seed) {
     Rng saved = rng;
     rng = rng_seed(seed);
     segs = out, ns = 0;
-    {  // matmul
-        int N = 96, C = 256, OC = 320;
-        float *inp = fvec((size_t)N * C), *w = fvec((size_t)OC * C), *b = fvec(OC);
-        float *dout = fvec((size_t)N * OC);
-        fill(inp, (size_t)N * C, 1), fill(w, (size_t)OC * C, 1), fill(b, OC, 1);
-        fill(dout, (size_t)N * OC, 1);
-        cpu->matmul_forward(SEG("matmul_forward", (size_t)N * OC), inp, w, b, N, C, OC);
-        float *dinp = SEG("matmul_backward dinp", (size_t)N * C);
-        float *dw = SEG("matmul_backward dw", (size_t)OC * C), *db = SEG("matmul dbias", OC);
-        cpu->matmul_backward(dinp, dw, db, dout, inp, w, N, C, OC);
-        free(inp), free(w), free(b), free(dout);
-    }
-    {  // matmul, row-wise path (N <= 64)
-        int N = 21, C = 300, OC = 200;
-        float *inp = fvec((size_t)N * C), *w = fvec((size_t)OC * C), *b = fvec(OC);
-        fill(inp, (size_t)N * C, 1), fill(w, (size_t)OC * C, 1), fill(b, OC, 1);
-        cpu->matmul_forward(SEG("matmul_forward N=21", (size_t)N * OC), inp, w, b, N, C, OC);
-        free(inp), free(w), free(b);
-    }
-    {  // embedding
-        int N = 500, C = 600, V = 40;
-        int *tok = ivec(N);
-        float *wte = fvec((size_t)V * C), *dout = fvec((size_t)N * C);
-        for (int i = 0; i < N; i++) tok[i] = (int)rng_below(&rng, V);
-        fill(wte, (size_t)V * C, 1), fill(dout, (size_t)N * C, 1);
-        cpu->embedding_forward(SEG("embedding_forward", (size_t)N * C), tok, wte, N, C);
-        cpu->embedding_backward(SEG("embedding_backward", (size_t)V * C), dout, tok, N, C);
-        free(tok), free(wte), free(dout);
-    }
-    {  // RMSNorm, RoPE, SwiGLU
-        int N = 200, C = 700;
-        float *x = fvec((size_t)N * C), *w = fvec(C), *dout = fvec((size_t)N * C);
-        int *pos = ivec(N);
-        fill(x, (size_t)N * C, 1), fill(w, C, 1), fill(dout, (size_t)N * C, 1);
-        for (int i = 0; i < N; i++) pos[i] = (int)rng_below(&rng, 3000);
-        float *rstd = SEG("rmsnorm_forward rstd", N);
-        cpu->rmsnorm_forward(SEG("rmsnorm_forward", (size_t)N * C), rstd, x, w, 1e-6f, N, C);
-        cpu->rmsnorm_backward(SEG("rmsnorm_backward dinp", (size_t)N * C),
-                              SEG("rmsnorm_backward dw", C), dout, x, w, rstd, N, C);
-        float *r = SEG("rope_forward", (size_t)N * C);
-        memcpy(r, x, (size_t)N * C * sizeof(float));
-        cpu->rope_forward(r, pos, N, C, 10, 64, 1e6f);
-        cpu->swiglu_forward(SEG("swiglu_forward", (size_t)N * C / 2), x, N, C / 2);
-        cpu->swiglu_backward(SEG("swiglu_backward", (size_t)N * C), dout, x, N, C / 2);
-        free(x), free(w), free(dout), free(pos);
-    }
-    {  // attention and decode
-        int B = 3, T = 70, H = 4, KV = 2, D = 16, lens[3] = {70, 17, 41};
-        size_t row = (size_t)(H + 2 * KV) * D, N = (size_t)B * T;
-        float *qkv = fvec(N * row), *dout = fvec(N * H * D);
-        fill(qkv, N * row, 1.5f), fill(dout, N * H * D, 1);
-        float *out = SEG("attention_forward", N * H * D), *lse = SEG("attention lse", N * H);
-        cpu->attention_forward(out, lse, qkv, lens, B, T, H, KV, D);
-        cpu->attention_backward(SEG("attention_backward", N * row), dout, qkv, out, lse, lens,
-                                B, T, H, KV, D);
-        int *slots = ivec(N), *pos = ivec(N), max_T = T;
-        float *kc = fvec(N * KV * D), *vc = fvec(N * KV * D);
-        for (size_t i = 0; i < N; i++) slots[i] = (int)(i / T), pos[i] = (int)(i % T);
-        cpu->kv_cache_write(kc, vc, qkv, slots, pos, (int)N, H, KV, D, max_T);
-        cpu->attention_decode(SEG("attention_decode", N * H * D), qkv, kc, vc, slots, pos, NULL,
-                              NULL, (int)N, H, KV, D, max_T);
-        free(qkv), free(dout), free(slots), free(pos), free(kc), free(vc);
-    }
-    {  // cross-entropy
-        int N = 64, V = 3000;
-        float *logits = fvec((size_t)N * V), *w = fvec(N);
-        int *tg = ivec(N);
-        fill(logits, (size_t)N * V, 5), fill(w, N, 1);
-        for (int i = 0; i < N; i++) tg[i] = (int)rng_below(&rng, V);
-        float *lp = SEG("crossentropy_forward", N), *lse = SEG("crossentropy lse", N);
-        cpu->crossentropy_forward(lp, lse, logits, tg, N, V);
-        cpu->crossentropy_backward(SEG("crossentropy_backward", (size_t)N * V), logits, lse, tg,
-                                   w, N, V);
-        free(logits), free(w), free(tg);
-    }
-    {  // optimizer
-        size_t n = 3 * 65536 + 7;
-        float *p = SEG("adamw p", n), *g = fvec(n), *m = SEG("adamw m", n), *v = SEG("adamw v", n);
-        fill(p, n, 1), fill(g, n, 1);
-        double ss = cpu->sum_squares(g, n);
-        memcpy(SEG("sum_squares", 2), &ss, sizeof ss);
-        cpu->adamw(p, g, m, v, n, n / 2, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, 3);
-        free(g);
-    }
+    run_matmul();
+    run_matmul_rows();
+    run_embedding();
+    run_norm_rope_swiglu();
+    run_attention();
+    run_crossentropy();
+    run_adamw();
     rng = saved;
     return ns;
 }

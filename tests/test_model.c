@@ -6,6 +6,7 @@
 
 #include "../base/rng.h"
 #include "../model/model.h"
+#include "random_weights.h"
 #include "test.h"
 
 static const Kernels *K;  // the backend under test: kernels_ref, then kernels_cpu
@@ -31,12 +32,8 @@ static Config small_config(const char *type, int kv, int tied) {
 
 // Random weights everywhere (non-unit norms and non-zero biases too).
 static void randomise(Model *m, uint64_t seed) {
-    float *h = malloc(m->n_params * sizeof(float));
     Rng r = rng_seed(seed);
-    for (size_t i = 0; i < m->n_params; i++)
-        h[i] = (float)(i < m->n_decay ? 0.3 * rng_normal(&r) : 1.0 + 0.2 * rng_normal(&r));
-    m->k->upload(m->params_mem, h, m->n_params * sizeof(float));
-    free(h);
+    random_weights(m, &r, 0.3, 0.2);
 }
 
 enum { B = 3, T = 7 };

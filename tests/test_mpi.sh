@@ -9,14 +9,11 @@
 # must refuse -np > 1.
 # Usage: tests/test_mpi.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
-export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1
+. tests/lib.sh "${1:-build}"
+passive_threads 1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0  # MPI's own allocations live to exit
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+work_in_temp
 
 if ! nm "$(dirname "$O1P")/engine/dist.o" 2>/dev/null | grep -q MPI_Init; then
     expect_fail "a build without MPI refuses -np 2" 1 "needs an MPI build" env OMPI_COMM_WORLD_SIZE=2 "$O1P" eval
@@ -25,15 +22,11 @@ if ! nm "$(dirname "$O1P")/engine/dist.o" 2>/dev/null | grep -q MPI_Init; then
 fi
 np() { local n=$1; shift; timeout 120 mpirun -np "$n" "$O1P" "$@"; }
 
-"$O1P" data synth --n 12 --levels 1-2 --out data.jsonl >/dev/null
-"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null
-cat >cfg.json <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 300, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": true}
-EOF
-"$O1P" init --config cfg.json --out model --tokenizer tok.json >/dev/null
-"$O1P" init --config cfg.json --out base --tokenizer tok.json --seed 2 >/dev/null
+tiny_data data.jsonl 12 1-2
+tiny_tokenizer data.jsonl
+tiny_config cfg.json
+tiny_model model cfg.json
+tiny_model base cfg.json 2
 
 # ---- presample: the file of one process, whatever the ranks and the resume point --------
 ps() { local n=$1; shift; np "$n" presample --model model --data data.jsonl --k 3 --max-new 40 --temperature 1 \

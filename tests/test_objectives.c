@@ -190,13 +190,10 @@ static void test_gradient(Model *m, const Examples *x, const char *name) {
 int main(void) {
     test_advantages();
     test_dast();
-    Config c = tiny();
     Model m;
-    Err e;
-    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0, "%s", e.msg);
-    model_init_random(&m, 3);
     Examples x;
-    make_examples(&x, c.vocab_size);
+    Err e;
+    CHECK(tiny_model(&m, &x, &e) == 0, "%s", e.msg);
     const char *names[] = {"ppo", "sft-shortest", "dpo", "kimi", "efficient", "grpo-len", "dast"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) test_gradient(&m, &x, names[i]);
     model_free(&m);

@@ -5,20 +5,13 @@
 # uninterrupted run; bad input fails clearly and loses nothing already written.
 # Usage: tests/test_presample.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
-export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-"$O1P" data synth --n 10 --levels 1-2 --out data.jsonl >/dev/null
-"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null
-cat >cfg.json <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 300, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": true}
-EOF
-"$O1P" init --config cfg.json --out model --tokenizer tok.json >/dev/null
+. tests/lib.sh "${1:-build}"
+passive_threads
+work_in_temp
+tiny_data data.jsonl 10 1-2
+tiny_tokenizer data.jsonl
+tiny_config cfg.json
+tiny_model model cfg.json
 ps() { "$O1P" presample --model model --data data.jsonl --k 3 --max-new 60 --temperature 1 --top-p 0.95 --quiet "$@"; }
 
 # The reference: one uninterrupted run.
@@ -127,8 +120,8 @@ expect_fail "tokenizer larger than the model's vocab" 1 "vocab_size is 300" \
 echo '{"problem": "What is 1+1?"}' >noans.jsonl
 expect_fail "dataset without answers" 1 "noans.jsonl: line 1" \
     "$O1P" presample --model model --data noans.jsonl --k 2 --out x.jsonl
-sed 's/"max_position_embeddings": 256/"max_position_embeddings": 64/' cfg.json >short.json
-"$O1P" init --config short.json --out short --tokenizer tok.json >/dev/null
+tiny_config short.json max_position_embeddings=64
+tiny_model short short.json
 expect_fail "prompt longer than the context" 1 "leaves no room" \
     "$O1P" presample --model short --data data.jsonl --k 2 --out x.jsonl
 check "... no file written by any failed run" test ! -e x.jsonl

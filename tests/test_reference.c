@@ -64,6 +64,122 @@ static int read_lines(const char *path, int *tokens, int *lens, int *B, int *T) 
     return 0;
 }
 
+// The loss and the logits of each row against the reference; returns the worst relative
+// error of the logits.
+static double check_logits(const char *label, const StFile *ref, const DumpTensors *d, const int *lens, int B,
+                           int T, int V) {
+    const StTensor *t = expect(ref, "loss");
+    if (t) {
+        float *r = to_f32(t);
+        CHECK_NEAR(d->loss, r[0], 1e-5, 0, "loss");
+        printf("%s: loss %.7f (reference %.7f)\n", label, d->loss, r[0]);
+        free(r);
+    }
+    double worst_logits = 0;
+    for (int b = 0; b < B; b++) {
+        char key[64];
+        snprintf(key, sizeof key, "logits.%d", b);
+        if (!(t = expect(ref, key))) continue;
+        float *r = to_f32(t);
+        double err = rel_inf_error(d->logits + (size_t)b * T * V, r, (size_t)lens[b] * V);
+        CHECK(err <= 1e-5, "%s %s: relative error %.3g", label, key, err);
+        if (err > worst_logits) worst_logits = err;
+        free(r);
+    }
+    return worst_logits;
+}
+
+// Every parameter gradient against the reference; returns the worst relative error.
+static double check_grads(const char *label, const StFile *ref, const DumpTensors *d, const TensorInfo *ti,
+                          int n_t) {
+    const StTensor *t;
+    double worst_grad = 0;
+    for (int i = 0; i < n_t; i++) {
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", ti[i].name);
+        if (!(t = expect(ref, key))) continue;
+        float *r = to_f32(t);
+        size_t n = t->nbytes / 4;
+        double err = rel_inf_error(d->grads + ti[i].offset, r, n);
+        CHECK(err <= 1e-5, "%s %s: relative error %.3g", label, key, err);
+        if (err > worst_grad) worst_grad = err;
+        free(r);
+    }
+    return worst_grad;
+}
+
+// `o1p dump` must write exactly what dump_run computed (d).
+static void check_dump(const char *label, const char *dir, const Kernels *k, const DumpTensors *d, int B,
+                       const TensorInfo *ti, int n_t) {
+    char path[512];
+    Err e;
+    const char *o1p = getenv("O1P");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "%s dump --model %s --tokens %s/tokens.txt --out %s/dump.safetensors --device %s "
+             "> /dev/null", o1p ? o1p : "./o1p", dir, dir, dir, k->name);
+    CHECK(system(cmd) == 0, "%s: o1p dump failed", label);
+    StFile dumped;
+    snprintf(path, sizeof path, "%s/dump.safetensors", dir);
+    if (st_open(&dumped, path, &e) == 0) {
+        CHECK(dumped.n == 1 + B + n_t, "%s: dump has %d tensors, expected %d", label, dumped.n, 1 + B + n_t);
+        for (int i = 0; i < n_t; i++) {
+            char key[160];
+            snprintf(key, sizeof key, "grad.%s", ti[i].name);
+            const StTensor *g = st_find(&dumped, key);
+            CHECK(g && g->nbytes == (size_t)ti[i].shape[0] * (ti[i].ndim == 2 ? ti[i].shape[1] : 1) * 4 &&
+                      !memcmp(g->data, d->grads + ti[i].offset, g->nbytes),
+                  "%s: dump %s differs from dump_run", label, key);
+        }
+        st_close(&dumped);
+    } else {
+        CHECK(0, "%s", e.msg);
+    }
+}
+
+// 5 AdamW steps (the reference's hyperparameters, constant learning rate) on the batch;
+// the parameters against the reference's. Returns the worst absolute error.
+static double check_steps(const char *label, Model *m, Acts *a, const int *tokens, const int *lens, int B, int T,
+                          const StFile *ref, const TensorInfo *ti, int n_t) {
+    Err e;
+    const StTensor *t;
+    double worst_step = 0;
+    OptimConfig oc = optim_defaults();
+    oc.lr = 1e-2f;
+    oc.min_lr_ratio = 1.0f;
+    oc.weight_decay = 0.1f;
+    oc.grad_clip = 1.0f;
+    oc.total_steps = 5;
+    Optimizer opt;
+    CHECK(optim_create(&opt, m, oc, &e) == 0, "%s", e.msg);
+    for (int s = 0; s < 5; s++) {
+        DumpTensors step;
+        CHECK(dump_run(m, a, tokens, lens, B, T, &step, &e) == 0, "%s", e.msg);
+        dump_free(&step);
+        optim_step(&opt, m, NULL);  // from the gradients dump_run left in m->g
+    }
+    float *params = malloc(m->n_params * sizeof(float));
+    m->k->download(params, m->params_mem, m->n_params * sizeof(float));
+    for (int i = 0; i < n_t; i++) {
+        char key[160];
+        snprintf(key, sizeof key, "step5.%s", ti[i].name);
+        if (!(t = expect(ref, key))) continue;
+        float *r = to_f32(t);
+        size_t n = t->nbytes / 4;
+        double max_abs = 0;
+        for (size_t j = 0; j < n; j++) {
+            double diff = fabs((double)params[ti[i].offset + j] - r[j]);
+            if (!(diff <= max_abs)) max_abs = diff;
+        }
+        CHECK(max_abs <= 5e-3 * oc.lr, "%s %s: max abs error %.3g after 5 steps", label, key, max_abs);
+        if (max_abs > worst_step) worst_step = max_abs;
+        free(r);
+    }
+    free(params);
+    optim_free(&opt, m);
+    return worst_step;
+}
+
 static void check_config(const char *name, const Kernels *k) {
     char dir[256], path[512];
     snprintf(dir, sizeof dir, REF_DIR "/%s", name);
@@ -89,102 +205,16 @@ static void check_config(const char *name, const Kernels *k) {
     DumpTensors d;
     CHECK(model_alloc_grads(&m, 0, &e) == 0 && acts_create(&a, &m, B, T, 1, &e) == 0, "%s", e.msg);
     CHECK(dump_run(&m, &a, tokens, lens, B, T, &d, &e) == 0, "%s", e.msg);
-    int V = m.cfg.vocab_size;
-
-    const StTensor *t = expect(&ref, "loss");
-    if (t) {
-        float *r = to_f32(t);
-        CHECK_NEAR(d.loss, r[0], 1e-5, 0, "loss");
-        printf("%s: loss %.7f (reference %.7f)\n", label, d.loss, r[0]);
-        free(r);
-    }
-    double worst_logits = 0, worst_grad = 0, worst_step = 0;
-    for (int b = 0; b < B; b++) {
-        char key[64];
-        snprintf(key, sizeof key, "logits.%d", b);
-        if (!(t = expect(&ref, key))) continue;
-        float *r = to_f32(t);
-        double err = rel_inf_error(d.logits + (size_t)b * T * V, r, (size_t)lens[b] * V);
-        CHECK(err <= 1e-5, "%s %s: relative error %.3g", label, key, err);
-        if (err > worst_logits) worst_logits = err;
-        free(r);
-    }
+    double worst_logits = check_logits(label, &ref, &d, lens, B, T, m.cfg.vocab_size);
     int n_t = model_tensors(&m, NULL);
     TensorInfo *ti = malloc(n_t * sizeof *ti);
     model_tensors(&m, ti);
-    for (int i = 0; i < n_t; i++) {
-        char key[160];
-        snprintf(key, sizeof key, "grad.%s", ti[i].name);
-        if (!(t = expect(&ref, key))) continue;
-        float *r = to_f32(t);
-        size_t n = t->nbytes / 4;
-        double err = rel_inf_error(d.grads + ti[i].offset, r, n);
-        CHECK(err <= 1e-5, "%s %s: relative error %.3g", label, key, err);
-        if (err > worst_grad) worst_grad = err;
-        free(r);
-    }
-
-    // `o1p dump` must write exactly what dump_run computed.
-    const char *o1p = getenv("O1P");
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "%s dump --model %s --tokens %s/tokens.txt --out %s/dump.safetensors --device %s "
-             "> /dev/null", o1p ? o1p : "./o1p", dir, dir, dir, k->name);
-    CHECK(system(cmd) == 0, "%s: o1p dump failed", label);
-    StFile dumped;
-    snprintf(path, sizeof path, "%s/dump.safetensors", dir);
-    if (st_open(&dumped, path, &e) == 0) {
-        CHECK(dumped.n == 1 + B + n_t, "%s: dump has %d tensors, expected %d", label, dumped.n, 1 + B + n_t);
-        for (int i = 0; i < n_t; i++) {
-            char key[160];
-            snprintf(key, sizeof key, "grad.%s", ti[i].name);
-            const StTensor *g = st_find(&dumped, key);
-            CHECK(g && g->nbytes == (size_t)ti[i].shape[0] * (ti[i].ndim == 2 ? ti[i].shape[1] : 1) * 4 &&
-                      !memcmp(g->data, d.grads + ti[i].offset, g->nbytes),
-                  "%s: dump %s differs from dump_run", label, key);
-        }
-        st_close(&dumped);
-    } else {
-        CHECK(0, "%s", e.msg);
-    }
-
-    // 5 AdamW steps (the reference's hyperparameters, constant learning rate).
-    OptimConfig oc = optim_defaults();
-    oc.lr = 1e-2f;
-    oc.min_lr_ratio = 1.0f;
-    oc.weight_decay = 0.1f;
-    oc.grad_clip = 1.0f;
-    oc.total_steps = 5;
-    Optimizer opt;
-    CHECK(optim_create(&opt, &m, oc, &e) == 0, "%s", e.msg);
-    for (int s = 0; s < 5; s++) {
-        DumpTensors step;
-        CHECK(dump_run(&m, &a, tokens, lens, B, T, &step, &e) == 0, "%s", e.msg);
-        dump_free(&step);
-        optim_step(&opt, &m, NULL);  // from the gradients dump_run left in m.g
-    }
-    float *params = malloc(m.n_params * sizeof(float));
-    m.k->download(params, m.params_mem, m.n_params * sizeof(float));
-    for (int i = 0; i < n_t; i++) {
-        char key[160];
-        snprintf(key, sizeof key, "step5.%s", ti[i].name);
-        if (!(t = expect(&ref, key))) continue;
-        float *r = to_f32(t);
-        size_t n = t->nbytes / 4;
-        double max_abs = 0;
-        for (size_t j = 0; j < n; j++) {
-            double diff = fabs((double)params[ti[i].offset + j] - r[j]);
-            if (!(diff <= max_abs)) max_abs = diff;
-        }
-        CHECK(max_abs <= 5e-3 * oc.lr, "%s %s: max abs error %.3g after 5 steps", label, key, max_abs);
-        if (max_abs > worst_step) worst_step = max_abs;
-        free(r);
-    }
+    double worst_grad = check_grads(label, &ref, &d, ti, n_t);
+    check_dump(label, dir, k, &d, B, ti, n_t);
+    double worst_step = check_steps(label, &m, &a, tokens, lens, B, T, &ref, ti, n_t);
     printf("%s: worst relative error logits %.2e, gradients %.2e; after 5 AdamW steps max abs %.2e\n",
            label, worst_logits, worst_grad, worst_step);
-    free(params);
     free(ti);
-    optim_free(&opt, &m);
     dump_free(&d);
     acts_free(&a, &m);
     st_close(&ref);

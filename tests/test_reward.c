@@ -24,6 +24,7 @@ static RewardConfig plain(void) {  // everything off: raw R of all K samples
 
 // One problem, K = 4: L = 100, 200, 300, 400, correct 1, 1, 0, 0; Lbar = 250, Abar = 0.5.
 static const int prob4[4] = {0, 0, 0, 0}, len4[4] = {100, 200, 300, 400}, cor4[4] = {1, 1, 0, 0};
+static const int prob2[2] = {7, 7}, len2[2] = {10, 1000}, cor2[2] = {1, 0};
 
 static void check_values(const char *what, const RewardOut *o, const double *want, int n) {
     CHECK(o->n == n, "%s: %d kept, expected %d", what, o->n, n);
@@ -70,13 +71,16 @@ static void test_hand_cases(void) {
     CHECK(reward_compute(&c, &in, &o, &e) == 0, "%s", e.msg);
     check_values("leave-one-out z-scored = z-scored", &o, z, 4);
     reward_free(&o);
+}
 
-    // Clipping, both ends: L = 10, 1000, correct 1, 0, lambda 4: Lbar = 505, Abar = 0.5
-    // R = 50.5 - 1 + 2 = 51.5 -> 4 and 0.505 - 1 - 2 = -2.495 -> -2; then z-scored:
-    // mean 1, std 3 -> +1, -1.
-    const int p2[2] = {7, 7}, l2[2] = {10, 1000}, c2[2] = {1, 0};
-    RewardInput in2 = {2, p2, l2, c2};
-    c = reward_defaults();
+// Clipping, both ends: L = 10, 1000, correct 1, 0, lambda 4: Lbar = 505, Abar = 0.5
+// R = 50.5 - 1 + 2 = 51.5 -> 4 and 0.505 - 1 - 2 = -2.495 -> -2; then z-scored:
+// mean 1, std 3 -> +1, -1. All R equal: zero std gives zero advantages, not NaN.
+static void test_clipping(void) {
+    Err e;
+    RewardOut o;
+    RewardInput in2 = {2, prob2, len2, cor2};
+    RewardConfig c = reward_defaults();
     c.lambda = 4;
     CHECK(reward_compute(&c, &in2, &o, &e) == 0, "%s", e.msg);
     const double clipped[2] = {1, -1};
@@ -91,20 +95,24 @@ static void test_hand_cases(void) {
     check_values("clipped only", &o, clip_only, 2);
     reward_free(&o);
 
-    // All R equal: zero std gives zero advantages, not NaN.
     const int le[2] = {50, 50}, ce[2] = {1, 1};
-    RewardInput ineq = {2, p2, le, ce};
+    RewardInput ineq = {2, prob2, le, ce};
     CHECK(reward_compute(&c, &ineq, &o, &e) == 0, "%s", e.msg);
     reward_free(&o);
     c.normalize = 1;
     CHECK(reward_compute(&c, &ineq, &o, &e) == 0 && o.adv[0] == 0 && o.adv[1] == 0,
           "equal rewards: advantages %g %g", o.adv[0], o.adv[1]);
     reward_free(&o);
+}
 
-    // Interleaved problems are grouped by problem: baselines per problem.
+// Interleaved problems are grouped by problem: baselines per problem. An empty solution;
+// bad input.
+static void test_grouping(void) {
+    Err e;
+    RewardOut o;
     const int pi[4] = {1, 0, 1, 0}, li[4] = {10, 30, 30, 10}, ci[4] = {1, 0, 1, 0};
     RewardInput inter = {4, pi, li, ci};
-    c = plain();
+    RewardConfig c = plain();
     CHECK(reward_compute(&c, &inter, &o, &e) == 0, "%s", e.msg);
     // problem 0: samples 1 (L 30) and 3 (L 10), Lbar 20, Abar 0; problem 1: 0 and 2, Abar 1
     const int want_idx[4] = {1, 3, 0, 2};
@@ -116,7 +124,7 @@ static void test_hand_cases(void) {
     // An empty solution (L = 0) is in Lbar as 0 and counts as 1 in L(y): Lbar = 2,
     // R = 2/1 - 1 + 2 (1 - 0.5) = 2 and 2/4 - 1 + 2 (0 - 0.5) = -1.5.
     const int len0[2] = {0, 4};
-    RewardInput empty = {2, p2, len0, c2};
+    RewardInput empty = {2, prob2, len0, cor2};
     CHECK(reward_compute(&c, &empty, &o, &e) == 0, "%s", e.msg);
     const double want0[2] = {2, -1.5};
     check_values("an empty solution", &o, want0, 2);
@@ -124,13 +132,13 @@ static void test_hand_cases(void) {
 
     // Bad input: a negative length, correct not 0/1, leave-one-out with K = 1.
     const int bad_len[2] = {-1, 5};
-    RewardInput bad = {2, p2, bad_len, c2};
+    RewardInput bad = {2, prob2, bad_len, cor2};
     CHECK(reward_compute(&c, &bad, &o, &e) == -1 && strstr(e.msg, "length -1"), "negative length: %s", e.msg);
     const int bad_c[2] = {2, 0};
-    RewardInput bad2 = {2, p2, l2, bad_c};
+    RewardInput bad2 = {2, prob2, len2, bad_c};
     CHECK(reward_compute(&c, &bad2, &o, &e) == -1, "correct = 2 accepted");
     const int p1[2] = {0, 1};
-    RewardInput single = {2, p1, l2, c2};
+    RewardInput single = {2, p1, len2, cor2};
     c.leave_one_out = 1;
     CHECK(reward_compute(&c, &single, &o, &e) == -1 && strstr(e.msg, "K >= 2"), "loo K=1: %s", e.msg);
 }
@@ -436,17 +444,16 @@ static void test_ppo_gradient(Model *m, const Examples *x, RatioMode mode) {
 int main(void) {
     test_hand_cases();
     test_fixed_baselines();
+    test_clipping();
+    test_grouping();
     test_choice_of_m();
     test_baseline_selection();
     test_difficulty_half();
     test_ppo_term();
-    Config c = tiny();
     Model m;
-    Err e;
-    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0, "%s", e.msg);
-    model_init_random(&m, 3);
     Examples x;
-    make_examples(&x, c.vocab_size);
+    Err e;
+    CHECK(tiny_model(&m, &x, &e) == 0, "%s", e.msg);
     test_ratio_one_at_start(&m, &x);
     test_ppo_gradient(&m, &x, RATIO_TOKEN_MEAN);
     test_ppo_gradient(&m, &x, RATIO_PER_TOKEN);

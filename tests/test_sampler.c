@@ -9,6 +9,7 @@
 #include "../base/rng.h"
 #include "../model/model.h"
 #include "../engine/sampler.h"
+#include "random_weights.h"
 #include "test.h"
 
 // ---- sample_token on fixed logits ---------------------------------------------------
@@ -20,27 +21,23 @@ static void draw(SampleScratch *sc, const float *l, float T, int k, float p, int
     for (int i = 0; i < n; i++) freq[sample_token(sc, l, T, k, p, &r, NULL)] += 1.0 / n;
 }
 
-static void test_sample_token(void) {
-    Err e;
-    SampleScratch sc;
+// Greedy, its ties, top_k = 1 and a scratch narrower than the row (sc: V ids; pr, l: the
+// probabilities and their logs).
+static void test_sample_greedy(SampleScratch *sc, const double *pr, const float *l) {
     enum { V = 6 };
-    CHECK(sample_scratch_init(&sc, V, &e) == 0, "%s", e.msg);
-    // probabilities 0.4, 0.25, 0.2, 0.1, 0.05, 0 (as logs; the last one -inf-like)
-    const double pr[V] = {0.4, 0.25, 0.2, 0.1, 0.05, 1e-30};
-    float l[V];
-    for (int i = 0; i < V; i++) l[i] = (float)log(pr[i]);
+    Err e;
     Rng r = rng_seed(1);
     double lp;
     // greedy, and its log-prob at temperature 1
-    CHECK(sample_token(&sc, l, 0, 0, 1, &r, &lp) == 0, "greedy picks the most probable");
-    CHECK_NEAR(lp, log(0.4), 1e-6, 1e-6, "greedy log-prob");
+    CHECK(sample_token(sc, l, 0, 0, 1, &r, &lp) == 0, "greedy picks the most probable");
+    CHECK_NEAR(lp, log(pr[0]), 1e-6, 1e-6, "greedy log-prob");
     CHECK(r.state == 1, "greedy draws nothing from the rng");
     // greedy ties go to the lowest id
     float tie[V] = {0, 3, 1, 3, 3, 2};
-    CHECK(sample_token(&sc, tie, 0, 0, 1, &r, NULL) == 1, "greedy tie -> lowest id");
+    CHECK(sample_token(sc, tie, 0, 0, 1, &r, NULL) == 1, "greedy tie -> lowest id");
     // top_k = 1 is greedy whatever the temperature
     int all1 = 1;
-    for (int i = 0; i < 200; i++) all1 &= sample_token(&sc, tie, 2.0f, 1, 1, &r, NULL) == 1;
+    for (int i = 0; i < 200; i++) all1 &= sample_token(sc, tie, 2.0f, 1, 1, &r, NULL) == 1;
     CHECK(all1, "top_k = 1 with ties keeps the lowest id");
     // A scratch of 4 ids masks the rest of a longer row: the best id 5 is never drawn,
     // and the log-prob is over ids 0..3 only.
@@ -53,55 +50,63 @@ static void test_sample_token(void) {
     CHECK(sample_token(&sc4, pad, 0, 0, 1, &r, &lp) == 1, "greedy over the unmasked ids");
     CHECK_NEAR(lp, 1 - log(3 + exp(1.0)), 1e-6, 1e-6, "log-prob over the unmasked ids");
     sample_scratch_free(&sc4);
+}
 
-    enum { N = 40000 };
+// The frequencies of N draws against the distribution each setting defines, then the
+// log-prob's temperature and determinism by seed.
+static void test_sample_frequencies(SampleScratch *sc, const double *pr, const float *l) {
+    enum { V = 6, N = 40000 };
     double f[V], tol = 0.012;
     // plain T = 1 follows the softmax
-    draw(&sc, l, 1, 0, 1, N, f);
+    draw(sc, l, 1, 0, 1, N, f);
     for (int i = 0; i < V; i++) CHECK_NEAR(f[i], pr[i], 0, tol, "T=1 frequency");
     // temperature 0.5: p^2 renormalised
     double z = 0;
     for (int i = 0; i < V; i++) z += pr[i] * pr[i];
-    draw(&sc, l, 0.5f, 0, 1, N, f);
+    draw(sc, l, 0.5f, 0, 1, N, f);
     for (int i = 0; i < V; i++) CHECK_NEAR(f[i], pr[i] * pr[i] / z, 0, tol, "T=0.5 frequency");
     // top_k = 3: 0.4, 0.25, 0.2 renormalised over 0.85
-    draw(&sc, l, 1, 3, 1, N, f);
+    draw(sc, l, 1, 3, 1, N, f);
     for (int i = 0; i < V; i++) CHECK_NEAR(f[i], i < 3 ? pr[i] / 0.85 : 0, 0, tol, "top_k=3 frequency");
     // top_p = 0.6: smallest prefix with mass >= 0.6 is {0.4, 0.25}
-    draw(&sc, l, 1, 0, 0.6f, N, f);
+    draw(sc, l, 1, 0, 0.6f, N, f);
     for (int i = 0; i < V; i++) CHECK_NEAR(f[i], i < 2 ? pr[i] / 0.65 : 0, 0, tol, "top_p=0.6 frequency");
     // top_p = 0.9: {0.4, 0.25, 0.2, 0.1}
-    draw(&sc, l, 1, 0, 0.9f, N, f);
+    draw(sc, l, 1, 0, 0.9f, N, f);
     for (int i = 0; i < V; i++) CHECK_NEAR(f[i], i < 4 ? pr[i] / 0.95 : 0, 0, tol, "top_p=0.9 frequency");
     // top_p applies after temperature: T = 0.5 gives 0.16, 0.0625, 0.04, 0.01, 0.0025 (/z)
     // = 0.5953, 0.2326, 0.1488, ...; p = 0.8 keeps the first two (0.828 >= 0.8)
-    draw(&sc, l, 0.5f, 0, 0.8f, N, f);
+    draw(sc, l, 0.5f, 0, 0.8f, N, f);
     double z2 = pr[0] * pr[0] + pr[1] * pr[1];
     for (int i = 0; i < V; i++)
         CHECK_NEAR(f[i], i < 2 ? pr[i] * pr[i] / z2 : 0, 0, tol, "T=0.5 top_p=0.8 frequency");
     // top_k then top_p: k = 3 renormalises to 0.47, 0.29, 0.24; p = 0.7 keeps two
-    draw(&sc, l, 1, 3, 0.7f, N, f);
+    draw(sc, l, 1, 3, 0.7f, N, f);
     for (int i = 0; i < V; i++) CHECK_NEAR(f[i], i < 2 ? pr[i] / 0.65 : 0, 0, tol, "top_k=3 top_p=0.7");
     // ties in the nucleus: equal probabilities, p = 0.5 of four keeps the two lowest ids
     float flat[V] = {-50, 1, 1, 1, 1, -50};
-    draw(&sc, flat, 1, 0, 0.5f, N, f);
+    draw(sc, flat, 1, 0, 0.5f, N, f);
     for (int i = 0; i < V; i++) CHECK_NEAR(f[i], i == 1 || i == 2 ? 0.5 : 0, 0, tol, "nucleus ties by id");
     // top_k ties by id too
-    draw(&sc, flat, 1, 3, 1, N, f);
+    draw(sc, flat, 1, 3, 1, N, f);
     for (int i = 0; i < V; i++) CHECK_NEAR(f[i], i >= 1 && i <= 3 ? 1.0 / 3 : 0, 0, tol, "top_k ties by id");
     // log-prob is at temperature 1 whatever the sampling settings
-    r = rng_seed(5);
-    int t = sample_token(&sc, l, 0.3f, 2, 0.5f, &r, &lp);
+    Rng r = rng_seed(5);
+    double lp;
+    int t = sample_token(sc, l, 0.3f, 2, 0.5f, &r, &lp);
     CHECK_NEAR(lp, log(pr[t]), 1e-5, 1e-6, "log-prob at T=1 under other settings");
     // same seed, same draws
     Rng a = rng_seed(9), b = rng_seed(9);
     int same = 1;
     for (int i = 0; i < 100; i++)
-        same &= sample_token(&sc, l, 1, 0, 0.9f, &a, NULL) == sample_token(&sc, l, 1, 0, 0.9f, &b, NULL);
+        same &= sample_token(sc, l, 1, 0, 0.9f, &a, NULL) == sample_token(sc, l, 1, 0, 0.9f, &b, NULL);
     CHECK(same, "sampling is deterministic by seed");
-    sample_scratch_free(&sc);
+}
 
-    // a large vocabulary through the filtered nucleus path: only the kept ids appear
+// A large vocabulary through the filtered nucleus path: only the kept ids appear.
+static void test_sample_large_vocab(void) {
+    Err e;
+    SampleScratch sc;
     enum { BV = 5000 };
     CHECK(sample_scratch_init(&sc, BV, &e) == 0, "%s", e.msg);
     float *big = malloc(BV * sizeof *big);
@@ -140,6 +145,21 @@ static void test_sample_token(void) {
     sample_scratch_free(&sc);
 }
 
+static void test_sample_token(void) {
+    Err e;
+    SampleScratch sc;
+    enum { V = 6 };
+    CHECK(sample_scratch_init(&sc, V, &e) == 0, "%s", e.msg);
+    // probabilities 0.4, 0.25, 0.2, 0.1, 0.05, 0 (as logs; the last one -inf-like)
+    const double pr[V] = {0.4, 0.25, 0.2, 0.1, 0.05, 1e-30};
+    float l[V];
+    for (int i = 0; i < V; i++) l[i] = (float)log(pr[i]);
+    test_sample_greedy(&sc, pr, l);
+    test_sample_frequencies(&sc, pr, l);
+    sample_scratch_free(&sc);
+    test_sample_large_vocab();
+}
+
 // ---- whole runs ----------------------------------------------------------------------
 
 static Config tiny_config(void) {
@@ -164,12 +184,8 @@ static Config tiny_config(void) {
 // Weights large enough that the next-token distributions are peaked (greedy decoding is
 // then far from ties, and sampled lengths vary).
 static void randomise(Model *m, uint64_t seed) {
-    float *h = malloc(m->n_params * sizeof(float));
     Rng r = rng_seed(seed);
-    for (size_t i = 0; i < m->n_params; i++)
-        h[i] = (float)(i < m->n_decay ? 0.25 * rng_normal(&r) : 1.0 + 0.1 * rng_normal(&r));
-    m->k->upload(m->params_mem, h, m->n_params * sizeof(float));
-    free(h);
+    random_weights(m, &r, 0.25, 0.1);
 }
 
 enum { MAXR = 8, MAXK = 8, MAXG = 96 };
@@ -282,20 +298,19 @@ static double forward_mean_logprob(Model *m, const int32_t *prompt, int P, const
     return s / n;
 }
 
-static void test_runs(void) {
-    Err e;
-    Config c = tiny_config();
-    Model m;
-    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0, "%s", e.msg);
-    randomise(&m, 5);
-    enum { NR = 8, K = 3 };
-    SampleRequest q[NR];
-    static Results base, other;
-    RunOpts o = {1, 256, 0, 1, NULL, 0};
+// The runs of test_runs: every sample of base and other (static: they are large); the
+// variants of slots, prefill chunk and threads that must not change the samples of one
+// slot, one thread (one_slot).
+static Results base, other;
+static const RunOpts one_slot = {1, 256, 0, 1, NULL, 0};
+static const RunOpts variants[] = {{3, 256, 0, 1, NULL, 0}, {16, 256, 0, 1, NULL, 0}, {16, 256, 0, 2, NULL, 0},
+                                   {3, 256, 0, 2, NULL, 0}, {5, 7, 0, 2, NULL, 0},   {1, 4, 0, 1, NULL, 0}};
+enum { NR = 8, K = 3 };  // requests, samples per request
 
-    // Greedy: slots 1, 3, 16; threads 1, 2; a small prefill chunk.
-    make_requests(q, NR, 2, 0, 0, 1, 24, 1, c.vocab_size);
-    run(&m, o, q, NR, &base, NULL);
+// Greedy: slots 1, 3, 16; threads 1, 2; a small prefill chunk.
+static void test_greedy(Model *m, SampleRequest *q, int V) {
+    make_requests(q, NR, 2, 0, 0, 1, 24, 1, V);
+    run(m, one_slot, q, NR, &base, NULL);
     CHECK(base.count == NR * 2, "greedy: every sample reported (%d)", base.count);
     int trunc = 1, twins = 1;
     for (int i = 0; i < NR; i++) {
@@ -304,23 +319,23 @@ static void test_runs(void) {
     }
     CHECK(trunc, "without stop ids every sample runs to max_new and is truncated");
     CHECK(twins, "greedy samples of one prompt are equal");
-    RunOpts variants[] = {{3, 256, 0, 1, NULL, 0}, {16, 256, 0, 1, NULL, 0}, {16, 256, 0, 2, NULL, 0},
-                          {3, 256, 0, 2, NULL, 0}, {5, 7, 0, 2, NULL, 0}, {1, 4, 0, 1, NULL, 0}};
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-        run(&m, variants[v], q, NR, &other, NULL);
+        run(m, variants[v], q, NR, &other, NULL);
         CHECK(same_results(&base, &other, NR, q), "greedy: slots %d, chunk %d, %d threads differ from slots 1",
               variants[v].slots, variants[v].chunk, variants[v].threads);
     }
     // the log-prob equals the training forward's
-    double ref = forward_mean_logprob(&m, q[2].prompt, q[2].prompt_len, base.ids[2][0], base.n[2][0]);
+    double ref = forward_mean_logprob(m, q[2].prompt, q[2].prompt_len, base.ids[2][0], base.n[2][0]);
     CHECK_NEAR(base.lp[2][0], ref, 1e-4, 1e-5, "mean log-prob vs the training forward");
+}
 
-    // Sampling (T = 1, top-k, top-p): slots, threads and chunks change nothing; samples of one
-    // prompt differ; another seed gives other samples.
-    make_requests(q, NR, K, 1.0f, 40, 0.95f, 30, 7, c.vocab_size);
-    run(&m, o, q, NR, &base, NULL);
+// Sampling (T = 1, top-k, top-p): slots, threads and chunks change nothing; samples of one
+// prompt differ; another seed gives other samples.
+static void test_sampling(Model *m, SampleRequest *q, int V) {
+    make_requests(q, NR, K, 1.0f, 40, 0.95f, 30, 7, V);
+    run(m, one_slot, q, NR, &base, NULL);
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-        SamplerStats st = run(&m, variants[v], q, NR, &other, NULL);
+        SamplerStats st = run(m, variants[v], q, NR, &other, NULL);
         CHECK(same_results(&base, &other, NR, q), "sampling: slots %d, chunk %d, %d threads differ from slots 1",
               variants[v].slots, variants[v].chunk, variants[v].threads);
         if (variants[v].slots >= 3)
@@ -331,60 +346,69 @@ static void test_runs(void) {
     for (int i = 0; i < NR; i++) differ += memcmp(base.ids[i][0], base.ids[i][1], sizeof base.ids[i][0]) != 0;
     CHECK(differ >= NR - 1, "samples of one prompt differ (%d of %d prompts)", differ, NR);
     SampleRequest q2[NR];
-    memcpy(q2, q, sizeof q);
+    memcpy(q2, q, sizeof q2);
     for (int i = 0; i < NR; i++) q2[i].seed = 8;
-    run(&m, o, q2, NR, &other, NULL);
+    run(m, one_slot, q2, NR, &other, NULL);
     CHECK(!same_results(&base, &other, NR, q), "another seed, other samples");
     // A request's samples do not depend on the other requests of the run.
-    run(&m, (RunOpts){4, 256, 0, 2, NULL, 0}, q + 5, 1, &other, NULL);
+    run(m, (RunOpts){4, 256, 0, 2, NULL, 0}, q + 5, 1, &other, NULL);
     int alone = 1;
     for (int j = 0; j < K; j++)
         alone &= other.n[0][j] == base.n[5][j] && !memcmp(other.ids[0][j], base.ids[5][j], base.n[5][j] * 4);
     CHECK(alone, "a request sampled alone gives the same samples");
+}
 
-    // K shared prefill == K separate prefills: with one slot every sample prefills its own
-    // prompt; with 8 slots and K = 8, one prefill is shared (leader + followers), and
-    // with 3 slots later samples copy from running siblings.
-    make_requests(q, 2, MAXK, 1.0f, 0, 1, 20, 3, c.vocab_size);
-    SamplerStats s1 = run(&m, o, q, 2, &base, NULL);
-    SamplerStats s8 = run(&m, (RunOpts){8, 256, 0, 2, NULL, 0}, q, 2, &other, NULL);
+// K shared prefill == K separate prefills: with one slot every sample prefills its own
+// prompt; with 8 slots and K = 8, one prefill is shared (leader + followers), and
+// with 3 slots later samples copy from running siblings.
+static void test_shared_prefill(Model *m, SampleRequest *q, int V) {
+    make_requests(q, 2, MAXK, 1.0f, 0, 1, 20, 3, V);
+    SamplerStats s1 = run(m, one_slot, q, 2, &base, NULL);
+    SamplerStats s8 = run(m, (RunOpts){8, 256, 0, 2, NULL, 0}, q, 2, &other, NULL);
     CHECK(s1.prefills_shared == 0 && s1.prompt_tokens == (uint64_t)MAXK * (q[0].prompt_len + q[1].prompt_len),
           "one slot: every sample prefilled its prompt (%llu tokens)", (unsigned long long)s1.prompt_tokens);
     CHECK(same_results(&base, &other, 2, q), "8 slots sharing one prefill == separate prefills");
     CHECK(s8.prefills_shared >= 2 * (MAXK - 1) && s8.prompt_tokens < s1.prompt_tokens / 2,
           "8 slots: %llu shared, %llu prompt tokens", (unsigned long long)s8.prefills_shared,
           (unsigned long long)s8.prompt_tokens);
-    run(&m, (RunOpts){3, 5, 0, 2, NULL, 0}, q, 2, &other, NULL);
+    run(m, (RunOpts){3, 5, 0, 2, NULL, 0}, q, 2, &other, NULL);
     CHECK(same_results(&base, &other, 2, q), "3 slots copying from running siblings == separate prefills");
+}
 
-    // Stop tokens: stop at the greedy continuation's 4th token; the sample ends there,
-    // finished, the stop token included.
-    make_requests(q, 3, 1, 0, 0, 1, 20, 1, c.vocab_size);
-    run(&m, o, q, 3, &base, NULL);
+// Stop tokens: stop at the greedy continuation's 4th token; the sample ends there,
+// finished, the stop token included. The context end truncates.
+static void test_stop_and_context(Model *m, SampleRequest *q, int V) {
+    make_requests(q, 3, 1, 0, 0, 1, 20, 1, V);
+    run(m, one_slot, q, 3, &base, NULL);
     int32_t stop[2] = {base.ids[0][0][3], 60};
     int first = 0;
     while (base.ids[0][0][first] != stop[0] && base.ids[0][0][first] != stop[1]) first++;
-    run(&m, (RunOpts){3, 256, 0, 2, stop, 2}, q, 3, &other, NULL);
+    run(m, (RunOpts){3, 256, 0, 2, stop, 2}, q, 3, &other, NULL);
     CHECK(other.n[0][0] == first + 1 && other.finished[0][0] && !other.truncated[0][0] &&
               other.ids[0][0][first] == base.ids[0][0][first] && !memcmp(other.ids[0][0], base.ids[0][0], (first + 1) * 4),
           "stop token ends the sample (n %d, expected %d)", other.n[0][0], first + 1);
     // Context limit: max_len 30 with a 23-token prompt leaves 7 fed positions -> 8 tokens.
-    make_requests(q, 3, 1, 0, 0, 1, 20, 1, c.vocab_size);
-    run(&m, (RunOpts){2, 256, 30, 2, NULL, 0}, q + 2, 1, &other, NULL);
+    make_requests(q, 3, 1, 0, 0, 1, 20, 1, V);
+    run(m, (RunOpts){2, 256, 30, 2, NULL, 0}, q + 2, 1, &other, NULL);
     CHECK(other.n[0][0] == 30 - 23 + 1 && other.truncated[0][0], "context end truncates (n = %d)", other.n[0][0]);
     CHECK(!memcmp(other.ids[0][0], base.ids[2][0], other.n[0][0] * 4), "context-truncated tokens are the same");
+}
 
-    // A callback can stop the run.
+// A callback can stop the run.
+static void test_callback_stop(Model *m, SampleRequest *q, int V) {
     int rc = 0;
     other.stop_after = 2;
-    make_requests(q, NR, 1, 1, 0, 1, 10, 1, c.vocab_size);
-    run(&m, (RunOpts){2, 256, 0, 2, NULL, 0}, q, NR, &other, &rc);
+    make_requests(q, NR, 1, 1, 0, 1, 10, 1, V);
+    run(m, (RunOpts){2, 256, 0, 2, NULL, 0}, q, NR, &other, &rc);
     CHECK(rc == 1 && other.count == 2, "callback stop: rc %d after %d samples", rc, other.count);
     other.stop_after = 0;
+}
 
-    // Bad requests fail before any step, naming the request.
+// Bad requests fail before any step, naming the request (prompts: test_callback_stop's).
+static void test_bad_requests(Model *m, int V) {
+    Err e;
     SamplerOpts so = {4, 32, 0, NULL, 0, 0};
-    Sampler *s = sampler_create(&m, &so, &e);
+    Sampler *s = sampler_create(m, &so, &e);
     CHECK(s != NULL, "%s", e.msg);
     struct { const char *what, *expect; SampleRequest r; } bad[] = {
         {"long prompt", "the prompt has 37 tokens", {prompts[4], 37, 1, 5, 0, 0, 1, 1, 0}},
@@ -408,12 +432,27 @@ static void test_runs(void) {
     CHECK(sampler_run(s, &ro, 1, NULL, &e) == -1 && strstr(e.msg, "outside the vocab"), "out-of-vocab prompt: %s", e.msg);
     sampler_free(s);
     so.max_len = 97;
-    CHECK(sampler_create(&m, &so, &e) == NULL && strstr(e.msg, "max_position_embeddings"), "context too long: %s", e.msg);
+    CHECK(sampler_create(m, &so, &e) == NULL && strstr(e.msg, "max_position_embeddings"), "context too long: %s", e.msg);
     int32_t badstop = 99;
     SamplerOpts so2 = {4, 32, 0, &badstop, 1, 0};
-    CHECK(sampler_create(&m, &so2, &e) == NULL && strstr(e.msg, "stop token"), "bad stop id: %s", e.msg);
-    so2 = (SamplerOpts){4, 32, 0, NULL, 0, c.vocab_size + 1};
-    CHECK(sampler_create(&m, &so2, &e) == NULL && strstr(e.msg, "vocab_size"), "n_ids past the vocab: %s", e.msg);
+    CHECK(sampler_create(m, &so2, &e) == NULL && strstr(e.msg, "stop token"), "bad stop id: %s", e.msg);
+    so2 = (SamplerOpts){4, 32, 0, NULL, 0, V + 1};
+    CHECK(sampler_create(m, &so2, &e) == NULL && strstr(e.msg, "vocab_size"), "n_ids past the vocab: %s", e.msg);
+}
+
+static void test_runs(void) {
+    Err e;
+    Config c = tiny_config();
+    Model m;
+    CHECK(model_create(&m, &c, &kernels_cpu, &e) == 0, "%s", e.msg);
+    randomise(&m, 5);
+    SampleRequest q[NR];
+    test_greedy(&m, q, c.vocab_size);
+    test_sampling(&m, q, c.vocab_size);
+    test_shared_prefill(&m, q, c.vocab_size);
+    test_stop_and_context(&m, q, c.vocab_size);
+    test_callback_stop(&m, q, c.vocab_size);
+    test_bad_requests(&m, c.vocab_size);
     test_masked_ids(&m, q);
     model_free(&m);
 }

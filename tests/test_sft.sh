@@ -5,30 +5,19 @@
 # input gives clear errors and leaves the output folder as it was.
 # Usage: tests/test_sft.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
-build=${1:-build}
-. tests/lib.sh "$build"
+. tests/lib.sh "${1:-build}"
 same() { cmp -s "$1" "$2"; }
 
-# The machine is shared: OpenMP threads that spin while waiting slow a loaded box down
-# tenfold. One thread everywhere except the thread-count check.
-export OMP_WAIT_POLICY=PASSIVE
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-cd "$dir" || exit 1
-
-cat >tiny.json <<'EOF'
-{"model_type": "llama", "vocab_size": 400, "hidden_size": 48, "intermediate_size": 96,
- "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-5,
- "tie_word_embeddings": true}
-EOF
-"$O1P" data synth --n 160 --levels 1-3 --seed 7 --out data.jsonl >/dev/null 2>&1 ||
-    { echo "o1p data synth failed"; echo "0 passed, 1 failed"; exit 1; }
+# One thread everywhere except the thread-count check.
+passive_threads
+work_in_temp
+tiny_config tiny.json vocab_size=400 hidden_size=48 intermediate_size=96
+tiny_data data.jsonl 160 1-3 7
 
 common=(--config tiny.json --data data.jsonl --batch 4 --seq 160 --lr 3e-3 --threads 1 --quiet)
 
 # ---- the loss falls ----------------------------------------------------------------
-"$O1P" sft "${common[@]}" --steps 30 --accum 2 --eval-frac 0.1 --eval-every 10 --threads 1 --out learn 2>"$dir/err"
+"$O1P" sft "${common[@]}" --steps 30 --accum 2 --eval-frac 0.1 --eval-every 10 --threads 1 --out learn 2>"$tmp/err"
 check "sft runs" [ $? -eq 0 ]
 for f in config.json model.safetensors tokenizer.json train_state.bin metrics.jsonl; do
     check "learn/$f written" [ -s "learn/$f" ]
@@ -131,8 +120,8 @@ check "sft --model: tokenizer.json copied verbatim" same learn/tokenizer.json fr
 mkdir notok
 cp learn/config.json learn/model.safetensors notok/
 expect_fail "model folder without tokenizer.json" 1 "no tokenizer.json" "$O1P" sft --model notok --data data.jsonl --out x1
-sed 's/"vocab_size": 400/"vocab_size": 300/' tiny.json >small_vocab.json
-"$O1P" init --config small_vocab.json --out smallv --tokenizer learn/tokenizer.json >/dev/null
+tiny_config small_vocab.json hidden_size=48 intermediate_size=96
+setup "$O1P" init --config small_vocab.json --out smallv --tokenizer learn/tokenizer.json
 expect_fail "tokenizer larger than the model's vocab" 1 "but the model's vocab_size is 300" "$O1P" sft --model smallv --data data.jsonl --out x2
 expect_fail "--tokenizer larger than the config's vocab" 1 "the tokenizer has 400 tokens but the model's vocab_size is 300" \
     "$O1P" sft --config small_vocab.json --tokenizer learn/tokenizer.json --data data.jsonl --out x3

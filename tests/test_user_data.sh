@@ -8,8 +8,7 @@
 set -u
 . tests/lib.sh "${1:-build}"
 
-tmp=$(mktemp -d /tmp/o1p_user_data.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+make_temp o1p_user_data
 
 # N problems "Reverse the letters of the word W." with an overthinking solution whose
 # amount of re-checking varies, seeded by SEED (the Park-Miller generator, exact in awk).

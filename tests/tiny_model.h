@@ -42,4 +42,13 @@ static void make_examples(Examples *x, int V) {
     }
 }
 
+// The tiny model on the CPU backend with random weights (seed 3), and its examples x.
+static int tiny_model(Model *m, Examples *x, Err *e) {
+    Config c = tiny();
+    if (model_create(m, &c, &kernels_cpu, e)) return -1;
+    model_init_random(m, 3);
+    make_examples(x, c.vocab_size);
+    return 0;
+}
+
 #endif
