@@ -6,9 +6,7 @@
 set -u
 build=${1:-build}
 . tests/lib.sh "$build"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+work_in_temp
 
 # eval JSON: NAME DATASET CORRECT0 LENGTH0 LENGTH1 (problem 0 level 1, problem 1 level 2, right)
 result() {

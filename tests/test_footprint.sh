@@ -8,14 +8,12 @@
 set -u
 build=${1:-build}
 . tests/lib.sh "$build"
-export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+passive_threads
 config=$(pwd)/configs/ref-small.json
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-"$O1P" data synth --n 16 --levels 1 --out data.jsonl >/dev/null
-"$O1P" tok train --data data.jsonl --vocab 512 --out tok.json >/dev/null
-"$O1P" init --config "$config" --out model --tokenizer tok.json >/dev/null
+work_in_temp
+tiny_data data.jsonl 16 1
+tiny_tokenizer data.jsonl 512
+tiny_model model "$config"
 
 # The KV cache of n positions of one slot as the plan prints it: 4 layers x 192 kv_dim
 # floats, keys and values.

@@ -11,18 +11,12 @@
 set -u
 build=${1:-build}
 . tests/lib.sh "$build"
-export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-"$O1P" data synth --n 8 --levels 1 --out data.jsonl >/dev/null 2>&1
-"$O1P" tok train --data data.jsonl --vocab 300 --out tok.json >/dev/null 2>&1
-cat >cfg.json <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 300, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2,
- "max_position_embeddings": 256, "rope_theta": 10000.0, "rms_norm_eps": 1e-05, "tie_word_embeddings": true}
-EOF
-"$O1P" init --config cfg.json --out model --tokenizer tok.json >/dev/null
+passive_threads
+work_in_temp
+tiny_data data.jsonl 8 1
+tiny_tokenizer data.jsonl
+tiny_config cfg.json num_hidden_layers=1
+tiny_model model cfg.json
 psm() { "$O1P" presample --data data.jsonl --k 3 --max-new 24 --temperature 1 --seed 5 --slots 4 --quiet "$@"; }
 # 16 units (8 problems x m 2), 4 a step: 4 steps a round
 prune() { "$O1P" prune --model model --presample ps.jsonl --data data.jsonl --batch 2 --accum 2 --lr 1e-2 \
