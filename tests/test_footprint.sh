@@ -53,5 +53,9 @@ subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=open('full.err', 
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)" "$O1P" generate --model model --problem "What is 2+3?")
 check "generate fills the context" grep -qF "stopped at max-new or the context end" full.err
 echo "generate on ref-small: peak RSS ${rss} kB"
-check "generate's peak RSS ${rss} kB < 64 MB" test "${rss:-99999999}" -lt 65536
+# AddressSanitizer's shadow memory and quarantine inflate the resident set: there the
+# bound is 4x (the plan's numbers above are checked either way)
+limit=65536
+nm "$O1P" 2>/dev/null | grep -q __asan_init && limit=$((4 * limit))
+check "generate's peak RSS ${rss} kB < $((limit / 1024)) MB" test "${rss:-99999999}" -lt "$limit"
 summary
