@@ -12,6 +12,7 @@
 #include "../base/io.h"
 #include "../base/json.h"
 #include "../pruner/eval.h"
+#include "../pruner/eval_run.h"
 #include "../pruner/presample.h"
 #include "cli.h"
 #include "plot.h"
@@ -60,13 +61,13 @@ static int read_costs(const char *dir, CompareRun *cr, Err *e) {
 // (n of them read, up to cap).
 static int read_runs(const char *list, const EvalResult *ref, EvalResult *evals, CompareRun *runs, int cap, int *n,
                      Err *e) {
-    char *copy = strdup(list), *save = NULL;
-    int rc = copy ? 0 : err_fmt(e, "out of memory");
-    for (char *d = copy ? strtok_r(copy, ",", &save) : NULL; d && !rc; d = strtok_r(NULL, ",", &save)) {
+    char *copy = strdup(list), *dirs[cap];
+    int n_dirs = copy ? eval_split_list(copy, dirs, cap) : 0;
+    int rc = !copy ? err_fmt(e, "out of memory") : n_dirs < 0 ? err_fmt(e, "--runs: more than %d runs", cap) : 0;
+    for (int i = 0; i < n_dirs && !rc; i++) {
+        const char *d = dirs[i];
         char path[1200];
-        if (*n == cap) {
-            rc = err_fmt(e, "--runs: more than %d runs", cap);
-        } else if (path_join(path, sizeof path, d, "eval.json", e) || eval_read_json(path, &evals[*n], e)) {
+        if (path_join(path, sizeof path, d, "eval.json", e) || eval_read_json(path, &evals[*n], e)) {
             rc = -1;
         } else {
             CompareRun *run = &runs[*n];

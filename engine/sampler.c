@@ -243,6 +243,15 @@ static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
     };
 }
 
+int sampler_max_len(int max_prompt, int max_new, int ctx) {
+    return max_new > 0 && max_prompt + max_new < ctx ? max_prompt + max_new : ctx;
+}
+
+int sampler_new_tokens(int max_len, int prompt_len, int max_new) {
+    int room = max_len - prompt_len;
+    return max_new > 0 && max_new < room ? max_new : room;
+}
+
 int sampler_memory(const Model *m, const SamplerOpts *o, SamplerMemory *mem, Err *e) {
     SamplerPlan p;
     if (sampler_plan(m, o, &p, e)) return -1;

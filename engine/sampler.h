@@ -112,6 +112,14 @@ typedef struct {
 
 typedef struct Sampler Sampler;
 
+// The positions per slot a run needs: its longest prompt + max_new (the context then
+// never ends a sample before max_new does), at most the model's context ctx; max_new <= 0:
+// ctx.
+int sampler_max_len(int max_prompt, int max_new, int ctx);
+// A request's new tokens: max_new, at most what max_len leaves after its prompt; max_new
+// <= 0: all of that.
+int sampler_new_tokens(int max_len, int prompt_len, int max_new);
+
 // Plans the KV cache (slots x max_len positions) and every buffer on m's backend and
 // host. m must outlive the sampler.
 Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e);

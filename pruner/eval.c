@@ -354,12 +354,10 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
                 const TokSet *prompts, const EvalOpts *o, const char *model, const char *dataset, EvalResult *r,
                 Err *e) {
     memset(r, 0, sizeof *r);
-    // The context: the longest prompt + max_new (the context then never ends a sample
-    // before max_new does), at most the model's.
-    int ctx = m->cfg.max_seq_len, max_p = 0;
+    int max_p = 0;
     for (int i = 0; i < ds->n; i++)
         if (prompts->ex[i].prompt_len > max_p) max_p = prompts->ex[i].prompt_len;
-    int max_len = o->max_new > 0 && max_p + o->max_new < ctx ? max_p + o->max_new : ctx;
+    int max_len = sampler_max_len(max_p, o->max_new, m->cfg.max_seq_len);
     SamplerOpts so = {.slots = o->slots, .max_len = max_len, .prefill_chunk = 256, .stop_ids = stop,
                       .n_stop = n_stop, .n_ids = tok_vocab_size(tok)};
     DecodeMemory mem;
@@ -376,14 +374,13 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
     }
     for (int i = 0; i < ds->n; i++) {
         const TokExample *x = &prompts->ex[i];
-        int room = m->cfg.max_seq_len - x->prompt_len;
-        if (room < 1) {
+        if (x->prompt_len >= m->cfg.max_seq_len) {
             err_fmt(e, "%s: problem %d: the prompt (%d tokens) fills the model's context of %d", dataset, i + 1,
                     x->prompt_len, m->cfg.max_seq_len);
             goto done;
         }
         reqs[i] = (SampleRequest){.prompt = (const int32_t *)x->prompt, .prompt_len = x->prompt_len, .k = o->k,
-                                  .max_new = o->max_new > 0 && o->max_new < room ? o->max_new : room,
+                                  .max_new = sampler_new_tokens(max_len, x->prompt_len, o->max_new),
                                   .temperature = (float)o->temperature, .top_k = 0, .top_p = (float)o->top_p,
                                   .seed = o->seed, .id = (uint64_t)i};
     }

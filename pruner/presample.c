@@ -260,12 +260,10 @@ static int load_model(Presampler *r, Err *e) {
 static int plan_requests(Presampler *r, DecodeMemory *mem, Err *e) {
     const PresampleOpts *o = &r->o;
     int n_run = r->end - r->first, ctx = r->md->m.cfg.max_seq_len;
-    // The context: the longest prompt of this run + max_new (the context then never ends a
-    // sample before max_new does), at most the model's.
     int max_p = 0;
     for (int i = r->first; i < r->end; i++)
         if (r->ts.ex[i].prompt_len > max_p) max_p = r->ts.ex[i].prompt_len;
-    int max_len = o->max_new > 0 && max_p + o->max_new < ctx ? max_p + o->max_new : ctx;
+    int max_len = sampler_max_len(max_p, o->max_new, ctx);
     int32_t stop[2];
     SamplerOpts so = {o->slots, max_len, 256, stop, chat_stop_ids(&r->md->chat, stop),
                       model_dir_sample_ids(r->md, o->model, o->quiet)};
@@ -277,9 +275,8 @@ static int plan_requests(Presampler *r, DecodeMemory *mem, Err *e) {
     if (!r->reqs || !r->done || !r->left) return err_fmt(e, "out of memory for %d problems", n_run);
     for (int i = 0; i < n_run; i++) {
         const TokExample *x = &r->ts.ex[r->first + i];
-        int room = max_len - x->prompt_len;
         r->reqs[i] = (SampleRequest){(const int32_t *)x->prompt, x->prompt_len, o->k,
-                                     o->max_new > 0 && o->max_new < room ? o->max_new : room, (float)o->temperature,
+                                     sampler_new_tokens(max_len, x->prompt_len, o->max_new), (float)o->temperature,
                                      o->top_k, (float)o->top_p, o->seed, (uint64_t)(r->first + i)};
         r->left[i] = o->k;
     }

@@ -36,12 +36,11 @@ static Sampler *plan(ModelDir *md, const TokSet *prompts, const int *problems, i
     int ctx = md->m.cfg.max_seq_len, max_p = 0;
     for (int i = 0; i < n; i++)
         if (prompts->ex[problems[i]].prompt_len > max_p) max_p = prompts->ex[problems[i]].prompt_len;
-    int max_len = h->max_new > 0 && max_p + h->max_new < ctx ? max_p + h->max_new : ctx;
+    int max_len = sampler_max_len(max_p, h->max_new, ctx);
     for (int i = 0; i < n; i++) {
         const TokExample *x = &prompts->ex[problems[i]];
-        int room = max_len - x->prompt_len;
         reqs[i] = (SampleRequest){(const int32_t *)x->prompt, x->prompt_len, h->k,
-                                  h->max_new > 0 && h->max_new < room ? h->max_new : room, (float)h->temperature,
+                                  sampler_new_tokens(max_len, x->prompt_len, h->max_new), (float)h->temperature,
                                   h->top_k, (float)h->top_p, h->seed, id_base + (uint64_t)problems[i]};
     }
     int32_t stop[2];
