@@ -18,33 +18,44 @@
 #include "plot.h"
 
 typedef struct {
+    const char *field;  // the number summed over the lines
     double sum;
-    const char *path;  // for messages
-} TokenSum;
+    const char *path;   // for messages
+} FieldSum;
 
-static int sum_trained_tokens(const JsonValue *v, int line, void *ctx, Err *e) {
+static int sum_field(const JsonValue *v, int line, void *ctx, Err *e) {
     (void)line;
-    TokenSum *ts = ctx;
+    FieldSum *fs = ctx;
     double t = 0;
-    if (json_opt_number(v, "trained_tokens", ts->path, &t, e)) return -1;
-    ts->sum += t;
+    if (json_opt_number(v, fs->field, fs->path, &t, e)) return -1;
+    fs->sum += t;
     return 0;
 }
 
-// The costs of the run in dir: tokens trained and seconds, NAN when not recorded.
+// The sum of field over the lines of dir/name; NAN when the file does not exist.
+static int sum_log(const char *dir, const char *name, const char *field, double *sum, Err *e) {
+    char path[1200], *text;
+    size_t len;
+    *sum = NAN;
+    if (path_join(path, sizeof path, dir, name, e)) return -1;
+    if (!file_exists(path)) return 0;
+    if (read_file(path, &text, &len, e)) return -1;
+    FieldSum fs = {field, 0, path};
+    int rc = jsonl_parse(text, len, path, sum_field, &fs, e);
+    free(text);
+    if (!rc) *sum = fs.sum;
+    return rc;
+}
+
+// The costs of the run in dir: tokens trained, samples it drew itself and seconds, NAN
+// when not recorded.
 static int read_costs(const char *dir, CompareRun *cr, Err *e) {
     char path[1200], *text;
     size_t len;
-    cr->trained_tokens = cr->wall_s = NAN;
-    if (path_join(path, sizeof path, dir, "model/metrics.jsonl", e)) return -1;
-    if (file_exists(path)) {
-        if (read_file(path, &text, &len, e)) return -1;
-        TokenSum ts = {0, path};
-        int rc = jsonl_parse(text, len, path, sum_trained_tokens, &ts, e);
-        free(text);
-        if (rc) return -1;
-        cr->trained_tokens = ts.sum;
-    }
+    cr->wall_s = NAN;
+    if (sum_log(dir, "model/metrics.jsonl", "trained_tokens", &cr->trained_tokens, e) ||
+        sum_log(dir, "model/prune_metrics.jsonl", "sampled", &cr->sampled, e))
+        return -1;
     if (path_join(path, sizeof path, dir, "wall_s", e)) return -1;
     if (file_exists(path)) {
         if (read_file(path, &text, &len, e)) return -1;

@@ -147,12 +147,14 @@ void eval_levels_markdown(FILE *f, const EvalResult *run, const EvalResult *base
 typedef struct {
     const EvalResult *eval;  // its model name is its method's
     double trained_tokens;   // tokens the fine-tuning trained on
+    double sampled;          // samples it drew itself (--rounds, --online); 0 or NAN: none
     double wall_s;           // seconds of the run
 } CompareRun;
 // Groups runs[0..n) by model name (methods in the order met, a method's runs its seeds)
 // and writes two tables against ref. Table 1: per method accuracy (%), length and AES:
-// the mean [min, max] over its runs; the samples drawn (drawn, shared by every method;
-// < 0: not known); tokens trained and wall time per run. Table 2: per level of ref
+// the mean [min, max] over its runs; the samples drawn per run (the drawn pre-samples
+// every method shares, < 0: not known, and its own sampled); tokens trained and wall
+// time per run. Table 2: per level of ref
 // (levels with problems), then all, each method's length (the mean over its runs) and
 // its ratio to ref's. Returns the methods' count.
 int eval_compare_markdown(FILE *f, const EvalResult *ref, const CompareRun *runs, int n, long drawn);

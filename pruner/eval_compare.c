@@ -42,19 +42,21 @@ int eval_compare_first(const CompareRun *runs, int i) {
 static void table_methods(FILE *f, const EvalResult *ref, const CompareRun *runs, int n, long drawn) {
     char d[32] = "-";
     if (drawn >= 0) snprintf(d, sizeof d, "%ld", drawn);
+    double unknown = drawn < 0 ? NAN : 0;  // a run's own samples count only beside the shared
     fprintf(f, "| method | test Acc (%%) | test Length | AES | samples drawn | tokens trained | wall (s) |\n"
                "|---|---:|---:|---:|---:|---:|---:|\n"
                "| %s | %.1f | %.1f | - | %s | - | - |\n",
             ref->model, 100 * ref->all.accuracy, ref->all.mean_length, d);
     for (int i = 0; i < n; i++) {
         if (!eval_compare_first(runs, i)) continue;
-        Span acc = {0}, len = {0}, aes = {0}, tok = {0}, wall = {0};
+        Span acc = {0}, len = {0}, aes = {0}, drew = {0}, tok = {0}, wall = {0};
         for (int j = i; j < n; j++) {
             const EvalResult *r = runs[j].eval;
             if (strcmp(r->model, runs[i].eval->model)) continue;
             span_add(&acc, 100 * r->all.accuracy);
             span_add(&len, r->all.mean_length);
             span_add(&aes, eval_aes(r->all.accuracy, r->all.mean_length, ref->all.accuracy, ref->all.mean_length));
+            span_add(&drew, drawn + unknown + (isnan(runs[j].sampled) ? 0 : runs[j].sampled));
             span_add(&tok, runs[j].trained_tokens);
             span_add(&wall, runs[j].wall_s);
         }
@@ -62,7 +64,7 @@ static void table_methods(FILE *f, const EvalResult *ref, const CompareRun *runs
         span_cell(f, &acc, "%.1f");
         span_cell(f, &len, "%.1f");
         span_cell(f, &aes, "%+.3f");
-        fprintf(f, " %s |", d);
+        span_cell(f, &drew, "%.0f");
         span_cell(f, &tok, "%.0f");
         span_cell(f, &wall, "%.0f");
         fputc('\n', f);

@@ -19,8 +19,9 @@
 //
 // Logs: the trainer's metrics.jsonl and OUT/prune_metrics.jsonl, a line per step with
 // loss, mean_r, frac_clipped, mean_adv, mean_length (of the trained samples), lr,
-// grad_norm and, every --eval-every steps (and at step 0), the held-out greedy accuracy
-// and solution length. A resume first cuts both logs back to the checkpoint's step.
+// grad_norm, sampled (the samples drawn for it: a round's first step, --online) and,
+// every --eval-every steps (and at step 0), the held-out greedy accuracy and solution
+// length. A resume first cuts both logs back to the checkpoint's step.
 #include "prune.h"
 
 #include <errno.h>
@@ -263,6 +264,8 @@ static int log_step(Prune *P, const StepMetrics *sm, double adv_sum, double len_
                      "\"mean_length\":%.6g,\"lr\":%.6g,\"grad_norm\":%.6g",
             step, sm->loss, objective_mean_r(&P->ob), objective_frac_clipped(&P->ob), adv_sum / rows,
             len_sum / rows, (double)sm->lr, sm->grad_norm);
+    if (P->step_sampled) fprintf(P->plog, ",\"sampled\":%d", P->step_sampled);
+    P->step_sampled = 0;
     if (P->ho.ds.n && (step % P->eval_every == 0 || step == P->r.tr.o.total_steps)) {
         double acc, len;
         if (heldout_run(P->r.m, P->r.tok, &P->ho, &acc, &len, e)) return -1;

@@ -169,6 +169,7 @@ static int round_samples(Prune *P, const char *path, Err *e) {
         interrupt_install();  // presample_sample put the default handlers back
     }
     if (presample_load(path, &P->rps, e)) return -1;
+    if (P->r.tr.step == P->round * P->round_steps) P->step_sampled = P->rps.n_problems * P->rps.k;
     if (P->rps.n_problems != ps->n_problems)
         return err_fmt(e, "%s: %d complete problems, expected %d (those of %s)", path, P->rps.n_problems,
                        ps->n_problems, P->o->presample);
@@ -277,6 +278,7 @@ static int online_rows(Prune *P, Err *e) {
     int rc = presample_memory(&P->r.md, &P->ds, &P->sample_prompts, problems, n, &P->ps, (uint64_t)(step + 1) << 32,
                               &P->rps, e);
     free(problems);
+    P->step_sampled = n * P->ps.k;
     if (rc || prune_build_rows(P, &P->rps, "--online", strcmp(P->o->baseline, "ref") ? NULL : &P->ps, e)) return -1;
     if (P->ob.n_units != units)
         return err_fmt(e, "--online: step %d trains %d %s, expected %d", step + 1, P->ob.n_units, P->ob.ops->term,

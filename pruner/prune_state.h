@@ -59,6 +59,7 @@ typedef struct {
     const char *data_path;
     int round;          // the round whose rows are loaded (0-based; -1: none yet)
     int round_steps;    // optimizer steps per round
+    int step_sampled;   // samples the coming step drew (a round's first step, --online); logged
     // --online
     int *trained;       // [n_trained] the problems trained (--difficulty's), ascending
     int n_trained, step_problems;  // ..., those sampled per step

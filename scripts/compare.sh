@@ -13,8 +13,8 @@
 #                  its prune + eval seconds, written last) is not run again.
 #   3. report      o1p compare: OUT/compare.md (per objective the test accuracy, length and
 #                  AES against the reference, mean [min, max] over the seeds; the samples
-#                  drawn, shared by every objective; the tokens trained and the wall time
-#                  per run; then the length per difficulty level against the reference's)
+#                  drawn, the shared pre-samples plus a run's own (--rounds, --online in
+#                  PRUNE_OPTS); the tokens trained and the wall time per run; then the length per difficulty level against the reference's)
 #                  and OUT/compare.png (accuracy against length, a point per run, a larger
 #                  one per objective's mean, the reference marked).
 #

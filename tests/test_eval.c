@@ -254,7 +254,8 @@ static void test_compare(void) {
     make_run(&r[0], "ppo", "synth", c_p1, l_p1, lev, 4);
     make_run(&r[1], "dpo", "synth", c_d, l_d, lev, 4);
     make_run(&r[2], "ppo", "synth", c_p2, l_p2, lev, 4);
-    CompareRun runs[3] = {{&r[0], 1000, 10.2}, {&r[1], NAN, NAN}, {&r[2], 2000, 13.0}};
+    // the second ppo run drew 64 samples of its own (a second round)
+    CompareRun runs[3] = {{&r[0], 1000, 0, 10.2}, {&r[1], NAN, NAN, NAN}, {&r[2], 2000, 64, 13.0}};
     char *t;
     size_t len;
     FILE *f = open_memstream(&t, &len);
@@ -264,8 +265,8 @@ static void test_compare(void) {
     // AES: ppo 0.5 (same accuracy, half the length) and 70/150 + 3 (1/3); dpo 0.4 - 5 (2/3)
     const char *rows[] = {
         "| ref | 75.0 | 150.0 | - | 256 | - | - |\n",
-        "| ppo | 87.5 [75.0, 100.0] | 77.5 [75.0, 80.0] | +0.983 [+0.500, +1.467] | 256 | 1500 [1000, 2000] | 12 [10, 13] |\n",
-        "| dpo | 25.0 [25.0, 25.0] | 90.0 [90.0, 90.0] | -2.933 [-2.933, -2.933] | 256 | n/a | n/a |\n",
+        "| ppo | 87.5 [75.0, 100.0] | 77.5 [75.0, 80.0] | +0.983 [+0.500, +1.467] | 288 [256, 320] | 1500 [1000, 2000] | 12 [10, 13] |\n",
+        "| dpo | 25.0 [25.0, 25.0] | 90.0 [90.0, 90.0] | -2.933 [-2.933, -2.933] | 256 [256, 256] | n/a | n/a |\n",
         "| method | level 1 (2) | level 2 (2) | all (4) |\n",
         "| ref | 110.0 | 190.0 | 150.0 |\n",
         "| ppo | 60.0 (0.55) | 95.0 (0.50) | 77.5 (0.52) |\n",

@@ -27,12 +27,16 @@ psm --model model --out ps.jsonl
 prune --rounds 2 --out r2 2>/dev/null
 check "2 rounds: round 2's samples in the output folder" test -s r2/round_2.presample.jsonl -a -s r2/round_2.ref_logprobs.json
 check "round 2's samples differ from the pre-samples" bash -c "! cmp -s <(tail -n +2 ps.jsonl) <(tail -n +2 r2/round_2.presample.jsonl)"
+# 8 problems x K 3: round 2's first step logs the 24 samples it drew, no other step any
+drew_at() { grep -o '"step":[0-9]*,.*"sampled":[0-9]*' "$1" | sed 's/"step":\([0-9]*\),.*"sampled":/\1:/' | tr '\n' ' '; }
+check "2 rounds: step 5 logs round 2's 24 samples" test "$(drew_at r2/prune_metrics.jsonl)" = "5:24 "
 prune --rounds 2 --stop-at 4 --out r2b 2>/dev/null
 psm --model r2b --out after1.jsonl
 check "round 2's samples = o1p presample on the round-1 checkpoint" \
     cmp <(samples after1.jsonl) <(samples r2/round_2.presample.jsonl)
 prune --rounds 2 --resume --out r2b 2>/dev/null
 check "resumed at round 2's start = uninterrupted" cmp r2/model.safetensors r2b/model.safetensors
+check "resumed at round 2's start: its samples logged once" test "$(drew_at r2b/prune_metrics.jsonl)" = "5:24 "
 prune --rounds 2 --stop-at 4 --out r2e 2>/dev/null
 psm --model r2e --limit 3 --out r2e/round_2.presample.jsonl  # as if stopped while sampling round 2
 prune --rounds 2 --resume --out r2e 2>/dev/null
@@ -56,6 +60,7 @@ check "round 3's samples differ from round 2's" \
 prune --online --out o1 2>/dev/null
 prune --online --out o2 2>/dev/null
 check "--online: same seed, same bits" cmp o1/model.safetensors o2/model.safetensors
+check "--online: every step logs its 2 problems x 3 samples" test "$(drew_at o1/prune_metrics.jsonl)" = "1:6 2:6 3:6 4:6 "
 prune --online --stop-at 1 --out o3 2>/dev/null
 prune --stop-at 1 --out off1 2>/dev/null
 check "--online: step 1 trains other samples than offline" bash -c "! cmp -s o3/model.safetensors off1/model.safetensors"
