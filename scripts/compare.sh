@@ -21,7 +21,9 @@
 # Environment: O1P (default ./o1p), DEMO, TASK and the demo's size variables (read by
 # scripts/demo.sh), SEEDS (default "1 2 3"), OBJECTIVES (default all), PRUNE_OPTS
 # (extra prune options, e.g. the demo's settings; default the demo's of MODE),
-# MAX_NEW_EVAL (default the demo's of MODE).
+# MAX_NEW_EVAL (default the demo's of MODE), VARIANT (a suffix to the method's name and
+# folders, for runs with other PRUNE_OPTS: VARIANT=-rounds2 PRUNE_OPTS="... --rounds 2";
+# o1p compare then takes the run folders of several invocations).
 set -euo pipefail
 
 mode=${1:-quick}
@@ -51,17 +53,18 @@ UNTIL=presample bash scripts/demo.sh "$mode" "$DEMO"
 
 runs=()
 for obj in $OBJECTIVES; do
+    name=$obj${VARIANT:-}
     for s in $SEEDS; do
-        run=$out/$obj-s$s
+        run=$out/$name-s$s
         runs+=("$run")
         [ -f "$run/wall_s" ] && continue
-        echo "== $obj, seed $s"
+        echo "== $name, seed $s"
         rm -rf "$run"
         t0=$(date +%s%N)
         # shellcheck disable=SC2086
         $O1P prune --model "$work/ref" --presample "$work/presample.jsonl" --data "$work/train.jsonl" \
             --objective "$obj" --seed "$s" --out "$run/model" --quiet $PRUNE_OPTS
-        $O1P eval --model "$run/model" --name "$obj" --data "$work/test.jsonl" --max-new "$MAX_NEW_EVAL" \
+        $O1P eval --model "$run/model" --name "$name" --data "$work/test.jsonl" --max-new "$MAX_NEW_EVAL" \
             --out "$run/eval.json" --quiet >/dev/null
         ms=$((($(date +%s%N) - t0) / 1000000))
         printf '%d.%03d\n' $((ms / 1000)) $((ms % 1000)) >"$run/wall_s.tmp"
