@@ -9,7 +9,8 @@
 //
 // Activation recomputation (ACTS_RECOMPUTE): the forward keeps each layer's input x[l]
 // and overwrites one layer's worth of the rest; the backward re-runs layer l's forward
-// from x[l] (block_forward, the forward's own code) just before layer l's backward.
+// from x[l] (block_forward, the forward's own code) just before layer l's backward
+// (the top layer's are still there).
 // The kernels are deterministic, so the gradients are the same bits.
 #include <stdlib.h>
 #include <string.h>
@@ -273,7 +274,8 @@ void model_backward(Model *m, Acts *a, const float *weights, int B, int T) {
         LayerParams p = layer_params(&m->p, &m->cfg, l);
         LayerParams g = layer_params(&m->g, &m->cfg, l - l0);  // g holds the trained layers
         LayerActs la = layer_acts(a, &m->cfg, l);
-        if (a->recompute) block_forward(m, d, l, a);
+        // the top layer's activations are still those of the forward
+        if (a->recompute && l < m->cfg.n_layers - 1) block_forward(m, d, l, a);
         mlp_block_backward(k, d, p, g, la, a);
         // the first trained block above frozen ones: its input gradient is not needed
         attention_block_backward(k, &m->cfg, d, p, g, la, a, frozen_below && l == l0 ? NULL : a->dres);

@@ -146,7 +146,7 @@ typedef struct {
     int backward;     // planned with gradient buffers
     int recompute;    // per-layer buffers [1, ...] but x (ACTS_RECOMPUTE)
     float *mem;       // one allocation
-    // per layer [L, ...]
+    // per layer [L, ...]; with recompute [1, ...] (the layer being computed), but x
     float *x;         // [L+1, N, C] residual stream entering each layer, and the last
     float *xn_attn;   // [L, N, C]
     float *rstd_attn; // [L, N]
