@@ -1,8 +1,6 @@
 // engine/optim.c -- AdamW with clipping and the cosine schedule (see optim.h).
 #include "optim.h"
 
-#include "dist.h"
-
 #include <math.h>
 #include <string.h>
 
@@ -30,11 +28,12 @@ int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e) {
     return optim_create_slice(o, m, cfg, 0, 1, e);
 }
 
+// dist_share's split in size_t: a memory plan may count 2^31 floats or more (which
+// optim_create_slice then refuses on several ranks).
 void optim_slice_of(size_t n_trained, int rank, int size, size_t *lo, size_t *n) {
-    int a = 0, b = 0;
-    if (size > 1) dist_share((int)n_trained, rank, size, &a, &b);  // < 2^31 (optim_create_slice)
-    *lo = (size_t)a;
-    *n = size > 1 ? (size_t)(b - a) : n_trained;
+    size_t q = n_trained / (size_t)size, r = n_trained % (size_t)size, k = (size_t)rank;
+    *lo = k * q + (k < r ? k : r);
+    *n = q + (k < r ? 1 : 0);
 }
 
 int optim_create_slice(Optimizer *o, const Model *m, OptimConfig cfg, int rank, int size, Err *e) {

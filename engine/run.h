@@ -107,8 +107,8 @@ typedef struct {
     size_t acts_full, acts_recompute;
 } TrainMemory;
 TrainMemory run_train_memory(const Config *c, int B, int T, int train_layers, int recompute, int rank, int ranks);
-// "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 20.3 GB
-// (--recompute: 3.16 GB), total 44.9 GB" into buf (ranks > 1: the state "per rank
+// "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 19.9 GB
+// (--recompute: 4.37 GB), total 44.6 GB" into buf (ranks > 1: the state "per rank
 // (sliced over N ranks)"); returns buf.
 const char *run_format_memory(char *buf, size_t cap, const TrainMemory *tm, int recompute, int ranks);
 // Whether the plan's allocations beyond the parameters (gradients, moments, activations)

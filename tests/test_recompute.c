@@ -3,7 +3,7 @@
 // gradients are bit-identical to the stored activations' (GQA with biases, tied and
 // untied, freeze-tuning, batches smaller than planned, accumulation); run_train_memory
 // equals what model_create, model_alloc_grads, acts_create and optim_create_slice
-// allocate; the plan of Qwen2.5-1.5B and -7B (configs/) at T = 4096 is the hand count of
+// allocate, ZeRO-1's slices too; the plan of Qwen2.5-1.5B and -7B (configs/) at T = 4096 is the hand count of
 // docs/ARCHITECTURE.md; a run that does not fit is refused before allocating, naming the
 // plan's parts. (tests/test_recompute.sh drives `o1p sft --recompute` end to end.)
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../base/rng.h"
+#include "../engine/dist.h"
 #include "../engine/optim.h"
 #include "../engine/run.h"
 #include "../model/io.h"
@@ -148,6 +149,25 @@ static void check_plan_allocated(int qwen2, int train_layers, int recompute) {
     model_free(&m);
 }
 
+// ZeRO-1's slices: dist_share's split (what the ranks exchange), and in size_t past 2^31
+// floats, where a plan of a large model may reach.
+static void check_slices(void) {
+    const size_t ns[] = {0, 7, 1000003, (size_t)5e9 + 1};
+    for (int i = 0; i < 4; i++)
+        for (int size = 1; size <= 5; size++) {
+            size_t at = 0, lo, n;
+            int ok = 1;
+            for (int r = 0; r < size; r++) {
+                optim_slice_of(ns[i], r, size, &lo, &n);
+                int a, b;
+                if (ns[i] < 0x7fffffff) dist_share((int)ns[i], r, size, &a, &b);
+                ok &= lo == at && (ns[i] >= 0x7fffffff || (lo == (size_t)a && n == (size_t)(b - a)));
+                at += n;
+            }
+            CHECK(ok && at == ns[i], "the %d slices of %zu floats", size, ns[i]);
+        }
+}
+
 // ---- Qwen2.5: the published configs and their plans ----------------------------------
 
 static void check_qwen(const char *path, int dim, int inter, int heads, int kv, int vocab, int tied,
@@ -250,6 +270,7 @@ int main(void) {
     }
     CHECK(kernels_host_memory_available() > 0 && kernels_host_memory_available() < SIZE_MAX,
           "MemAvailable of /proc/meminfo read");
+    check_slices();
     check_qwen_plans();
     return test_summary();
 }

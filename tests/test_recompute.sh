@@ -17,6 +17,7 @@ tiny_config cfg.json 'architectures=["Qwen2ForCausalLM"]' model_type=qwen2 num_h
     tie_word_embeddings=false
 tiny_model model cfg.json
 differ() { ! cmp -s "$1" "$2"; }
+same_losses() { diff <(sed 's/,"elapsed":[0-9.]*//' "$1") <(sed 's/,"elapsed":[0-9.]*//' "$2"); }  # metrics.jsonl but the times
 
 sft=(sft --model model --data data.jsonl --batch 4 --accum 2 --seq 128 --lr 1e-2 --steps 3 --eval-frac 0.2)
 for dev in ref cpu; do
@@ -26,7 +27,7 @@ for dev in ref cpu; do
         check "sft --device $dev --train-layers $tl: --recompute gives the same weights" \
             cmp "a_${dev}_$tl/model.safetensors" "b_${dev}_$tl/model.safetensors"
         check "sft --device $dev --train-layers $tl: the same losses" \
-            diff <(sed 's/"elapsed".*//' "a_${dev}_$tl/metrics.jsonl") <(sed 's/"elapsed".*//' "b_${dev}_$tl/metrics.jsonl")
+            same_losses "a_${dev}_$tl/metrics.jsonl" "b_${dev}_$tl/metrics.jsonl"
     done
 done
 check "sft trained (the weights moved)" differ model/model.safetensors a_cpu_0/model.safetensors
@@ -36,7 +37,7 @@ acts() { sed -nE "s/.*activations ([0-9.]+ [kMG]B) \\($2: ([0-9.]+ [kMG]B)\\).*/
 full=$(acts a_cpu_0.err --recompute 1) rec=$(acts a_cpu_0.err --recompute 2)
 check "sft's plan: activations $full, $rec with --recompute" test -n "$full" -a -n "$rec"
 check "sft --recompute's plan: activations $rec ($full without)" \
-    test "$(acts b_cpu_0.err "without --recompute" 1)" = "$rec" -a "$(acts b_cpu_0.err "without --recompute" 2)" = "$full"
+    test "$(acts b_cpu_0.err "without --recompute" 1) $(acts b_cpu_0.err "without --recompute" 2)" = "$rec $full"
 check "the plan has a total" grep -qE "memory: parameters .*, total [0-9.]+ [kMG]B$" a_cpu_0.err
 
 # --recompute is no part of the run's state: stopped without it, resumed with it
@@ -72,8 +73,8 @@ peak_rss big.rss big.err "$O1P" sft --model model --data data.jsonl --batch 1000
 read -r rc rss <big.rss
 check "a batch that does not fit: exit 1 (got $rc)" test "$rc" -eq 1
 check "... names the plan's parts and what shrinks it" grep -qE "o1p: the run does not fit: parameters .*, \
-gradients .*, optimizer state .*, activations [0-9.]+ TB .*, total .*; beyond the loaded parameters it needs .* but .* of \
-cpu memory is available: try --recompute \(activations .*\), --train-layers N or a smaller --batch" big.err
+gradients .*, optimizer state .*, activations [0-9.]+ TB .*, total .*; beyond the loaded parameters it needs .* \
+but .* of cpu memory is available: try --recompute \(activations .*\), --train-layers N or a smaller --batch" big.err
 check "... refused before allocating: peak RSS ${rss} kB < 64 MB" test "$rss" -lt 65536
 check "... nothing written" test ! -e big
 # a config whose parameters alone exceed the machine: 64 layers of width 65536 (4 TB)
