@@ -113,6 +113,9 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
         {"train-layers", OPT_INT, &run->train_layers,
          "freeze-tuning: train only the last N blocks; embedding, final norm, lm_head frozen (default 0: all)",
          .min = 0, .max = 1024},
+        {"recompute", OPT_FLAG, &run->recompute,
+         "recompute each block's activations in the backward: activation memory ~ 1 layer + the residual "
+         "stream, one more forward, the same result"},
         {"resume", OPT_FLAG, &run->resume, "continue the run in --out (same options)"},
         {"quiet", OPT_FLAG, &run->quiet, "no progress output"},
     };

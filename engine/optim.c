@@ -1,8 +1,6 @@
 // engine/optim.c -- AdamW with clipping and the cosine schedule (see optim.h).
 #include "optim.h"
 
-#include "dist.h"
-
 #include <math.h>
 #include <string.h>
 
@@ -30,11 +28,12 @@ int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e) {
     return optim_create_slice(o, m, cfg, 0, 1, e);
 }
 
-void optim_slice_of(const Model *m, int rank, int size, size_t *lo, size_t *n) {
-    int a = 0, b = 0;
-    if (size > 1) dist_share((int)m->n_trained, rank, size, &a, &b);  // < 2^31 (optim_create_slice)
-    *lo = (size_t)a;
-    *n = size > 1 ? (size_t)(b - a) : m->n_trained;
+// dist_share's split in size_t: a memory plan may count 2^31 floats or more (which
+// optim_create_slice then refuses on several ranks).
+void optim_slice_of(size_t n_trained, int rank, int size, size_t *lo, size_t *n) {
+    size_t q = n_trained / (size_t)size, r = n_trained % (size_t)size, k = (size_t)rank;
+    *lo = k * q + (k < r ? k : r);
+    *n = q + (k < r ? 1 : 0);
 }
 
 int optim_create_slice(Optimizer *o, const Model *m, OptimConfig cfg, int rank, int size, Err *e) {
@@ -43,7 +42,7 @@ int optim_create_slice(Optimizer *o, const Model *m, OptimConfig cfg, int rank, 
     if (size > 1 && m->n_trained > 0x7fffffff)
         return err_fmt(e, "%zu trained parameters: over 2^31, too many for MPI's counts on several ranks",
                        m->n_trained);
-    optim_slice_of(m, rank, size, &o->lo, &o->n);
+    optim_slice_of(m->n_trained, rank, size, &o->lo, &o->n);
     o->m = m->k->alloc(o->n * sizeof(float));
     o->v = m->k->alloc(o->n * sizeof(float));
     if (!o->m || !o->v) {

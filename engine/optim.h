@@ -33,8 +33,8 @@ typedef struct {
 
 // The moments of all of m's trained parameters: model_alloc_grads first.
 int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e);
-// Slice `rank` of `size` of m's n_trained floats: lo..lo+n (dist_share).
-void optim_slice_of(const Model *m, int rank, int size, size_t *lo, size_t *n);
+// Slice `rank` of `size` of n_trained floats (a model's): lo..lo+n (dist_share).
+void optim_slice_of(size_t n_trained, int rank, int size, size_t *lo, size_t *n);
 // The moments of slice `rank` of `size` of m's trained floats.
 int optim_create_slice(Optimizer *o, const Model *m, OptimConfig cfg, int rank, int size, Err *e);
 void optim_free(Optimizer *o, const Model *m);

@@ -45,8 +45,8 @@ void format_duration(char *buf, size_t cap, double s) {
 }
 
 const char *format_bytes(char *buf, size_t cap, double b) {
-    const char *unit = b >= 1e9 ? "GB" : b >= 1e6 ? "MB" : "kB";
-    snprintf(buf, cap, "%.3g %s", b / (b >= 1e9 ? 1e9 : b >= 1e6 ? 1e6 : 1e3), unit);
+    double scale = b >= 1e12 ? 1e12 : b >= 1e9 ? 1e9 : b >= 1e6 ? 1e6 : 1e3;
+    snprintf(buf, cap, "%.3g %s", b / scale, b >= 1e12 ? "TB" : b >= 1e9 ? "GB" : b >= 1e6 ? "MB" : "kB");
     return buf;
 }
 

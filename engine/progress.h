@@ -36,7 +36,7 @@ void progress_clear(const Progress *p);
 void progress_eta(const Progress *p, double done, double total);
 // "42s", "3m05s", "2h10m"; "?" for a negative or absurd value.
 void format_duration(char *buf, size_t cap, double seconds);
-// "12.3 kB", "4.56 MB", "131 GB": three significant digits. Returns buf.
+// "12.3 kB", "4.56 MB", "131 GB", "2.1 TB": three significant digits. Returns buf.
 const char *format_bytes(char *buf, size_t cap, double bytes);
 // Seconds since progress_start.
 double progress_elapsed(const Progress *p);

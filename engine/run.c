@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,23 +41,57 @@ int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint6
     return 0;
 }
 
+TrainMemory run_train_memory(const Config *c, int B, int T, int train_layers, int recompute, int rank, int ranks) {
+    size_t n_params, n_trained, lo, slice;
+    model_sizes(c, train_layers, &n_params, &n_trained);
+    optim_slice_of(n_trained, rank, ranks, &lo, &slice);
+    TrainMemory tm = {.params = n_params * sizeof(float), .grads = n_trained * sizeof(float),
+                      .moments = 2 * slice * sizeof(float), .acts_full = acts_bytes(c, B, T, ACTS_BACKWARD),
+                      .acts_recompute = acts_bytes(c, B, T, ACTS_RECOMPUTE)};
+    tm.acts = recompute ? tm.acts_recompute : tm.acts_full;
+    tm.total = tm.params + tm.grads + tm.moments + tm.acts;
+    return tm;
+}
+
+const char *run_format_memory(char *buf, size_t cap, const TrainMemory *tm, int recompute, int ranks) {
+    char p[32], g[32], o[32], a[32], alt[32], t[32], per[64] = "";
+    if (ranks > 1) snprintf(per, sizeof per, " per rank (sliced over %d ranks)", ranks);
+    snprintf(buf, cap, "parameters %s, gradients %s, optimizer state %s%s, activations %s (%s: %s), total %s",
+             format_bytes(p, 32, (double)tm->params), format_bytes(g, 32, (double)tm->grads),
+             format_bytes(o, 32, (double)tm->moments), per, format_bytes(a, 32, (double)tm->acts),
+             recompute ? "without --recompute" : "--recompute",
+             format_bytes(alt, 32, (double)(recompute ? tm->acts_full : tm->acts_recompute)),
+             format_bytes(t, 32, (double)tm->total));
+    return buf;
+}
+
+int run_check_memory(const TrainMemory *tm, const Kernels *k, int recompute, Err *e) {
+    size_t avail = k->memory_available ? k->memory_available() : SIZE_MAX, need = tm->total - tm->params;
+    if (need <= avail) return 0;
+    char plan[256], n[32], av[32], rc[64] = "";
+    if (!recompute) {
+        char a[32];
+        snprintf(rc, sizeof rc, "--recompute (activations %s), ",
+                 format_bytes(a, 32, (double)tm->acts_recompute));
+    }
+    return err_fmt(e, "the run does not fit: %s; beyond the loaded parameters it needs %s but %s of %s memory "
+                      "is available: try %s--train-layers N or a smaller --batch",
+                   run_format_memory(plan, sizeof plan, tm, recompute, dist_size()), format_bytes(n, 32, (double)need),
+                   format_bytes(av, 32, (double)avail), k->name, rc);
+}
+
 // "sft: training the last 1 of 4 layers, 12345 of 67890 parameters; memory: parameters
-// 272 kB, gradients 49.4 kB, optimizer state 98.8 kB"; on N ranks the optimizer state is
-// each rank's slice: "optimizer state 49.4 kB per rank (sliced over 2 ranks)"
-static void print_memory(const TrainRun *r, const char *stage) {
+// 272 kB, gradients 49.4 kB, optimizer state 98.8 kB, activations ..., total ..."
+static void print_memory(const TrainRun *r, const char *stage, const TrainMemory *tm, int recompute) {
     const Model *m = r->m;
-    char p[32], g[32], o[32];
+    char plan[256];
     fprintf(stderr, "%s: training ", stage);
     if (m->train_layers)
         fprintf(stderr, "the last %d of %d layers, %zu of %zu parameters", m->train_layers, m->cfg.n_layers,
                 m->n_trained, m->n_params);
     else
         fprintf(stderr, "all %zu parameters", m->n_params);
-    fprintf(stderr, "; memory: parameters %s, gradients %s, optimizer state %s",
-            format_bytes(p, 32, 4.0 * m->n_params), format_bytes(g, 32, 4.0 * m->n_trained),
-            format_bytes(o, 32, 8.0 * r->opt.n));
-    if (dist_size() > 1) fprintf(stderr, " per rank (sliced over %d ranks)", dist_size());
-    fputc('\n', stderr);
+    fprintf(stderr, "; memory: %s\n", run_format_memory(plan, sizeof plan, tm, recompute, dist_size()));
 }
 
 int run_decode_memory(const Model *m, const Tokenizer *tok, const SamplerOpts *o, DecodeMemory *d, Err *e) {
@@ -72,10 +107,12 @@ int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
     r->K = K;
     r->B = B;
     r->T = T;
-    if (model_alloc_grads(r->m, (int)o->train_layers, e) || acts_create(&r->acts, r->m, B, T, 1, e) ||
+    TrainMemory tm = run_train_memory(&r->m->cfg, B, T, (int)o->train_layers, o->recompute, dist_rank(), dist_size());
+    if (run_check_memory(&tm, r->m->k, o->recompute, e) || model_alloc_grads(r->m, (int)o->train_layers, e) ||
+        acts_create(&r->acts, r->m, B, T, o->recompute ? ACTS_RECOMPUTE : ACTS_BACKWARD, e) ||
         optim_create_slice(&r->opt, r->m, p->optim, dist_rank(), dist_size(), e))
         return -1;
-    if (!o->quiet) print_memory(r, p->stage);
+    if (!o->quiet) print_memory(r, p->stage, &tm, o->recompute);
     size_t grid = (size_t)K * B * T, mb = (size_t)B * T;
     r->tokens = malloc(grid * sizeof *r->tokens);
     r->targets = malloc(grid * sizeof *r->targets);

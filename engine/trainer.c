@@ -319,7 +319,7 @@ static void put_moments(const Trainer *t, StateWriter *w, float *buf) {
     for (int which = 0; which < 2; which++)
         for (int r = 0; r < dist_size(); r++) {
             size_t lo, n;
-            optim_slice_of(t->m, r, dist_size(), &lo, &n);
+            optim_slice_of(t->m->n_trained, r, dist_size(), &lo, &n);
             const float *mine = which ? o->v : o->m;
             if (r == 0 && t->m->k->host_memory) {
                 train_state_put(w, mine, n);

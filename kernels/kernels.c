@@ -1,6 +1,8 @@
-// kernels/kernels.c -- backend lookup by name.
+// kernels/kernels.c -- backend lookup by name; the host backends' available memory.
 #include "kernels.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #ifdef O1P_CUDA
@@ -29,4 +31,15 @@ const Kernels *kernels_by_name(const char *name) {
     if (!strcmp(name, "cuda-bf16")) return kernels_cuda_bf16_get();
 #endif
     return NULL;
+}
+
+size_t kernels_host_memory_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return SIZE_MAX;
+    char line[256];
+    unsigned long long kb = 0;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) found = sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+    fclose(f);
+    return found ? (size_t)kb * 1024 : SIZE_MAX;
 }

@@ -141,7 +141,15 @@ typedef struct Kernels {
     // 1: alloc returns host memory that host code may read and write in place (ref,
     // cpu): model IO converts into it directly instead of staging through upload.
     int host_memory;
+    // Bytes that alloc can still hand out now: host backends MemAvailable (/proc/meminfo,
+    // kernels_host_memory_available), a GPU its free memory. The stages check their
+    // memory plan against it before allocating (engine/run.h). NULL: not known (no check).
+    size_t (*memory_available)(void);
 } Kernels;
+
+// MemAvailable of /proc/meminfo in bytes (SIZE_MAX where it cannot be read): the
+// memory_available of the host backends.
+size_t kernels_host_memory_available(void);
 
 extern const Kernels kernels_ref;  // kernels/ref/: the specification
 extern const Kernels kernels_cpu;  // kernels/cpu/: C + OpenMP

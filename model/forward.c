@@ -6,6 +6,12 @@
 // and leaves d x_in in it. x_out = x_in + f(norm(x_in)), so
 //   d x_in = d x_out + J_norm^T J_f^T d x_out
 // and rmsnorm_backward adds (+=) the second term.
+//
+// Activation recomputation (ACTS_RECOMPUTE): the forward keeps each layer's input x[l]
+// and overwrites one layer's worth of the rest; the backward re-runs layer l's forward
+// from x[l] (block_forward, the forward's own code) just before layer l's backward
+// (the top layer's are still there).
+// The kernels are deterministic, so the gradients are the same bits.
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,44 +48,74 @@ typedef struct {
 } LayerActs;
 
 // Activations are planned for Nmax = a->B * a->T rows; layer l's slice starts at row
-// l * Nmax.
+// l * Nmax. With recompute only the residual stream x is per layer: every layer's other
+// activations share slice 0.
 static LayerActs layer_acts(const Acts *a, const Config *c, int l) {
     Dims d = dims_of(c, a->B, a->T);
-    size_t N = (size_t)d.N;
+    size_t N = (size_t)d.N, s = a->recompute ? 0 : (size_t)l;
     LayerActs la = {
-        a->x + l * N * d.C,          a->xn_attn + l * N * d.C,  a->rstd_attn + l * N,
-        a->qkv + l * N * d.QKV,      a->att + l * N * d.HD,     a->lse + l * N * d.H,
-        a->x_mid + l * N * d.C,      a->xn_mlp + l * N * d.C,   a->rstd_mlp + l * N,
-        a->gu + l * N * 2 * d.I,     a->h + l * N * d.I,        a->x + (l + 1) * N * d.C,
+        a->x + l * N * d.C,          a->xn_attn + s * N * d.C,  a->rstd_attn + s * N,
+        a->qkv + s * N * d.QKV,      a->att + s * N * d.HD,     a->lse + s * N * d.H,
+        a->x_mid + s * N * d.C,      a->xn_mlp + s * N * d.C,   a->rstd_mlp + s * N,
+        a->gu + s * N * 2 * d.I,     a->h + s * N * d.I,        a->x + (l + 1) * N * d.C,
     };
     return la;
 }
 
-int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e) {
-    memset(a, 0, sizeof *a);
-    const Config *c = &m->cfg;
+// The float buffers of Acts for (B, T) in allocation order: each one's size in floats
+// and whether only the backward needs it. The per-layer ones hold L layers, or one
+// with recompute (x keeps its L + 1).
+enum { ACTS_BUFFERS = 23 };
+typedef struct {
+    size_t n;
+    int bwd;
+} ActsBuffer;
+
+static void acts_plan(const Config *c, int B, int T, int recompute, ActsBuffer *plan) {
     Dims d = dims_of(c, B, T);
-    size_t N = (size_t)d.N, L = c->n_layers;
+    size_t N = (size_t)d.N, L = c->n_layers, Ls = recompute ? 1 : L;
+    ActsBuffer p[ACTS_BUFFERS] = {
+        {(L + 1) * N * d.C, 0}, {Ls * N * d.C, 0},     {Ls * N, 0},         {Ls * N * d.QKV, 0},
+        {Ls * N * d.HD, 0},     {Ls * N * d.H, 0},     {Ls * N * d.C, 0},   {Ls * N * d.C, 0},
+        {Ls * N, 0},            {Ls * N * 2 * d.I, 0}, {Ls * N * d.I, 0},   {N * d.C, 0},
+        {N, 0},                 {N * d.V, 0},          {N, 0},              {N, 0},
+        {N, 0},                 {N * d.C, 1},          {N * d.C, 1},        {N * d.QKV, 1},
+        {N * d.HD, 1},          {N * 2 * d.I, 1},      {N * d.I, 1},
+    };
+    memcpy(plan, p, sizeof p);
+}
+
+// Floats of the one float allocation: the buffers mode needs, each 64-byte aligned.
+static size_t acts_floats(const ActsBuffer *plan, ActsMode mode) {
+    size_t total = 0;
+    for (int i = 0; i < ACTS_BUFFERS; i++)
+        if (!plan[i].bwd || mode != ACTS_FORWARD) total += (plan[i].n + 15) & ~(size_t)15;
+    return total;
+}
+
+size_t acts_bytes(const Config *c, int B, int T, ActsMode mode) {
+    ActsBuffer plan[ACTS_BUFFERS];
+    acts_plan(c, B, T, mode == ACTS_RECOMPUTE, plan);
+    size_t N = (size_t)B * T;
+    return acts_floats(plan, mode) * sizeof(float) + (3 * N + B) * sizeof(int);
+}
+
+int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, Err *e) {
+    memset(a, 0, sizeof *a);
+    size_t N = (size_t)B * T;
     a->B = B;
     a->T = T;
-    a->backward = backward;
-    struct { float **p; size_t n; int bwd; } plan[] = {
-        {&a->x, (L + 1) * N * d.C, 0},   {&a->xn_attn, L * N * d.C, 0},
-        {&a->rstd_attn, L * N, 0},       {&a->qkv, L * N * d.QKV, 0},
-        {&a->att, L * N * d.HD, 0},      {&a->lse, L * N * d.H, 0},
-        {&a->x_mid, L * N * d.C, 0},     {&a->xn_mlp, L * N * d.C, 0},
-        {&a->rstd_mlp, L * N, 0},        {&a->gu, L * N * 2 * d.I, 0},
-        {&a->h, L * N * d.I, 0},         {&a->xn_final, N * d.C, 0},
-        {&a->rstd_final, N, 0},          {&a->logits, N * d.V, 0},
-        {&a->logprob, N, 0},             {&a->lse_ce, N, 0},
-        {&a->weights, N, 0},             {&a->dres, N * d.C, 1},
-        {&a->dxn, N * d.C, 1},           {&a->dqkv, N * d.QKV, 1},
-        {&a->datt, N * d.HD, 1},         {&a->dgu, N * 2 * d.I, 1},
-        {&a->dh, N * d.I, 1},
+    a->backward = mode != ACTS_FORWARD;
+    a->recompute = mode == ACTS_RECOMPUTE;
+    ActsBuffer plan[ACTS_BUFFERS];
+    acts_plan(&m->cfg, B, T, a->recompute, plan);
+    float **bufs[ACTS_BUFFERS] = {
+        &a->x,      &a->xn_attn,  &a->rstd_attn,  &a->qkv,      &a->att,     &a->lse,    &a->x_mid,
+        &a->xn_mlp, &a->rstd_mlp, &a->gu,         &a->h,        &a->xn_final, &a->rstd_final,
+        &a->logits, &a->logprob,  &a->lse_ce,     &a->weights,  &a->dres,    &a->dxn,    &a->dqkv,
+        &a->datt,   &a->dgu,      &a->dh,
     };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++)
-        if (!plan[i].bwd || backward) total += (plan[i].n + 15) & ~(size_t)15;  // 64-byte aligned
+    size_t total = acts_floats(plan, mode);
     a->mem = m->k->alloc(total * sizeof(float));
     a->imem = m->k->alloc((3 * N + B) * sizeof(int));
     a->host_i = malloc((3 * N + B) * sizeof(int));
@@ -90,9 +126,9 @@ int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e) {
                        m->k->name, B, T, total * 4.0 / 1e6);
     }
     float *q = a->mem;
-    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++)
-        if (!plan[i].bwd || backward) {
-            *plan[i].p = q;
+    for (int i = 0; i < ACTS_BUFFERS; i++)
+        if (!plan[i].bwd || a->backward) {
+            *bufs[i] = q;
             q += (plan[i].n + 15) & ~(size_t)15;
         }
     a->tokens = a->imem;
@@ -180,6 +216,16 @@ static void head_backward(const Kernels *k, Model *m, Dims d, Acts *a) {
 
 // ---- the passes ---------------------------------------------------------------------
 
+// Layer l from x[l]: its activations (layer_acts) and x[l + 1]. The forward runs it
+// for every layer; with recompute the backward runs it again before the layer's
+// backward, the same kernels on the same inputs: the same bits.
+static void block_forward(const Model *m, Dims d, int l, const Acts *a) {
+    LayerParams p = layer_params(&m->p, &m->cfg, l);
+    LayerActs la = layer_acts(a, &m->cfg, l);
+    attention_block_forward(m->k, &m->cfg, d, p, la, a);
+    mlp_forward(m->k, &m->cfg, p, d.N, la.x_mid, la.xn_mlp, la.rstd_mlp, la.gu, la.h, la.x_out);
+}
+
 // A batch of B x T, smaller than planned, uses the first B T rows: row n = b T + t.
 void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B, int T) {
     const Kernels *k = m->k;
@@ -199,12 +245,7 @@ void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B,
     k->upload(a->lens, h_lens, (size_t)B * sizeof(int));
     // a layer's slice holds Nmax rows; a smaller batch uses its first N
     k->embedding_forward(a->x, a->tokens, m->p.embed, d.N, d.C);
-    for (int l = 0; l < m->cfg.n_layers; l++) {
-        LayerParams p = layer_params(&m->p, &m->cfg, l);
-        LayerActs la = layer_acts(a, &m->cfg, l);
-        attention_block_forward(k, &m->cfg, d, p, la, a);
-        mlp_forward(k, &m->cfg, p, d.N, la.x_mid, la.xn_mlp, la.rstd_mlp, la.gu, la.h, la.x_out);
-    }
+    for (int l = 0; l < m->cfg.n_layers; l++) block_forward(m, d, l, a);
     head_forward(k, m, d, a);
 }
 
@@ -233,6 +274,8 @@ void model_backward(Model *m, Acts *a, const float *weights, int B, int T) {
         LayerParams p = layer_params(&m->p, &m->cfg, l);
         LayerParams g = layer_params(&m->g, &m->cfg, l - l0);  // g holds the trained layers
         LayerActs la = layer_acts(a, &m->cfg, l);
+        // the top layer's activations are still those of the forward
+        if (a->recompute && l < m->cfg.n_layers - 1) block_forward(m, d, l, a);
         mlp_block_backward(k, d, p, g, la, a);
         // the first trained block above frozen ones: its input gradient is not needed
         attention_block_backward(k, &m->cfg, d, p, g, la, a, frozen_below && l == l0 ? NULL : a->dres);

@@ -6,6 +6,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,18 @@ static void params_point(Params *p, float *mem, const Config *c, ParamSizes s, s
     *n_total = (size_t)(q - mem);
 }
 
+// The parameters (L, 1), or the gradients of what trains: (N, 0), or (L, 1) when all do.
+static ParamSizes trained_sizes(const Config *c, int train_layers) {
+    return train_layers ? param_sizes(c, train_layers, 0) : param_sizes(c, c->n_layers, 1);
+}
+
+void model_sizes(const Config *c, int train_layers, size_t *n_params, size_t *n_trained) {
+    Params probe;
+    size_t n_decay;
+    params_point(&probe, NULL, c, param_sizes(c, c->n_layers, 1), n_params, &n_decay);
+    params_point(&probe, NULL, c, trained_sizes(c, train_layers), n_trained, &n_decay);
+}
+
 int model_create(Model *m, const Config *c, const Kernels *k, Err *e) {
     memset(m, 0, sizeof *m);
     if (config_validate(c, "config", e)) return -1;
@@ -96,6 +109,12 @@ int model_create(Model *m, const Config *c, const Kernels *k, Err *e) {
     Params probe;
     ParamSizes s = param_sizes(c, c->n_layers, 1);
     params_point(&probe, NULL, c, s, &m->n_params, &m->n_decay);
+    size_t avail = k->memory_available ? k->memory_available() : SIZE_MAX;
+    if (m->n_params * sizeof(float) > avail)  // a host allocation would succeed, then thrash
+        return err_fmt(e, "the %zu parameters (%.2f GB) of a %s model with hidden_size %d, %d layers, vocab_size "
+                          "%d do not fit in the %.2f GB of %s memory available",
+                       m->n_params, m->n_params * 4e-9, c->model_type, c->dim, c->n_layers, c->vocab_size,
+                       avail * 1e-9, k->name);
     m->params_mem = k->alloc(m->n_params * sizeof(float));
     if (!m->params_mem)
         return err_fmt(e, "out of %s memory for the %zu parameters (%.2f GB) of a %s model with hidden_size %d, "
@@ -111,7 +130,7 @@ int model_alloc_grads(Model *m, int train_layers, Err *e) {
     if (train_layers < 0 || train_layers > c->n_layers)
         return err_fmt(e, "train_layers = %d is out of range (expected 0: all, or 1..%d, the model's layers)",
                        train_layers, c->n_layers);
-    ParamSizes s = train_layers ? param_sizes(c, train_layers, 0) : param_sizes(c, c->n_layers, 1);
+    ParamSizes s = trained_sizes(c, train_layers);
     Params probe;
     params_point(&probe, NULL, c, s, &m->n_trained, &m->n_trained_decay);
     m->grads_mem = m->k->alloc(m->n_trained * sizeof(float));

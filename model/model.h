@@ -78,8 +78,13 @@ typedef struct {
     Params g;
 } Model;
 
-// Allocates parameters (zeroed) on backend k.
+// Allocates parameters (zeroed) on backend k; fails before allocating when they exceed
+// k's memory_available.
 int model_create(Model *m, const Config *c, const Kernels *k, Err *e);
+// Floats of the parameters and of the gradients of what trains (train_layers as in
+// model_alloc_grads), without allocating: model_create's n_params, model_alloc_grads'
+// n_trained.
+void model_sizes(const Config *c, int train_layers, size_t *n_params, size_t *n_trained);
 // Allocates the gradients of what trains: train_layers 0 for all parameters, else the
 // last train_layers blocks (1..L).
 int model_alloc_grads(Model *m, int train_layers, Err *e);
@@ -131,12 +136,17 @@ typedef struct {
 // count. out may be NULL (count only), else it must hold that many.
 int model_tensors(const Model *m, TensorInfo *out);
 
-// Activations for batches of up to B sequences of up to T tokens.
+// Activations for batches of up to B sequences of up to T tokens: for the forward
+// only, for the backward too, or for the backward with activation recomputation (the
+// per-layer buffers below hold one layer, all but x; model_backward recomputes each
+// layer's from x[l], the same bits).
+typedef enum { ACTS_FORWARD, ACTS_BACKWARD, ACTS_RECOMPUTE } ActsMode;
 typedef struct {
     int B, T;
     int backward;     // planned with gradient buffers
+    int recompute;    // per-layer buffers [1, ...] but x (ACTS_RECOMPUTE)
     float *mem;       // one allocation
-    // per layer [L, ...]
+    // per layer [L, ...]; with recompute [1, ...] (the layer being computed), but x
     float *x;         // [L+1, N, C] residual stream entering each layer, and the last
     float *xn_attn;   // [L, N, C]
     float *rstd_attn; // [L, N]
@@ -167,7 +177,9 @@ typedef struct {
     float *host_f;    // host staging for weights and log-probs [N]
 } Acts;
 
-int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e);
+int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, Err *e);
+// What acts_create allocates on the backend, in bytes.
+size_t acts_bytes(const Config *c, int B, int T, ActsMode mode);
 void acts_free(Acts *a, const Model *m);
 
 // Forward pass of a (B, T) grid of host token ids, row-major (b*T + t), to a->logits.

@@ -115,6 +115,12 @@ static int prompt_template(Prune *P, Err *e) {
     return 0;
 }
 
+// The longest row: --cutoff, capped at the context (0: the context).
+static int row_cap(const Prune *P) {
+    int ctx = P->r.m->cfg.max_seq_len;
+    return P->o->cutoff > 0 && P->o->cutoff < ctx ? (int)P->o->cutoff : ctx;
+}
+
 // (prune_state.h)
 int prune_build_rows(Prune *P, const Presample *ps, const char *src, const Presample *base, Err *e) {
     const PruneOpts *o = P->o;
@@ -125,7 +131,7 @@ int prune_build_rows(Prune *P, const Presample *ps, const char *src, const Presa
     free(keep);
     if (rc) return -1;
     Pool *pl = &P->pool;
-    int ctx = P->r.m->cfg.max_seq_len, cutoff = o->cutoff > 0 && o->cutoff < ctx ? (int)o->cutoff : ctx;
+    int cutoff = row_cap(P);
     int cut = batch_cutoff(pl->ex, pl->n, cutoff);
     if (cut && !o->run.quiet)
         fprintf(stderr, "prune: %d of %d pre-samples cut to --cutoff %d tokens\n", cut, pl->n, cutoff);
@@ -170,13 +176,13 @@ static void report(const Prune *P, int steps) {
             P->o->lr, P->o->beta2);
 }
 
-// The run: micro-batches of U units (B rows, up to the context), K a step.
+// The run: micro-batches of U units (B rows, up to row_cap tokens), K a step.
 static int open_run(Prune *P, Err *e) {
     const PruneOpts *o = P->o;
     const Objective *ob = &P->ob;
     int K = (int)o->accum, rpu = ob->rows_per_unit;
     P->U = (int)o->batch / rpu > 0 ? (int)o->batch / rpu : 1;
-    int B = P->U * rpu, per_step = P->U * K, T = P->r.m->cfg.max_seq_len;
+    int B = P->U * rpu, per_step = P->U * K, T = row_cap(P);
     int steps = (int)ceil(o->epochs * ob->n_units / per_step);
     if (steps < 1) steps = 1;
     P->round_steps = steps;

@@ -12,7 +12,8 @@
 //                  relative; the logits of every sequence and every parameter gradient
 //                  within 1e-4 relative inf-norm, max|gpu - cpu| / max|cpu| per tensor
 //                  (cuBLAS and cpu_gemm sum the matmuls in other orders). And dump_run
-//                  twice on the GPU: bitwise equal (the contract's determinism).
+//                  twice on the GPU, the second with activation recomputation
+//                  (ACTS_RECOMPUTE): bitwise equal (the contract's determinism).
 //   training       20 AdamW steps (warmup, cosine, clipping, weight decay) on the same
 //                  batches: every step's loss within 1e-4 relative and its gradient norm
 //                  within 1e-3; after the 20 steps every parameter tensor within 1e-3
@@ -140,13 +141,14 @@ static void test_dump(const Case *cs, uint64_t seed) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < cs->lens[b]; t++) tokens[b * T + t] = (int)rng_below(&r, (uint64_t)V);
     Err e;
-    Acts ac, ag;
+    Acts ac, ag, ag2;
     DumpTensors dc, dg, dg2;
     if (model_alloc_grads(&mc, 0, &e) || model_alloc_grads(&mg, 0, &e) ||
-        acts_create(&ac, &mc, B, T, 1, &e) || acts_create(&ag, &mg, B, T, 1, &e) ||
+        acts_create(&ac, &mc, B, T, ACTS_BACKWARD, &e) || acts_create(&ag, &mg, B, T, ACTS_BACKWARD, &e) ||
+        acts_create(&ag2, &mg, B, T, ACTS_RECOMPUTE, &e) ||
         dump_run(&mc, &ac, tokens, cs->lens, B, T, &dc, &e) ||
         dump_run(&mg, &ag, tokens, cs->lens, B, T, &dg, &e) ||
-        dump_run(&mg, &ag, tokens, cs->lens, B, T, &dg2, &e)) {
+        dump_run(&mg, &ag2, tokens, cs->lens, B, T, &dg2, &e)) {
         CHECK(0, "%s: %s", cs->name, e.msg);
         exit(test_summary());
     }
@@ -162,11 +164,11 @@ static void test_dump(const Case *cs, uint64_t seed) {
     CHECK(dg.loss == dg2.loss &&
               !memcmp(dg.logits, dg2.logits, (size_t)B * T * V * sizeof(float)) &&
               !memcmp(dg.grads, dg2.grads, mg.n_params * sizeof(float)),
-          "%s: dump_run twice on the GPU is not bitwise the same", cs->name);
+          "%s: dump_run twice on the GPU (stored, recomputed activations) is not bitwise the same", cs->name);
     printf("dump %-5s loss cpu %.7f gpu %.7f; worst relative error logits %.2e, gradients %.2e\n",
            cs->name, dc.loss, dg.loss, worst_logits, worst_grad);
     dump_free(&dc), dump_free(&dg), dump_free(&dg2);
-    acts_free(&ac, &mc), acts_free(&ag, &mg);
+    acts_free(&ac, &mc), acts_free(&ag, &mg), acts_free(&ag2, &mg);
     model_free(&mc), model_free(&mg);
     free(tokens);
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# tests/test_recompute.sh -- --recompute and the training memory plan end to end: `o1p
+# sft` and `o1p prune` with and without --recompute give bit-identical weights (a
+# Qwen2-shaped model with GQA and biases; all layers and --train-layers 1; ref and cpu),
+# --recompute may change across --resume (it is no part of the run); the start line's
+# plan shows the activations both ways and prunes the context to --cutoff; a run that
+# does not fit (a huge batch, a huge config) is refused before allocating, naming the
+# plan's parts, and writes nothing.
+# Usage: tests/test_recompute.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
+set -u
+. tests/lib.sh "${1:-build}"
+passive_threads
+work_in_temp
+tiny_data data.jsonl 24 1 3
+tiny_tokenizer data.jsonl
+tiny_config cfg.json 'architectures=["Qwen2ForCausalLM"]' model_type=qwen2 num_hidden_layers=3 \
+    tie_word_embeddings=false
+tiny_model model cfg.json
+differ() { ! cmp -s "$1" "$2"; }
+same_losses() { diff <(sed 's/,"elapsed":[0-9.]*//' "$1") <(sed 's/,"elapsed":[0-9.]*//' "$2"); }  # metrics.jsonl but the times
+
+sft=(sft --model model --data data.jsonl --batch 4 --accum 2 --seq 128 --lr 1e-2 --steps 3 --eval-frac 0.2)
+for dev in ref cpu; do
+    for tl in 0 1; do
+        "$O1P" "${sft[@]}" --device "$dev" --train-layers "$tl" --out "a_${dev}_$tl" 2>"a_${dev}_$tl.err"
+        "$O1P" "${sft[@]}" --device "$dev" --train-layers "$tl" --recompute --out "b_${dev}_$tl" 2>"b_${dev}_$tl.err"
+        check "sft --device $dev --train-layers $tl: --recompute gives the same weights" \
+            cmp "a_${dev}_$tl/model.safetensors" "b_${dev}_$tl/model.safetensors"
+        check "sft --device $dev --train-layers $tl: the same losses" \
+            same_losses "a_${dev}_$tl/metrics.jsonl" "b_${dev}_$tl/metrics.jsonl"
+    done
+done
+check "sft trained (the weights moved)" differ model/model.safetensors a_cpu_0/model.safetensors
+
+# The plan: the activations as planned, and the other way in parentheses.
+acts() { sed -nE "s/.*activations ([0-9.]+ [kMG]B) \\($2: ([0-9.]+ [kMG]B)\\).*/\\$3/p" "$1"; }
+full=$(acts a_cpu_0.err --recompute 1) rec=$(acts a_cpu_0.err --recompute 2)
+check "sft's plan: activations $full, $rec with --recompute" test -n "$full" -a -n "$rec"
+check "sft --recompute's plan: activations $rec ($full without)" \
+    test "$(acts b_cpu_0.err "without --recompute" 1) $(acts b_cpu_0.err "without --recompute" 2)" = "$rec $full"
+check "the plan has a total" grep -qE "memory: parameters .*, total [0-9.]+ [kMG]B$" a_cpu_0.err
+
+# --recompute is no part of the run's state: stopped without it, resumed with it
+"$O1P" "${sft[@]}" --out half --stop-at 1 --quiet 2>/dev/null
+"$O1P" "${sft[@]}" --out half --resume --recompute --quiet
+check "1 step, then resume with --recompute == 3 straight" cmp half/model.safetensors a_cpu_0/model.safetensors
+
+# ---- prune ---------------------------------------------------------------------------
+"$O1P" presample --model model --data data.jsonl --k 2 --max-new 40 --temperature 1 --top-p 0.95 --quiet \
+    --out ps.jsonl
+prune=(prune --model model --presample ps.jsonl --batch 4 --accum 2 --lr 1e-2 --cutoff 200)
+"$O1P" "${prune[@]}" --out pa 2>pa.err
+"$O1P" "${prune[@]}" --recompute --out pb --quiet
+check "prune: --recompute gives the same weights" cmp pa/model.safetensors pb/model.safetensors
+check "prune trained (the weights moved)" differ model/model.safetensors pa/model.safetensors
+# prune's rows are at most --cutoff tokens: its activations are those of sft's 4 x 200
+"$O1P" sft --model model --data data.jsonl --batch 4 --seq 200 --steps 1 --eval-frac 0 --out s200 2>s200.err
+check "prune plans rows of --cutoff 200 tokens, not the context's 256: activations $(acts pa.err --recompute 1)" \
+    test "$(acts pa.err --recompute 1)" = "$(acts s200.err --recompute 1)"
+
+# ---- refused before allocating ---------------------------------------------------------
+# peak_rss OUT ERR command...: runs the command, its peak resident kB into OUT
+peak_rss() {
+    local out=$1 err=$2
+    shift 2
+    python3 -c "
+import resource, subprocess, sys
+rc = subprocess.run(sys.argv[3:], stdout=subprocess.DEVNULL, stderr=open(sys.argv[2], 'w')).returncode
+open(sys.argv[1], 'w').write('%d %d' % (rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))" "$out" "$err" "$@"
+}
+# activations of a million rows of 256 tokens: about 2 TB
+peak_rss big.rss big.err "$O1P" sft --model model --data data.jsonl --batch 1000000 --seq 256 --steps 1 --out big
+read -r rc rss <big.rss
+check "a batch that does not fit: exit 1 (got $rc)" test "$rc" -eq 1
+check "... names the plan's parts and what shrinks it" grep -qE "o1p: the run does not fit: parameters .*, \
+gradients .*, optimizer state .*, activations [0-9.]+ TB .*, total .*; beyond the loaded parameters it needs .* \
+but .* of cpu memory is available: try --recompute \(activations .*\), --train-layers N or a smaller --batch" big.err
+check "... refused before allocating: peak RSS ${rss} kB < 64 MB" test "$rss" -lt 65536
+check "... nothing written" test ! -e big
+# a config whose parameters alone exceed the machine: 64 layers of width 65536 (4 TB)
+tiny_config huge.json hidden_size=65536 intermediate_size=65536 num_hidden_layers=64 num_attention_heads=512 \
+    num_key_value_heads=512
+peak_rss huge.rss huge.err "$O1P" sft --config huge.json --tokenizer tok.json --data data.jsonl --steps 1 --out huge
+read -r rc rss <huge.rss
+check "a config that does not fit: exit 1 (got $rc)" test "$rc" -eq 1
+check "... says so" grep -qE "o1p: the [0-9]+ parameters \(.* GB\) of a llama model with hidden_size 65536, 64 layers, \
+vocab_size 300 do not fit in the .* GB of cpu memory available" huge.err
+check "... refused before allocating: peak RSS ${rss} kB < 64 MB" test "$rss" -lt 65536
+check "... nothing written" test ! -e huge
+summary
