@@ -55,14 +55,23 @@ static LayerActs layer_acts(const Acts *a, const Config *c, int l) {
     return la;
 }
 
-int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e) {
+// The residual stream after the last layer [N, C].
+static const float *x_last(const Acts *a, const Config *c) {
+    return a->x + (size_t)c->n_layers * a->B * a->T * c->dim;
+}
+
+int acts_create_chunked(Acts *a, const Model *m, int B, int T, int backward, int vocab_chunk,
+                        Err *e) {
     memset(a, 0, sizeof *a);
     const Config *c = &m->cfg;
     Dims d = dims_of(c, B, T);
     size_t N = (size_t)d.N, L = c->n_layers;
+    if (vocab_chunk == ACTS_VOCAB_AUTO) vocab_chunk = acts_vocab_chunk(c, B, T);
+    int Vc = vocab_chunk > 0 && vocab_chunk < d.V ? vocab_chunk : d.V;  // the logits' width
     a->B = B;
     a->T = T;
     a->backward = backward;
+    a->vocab_chunk = vocab_chunk > 0 ? Vc : 0;
     struct { float **p; size_t n; int bwd; } plan[] = {
         {&a->x, (L + 1) * N * d.C, 0},   {&a->xn_attn, L * N * d.C, 0},
         {&a->rstd_attn, L * N, 0},       {&a->qkv, L * N * d.QKV, 0},
@@ -70,8 +79,9 @@ int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e) {
         {&a->x_mid, L * N * d.C, 0},     {&a->xn_mlp, L * N * d.C, 0},
         {&a->rstd_mlp, L * N, 0},        {&a->gu, L * N * 2 * d.I, 0},
         {&a->h, L * N * d.I, 0},         {&a->xn_final, N * d.C, 0},
-        {&a->rstd_final, N, 0},          {&a->logits, N * d.V, 0},
+        {&a->rstd_final, N, 0},          {&a->logits, N * Vc, 0},
         {&a->logprob, N, 0},             {&a->lse_ce, N, 0},
+        {&a->ce_sum, a->vocab_chunk ? N : 0, 0},
         {&a->weights, N, 0},             {&a->dres, N * d.C, 1},
         {&a->dxn, N * d.C, 1},           {&a->dqkv, N * d.QKV, 1},
         {&a->datt, N * d.HD, 1},         {&a->dgu, N * 2 * d.I, 1},
@@ -80,6 +90,7 @@ int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e) {
     size_t total = 0;
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++)
         if (!plan[i].bwd || backward) total += (plan[i].n + 15) & ~(size_t)15;  // 64-byte aligned
+    a->bytes = total * sizeof(float) + (3 * N + B) * sizeof(int);
     a->mem = m->k->alloc(total * sizeof(float));
     a->imem = m->k->alloc((3 * N + B) * sizeof(int));
     a->host_i = malloc((3 * N + B) * sizeof(int));
@@ -100,6 +111,10 @@ int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e) {
     a->pos = a->targets + N;
     a->lens = a->pos + N;
     return 0;
+}
+
+int acts_create(Acts *a, const Model *m, int B, int T, int backward, Err *e) {
+    return acts_create_chunked(a, m, B, T, backward, ACTS_VOCAB_AUTO, e);
 }
 
 void acts_free(Acts *a, const Model *m) {
@@ -160,24 +175,6 @@ static void mlp_block_backward(const Kernels *k, Dims d, LayerParams p, LayerPar
     k->rmsnorm_backward(s->dres, g.norm_mlp, s->dxn, a.x_mid, p.norm_mlp, a.rstd_mlp, d.N, d.C);
 }
 
-// ---- head: logits = lm_head(rmsnorm(x_L)); loss = sum_n w_n * -log softmax(logits_n)[y_n] --
-
-static void head_forward(const Kernels *k, const Model *m, Dims d, Acts *a) {
-    const float *x_last = a->x + (size_t)m->cfg.n_layers * a->B * a->T * d.C;
-    k->rmsnorm_forward(a->xn_final, a->rstd_final, x_last, m->p.norm_final, m->cfg.norm_eps, d.N, d.C);
-    k->matmul_forward(a->logits, a->xn_final, m->p.lm_head, NULL, d.N, d.C, d.V);
-}
-
-// Out: dres = d x_L. The head starts the residual gradient: dres is zeroed here. A
-// frozen head (freeze-tuning: m->g.lm_head, m->g.norm_final NULL) passes it through.
-static void head_backward(const Kernels *k, Model *m, Dims d, Acts *a) {
-    const float *x_last = a->x + (size_t)m->cfg.n_layers * a->B * a->T * d.C;
-    k->crossentropy_backward(a->logits, a->logits, a->lse_ce, a->targets, a->weights, d.N, d.V);
-    k->matmul_backward(a->dxn, m->g.lm_head, NULL, a->logits, a->xn_final, m->p.lm_head, d.N, d.C, d.V);
-    k->zero(a->dres, (size_t)d.N * d.C * sizeof(float));
-    k->rmsnorm_backward(a->dres, m->g.norm_final, a->dxn, x_last, m->p.norm_final, a->rstd_final, d.N, d.C);
-}
-
 // ---- the passes ---------------------------------------------------------------------
 
 // A batch of B x T, smaller than planned, uses the first B T rows: row n = b T + t.
@@ -205,22 +202,7 @@ void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B,
         attention_block_forward(k, &m->cfg, d, p, la, a);
         mlp_forward(k, &m->cfg, p, d.N, la.x_mid, la.xn_mlp, la.rstd_mlp, la.gu, la.h, la.x_out);
     }
-    head_forward(k, m, d, a);
-}
-
-double model_loss(Model *m, Acts *a, const int *targets, const float *weights, float *logprob,
-                  int B, int T) {
-    const Kernels *k = m->k;
-    int N = B * T;
-    int *h_tgt = a->host_i + N;
-    for (int n = 0; n < N; n++) h_tgt[n] = targets[n];
-    k->upload(a->targets, h_tgt, (size_t)N * sizeof(int));
-    k->crossentropy_forward(a->logprob, a->lse_ce, a->logits, a->targets, N, m->cfg.vocab_size);
-    k->download(a->host_f, a->logprob, (size_t)N * sizeof(float));
-    double loss = 0;
-    for (int n = 0; n < N; n++) loss -= (weights ? weights[n] : 1.0) * a->host_f[n];
-    if (logprob) memcpy(logprob, a->host_f, (size_t)N * sizeof(float));
-    return loss;
+    head_forward(m, a, x_last(a, &m->cfg), d.N);
 }
 
 void model_backward(Model *m, Acts *a, const float *weights, int B, int T) {
@@ -228,7 +210,7 @@ void model_backward(Model *m, Acts *a, const float *weights, int B, int T) {
     Dims d = dims_of(&m->cfg, B, T);
     int l0 = model_first_trained(m), frozen_below = m->train_layers > 0;
     k->upload(a->weights, weights, (size_t)d.N * sizeof(float));
-    head_backward(k, m, d, a);
+    head_backward(m, a, x_last(a, &m->cfg), d.N);
     for (int l = m->cfg.n_layers - 1; l >= l0; l--) {
         LayerParams p = layer_params(&m->p, &m->cfg, l);
         LayerParams g = layer_params(&m->g, &m->cfg, l - l0);  // g holds the trained layers

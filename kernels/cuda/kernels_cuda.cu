@@ -96,7 +96,9 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
      cuda_rmsnorm_backward, cuda_rope_forward, cuda_rope_backward,                       \
      cuda_attention_forward, cuda_attention_backward, cuda_kv_cache_write,               \
      cuda_attention_decode, cuda_swiglu_forward, cuda_swiglu_backward, cuda_add,         \
-     cuda_crossentropy_forward, cuda_crossentropy_backward, cuda_sum_squares, cuda_adamw, 0}
+     cuda_crossentropy_forward, cuda_crossentropy_backward,                              \
+     cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward, cuda_sum_squares, \
+     cuda_adamw, 0}
 
 static const Kernels kernels_cuda = CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F);
 static const Kernels kernels_cuda_tf32 = CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32);
