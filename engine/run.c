@@ -72,7 +72,7 @@ int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
     r->K = K;
     r->B = B;
     r->T = T;
-    if (model_alloc_grads(r->m, (int)o->train_layers, e) || acts_create(&r->acts, r->m, B, T, 1, e) ||
+    if (model_alloc_grads(r->m, (int)o->train_layers, e) || acts_create_chunked(&r->acts, r->m, B, T, 1, (int)o->vocab_chunk, e) ||
         optim_create_slice(&r->opt, r->m, p->optim, dist_rank(), dist_size(), e))
         return -1;
     if (!o->quiet) print_memory(r, p->stage);

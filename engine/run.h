@@ -44,6 +44,8 @@ typedef struct {
     int force;           // fresh run: replace a model or run in the output folder
     long train_layers;   // freeze-tuning: train the last N blocks only (0: everything);
                          // recorded in the run's state, resume must give the same
+    long vocab_chunk;    // the head's vocabulary chunk (acts_create_chunked): 0 the full
+                         // logits, ACTS_VOCAB_AUTO the automatic choice
 } RunOpts;
 
 // What run_open plans from.
@@ -96,7 +98,7 @@ int run_load(TrainRun *r, const char *dir, const Kernels *k, Err *e);
 int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint64_t seed, const Kernels *k,
               Err *e);
 // Plans the run: gradients and optimizer moments of what trains (o->train_layers),
-// activations for (B, T), the step buffers, then trainer_open (fresh or resumed,
+// activations for (B, T) with the head in o->vocab_chunk's chunks, the step buffers, then trainer_open (fresh or resumed,
 // o->resume). The rows' order starts as 0..K B-1. Unless quiet, prints what trains and
 // the memory of parameters, gradients and optimizer state.
 int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e);
