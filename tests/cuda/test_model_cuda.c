@@ -18,7 +18,8 @@
 //                  within 1e-3; after the 20 steps every parameter tensor within 1e-3
 //                  relative inf-norm. (Adam divides by sqrt(v): an element whose gradient
 //                  is rounding noise moves by up to lr either way, so the parameters get a
-//                  looser bound than the losses.)
+//                  looser bound than the losses.) Also with the GPU's head in vocabulary
+//                  chunks (model/head.c) against the CPU's full head.
 //   sampler        greedy decoding (3 prompts x 4 samples, 5 slots: shared prefills,
 //                  chunked prefill, continuous batching) on a small random model: the
 //                  token sequences identical to the CPU's, mean log-probs within 1e-4.
@@ -195,7 +196,8 @@ static void make_batch(int s, int V, int *tokens, int *lens, int *targets, float
         }
 }
 
-static void test_training(const Case *cs, uint64_t seed) {
+// gpu_chunk: the GPU's head in vocabulary chunks of that many (0: the full logits).
+static void test_training(const Case *cs, uint64_t seed, int gpu_chunk) {
     Model mc, mg;
     if (create_pair(&mc, &mg, &cs->cfg, cs->name)) return;
     init_pair(&mc, &mg, seed, 1.0f);
@@ -207,7 +209,7 @@ static void test_training(const Case *cs, uint64_t seed) {
     o.warmup_steps = 3;
     o.total_steps = STEPS;
     if (model_alloc_grads(&mc, 0, &e) || model_alloc_grads(&mg, 0, &e) ||
-        acts_create(&ac, &mc, TB, TT, 1, &e) || acts_create(&ag, &mg, TB, TT, 1, &e) ||
+        acts_create(&ac, &mc, TB, TT, 1, &e) || acts_create_chunked(&ag, &mg, TB, TT, 1, gpu_chunk, &e) ||
         optim_create(&oc, &mc, o, &e) || optim_create(&og, &mg, o, &e)) {
         CHECK(0, "%s: %s", cs->name, e.msg);
         exit(test_summary());
@@ -245,10 +247,10 @@ static void test_training(const Case *cs, uint64_t seed) {
     cpu->download(pc, mc.params_mem, mc.n_params * sizeof(float));
     gpu->download(pg, mg.params_mem, mg.n_params * sizeof(float));
     double worst_param = check_tensors(&mc, "after 20 steps", cs->name, pg, pc, 1e-3);
-    printf("train %-5s loss %.4f -> %.4f (gpu %.4f -> %.4f); worst relative error loss %.2e, "
-           "grad norm %.2e, parameters after %d steps %.2e\n",
-           cs->name, loss_c[0], loss_c[STEPS - 1], loss_g[0], loss_g[STEPS - 1], worst_loss,
-           worst_norm, STEPS, worst_param);
+    printf("train %-5s (gpu vocab chunk %d) loss %.4f -> %.4f (gpu %.4f -> %.4f); worst relative "
+           "error loss %.2e, grad norm %.2e, parameters after %d steps %.2e\n",
+           cs->name, gpu_chunk, loss_c[0], loss_c[STEPS - 1], loss_g[0], loss_g[STEPS - 1],
+           worst_loss, worst_norm, STEPS, worst_param);
     free(pc), free(pg);
     optim_free(&oc, &mc), optim_free(&og, &mg);
     acts_free(&ac, &mc), acts_free(&ag, &mg);
@@ -422,7 +424,9 @@ int main(void) {
     }
     make_cases();
     for (int i = 0; i < 4; i++) test_dump(&cases[i], 42 + (uint64_t)i);
-    for (int i = 0; i < 3; i++) test_training(&cases[i], 7 + (uint64_t)i);
+    for (int i = 0; i < 3; i++) test_training(&cases[i], 7 + (uint64_t)i, 0);
+    test_training(&cases[0], 7, 32);   // the GPU's head in chunks: 32 does not divide V = 97
+    test_training(&cases[1], 8, 101);  // one chunk of V
     test_sampler(99);
     return test_summary();
 }
