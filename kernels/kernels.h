@@ -131,8 +131,9 @@ typedef struct Kernels {
     // The columns of the logits in chunks [v0, v0 + Vc), one call each, v0 = 0 first and
     // in order up to V (widths may differ; the last chunk ends at V). logits[N, Vc] holds
     // the chunk (row stride Vc). Between calls a row with targets[n] >= 0 keeps the running
-    // max in lse[n], the running sum of exp(logit - max) in sum[n], and the target's logit
-    // in logprob[n] once its chunk has passed; the first call starts them (their contents
+    // max in lse[n], the running sum of exp(logit - max) in sum[n] (fp32; a call sums its
+    // chunk in double, as crossentropy_forward does the row), and the target's logit in
+    // logprob[n] once its chunk has passed; the first call starts them (their contents
     // are not read), the last leaves crossentropy_forward's logprob and lse, within
     // rounding. Rows with targets[n] < 0 get 0 in both. sum[N] is not touched when one
     // chunk covers V (v0 = 0, Vc = V: crossentropy_forward, bit for bit; sum may be NULL).
