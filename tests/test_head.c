@@ -2,7 +2,7 @@
 // reference backend and on the CPU's: the loss, the per-token log-probs and every
 // gradient of one forward, loss and backward, at vocabulary chunks that divide V, that do
 // not, of V and past V; with tied embeddings and with a frozen head (freeze-tuning); the
-// automatic chunk and what it saves.
+// automatic chunk and what it saves; the dump (which writes the logits) refusing chunks.
 //
 // Tolerances: a chunk of V (or more) is the full head bit for bit. Smaller chunks merge
 // the softmax's running state per chunk (rounded to float) and sum dxn over chunks:
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../base/rng.h"
+#include "../engine/dump.h"
 #include "../model/model.h"
 #include "random_weights.h"
 #include "test.h"
@@ -126,7 +127,8 @@ static void check_chunks(const char *label, Config c, int train_layers) {
         } else {
             CHECK_NEAR(loss1, loss0, 0.0, 1e-5 * wsum, "chunked loss");
             CHECK(lp_err <= 1e-5, "%s %s chunk %d: log-probs off by %.3g", K->name, label, Vc, lp_err);
-            CHECK(g_err <= 1e-5, "%s %s chunk %d: gradients off by %.3g of max|g|", K->name, label, Vc, g_err);
+            CHECK(g_err <= 1e-5, "%s %s chunk %d: gradients off by %.3g of max|g|", K->name, label, Vc,
+                  g_err);
         }
         printf("%s %s chunk %d: loss %.3g (of sum|w|), log-probs %.3g, gradients %.3g (of max|g|)\n",
                K->name, label, Vc, fabs(loss1 - loss0) / wsum, lp_err, g_err);
@@ -154,6 +156,9 @@ static void check_auto(void) {
     CHECK(a0.vocab_chunk == 0 && a1.vocab_chunk == 7 &&
               a0.bytes - a1.bytes == (full - chunk - sum) * sizeof(float),
           "Acts of chunks of 7: %zu bytes, full: %zu", a1.bytes, a0.bytes);
+    DumpTensors dt;
+    CHECK(dump_run(&m, &a1, tok, lens, B, T, &dt, &e) == -1 && strstr(e.msg, "full logits"),
+          "o1p dump refuses a chunked head (it writes the logits)");
     acts_free(&a0, &m);
     acts_free(&a1, &m);
     model_free(&m);

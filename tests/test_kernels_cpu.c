@@ -451,7 +451,8 @@ static void test_crossentropy_chunks(int N, int V, int Vc) {
     check_same(what, dl[1], dl[0], n);
     chunked_ce(ref, 1, NULL, lse[2], dl[0], logits, tg, w, N, V, Vc);
     CHECK(!memcmp(dl[0], dl[2], n * 4),
-          "crossentropy_chunk_backward N=%d V=%d Vc=%d at the same lse: crossentropy_backward bitwise", N, V, Vc);
+          "crossentropy_chunk_backward N=%d V=%d Vc=%d at the same lse: crossentropy_backward "
+          "bitwise", N, V, Vc);
     for (int k = 0; k < 3; k++) free(lp[k]), free(lse[k]), free(dl[k]);
     free(logits), free(w), free(tg);
 }
