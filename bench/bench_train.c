@@ -109,7 +109,7 @@ static double bench_ours(const BenchConfig *b, int threads, const Kernels *k, do
     OptimConfig oc = optim_defaults();
     oc.total_steps = 1000;
     if (model_create(&m, &c, k, &e) || model_alloc_grads(&m, 0, &e) ||
-        acts_create(&a, &m, b->B, b->T, 1, &e) || optim_create(&o, &m, oc, &e)) {
+        acts_create(&a, &m, b->B, b->T, ACTS_BACKWARD, ACTS_VOCAB_AUTO, &e) || optim_create(&o, &m, oc, &e)) {
         fprintf(stderr, "bench: %s\n", e.msg);
         exit(1);
     }

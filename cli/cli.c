@@ -99,7 +99,8 @@ int opt_parse(const char *cmd, const char *synopsis, Opt *opts, int argc, char *
 }
 
 int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpts *run, int argc, char **argv) {
-    *run = (RunOpts){.device = "cpu", .log_every = 10, .train_layers = run->train_layers};  // a preset's N stays
+    *run = (RunOpts){.device = "cpu", .log_every = 10, .train_layers = run->train_layers,  // a preset's N stays
+                     .vocab_chunk = ACTS_VOCAB_AUTO};
     const Opt run_opts[] = {
         {"save-every", OPT_INT, &run->save_every, "checkpoint every N steps (default 0: at the end and on Ctrl-C)",
          .min = 0, .max = INT_MAX},
@@ -116,6 +117,10 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
         {"recompute", OPT_FLAG, &run->recompute,
          "recompute each block's activations in the backward: activation memory ~ 1 layer + the residual "
          "stream, one more forward, the same result"},
+        {"vocab-chunk", OPT_INT, &run->vocab_chunk,
+         "the loss N vocabulary entries at a time, never all the logits; 0: all at once "
+         "(default: chunks once the logits pass 1 GiB)",
+         .min = 0, .max = INT_MAX},
         {"resume", OPT_FLAG, &run->resume, "continue the run in --out (same options)"},
         {"quiet", OPT_FLAG, &run->quiet, "no progress output"},
     };

@@ -11,6 +11,7 @@
 int dump_run(Model *m, Acts *a, const int *tokens, const int *lens, int B, int T, DumpTensors *out,
              Err *e) {
     memset(out, 0, sizeof *out);
+    if (a->vocab_chunk) return err_fmt(e, "the dump needs the full logits, not chunks of %d", a->vocab_chunk);
     int N = B * T, V = m->cfg.vocab_size, predicted = 0;
     int *targets = malloc((size_t)N * sizeof(int));
     float *weights = malloc((size_t)N * sizeof(float));

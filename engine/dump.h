@@ -14,6 +14,7 @@ typedef struct {
     float *grads;   // [n_params] host
 } DumpTensors;
 
+// a: planned with the full logits (acts_create's vocab_chunk 0).
 int dump_run(Model *m, Acts *a, const int *tokens, const int *lens, int B, int T, DumpTensors *out,
              Err *e);
 // Writes "loss", "logits.I" and "grad.NAME" tensors (F32 safetensors, atomically).

@@ -41,14 +41,15 @@ int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint6
     return 0;
 }
 
-TrainMemory run_train_memory(const Config *c, int B, int T, int train_layers, int recompute, int rank, int ranks) {
+TrainMemory run_train_memory(const Config *c, int B, int T, const RunOpts *o, int rank, int ranks) {
     size_t n_params, n_trained, lo, slice;
-    model_sizes(c, train_layers, &n_params, &n_trained);
+    int vc = (int)o->vocab_chunk;
+    model_sizes(c, (int)o->train_layers, &n_params, &n_trained);
     optim_slice_of(n_trained, rank, ranks, &lo, &slice);
     TrainMemory tm = {.params = n_params * sizeof(float), .grads = n_trained * sizeof(float),
-                      .moments = 2 * slice * sizeof(float), .acts_full = acts_bytes(c, B, T, ACTS_BACKWARD),
-                      .acts_recompute = acts_bytes(c, B, T, ACTS_RECOMPUTE)};
-    tm.acts = recompute ? tm.acts_recompute : tm.acts_full;
+                      .moments = 2 * slice * sizeof(float), .acts_full = acts_bytes(c, B, T, ACTS_BACKWARD, vc),
+                      .acts_recompute = acts_bytes(c, B, T, ACTS_RECOMPUTE, vc)};
+    tm.acts = o->recompute ? tm.acts_recompute : tm.acts_full;
     tm.total = tm.params + tm.grads + tm.moments + tm.acts;
     return tm;
 }
@@ -107,9 +108,9 @@ int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
     r->K = K;
     r->B = B;
     r->T = T;
-    TrainMemory tm = run_train_memory(&r->m->cfg, B, T, (int)o->train_layers, o->recompute, dist_rank(), dist_size());
+    TrainMemory tm = run_train_memory(&r->m->cfg, B, T, o, dist_rank(), dist_size());
     if (run_check_memory(&tm, r->m->k, o->recompute, e) || model_alloc_grads(r->m, (int)o->train_layers, e) ||
-        acts_create(&r->acts, r->m, B, T, o->recompute ? ACTS_RECOMPUTE : ACTS_BACKWARD, e) ||
+        acts_create(&r->acts, r->m, B, T, o->recompute ? ACTS_RECOMPUTE : ACTS_BACKWARD, (int)o->vocab_chunk, e) ||
         optim_create_slice(&r->opt, r->m, p->optim, dist_rank(), dist_size(), e))
         return -1;
     if (!o->quiet) print_memory(r, p->stage, &tm, o->recompute);

@@ -46,6 +46,8 @@ typedef struct {
                          // recorded in the run's state, resume must give the same
     int recompute;       // activation recomputation (ACTS_RECOMPUTE): less memory, one
                          // more forward per layer, the same bits (not in the state)
+    long vocab_chunk;    // the head's vocabulary chunk (acts_create): 0 the full logits,
+                         // ACTS_VOCAB_AUTO the automatic choice
 } RunOpts;
 
 // What run_open plans from.
@@ -98,17 +100,18 @@ int run_load(TrainRun *r, const char *dir, const Kernels *k, Err *e);
 int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint64_t seed, const Kernels *k,
               Err *e);
 // The backend memory of a training run, in bytes, as run_open allocates it: the
-// parameters, the gradients of what trains, the AdamW moments (two floats per trained
-// one; on several ranks this rank's ZeRO-1 slice, rank 0's the largest), the activations
-// of a (B, T) micro-batch (acts_bytes: acts, as planned; the other two with and without
+// parameters, the gradients of what trains (o->train_layers), the AdamW moments (two
+// floats per trained one; on several ranks this rank's ZeRO-1 slice, rank 0's the
+// largest), the activations of a (B, T) micro-batch with the head in o->vocab_chunk's
+// chunks (acts_bytes: acts, as planned with o->recompute; the other two with and without
 // recompute), and their total.
 typedef struct {
     size_t params, grads, moments, acts, total;
     size_t acts_full, acts_recompute;
 } TrainMemory;
-TrainMemory run_train_memory(const Config *c, int B, int T, int train_layers, int recompute, int rank, int ranks);
-// "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 19.9 GB
-// (--recompute: 4.37 GB), total 44.6 GB" into buf (ranks > 1: the state "per rank
+TrainMemory run_train_memory(const Config *c, int B, int T, const RunOpts *o, int rank, int ranks);
+// "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 17.7 GB
+// (--recompute: 2.15 GB), total 42.4 GB" into buf (ranks > 1: the state "per rank
 // (sliced over N ranks)"); returns buf.
 const char *run_format_memory(char *buf, size_t cap, const TrainMemory *tm, int recompute, int ranks);
 // Whether the plan's allocations beyond the parameters (gradients, moments, activations)
@@ -117,8 +120,9 @@ const char *run_format_memory(char *buf, size_t cap, const TrainMemory *tm, int 
 int run_check_memory(const TrainMemory *tm, const Kernels *k, int recompute, Err *e);
 // Plans the run: checks the memory (run_check_memory), then allocates the gradients and
 // optimizer moments of what trains (o->train_layers), activations for (B, T) (with
-// o->recompute), the step buffers, then trainer_open (fresh or resumed, o->resume). The
-// rows' order starts as 0..K B-1. Unless quiet, prints what trains and the memory plan.
+// o->recompute, the head in o->vocab_chunk's chunks), the step buffers, then
+// trainer_open (fresh or resumed, o->resume). The rows' order starts as 0..K B-1. Unless
+// quiet, prints what trains and the memory plan.
 int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e);
 // The memory of a decoding stage (presample, eval, generate), in bytes: the weights (as
 // print_memory's parameters), the sampler's KV cache and step buffers (sampler_memory:

@@ -127,6 +127,27 @@ typedef struct Kernels {
     void (*crossentropy_backward)(float *dlogits, const float *logits, const float *lse,
                                   const int *targets, const float *weights, int N, int V);
 
+    // ---- the same in vocabulary chunks (the head without the full [N, V] logits) ------
+    // The columns of the logits in chunks [v0, v0 + Vc), one call each, v0 = 0 first and
+    // in order up to V (widths may differ; the last chunk ends at V). logits[N, Vc] holds
+    // the chunk (row stride Vc). Between calls a row with targets[n] >= 0 keeps the running
+    // max in lse[n], the running sum of exp(logit - max) in sum[n] (fp32; a call sums its
+    // chunk in double, as crossentropy_forward does the row), and the target's logit in
+    // logprob[n] once its chunk has passed; the first call starts them (their contents
+    // are not read), the last leaves crossentropy_forward's logprob and lse, within
+    // rounding. Rows with targets[n] < 0 get 0 in both. sum[N] is not touched when one
+    // chunk covers V (v0 = 0, Vc = V: crossentropy_forward, bit for bit; sum may be NULL).
+    void (*crossentropy_chunk_forward)(float *logprob, float *lse, float *sum,
+                                       const float *logits, const int *targets, int N, int V,
+                                       int v0, int Vc);
+    // crossentropy_backward on the chunk logits[N, Vc] of columns [v0, v0 + Vc), lse the
+    // rows' full log-sum-exp: dlogits[n, j] = weights[n] * (exp(logits[n, j] - lse[n]) -
+    // [targets[n] == v0 + j]); zeros for rows with weight 0 or target < 0. dlogits may alias
+    // logits. v0 = 0, Vc = V: crossentropy_backward, bit for bit.
+    void (*crossentropy_chunk_backward)(float *dlogits, const float *logits, const float *lse,
+                                        const int *targets, const float *weights, int N,
+                                        int v0, int Vc);
+
     // ---- optimizer ----------------------------------------------------------------
     // Sum of squares of g[0..n), accumulated in double in a fixed order (deterministic);
     // the result is returned to the host.

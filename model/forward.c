@@ -62,25 +62,32 @@ static LayerActs layer_acts(const Acts *a, const Config *c, int l) {
     return la;
 }
 
+// The residual stream after the last layer [N, C]: the top layer's x_out, x[L] (kept
+// with recompute too).
+static const float *x_last(const Acts *a, const Config *c) {
+    return layer_acts(a, c, c->n_layers - 1).x_out;
+}
+
 // The float buffers of Acts for (B, T) in allocation order: each one's size in floats
 // and whether only the backward needs it. The per-layer ones hold L layers, or one
-// with recompute (x keeps its L + 1).
-enum { ACTS_BUFFERS = 23 };
+// with recompute (x keeps its L + 1); the logits [N, V], or one chunk's [N, Vc] and the
+// chunks' running sums [N] (Vc > 0).
+enum { ACTS_BUFFERS = 24 };
 typedef struct {
     size_t n;
     int bwd;
 } ActsBuffer;
 
-static void acts_plan(const Config *c, int B, int T, int recompute, ActsBuffer *plan) {
+static void acts_plan(const Config *c, int B, int T, ActsMode mode, int Vc, ActsBuffer *plan) {
     Dims d = dims_of(c, B, T);
-    size_t N = (size_t)d.N, L = c->n_layers, Ls = recompute ? 1 : L;
+    size_t N = (size_t)d.N, L = c->n_layers, Ls = mode == ACTS_RECOMPUTE ? 1 : L;
     ActsBuffer p[ACTS_BUFFERS] = {
         {(L + 1) * N * d.C, 0}, {Ls * N * d.C, 0},     {Ls * N, 0},         {Ls * N * d.QKV, 0},
         {Ls * N * d.HD, 0},     {Ls * N * d.H, 0},     {Ls * N * d.C, 0},   {Ls * N * d.C, 0},
         {Ls * N, 0},            {Ls * N * 2 * d.I, 0}, {Ls * N * d.I, 0},   {N * d.C, 0},
-        {N, 0},                 {N * d.V, 0},          {N, 0},              {N, 0},
-        {N, 0},                 {N * d.C, 1},          {N * d.C, 1},        {N * d.QKV, 1},
-        {N * d.HD, 1},          {N * 2 * d.I, 1},      {N * d.I, 1},
+        {N, 0},                 {N * (Vc ? Vc : d.V), 0}, {N, 0},           {N, 0},
+        {Vc ? N : 0, 0},        {N, 0},                {N * d.C, 1},        {N * d.C, 1},
+        {N * d.QKV, 1},         {N * d.HD, 1},         {N * 2 * d.I, 1},    {N * d.I, 1},
     };
     memcpy(plan, p, sizeof p);
 }
@@ -93,32 +100,43 @@ static size_t acts_floats(const ActsBuffer *plan, ActsMode mode) {
     return total;
 }
 
-size_t acts_bytes(const Config *c, int B, int T, ActsMode mode) {
-    ActsBuffer plan[ACTS_BUFFERS];
-    acts_plan(c, B, T, mode == ACTS_RECOMPUTE, plan);
-    size_t N = (size_t)B * T;
-    return acts_floats(plan, mode) * sizeof(float) + (3 * N + B) * sizeof(int);
+// Ints of the other allocation: tokens, targets, positions [N] and lens [B].
+static size_t acts_ints(int B, int T) { return 3 * (size_t)B * T + B; }
+
+// Acts.vocab_chunk of a vocab_chunk request: 0 the full head, else the chunk's width,
+// at most V (ACTS_VOCAB_AUTO: acts_vocab_chunk's).
+static int chunk_of(const Config *c, int B, int T, int vocab_chunk) {
+    if (vocab_chunk == ACTS_VOCAB_AUTO) vocab_chunk = acts_vocab_chunk(c, B, T);
+    if (vocab_chunk <= 0) return 0;
+    return vocab_chunk < c->vocab_size ? vocab_chunk : c->vocab_size;
 }
 
-int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, Err *e) {
+size_t acts_bytes(const Config *c, int B, int T, ActsMode mode, int vocab_chunk) {
+    ActsBuffer plan[ACTS_BUFFERS];
+    acts_plan(c, B, T, mode, chunk_of(c, B, T, vocab_chunk), plan);
+    return acts_floats(plan, mode) * sizeof(float) + acts_ints(B, T) * sizeof(int);
+}
+
+int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, int vocab_chunk, Err *e) {
     memset(a, 0, sizeof *a);
     size_t N = (size_t)B * T;
     a->B = B;
     a->T = T;
     a->backward = mode != ACTS_FORWARD;
     a->recompute = mode == ACTS_RECOMPUTE;
+    a->vocab_chunk = chunk_of(&m->cfg, B, T, vocab_chunk);
     ActsBuffer plan[ACTS_BUFFERS];
-    acts_plan(&m->cfg, B, T, a->recompute, plan);
+    acts_plan(&m->cfg, B, T, mode, a->vocab_chunk, plan);
     float **bufs[ACTS_BUFFERS] = {
         &a->x,      &a->xn_attn,  &a->rstd_attn,  &a->qkv,      &a->att,     &a->lse,    &a->x_mid,
         &a->xn_mlp, &a->rstd_mlp, &a->gu,         &a->h,        &a->xn_final, &a->rstd_final,
-        &a->logits, &a->logprob,  &a->lse_ce,     &a->weights,  &a->dres,    &a->dxn,    &a->dqkv,
-        &a->datt,   &a->dgu,      &a->dh,
+        &a->logits, &a->logprob,  &a->lse_ce,     &a->ce_sum,   &a->weights, &a->dres,   &a->dxn,
+        &a->dqkv,   &a->datt,     &a->dgu,        &a->dh,
     };
     size_t total = acts_floats(plan, mode);
     a->mem = m->k->alloc(total * sizeof(float));
-    a->imem = m->k->alloc((3 * N + B) * sizeof(int));
-    a->host_i = malloc((3 * N + B) * sizeof(int));
+    a->imem = m->k->alloc(acts_ints(B, T) * sizeof(int));
+    a->host_i = malloc(acts_ints(B, T) * sizeof(int));
     a->host_f = malloc(N * sizeof(float));
     if (!a->mem || !a->imem || !a->host_i || !a->host_f) {
         acts_free(a, m);
@@ -196,24 +214,6 @@ static void mlp_block_backward(const Kernels *k, Dims d, LayerParams p, LayerPar
     k->rmsnorm_backward(s->dres, g.norm_mlp, s->dxn, a.x_mid, p.norm_mlp, a.rstd_mlp, d.N, d.C);
 }
 
-// ---- head: logits = lm_head(rmsnorm(x_L)); loss = sum_n w_n * -log softmax(logits_n)[y_n] --
-
-static void head_forward(const Kernels *k, const Model *m, Dims d, Acts *a) {
-    const float *x_last = a->x + (size_t)m->cfg.n_layers * a->B * a->T * d.C;
-    k->rmsnorm_forward(a->xn_final, a->rstd_final, x_last, m->p.norm_final, m->cfg.norm_eps, d.N, d.C);
-    k->matmul_forward(a->logits, a->xn_final, m->p.lm_head, NULL, d.N, d.C, d.V);
-}
-
-// Out: dres = d x_L. The head starts the residual gradient: dres is zeroed here. A
-// frozen head (freeze-tuning: m->g.lm_head, m->g.norm_final NULL) passes it through.
-static void head_backward(const Kernels *k, Model *m, Dims d, Acts *a) {
-    const float *x_last = a->x + (size_t)m->cfg.n_layers * a->B * a->T * d.C;
-    k->crossentropy_backward(a->logits, a->logits, a->lse_ce, a->targets, a->weights, d.N, d.V);
-    k->matmul_backward(a->dxn, m->g.lm_head, NULL, a->logits, a->xn_final, m->p.lm_head, d.N, d.C, d.V);
-    k->zero(a->dres, (size_t)d.N * d.C * sizeof(float));
-    k->rmsnorm_backward(a->dres, m->g.norm_final, a->dxn, x_last, m->p.norm_final, a->rstd_final, d.N, d.C);
-}
-
 // ---- the passes ---------------------------------------------------------------------
 
 // Layer l from x[l]: its activations (layer_acts) and x[l + 1]. The forward runs it
@@ -246,22 +246,7 @@ void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B,
     // a layer's slice holds Nmax rows; a smaller batch uses its first N
     k->embedding_forward(a->x, a->tokens, m->p.embed, d.N, d.C);
     for (int l = 0; l < m->cfg.n_layers; l++) block_forward(m, d, l, a);
-    head_forward(k, m, d, a);
-}
-
-double model_loss(Model *m, Acts *a, const int *targets, const float *weights, float *logprob,
-                  int B, int T) {
-    const Kernels *k = m->k;
-    int N = B * T;
-    int *h_tgt = a->host_i + N;
-    for (int n = 0; n < N; n++) h_tgt[n] = targets[n];
-    k->upload(a->targets, h_tgt, (size_t)N * sizeof(int));
-    k->crossentropy_forward(a->logprob, a->lse_ce, a->logits, a->targets, N, m->cfg.vocab_size);
-    k->download(a->host_f, a->logprob, (size_t)N * sizeof(float));
-    double loss = 0;
-    for (int n = 0; n < N; n++) loss -= (weights ? weights[n] : 1.0) * a->host_f[n];
-    if (logprob) memcpy(logprob, a->host_f, (size_t)N * sizeof(float));
-    return loss;
+    head_forward(m, a, x_last(a, &m->cfg), d.N);
 }
 
 void model_backward(Model *m, Acts *a, const float *weights, int B, int T) {
@@ -269,7 +254,7 @@ void model_backward(Model *m, Acts *a, const float *weights, int B, int T) {
     Dims d = dims_of(&m->cfg, B, T);
     int l0 = model_first_trained(m), frozen_below = m->train_layers > 0;
     k->upload(a->weights, weights, (size_t)d.N * sizeof(float));
-    head_backward(k, m, d, a);
+    head_backward(m, a, x_last(a, &m->cfg), d.N);
     for (int l = m->cfg.n_layers - 1; l >= l0; l--) {
         LayerParams p = layer_params(&m->p, &m->cfg, l);
         LayerParams g = layer_params(&m->g, &m->cfg, l - l0);  // g holds the trained layers

@@ -1,5 +1,5 @@
-// model/layers.h -- internal to model/: one layer's parameter views, and the forward
-// pieces that training (forward.c) and decoding (decode.c) share.
+// model/layers.h -- internal to model/: one layer's parameter views, the forward pieces
+// that training (forward.c) and decoding (decode.c) share, and the head (head.c).
 #ifndef O1P_LAYERS_H
 #define O1P_LAYERS_H
 
@@ -19,5 +19,11 @@ void qkv_forward(const Kernels *k, const Config *c, LayerParams p, int N, float 
 // x_out must not alias x_mid.
 void mlp_forward(const Kernels *k, const Config *c, LayerParams p, int N, const float *x_mid,
                  float *xn, float *rstd, float *gu, float *h, float *x_out);
+
+// head.c: xn_final = rmsnorm(x_last), and with the full head logits = lm_head(xn_final);
+// x_last [N, C] is the residual stream after the last layer.
+void head_forward(Model *m, Acts *a, const float *x_last, int N);
+// Out: a->dres = d x_last, zeroed and written here (the head starts the residual gradient).
+void head_backward(Model *m, Acts *a, const float *x_last, int N);
 
 #endif

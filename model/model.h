@@ -145,6 +145,8 @@ typedef struct {
     int B, T;
     int backward;     // planned with gradient buffers
     int recompute;    // per-layer buffers [1, ...] but x (ACTS_RECOMPUTE)
+    int vocab_chunk;  // 0: the head holds the full logits; Vc: it runs in vocabulary
+                      // chunks of Vc (model/head.c)
     float *mem;       // one allocation
     // per layer [L, ...]; with recompute [1, ...] (the layer being computed), but x
     float *x;         // [L+1, N, C] residual stream entering each layer, and the last
@@ -160,9 +162,10 @@ typedef struct {
     float *h;         // [L, N, I]
     float *xn_final;  // [N, C]
     float *rstd_final;// [N]
-    float *logits;    // [N, V]; the backward overwrites it with its gradient
+    float *logits;    // [N, V], or one chunk's [N, Vc]; the backward overwrites it with its gradient
     float *logprob;   // [N]
     float *lse_ce;    // [N]
+    float *ce_sum;    // [N] the chunks' running sum of exps (chunked head only)
     float *weights;   // [N]
     // gradient scratch, reused by every layer (backward only)
     float *dres;      // [N, C]
@@ -177,12 +180,24 @@ typedef struct {
     float *host_f;    // host staging for weights and log-probs [N]
 } Acts;
 
-int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, Err *e);
+// The head's vocabulary chunk: 0 holds the full logits [N, V]; Vc > 0 computes them Vc
+// columns at a time, never holding [N, V] (one more matmul of the head per step; Vc >= V:
+// one chunk); ACTS_VOCAB_AUTO: acts_vocab_chunk's choice.
+enum { ACTS_VOCAB_AUTO = -1 };
+// Activations of mode with the head in vocab_chunk's chunks.
+int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, int vocab_chunk, Err *e);
 // What acts_create allocates on the backend, in bytes.
-size_t acts_bytes(const Config *c, int B, int T, ActsMode mode);
+size_t acts_bytes(const Config *c, int B, int T, ActsMode mode, int vocab_chunk);
 void acts_free(Acts *a, const Model *m);
+// The automatic chunk: 0 (the full logits) while B T V floats fit in ACTS_FULL_LOGITS_MAX
+// bytes, else the largest multiple of 256 columns whose [B T, Vc] fits in
+// ACTS_CHUNK_LOGITS_MAX (256 columns at least).
+#define ACTS_FULL_LOGITS_MAX ((size_t)1 << 30)
+#define ACTS_CHUNK_LOGITS_MAX ((size_t)1 << 28)
+int acts_vocab_chunk(const Config *c, int B, int T);
 
-// Forward pass of a (B, T) grid of host token ids, row-major (b*T + t), to a->logits.
+// Forward pass of a (B, T) grid of host token ids, row-major (b*T + t), to a->logits
+// (the full head; a chunked one stops at xn_final and model_loss runs the chunks).
 // Entries past lens[b] are ignored. B <= a->B, T <= a->T, lens[b] in 1..T.
 void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B, int T);
 // Log-probabilities of host targets[B*T] (-1: none) under the last forward, into host

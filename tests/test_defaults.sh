@@ -24,6 +24,8 @@ check "prune --eval-max-new default 8192" helps prune eval-max-new "default 8192
 check "prune --preset" helps prune preset "marco"
 check "sft --beta2 default 0.95" helps sft beta2 "default 0.95"
 check "sft --cutoff default 0" helps sft cutoff "default 0"
+check "sft --vocab-chunk: whole logits up to 1 GiB" helps sft vocab-chunk "default: chunks once the logits pass 1 GiB"
+check "prune --vocab-chunk: whole logits up to 1 GiB" helps prune vocab-chunk "default: chunks once the logits pass 1 GiB"
 check "presample --max-new default 8192" helps presample max-new "default 8192"
 check "presample --preset" helps presample preset "qwq (k 12)"
 check "eval --max-new default 8192" helps eval max-new "default 8192"

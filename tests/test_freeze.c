@@ -56,7 +56,7 @@ static int model_with_grads(Model *m, Config c, int N) {
         w[n] = pad ? 0.0f : (float)rng_normal(&r);
     }
     Acts a;
-    if (acts_create(&a, m, B, T, 1, &e)) {
+    if (acts_create(&a, m, B, T, ACTS_BACKWARD, 0, &e)) {
         CHECK(0, "%s", e.msg);
         return -1;
     }

@@ -389,6 +389,74 @@ static void test_crossentropy(int N, int V) {
     free(logits), free(w), free(tg), free(dl2);
 }
 
+// Columns [v0, v0 + n) of x[N, V] into chunk[N, n], or back (to_full).
+static void columns(float *x, float *chunk, int N, int V, int v0, int n, int to_full) {
+    for (int i = 0; i < N; i++) {
+        float *full = x + (size_t)i * V + v0, *c = chunk + (size_t)i * n;
+        memcpy(to_full ? full : c, to_full ? c : full, n * sizeof(float));
+    }
+}
+
+// The cross-entropy in chunks of Vc on backend K: forward (lp, lse), or with backward set
+// dl[N, V] from the chunks' gradients (each chunk in place) at the given lse.
+static void chunked_ce(const Kernels *K, int backward, float *lp, float *lse, float *dl,
+                       float *logits, const int *tg, const float *w, int N, int V, int Vc) {
+    float *chunk = fvec((size_t)N * Vc), *sum = fvec(N);
+    for (int v0 = 0; v0 < V; v0 += Vc) {
+        int n = V - v0 < Vc ? V - v0 : Vc;
+        columns(logits, chunk, N, V, v0, n, 0);
+        if (!backward) {
+            K->crossentropy_chunk_forward(lp, lse, sum, chunk, tg, N, V, v0, n);
+            continue;
+        }
+        K->crossentropy_chunk_backward(chunk, chunk, lse, tg, w, N, v0, n);
+        columns(dl, chunk, N, V, v0, n, 1);
+    }
+    free(chunk), free(sum);
+}
+
+// Chunks of Vc against whole rows: cpu == ref bitwise; the chunked forward within rtol
+// 1e-6 of whole rows' (the running state is rounded to float after each chunk); one chunk
+// of V bitwise the whole-row forward; the chunks' gradients at the same lse bitwise
+// crossentropy_backward's.
+static void test_crossentropy_chunks(int N, int V, int Vc) {
+    char what[96];
+    size_t n = (size_t)N * V;
+    float *logits = fvec(n), *w = fvec(N);
+    int *tg = ivec(N);
+    fill(logits, n, 3.0f);
+    for (int v = V / 2; v < V; v++) logits[v] += 80.0f;  // row 0: the max in a later chunk
+    fill(w, N, 2.0f);
+    for (int i = 0; i < N; i++) tg[i] = (int)rng_below(&rng, V);
+    if (N > 1) tg[1] = -1;
+    if (N > 2) w[2] = 0.0f;
+    float *lp[3], *lse[3], *dl[3];  // [ref chunked, cpu chunked, ref whole rows]
+    for (int k = 0; k < 3; k++) lp[k] = fvec(N), lse[k] = fvec(N), dl[k] = fvec(n);
+    for (int k = 0; k < 2; k++) {
+        chunked_ce(k ? cpu : ref, 0, lp[k], lse[k], NULL, logits, tg, w, N, V, Vc);
+        chunked_ce(k ? cpu : ref, 1, NULL, lse[k], dl[k], logits, tg, w, N, V, Vc);
+    }
+    ref->crossentropy_forward(lp[2], lse[2], logits, tg, N, V);
+    ref->crossentropy_backward(dl[2], logits, lse[2], tg, w, N, V);
+    snprintf(what, sizeof what, "crossentropy_chunk_forward logprob N=%d V=%d Vc=%d", N, V, Vc);
+    check_same(what, lp[1], lp[0], N);
+    check_close(what, lp[0], lp[2], N, 1e-6, 1e-7);
+    snprintf(what, sizeof what, "crossentropy_chunk_forward lse N=%d V=%d Vc=%d", N, V, Vc);
+    check_same(what, lse[1], lse[0], N);
+    check_close(what, lse[0], lse[2], N, 1e-6, 0.0);
+    if (Vc >= V)
+        CHECK(!memcmp(lp[0], lp[2], N * 4) && !memcmp(lse[0], lse[2], N * 4),
+              "crossentropy_chunk_forward, one chunk of V=%d: crossentropy_forward bitwise", V);
+    snprintf(what, sizeof what, "crossentropy_chunk_backward N=%d V=%d Vc=%d", N, V, Vc);
+    check_same(what, dl[1], dl[0], n);
+    chunked_ce(ref, 1, NULL, lse[2], dl[0], logits, tg, w, N, V, Vc);
+    CHECK(!memcmp(dl[0], dl[2], n * 4),
+          "crossentropy_chunk_backward N=%d V=%d Vc=%d at the same lse: crossentropy_backward "
+          "bitwise", N, V, Vc);
+    for (int k = 0; k < 3; k++) free(lp[k]), free(lse[k]), free(dl[k]);
+    free(logits), free(w), free(tg);
+}
+
 // ---- optimizer -----------------------------------------------------------------------
 
 static void test_sum_squares(size_t n) {
@@ -534,6 +602,12 @@ static void run_crossentropy(void) {
     cpu->crossentropy_forward(lp, lse, logits, tg, N, V);
     cpu->crossentropy_backward(SEG("crossentropy_backward", (size_t)N * V), logits, lse, tg,
                                w, N, V);
+    float *clp = SEG("crossentropy_chunk_forward", N), *clse = SEG("chunk lse", N), *sum = fvec(N);
+    for (int v0 = 0; v0 < V; v0 += 1000)  // logits' first N x 1000 floats as every chunk
+        cpu->crossentropy_chunk_forward(clp, clse, sum, logits, tg, N, V, v0, 1000);
+    cpu->crossentropy_chunk_backward(SEG("crossentropy_chunk_backward", (size_t)N * 1000), logits,
+                                     clse, tg, w, N, 1000, 1000);
+    free(sum);
     free(logits), free(w), free(tg);
 }
 
@@ -752,6 +826,9 @@ int main(void) {
         test_swiglu(nc[i][0], nc[i][1]);
         test_crossentropy(nc[i][0], nc[i][1]);
     }
+    // chunks that divide V, that do not, one of V
+    int ch[][3] = {{1, 5, 2}, {3, 64, 16}, {17, 300, 7}, {5, 3001, 1000}, {5, 3001, 3001}, {70, 517, 128}};
+    for (int i = 0; i < 6; i++) test_crossentropy_chunks(ch[i][0], ch[i][1], ch[i][2]);
     test_rope(1, 1, 8, 8);
     test_rope(3, 4, 16, 80);    // 4 of 5 heads
     test_rope(17, 3, 8, 40);    // 3 of 5 heads

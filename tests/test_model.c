@@ -62,7 +62,7 @@ static void check_gradients(const char *label, Config c) {
     Model m;
     Acts a;
     CHECK(model_create(&m, &c, K, &e) == 0 && model_alloc_grads(&m, 0, &e) == 0 &&
-              acts_create(&a, &m, B, T, 1, &e) == 0, "%s", e.msg);
+              acts_create(&a, &m, B, T, ACTS_BACKWARD, 0, &e) == 0, "%s", e.msg);
     randomise(&m, 7);
     int tok[B * T], tgt[B * T];
     float w[B * T];
@@ -118,8 +118,8 @@ static void check_padding(void) {
     Err e;
     Model m;
     Acts a, a1;
-    CHECK(model_create(&m, &c, K, &e) == 0 && acts_create(&a, &m, B, T, 0, &e) == 0 &&
-              acts_create(&a1, &m, 1, T, 0, &e) == 0, "%s", e.msg);
+    CHECK(model_create(&m, &c, K, &e) == 0 && acts_create(&a, &m, B, T, ACTS_FORWARD, 0, &e) == 0 &&
+              acts_create(&a1, &m, 1, T, ACTS_FORWARD, 0, &e) == 0, "%s", e.msg);
     randomise(&m, 5);
     int tok[B * T], tgt[B * T];
     float w[B * T];
@@ -163,7 +163,7 @@ static void check_decode(void) {
     Acts a;
     KVCache kv;
     enum { L = 12, P = 5 };
-    CHECK(model_create(&m, &c, K, &e) == 0 && acts_create(&a, &m, 1, L, 0, &e) == 0 &&
+    CHECK(model_create(&m, &c, K, &e) == 0 && acts_create(&a, &m, 1, L, ACTS_FORWARD, 0, &e) == 0 &&
               kvcache_create(&kv, &m, 3, 16, 8, &e) == 0, "%s", e.msg);
     randomise(&m, 9);
     int tok[L], len = L, V = c.vocab_size;

@@ -147,7 +147,7 @@ static void test_gradient(Model *m, const Examples *x, const char *name) {
     CHECK(ops && objective_open(&ob, ops, &c, &(RewardInput){NEX, prob, len, cor}, len, NEX, "test", &e) == 0, "%s: %s",
           name, e.msg);
     Acts a;
-    CHECK(model_alloc_grads(m, 0, &e) == 0 && acts_create(&a, m, ob.n_rows, T, 1, &e) == 0, "%s", e.msg);
+    CHECK(model_alloc_grads(m, 0, &e) == 0 && acts_create(&a, m, ob.n_rows, T, ACTS_BACKWARD, 0, &e) == 0, "%s", e.msg);
     float w[ob.n_rows * T], mask[ob.n_rows * T];
     m->k->zero(m->grads_mem, m->n_params * sizeof(float));
     objective_loss(&ob, m, &a, x, w, mask, 1);

@@ -1,11 +1,13 @@
 // tests/test_recompute.c -- activation recomputation and the training memory plan, on the
 // reference backend and on the CPU's: with ACTS_RECOMPUTE the loss, log-probs and
 // gradients are bit-identical to the stored activations' (GQA with biases, tied and
-// untied, freeze-tuning, batches smaller than planned, accumulation); run_train_memory
-// equals what model_create, model_alloc_grads, acts_create and optim_create_slice
-// allocate, ZeRO-1's slices too; the plan of Qwen2.5-1.5B and -7B (configs/) at T = 4096 is the hand count of
-// docs/ARCHITECTURE.md; a run that does not fit is refused before allocating, naming the
-// plan's parts. (tests/test_recompute.sh drives `o1p sft --recompute` end to end.)
+// untied, freeze-tuning, batches smaller than planned, accumulation; the full head and
+// the head in vocabulary chunks); run_train_memory equals what model_create,
+// model_alloc_grads, acts_create and optim_create_slice allocate, ZeRO-1's slices and the
+// chunked head's logits too; the plan of Qwen2.5-1.5B and -7B (configs/) at T = 4096 is
+// the hand count of docs/ARCHITECTURE.md, with the automatic chunk and with the full
+// head; a run that does not fit is refused before allocating, naming the plan's parts.
+// (tests/test_recompute.sh drives `o1p sft --recompute` end to end.)
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 static const Kernels *K;  // the backend under test: kernels_ref, then kernels_cpu
 
 enum { BP = 3, TP = 8 };  // the planned batch
+enum { VC = 7 };          // a vocabulary chunk that does not divide V = 31
 
 static Config small_config(int qwen2) {
     Config c = {0};
@@ -43,13 +46,14 @@ static Config small_config(int qwen2) {
 }
 
 // The log-probs and the gradients of two accumulated micro-batches, the planned (3, 8)
-// and a smaller (2, 5), with activations of the given mode; returns the summed loss.
-static double passes(Model *m, ActsMode mode, float *logprob, float *grads) {
+// and a smaller (2, 5), with activations of the given mode and the head in vocab_chunk's
+// chunks; returns the summed loss.
+static double passes(Model *m, ActsMode mode, int vocab_chunk, float *logprob, float *grads) {
     static const int lens0[BP] = {8, 5, 1}, lens1[2] = {5, 3};
     const int *lens[2] = {lens0, lens1}, Bs[2] = {BP, 2}, Ts[2] = {TP, 5};
     Err e;
     Acts a;
-    if (acts_create(&a, m, BP, TP, mode, &e)) {
+    if (acts_create(&a, m, BP, TP, mode, vocab_chunk, &e)) {
         CHECK(0, "%s", e.msg);
         return NAN;
     }
@@ -74,7 +78,7 @@ static double passes(Model *m, ActsMode mode, float *logprob, float *grads) {
     return loss;
 }
 
-static void check_bitwise(int qwen2, int train_layers) {
+static void check_bitwise(int qwen2, int train_layers, int vocab_chunk) {
     Config c = small_config(qwen2);
     Err e;
     Model m;
@@ -88,18 +92,20 @@ static void check_bitwise(int qwen2, int train_layers) {
     double loss[2];
     for (int i = 0; i < 2; i++) {
         g[i] = malloc(m.n_trained * sizeof(float));
-        loss[i] = passes(&m, i ? ACTS_RECOMPUTE : ACTS_BACKWARD, lp[i], g[i]);
+        loss[i] = passes(&m, i ? ACTS_RECOMPUTE : ACTS_BACKWARD, vocab_chunk, lp[i], g[i]);
     }
     const char *what = qwen2 ? "qwen2 (GQA, biases, untied)" : "llama (tied)";
-    CHECK(loss[0] == loss[1] && !memcmp(lp[0], lp[1], sizeof lp[0]), "%s %s train_layers %d: loss %.9g vs %.9g",
-          K->name, what, train_layers, loss[0], loss[1]);
+    CHECK(loss[0] == loss[1] && !memcmp(lp[0], lp[1], sizeof lp[0]),
+          "%s %s train_layers %d vocab_chunk %d: loss %.9g vs %.9g", K->name, what, train_layers, vocab_chunk,
+          loss[0], loss[1]);
     size_t differ = 0, nonzero = 0;
     for (size_t j = 0; j < m.n_trained; j++) {
         differ += memcmp(&g[0][j], &g[1][j], sizeof(float)) != 0;
         nonzero += g[0][j] != 0;
     }
-    CHECK(differ == 0 && nonzero > m.n_trained / 2, "%s %s train_layers %d: %zu of %zu gradients differ (%zu non-zero)",
-          K->name, what, train_layers, differ, m.n_trained, nonzero);
+    CHECK(differ == 0 && nonzero > m.n_trained / 2,
+          "%s %s train_layers %d vocab_chunk %d: %zu of %zu gradients differ (%zu non-zero)", K->name, what,
+          train_layers, vocab_chunk, differ, m.n_trained, nonzero);
     free(g[0]);
     free(g[1]);
     model_free(&m);
@@ -114,12 +120,13 @@ static void *counting_alloc(size_t n) {
     return counted_base->alloc(n);
 }
 
-static void check_plan_allocated(int qwen2, int train_layers, int recompute) {
+static void check_plan_allocated(int qwen2, int train_layers, int recompute, int vocab_chunk) {
     Kernels k = *K;
     counted_base = K;
     k.alloc = counting_alloc;
     Config c = small_config(qwen2);
-    TrainMemory tm = run_train_memory(&c, BP, TP, train_layers, recompute, 0, 3);
+    RunOpts ro = {.train_layers = train_layers, .recompute = recompute, .vocab_chunk = vocab_chunk};
+    TrainMemory tm = run_train_memory(&c, BP, TP, &ro, 0, 3);
     Err e;
     Model m;
     Acts a;
@@ -130,19 +137,24 @@ static void check_plan_allocated(int qwen2, int train_layers, int recompute) {
     got[0] = counted;
     rc = rc || model_alloc_grads(&m, train_layers, &e);
     got[1] = counted - got[0];
-    rc = rc || acts_create(&a, &m, BP, TP, recompute ? ACTS_RECOMPUTE : ACTS_BACKWARD, &e);
+    rc = rc || acts_create(&a, &m, BP, TP, recompute ? ACTS_RECOMPUTE : ACTS_BACKWARD, vocab_chunk, &e);
     got[2] = counted - got[0] - got[1];
     rc = rc || optim_create_slice(&o, &m, optim_defaults(), 0, 3, &e);  // rank 0 of 3: ZeRO-1
     got[3] = counted - got[0] - got[1] - got[2];
-    CHECK(!rc, "%s", e.msg);
+    CHECK(!rc && a.vocab_chunk == vocab_chunk, "%s", e.msg);
     if (rc) return;
     size_t want[4] = {tm.params, tm.grads, tm.acts, tm.moments};
     const char *part[4] = {"parameters", "gradients", "activations", "moments"};
     for (int i = 0; i < 4; i++)
-        CHECK(got[i] == want[i], "%s %s train_layers %d recompute %d: %s allocated %zu, planned %zu", K->name,
-              c.model_type, train_layers, recompute, part[i], got[i], want[i]);
+        CHECK(got[i] == want[i], "%s %s train_layers %d recompute %d vocab_chunk %d: %s allocated %zu, planned %zu",
+              K->name, c.model_type, train_layers, recompute, vocab_chunk, part[i], got[i], want[i]);
+    // the chunked head holds [N, VC] logits and a running sum [N] instead of [N, V]
+    RunOpts full = ro;
+    full.vocab_chunk = 0;
+    size_t N = BP * TP, saved = (N * c.vocab_size + 15) / 16 * 16 - (N * VC + 15) / 16 * 16 - (N + 15) / 16 * 16;
     CHECK(tm.total == counted && tm.acts == (recompute ? tm.acts_recompute : tm.acts_full) &&
-              tm.acts_recompute < tm.acts_full,
+              tm.acts_recompute < tm.acts_full &&
+              run_train_memory(&c, BP, TP, &full, 0, 3).acts - tm.acts == (vocab_chunk ? saved * sizeof(float) : 0),
           "%s total %zu vs %zu allocated", K->name, tm.total, counted);
     optim_free(&o, &m);
     acts_free(&a, &m);
@@ -183,7 +195,8 @@ static void check_qwen(const char *path, int dim, int inter, int heads, int kv, 
               c.norm_eps == 1e-6f && c.tie_embeddings == tied && c.qkv_bias && !strcmp(c.model_type, "qwen2"),
           "%s: not the published config", path);
     for (int rc = 0; rc < 2; rc++) {
-        TrainMemory tm = run_train_memory(&c, 1, 4096, 0, rc, 0, 1);
+        RunOpts ro = {.recompute = rc, .vocab_chunk = ACTS_VOCAB_AUTO}, full = {.recompute = rc};
+        TrainMemory tm = run_train_memory(&c, 1, 4096, &ro, 0, 1);
         size_t got[5] = {tm.params, tm.grads, tm.moments, tm.acts, tm.total};
         for (int i = 0; i < 5; i++)
             CHECK(got[i] == want[rc][i], "%s T=4096 recompute %d: part %d is %zu bytes, by hand %zu", path, rc, i,
@@ -191,33 +204,38 @@ static void check_qwen(const char *path, int dim, int inter, int heads, int kv, 
         char buf[256];
         run_format_memory(buf, sizeof buf, &tm, rc, 1);
         CHECK(!strcmp(buf, text[rc]), "%s: the plan reads '%s', expected '%s'", path, buf, text[rc]);
+        // the full head (--vocab-chunk 0): the logits [N, V] instead of [N, 16384] and the sums [N]
+        size_t more = run_train_memory(&c, 1, 4096, &full, 0, 1).acts - tm.acts;
+        CHECK(more == 4096 * (size_t)(vocab - 16384 - 1) * sizeof(float),
+              "%s recompute %d: the full head's activations %zu bytes more", path, rc, more);
     }
 }
 
-// By hand (docs/ARCHITECTURE.md): parameters V C (+ V C untied) + L (QKV C + C HD + 3 I C
+// By hand (docs/method.md): parameters V C (+ V C untied) + L (QKV C + C HD + 3 I C
 // + QKV + 2 C) + C floats; activations (L + 1) N C for x, then per layer (one layer with
-// recompute) N (3 C + 2 + QKV + HD + H + 3 I), the head N (C + V + 4), the gradient
-// scratch N (2 C + QKV + HD + 3 I), 4 bytes each, and (3 N + B) ints.
+// recompute) N (3 C + 2 + QKV + HD + H + 3 I), the head N (C + Vc + 5) (the automatic
+// chunk at N = 4096: Vc = 16384), the gradient scratch N (2 C + QKV + HD + 3 I), 4 bytes
+// each, and (3 N + B) ints.
 static void check_qwen_plans(void) {
     static const size_t q15[2][5] = {
-        {6174857216, 6174857216, 12349714432, 19889635332, 44589064196},
-        {6174857216, 6174857216, 12349714432, 4368711684, 29068140548},
+        {6174857216, 6174857216, 12349714432, 17668767748, 42368196612},
+        {6174857216, 6174857216, 12349714432, 2147844100, 26847272964},
     };
     static const size_t q7[2][5] = {
-        {30462466048, 30462466048, 60924932096, 40212086788, 162061950980},
-        {30462466048, 30462466048, 60924932096, 6677938180, 128527802372},
+        {30462466048, 30462466048, 60924932096, 37989122052, 159838986244},
+        {30462466048, 30462466048, 60924932096, 4454973444, 126304837636},
     };
     const char *t15[2] = {
-        "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 19.9 GB (--recompute: "
-        "4.37 GB), total 44.6 GB",
-        "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 4.37 GB (without "
-        "--recompute: 19.9 GB), total 29.1 GB",
+        "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 17.7 GB (--recompute: "
+        "2.15 GB), total 42.4 GB",
+        "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 2.15 GB (without "
+        "--recompute: 17.7 GB), total 26.8 GB",
     };
     const char *t7[2] = {
-        "parameters 30.5 GB, gradients 30.5 GB, optimizer state 60.9 GB, activations 40.2 GB (--recompute: "
-        "6.68 GB), total 162 GB",
-        "parameters 30.5 GB, gradients 30.5 GB, optimizer state 60.9 GB, activations 6.68 GB (without "
-        "--recompute: 40.2 GB), total 129 GB",
+        "parameters 30.5 GB, gradients 30.5 GB, optimizer state 60.9 GB, activations 38 GB (--recompute: "
+        "4.45 GB), total 160 GB",
+        "parameters 30.5 GB, gradients 30.5 GB, optimizer state 60.9 GB, activations 4.45 GB (without "
+        "--recompute: 38 GB), total 126 GB",
     };
     check_qwen("configs/qwen2.5-1.5b.json", 1536, 8960, 12, 2, 151936, 1, q15, t15);
     check_qwen("configs/qwen2.5-7b.json", 3584, 18944, 28, 4, 152064, 0, q7, t7);
@@ -234,7 +252,7 @@ static void check_refusals(void) {
     k.alloc = counting_alloc;
     k.memory_available = stub_memory_available;
     Config c = small_config(1);
-    TrainMemory tm = run_train_memory(&c, BP, TP, 0, 0, 0, 1);
+    TrainMemory tm = run_train_memory(&c, BP, TP, &(RunOpts){0}, 0, 1);
     Err e;
     stub_avail = tm.total - tm.params;  // beyond the loaded parameters: exactly enough
     CHECK(run_check_memory(&tm, &k, 0, &e) == 0, "a plan that fits refused: %s", e.msg);
@@ -263,8 +281,10 @@ int main(void) {
         K = backends[b];
         for (int qwen2 = 0; qwen2 < 2; qwen2++)
             for (int tl = 0; tl <= 2; tl++) {
-                check_bitwise(qwen2, tl);
-                for (int rc = 0; rc < 2; rc++) check_plan_allocated(qwen2, tl, rc);
+                for (int vc = 0; vc <= VC; vc += VC) {
+                    check_bitwise(qwen2, tl, vc);
+                    for (int rc = 0; rc < 2; rc++) check_plan_allocated(qwen2, tl, rc, vc);
+                }
             }
         check_refusals();
     }

@@ -203,7 +203,7 @@ static void check_config(const char *name, const Kernels *k) {
     CHECK(read_lines(path, tokens, lens, &B, &T) == 0, "%s: cannot read %s", label, path);
     Acts a;
     DumpTensors d;
-    CHECK(model_alloc_grads(&m, 0, &e) == 0 && acts_create(&a, &m, B, T, 1, &e) == 0, "%s", e.msg);
+    CHECK(model_alloc_grads(&m, 0, &e) == 0 && acts_create(&a, &m, B, T, ACTS_BACKWARD, 0, &e) == 0, "%s", e.msg);
     CHECK(dump_run(&m, &a, tokens, lens, B, T, &d, &e) == 0, "%s", e.msg);
     double worst_logits = check_logits(label, &ref, &d, lens, B, T, m.cfg.vocab_size);
     int n_t = model_tensors(&m, NULL);

@@ -301,7 +301,7 @@ static void sums_in_batch(Model *m, const Examples *x, const int *idx, int n, in
                           float tok_lp[NEX][T]) {
     Err e;
     Acts a;
-    CHECK(acts_create(&a, m, B, Tb, 0, &e) == 0, "%s", e.msg);
+    CHECK(acts_create(&a, m, B, Tb, ACTS_FORWARD, 0, &e) == 0, "%s", e.msg);
     int tok[B * Tb], tgt[B * Tb], lens[B];
     float mask[B * Tb], lp[B * Tb];
     batch_fill(x->ex, idx, n, B, Tb, 0, tok, tgt, mask, lens);
@@ -361,7 +361,7 @@ static void test_ppo_gradient(Model *m, const Examples *x, RatioMode mode) {
     const char *name = mode == RATIO_PER_TOKEN ? "per-token PPO" : "PPO";
     Err e;
     Acts a;
-    CHECK(model_alloc_grads(m, 0, &e) == 0 && acts_create(&a, m, NEX, T, 1, &e) == 0, "%s", e.msg);
+    CHECK(model_alloc_grads(m, 0, &e) == 0 && acts_create(&a, m, NEX, T, ACTS_BACKWARD, 0, &e) == 0, "%s", e.msg);
     int tok[NEX * T], tgt[NEX * T], lens[NEX];
     float mask[NEX * T], w[NEX * T], lp[NEX * T];
     const int all[NEX] = {0, 1, 2, 3};

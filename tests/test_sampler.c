@@ -281,7 +281,7 @@ static double forward_mean_logprob(Model *m, const int32_t *prompt, int P, const
     Err e;
     Acts a;
     int T = P + n;
-    if (acts_create(&a, m, 1, T, 0, &e)) return NAN;
+    if (acts_create(&a, m, 1, T, ACTS_FORWARD, 0, &e)) return NAN;
     int *tok = malloc(T * sizeof(int)), *tgt = malloc(T * sizeof(int));
     float *lp = malloc(T * sizeof(float));
     for (int t = 0; t < T; t++) tok[t] = t < P ? prompt[t] : ids[t - P];

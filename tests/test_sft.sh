@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/test_sft.sh -- `o1p sft` end to end on a tiny Llama and `o1p data synth` problems:
 # the loss falls; --resume is bit-identical (also across thread counts and after a crash
-# at any point of the checkpoint protocol); Ctrl-C saves a resumable checkpoint; bad
-# input gives clear errors and leaves the output folder as it was.
+# at any point of the checkpoint protocol); Ctrl-C saves a resumable checkpoint; the head
+# in vocabulary chunks trains as the full one; bad input gives clear errors and leaves the
+# output folder as it was.
 # Usage: tests/test_sft.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 . tests/lib.sh "${1:-build}"
@@ -47,6 +48,16 @@ check "same training losses in metrics.jsonl" \
 expect_fail "resume with other options refused" 1 "other options" "$O1P" sft "${run[@]}" --out halves --resume --lr 1e-3
 expect_fail "a fresh run into a run's folder refused" 1 "pass --resume" "$O1P" sft "${run[@]}" --out halves
 "$O1P" sft "${run[@]}" --out halves --resume 2>/dev/null
+
+# ---- the head in vocabulary chunks (--vocab-chunk) ----------------------------------
+"$O1P" sft "${run[@]}" --out vc400 --vocab-chunk 400
+check "--vocab-chunk 400 (one chunk of V): the full head's weights, bit for bit" \
+    same straight/model.safetensors vc400/model.safetensors
+"$O1P" sft "${run[@]}" --out vc64 --vocab-chunk 64
+check "--vocab-chunk 64 (not dividing V): the full head's 12 losses within 1e-5 relative" \
+    awk -F'"loss":' 'NR == FNR { a[FNR] = $2 + 0; next }
+        { d = ($2 + 0) - a[FNR]; if (d < 0) d = -d; if (d > 1e-5 * a[FNR]) bad++; n++ }
+        END { exit !(n == 12 && !bad) }' straight/metrics.jsonl vc64/metrics.jsonl
 
 # ---- the prompt template: recorded in OUT/prompt.json, kept on resume, followed -------
 prompt_is() { /usr/bin/python3 -c "import json, sys; p = json.load(open(sys.argv[1])); sys.exit(not ($2))" "$1"; }

@@ -72,7 +72,7 @@ static double time_train(Model *m, const Kernels *k, int B, int T, int warm, int
     Optimizer o;
     OptimConfig oc = optim_defaults();
     oc.total_steps = 1000;
-    if (acts_create(&a, m, B, T, 1, &e) || optim_create(&o, m, oc, &e)) {
+    if (acts_create(&a, m, B, T, ACTS_BACKWARD, ACTS_VOCAB_AUTO, &e) || optim_create(&o, m, oc, &e)) {
         fprintf(stderr, "bench: %s\n", e.msg);
         exit(1);
     }

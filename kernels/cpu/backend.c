@@ -31,6 +31,8 @@ const Kernels kernels_cpu = {
     .add = cpu_add,
     .crossentropy_forward = cpu_crossentropy_forward,
     .crossentropy_backward = cpu_crossentropy_backward,
+    .crossentropy_chunk_forward = cpu_crossentropy_chunk_forward,
+    .crossentropy_chunk_backward = cpu_crossentropy_chunk_backward,
     .sum_squares = cpu_sum_squares,
     .adamw = cpu_adamw,
 };

@@ -1,43 +1,62 @@
-// kernels/cpu/loss.c -- softmax cross-entropy with per-token weights: kernels/ref/loss.c's
-// operations, threads splitting the rows.
+// kernels/cpu/loss.c -- softmax cross-entropy with per-token weights, whole rows or in
+// vocabulary chunks: kernels/ref/loss.c's operations, threads splitting the rows.
 #include <math.h>
 
 #include "cpu.h"
 
-void cpu_crossentropy_forward(float *logprob, float *lse, const float *logits,
-                              const int *targets, int N, int V) {
+void cpu_crossentropy_chunk_forward(float *logprob, float *lse, float *sum, const float *logits,
+                                    const int *targets, int N, int V, int v0, int Vc) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        if (targets[n] < 0) {
+        int t = targets[n];
+        if (t < 0) {
             logprob[n] = lse[n] = 0.0f;
             continue;
         }
-        const float *x = logits + (size_t)n * V;
-        float max = -INFINITY;
-#pragma omp simd reduction(max : max)
-        for (int v = 0; v < V; v++) max = x[v] > max ? x[v] : max;
-        double sum = 0.0;  // double: V can be 10^5 terms
-        for (int v = 0; v < V; v++) sum += expf(x[v] - max);
-        float l = max + (float)log(sum);
+        const float *x = logits + (size_t)n * Vc;
+        float m_old = v0 > 0 ? lse[n] : -INFINITY, m = m_old;
+#pragma omp simd reduction(max : m)
+        for (int j = 0; j < Vc; j++) m = x[j] > m ? x[j] : m;  // a max is exact in any order
+        double s = 0.0;  // double, in order: V can be 10^5 terms
+        for (int j = 0; j < Vc; j++) s += expf(x[j] - m);
+        if (v0 > 0) s += sum[n] * exp((double)m_old - m);
+        if (t >= v0 && t < v0 + Vc) logprob[n] = x[t - v0];
+        if (v0 + Vc < V) {  // not the last chunk: keep the running state
+            lse[n] = m;
+            sum[n] = (float)s;
+            continue;
+        }
+        float l = m + (float)log(s);
         lse[n] = l;
-        logprob[n] = x[targets[n]] - l;
+        logprob[n] = logprob[n] - l;
     }
 }
 
+void cpu_crossentropy_forward(float *logprob, float *lse, const float *logits,
+                              const int *targets, int N, int V) {
+    cpu_crossentropy_chunk_forward(logprob, lse, NULL, logits, targets, N, V, 0, V);
+}
+
 // In place allowed (dlogits == logits): each element is read before it is written.
-void cpu_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
-                               const int *targets, const float *weights, int N, int V) {
+void cpu_crossentropy_chunk_backward(float *dlogits, const float *logits, const float *lse,
+                                     const int *targets, const float *weights, int N, int v0,
+                                     int Vc) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        float *d = dlogits + (size_t)n * V;
-        const float *x = logits + (size_t)n * V;
+        float *d = dlogits + (size_t)n * Vc;
+        const float *x = logits + (size_t)n * Vc;
         float w = weights[n], l = lse[n];
         int t = targets[n];
         if (t < 0 || w == 0.0f) {
-            for (int v = 0; v < V; v++) d[v] = 0.0f;
+            for (int j = 0; j < Vc; j++) d[j] = 0.0f;
             continue;
         }
-        for (int v = 0; v < V; v++) d[v] = w * expf(x[v] - l);
-        d[t] -= w;
+        for (int j = 0; j < Vc; j++) d[j] = w * expf(x[j] - l);
+        if (t >= v0 && t < v0 + Vc) d[t - v0] -= w;
     }
+}
+
+void cpu_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
+                               const int *targets, const float *weights, int N, int V) {
+    cpu_crossentropy_chunk_backward(dlogits, logits, lse, targets, weights, N, 0, V);
 }

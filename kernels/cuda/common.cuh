@@ -91,6 +91,11 @@ void cuda_crossentropy_forward(float *logprob, float *lse, const float *logits,
                                const int *targets, int N, int V);
 void cuda_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                                 const int *targets, const float *weights, int N, int V);
+void cuda_crossentropy_chunk_forward(float *logprob, float *lse, float *sum, const float *logits,
+                                     const int *targets, int N, int V, int v0, int Vc);
+void cuda_crossentropy_chunk_backward(float *dlogits, const float *logits, const float *lse,
+                                      const int *targets, const float *weights, int N, int v0,
+                                      int Vc);
 double cuda_sum_squares(const float *g, size_t n);
 void cuda_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
                 float beta1, float beta2, float eps, float weight_decay, float grad_scale,

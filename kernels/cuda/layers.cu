@@ -230,57 +230,78 @@ void cuda_add(float *out, const float *a, const float *b, size_t n) {
     LAUNCH_CHECK();
 }
 
-// ---- softmax cross-entropy -----------------------------------------------------------------
-// One block per row: lse = max + log(sum exp(x - max)) (the sum in double),
-// logprob = x[t] - lse.
-__global__ void crossentropy_forward_kernel(float *logprob, float *lse, const float *logits,
-                                            const int *targets, int V) {
+// ---- softmax cross-entropy, whole rows or in vocabulary chunks -----------------------------
+// One block per row of the chunk logits[N, Vc] (columns v0 .. v0+Vc-1 of V): the chunk's
+// max and sum s = sum exp(x - m) at the new running max m (the sum in double), merged by
+// thread 0 as kernels/ref/loss.c: s += sum_old * exp(m_old - m); the last chunk finishes
+// lse = m + log(s), logprob = x[t] - lse. A whole row is the one-chunk case.
+__global__ void crossentropy_chunk_forward_kernel(float *logprob, float *lse, float *sum,
+                                                  const float *logits, const int *targets,
+                                                  int V, int v0, int Vc) {
     __shared__ float red[32];
+    __shared__ double dred[32];
     int n = blockIdx.x, t = targets[n];
     if (t < 0) {  // uniform over the block
         if (threadIdx.x == 0) logprob[n] = lse[n] = 0.0f;
         return;
     }
-    const float *x = logits + (size_t)n * V;
+    const float *x = logits + (size_t)n * Vc;
+    float m_old = v0 > 0 ? lse[n] : -INFINITY;  // read by all before thread 0 writes
     float mx = -INFINITY;
-    for (int v = threadIdx.x; v < V; v += blockDim.x) mx = fmaxf(mx, x[v]);
-    mx = block_max(mx, red);
-    __shared__ double dred[32];
+    for (int j = threadIdx.x; j < Vc; j += blockDim.x) mx = fmaxf(mx, x[j]);
+    float m = fmaxf(m_old, block_max(mx, red));
     double s = 0.0;  // double: V can be 10^5 terms
-    for (int v = threadIdx.x; v < V; v += blockDim.x) s += expf(x[v] - mx);
+    for (int j = threadIdx.x; j < Vc; j += blockDim.x) s += expf(x[j] - m);
     s = block_sum(s, dred);
-    if (threadIdx.x == 0) {
-        float l = mx + (float)log(s);
-        lse[n] = l;
-        logprob[n] = x[t] - l;
+    if (threadIdx.x != 0) return;
+    if (v0 > 0) s += sum[n] * exp((double)m_old - m);
+    if (t >= v0 && t < v0 + Vc) logprob[n] = x[t - v0];
+    if (v0 + Vc < V) {  // not the last chunk: keep the running state
+        lse[n] = m;
+        sum[n] = (float)s;
+        return;
     }
+    float l = m + (float)log(s);
+    lse[n] = l;
+    logprob[n] = logprob[n] - l;
+}
+
+void cuda_crossentropy_chunk_forward(float *logprob, float *lse, float *sum, const float *logits,
+                                     const int *targets, int N, int V, int v0, int Vc) {
+    if (N <= 0) return;
+    crossentropy_chunk_forward_kernel<<<N, 512>>>(logprob, lse, sum, logits, targets, V, v0, Vc);
+    LAUNCH_CHECK();
 }
 
 void cuda_crossentropy_forward(float *logprob, float *lse, const float *logits,
                                const int *targets, int N, int V) {
-    if (N <= 0) return;
-    crossentropy_forward_kernel<<<N, 512>>>(logprob, lse, logits, targets, V);
-    LAUNCH_CHECK();
+    cuda_crossentropy_chunk_forward(logprob, lse, NULL, logits, targets, N, V, 0, V);
 }
 
 // dlogits = w * (softmax - onehot); each element is read, then written, by one thread, so
 // dlogits may alias logits.
-__global__ void crossentropy_backward_kernel(float *dlogits, const float *logits,
-                                             const float *lse, const int *targets,
-                                             const float *weights, int V) {
-    int n = blockIdx.x, t = targets[n];
+__global__ void crossentropy_chunk_backward_kernel(float *dlogits, const float *logits,
+                                                   const float *lse, const int *targets,
+                                                   const float *weights, int v0, int Vc) {
+    int n = blockIdx.x, t = targets[n] - v0;  // the target's column in the chunk
     float w = weights[n], l = lse[n];
-    size_t row = (size_t)n * V;
-    bool off = t < 0 || w == 0.0f;
-    for (int v = threadIdx.x; v < V; v += blockDim.x)
-        dlogits[row + v] = off ? 0.0f : w * (expf(logits[row + v] - l) - (v == t ? 1.0f : 0.0f));
+    size_t row = (size_t)n * Vc;
+    bool off = targets[n] < 0 || w == 0.0f;
+    for (int j = threadIdx.x; j < Vc; j += blockDim.x)
+        dlogits[row + j] = off ? 0.0f : w * (expf(logits[row + j] - l) - (j == t ? 1.0f : 0.0f));
+}
+
+void cuda_crossentropy_chunk_backward(float *dlogits, const float *logits, const float *lse,
+                                      const int *targets, const float *weights, int N, int v0,
+                                      int Vc) {
+    if (N <= 0) return;
+    crossentropy_chunk_backward_kernel<<<N, 512>>>(dlogits, logits, lse, targets, weights, v0, Vc);
+    LAUNCH_CHECK();
 }
 
 void cuda_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                                 const int *targets, const float *weights, int N, int V) {
-    if (N <= 0) return;
-    crossentropy_backward_kernel<<<N, 512>>>(dlogits, logits, lse, targets, weights, V);
-    LAUNCH_CHECK();
+    cuda_crossentropy_chunk_backward(dlogits, logits, lse, targets, weights, N, 0, V);
 }
 
 // ---- global gradient norm ------------------------------------------------------------------

@@ -31,6 +31,8 @@ const Kernels kernels_ref = {
     .add = ref_add,
     .crossentropy_forward = ref_crossentropy_forward,
     .crossentropy_backward = ref_crossentropy_backward,
+    .crossentropy_chunk_forward = ref_crossentropy_chunk_forward,
+    .crossentropy_chunk_backward = ref_crossentropy_chunk_backward,
     .sum_squares = ref_sum_squares,
     .adamw = ref_adamw,
 };

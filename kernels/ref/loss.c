@@ -5,36 +5,61 @@
 //   logprob = logit_t - lse
 // The backward of sum_n w_n * -logprob_n is w_n * (softmax - onehot(t)), with
 // softmax = exp(logit - lse).
+//
+// In vocabulary chunks the forward is an online softmax: each chunk's max m_c and its
+// sum s_c = sum_j exp(logit_j - m) at the new running max m = max(m_old, m_c) merge as
+//   sum = s_c + sum_old * exp(m_old - m)       (in double, stored as float between chunks)
+// and after the last chunk lse = m + log(sum). The full-row functions are the one-chunk
+// case: the same operations, so the same bits.
 #include <math.h>
 
 #include "ref.h"
 
-void ref_crossentropy_forward(float *logprob, float *lse, const float *logits,
-                              const int *targets, int N, int V) {
+void ref_crossentropy_chunk_forward(float *logprob, float *lse, float *sum, const float *logits,
+                                    const int *targets, int N, int V, int v0, int Vc) {
     for (int n = 0; n < N; n++) {
-        const float *x = logits + (size_t)n * V;
-        if (targets[n] < 0) {
+        const float *x = logits + (size_t)n * Vc;
+        int t = targets[n];
+        if (t < 0) {
             logprob[n] = lse[n] = 0.0f;
             continue;
         }
-        float max = -INFINITY;
-        for (int v = 0; v < V; v++) max = fmaxf(max, x[v]);
-        double sum = 0.0;
-        for (int v = 0; v < V; v++) sum += expf(x[v] - max);
-        lse[n] = max + (float)log(sum);
-        logprob[n] = x[targets[n]] - lse[n];
+        float m_old = v0 > 0 ? lse[n] : -INFINITY, m = m_old;
+        for (int j = 0; j < Vc; j++) m = fmaxf(m, x[j]);
+        double s = 0.0;
+        for (int j = 0; j < Vc; j++) s += expf(x[j] - m);
+        if (v0 > 0) s += sum[n] * exp((double)m_old - m);
+        if (t >= v0 && t < v0 + Vc) logprob[n] = x[t - v0];
+        if (v0 + Vc < V) {  // not the last chunk: keep the running state
+            lse[n] = m;
+            sum[n] = (float)s;
+            continue;
+        }
+        lse[n] = m + (float)log(s);
+        logprob[n] = logprob[n] - lse[n];
     }
+}
+
+void ref_crossentropy_forward(float *logprob, float *lse, const float *logits,
+                              const int *targets, int N, int V) {
+    ref_crossentropy_chunk_forward(logprob, lse, NULL, logits, targets, N, V, 0, V);
 }
 
 // Rows with target < 0 or weight 0 get zeros. dlogits may alias logits: each element is
 // read before it is written.
+void ref_crossentropy_chunk_backward(float *dlogits, const float *logits, const float *lse,
+                                     const int *targets, const float *weights, int N, int v0,
+                                     int Vc) {
+    for (int n = 0; n < N; n++) {
+        const float *x = logits + (size_t)n * Vc;
+        float *d = dlogits + (size_t)n * Vc, w = weights[n];
+        int t = targets[n];
+        for (int j = 0; j < Vc; j++) d[j] = t < 0 || w == 0.0f ? 0.0f : w * expf(x[j] - lse[n]);
+        if (t >= v0 && t < v0 + Vc) d[t - v0] -= w;
+    }
+}
+
 void ref_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                                const int *targets, const float *weights, int N, int V) {
-    for (int n = 0; n < N; n++) {
-        const float *x = logits + (size_t)n * V;
-        float *d = dlogits + (size_t)n * V, w = weights[n];
-        int t = targets[n];
-        for (int v = 0; v < V; v++) d[v] = t < 0 || w == 0.0f ? 0.0f : w * expf(x[v] - lse[n]);
-        if (t >= 0) d[t] -= w;
-    }
+    ref_crossentropy_chunk_backward(dlogits, logits, lse, targets, weights, N, 0, V);
 }

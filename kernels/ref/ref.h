@@ -64,6 +64,12 @@ void ref_crossentropy_forward(float *logprob, float *lse, const float *logits,
                               const int *targets, int N, int V);
 void ref_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                                const int *targets, const float *weights, int N, int V);
+// in vocabulary chunks (kernels.h); the full-row functions are their one-chunk case
+void ref_crossentropy_chunk_forward(float *logprob, float *lse, float *sum, const float *logits,
+                                    const int *targets, int N, int V, int v0, int Vc);
+void ref_crossentropy_chunk_backward(float *dlogits, const float *logits, const float *lse,
+                                     const int *targets, const float *weights, int N, int v0,
+                                     int Vc);
 
 // optimizer.c
 double ref_sum_squares(const float *g, size_t n);

@@ -12,7 +12,8 @@
 //   matmul, cuda-tf32     arel 2e-3 (inputs rounded to 10 mantissa bits), cuda-bf16 1e-2 (7)
 //   rmsnorm, swiglu, rope rtol 1e-5, arel 1e-6   (reduction order, expf/sqrtf ulps)
 //   attention             rtol 1e-4, arel 1e-5 forward (lse 1e-5); backward arel 1e-4
-//   cross-entropy         rtol 1e-5, arel 1e-6
+//   cross-entropy         rtol 1e-5, arel 1e-6, in vocabulary chunks too (chunked on
+//                         both); one chunk of V: the GPU's whole-row functions, bitwise
 //   sum_squares           rtol 1e-10             (both in double, different orders)
 //   AdamW                 rtol 1e-5, arel 1e-6   (fused multiply-adds on the GPU)
 // Determinism is checked bitwise: the same call twice on the GPU, and a sequence's
@@ -433,6 +434,81 @@ static void test_crossentropy(int N, int V) {
     free(g_dl);
 }
 
+// Columns [v0, v0 + n) of x[N, V] into chunk[N, n], or back (to_full).
+static void columns(float *x, float *chunk, int N, int V, int v0, int n, int to_full) {
+    for (int i = 0; i < N; i++) {
+        float *full = x + (size_t)i * V + v0, *c = chunk + (size_t)i * n;
+        memcpy(to_full ? full : c, to_full ? c : full, n * sizeof(float));
+    }
+}
+
+// The cross-entropy of host logits[N, V] in chunks of Vc on K (host or gpu: each chunk
+// staged through backend memory): the forward's logprob, lse (host), then dl[N, V] from
+// the chunks' gradients (in place) at that lse.
+static void chunked_ce(const Kernels *K, float *lp, float *lse, float *dl, float *logits,
+                       const int *tgt, const float *w, int N, int V, int Vc) {
+    float *chunk = malloc((size_t)N * Vc * 4), *d_chunk = K->alloc((size_t)N * Vc * 4);
+    float *d_lp = K->alloc(N * 4), *d_lse = K->alloc(N * 4), *d_sum = K->alloc(N * 4);
+    float *d_w = K->alloc(N * 4);
+    int *d_tgt = K->alloc(N * sizeof(int));
+    K->upload(d_tgt, tgt, N * sizeof(int));
+    K->upload(d_w, w, N * 4);
+    for (int pass = 0; pass < 2; pass++)  // forward, backward
+        for (int v0 = 0; v0 < V; v0 += Vc) {
+            int n = V - v0 < Vc ? V - v0 : Vc;
+            columns(logits, chunk, N, V, v0, n, 0);
+            K->upload(d_chunk, chunk, (size_t)N * n * 4);
+            if (pass == 0) {
+                K->crossentropy_chunk_forward(d_lp, d_lse, d_sum, d_chunk, d_tgt, N, V, v0, n);
+                continue;
+            }
+            K->crossentropy_chunk_backward(d_chunk, d_chunk, d_lse, d_tgt, d_w, N, v0, n);
+            K->download(chunk, d_chunk, (size_t)N * n * 4);
+            columns(dl, chunk, N, V, v0, n, 1);
+        }
+    K->download(lp, d_lp, N * 4);
+    K->download(lse, d_lse, N * 4);
+    K->free(d_chunk), K->free(d_lp), K->free(d_lse), K->free(d_sum), K->free(d_w), K->free(d_tgt);
+    free(chunk);
+}
+
+// In chunks of Vc, the GPU against the host in chunks, under cross-entropy's tolerances;
+// one chunk of V: the GPU's whole-row functions bit for bit.
+static void test_crossentropy_chunks(int N, int V, int Vc) {
+    char what[96];
+    size_t n = (size_t)N * V;
+    float *logits = rand_floats(n, -8, 8), *w = rand_floats(N, 0, 2);
+    int *tgt = rand_ints(N, 0, V - 1);
+    for (int i = 0; i < N; i += 5) tgt[i] = -1;
+    for (int i = 2; i < N; i += 7) w[i] = 0.0f;
+    float *lp[2], *lse[2], *dl[2];  // [host, gpu]
+    for (int k = 0; k < 2; k++) {
+        lp[k] = malloc(N * 4), lse[k] = malloc(N * 4), dl[k] = malloc(n * 4);
+        chunked_ce(k ? gpu : host, lp[k], lse[k], dl[k], logits, tgt, w, N, V, Vc);
+    }
+    snprintf(what, sizeof what, "crossentropy_chunk_forward logprob N=%d V=%d Vc=%d", N, V, Vc);
+    expect_close(what, lp[1], lp[0], N, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "crossentropy_chunk_forward lse N=%d V=%d Vc=%d", N, V, Vc);
+    expect_close(what, lse[1], lse[0], N, 1e-5, 1e-6);
+    snprintf(what, sizeof what, "crossentropy_chunk_backward N=%d V=%d Vc=%d", N, V, Vc);
+    expect_close(what, dl[1], dl[0], n, 1e-5, 1e-6);
+    if (Vc >= V) {  // the whole-row functions on the GPU
+        float *d_logits = up(logits, n * 4), *d_w = up(w, N * 4), *d_lp = gpu->alloc(N * 4);
+        float *d_lse = gpu->alloc(N * 4);
+        int *d_tgt = up(tgt, N * sizeof(int));
+        gpu->crossentropy_forward(d_lp, d_lse, d_logits, d_tgt, N, V);
+        gpu->crossentropy_backward(d_logits, d_logits, d_lse, d_tgt, d_w, N, V);
+        float *g_lp = down(d_lp, N), *g_lse = down(d_lse, N), *g_dl = down(d_logits, n);
+        snprintf(what, sizeof what, "crossentropy_chunk_* one chunk of V=%d == whole rows", V);
+        CHECK(!memcmp(g_lp, lp[1], N * 4) && !memcmp(g_lse, lse[1], N * 4) &&
+                  !memcmp(g_dl, dl[1], n * 4), "%s", what);
+        gpu->free(d_w), gpu->free(d_tgt);
+        free(g_lp), free(g_lse), free(g_dl);
+    }
+    for (int k = 0; k < 2; k++) free(lp[k]), free(lse[k]), free(dl[k]);
+    free(logits), free(w), free(tgt);
+}
+
 // ---- optimizer ----------------------------------------------------------------------------
 
 static void test_sum_squares(size_t n) {
@@ -488,7 +564,10 @@ static void test_all(void) {
         test_swiglu(N, 173);
         test_crossentropy(N, 17);
         test_crossentropy(N, 5003);
+        test_crossentropy_chunks(N, 5003, 1024);  // chunks that do not divide V
+        test_crossentropy_chunks(N, 5003, 5003);  // one chunk
     }
+    test_crossentropy_chunks(64, 4096, 512);  // chunks that divide V
     test_matmul(300, 768, 2304, 1);  // a real layer's shape
 
     // The tensor-core tables: only their matmuls differ from the fp32 table's.

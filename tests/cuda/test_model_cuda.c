@@ -19,7 +19,8 @@
 //                  within 1e-3; after the 20 steps every parameter tensor within 1e-3
 //                  relative inf-norm. (Adam divides by sqrt(v): an element whose gradient
 //                  is rounding noise moves by up to lr either way, so the parameters get a
-//                  looser bound than the losses.)
+//                  looser bound than the losses.) Also with the GPU's head in vocabulary
+//                  chunks (model/head.c) against the CPU's full head.
 //   sampler        greedy decoding (3 prompts x 4 samples, 5 slots: shared prefills,
 //                  chunked prefill, continuous batching) on a small random model: the
 //                  token sequences identical to the CPU's, mean log-probs within 1e-4.
@@ -144,8 +145,8 @@ static void test_dump(const Case *cs, uint64_t seed) {
     Acts ac, ag, ag2;
     DumpTensors dc, dg, dg2;
     if (model_alloc_grads(&mc, 0, &e) || model_alloc_grads(&mg, 0, &e) ||
-        acts_create(&ac, &mc, B, T, ACTS_BACKWARD, &e) || acts_create(&ag, &mg, B, T, ACTS_BACKWARD, &e) ||
-        acts_create(&ag2, &mg, B, T, ACTS_RECOMPUTE, &e) ||
+        acts_create(&ac, &mc, B, T, ACTS_BACKWARD, 0, &e) || acts_create(&ag, &mg, B, T, ACTS_BACKWARD, 0, &e) ||
+        acts_create(&ag2, &mg, B, T, ACTS_RECOMPUTE, 0, &e) ||
         dump_run(&mc, &ac, tokens, cs->lens, B, T, &dc, &e) ||
         dump_run(&mg, &ag, tokens, cs->lens, B, T, &dg, &e) ||
         dump_run(&mg, &ag2, tokens, cs->lens, B, T, &dg2, &e)) {
@@ -197,7 +198,8 @@ static void make_batch(int s, int V, int *tokens, int *lens, int *targets, float
         }
 }
 
-static void test_training(const Case *cs, uint64_t seed) {
+// gpu_chunk: the GPU's head in vocabulary chunks of that many (0: the full logits).
+static void test_training(const Case *cs, uint64_t seed, int gpu_chunk) {
     Model mc, mg;
     if (create_pair(&mc, &mg, &cs->cfg, cs->name)) return;
     init_pair(&mc, &mg, seed, 1.0f);
@@ -209,7 +211,7 @@ static void test_training(const Case *cs, uint64_t seed) {
     o.warmup_steps = 3;
     o.total_steps = STEPS;
     if (model_alloc_grads(&mc, 0, &e) || model_alloc_grads(&mg, 0, &e) ||
-        acts_create(&ac, &mc, TB, TT, 1, &e) || acts_create(&ag, &mg, TB, TT, 1, &e) ||
+        acts_create(&ac, &mc, TB, TT, ACTS_BACKWARD, 0, &e) || acts_create(&ag, &mg, TB, TT, ACTS_BACKWARD, gpu_chunk, &e) ||
         optim_create(&oc, &mc, o, &e) || optim_create(&og, &mg, o, &e)) {
         CHECK(0, "%s: %s", cs->name, e.msg);
         exit(test_summary());
@@ -247,10 +249,10 @@ static void test_training(const Case *cs, uint64_t seed) {
     cpu->download(pc, mc.params_mem, mc.n_params * sizeof(float));
     gpu->download(pg, mg.params_mem, mg.n_params * sizeof(float));
     double worst_param = check_tensors(&mc, "after 20 steps", cs->name, pg, pc, 1e-3);
-    printf("train %-5s loss %.4f -> %.4f (gpu %.4f -> %.4f); worst relative error loss %.2e, "
-           "grad norm %.2e, parameters after %d steps %.2e\n",
-           cs->name, loss_c[0], loss_c[STEPS - 1], loss_g[0], loss_g[STEPS - 1], worst_loss,
-           worst_norm, STEPS, worst_param);
+    printf("train %-5s (gpu vocab chunk %d) loss %.4f -> %.4f (gpu %.4f -> %.4f); worst relative "
+           "error loss %.2e, grad norm %.2e, parameters after %d steps %.2e\n",
+           cs->name, gpu_chunk, loss_c[0], loss_c[STEPS - 1], loss_g[0], loss_g[STEPS - 1],
+           worst_loss, worst_norm, STEPS, worst_param);
     free(pc), free(pg);
     optim_free(&oc, &mc), optim_free(&og, &mg);
     acts_free(&ac, &mc), acts_free(&ag, &mg);
@@ -306,7 +308,7 @@ static double cpu_min_gap(Model *mc, const int32_t *prompt, int P, const int32_t
     Acts a;
     float *lg = malloc((size_t)T * V * sizeof(float));
     double worst = INFINITY;
-    if (acts_create(&a, mc, 1, T, 0, &e) == 0) {
+    if (acts_create(&a, mc, 1, T, ACTS_FORWARD, 0, &e) == 0) {
         model_forward(mc, &a, tok, lens, 1, T);
         cpu->download(lg, a.logits, (size_t)T * V * sizeof(float));
         for (int j = 0; j < n; j++) {
@@ -424,7 +426,9 @@ int main(void) {
     }
     make_cases();
     for (int i = 0; i < 4; i++) test_dump(&cases[i], 42 + (uint64_t)i);
-    for (int i = 0; i < 3; i++) test_training(&cases[i], 7 + (uint64_t)i);
+    for (int i = 0; i < 3; i++) test_training(&cases[i], 7 + (uint64_t)i, 0);
+    test_training(&cases[0], 7, 32);   // the GPU's head in chunks: 32 does not divide V = 97
+    test_training(&cases[1], 8, 101);  // one chunk of V
     test_sampler(99);
     return test_summary();
 }
