@@ -2,10 +2,11 @@
 # tests/test_recompute.sh -- --recompute and the training memory plan end to end: `o1p
 # sft` and `o1p prune` with and without --recompute give bit-identical weights (a
 # Qwen2-shaped model with GQA and biases; all layers and --train-layers 1; ref and cpu),
-# --recompute may change across --resume (it is no part of the run); the start line's
-# plan shows the activations both ways and prunes the context to --cutoff; a run that
-# does not fit (a huge batch, a huge config) is refused before allocating, naming the
-# plan's parts, and writes nothing.
+# --recompute may change across --resume (it is no part of the run); with --vocab-chunk
+# it is --vocab-chunk's run bit for bit and the full head's within the chunked head's
+# tolerances; the start line's plan shows the activations both ways, the chunked head's
+# smaller, and prunes the context to --cutoff; a run that does not fit (a huge batch, a
+# huge config) is refused before allocating, naming the plan's parts, and writes nothing.
 # Usage: tests/test_recompute.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 . tests/lib.sh "${1:-build}"
@@ -39,6 +40,44 @@ check "sft's plan: activations $full, $rec with --recompute" test -n "$full" -a 
 check "sft --recompute's plan: activations $rec ($full without)" \
     test "$(acts b_cpu_0.err "without --recompute" 1) $(acts b_cpu_0.err "without --recompute" 2)" = "$rec $full"
 check "the plan has a total" grep -qE "memory: parameters .*, total [0-9.]+ [kMG]B$" a_cpu_0.err
+
+# ---- with the head in vocabulary chunks -----------------------------------------------
+# Recomputation leaves the head alone: --recompute --vocab-chunk 64 (not dividing V = 300)
+# is --vocab-chunk 64 bit for bit, and --recompute with the full head within the chunked
+# head's tolerances: the losses 1e-5 relative (tests/test_sft.sh), each weight tensor
+# after 3 AdamW steps 1e-3 of its max|w| (tests/cuda/test_model_cuda.c: Adam moves an
+# element whose gradient is rounding noise by up to lr; measured 1.4e-4).
+weights_close() {  # A B: each tensor's max|a - b| <= 1e-3 max|a|
+    /usr/bin/python3 - "$1/model.safetensors" "$2/model.safetensors" <<'EOF'
+import json, struct, sys
+def tensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    return {k: struct.unpack("<%df" % ((v["data_offsets"][1] - v["data_offsets"][0]) // 4),
+                             b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]])
+            for k, v in h.items() if k != "__metadata__"}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert a.keys() == b.keys()
+for k in a:
+    assert max(abs(x - y) for x, y in zip(a[k], b[k])) <= 1e-3 * max(abs(x) for x in a[k]), k
+EOF
+}
+"$O1P" "${sft[@]}" --vocab-chunk 64 --out c64 --quiet
+"$O1P" "${sft[@]}" --vocab-chunk 64 --recompute --out d64 2>d64.err
+check "sft --recompute --vocab-chunk 64 == --vocab-chunk 64, bit for bit" cmp c64/model.safetensors d64/model.safetensors
+check "... --recompute's weights (the full head) within 1e-3 of each tensor's max" weights_close b_cpu_0 d64
+check "... --recompute's 3 losses within 1e-5 relative" \
+    awk -F'"loss":' 'NR == FNR { a[FNR] = $2 + 0; next }
+        { d = ($2 + 0) - a[FNR]; if (d < 0) d = -d; if (d > 1e-5 * a[FNR]) bad++; n++ }
+        END { exit !(n == 3 && !bad) }' b_cpu_0/metrics.jsonl d64/metrics.jsonl
+# the plan counts the chunk's logits [N, 64] and running sums [N], not [N, 300]: N = 4 x 128
+# rows, 512 x 235 floats = 0.481 MB fewer, each side rounded to 3 digits (the exact count:
+# tests/test_recompute.c)
+mb() { acts "$1" "without --recompute" "$2" | sed 's/ MB//'; }
+check "the plan of --vocab-chunk 64: $(mb d64.err 1) MB of activations, $(mb b_cpu_0.err 1) MB with the full head" \
+    awk -v a="$(mb b_cpu_0.err 1)" -v b="$(mb d64.err 1)" -v c="$(mb b_cpu_0.err 2)" -v d="$(mb d64.err 2)" \
+    'BEGIN { exit !(a - b > 0.47 && a - b < 0.495 && c - d > 0.47 && c - d < 0.495) }'
 
 # --recompute is no part of the run's state: stopped without it, resumed with it
 "$O1P" "${sft[@]}" --out half --stop-at 1 --quiet 2>/dev/null
