@@ -4,10 +4,12 @@
 #   1. build: ./o1p-cuda, the tests/cuda/ programs, the benchmarks (PREBUILT=1: skip it and
 #      run the binaries already in build-cuda/, e.g. built on another machine and carried
 #      over with their libraries on LD_LIBRARY_PATH, where the GPU machine lacks libstb)
-#   2. test-cuda: kernel conformance (test_kernels_cuda) and the model-level parity with
-#      the CPU (test_model_cuda: dump, 20 training steps, greedy sampler), and the NCCL
-#      gradient sum against the MPI path's (test_nccl; tests/cuda/test_nccl.sh: every
-#      GPU as a rank, and sft on 2 ranks, when there are 2 or more)
+#   2. test-cuda: kernel conformance (test_kernels_cuda, the chunked cross-entropy too)
+#      and the model-level parity with the CPU (test_model_cuda: dump, also with
+#      recomputed activations; 20 training steps, also with the head in vocabulary
+#      chunks; greedy sampler), and the NCCL gradient sum against the MPI path's
+#      (test_nccl; tests/cuda/test_nccl.sh: every GPU as a rank, and sft on 2 ranks, when
+#      there are 2 or more)
 #   3. bench-cuda: kernels (bench_kernels_cuda), then the whole model (bench_model_cuda:
 #      training step time, tokens/s, MFU; decode tokens/s)
 #   4. the pipeline's stages on the GPU: scripts/demo.sh quick with --device cuda added
