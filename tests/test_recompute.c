@@ -5,7 +5,7 @@
 // the head in vocabulary chunks); run_train_memory equals what model_create,
 // model_alloc_grads, acts_create and optim_create_slice allocate, ZeRO-1's slices and the
 // chunked head's logits too; the plan of Qwen2.5-1.5B and -7B (configs/) at T = 4096 is
-// the hand count of docs/ARCHITECTURE.md, with the automatic chunk and with the full
+// the hand count of docs/method.md, with the automatic chunk and with the full
 // head; a run that does not fit is refused before allocating, naming the plan's parts.
 // (tests/test_recompute.sh drives `o1p sft --recompute` end to end.)
 #include <stdint.h>
