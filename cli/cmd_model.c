@@ -69,7 +69,8 @@ int cmd_dump(int argc, char **argv) {
     DumpTensors dt = {0};
     rc = 1;
     if (toklines_load(tokens_path, m.cfg.vocab_size, m.cfg.max_seq_len, &tl, &e)) goto done;
-    if (model_alloc_grads(&m, 0, &e) || acts_create(&a, &m, tl.B, tl.T, ACTS_BACKWARD, 0, &e)) goto done;  // the full logits
+    // the full logits (vocab_chunk 0): the dump writes them
+    if (model_alloc_grads(&m, 0, &e) || acts_create(&a, &m, tl.B, tl.T, ACTS_BACKWARD, 0, &e)) goto done;
     if (dump_run(&m, &a, tl.tokens, tl.lens, tl.B, tl.T, &dt, &e) || dump_write(&m, &dt, out, &e)) goto done;
     printf("loss %.6f over %d lines; wrote %s\n", dt.loss, tl.B, out);
     rc = 0;

@@ -211,7 +211,8 @@ static void test_training(const Case *cs, uint64_t seed, int gpu_chunk) {
     o.warmup_steps = 3;
     o.total_steps = STEPS;
     if (model_alloc_grads(&mc, 0, &e) || model_alloc_grads(&mg, 0, &e) ||
-        acts_create(&ac, &mc, TB, TT, ACTS_BACKWARD, 0, &e) || acts_create(&ag, &mg, TB, TT, ACTS_BACKWARD, gpu_chunk, &e) ||
+        acts_create(&ac, &mc, TB, TT, ACTS_BACKWARD, 0, &e) ||
+        acts_create(&ag, &mg, TB, TT, ACTS_BACKWARD, gpu_chunk, &e) ||
         optim_create(&oc, &mc, o, &e) || optim_create(&og, &mg, o, &e)) {
         CHECK(0, "%s: %s", cs->name, e.msg);
         exit(test_summary());
