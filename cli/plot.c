@@ -18,10 +18,11 @@
 
 static const unsigned char BLACK[3] = {0, 0, 0}, GRID[3] = {225, 225, 225}, AXIS[3] = {90, 90, 90};
 // Tableau-like palette: distinguishable, and readable in grey.
-#define N_COLORS 8
+#define N_COLORS 10
 static const unsigned char PALETTE[N_COLORS][3] = {{31, 119, 180}, {255, 127, 14},  {44, 160, 44},
                                                    {214, 39, 40},  {148, 103, 189}, {140, 86, 75},
-                                                   {227, 119, 194}, {23, 190, 207}};
+                                                   {227, 119, 194}, {23, 190, 207}, {188, 189, 34},
+                                                   {127, 127, 127}};
 
 int canvas_init(Canvas *c, int w, int h, Err *e) {
     c->w = w;
