@@ -264,7 +264,7 @@ static int eval_several(const EvalRun *a, const Kernels *kern, char **paths, int
                 return err_fmt(e, "--data: %s and %s have the same name '%s' in the table", paths[j], paths[d],
                                names[d]);
         char tail[300];
-        snprintf(tail, sizeof tail, ".%s.json", names[d]);
+        snprintf(tail, sizeof tail, ".%.255s.json", names[d]);  // a name is < 256 bytes
         out_sibling(out[d], sizeof out[d], a->out, tail);
         if (output_check(out[d], e)) return -1;  // before the decoding
     }

@@ -79,9 +79,10 @@ static double passes(Config c, int train_layers, int vocab_chunk, float *logprob
 // max |a - b| / max |b| over n floats
 static double rel_err(const float *a, const float *b, size_t n) {
     double d = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs((double)a[i] - b[i]));
-        mb = fmax(mb, fabs((double)b[i]));
+    for (size_t i = 0; i < n; i++) {  // comparisons, not fmax: aarch64 gcc 12 -O3 vectorises
+        double di = fabs((double)a[i] - b[i]), bi = fabs((double)b[i]);  // fmax into an ICE
+        if (di > d) d = di;
+        if (bi > mb) mb = bi;
     }
     return mb > 0 ? d / mb : d;
 }
@@ -118,7 +119,10 @@ static void check_chunks(const char *label, Config c, int train_layers) {
         int Vc = chunks[i];
         double loss1 = passes(c, train_layers, Vc, lp1, &g1, &n1);
         double lp_err = 0;
-        for (int n = 0; n < N; n++) lp_err = fmax(lp_err, fabs((double)lp1[n] - lp0[n]));
+        for (int n = 0; n < N; n++) {  // comparisons, not fmax: as in rel_err
+            double d = fabs((double)lp1[n] - lp0[n]);
+            if (d > lp_err) lp_err = d;
+        }
         double g_err = n1 == n0 ? grad_err(c, train_layers, g1, g0, n0) : INFINITY;
         if (Vc >= c.vocab_size) {
             CHECK(loss1 == loss0 && !memcmp(lp1, lp0, sizeof lp0) && n1 == n0 &&
