@@ -17,3 +17,6 @@ bash bench/bench_modelio.sh "$build"
 echo
 echo "== MPI: 1 process vs 2 ranks (bench/bench_mpi.sh)"
 bash bench/bench_mpi.sh "$build"
+echo
+echo "== training memory: --recompute and --vocab-chunk (bench/bench_memory.sh)"
+bash bench/bench_memory.sh "$build"
