@@ -12,29 +12,16 @@
 #include "../model/model.h"
 #include "random_weights.h"
 #include "test.h"
+#include "test_config.h"
 
 static const Kernels *K;  // the backend under test: kernels_ref, then kernels_cpu
 
 enum { L = 3, B = 2, T = 6 };
 static const int lens[B] = {6, 4};
 
+// qwen2 (biases, untied) or llama (tied): V C I L H KV D S
 static Config small_config(int qwen2) {
-    Config c = {0};
-    snprintf(c.model_type, sizeof c.model_type, "%s", qwen2 ? "qwen2" : "llama");
-    c.vocab_size = 29;
-    c.dim = 16;
-    c.hidden_dim = 24;
-    c.n_layers = L;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 4;
-    c.max_seq_len = 16;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    c.tie_embeddings = !qwen2;
-    c.qkv_bias = qwen2;
-    c.bos_token_id = c.eos_token_id = -1;
-    return c;
+    return test_config(qwen2 ? "qwen2" : "llama", 29, 16, 24, L, 4, 2, 4, 16, !qwen2);
 }
 
 // A model of c with random weights (seeded: the same for every train_layers) and the

@@ -16,26 +16,13 @@
 #include "../model/model.h"
 #include "random_weights.h"
 #include "test.h"
+#include "test_config.h"
 
 static const Kernels *K;  // kernels_ref, then kernels_cpu
 
+// V C I L H KV D S (tied as given)
 static Config config(const char *type, int tied) {
-    Config c = {0};
-    snprintf(c.model_type, sizeof c.model_type, "%s", type);
-    c.vocab_size = 48;
-    c.dim = 24;
-    c.hidden_dim = 40;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 6;
-    c.max_seq_len = 32;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    c.tie_embeddings = tied;
-    c.qkv_bias = !strcmp(type, "qwen2");
-    c.bos_token_id = c.eos_token_id = -1;
-    return c;
+    return test_config(type, 48, 24, 40, 2, 4, 2, 6, 32, tied);
 }
 
 enum { B = 3, T = 24, N = B * T };  // 72 rows: past the CPU's row-wise matmul (64)

@@ -2,32 +2,18 @@
 // finite-difference gradients of every tensor, padding invariance, incremental decoding
 // against the full forward.
 #include <stdlib.h>
-#include <string.h>
 
 #include "../base/rng.h"
 #include "../model/model.h"
 #include "random_weights.h"
 #include "test.h"
+#include "test_config.h"
 
 static const Kernels *K;  // the backend under test: kernels_ref, then kernels_cpu
 
+// V C I L H KV D S (kv and tied as given)
 static Config small_config(const char *type, int kv, int tied) {
-    Config c = {0};
-    snprintf(c.model_type, sizeof c.model_type, "%s", type);
-    c.vocab_size = 37;
-    c.dim = 24;
-    c.hidden_dim = 40;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = kv;
-    c.head_dim = 6;
-    c.max_seq_len = 32;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    c.tie_embeddings = tied;
-    c.qkv_bias = !strcmp(type, "qwen2");
-    c.bos_token_id = c.eos_token_id = -1;
-    return c;
+    return test_config(type, 37, 24, 40, 2, 4, kv, 6, 32, tied);
 }
 
 // Random weights everywhere (non-unit norms and non-zero biases too).

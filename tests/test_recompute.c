@@ -20,29 +20,17 @@
 #include "../model/model.h"
 #include "random_weights.h"
 #include "test.h"
+#include "test_config.h"
 
 static const Kernels *K;  // the backend under test: kernels_ref, then kernels_cpu
 
 enum { BP = 3, TP = 8 };  // the planned batch
 enum { VC = 7 };          // a vocabulary chunk that does not divide V = 31
 
+// qwen2 (grouped-query attention, biases, untied) or llama (tied): V C I L H KV D S
 static Config small_config(int qwen2) {
-    Config c = {0};
-    snprintf(c.model_type, sizeof c.model_type, "%s", qwen2 ? "qwen2" : "llama");
-    c.vocab_size = 31;
-    c.dim = 16;
-    c.hidden_dim = 24;
-    c.n_layers = 3;
-    c.n_heads = 4;
-    c.n_kv_heads = qwen2 ? 2 : 4;  // grouped-query attention with the biases
-    c.head_dim = 4;
-    c.max_seq_len = 16;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    c.tie_embeddings = !qwen2;
-    c.qkv_bias = qwen2;
-    c.bos_token_id = c.eos_token_id = -1;
-    return c;
+    return qwen2 ? test_config("qwen2", 31, 16, 24, 3, 4, 2, 4, 16, 0)
+                 : test_config("llama", 31, 16, 24, 3, 4, 4, 4, 16, 1);
 }
 
 // The log-probs and the gradients of two accumulated micro-batches, the planned (3, 8)

@@ -11,6 +11,7 @@
 #include "../engine/sampler.h"
 #include "random_weights.h"
 #include "test.h"
+#include "test_config.h"
 
 // ---- sample_token on fixed logits ---------------------------------------------------
 
@@ -162,23 +163,9 @@ static void test_sample_token(void) {
 
 // ---- whole runs ----------------------------------------------------------------------
 
+// V C I L H KV D S: qwen2, untied
 static Config tiny_config(void) {
-    Config c = {0};
-    snprintf(c.model_type, sizeof c.model_type, "qwen2");
-    c.vocab_size = 61;
-    c.dim = 32;
-    c.hidden_dim = 48;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 8;
-    c.max_seq_len = 96;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    c.tie_embeddings = 0;
-    c.qkv_bias = 1;
-    c.bos_token_id = c.eos_token_id = -1;
-    return c;
+    return test_config("qwen2", 61, 32, 48, 2, 4, 2, 8, 96, 0);
 }
 
 // Weights large enough that the next-token distributions are peaked (greedy decoding is

@@ -3,28 +3,14 @@
 #ifndef O1P_TINY_MODEL_H
 #define O1P_TINY_MODEL_H
 
-#include <stdio.h>
-
 #include "../base/rng.h"
 #include "../data/batch.h"
 #include "../model/model.h"
+#include "test_config.h"
 
+// V C I L H KV D S: qwen2, untied
 static Config tiny(void) {
-    Config c = {0};
-    snprintf(c.model_type, sizeof c.model_type, "qwen2");
-    c.vocab_size = 41;
-    c.dim = 16;
-    c.hidden_dim = 32;
-    c.n_layers = 2;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.head_dim = 8;
-    c.max_seq_len = 32;
-    c.rope_theta = 10000.0f;
-    c.norm_eps = 1e-5f;
-    c.qkv_bias = 1;
-    c.bos_token_id = c.eos_token_id = -1;
-    return c;
+    return test_config("qwen2", 41, 16, 32, 2, 2, 1, 8, 32, 0);
 }
 
 enum { NEX = 4, T = 20 };
