@@ -59,6 +59,9 @@ fresh_make() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u OPT -u SAN ma
 #   tiny_config FILE [KEY=VALUE...]  a tiny Llama's config.json (vocab 300, width 32, 2
 #                      layers, context 256), KEYs set to VALUEs (JSON; a bare word is a string)
 #   tiny_model DIR CONFIG [SEED]  `o1p init` of CONFIG with tok.json into DIR
+#   tiny_qwen2_run     the set-up of the end-to-end training tests: data.jsonl (24
+#                      problems of level 1, seed 3), tok.json, cfg.json and model/: a 3-layer
+#                      Qwen2 (GQA, biases, untied head) with random weights
 #   need_node_modules PACKAGE  the npm package of tests/node (make deps) is there, else the
 #                      test fails (it never skips)
 make_temp() {
@@ -103,6 +106,13 @@ PY
 }
 tiny_model() {
     setup "$O1P" init --config "$2" --out "$1" --tokenizer tok.json ${3:+--seed "$3"}
+}
+tiny_qwen2_run() {
+    tiny_data data.jsonl 24 1 3
+    tiny_tokenizer data.jsonl
+    tiny_config cfg.json 'architectures=["Qwen2ForCausalLM"]' model_type=qwen2 num_hidden_layers=3 \
+        tie_word_embeddings=false
+    tiny_model model cfg.json
 }
 need_node_modules() {
     [ -d "tests/node/node_modules/$1" ] && return

@@ -10,11 +10,7 @@ set -u
 . tests/lib.sh "${1:-build}"
 passive_threads
 work_in_temp
-tiny_data data.jsonl 24 1 3
-tiny_tokenizer data.jsonl
-tiny_config cfg.json 'architectures=["Qwen2ForCausalLM"]' model_type=qwen2 num_hidden_layers=3 \
-    tie_word_embeddings=false
-tiny_model model cfg.json
+tiny_qwen2_run
 
 # frozen A B FIRST: the tensors of blocks >= FIRST differ between the two weight files, all
 # others are bit-identical (an independent safetensors reader).

@@ -12,11 +12,7 @@ set -u
 . tests/lib.sh "${1:-build}"
 passive_threads
 work_in_temp
-tiny_data data.jsonl 24 1 3
-tiny_tokenizer data.jsonl
-tiny_config cfg.json 'architectures=["Qwen2ForCausalLM"]' model_type=qwen2 num_hidden_layers=3 \
-    tie_word_embeddings=false
-tiny_model model cfg.json
+tiny_qwen2_run
 differ() { ! cmp -s "$1" "$2"; }
 same_losses() { diff <(sed 's/,"elapsed":[0-9.]*//' "$1") <(sed 's/,"elapsed":[0-9.]*//' "$2"); }  # metrics.jsonl but the times
 
