@@ -260,8 +260,15 @@ int dist_check_same(uint64_t h, const char *what, Err *e) {
                       "must see the same inputs", what, first_bad);
 }
 
+void dist_share_size(size_t n, int rank, int size, size_t *lo, size_t *count) {
+    size_t q = n / (size_t)size, r = n % (size_t)size, k = (size_t)rank;
+    *lo = k * q + (k < r ? k : r);
+    *count = q + (k < r ? 1 : 0);
+}
+
 void dist_share(int n, int rank, int size, int *lo, int *hi) {
-    int q = n / size, r = n % size;
-    *lo = rank * q + (rank < r ? rank : r);
-    *hi = *lo + q + (rank < r ? 1 : 0);
+    size_t l, c;
+    dist_share_size((size_t)n, rank, size, &l, &c);
+    *lo = (int)l;
+    *hi = (int)(l + c);
 }

@@ -76,5 +76,7 @@ int dist_check_same(uint64_t h, const char *what, Err *e);
 // Problems lo..hi-1 of n that rank `rank` of `size` takes: contiguous, as equal as
 // possible, the lower ranks taking one more.
 void dist_share(int n, int rank, int size, int *lo, int *hi);
+// The same split in size_t (a memory plan may count 2^31 items or more): lo, and count.
+void dist_share_size(size_t n, int rank, int size, size_t *lo, size_t *count);
 
 #endif

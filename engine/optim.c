@@ -1,6 +1,8 @@
 // engine/optim.c -- AdamW with clipping and the cosine schedule (see optim.h).
 #include "optim.h"
 
+#include "dist.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -28,12 +30,10 @@ int optim_create(Optimizer *o, const Model *m, OptimConfig cfg, Err *e) {
     return optim_create_slice(o, m, cfg, 0, 1, e);
 }
 
-// dist_share's split in size_t: a memory plan may count 2^31 floats or more (which
-// optim_create_slice then refuses on several ranks).
+// In size_t: a memory plan may count 2^31 floats or more (which optim_create_slice then
+// refuses on several ranks).
 void optim_slice_of(size_t n_trained, int rank, int size, size_t *lo, size_t *n) {
-    size_t q = n_trained / (size_t)size, r = n_trained % (size_t)size, k = (size_t)rank;
-    *lo = k * q + (k < r ? k : r);
-    *n = q + (k < r ? 1 : 0);
+    dist_share_size(n_trained, rank, size, lo, n);
 }
 
 int optim_create_slice(Optimizer *o, const Model *m, OptimConfig cfg, int rank, int size, Err *e) {
