@@ -92,11 +92,14 @@ static void acts_plan(const Config *c, int B, int T, ActsMode mode, int Vc, Acts
     memcpy(plan, p, sizeof p);
 }
 
+// n floats rounded up to 64 bytes: each buffer's start stays aligned.
+static size_t aligned_floats(size_t n) { return (n + 15) & ~(size_t)15; }
+
 // Floats of the one float allocation: the buffers mode needs, each 64-byte aligned.
 static size_t acts_floats(const ActsBuffer *plan, ActsMode mode) {
     size_t total = 0;
     for (int i = 0; i < ACTS_BUFFERS; i++)
-        if (!plan[i].bwd || mode != ACTS_FORWARD) total += (plan[i].n + 15) & ~(size_t)15;
+        if (!plan[i].bwd || mode != ACTS_FORWARD) total += aligned_floats(plan[i].n);
     return total;
 }
 
@@ -147,7 +150,7 @@ int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, int vocab_
     for (int i = 0; i < ACTS_BUFFERS; i++)
         if (!plan[i].bwd || a->backward) {
             *bufs[i] = q;
-            q += (plan[i].n + 15) & ~(size_t)15;
+            q += aligned_floats(plan[i].n);
         }
     a->tokens = a->imem;
     a->targets = a->tokens + N;
