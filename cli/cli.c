@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../base/io.h"
+#include "../engine/backend.h"
 #include "../engine/dist.h"
 #include "../engine/progress.h"
 #include "../model/io.h"
@@ -108,7 +109,7 @@ int opt_parse_run(const char *cmd, const char *synopsis, const Opt *opts, RunOpt
          .min = 1, .max = INT_MAX},
         {"threads", OPT_INT, &run->threads, "CPU threads, at most 1024 (default: OMP_NUM_THREADS or all cores)",
          .min = 0, .max = 1024},
-        {"device", OPT_STR, &run->device, "ref, cpu (default) or cuda"},
+        {"device", OPT_STR, &run->device, BACKEND_NAMES},
         {"stop-at", OPT_INT, &run->stop_at, "stop after this step, resumable (time-boxed runs)",
          .min = 0, .max = INT_MAX},
         {"train-layers", OPT_INT, &run->train_layers,

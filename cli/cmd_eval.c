@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "../engine/backend.h"
 #include "../engine/dist.h"
 #include "../pruner/eval_run.h"
 
@@ -49,7 +50,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         {"slots", OPT_INT, &r->slots, "sequences decoded together (default 16)", .min = 1, .max = 4096},
         {"seed", OPT_INT, &seed, "sampling seed (default 1)", .min = 0, .max = INT_MAX},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
-        {"device", OPT_STR, &r->device, "ref, cpu (default) or cuda"},
+        {"device", OPT_STR, &r->device, BACKEND_NAMES},
         {"table", OPT_STR, &a->table, "table mode: write the Markdown table of --results vs --baseline here"},
         {"results", OPT_STR, &a->results, "table mode: comma-separated eval JSON files"},
         CLI_PROMPT_OPTS(&r->prompt, "the one each model folder records, else default"),

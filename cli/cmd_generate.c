@@ -61,7 +61,7 @@ static int parse_args(int argc, char **argv, GenArgs *a) {
         {"seed", OPT_INT, &a->seed, "sampling seed (default 1)", .min = 0, .max = INT_MAX},
         CLI_PROMPT_OPTS(&a->tmpl, "the one --model records, else default"),
         {"raw", OPT_FLAG, &a->raw, "no chat template: continue the prompt text as it is"},
-        {"device", OPT_STR, &a->device, "ref, cpu (default) or cuda"},
+        {"device", OPT_STR, &a->device, BACKEND_NAMES},
         {"quiet", OPT_FLAG, &a->quiet, "no summary on stderr"},
         {0},
     };

@@ -52,7 +52,7 @@ int cmd_dump(int argc, char **argv) {
         {"model", OPT_STR, &model_dir, "model folder (required)"},
         {"tokens", OPT_STR, &tokens_path, "token lines: one sequence per line (required)"},
         {"out", OPT_STR, &out, "safetensors file to write (required)"},
-        {"device", OPT_STR, &device, "backend: ref, cpu (default) or cuda"},
+        {"device", OPT_STR, &device, "backend: " BACKEND_NAMES},
         {0},
     };
     int rc = opt_parse("dump", "--model DIR --tokens FILE --out FILE.safetensors", opts, argc, argv);

@@ -31,7 +31,7 @@ static int parse_args(int argc, char **argv, PresampleOpts *o) {
          .min = 1, .max = 4096},
         {"limit", OPT_INT, &limit, "sample only problems 0..N-1 (default 0: all); rerun without it to continue",
          .min = 0, .max = INT_MAX},
-        {"device", OPT_STR, &backend, "ref, cpu (default) or cuda"},
+        {"device", OPT_STR, &backend, BACKEND_NAMES},
         {"quiet", OPT_FLAG, &o->quiet, "no progress line"},
         CLI_PROMPT_OPTS(&o->prompt, "the one --model records, else default"),
         CLI_GRADER_OPT(&grader),

@@ -5,7 +5,11 @@
 #include "../base/err.h"
 #include "../kernels/kernels.h"
 
-// "ref", "cpu", or "cuda" (when built with it and a GPU is present).
+// The --device names, for the command line's help.
+#define BACKEND_NAMES "ref, cpu (default), cuda, cuda-tf32 or cuda-bf16 (tensor cores)"
+
+// "ref", "cpu", or "cuda", "cuda-tf32", "cuda-bf16" (when built with CUDA and a GPU is
+// present; kernels/kernels.h).
 const Kernels *backend_by_name(const char *name, Err *e);
 
 #endif

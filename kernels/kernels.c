@@ -7,7 +7,7 @@
 
 #ifdef O1P_CUDA
 // kernels/cuda/: NULL when no usable GPU is present. tf32/bf16 differ from the fp32
-// table only in the precision of the matmuls' inputs.
+// table in the precision of the matmuls' inputs (and bf16 in attention's).
 const Kernels *kernels_cuda_get(void);
 const Kernels *kernels_cuda_tf32_get(void);
 const Kernels *kernels_cuda_bf16_get(void);

@@ -5,7 +5,8 @@
 //             tf32 / bf16 tensor-core tables' own peaks, fp32 storage)
 //   matmul    forward + backward of a ~100M model's layer shapes (C=768, N=B*T=8192),
 //             TFLOP/s and the fraction of the measured peak
-//   attention forward + backward, B=8 T=1024 H=12 KV=12 D=64 (causal FLOPs)
+//   attention forward + backward, B=8 T=1024 H=12 KV=12 D=64 (causal FLOPs); cuda-bf16's
+//             tensor-core attention at B=8 T=2048, against the bf16 peak of this run
 //   decode    attention_decode for K = 1, 16, 64 slots at context 512 (tokens/s per layer)
 // The CPU column runs the same primitive on a smaller N (it would take minutes at full
 // size) and is reported in the same unit. Model-level numbers (training step time,
@@ -111,6 +112,14 @@ int main(void) {
     printf("attention fwd+bwd B=%d T=%d H=%d D=%d: cuda %.2f ms, %.2f TFLOP/s (%.0f%% of peak); "
            "cpu %.2f GFLOP/s (B=1 T=256)\n",
            B, T, H, D, ta * 1e3, aflop / ta / 1e12, 100 * aflop / ta / peak, acpu / 1e9);
+    for (int Tb = 1024; Tb <= 2048; Tb *= 2) {
+        double bflop = 7.0 * 2.0 * B * H * D * (double)Tb * Tb / 2;
+        double tb = time_attention(fast[1], B, Tb, H, H, D, 5);
+        printf("attention fwd+bwd B=%d T=%d H=%d D=%d: %s (tensor cores) %.2f ms, %.2f TFLOP/s "
+               "(%.0f%% of its peak)\n",
+               B, Tb, H, D, fast[1]->name, tb * 1e3, bflop / tb / 1e12,
+               100 * bflop / tb / fast_peak[1]);
+    }
 
     int Ks[] = {1, 16, 64};
     for (int i = 0; i < 3; i++) {

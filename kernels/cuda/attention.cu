@@ -383,21 +383,14 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
 
 // ---- launchers ------------------------------------------------------------------------------
 // Kernels are instantiated for NK = ceil(D/32) in 1..4 (head_dim up to 128).
-#define DISPATCH_NK(D, launch)                                 \
-    switch ((D + 31) / 32) {                                    \
-    case 1: launch(1); break;                                   \
-    case 2: launch(2); break;                                   \
-    case 3: launch(3); break;                                   \
-    case 4: launch(4); break;                                   \
+#define DISPATCH_NK(D, launch)                                               \
+    switch ((D + 31) / 32) {                                                 \
+    case 1: launch(1); break;                                                \
+    case 2: launch(2); break;                                                \
+    case 3: launch(3); break;                                                \
+    case 4: launch(4); break;                                                \
     default: cuda_fail("attention: head_dim above 128", __FILE__, __LINE__); \
     }
-
-// Raises a kernel's dynamic shared-memory limit past the default 48 KB once.
-template <typename K>
-static void allow_smem(K kernel, size_t bytes) {
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    (int)bytes));
-}
 
 void cuda_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
                             int T, int H, int KV, int D) {
@@ -405,8 +398,8 @@ void cuda_attention_forward(float *out, float *lse, const float *qkv, const int 
     dim3 grid(ceil_div(T, QROWS), H, B);
     size_t smem = (QROWS * D + TILE * (D + 1) + TILE * D) * sizeof(float);
     float scale = 1.0f / sqrtf((float)D);
-#define LAUNCH(NK)                                                                   \
-    allow_smem(attention_forward_kernel<NK>, smem);                                  \
+#define LAUNCH(NK)                                       \
+    cuda_allow_smem(attention_forward_kernel<NK>, smem); \
     attention_forward_kernel<NK><<<grid, 128, smem>>>(out, lse, qkv, lens, T, H, KV, D, scale)
     DISPATCH_NK(D, LAUNCH);
 #undef LAUNCH
@@ -421,11 +414,11 @@ void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
     dim3 grid_q(ceil_div(T, QROWS), H, B), grid_kv(ceil_div(T, QROWS), KV, B);
     size_t smem_q = (2 * QROWS * D + 2 * TILE * (D + 1)) * sizeof(float);
     size_t smem_kv = (2 * QROWS * D + 2 * TILE * (D + 1) + 2 * TILE) * sizeof(float);
-#define LAUNCH(NK)                                                                       \
-    allow_smem(attention_dq_kernel<NK>, smem_q);                                         \
-    attention_dq_kernel<NK><<<grid_q, 128, smem_q>>>(dqkv, dout, qkv, out, lse, lens, T, H, \
-                                                     KV, D, scale);                      \
-    allow_smem(attention_dkdv_kernel<NK>, smem_kv);                                      \
+#define LAUNCH(NK)                                                                           \
+    cuda_allow_smem(attention_dq_kernel<NK>, smem_q);                                        \
+    attention_dq_kernel<NK><<<grid_q, 128, smem_q>>>(dqkv, dout, qkv, out, lse, lens, T, H,  \
+                                                     KV, D, scale);                          \
+    cuda_allow_smem(attention_dkdv_kernel<NK>, smem_kv);                                     \
     attention_dkdv_kernel<NK><<<grid_kv, 128, smem_kv>>>(dqkv, dout, qkv, out, lse, lens, T, \
                                                          H, KV, D, scale)
     DISPATCH_NK(D, LAUNCH);
@@ -449,8 +442,8 @@ void cuda_attention_decode(float *out, const float *qkv, const float *kcache,
     if (N <= 0) return;
     dim3 grid(N, H);
     float scale = 1.0f / sqrtf((float)D);
-#define LAUNCH(NK)                                                                           \
-    attention_decode_kernel<NK><<<grid, 128>>>(out, qkv, kcache, vcache, slots, pos,         \
+#define LAUNCH(NK)                                                                   \
+    attention_decode_kernel<NK><<<grid, 128>>>(out, qkv, kcache, vcache, slots, pos, \
                                                prefix_slots, prefix_lens, H, KV, D, max_T, scale)
     DISPATCH_NK(D, LAUNCH);
 #undef LAUNCH

@@ -21,20 +21,27 @@ extern "C" {
 
 void cuda_fail(const char *what, const char *file, int line);
 
-#define CUDA_CHECK(call)                                                        \
-    do {                                                                        \
-        cudaError_t e_ = (call);                                                \
+#define CUDA_CHECK(call)                                                              \
+    do {                                                                              \
+        cudaError_t e_ = (call);                                                      \
         if (e_ != cudaSuccess) cuda_fail(cudaGetErrorString(e_), __FILE__, __LINE__); \
     } while (0)
-#define CUBLAS_CHECK(call)                                                      \
-    do {                                                                        \
-        cublasStatus_t s_ = (call);                                             \
+#define CUBLAS_CHECK(call)                                                                         \
+    do {                                                                                           \
+        cublasStatus_t s_ = (call);                                                                \
         if (s_ != CUBLAS_STATUS_SUCCESS) cuda_fail(cublasGetStatusString(s_), __FILE__, __LINE__); \
     } while (0)
 // After a kernel launch: a bad configuration shows here, an execution fault later.
 #define LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
 
 static inline int ceil_div(long a, long b) { return (int)((a + b - 1) / b); }
+
+// Raises a kernel's dynamic shared-memory limit past the default 48 KB.
+template <typename K>
+static void cuda_allow_smem(K kernel, size_t bytes) {
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    (int)bytes));
+}
 
 // cuBLAS handle of the backend (created by kernels_cuda_get).
 extern cublasHandle_t cuda_cublas;
@@ -116,5 +123,12 @@ void cuda_attention_decode(float *out, const float *qkv, const float *kcache,
                            const float *vcache, const int *slots, const int *pos,
                            const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                            int D, int max_T);
+
+// attention_mma.cu: the same contract on tensor cores (bf16 products), the cuda-bf16 table's
+void cuda_attention_mma_forward(float *out, float *lse, const float *qkv, const int *lens,
+                                int B, int T, int H, int KV, int D);
+void cuda_attention_mma_backward(float *dqkv, const float *dout, const float *qkv,
+                                 const float *out, const float *lse, const int *lens, int B,
+                                 int T, int H, int KV, int D);
 
 #endif

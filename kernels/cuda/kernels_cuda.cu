@@ -1,7 +1,7 @@
 // kernels/cuda/kernels_cuda.cu -- the CUDA backend's tables: memory, matmuls (cuBLAS), and
-// the lookups kernels_cuda_get() (fp32, matching ref), kernels_cuda_tf32_get() and
-// kernels_cuda_bf16_get() (tensor-core matmuls). The other primitives live in layers.cu
-// and attention.cu.
+// the lookups kernels_cuda_get() (fp32, matching ref), kernels_cuda_tf32_get() (tensor-
+// core matmuls) and kernels_cuda_bf16_get() (tensor-core matmuls and attention). The other
+// primitives live in layers.cu, attention.cu and attention_mma.cu.
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -96,20 +96,22 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
 // max_rows_invariant -1: cuBLAS picks its GEMM algorithm (split-K or not) by shape, so a
 // row's bits may change with the row count; the other kernels work row by row.
 // host_memory 0: device memory, which model IO stages through upload and download.
-#define CUDA_TABLE(NAME, COMPUTE)                                                          \
-    {NAME, -1, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,     \
-     cuda_synchronize, cuda_matmul_forward<COMPUTE>, cuda_matmul_backward<COMPUTE>,         \
-     cuda_embedding_forward, cuda_embedding_backward, cuda_rmsnorm_forward,                 \
-     cuda_rmsnorm_backward, cuda_rope_forward, cuda_rope_backward,                          \
-     cuda_attention_forward, cuda_attention_backward, cuda_kv_cache_write,                  \
-     cuda_attention_decode, cuda_swiglu_forward, cuda_swiglu_backward, cuda_add,            \
-     cuda_crossentropy_forward, cuda_crossentropy_backward,                                 \
-     cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward, cuda_sum_squares,   \
+#define CUDA_TABLE(NAME, COMPUTE, ATTN)                                                   \
+    {NAME, -1, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,   \
+     cuda_synchronize, cuda_matmul_forward<COMPUTE>, cuda_matmul_backward<COMPUTE>,       \
+     cuda_embedding_forward, cuda_embedding_backward, cuda_rmsnorm_forward,               \
+     cuda_rmsnorm_backward, cuda_rope_forward, cuda_rope_backward,                        \
+     ATTN##_forward, ATTN##_backward, cuda_kv_cache_write,                                \
+     cuda_attention_decode, cuda_swiglu_forward, cuda_swiglu_backward, cuda_add,          \
+     cuda_crossentropy_forward, cuda_crossentropy_backward,                               \
+     cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward, cuda_sum_squares, \
      cuda_adamw, 0, cuda_memory_available}
 
-static const Kernels kernels_cuda = CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F);
-static const Kernels kernels_cuda_tf32 = CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32);
-static const Kernels kernels_cuda_bf16 = CUDA_TABLE("cuda-bf16", CUBLAS_COMPUTE_32F_FAST_16BF);
+static const Kernels kernels_cuda = CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F, cuda_attention);
+static const Kernels kernels_cuda_tf32 = CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32,
+                                                 cuda_attention);
+static const Kernels kernels_cuda_bf16 = CUDA_TABLE("cuda-bf16", CUBLAS_COMPUTE_32F_FAST_16BF,
+                                                 cuda_attention_mma);
 
 // The GPU the first cuda_ready takes, modulo the GPU count (kernels_cuda_use_device).
 static int cuda_device_index;
@@ -137,7 +139,8 @@ static bool cuda_ready(void) {
 extern "C" const Kernels *kernels_cuda_get(void) { return cuda_ready() ? &kernels_cuda : NULL; }
 
 // The same table with tensor-core matmuls (fp32 storage, inputs rounded to tf32 or bf16
-// inside cuBLAS, fp32 accumulation); every other primitive is the fp32 one.
+// inside cuBLAS, fp32 accumulation); the bf16 one's attention on tensor cores too
+// (attention_mma.cu). Every other primitive is the fp32 one.
 extern "C" const Kernels *kernels_cuda_tf32_get(void) {
     return cuda_ready() ? &kernels_cuda_tf32 : NULL;
 }

@@ -12,6 +12,9 @@
 //   matmul, cuda-tf32     arel 2e-3 (inputs rounded to 10 mantissa bits), cuda-bf16 1e-2 (7)
 //   rmsnorm, swiglu, rope rtol 1e-5, arel 1e-6   (reduction order, expf/sqrtf ulps)
 //   attention             rtol 1e-4, arel 1e-5 forward (lse 1e-5); backward arel 1e-4
+//   attention, cuda-bf16  tensor cores: the host gets q, k, v, dout rounded to bf16 as the
+//                         products do; arel 4e-3 out, 1e-4 lse, 6e-3 dqkv (P and dS enter
+//                         products in bf16; the emulation's worst: 1.4e-3, <1e-5, 2.5e-3)
 //   cross-entropy         rtol 1e-5, arel 1e-6, in vocabulary chunks too (chunked on
 //                         both); one chunk of V: the GPU's whole-row functions, bitwise
 //   sum_squares           rtol 1e-10             (both in double, different orders)
@@ -272,7 +275,31 @@ static float *attention_input(int B, int T, int W, const int *lens, float lo, fl
     return a;
 }
 
-static void test_attention(int B, int T, int H, int KV, int D, const int *lens) {
+// Tolerances of one table's attention (arel of forward out, lse, backward dqkv; rtol 1e-4
+// forward). bf16_inputs: the host sees q, k, v and dout rounded to bf16 as the kernels'
+// products do, so the tolerances bound what the kernels add (P and dS rounded, fp32 sums).
+typedef struct {
+    double out, lse, dqkv;
+    int bf16_inputs;
+} AttentionTol;
+static const AttentionTol fp32_attention = {1e-5, 1e-5, 1e-4, 0};
+
+// x rounded to the nearest bf16 (ties to even), as a float.
+static float round_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+static float *rounded_bf16(const float *x, size_t n) {
+    float *r = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) r[i] = isnan(x[i]) ? x[i] : round_bf16(x[i]);
+    return r;
+}
+
+static void test_attention_tol(int B, int T, int H, int KV, int D, const int *lens,
+                               AttentionTol tol) {
     char what[128];
     int W = (H + 2 * KV) * D;
     size_t nq = (size_t)B * T * W, no = (size_t)B * T * H * D, nl = (size_t)B * T * H;
@@ -280,15 +307,18 @@ static void test_attention(int B, int T, int H, int KV, int D, const int *lens) 
     float *out = malloc(no * 4), *lse = malloc(nl * 4);
     float *d_qkv = up(qkv, nq * 4), *d_out = gpu->alloc(no * 4), *d_lse = gpu->alloc(nl * 4);
     int *d_lens = up(lens, B * sizeof(int));
-    host->attention_forward(out, lse, qkv, lens, B, T, H, KV, D);
+    float *host_qkv = tol.bf16_inputs ? rounded_bf16(qkv, nq) : qkv;
+    host->attention_forward(out, lse, host_qkv, lens, B, T, H, KV, D);
     gpu->attention_forward(d_out, d_lse, d_qkv, d_lens, B, T, H, KV, D);
     float *g_out = malloc(no * 4), *g_lse = malloc(nl * 4);
     gpu->download(g_out, d_out, no * 4);
     gpu->download(g_lse, d_lse, nl * 4);
-    snprintf(what, sizeof what, "attention_forward out B=%d T=%d H=%d KV=%d D=%d", B, T, H, KV, D);
-    expect_close(what, g_out, out, no, 1e-4, 1e-5);
-    snprintf(what, sizeof what, "attention_forward lse B=%d T=%d H=%d KV=%d D=%d", B, T, H, KV, D);
-    expect_close(what, g_lse, lse, nl, 1e-5, 1e-5);
+    snprintf(what, sizeof what, "%s attention_forward out B=%d T=%d H=%d KV=%d D=%d", gpu->name,
+             B, T, H, KV, D);
+    expect_close(what, g_out, out, no, 1e-4, tol.out);
+    snprintf(what, sizeof what, "%s attention_forward lse B=%d T=%d H=%d KV=%d D=%d", gpu->name,
+             B, T, H, KV, D);
+    expect_close(what, g_lse, lse, nl, 1e-5, tol.lse);
 
     // The first sequence alone gives bitwise the same rows as inside the batch.
     if (B > 1) {
@@ -296,7 +326,8 @@ static void test_attention(int B, int T, int H, int KV, int D, const int *lens) 
         float *d_o1 = gpu->alloc((size_t)T * H * D * 4), *d_l1 = gpu->alloc((size_t)T * H * 4);
         gpu->attention_forward(d_o1, d_l1, d_qkv, d_len1, 1, T, H, KV, D);
         float *o1 = down(d_o1, (size_t)T * H * D);
-        snprintf(what, sizeof what, "attention_forward B=%d: sequence 0 alone, bitwise", B);
+        snprintf(what, sizeof what, "%s attention_forward B=%d: sequence 0 alone, bitwise",
+                 gpu->name, B);
         expect_same(what, o1, g_out, (size_t)T * H * D * 4);
         gpu->free(d_len1), gpu->free(d_l1);
         free(o1);
@@ -306,22 +337,29 @@ static void test_attention(int B, int T, int H, int KV, int D, const int *lens) 
     float *dout = attention_input(B, T, H * D, lens, -1, 1);
     float *dqkv = rand_floats(nq, -9, 9);
     float *d_dout = up(dout, no * 4), *d_dqkv = up(dqkv, nq * 4);
-    host->attention_backward(dqkv, dout, qkv, out, lse, lens, B, T, H, KV, D);
+    float *host_dout = tol.bf16_inputs ? rounded_bf16(dout, no) : dout;
+    host->attention_backward(dqkv, host_dout, host_qkv, out, lse, lens, B, T, H, KV, D);
     gpu->attention_backward(d_dqkv, d_dout, d_qkv, d_out, d_lse, d_lens, B, T, H, KV, D);
     float *g_dqkv = malloc(nq * 4);
     gpu->download(g_dqkv, d_dqkv, nq * 4);
-    snprintf(what, sizeof what, "attention_backward dqkv B=%d T=%d H=%d KV=%d D=%d", B, T, H, KV,
-             D);
-    expect_close(what, g_dqkv, dqkv, nq, 1e-4, 1e-4);
+    snprintf(what, sizeof what, "%s attention_backward dqkv B=%d T=%d H=%d KV=%d D=%d", gpu->name,
+             B, T, H, KV, D);
+    expect_close(what, g_dqkv, dqkv, nq, 1e-4, tol.dqkv);
     gpu->zero(d_dqkv, nq * 4);
     gpu->attention_backward(d_dqkv, d_dout, d_qkv, d_out, d_lse, d_lens, B, T, H, KV, D);
     float *g_dqkv2 = down(d_dqkv, nq);
-    snprintf(what, sizeof what, "attention_backward twice, bitwise B=%d T=%d", B, T);
+    snprintf(what, sizeof what, "%s attention_backward twice, bitwise B=%d T=%d", gpu->name, B,
+             T);
     expect_same(what, g_dqkv2, g_dqkv, nq * 4);
 
     gpu->free(d_qkv), gpu->free(d_out), gpu->free(d_lse), gpu->free(d_lens), gpu->free(d_dout);
     free(qkv), free(out), free(lse), free(g_out), free(g_lse), free(dout), free(dqkv);
     free(g_dqkv), free(g_dqkv2);
+    if (tol.bf16_inputs) free(host_qkv), free(host_dout);
+}
+
+static void test_attention(int B, int T, int H, int KV, int D, const int *lens) {
+    test_attention_tol(B, T, H, KV, D, lens, fp32_attention);
 }
 
 // ---- KV cache -----------------------------------------------------------------------------
@@ -570,7 +608,7 @@ static void test_all(void) {
     test_crossentropy_chunks(64, 4096, 512);  // chunks that divide V
     test_matmul(300, 768, 2304, 1);  // a real layer's shape
 
-    // The tensor-core tables: only their matmuls differ from the fp32 table's.
+    // The tensor-core tables: their matmuls, and cuda-bf16's attention (below).
     const Kernels *fp32 = gpu;
     gpu = kernels_cuda_tf32_get();
     test_matmul_tol(64, 768, 300, 1, 0.0, 2e-3);
@@ -589,6 +627,15 @@ static void test_all(void) {
     test_attention(2, 40, 2, 2, 128, l4);
     test_attention(2, 130, 6, 2, 64, l5);
     test_attention(1, 3, 2, 1, 80, l6);
+    gpu = kernels_cuda_bf16_get();
+    const AttentionTol bf16_attention = {4e-3, 1e-4, 6e-3, 1};
+    test_attention_tol(1, 1, 1, 1, 64, l1, bf16_attention);
+    test_attention_tol(2, 17, 4, 2, 64, l2, bf16_attention);
+    test_attention_tol(3, 64, 4, 1, 128, l3, bf16_attention);
+    test_attention_tol(2, 40, 2, 2, 128, l4, bf16_attention);
+    test_attention_tol(2, 130, 6, 2, 64, l5, bf16_attention);
+    test_attention_tol(1, 3, 2, 1, 80, l6, bf16_attention);
+    gpu = fp32;
 
     test_decode(3, 40, 4, 2, 64, 17);
     test_decode(2, 200, 2, 1, 128, 150);
