@@ -55,13 +55,14 @@ TrainMemory run_train_memory(const Config *c, int B, int T, const RunOpts *o, in
 }
 
 const char *run_format_memory(char *buf, size_t cap, const TrainMemory *tm, int recompute, int ranks) {
-    char p[32], g[32], o[32], a[32], alt[32], t[32], per[64] = "";
+    char p[32], g[32], o[32], a[32], alt[32], s[32], t[32], per[64] = "", samp[80] = "";
     if (ranks > 1) snprintf(per, sizeof per, " per rank (sliced over %d ranks)", ranks);
-    snprintf(buf, cap, "parameters %s, gradients %s, optimizer state %s%s, activations %s (%s: %s), total %s",
+    if (tm->sampler) snprintf(samp, sizeof samp, ", sampler (KV cache, step buffers) %s", format_bytes(s, 32, (double)tm->sampler));
+    snprintf(buf, cap, "parameters %s, gradients %s, optimizer state %s%s, activations %s (%s: %s)%s, total %s",
              format_bytes(p, 32, (double)tm->params), format_bytes(g, 32, (double)tm->grads),
              format_bytes(o, 32, (double)tm->moments), per, format_bytes(a, 32, (double)tm->acts),
              recompute ? "without --recompute" : "--recompute",
-             format_bytes(alt, 32, (double)(recompute ? tm->acts_full : tm->acts_recompute)),
+             format_bytes(alt, 32, (double)(recompute ? tm->acts_full : tm->acts_recompute)), samp,
              format_bytes(t, 32, (double)tm->total));
     return buf;
 }
@@ -69,7 +70,7 @@ const char *run_format_memory(char *buf, size_t cap, const TrainMemory *tm, int 
 int run_check_memory(const TrainMemory *tm, const Kernels *k, int recompute, Err *e) {
     size_t avail = k->memory_available ? k->memory_available() : SIZE_MAX, need = tm->total - tm->params;
     if (need <= avail) return 0;
-    char plan[256], n[32], av[32], rc[64] = "";
+    char plan[320], n[32], av[32], rc[64] = "";
     if (!recompute) {
         char a[32];
         snprintf(rc, sizeof rc, "--recompute (activations %s), ",
@@ -85,7 +86,7 @@ int run_check_memory(const TrainMemory *tm, const Kernels *k, int recompute, Err
 // 272 kB, gradients 49.4 kB, optimizer state 98.8 kB, activations ..., total ..."
 static void print_memory(const TrainRun *r, const char *stage, const TrainMemory *tm, int recompute) {
     const Model *m = r->m;
-    char plan[256];
+    char plan[320];
     fprintf(stderr, "%s: training ", stage);
     if (m->train_layers)
         fprintf(stderr, "the last %d of %d layers, %zu of %zu parameters", m->train_layers, m->cfg.n_layers,
@@ -109,6 +110,8 @@ int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
     r->B = B;
     r->T = T;
     TrainMemory tm = run_train_memory(&r->m->cfg, B, T, o, dist_rank(), dist_size());
+    tm.sampler = p->sampler;
+    tm.total += tm.sampler;
     if (run_check_memory(&tm, r->m->k, o->recompute, e) || model_alloc_grads(r->m, (int)o->train_layers, e) ||
         acts_create(&r->acts, r->m, B, T, o->recompute ? ACTS_RECOMPUTE : ACTS_BACKWARD, (int)o->vocab_chunk, e) ||
         optim_create_slice(&r->opt, r->m, p->optim, dist_rank(), dist_size(), e))

@@ -59,6 +59,8 @@ typedef struct {
     const char *signature;    // the options that must match on resume (trainer.h; copied)
     uint64_t seed;            // the trainer's RNG
     const char *tokenizer_src;  // fresh run: the tokenizer.json to copy (NULL: save r->tok)
+    size_t sampler;           // backend bytes of the largest sampler the stage runs between
+                              // steps (sampler_memory: KV cache + step buffers); 0: none
 } RunPlan;
 
 typedef struct {
@@ -104,15 +106,18 @@ int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint6
 // floats per trained one; on several ranks this rank's ZeRO-1 slice, rank 0's the
 // largest), the activations of a (B, T) micro-batch with the head in o->vocab_chunk's
 // chunks (acts_bytes: acts, as planned with o->recompute; the other two with and without
-// recompute), and their total.
+// recompute), and their total. sampler: an in-process sampler's (RunPlan.sampler), which
+// run_open adds to the total; 0 here.
 typedef struct {
-    size_t params, grads, moments, acts, total;
+    size_t params, grads, moments, acts, sampler, total;
     size_t acts_full, acts_recompute;
 } TrainMemory;
 TrainMemory run_train_memory(const Config *c, int B, int T, const RunOpts *o, int rank, int ranks);
 // "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 17.7 GB
 // (--recompute: 2.15 GB), total 42.4 GB" into buf (ranks > 1: the state "per rank
-// (sliced over N ranks)"); returns buf.
+// (sliced over N ranks)"; with a sampler ", sampler (KV cache, step buffers) 1.2 GB"
+// before the total);
+// returns buf.
 const char *run_format_memory(char *buf, size_t cap, const TrainMemory *tm, int recompute, int ranks);
 // Whether the plan's allocations beyond the parameters (gradients, moments, activations)
 // fit in k->memory_available(), which the loaded parameters already hold; the error names

@@ -132,6 +132,7 @@ int presample_item(const Tokenizer *tok, GradeMode grader, const char *truth, in
 // problems[i], j). *out gets h's header and the blocks in that order (items i*k + j,
 // mean_length and accuracy [n]) as presample_load gives a file's. Free with
 // presample_free.
+#define PRESAMPLE_MEMORY_SLOTS 16  // its sampler's slots (prefill chunks: the sampler's default)
 int presample_memory(ModelDir *md, const Dataset *ds, const TokSet *prompts, const int *problems, int n,
                      const Presample *h, uint64_t id_base, Presample *out, Err *e);
 

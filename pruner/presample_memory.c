@@ -44,7 +44,8 @@ static Sampler *plan(ModelDir *md, const TokSet *prompts, const int *problems, i
                                   h->top_k, (float)h->top_p, h->seed, id_base + (uint64_t)problems[i]};
     }
     int32_t stop[2];
-    SamplerOpts so = {16, max_len, 256, stop, chat_stop_ids(&md->chat, stop), tok_vocab_size(md->tok)};
+    SamplerOpts so = {PRESAMPLE_MEMORY_SLOTS, max_len, 0, stop, chat_stop_ids(&md->chat, stop),
+                      tok_vocab_size(md->tok)};
     return sampler_create(&md->m, &so, e);
 }
 

@@ -176,6 +176,30 @@ static void report(const Prune *P, int steps) {
             P->o->lr, P->o->beta2);
 }
 
+// The backend memory of the samplers the run starts between its steps, the largest (they
+// never run together): the held-out evaluation's (its prompts + --eval-max-new) and, with
+// --rounds or --online, presample_memory's (the longest prompt under the pre-samples'
+// template + their max-new). The stage's memory plan counts it (RunPlan.sampler).
+static int sampler_plan_bytes(const Prune *P, size_t *bytes, Err *e) {
+    const Model *m = P->r.m;
+    int ctx = m->cfg.max_seq_len;
+    SamplerOpts so[2];
+    int n = 0;
+    if (P->o->eval_data)
+        so[n++] = (SamplerOpts){.slots = P->ho.o.slots,
+                                .max_len = sampler_max_len(P->ho.prompts.max_prompt_len, P->ho.o.max_new, ctx)};
+    if (P->o->rounds > 1 || P->o->online)
+        so[n++] = (SamplerOpts){.slots = PRESAMPLE_MEMORY_SLOTS,
+                                .max_len = sampler_max_len(P->sample_prompts.max_prompt_len, P->ps.max_new, ctx)};
+    *bytes = 0;
+    for (int i = 0; i < n; i++) {
+        SamplerMemory sm;
+        if (sampler_memory(m, &so[i], &sm, e)) return -1;
+        if (sm.kv_cache + sm.step > *bytes) *bytes = sm.kv_cache + sm.step;
+    }
+    return 0;
+}
+
 // The run: micro-batches of U units (B rows, up to row_cap tokens), K a step.
 static int open_run(Prune *P, Err *e) {
     const PruneOpts *o = P->o;
@@ -210,6 +234,7 @@ static int open_run(Prune *P, Err *e) {
                  o->online, o->baseline);
     RunPlan p = {.out = o->out, .stage = "prune", .K = K, .B = B, .T = T, .steps = steps, .optim = oc,
                  .signature = sig, .seed = (uint64_t)o->seed, .tokenizer_src = tok_src};
+    if (sampler_plan_bytes(P, &p.sampler, e)) return -1;
     if (run_open(&P->r, &p, &o->run, e) || (!o->run.resume && prune_clear_rounds(P, e))) return -1;
     int same = chat_template_same(&P->tmpl, &P->ps.tmpl);
     return model_dir_save_template(o->out, "prune", &P->tmpl, same ? NULL : &P->ps.tmpl, e);
@@ -237,6 +262,12 @@ static int heldout_open(Prune *P, Err *e) {
     return 0;
 }
 
+// --rounds, --online: the prompts to sample from, under the pre-samples' template.
+static int sample_prompts(Prune *P, Err *e) {
+    if (!(P->o->rounds > 1 || P->o->online)) return 0;
+    return examples_tokenize(P->r.tok, &P->ds, P->data_path, &P->ps.tmpl, EX_PROMPTS_ONLY, &P->sample_prompts, e);
+}
+
 // prune_metrics.jsonl, and the held-out accuracy before the first step.
 static int open_logs(Prune *P, Err *e) {
     const PruneOpts *o = P->o;
@@ -249,7 +280,6 @@ static int open_logs(Prune *P, Err *e) {
         return err_fmt(e, "%s: cannot open for writing: %s", path, strerror(errno));
     P->eval_every = (int)o->eval_every;
     if (!o->eval_data) return 0;
-    if (heldout_open(P, e)) return -1;
     int steps = P->r.tr.o.total_steps;
     if (P->eval_every <= 0) P->eval_every = steps / 4 > 0 ? steps / 4 : 1;
     if (o->run.resume) return 0;
@@ -331,7 +361,9 @@ int prune_run(const PruneOpts *o, Err *e) {
     if (!(P.ops = objective_find(o->objective, e)) || objective_config(o, &P.oc, e)) return -1;
     if (!(P.k = run_backend(&o->run, e))) return -1;
     int rc = -1, stop = 0;
-    if (load_rows(&P, e) || open_run(&P, e) || (o->online && prune_online_open(&P, e)) || open_logs(&P, e)) goto done;
+    if (load_rows(&P, e) || (o->eval_data && heldout_open(&P, e)) || sample_prompts(&P, e) || open_run(&P, e) ||
+        (o->online && prune_online_open(&P, e)) || open_logs(&P, e))
+        goto done;
     while (!stop && !trainer_done(&P.r.tr))
         if ((stop = prune_before_step(&P, e)) < 0 || (!stop && prune_step(&P, e))) goto done;
     rc = trainer_finish(&P.r.tr, e);

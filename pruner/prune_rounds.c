@@ -262,7 +262,7 @@ int prune_online_open(Prune *P, Err *e) {
     P->ord.perm = perm;
     P->ord.n = n;
     for (int i = 0; i < n; i++) P->trained[i] = pl->problem[i * pl->k];
-    return examples_tokenize(P->r.tok, &P->ds, P->data_path, &P->ps.tmpl, EX_PROMPTS_ONLY, &P->sample_prompts, e);
+    return 0;
 }
 
 // --online, before each step: the step's problems sampled from the current weights

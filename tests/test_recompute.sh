@@ -5,8 +5,9 @@
 # --recompute may change across --resume (it is no part of the run); with --vocab-chunk
 # it is --vocab-chunk's run bit for bit and the full head's within the chunked head's
 # tolerances; the start line's plan shows the activations both ways, the chunked head's
-# smaller, and prunes the context to --cutoff; a run that does not fit (a huge batch, a
-# huge config) is refused before allocating, naming the plan's parts, and writes nothing.
+# smaller, and prunes the context to --cutoff; prune's counts its held-out sampler's KV
+# cache; a run that does not fit (a huge batch, a huge config) is refused before
+# allocating, naming the plan's parts, and writes nothing.
 # Usage: tests/test_recompute.sh BUILD_DIR   (the o1p binary in $O1P, default BUILD_DIR/o1p)
 set -u
 . tests/lib.sh "${1:-build}"
@@ -92,6 +93,16 @@ check "prune trained (the weights moved)" differ model/model.safetensors pa/mode
 "$O1P" sft --model model --data data.jsonl --batch 4 --seq 200 --steps 1 --eval-frac 0 --out s200 2>s200.err
 check "prune plans rows of --cutoff 200 tokens, not the context's 256: activations $(acts pa.err --recompute 1)" \
     test "$(acts pa.err --recompute 1)" = "$(acts s200.err --recompute 1)"
+
+# The plan counts the held-out evaluation's sampler: --eval-max-new past the context gives
+# it 16 slots of the context's 256 positions, a KV cache of keys and values x 3 layers x
+# 2 KV heads x 8 dims in floats (1.57 MB), and its step buffers (<= 0.5 MB); without
+# --eval-data no sampler.
+"$O1P" "${prune[@]}" --eval-data data.jsonl --eval-n 2 --eval-max-new 1000 --stop-at 1 --out pe 2>pe.err
+samp=$(sed -nE 's/.*, sampler \(KV cache, step buffers\) ([0-9.]+) MB, total.*/\1/p' pe.err)
+check "prune --eval-data plans its sampler: $samp MB, the KV cache's 1.57 MB + step buffers" \
+    awk -v s="$samp" 'BEGIN { exit !(s >= 1.57 && s <= 2.07) }'
+check "... without --eval-data, no sampler in the plan" bash -c "grep -q memory: pa.err && ! grep -q sampler pa.err"
 
 # ---- refused before allocating ---------------------------------------------------------
 # peak_rss OUT ERR command...: runs the command, its peak resident kB into OUT
