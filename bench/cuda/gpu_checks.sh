@@ -15,7 +15,8 @@
 #   4. the pipeline's stages on the GPU: scripts/demo.sh quick with --device cuda added
 #      to sft, presample, prune and eval, then o1p dump of its model on both backends
 #      (each prints its loss; test_model_cuda compares every tensor)
-# Then, as a second command: bench/cuda/real_shapes.sh (Qwen2.5-1.5B and 7B at T 4096).
+# Then, as a second command: bench/cuda/real_shapes.sh (Qwen2.5-0.5B, 1.5B and 7B at T
+# 4096: presample, prune, sft).
 # Each step logs to $OUT/STEP.txt (OUT defaults to ./gpu-checks) as it runs, so the logs
 # come back even when a step fails or time runs out; summary.txt lists each step's exit
 # status. At most eight files are written there; the demo's work folder stays in $TMPDIR.
