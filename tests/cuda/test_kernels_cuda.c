@@ -635,6 +635,8 @@ static void test_all(void) {
     test_attention_tol(2, 40, 2, 2, 128, l4, bf16_attention);
     test_attention_tol(2, 130, 6, 2, 64, l5, bf16_attention);
     test_attention_tol(1, 3, 2, 1, 80, l6, bf16_attention);
+    test_attention_tol(2, 130, 4, 2, 8, l5, bf16_attention);   // head_dim padded to 16
+    test_attention_tol(2, 17, 3, 3, 32, l2, bf16_attention);
     gpu = fp32;
 
     test_decode(3, 40, 4, 2, 64, 17);
