@@ -184,7 +184,10 @@ struct Sampler {
     int32_t *gen_mem;   // [slots, max_len]
     int *step_mem;      // one allocation: tokens, slots, positions, prefix slots and lengths
     int *tok, *sl, *pos, *psl, *plen;  // [slots + chunk] each
-    float *logits;      // [slots + 1, V] host: a row per logits token, then a sink row
+    float *logits;      // [slots, V] host: the logits rows of sampling requests
+    int *greedy_tok;      // [slots]: each row's argmax and its log-prob, computed on the
+    double *greedy_lp;    // backend for the rows of greedy requests (argmax_logprob)
+    unsigned char *row_sampled;  // [slots]: the row's request samples (temperature > 0)
     SampleScratch *sc;  // [n_sc]: one per thread, the draws of a step run in parallel
     int n_sc;
     SamplerStats st;
@@ -197,6 +200,9 @@ void sampler_free(Sampler *s) {
     free(s->gen_mem);
     free(s->step_mem);
     free(s->logits);
+    free(s->greedy_tok);
+    free(s->greedy_lp);
+    free(s->row_sampled);
     for (int i = 0; i < s->n_sc; i++) sample_scratch_free(&s->sc[i]);
     free(s->sc);
     free(s);
@@ -230,7 +236,7 @@ static int sampler_plan(const Model *m, const SamplerOpts *o, SamplerPlan *p, Er
 
 // The host buffers of plan p, in bytes, with n_sc sampling scratches.
 typedef struct {
-    size_t slot, gen, step, logits, scratch;
+    size_t slot, gen, step, logits, greedy, scratch;
 } HostBytes;
 
 static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
@@ -238,7 +244,8 @@ static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
         .slot = (size_t)p->slots * sizeof(Slot),
         .gen = (size_t)p->slots * p->max_len * sizeof(int32_t),  // [slots, max_len]
         .step = 5 * (size_t)(p->slots + p->chunk) * sizeof(int),  // tokens, slots, positions, prefixes
-        .logits = (size_t)(p->slots + 1) * V * sizeof(float),     // [slots + 1, V]: + a discarded row
+        .logits = (size_t)p->slots * V * sizeof(float),           // [slots, V]
+        .greedy = (size_t)p->slots * (sizeof(int32_t) + sizeof(double) + 1),
         .scratch = (size_t)n_sc * (sizeof(SampleScratch) + (size_t)p->n_ids * sizeof(SampleCand)),
     };
 }
@@ -258,7 +265,7 @@ int sampler_memory(const Model *m, const SamplerOpts *o, SamplerMemory *mem, Err
     KVCacheBytes kv = kvcache_bytes(&m->cfg, p.slots, p.max_len, p.max_N);
     HostBytes h = host_bytes(&p, m->cfg.vocab_size, omp_get_max_threads());
     *mem = (SamplerMemory){.kv_cache = kv.cache, .step = kv.step,
-                           .host = h.slot + h.gen + h.step + h.logits + h.scratch};
+                           .host = h.slot + h.gen + h.step + h.logits + h.greedy + h.scratch};
     return 0;
 }
 
@@ -290,8 +297,12 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     s->gen_mem = malloc(h.gen);
     s->step_mem = malloc(h.step);
     s->logits = malloc(h.logits);
+    s->greedy_tok = malloc((size_t)slots * sizeof *s->greedy_tok);
+    s->greedy_lp = malloc((size_t)slots * sizeof *s->greedy_lp);
+    s->row_sampled = malloc((size_t)slots);
     s->sc = calloc((size_t)n_sc, sizeof *s->sc);
-    int ok = s->slot && s->gen_mem && s->step_mem && s->logits && s->sc;
+    int ok = s->slot && s->gen_mem && s->step_mem && s->logits && s->greedy_tok && s->greedy_lp &&
+             s->row_sampled && s->sc;
     for (int i = 0; ok && i < n_sc; i++, s->n_sc++) ok = !sample_scratch_init(&s->sc[i], s->n_ids, e);
     if (!ok) {
         sampler_free(s);
@@ -467,22 +478,43 @@ static int plan_rows(Run *run, int *first_out) {
         s->psl[n] = q->pslot;
         s->plen[n] = q->plen;
         q->row = n++ - *first_out;
+        s->row_sampled[q->row] = run->reqs[q->req].temperature > 0;
     }
     return n;
 }
 
-// Runs the model on the step's n rows, logits of rows first_out.. into s->logits.
+// What the host needs of a call's logits rows, rows r0 .. r0 + n_out - 1 of the step:
+// a sampled row whole, into s->logits; the greedy rows' argmax and log-prob, computed on
+// the backend a run of rows at a time.
+static void fetch_rows(Sampler *s, int r0, int n_out) {
+    const Kernels *k = s->m->k;
+    const float *lg = s->kv.logits;
+    for (int r = 0; r < n_out;) {
+        int end = r;
+        while (end < n_out && !s->row_sampled[r0 + end]) end++;
+        if (end > r) {
+            k->argmax_logprob(s->greedy_tok + r0 + r, s->greedy_lp + r0 + r, lg + (size_t)r * s->V, end - r, s->n_ids,
+                              s->V);
+            r = end;
+        } else {
+            k->download(s->logits + (size_t)(r0 + r) * s->V, lg + (size_t)r * s->V, (size_t)s->V * sizeof(float));
+            r++;
+        }
+    }
+}
+
+// Runs the model on the step's n rows; what the host needs of the logits rows first_out..
+// (fetch_rows).
 static void decode_rows(Sampler *s, int n, int first_out) {
     // Calls of at most max_N rows, in order (a call's keys and values are in the cache
-    // for the next). A call of prompt tokens only still computes one logits row (into
-    // the sink row): every call has a head of at least one row.
+    // for the next). A call of prompt tokens only still computes one logits row, unread:
+    // every call has a head of at least one row.
     for (int c0 = 0; c0 < n; c0 += s->max_N) {
         int len = n - c0 < s->max_N ? n - c0 : s->max_N;
         int out0 = c0 > first_out ? c0 : first_out, n_out = c0 + len - out0;
-        float *dst = s->logits + (size_t)(out0 - first_out) * s->V;
-        if (n_out <= 0) n_out = 1, dst = s->logits + (size_t)s->slots * s->V;
         model_decode_step(s->m, &s->kv, s->tok + c0, s->sl + c0, s->pos + c0, s->psl + c0, s->plen + c0,
-                          len, n_out, dst);
+                          len, n_out > 0 ? n_out : 1, NULL);
+        if (n_out > 0) fetch_rows(s, out0 - first_out, n_out);
     }
     s->st.steps++;
     s->st.prompt_tokens += (uint64_t)first_out;
@@ -512,8 +544,13 @@ static int sample_rows(Run *run) {
         Slot *q = &s->slot[i];
         if (q->row < 0) continue;
         const SampleRequest *r = &run->reqs[q->req];
-        q->next = sample_token(&s->sc[omp_get_thread_num()], s->logits + (size_t)q->row * s->V,
-                               r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
+        if (!s->row_sampled[q->row]) {
+            q->next = s->greedy_tok[q->row];
+            q->next_lp = s->greedy_lp[q->row];
+        } else {
+            q->next = sample_token(&s->sc[omp_get_thread_num()], s->logits + (size_t)q->row * s->V,
+                                   r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
+        }
     }
     int rc = 0;
     for (int i = 0; i < s->slots && !rc; i++)

@@ -23,12 +23,14 @@
 // (That needs the backend's row independence, which the CPU matmul keeps up to 64 rows a
 // call: a larger step is cut into calls of at most 64 rows; see sampler.c.)
 //
-// Sampling one token from logits l[V] (host):
-//   temperature 0   greedy: argmax, ties to the lowest id;
+// Sampling one token from logits l[V]:
+//   temperature 0   greedy: argmax, ties to the lowest id, and its log-prob, on the backend
+//                   (argmax_logprob): the logits row never comes to the host;
 //   otherwise       p_i ~ exp((l_i - max l) / T); then top-k (keep the k most probable,
 //                   ties by lower id), then top-p (sort by probability descending, ties by
 //                   lower id; keep the smallest prefix whose mass is >= p of the kept
-//                   mass); draw from what is left, renormalised.
+//                   mass); draw from what is left, renormalised (on the host, from the
+//                   row downloaded).
 // Whatever the settings, a sample's mean log-prob is that of its generated tokens under
 // the model at temperature 1: mean over tokens of log_softmax(l)[token].
 //

@@ -148,6 +148,14 @@ typedef struct Kernels {
                                         const int *targets, const float *weights, int N,
                                         int v0, int Vc);
 
+    // ---- greedy decoding: the next token without the logits on the host ---------------
+    // For each row n of logits[N, ld], over its first V columns: argmax[n] = the column of
+    // the largest logit (ties: the lowest) and logprob[n] its log-softmax, (double)max -
+    // (max + log(sum_j exp((double)logits[n, j] - max))), the sum in double. argmax and
+    // logprob are host arrays (the sampler's greedy rows, engine/sampler.c).
+    void (*argmax_logprob)(int *argmax, double *logprob, const float *logits, int N, int V,
+                           int ld);
+
     // ---- optimizer ----------------------------------------------------------------
     // Sum of squares of g[0..n), accumulated in double in a fixed order (deterministic);
     // the result is returned to the host.

@@ -111,5 +111,5 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     const float *x_out = x + (size_t)(N - n_out) * C;
     k->rmsnorm_forward(c->xn, c->rstd, x_out, m->p.norm_final, g->norm_eps, n_out, C);
     k->matmul_forward(c->logits, c->xn, m->p.lm_head, NULL, n_out, C, V);
-    k->download(logits, c->logits, (size_t)n_out * V * sizeof(float));
+    if (logits) k->download(logits, c->logits, (size_t)n_out * V * sizeof(float));
 }

@@ -236,7 +236,8 @@ void kvcache_free(KVCache *c, const Model *m);
 // Writes the step's keys and values into the cache, and the host logits[n_out, V] of
 // the step's LAST n_out tokens, unnormalised, temperature 1. So a caller puts the
 // tokens whose next-token distribution it needs last: a prompt's last token, the
-// tokens being decoded. A prompt prefill is one step of its length.
+// tokens being decoded. A prompt prefill is one step of its length. logits NULL: they
+// stay in c->logits (backend memory) until the next step.
 void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots,
                        const int *pos, const int *prefix_slots, const int *prefix_lens, int N,
                        int n_out, float *logits);

@@ -13,6 +13,7 @@
 //                        forward and backward (blocked online softmax, cpu_exp)
 //   rtol 1e-5 arel 1e-6  attention's lse, RMSNorm, RoPE, SwiGLU (cpu_exp within 2 ulp)
 //   rtol 1e-12           sum_squares (double, another order)
+//   bitwise              argmax_logprob (the spec's row function, a row per thread)
 // The CPU's own: bitwise the same at 1 and 2 threads; a row's bits the same in calls of
 // up to max_rows_invariant rows; a sequence's attention alone or in a batch; the KV-cache
 // decode equal to the training forward; cpu_gemm equal to its fmaf chain; cpu_exp within
@@ -457,6 +458,35 @@ static void test_crossentropy_chunks(int N, int V, int Vc) {
     free(logits), free(w), free(tg);
 }
 
+// argmax_logprob over the first V of ld columns: bitwise ref's; ties to the lower column
+// (row 0 has its max twice); ref's log-prob against a sum in long double, within double's
+// rounding at the max's scale.
+static void test_argmax_logprob(int N, int V, int ld) {
+    float *logits = fvec((size_t)N * ld);
+    fill(logits, (size_t)N * ld, 4.0f);
+    for (int n = 0; n < N; n++) logits[(size_t)n * ld + V - 1] = 9.0f + (float)n;  // the max at the end
+    for (size_t i = V; i < (size_t)ld; i++) logits[i] = 100.0f;                      // past V: never read
+    logits[V / 2] = logits[V - 1];                                                   // row 0: a tie
+    int *am[2] = {ivec(N), ivec(N)};
+    double *lp[2] = {xcalloc(N, sizeof(double)), xcalloc(N, sizeof(double))};
+    ref->argmax_logprob(am[0], lp[0], logits, N, V, ld);
+    cpu->argmax_logprob(am[1], lp[1], logits, N, V, ld);
+    CHECK(!memcmp(am[0], am[1], N * sizeof(int)) && !memcmp(lp[0], lp[1], N * sizeof(double)),
+          "argmax_logprob N=%d V=%d ld=%d: cpu bitwise ref", N, V, ld);
+    int bad = 0;
+    for (int n = 0; n < N; n++) {
+        const float *x = logits + (size_t)n * ld;
+        long double z = 0;
+        for (int j = 0; j < V; j++) z += expl((long double)x[j] - x[V - 1]);
+        int want = n == 0 && V > 2 ? V / 2 : V - 1;
+        // lse = max + log z rounds at the max's scale; lp = max - lse keeps that error
+        bad += am[0][n] != want || !(fabsl(lp[0][n] + logl(z)) <= 1e-14L * (fabsl(x[V - 1]) + 1));
+    }
+    CHECK(bad == 0, "argmax_logprob N=%d V=%d ld=%d: %d rows off the argmax (ties: the lower) or "
+          "the log-prob", N, V, ld, bad);
+    free(logits), free(am[0]), free(am[1]), free(lp[0]), free(lp[1]);
+}
+
 // ---- optimizer -----------------------------------------------------------------------
 
 static void test_sum_squares(size_t n) {
@@ -829,6 +859,9 @@ int main(void) {
     // chunks that divide V, that do not, one of V
     int ch[][3] = {{1, 5, 2}, {3, 64, 16}, {17, 300, 7}, {5, 3001, 1000}, {5, 3001, 3001}, {70, 517, 128}};
     for (int i = 0; i < 6; i++) test_crossentropy_chunks(ch[i][0], ch[i][1], ch[i][2]);
+    test_argmax_logprob(1, 5, 5);
+    test_argmax_logprob(17, 300, 317);  // the first 300 of 317 columns
+    test_argmax_logprob(5, 3001, 3001);
     test_rope(1, 1, 8, 8);
     test_rope(3, 4, 16, 80);    // 4 of 5 heads
     test_rope(17, 3, 8, 40);    // 3 of 5 heads

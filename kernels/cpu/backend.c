@@ -33,6 +33,7 @@ const Kernels kernels_cpu = {
     .crossentropy_backward = cpu_crossentropy_backward,
     .crossentropy_chunk_forward = cpu_crossentropy_chunk_forward,
     .crossentropy_chunk_backward = cpu_crossentropy_chunk_backward,
+    .argmax_logprob = cpu_argmax_logprob,
     .sum_squares = cpu_sum_squares,
     .adamw = cpu_adamw,
 };

@@ -2,6 +2,7 @@
 // vocabulary chunks: kernels/ref/loss.c's operations, threads splitting the rows.
 #include <math.h>
 
+#include "../ref/ref.h"
 #include "cpu.h"
 
 void cpu_crossentropy_chunk_forward(float *logprob, float *lse, float *sum, const float *logits,
@@ -59,4 +60,10 @@ void cpu_crossentropy_chunk_backward(float *dlogits, const float *logits, const 
 void cpu_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                                const int *targets, const float *weights, int N, int V) {
     cpu_crossentropy_chunk_backward(dlogits, logits, lse, targets, weights, N, 0, V);
+}
+
+// The specification's scan and sum (kernels/ref/loss.c), a row per thread: the same bits.
+void cpu_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V, int ld) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) ref_argmax_logprob(argmax + n, logprob + n, logits + (size_t)n * ld, 1, V, ld);
 }

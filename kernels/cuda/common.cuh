@@ -103,6 +103,8 @@ void cuda_crossentropy_chunk_forward(float *logprob, float *lse, float *sum, con
 void cuda_crossentropy_chunk_backward(float *dlogits, const float *logits, const float *lse,
                                       const int *targets, const float *weights, int N, int v0,
                                       int Vc);
+void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V,
+                         int ld);
 double cuda_sum_squares(const float *g, size_t n);
 void cuda_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
                 float beta1, float beta2, float eps, float weight_decay, float grad_scale,

@@ -33,6 +33,7 @@ const Kernels kernels_ref = {
     .crossentropy_backward = ref_crossentropy_backward,
     .crossentropy_chunk_forward = ref_crossentropy_chunk_forward,
     .crossentropy_chunk_backward = ref_crossentropy_chunk_backward,
+    .argmax_logprob = ref_argmax_logprob,
     .sum_squares = ref_sum_squares,
     .adamw = ref_adamw,
 };

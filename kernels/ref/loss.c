@@ -63,3 +63,19 @@ void ref_crossentropy_backward(float *dlogits, const float *logits, const float 
                                const int *targets, const float *weights, int N, int V) {
     ref_crossentropy_chunk_backward(dlogits, logits, lse, targets, weights, N, 0, V);
 }
+
+// The max in a strict left-to-right scan (ties keep the first); the sum of exp in double,
+// in column order.
+void ref_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V, int ld) {
+    for (int n = 0; n < N; n++) {
+        const float *x = logits + (size_t)n * ld;
+        int best = 0;
+        for (int j = 1; j < V; j++)
+            if (x[j] > x[best]) best = j;
+        float mx = x[best];
+        double z = 0.0;
+        for (int j = 0; j < V; j++) z += exp((double)x[j] - mx);
+        argmax[n] = best;
+        logprob[n] = (double)mx - (mx + log(z));
+    }
+}

@@ -18,6 +18,7 @@
 //   cross-entropy         rtol 1e-5, arel 1e-6, in vocabulary chunks too (chunked on
 //                         both); one chunk of V: the GPU's whole-row functions, bitwise
 //   sum_squares           rtol 1e-10             (both in double, different orders)
+//   argmax_logprob        the argmax exact; the log-prob 1e-14 x (|max| + 1) (double sums)
 //   AdamW                 rtol 1e-5, arel 1e-6   (fused multiply-adds on the GPU)
 // Determinism is checked bitwise: the same call twice on the GPU, and a sequence's
 // attention whatever the other sequences of the batch.
@@ -547,6 +548,29 @@ static void test_crossentropy_chunks(int N, int V, int Vc) {
     free(logits), free(w), free(tgt);
 }
 
+// ---- greedy decoding ----------------------------------------------------------------------
+// The first V of ld columns; a tie for the max in row 0 (the lower column wins); the same
+// argmax as the host's, the log-prob within double rounding at the max's scale.
+static void test_argmax_logprob(int N, int V, int ld) {
+    float *logits = rand_floats((size_t)N * ld, -4, 4);
+    for (int n = 0; n < N; n++) logits[(size_t)n * ld + V - 1] = 9.0f + (float)n;
+    for (int j = V; j < ld; j++) logits[j] = 100.0f;  // past V: never read
+    logits[V / 2] = logits[V - 1];
+    float *d = up(logits, (size_t)N * ld * 4);
+    int *am = malloc(N * sizeof(int)), *g_am = malloc(N * sizeof(int));
+    double *lp = malloc(N * sizeof(double)), *g_lp = malloc(N * sizeof(double));
+    host->argmax_logprob(am, lp, logits, N, V, ld);
+    gpu->argmax_logprob(g_am, g_lp, d, N, V, ld);
+    int bad = 0;
+    for (int n = 0; n < N; n++) {
+        double scale = fabs(logits[(size_t)n * ld + V - 1]) + 1;
+        bad += g_am[n] != am[n] || !(fabs(g_lp[n] - lp[n]) <= 1e-14 * scale);
+    }
+    CHECK(bad == 0, "argmax_logprob N=%d V=%d ld=%d vs %s: %d rows off", N, V, ld, host->name, bad);
+    gpu->free(d);
+    free(logits), free(am), free(g_am), free(lp), free(g_lp);
+}
+
 // ---- optimizer ----------------------------------------------------------------------------
 
 static void test_sum_squares(size_t n) {
@@ -643,6 +667,9 @@ static void test_all(void) {
     test_decode(2, 200, 2, 1, 128, 150);
     test_decode(4, 9, 3, 3, 64, 1);
 
+    test_argmax_logprob(1, 5, 5);
+    test_argmax_logprob(17, 300, 317);
+    test_argmax_logprob(5, 5003, 5003);
     test_sum_squares(1);
     test_sum_squares(1000);
     test_sum_squares((1 << 20) + 3);
