@@ -12,9 +12,12 @@
 //             Configs: small (L6 C384 H6 KV2 V2048, B16 T256), ~100M (L12 C768 H12
 //             V16384) at B16 T64 and B16 T512, ~500M (L24 C1280 H20 I3456 V32000, B8
 //             T512). The CPU runs the small and the 100M T64.
-//   decode    sampler_run of one 16-token prompt with K = 1, 16, 64 greedy samples of 64
-//             new tokens (K slots, shared prefill): generated tokens per second, the
-//             logits' download and the host argmax included (CPU: 16 new tokens).
+//   decode    sampler_run of one 16-token prompt with K = 1, 16, 64, 256 greedy samples of
+//             64 new tokens (K slots, shared prefill): generated tokens per second (the
+//             argmax on the backend, argmax_logprob; CPU: 16 new tokens, K <= 64), and the
+//             roofline of a step that reads the weights and the KV cache once (the mean
+//             context: prompt + 32 positions) at the HBM bandwidth of a 1 GiB device copy
+//             measured in this run.
 // Without a GPU it prints "SKIP: no CUDA device".
 #include <string.h>
 
@@ -135,6 +138,35 @@ static double time_decode(Model *m, int K, int max_new) {
     return tokens / dt;
 }
 
+// Bytes per second of a device-to-device copy of 1 GiB (read + write), best of 5.
+static double hbm_bandwidth(const Kernels *k) {
+    size_t n = (size_t)1 << 30;
+    void *a = k->alloc(n), *b = k->alloc(n);
+    if (!a || !b) {
+        fprintf(stderr, "bench: out of device memory for the bandwidth copy\n");
+        exit(1);
+    }
+    double best = 0;
+    for (int r = 0; r < 6; r++) {
+        k->synchronize();
+        double t0 = now();
+        k->copy(b, a, n);
+        k->synchronize();
+        double bw = 2.0 * n / (now() - t0);
+        if (r > 0 && bw > best) best = bw;  // the first copy warms up
+    }
+    k->free(a), k->free(b);
+    return best;
+}
+
+// Tokens per second if a decode step of K samples only read the weights (fp32) and each
+// sample's keys and values over `ctx` positions once, at `bw` bytes/s.
+static double decode_roofline(const Model *m, int K, int ctx, double bw) {
+    const Config *c = &m->cfg;
+    double kv = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim * sizeof(float) * ctx;
+    return K * bw / (m->n_params * (double)sizeof(float) + K * kv);
+}
+
 int main(void) {
     const Kernels *cpu = kernels_by_name("cpu"), *gpu = kernels_by_name("cuda");
     if (!gpu) {
@@ -181,18 +213,27 @@ int main(void) {
         model_free(&m);
     }
 
-    printf("\ndecode (sampler, greedy, one 16-token prompt, K samples sharing its prefill)\n");
-    printf("%-28s %-10s %4s %12s\n", "config", "backend", "K", "tokens/s");
-    static const int Ks[3] = {1, 16, 64};
+    double bw = hbm_bandwidth(gpu);
+    printf("\ndecode (sampler, greedy, one 16-token prompt, K samples sharing its prefill); HBM "
+           "%.0f GB/s (device copy, this run)\n", bw / 1e9);
+    printf("%-28s %-10s %4s %12s %14s %9s\n", "config", "backend", "K", "tokens/s", "roofline tok/s",
+           "of it");
+    static const int Ks[4] = {1, 16, 64, 256};
     static const int decode_configs[3] = {0, 1, 3};
     for (int i = 0; i < 3; i++) {
         const BenchConfig *b = &configs[decode_configs[i]];
         for (int t = 0; t < 2; t++) {
             if (t == 1 && !b->cpu) continue;
             Model m = new_model(b, t ? cpu : gpu);
-            for (int j = 0; j < 3; j++) {
-                printf("%-28s %-10s %4d %12.0f\n", b->name, m.k->name, Ks[j],
-                       time_decode(&m, Ks[j], t ? 16 : 64));
+            for (int j = 0; j < (t ? 3 : 4); j++) {
+                double tps = time_decode(&m, Ks[j], t ? 16 : 64);
+                if (t) {
+                    printf("%-28s %-10s %4d %12.0f\n", b->name, m.k->name, Ks[j], tps);
+                } else {
+                    double roof = decode_roofline(&m, Ks[j], 16 + 32, bw);
+                    printf("%-28s %-10s %4d %12.0f %14.0f %8.0f%%\n", b->name, m.k->name, Ks[j], tps,
+                           roof, 100 * tps / roof);
+                }
                 fflush(stdout);
             }
             model_free(&m);
