@@ -92,6 +92,39 @@ __device__ __forceinline__ float row_max4(float x) {
 #define FRAG_ROW(i) (lg + 8 * ((i) >> 1))
 #define FRAG_COL(nb, i) (8 * (nb) + 2 * lc + ((i) & 1))
 
+// s[16, ROWS] += A[16, DP] B^T, A the fragments a[DP/16] in registers, B a row-major
+// [ROWS][DP+8] tile (scores q k^T, dout v^T).
+template <int DP>
+__device__ __forceinline__ void product_rows(float s[ROWS / 8][4], const unsigned a[DP / 16][4],
+                                             const unsigned short *tile) {
+#pragma unroll
+    for (int nb = 0; nb < ROWS / 8; nb++)
+#pragma unroll
+        for (int kk = 0; kk < DP / 16; kk++) {
+            unsigned b[2];
+            b_from_tile(b, tile, DP + 8, 8 * nb, 16 * kk);
+            mma_bf16(s[nb], a[kk], b);
+        }
+}
+
+// acc[16, DP] += P[16, ROWS] M, P the fp32 fragments of a score tile (rounded to bf16 on
+// the way in), M[ROWS, DP] given transposed: a [DP][LDT] tile.
+template <int DP>
+__device__ __forceinline__ void product_cols(float acc[DP / 8][4], const float p[ROWS / 8][4],
+                                             const unsigned short *tile_t) {
+#pragma unroll
+    for (int kk = 0; kk < ROWS / 16; kk++) {
+        unsigned pa[4];
+        a_from_acc(pa, p[2 * kk], p[2 * kk + 1]);
+#pragma unroll
+        for (int nd = 0; nd < DP / 8; nd++) {
+            unsigned b[2];
+            b_from_tile(b, tile_t, LDT, 8 * nd, 16 * kk);
+            mma_bf16(acc[nd], pa, b);
+        }
+    }
+}
+
 // ---- forward ------------------------------------------------------------------------------
 // grid (ceil(T/ROWS), H, B), block 128. Shared: K[ROWS][DP+8], V^T[DP][LDT].
 template <int DP>
@@ -120,14 +153,7 @@ __global__ void __launch_bounds__(128) attention_mma_forward_kernel(
 
         // pass 1: S[16, ROWS] = Q K^T
         float s[ROWS / 8][4] = {};
-#pragma unroll
-        for (int nb = 0; nb < ROWS / 8; nb++)
-#pragma unroll
-            for (int kk = 0; kk < DP / 16; kk++) {
-                unsigned kb[2];
-                b_from_tile(kb, ks, DP + 8, 8 * nb, 16 * kk);
-                mma_bf16(s[nb], qa[kk], kb);
-            }
+        product_rows<DP>(s, qa, ks);
         // pass 2: causal mask and the online softmax; P overwrites S
         float mnew[2] = {m[0], m[1]};
 #pragma unroll
@@ -159,17 +185,7 @@ __global__ void __launch_bounds__(128) attention_mma_forward_kernel(
 #pragma unroll
             for (int i = 0; i < 4; i++) o[nd][i] *= corr[i >> 1];
         // pass 3: O += P V, P's A fragments straight from the score fragments
-#pragma unroll
-        for (int kk = 0; kk < ROWS / 16; kk++) {
-            unsigned pa[4];
-            a_from_acc(pa, s[2 * kk], s[2 * kk + 1]);
-#pragma unroll
-            for (int nd = 0; nd < DP / 8; nd++) {
-                unsigned vb[2];
-                b_from_tile(vb, vt, LDT, 8 * nd, 16 * kk);
-                mma_bf16(o[nd], pa, vb);
-            }
-        }
+        product_cols<DP>(o, s, vt);
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -230,16 +246,8 @@ __global__ void __launch_bounds__(128) attention_mma_dq_kernel(
 
         // pass 1: S = Q K^T and dP = dout V^T, [16, ROWS] each
         float s[ROWS / 8][4] = {}, dp[ROWS / 8][4] = {};
-#pragma unroll
-        for (int nb = 0; nb < ROWS / 8; nb++)
-#pragma unroll
-            for (int kk = 0; kk < DP / 16; kk++) {
-                unsigned kb[2], vb[2];
-                b_from_tile(kb, ks, DP + 8, 8 * nb, 16 * kk);
-                b_from_tile(vb, vs, DP + 8, 8 * nb, 16 * kk);
-                mma_bf16(s[nb], qa[kk], kb);
-                mma_bf16(dp[nb], da[kk], vb);
-            }
+        product_rows<DP>(s, qa, ks);
+        product_rows<DP>(dp, da, vs);
         // pass 2: P from the forward's lse, dS into s
 #pragma unroll
         for (int nb = 0; nb < ROWS / 8; nb++)
@@ -251,17 +259,7 @@ __global__ void __launch_bounds__(128) attention_mma_dq_kernel(
                 s[nb][i] = p * (dp[nb][i] - delta[r]);
             }
         // pass 3: dq += dS K
-#pragma unroll
-        for (int kk = 0; kk < ROWS / 16; kk++) {
-            unsigned dsa[4];
-            a_from_acc(dsa, s[2 * kk], s[2 * kk + 1]);
-#pragma unroll
-            for (int nd = 0; nd < DP / 8; nd++) {
-                unsigned kb[2];
-                b_from_tile(kb, kt_tile, LDT, 8 * nd, 16 * kk);
-                mma_bf16(dq[nd], dsa, kb);
-            }
-        }
+        product_cols<DP>(dq, s, kt_tile);
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -350,20 +348,8 @@ __global__ void __launch_bounds__(128) attention_mma_dkdv_kernel(
                     dpt[nb][i] = p * (dpt[nb][i] - deltas[q]);
                 }
             // pass 3: dv += P^T dout, dk += dS^T Q
-#pragma unroll
-            for (int kk = 0; kk < ROWS / 16; kk++) {
-                unsigned pa[4], dsa[4];
-                a_from_acc(pa, st[2 * kk], st[2 * kk + 1]);
-                a_from_acc(dsa, dpt[2 * kk], dpt[2 * kk + 1]);
-#pragma unroll
-                for (int nd = 0; nd < DP / 8; nd++) {
-                    unsigned ob[2], qb[2];
-                    b_from_tile(ob, dot_tile, LDT, 8 * nd, 16 * kk);
-                    b_from_tile(qb, qt_tile, LDT, 8 * nd, 16 * kk);
-                    mma_bf16(dv[nd], pa, ob);
-                    mma_bf16(dk[nd], dsa, qb);
-                }
-            }
+            product_cols<DP>(dv, st, dot_tile);
+            product_cols<DP>(dk, dpt, qt_tile);
         }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
