@@ -57,7 +57,8 @@ TrainMemory run_train_memory(const Config *c, int B, int T, const RunOpts *o, in
 const char *run_format_memory(char *buf, size_t cap, const TrainMemory *tm, int recompute, int ranks) {
     char p[32], g[32], o[32], a[32], alt[32], s[32], t[32], per[64] = "", samp[80] = "";
     if (ranks > 1) snprintf(per, sizeof per, " per rank (sliced over %d ranks)", ranks);
-    if (tm->sampler) snprintf(samp, sizeof samp, ", sampler (KV cache, step buffers) %s", format_bytes(s, 32, (double)tm->sampler));
+    if (tm->sampler)
+        snprintf(samp, sizeof samp, ", sampler (KV cache, step buffers) %s", format_bytes(s, 32, (double)tm->sampler));
     snprintf(buf, cap, "parameters %s, gradients %s, optimizer state %s%s, activations %s (%s: %s)%s, total %s",
              format_bytes(p, 32, (double)tm->params), format_bytes(g, 32, (double)tm->grads),
              format_bytes(o, 32, (double)tm->moments), per, format_bytes(a, 32, (double)tm->acts),

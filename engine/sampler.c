@@ -245,7 +245,7 @@ static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
         .gen = (size_t)p->slots * p->max_len * sizeof(int32_t),  // [slots, max_len]
         .step = 5 * (size_t)(p->slots + p->chunk) * sizeof(int),  // tokens, slots, positions, prefixes
         .logits = (size_t)p->slots * V * sizeof(float),           // [slots, V]
-        .greedy = (size_t)p->slots * (sizeof(int32_t) + sizeof(double) + 1),
+        .greedy = (size_t)p->slots * (sizeof(int) + sizeof(double) + 1),
         .scratch = (size_t)n_sc * (sizeof(SampleScratch) + (size_t)p->n_ids * sizeof(SampleCand)),
     };
 }
@@ -483,23 +483,20 @@ static int plan_rows(Run *run, int *first_out) {
     return n;
 }
 
-// What the host needs of a call's logits rows, rows r0 .. r0 + n_out - 1 of the step:
-// a sampled row whole, into s->logits; the greedy rows' argmax and log-prob, computed on
-// the backend a run of rows at a time.
+// What the host needs of a call's logits rows, rows r0 .. r0 + n_out - 1 of the step, a
+// run of like rows at a time: the sampled rows whole, into s->logits; the greedy rows'
+// argmax and log-prob, computed on the backend.
 static void fetch_rows(Sampler *s, int r0, int n_out) {
     const Kernels *k = s->m->k;
     const float *lg = s->kv.logits;
-    for (int r = 0; r < n_out;) {
-        int end = r;
-        while (end < n_out && !s->row_sampled[r0 + end]) end++;
-        if (end > r) {
-            k->argmax_logprob(s->greedy_tok + r0 + r, s->greedy_lp + r0 + r, lg + (size_t)r * s->V, end - r, s->n_ids,
-                              s->V);
-            r = end;
-        } else {
-            k->download(s->logits + (size_t)(r0 + r) * s->V, lg + (size_t)r * s->V, (size_t)s->V * sizeof(float));
-            r++;
-        }
+    size_t V = (size_t)s->V;
+    for (int r = 0, end; r < n_out; r = end) {
+        int sampled = s->row_sampled[r0 + r];
+        for (end = r + 1; end < n_out && s->row_sampled[r0 + end] == sampled;) end++;
+        if (sampled)
+            k->download(s->logits + (r0 + r) * V, lg + r * V, (end - r) * V * sizeof(float));
+        else
+            k->argmax_logprob(s->greedy_tok + r0 + r, s->greedy_lp + r0 + r, lg + r * V, end - r, s->n_ids, s->V);
     }
 }
 
