@@ -14,7 +14,8 @@
 #      training step time, tokens/s, MFU; decode tokens/s)
 #   4. the pipeline's stages on the GPU: scripts/demo.sh quick with --device cuda added
 #      to sft, presample, prune and eval, then o1p dump of its model on both backends
-#      (each prints its loss; test_model_cuda compares every tensor)
+#      (each prints its loss; test_model_cuda compares every tensor), and the reference's
+#      sft for 300 steps on cuda and cuda-bf16: the bf16 run's loss gap to the fp32 one
 # Then, as a second command: bench/cuda/real_shapes.sh (Qwen2.5-0.5B, 1.5B and 7B at T
 # 4096: presample, prune, sft).
 # Each step logs to $OUT/STEP.txt (OUT defaults to ./gpu-checks) as it runs, so the logs
@@ -34,6 +35,16 @@ step() {  # step NAME SECONDS COMMAND...: runs with a time cap, logs to $out/NAM
     local rc=$?
     echo "$name: exit $rc ($((SECONDS - t0)) s)" | tee -a "$summary"
     return $rc
+}
+# loss_gap FP32.jsonl BF16.jsonl: the largest relative gap of the steps' losses, the mean
+# gap over the last 50 steps, and the last losses (metrics.jsonl of two sft runs)
+loss_gap() {
+    awk -F'"loss":' 'NR == FNR { a[FNR] = $2 + 0; next }
+        { g = ($2 + 0) / a[FNR] - 1; if (g < 0) g = -g; if (g > worst) worst = g
+          n++; last[n % 50] = g; fa = a[FNR]; fb = $2 + 0 }
+        END { for (i in last) s += last[i]
+              printf "bf16 vs fp32 sft, %d steps: loss gap worst %.2e, mean of the last 50 %.2e; " \
+                     "last loss fp32 %.4f, bf16 %.4f\n", n, worst, s / (n < 50 ? n : 50), fa, fb }' "$1" "$2"
 }
 {
     nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv
@@ -69,10 +80,18 @@ ref="$tmp/demo/work/ref"
 if [ -f "$ref/config.json" ]; then
     printf '1 2 3 4 5 6 7 8 9 10\n11 12 13\n' >"$tmp/tokens.txt"
     for dev in cuda cpu; do
-        echo "== dump --device $dev" >>"$out/dump.txt"
-        step dump 60 ./o1p-cuda dump --model "$ref" --tokens "$tmp/tokens.txt" \
+        echo "== dump --device $dev" >>"$out/models.txt"
+        step models 60 ./o1p-cuda dump --model "$ref" --tokens "$tmp/tokens.txt" \
             --out "$tmp/dump-$dev.safetensors" --device $dev || rc=1
     done
+    # bf16 against fp32: the demo's reference sft (its data, config, tokenizer, seed) for
+    # 300 steps on the fp32 table and on the tensor-core one; each step's loss gap
+    for dev in cuda cuda-bf16; do
+        echo "== sft --device $dev" >>"$out/models.txt"
+        step models 120 ./o1p-cuda sft --data "$tmp/demo/work/train.jsonl" --config "$ref/config.json" \
+            --tokenizer "$ref/tokenizer.json" --steps 300 --quiet --out "$tmp/sft-$dev" --device $dev || rc=1
+    done
+    loss_gap "$tmp/sft-cuda/metrics.jsonl" "$tmp/sft-cuda-bf16/metrics.jsonl" >>"$out/models.txt" 2>&1
 fi
 cat "$summary"
 exit $rc
