@@ -125,6 +125,28 @@ __device__ __forceinline__ void product_cols(float acc[DP / 8][4], const float p
     }
 }
 
+// dst[row * stride + d] = acc * mul[r] for the warp's 16 rows w0 .. (fragment rows lg and
+// lg + 8: r = 0, 1), token rows b T + t, columns d < D; rows t >= len get zeros, rows
+// t >= T nothing.
+template <int DP>
+__device__ __forceinline__ void store_rows(float *dst, size_t stride, const float acc[DP / 8][4],
+                                           const float mul[2], int b, int T, int w0, int len, int D) {
+    int lane = threadIdx.x % 32, lg = lane / 4, lc = lane % 4;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        int t = w0 + lg + 8 * r;
+        if (t >= T) continue;
+        float *row = dst + ((size_t)b * T + t) * stride;
+#pragma unroll
+        for (int nd = 0; nd < DP / 8; nd++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                int d = 8 * nd + 2 * lc + e;
+                if (d < D) row[d] = t < len ? acc[nd][2 * r + e] * mul[r] : 0.0f;
+            }
+    }
+}
+
 // ---- forward ------------------------------------------------------------------------------
 // grid (ceil(T/ROWS), H, B), block 128. Shared: K[ROWS][DP+8], V^T[DP][LDT].
 template <int DP>
@@ -187,22 +209,15 @@ __global__ void __launch_bounds__(128) attention_mma_forward_kernel(
         // pass 3: O += P V, P's A fragments straight from the score fragments
         product_cols<DP>(o, s, vt);
     }
+    float inv_l[2];
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         float lr = row_sum4(l[r]);
+        inv_l[r] = 1.0f / lr;
         int t = w0 + lg + 8 * r;
-        if (t >= T) continue;
-        size_t row = (size_t)b * T + t;
-        bool real = t < len;
-#pragma unroll
-        for (int nd = 0; nd < DP / 8; nd++)
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                int d = 8 * nd + 2 * lc + e;
-                if (d < D) out[(row * H + h) * D + d] = real ? o[nd][2 * r + e] / lr : 0.0f;
-            }
-        if (lc == 0) lse[row * H + h] = real ? m[r] + logf(lr) : 0.0f;
+        if (t < T && lc == 0) lse[((size_t)b * T + t) * H + h] = t < len ? m[r] + logf(lr) : 0.0f;
     }
+    store_rows<DP>(out + h * D, (size_t)H * D, o, inv_l, b, T, w0, len, D);
 }
 
 // ---- backward: dq -------------------------------------------------------------------------
@@ -261,19 +276,8 @@ __global__ void __launch_bounds__(128) attention_mma_dq_kernel(
         // pass 3: dq += dS K
         product_cols<DP>(dq, s, kt_tile);
     }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        int t = w0 + lg + 8 * r;
-        if (t >= T) continue;
-        size_t row = (size_t)b * T + t;
-#pragma unroll
-        for (int nd = 0; nd < DP / 8; nd++)
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                int d = 8 * nd + 2 * lc + e;
-                if (d < D) dqkv[row * C3 + h * D + d] = t < len ? dq[nd][2 * r + e] * scale : 0.0f;
-            }
-    }
+    const float scales[2] = {scale, scale};
+    store_rows<DP>(dqkv + h * D, C3, dq, scales, b, T, w0, len, D);
 }
 
 // ---- backward: dk, dv -----------------------------------------------------------------------
@@ -351,23 +355,9 @@ __global__ void __launch_bounds__(128) attention_mma_dkdv_kernel(
             product_cols<DP>(dv, st, dot_tile);
             product_cols<DP>(dk, dpt, qt_tile);
         }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        int j = w0 + lg + 8 * r;
-        if (j >= T) continue;
-        size_t row = (size_t)b * T + j;
-        bool real = j < len;
-#pragma unroll
-        for (int nd = 0; nd < DP / 8; nd++)
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                int d = 8 * nd + 2 * lc + e;
-                if (d < D) {
-                    dqkv[row * C3 + (H + g) * D + d] = real ? dk[nd][2 * r + e] * scale : 0.0f;
-                    dqkv[row * C3 + (H + KV + g) * D + d] = real ? dv[nd][2 * r + e] : 0.0f;
-                }
-            }
-    }
+    const float scales[2] = {scale, scale}, ones[2] = {1.0f, 1.0f};
+    store_rows<DP>(dqkv + (H + g) * D, C3, dk, scales, b, T, w0, len, D);
+    store_rows<DP>(dqkv + (H + KV + g) * D, C3, dv, ones, b, T, w0, len, D);
 }
 
 // ---- launchers ------------------------------------------------------------------------------
