@@ -10,8 +10,8 @@
 //             random-token batch; model FLOPs per token = 6 x (matrix parameters, lm_head
 //             once, tied) + 6 L H D T (causal attention), bench/bench_train.c's count.
 //             Configs: small (L6 C384 H6 KV2 V2048, B16 T256), ~100M (L12 C768 H12
-//             V16384) at B16 T64 and B16 T512, ~500M (L24 C1280 H20 I3456 V32000, B8
-//             T512). The CPU runs the small and the 100M T64.
+//             V16384) at B16 T64, B16 T512 and B8 T1024, ~500M (L24 C1280 H20 I3456
+//             V32000, B8 T512). The CPU runs the small and the 100M T64.
 //   decode    sampler_run of one 16-token prompt with K = 1, 16, 64, 256 greedy samples of
 //             64 new tokens (K slots, shared prefill): generated tokens per second (the
 //             argmax on the backend, argmax_logprob; CPU: 16 new tokens, K <= 64), and the
@@ -186,11 +186,13 @@ int main(void) {
         {"100M  L12 C768 H12 V16384", 12, 768, 12, 12, 2048, 16384, 16, 64, 1},
         {"100M  L12 C768 H12 V16384", 12, 768, 12, 12, 2048, 16384, 16, 512, 0},
         {"500M  L24 C1280 H20 V32000", 24, 1280, 20, 20, 3456, 32000, 8, 512, 0},
+        {"100M  L12 C768 H12 V16384", 12, 768, 12, 12, 2048, 16384, 8, 1024, 0},
     };
+    int n_configs = (int)(sizeof configs / sizeof configs[0]);
     printf("training step (forward, loss, backward, AdamW)\n");
     printf("%-28s %6s %7s %-10s %10s %11s %9s %6s\n", "config", "params", "B x T", "backend",
            "ms/step", "tokens/s", "TFLOP/s", "MFU");
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n_configs; i++) {
         const BenchConfig *b = &configs[i];
         Model m = new_model(b, gpu);
         double flops = step_flops(&m, b->B, b->T);
