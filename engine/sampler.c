@@ -135,13 +135,11 @@ int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, 
 
 // Most token rows in one model_decode_step call. Up to the backend's max_rows_invariant
 // rows (kernels/kernels.h) a row's bits do not depend on the call's size, so a step cut
-// into such calls samples the same tokens however many sequences share it. Where the
-// backend promises nothing (-1), calls keep to UNPROMISED_CALL_ROWS to bound the logits
-// buffer; 0 (any size) leaves the step whole.
-enum { UNPROMISED_CALL_ROWS = 64 };
+// into such calls samples the same tokens however many sequences share it. 0 (any size)
+// leaves the step whole, and so does -1 (nothing promised, so cutting buys nothing): one
+// pass over the weights per step, however many slots.
 static int sampler_call_rows(const Model *m, int rows) {
     int most = m->k->max_rows_invariant;
-    if (most < 0) most = UNPROMISED_CALL_ROWS;
     return most > 0 && most < rows ? most : rows;
 }
 

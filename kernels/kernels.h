@@ -37,7 +37,7 @@ typedef struct Kernels {
     // In any call of at most max_rows_invariant rows a row's result has the same bits
     // whatever the number of rows; 0: in calls of any size; -1: not promised (rows agree
     // within rounding only). The sampler cuts its steps into calls of at most this many
-    // (engine/sampler.c).
+    // (0, -1: whole steps; engine/sampler.c).
     int max_rows_invariant;
 
     // ---- memory -------------------------------------------------------------------
