@@ -26,13 +26,12 @@ static void kvcache_parts(const Config *g, int n_slots, int max_T, int max_N, si
     memcpy(n, parts, sizeof parts);
 }
 
-static size_t padded(size_t n) { return (n + 15) & ~(size_t)15; }
-
 KVCacheBytes kvcache_bytes(const Config *g, int n_slots, int max_T, int max_N) {
     size_t n[KV_PARTS], step = 0;
     kvcache_parts(g, n_slots, max_T, max_N, n);
-    for (int i = 2; i < KV_PARTS; i++) step += padded(n[i]);
-    return (KVCacheBytes){2 * padded(n[0]) * sizeof(float), step * sizeof(float) + 5 * (size_t)max_N * sizeof(int)};
+    for (int i = 2; i < KV_PARTS; i++) step += aligned_floats(n[i]);
+    return (KVCacheBytes){2 * aligned_floats(n[0]) * sizeof(float),
+                          step * sizeof(float) + 5 * (size_t)max_N * sizeof(int)};
 }
 
 int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e) {
@@ -49,7 +48,7 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
     float **plan[KV_PARTS] = {&c->k, &c->v, &c->x, &c->xn, &c->qkv, &c->att, &c->gu, &c->h, &c->logits, &c->rstd,
                               &c->tmp};
     size_t total = 0;
-    for (int i = 0; i < KV_PARTS; i++) total += padded(n[i]);
+    for (int i = 0; i < KV_PARTS; i++) total += aligned_floats(n[i]);
     c->mem = m->k->alloc(total * sizeof(float));
     c->imem = m->k->alloc(5 * (size_t)max_N * sizeof(int));
     if (!c->mem || !c->imem) {
@@ -60,7 +59,7 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
     float *q = c->mem;
     for (int i = 0; i < KV_PARTS; i++) {
         *plan[i] = q;
-        q += padded(n[i]);
+        q += aligned_floats(n[i]);
     }
     c->tokens = c->imem;
     c->slots = c->tokens + max_N;

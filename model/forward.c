@@ -92,9 +92,6 @@ static void acts_plan(const Config *c, int B, int T, ActsMode mode, int Vc, Acts
     memcpy(plan, p, sizeof p);
 }
 
-// n floats rounded up to 64 bytes: each buffer's start stays aligned.
-static size_t aligned_floats(size_t n) { return (n + 15) & ~(size_t)15; }
-
 // Floats of the one float allocation: the buffers mode needs, each 64-byte aligned.
 static size_t acts_floats(const ActsBuffer *plan, ActsMode mode) {
     size_t total = 0;

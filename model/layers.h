@@ -12,6 +12,10 @@ typedef struct {
 
 LayerParams layer_params(const Params *p, const Config *c, int l);
 
+// n floats rounded up to 64 bytes: the buffers of one allocation (activations, KV cache)
+// each start aligned.
+static inline size_t aligned_floats(size_t n) { return (n + 15) & ~(size_t)15; }
+
 // The attention block up to the attention itself: qkv[N, QKV] = rope(qkv_proj(rmsnorm(x))).
 void qkv_forward(const Kernels *k, const Config *c, LayerParams p, int N, float *xn, float *rstd,
                  const float *x, float *qkv, const int *pos);
