@@ -354,10 +354,7 @@ int eval_decode(Model *m, const Tokenizer *tok, const int32_t *stop, int n_stop,
                 const TokSet *prompts, const EvalOpts *o, const char *model, const char *dataset, EvalResult *r,
                 Err *e) {
     memset(r, 0, sizeof *r);
-    int max_p = 0;
-    for (int i = 0; i < ds->n; i++)
-        if (prompts->ex[i].prompt_len > max_p) max_p = prompts->ex[i].prompt_len;
-    int max_len = sampler_max_len(max_p, o->max_new, m->cfg.max_seq_len);
+    int max_len = sampler_max_len(prompts->max_prompt_len, o->max_new, m->cfg.max_seq_len);
     SamplerOpts so = {.slots = o->slots, .max_len = max_len, .prefill_chunk = 256, .stop_ids = stop,
                       .n_stop = n_stop, .n_ids = tok_vocab_size(tok)};
     DecodeMemory mem;
