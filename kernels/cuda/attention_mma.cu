@@ -28,14 +28,18 @@
 #define ROWS 64          // queries (keys, in dk/dv) per block and per tile: 4 warps x 16
 #define LDT (ROWS + 8)   // row stride of a transposed tile [DP][ROWS]
 
-// tile[i][d] = bf16(src[(t0 + i) * stride + d]) for i < ROWS, d < DP (row stride ld), or
-// tile[d][i] when transposed; zero for rows t0 + i >= limit and columns d >= D.
-__device__ void stage_tile(unsigned short *tile, int ld, bool transposed, const float *src,
+// x[i][d] = bf16(src[(t0 + i) * stride + d]) for i < ROWS, d < DP (zero for rows t0 + i >=
+// limit and columns d >= D), read once into either layout or both: rows[i][d] (a row
+// tile, row stride DP + 8) and cols[d][i] (a transposed tile, row stride LDT); NULL: not
+// that one.
+__device__ void stage_tile(unsigned short *rows, unsigned short *cols, const float *src,
                            size_t stride, int t0, int limit, int D, int DP) {
     for (int e = threadIdx.x; e < ROWS * DP; e += blockDim.x) {
         int i = e / DP, d = e % DP;
         float x = t0 + i < limit && d < D ? src[(size_t)(t0 + i) * stride + d] : 0.0f;
-        tile[transposed ? d * ld + i : i * ld + d] = (unsigned short)bf16_bits(x);
+        unsigned short h = (unsigned short)bf16_bits(x);
+        if (rows) rows[i * (DP + 8) + d] = h;
+        if (cols) cols[d * LDT + i] = h;
     }
 }
 
@@ -168,8 +172,8 @@ __global__ void __launch_bounds__(128) attention_mma_forward_kernel(
     float l[2] = {0.0f, 0.0f};               // this lane's part of their running sums
     for (int kt = 0; kt < qend; kt += ROWS) {
         __syncthreads();
-        stage_tile(ks, DP + 8, false, base + (H + g) * D, C3, kt, qend, D, DP);
-        stage_tile(vt, LDT, true, base + (H + KV + g) * D, C3, kt, qend, D, DP);
+        stage_tile(ks, NULL, base + (H + g) * D, C3, kt, qend, D, DP);
+        stage_tile(NULL, vt, base + (H + KV + g) * D, C3, kt, qend, D, DP);
         __syncthreads();
         if (w0 >= qend) continue;  // no real query in this warp (warp-uniform)
 
@@ -253,9 +257,8 @@ __global__ void __launch_bounds__(128) attention_mma_dq_kernel(
     for (int kt = 0; kt < qend; kt += ROWS) {
         __syncthreads();
         const float *kbase = base + (H + g) * D, *vbase = base + (H + KV + g) * D;
-        stage_tile(ks, DP + 8, false, kbase, C3, kt, qend, D, DP);
-        stage_tile(vs, DP + 8, false, vbase, C3, kt, qend, D, DP);
-        stage_tile(kt_tile, LDT, true, kbase, C3, kt, qend, D, DP);
+        stage_tile(ks, kt_tile, kbase, C3, kt, qend, D, DP);
+        stage_tile(vs, NULL, vbase, C3, kt, qend, D, DP);
         __syncthreads();
         if (w0 >= qend) continue;
 
@@ -301,17 +304,15 @@ __global__ void __launch_bounds__(128) attention_mma_dkdv_kernel(
     int len = lens[b], C3 = (H + 2 * KV) * D, HD = H * D, group = H / KV;
     const float *base = qkv + (size_t)b * T * C3;
 
-    stage_tile(ks, DP + 8, false, base + (H + g) * D, C3, k0, len, D, DP);
-    stage_tile(vs, DP + 8, false, base + (H + KV + g) * D, C3, k0, len, D, DP);
+    stage_tile(ks, NULL, base + (H + g) * D, C3, k0, len, D, DP);
+    stage_tile(vs, NULL, base + (H + KV + g) * D, C3, k0, len, D, DP);
     float dk[DP / 8][4] = {}, dv[DP / 8][4] = {};
     for (int h = g * group; h < (g + 1) * group; h++)
         for (int qt = k0; qt < len; qt += ROWS) {
             __syncthreads();
             const float *qbase = base + h * D, *dbase = dout + (size_t)b * T * HD + h * D;
-            stage_tile(qs, DP + 8, false, qbase, C3, qt, len, D, DP);
-            stage_tile(qt_tile, LDT, true, qbase, C3, qt, len, D, DP);
-            stage_tile(dos, DP + 8, false, dbase, HD, qt, len, D, DP);
-            stage_tile(dot_tile, LDT, true, dbase, HD, qt, len, D, DP);
+            stage_tile(qs, qt_tile, qbase, C3, qt, len, D, DP);
+            stage_tile(dos, dot_tile, dbase, HD, qt, len, D, DP);
             for (int r = 0; r < 16; r++) {  // warp w: the tile's queries 16w .. 16w + 15
                 int i = 16 * warp + r, t = qt + i;
                 size_t row = (size_t)b * T + t;
