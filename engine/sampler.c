@@ -46,8 +46,7 @@ static void heap_sift_down(SampleCand *h, int n, int i) {
 }
 
 // The candidates at temperature T (inv_t = 1/T) into sc->cand, sorted when top-k or top-p
-// needs an order: the top_k best, or all V (with top-p, only those that can be in the
-// nucleus). Returns their count; *z is their mass (with top-p alone: all V's).
+// needs an order: the top_k best, or all V. Returns their count; *z is their mass.
 static int candidates(SampleScratch *sc, const float *logits, float mx, double inv_t, int top_k, float top_p,
                       double *z) {
     int V = sc->V, n = 0;
@@ -56,7 +55,7 @@ static int candidates(SampleScratch *sc, const float *logits, float mx, double i
     if (top_k > 0 && top_k < V) {
         // The k best by a min-heap: O(V log k).
         for (int i = 0; i < V; i++) {
-            SampleCand x = {exp(((double)logits[i] - mx) * inv_t), i};
+            SampleCand x = {exp(((double)logits[i] - mx) * inv_t), i, logits[i]};
             if (n < top_k) {
                 c[n++] = x;
                 if (n == top_k)
@@ -71,24 +70,16 @@ static int candidates(SampleScratch *sc, const float *logits, float mx, double i
         return n;
     }
     for (int i = 0; i < V; i++) {
-        c[i].w = exp(((double)logits[i] - mx) * inv_t);
-        c[i].id = i;
+        c[i] = (SampleCand){exp(((double)logits[i] - mx) * inv_t), i, logits[i]};
         *z += c[i].w;
     }
-    if (!(top_p < 1)) return V;  // no nucleus
-    // A token x can be in the nucleus only if the mass of x and every token after it (at
-    // most V tokens, each no more probable than x) reaches 1 - p, so a token with
-    // w/z < (1 - p) / V never is; halving the bound leaves room for rounding. Only the
-    // rest needs sorting.
-    double cut = (1.0 - top_p) / (2.0 * V) * *z;
-    for (int i = 0; i < V; i++)
-        if (c[i].w >= cut) c[n++] = c[i];
-    qsort(c, (size_t)n, sizeof *c, cand_cmp);
-    return n;
+    if (top_p < 1) qsort(c, (size_t)V, sizeof *c, cand_cmp);
+    return V;
 }
 
-// Draws from candidates c[0..n) of mass z: with top-p < 1 from the nucleus only.
-static int32_t draw(const SampleCand *c, int n, double z, float top_p, Rng *rng) {
+// Draws from candidates c[0..n) of mass z (with top-p < 1: sorted, and from the nucleus
+// only). Returns the index of the candidate drawn.
+static int draw(const SampleCand *c, int n, double z, float top_p, Rng *rng) {
     if (top_p < 1) {
         // Nucleus: the smallest sorted prefix with mass >= p of the candidates' mass
         // (the filtered-out tail is never part of it; z stays the full mass).
@@ -103,9 +94,9 @@ static int32_t draw(const SampleCand *c, int n, double z, float top_p, Rng *rng)
     double u = rng_double(rng) * z, cum = 0;
     for (int i = 0; i < n; i++) {
         cum += c[i].w;
-        if (cum > u) return c[i].id;
+        if (cum > u) return i;
     }
-    return c[n - 1].id;
+    return n - 1;
 }
 
 int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, int top_k,
@@ -125,10 +116,28 @@ int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, 
     } else {
         double z;
         int n = candidates(sc, logits, mx, 1.0 / temperature, top_k, top_p, &z);
-        tok = draw(sc->cand, n, z, top_p, rng);
+        tok = sc->cand[draw(sc->cand, n, z, top_p, rng)].id;
     }
     if (logprob) *logprob = (double)logits[tok] - lse1;
     return tok;
+}
+
+int32_t sample_nucleus(SampleScratch *sc, const int *ids, const float *cand, int n, double z,
+                       double lse1, float temperature, float top_p, Rng *rng, double *logprob) {
+    if (n == 0) {  // only NaN logits leave no candidate
+        if (logprob) *logprob = NAN;
+        return 0;
+    }
+    float mx = cand[0];  // the row's max: the most probable token is always a candidate
+    for (int i = 1; i < n; i++)
+        if (cand[i] > mx) mx = cand[i];
+    double inv_t = 1.0 / temperature;
+    SampleCand *c = sc->cand;
+    for (int i = 0; i < n; i++) c[i] = (SampleCand){exp(((double)cand[i] - mx) * inv_t), ids[i], cand[i]};
+    qsort(c, (size_t)n, sizeof *c, cand_cmp);
+    const SampleCand *x = &c[draw(c, n, z, top_p, rng)];
+    if (logprob) *logprob = (double)x->logit - lse1;
+    return x->id;
 }
 
 // ---- the batched sampler ------------------------------------------------------------
@@ -142,6 +151,24 @@ static int sampler_call_rows(const Model *m, int rows) {
     int most = m->k->max_rows_invariant;
     return most > 0 && most < rows ? most : rows;
 }
+
+// What the host gets of a step's logits row, by its request's settings (fetch_rows).
+typedef enum {
+    ROW_GREEDY,   // temperature 0: the argmax and its log-prob (argmax_logprob)
+    ROW_NUCLEUS,  // top-p alone: the candidates (nucleus_candidates), their logits in
+                  // Sampler.logits' row
+    ROW_WHOLE,    // otherwise (top-k, or neither): the whole row into Sampler.logits
+} RowKind;
+
+// Per logits row of a step, in one allocation: [slots] each, ids [slots, V].
+typedef struct {
+    unsigned char *kind;                // RowKind
+    int *tok;                           // ROW_GREEDY: the argmax ...
+    double *lp;                         // ... and its log-prob
+    double *inv_t, *cut;                // ROW_NUCLEUS: the request's 1 / T, (1 - p) / 2V ...
+    int *count, *ids;                   // ... the candidates
+    double *z, *lse1;
+} StepRows;
 
 typedef enum {
     SLOT_FREE,
@@ -182,10 +209,8 @@ struct Sampler {
     int32_t *gen_mem;   // [slots, max_len]
     int *step_mem;      // one allocation: tokens, slots, positions, prefix slots and lengths
     int *tok, *sl, *pos, *psl, *plen;  // [slots + chunk] each
-    float *logits;      // [slots, V] host: the logits rows of sampling requests
-    int *greedy_tok;      // [slots]: each row's argmax and its log-prob, computed on the
-    double *greedy_lp;    // backend for the rows of greedy requests (argmax_logprob)
-    unsigned char *row_sampled;  // [slots]: the row's request samples (temperature > 0)
+    float *logits;      // [slots, V] host: whole rows, or a nucleus row's candidates' logits
+    StepRows rows;      // what the host has of each logits row of a step
     SampleScratch *sc;  // [n_sc]: one per thread, the draws of a step run in parallel
     int n_sc;
     SamplerStats st;
@@ -198,9 +223,7 @@ void sampler_free(Sampler *s) {
     free(s->gen_mem);
     free(s->step_mem);
     free(s->logits);
-    free(s->greedy_tok);
-    free(s->greedy_lp);
-    free(s->row_sampled);
+    free(s->rows.lp);
     for (int i = 0; i < s->n_sc; i++) sample_scratch_free(&s->sc[i]);
     free(s->sc);
     free(s);
@@ -234,7 +257,7 @@ static int sampler_plan(const Model *m, const SamplerOpts *o, SamplerPlan *p, Er
 
 // The host buffers of plan p, in bytes, with n_sc sampling scratches.
 typedef struct {
-    size_t slot, gen, step, logits, greedy, scratch;
+    size_t slot, gen, step, logits, rows, scratch;
 } HostBytes;
 
 static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
@@ -243,7 +266,7 @@ static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
         .gen = (size_t)p->slots * p->max_len * sizeof(int32_t),  // [slots, max_len]
         .step = 5 * (size_t)(p->slots + p->chunk) * sizeof(int),  // tokens, slots, positions, prefixes
         .logits = (size_t)p->slots * V * sizeof(float),           // [slots, V]
-        .greedy = (size_t)p->slots * (sizeof(int) + sizeof(double) + 1),
+        .rows = (size_t)p->slots * (5 * sizeof(double) + (2 + (size_t)V) * sizeof(int) + 1),
         .scratch = (size_t)n_sc * (sizeof(SampleScratch) + (size_t)p->n_ids * sizeof(SampleCand)),
     };
 }
@@ -263,7 +286,7 @@ int sampler_memory(const Model *m, const SamplerOpts *o, SamplerMemory *mem, Err
     KVCacheBytes kv = kvcache_bytes(&m->cfg, p.slots, p.max_len, p.max_N);
     HostBytes h = host_bytes(&p, m->cfg.vocab_size, omp_get_max_threads());
     *mem = (SamplerMemory){.kv_cache = kv.cache, .step = kv.step,
-                           .host = h.slot + h.gen + h.step + h.logits + h.greedy + h.scratch};
+                           .host = h.slot + h.gen + h.step + h.logits + h.rows + h.scratch};
     return 0;
 }
 
@@ -295,18 +318,24 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     s->gen_mem = malloc(h.gen);
     s->step_mem = malloc(h.step);
     s->logits = malloc(h.logits);
-    s->greedy_tok = malloc((size_t)slots * sizeof *s->greedy_tok);
-    s->greedy_lp = malloc((size_t)slots * sizeof *s->greedy_lp);
-    s->row_sampled = malloc((size_t)slots);
+    StepRows *r = &s->rows;
+    r->lp = malloc(h.rows);  // doubles first, then ints, then the kinds
     s->sc = calloc((size_t)n_sc, sizeof *s->sc);
-    int ok = s->slot && s->gen_mem && s->step_mem && s->logits && s->greedy_tok && s->greedy_lp &&
-             s->row_sampled && s->sc;
+    int ok = s->slot && s->gen_mem && s->step_mem && s->logits && r->lp && s->sc;
     for (int i = 0; ok && i < n_sc; i++, s->n_sc++) ok = !sample_scratch_init(&s->sc[i], s->n_ids, e);
     if (!ok) {
         sampler_free(s);
         err_fmt(e, "out of memory for a sampler of %d slots x %d positions", slots, max_len);
         return NULL;
     }
+    r->inv_t = r->lp + slots;
+    r->cut = r->inv_t + slots;
+    r->z = r->cut + slots;
+    r->lse1 = r->z + slots;
+    r->tok = (int *)(r->lse1 + slots);
+    r->count = r->tok + slots;
+    r->ids = r->count + slots;
+    r->kind = (unsigned char *)(r->ids + (size_t)slots * s->V);
     s->tok = s->step_mem;
     s->sl = s->tok + slots + chunk;
     s->pos = s->sl + slots + chunk;
@@ -442,6 +471,20 @@ static void admit_waiting(Run *run) {
     }
 }
 
+// A row's kind by its request's settings; a nucleus row's parameters.
+static void set_row_kind(Sampler *s, int row, const SampleRequest *r) {
+    StepRows *x = &s->rows;
+    if (r->temperature <= 0) {
+        x->kind[row] = ROW_GREEDY;
+    } else if (r->top_p < 1 && r->top_k <= 0) {
+        x->kind[row] = ROW_NUCLEUS;
+        x->inv_t[row] = 1.0 / r->temperature;
+        x->cut[row] = (1.0 - r->top_p) / (2.0 * s->n_ids);
+    } else {
+        x->kind[row] = ROW_WHOLE;
+    }
+}
+
 // Step 2, the rows of the step: prompt chunks without logits first, then one logits token
 // per slot (the slot's row). Returns the number of rows; *first_out is the first logits row.
 static int plan_rows(Run *run, int *first_out) {
@@ -476,25 +519,29 @@ static int plan_rows(Run *run, int *first_out) {
         s->psl[n] = q->pslot;
         s->plen[n] = q->plen;
         q->row = n++ - *first_out;
-        s->row_sampled[q->row] = run->reqs[q->req].temperature > 0;
+        set_row_kind(s, q->row, &run->reqs[q->req]);
     }
     return n;
 }
 
 // What the host needs of a call's logits rows, rows r0 .. r0 + n_out - 1 of the step, a
-// run of like rows at a time: the sampled rows whole, into s->logits; the greedy rows'
-// argmax and log-prob, computed on the backend.
+// run of like rows at a time (RowKind): only ROW_WHOLE moves whole rows to the host.
 static void fetch_rows(Sampler *s, int r0, int n_out) {
     const Kernels *k = s->m->k;
     const float *lg = s->kv.logits;
+    StepRows *x = &s->rows;
     size_t V = (size_t)s->V;
     for (int r = 0, end; r < n_out; r = end) {
-        int sampled = s->row_sampled[r0 + r];
-        for (end = r + 1; end < n_out && s->row_sampled[r0 + end] == sampled;) end++;
-        if (sampled)
-            k->download(s->logits + (r0 + r) * V, lg + r * V, (end - r) * V * sizeof(float));
+        int kind = x->kind[r0 + r], i = r0 + r;
+        for (end = r + 1; end < n_out && x->kind[r0 + end] == kind;) end++;
+        int n = end - r;
+        if (kind == ROW_GREEDY)
+            k->argmax_logprob(x->tok + i, x->lp + i, lg + r * V, n, s->n_ids, s->V);
+        else if (kind == ROW_NUCLEUS)
+            k->nucleus_candidates(x->count + i, x->ids + i * V, s->logits + i * V, x->z + i, x->lse1 + i,
+                                  lg + r * V, x->inv_t + i, x->cut + i, n, s->n_ids, s->V);
         else
-            k->argmax_logprob(s->greedy_tok + r0 + r, s->greedy_lp + r0 + r, lg + r * V, end - r, s->n_ids, s->V);
+            k->download(s->logits + i * V, lg + r * V, n * V * sizeof(float));
     }
 }
 
@@ -539,12 +586,18 @@ static int sample_rows(Run *run) {
         Slot *q = &s->slot[i];
         if (q->row < 0) continue;
         const SampleRequest *r = &run->reqs[q->req];
-        if (!s->row_sampled[q->row]) {
-            q->next = s->greedy_tok[q->row];
-            q->next_lp = s->greedy_lp[q->row];
+        const StepRows *x = &s->rows;
+        int row = q->row;
+        SampleScratch *sc = &s->sc[omp_get_thread_num()];
+        const float *logits = s->logits + (size_t)row * s->V;
+        if (x->kind[row] == ROW_GREEDY) {
+            q->next = x->tok[row];
+            q->next_lp = x->lp[row];
+        } else if (x->kind[row] == ROW_NUCLEUS) {
+            q->next = sample_nucleus(sc, x->ids + (size_t)row * s->V, logits, x->count[row], x->z[row],
+                                     x->lse1[row], r->temperature, r->top_p, &q->rng, &q->next_lp);
         } else {
-            q->next = sample_token(&s->sc[omp_get_thread_num()], s->logits + (size_t)q->row * s->V,
-                                   r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
+            q->next = sample_token(sc, logits, r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
         }
     }
     int rc = 0;

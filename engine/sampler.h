@@ -29,8 +29,11 @@
 //   otherwise       p_i ~ exp((l_i - max l) / T); then top-k (keep the k most probable,
 //                   ties by lower id), then top-p (sort by probability descending, ties by
 //                   lower id; keep the smallest prefix whose mass is >= p of the kept
-//                   mass); draw from what is left, renormalised (on the host, from the
-//                   row downloaded).
+//                   mass); draw from what is left, renormalised. With top-p alone the
+//                   backend finds the tokens that can be in the nucleus
+//                   (nucleus_candidates: those with p_i >= (1 - p) / 2V) and only they
+//                   come to the host, which sorts and draws; otherwise the row comes
+//                   whole and the host draws from it.
 // Whatever the settings, a sample's mean log-prob is that of its generated tokens under
 // the model at temperature 1: mean over tokens of log_softmax(l)[token].
 //
@@ -154,6 +157,7 @@ const SamplerStats *sampler_stats(const Sampler *s);
 typedef struct {
     double w;  // unnormalised probability
     int id;
+    float logit;
 } SampleCand;
 typedef struct {
     int V;
@@ -167,5 +171,11 @@ void sample_scratch_free(SampleScratch *sc);
 // (may be NULL).
 int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, int top_k,
                      float top_p, Rng *rng, double *logprob);
+// The same draw at temperature > 0 with top-p < 1 and no top-k, from the n candidates of a
+// row (ids and logits in column order; z, lse1) that the backend's nucleus_candidates gave
+// for inv_t = 1.0 / temperature and cut = (1 - top_p) / 2V: the token and log-prob that
+// sample_token gives for the whole row, bit for bit where the backend sums in column order.
+int32_t sample_nucleus(SampleScratch *sc, const int *ids, const float *cand, int n, double z,
+                       double lse1, float temperature, float top_p, Rng *rng, double *logprob);
 
 #endif

@@ -12,12 +12,14 @@
 //             Configs: small (L6 C384 H6 KV2 V2048, B16 T256), ~100M (L12 C768 H12
 //             V16384) at B16 T64, B16 T512 and B8 T1024, ~500M (L24 C1280 H20 I3456
 //             V32000, B8 T512). The CPU runs the small and the 100M T64.
-//   decode    sampler_run of one 16-token prompt with K = 1, 16, 64, 256 greedy samples of
-//             64 new tokens (K slots, shared prefill): generated tokens per second (the
-//             argmax on the backend, argmax_logprob; CPU: 16 new tokens, K <= 64), and the
-//             roofline of a step that reads the weights and the KV cache once (the mean
-//             context: prompt + 32 positions) at the HBM bandwidth of a 1 GiB device copy
-//             measured in this run.
+//   decode    sampler_run of one 16-token prompt with K = 1, 16, 64, 256 samples of 64 new
+//             tokens (K slots, shared prefill): generated tokens per second greedy (the
+//             argmax on the backend, argmax_logprob), at presample's default T 0.5 top-p
+//             0.8 (the backend's nucleus_candidates, the host sorts and draws), and at
+//             T 0.5 alone (each row downloaded whole, the host draws: the baseline);
+//             CPU: 16 new tokens, K <= 64. Beside them the roofline of a step that reads
+//             the weights and the KV cache once (the mean context: prompt + 32 positions)
+//             at the HBM bandwidth of a 1 GiB device copy measured in this run.
 // Without a GPU it prints "SKIP: no CUDA device".
 #include <string.h>
 
@@ -113,8 +115,8 @@ static int count_tokens(void *user, const SamplerStats *st) {
     return 0;
 }
 
-// Generated tokens per second of K greedy samples of one prompt.
-static double time_decode(Model *m, int K, int max_new) {
+// Generated tokens per second of K samples of one prompt, with the settings of `how`.
+static double time_decode(Model *m, int K, int max_new, SampleRequest how) {
     SamplerOpts so = {.slots = K, .max_len = 16 + max_new + 1};
     Err e;
     Sampler *s = sampler_create(m, &so, &e);
@@ -124,8 +126,8 @@ static double time_decode(Model *m, int K, int max_new) {
     }
     int32_t prompt[16];
     for (int i = 0; i < 16; i++) prompt[i] = (int32_t)((i * 7919 + 13) % m->cfg.vocab_size);
-    SampleRequest rq = {.prompt = prompt, .prompt_len = 16, .k = K, .max_new = max_new,
-                        .temperature = 0, .top_p = 1, .seed = 1};
+    SampleRequest rq = how;
+    rq.prompt = prompt, rq.prompt_len = 16, rq.k = K, rq.max_new = max_new, rq.seed = 1;
     uint64_t tokens = 0;
     SamplerCallbacks cb = {.user = &tokens, .on_step = count_tokens};
     double t0 = now();
@@ -216,10 +218,14 @@ int main(void) {
     }
 
     double bw = hbm_bandwidth(gpu);
-    printf("\ndecode (sampler, greedy, one 16-token prompt, K samples sharing its prefill); HBM "
-           "%.0f GB/s (device copy, this run)\n", bw / 1e9);
-    printf("%-28s %-10s %4s %12s %14s %9s\n", "config", "backend", "K", "tokens/s", "roofline tok/s",
-           "of it");
+    printf("\ndecode (sampler, one 16-token prompt, K samples sharing its prefill), tokens/s: greedy, "
+           "T 0.5 top-p 0.8, T 0.5 alone (rows whole to the host); HBM %.0f GB/s (device copy, this "
+           "run)\n", bw / 1e9);
+    printf("%-28s %-10s %4s %10s %10s %10s %14s %13s\n", "config", "backend", "K", "greedy", "top-p",
+           "whole row", "roofline tok/s", "greedy of it");
+    static const SampleRequest hows[3] = {{.temperature = 0, .top_p = 1},
+                                          {.temperature = 0.5f, .top_p = 0.8f},
+                                          {.temperature = 0.5f, .top_p = 1}};
     static const int Ks[4] = {1, 16, 64, 256};
     static const int decode_configs[3] = {0, 1, 3};
     for (int i = 0; i < 3; i++) {
@@ -228,14 +234,15 @@ int main(void) {
             if (t == 1 && !b->cpu) continue;
             Model m = new_model(b, t ? cpu : gpu);
             for (int j = 0; j < (t ? 3 : 4); j++) {
-                double tps = time_decode(&m, Ks[j], t ? 16 : 64);
-                if (t) {
-                    printf("%-28s %-10s %4d %12.0f\n", b->name, m.k->name, Ks[j], tps);
-                } else {
+                double tps[3];
+                for (int h = 0; h < 3; h++) tps[h] = time_decode(&m, Ks[j], t ? 16 : 64, hows[h]);
+                printf("%-28s %-10s %4d %10.0f %10.0f %10.0f", b->name, m.k->name, Ks[j], tps[0], tps[1],
+                       tps[2]);
+                if (!t) {
                     double roof = decode_roofline(&m, Ks[j], 16 + 32, bw);
-                    printf("%-28s %-10s %4d %12.0f %14.0f %8.0f%%\n", b->name, m.k->name, Ks[j], tps,
-                           roof, 100 * tps / roof);
+                    printf(" %14.0f %12.0f%%", roof, 100 * tps[0] / roof);
                 }
+                printf("\n");
                 fflush(stdout);
             }
             model_free(&m);

@@ -34,6 +34,7 @@ const Kernels kernels_cpu = {
     .crossentropy_chunk_forward = cpu_crossentropy_chunk_forward,
     .crossentropy_chunk_backward = cpu_crossentropy_chunk_backward,
     .argmax_logprob = cpu_argmax_logprob,
+    .nucleus_candidates = cpu_nucleus_candidates,
     .sum_squares = cpu_sum_squares,
     .adamw = cpu_adamw,
 };

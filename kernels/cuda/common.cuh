@@ -69,6 +69,27 @@ __device__ F block_sum(F x, F *shared) {
     x = lane < nwarps ? shared[lane] : (F)0;
     return warp_sum(x);
 }
+// Exclusive prefix sum over a block in thread order (blockDim.x as for block_sum): returns
+// the sum of x over the threads before this one; *total gets the block's sum. `shared`
+// holds 32 elements; the function may be called repeatedly.
+__device__ __forceinline__ int block_scan(int x, int *shared, int *total) {
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
+    int inclusive = x;  // the warp's inclusive scan (Hillis-Steele)
+    for (int d = 1; d < 32; d *= 2) {
+        int y = __shfl_sync(0xffffffffu, inclusive, lane >= d ? lane - d : lane);
+        if (lane >= d) inclusive += y;
+    }
+    __syncthreads();  // `shared` may still be read from a previous call
+    if (lane == 31) shared[warp] = inclusive;
+    __syncthreads();
+    int before = 0, all = 0;
+    for (int w = 0; w < nwarps; w++) {
+        if (w < warp) before += shared[w];
+        all += shared[w];
+    }
+    *total = all;
+    return before + inclusive - x;
+}
 __device__ __forceinline__ float block_max(float x, float *shared) {
     int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
     x = warp_max(x);
@@ -103,8 +124,6 @@ void cuda_crossentropy_chunk_forward(float *logprob, float *lse, float *sum, con
 void cuda_crossentropy_chunk_backward(float *dlogits, const float *logits, const float *lse,
                                       const int *targets, const float *weights, int N, int v0,
                                       int Vc);
-void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V,
-                         int ld);
 double cuda_sum_squares(const float *g, size_t n);
 void cuda_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
                 float beta1, float beta2, float eps, float weight_decay, float grad_scale,
@@ -112,6 +131,13 @@ void cuda_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay
 // Column sums for the matmul's dbias: dbias[OC] += sum_n dout[n, :] (fixed order).
 void cuda_bias_backward(float *dbias, const float *dout, int N, int OC);
 void cuda_bias_forward(float *out, const float *bias, int N, int OC);
+
+// sampling.cu
+void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V,
+                         int ld);
+void cuda_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1,
+                             const float *logits, const double *inv_t, const double *cut, int N,
+                             int V, int ld);
 
 // attention.cu
 void cuda_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,

@@ -1,5 +1,6 @@
 // kernels/cuda/layers.cu -- the pointwise and row-wise primitives: embedding, RMSNorm,
-// RoPE, SwiGLU, residual add, softmax cross-entropy, bias, grad norm and AdamW.
+// RoPE, SwiGLU, residual add, softmax cross-entropy, bias, grad norm and AdamW (the
+// sampler's row reductions: sampling.cu).
 //
 // Determinism: no float atomics anywhere. Every sum runs in a fixed order: a row's
 // reductions use the fixed shuffle trees of common.cuh, column sums (dbias, RMSNorm's dw)
@@ -302,61 +303,6 @@ void cuda_crossentropy_chunk_backward(float *dlogits, const float *logits, const
 void cuda_crossentropy_backward(float *dlogits, const float *logits, const float *lse,
                                 const int *targets, const float *weights, int N, int V) {
     cuda_crossentropy_chunk_backward(dlogits, logits, lse, targets, weights, N, 0, V);
-}
-
-// ---- greedy decoding ------------------------------------------------------------------------
-// One block per row: each thread scans columns t, t + 256, ... keeping its first largest;
-// the block's tree takes the largest, ties to the lower column; then the sum of exp in
-// double over the same strides and a fixed tree (another order than ref's: lse within
-// rounding of double, the argmax exact).
-__global__ void argmax_logprob_kernel(int *argmax, double *logprob, const float *logits, int V,
-                                      int ld) {
-    __shared__ float best_x[256];
-    __shared__ int best_j[256];
-    __shared__ double red[32];
-    const float *x = logits + (size_t)blockIdx.x * ld;
-    int t = threadIdx.x, bj = -1;
-    float bx = -INFINITY;
-    for (int j = t; j < V; j += blockDim.x)
-        if (bj < 0 || x[j] > bx) bx = x[j], bj = j;
-    best_x[t] = bx, best_j[t] = bj;
-    for (int h = blockDim.x / 2; h > 0; h /= 2) {
-        __syncthreads();
-        if (t < h) {
-            float ox = best_x[t + h];
-            int oj = best_j[t + h];
-            if (oj >= 0 && (best_j[t] < 0 || ox > best_x[t] || (ox == best_x[t] && oj < best_j[t])))
-                best_x[t] = ox, best_j[t] = oj;
-        }
-    }
-    __syncthreads();
-    float mx = best_x[0];
-    double z = 0.0;
-    for (int j = t; j < V; j += blockDim.x) z += exp((double)x[j] - mx);
-    z = block_sum(z, red);
-    if (t == 0) {
-        argmax[blockIdx.x] = best_j[0];
-        logprob[blockIdx.x] = (double)mx - (mx + log(z));
-    }
-}
-
-void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V,
-                         int ld) {
-    static int *d_argmax;  // [cap] each, grown as needed
-    static double *d_logprob;
-    static int cap;
-    if (N <= 0) return;
-    if (N > cap) {
-        CUDA_CHECK(cudaFree(d_argmax));
-        CUDA_CHECK(cudaFree(d_logprob));
-        CUDA_CHECK(cudaMalloc(&d_argmax, (size_t)N * sizeof(int)));
-        CUDA_CHECK(cudaMalloc(&d_logprob, (size_t)N * sizeof(double)));
-        cap = N;
-    }
-    argmax_logprob_kernel<<<N, 256>>>(d_argmax, d_logprob, logits, V, ld);
-    LAUNCH_CHECK();
-    CUDA_CHECK(cudaMemcpy(argmax, d_argmax, (size_t)N * sizeof(int), cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(logprob, d_logprob, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost));
 }
 
 // ---- global gradient norm ------------------------------------------------------------------

@@ -34,6 +34,7 @@ const Kernels kernels_ref = {
     .crossentropy_chunk_forward = ref_crossentropy_chunk_forward,
     .crossentropy_chunk_backward = ref_crossentropy_chunk_backward,
     .argmax_logprob = ref_argmax_logprob,
+    .nucleus_candidates = ref_nucleus_candidates,
     .sum_squares = ref_sum_squares,
     .adamw = ref_adamw,
 };

@@ -79,3 +79,33 @@ void ref_argmax_logprob(int *argmax, double *logprob, const float *logits, int N
         logprob[n] = (double)mx - (mx + log(z));
     }
 }
+
+// The max in a scan; both sums in double, in column order; the candidates in column order.
+// One pass over the row: z grows as it is summed and is at least 1 (the max's own w), so
+// a column with w < cut * max(1, z so far) is no candidate; the rest are kept for now and
+// checked against the final z.
+void ref_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
+                            const double *inv_t, const double *cut, int N, int V, int ld) {
+    for (int n = 0; n < N; n++) {
+        const float *x = logits + (size_t)n * ld;
+        int *id = ids + (size_t)n * ld;
+        float *c = cand + (size_t)n * ld, mx = x[0];
+        for (int j = 1; j < V; j++)
+            if (x[j] > mx) mx = x[j];
+        double z1 = 0.0, zt = 0.0;
+        int m = 0;
+        for (int j = 0; j < V; j++) {
+            double w = exp(((double)x[j] - mx) * inv_t[n]);
+            z1 += exp((double)x[j] - mx);
+            zt += w;
+            if (w >= cut[n] * (zt > 1.0 ? zt : 1.0)) id[m] = j, c[m++] = x[j];
+        }
+        double at_least = cut[n] * zt;
+        int kept = 0;
+        for (int i = 0; i < m; i++)
+            if (exp(((double)c[i] - mx) * inv_t[n]) >= at_least) id[kept] = id[i], c[kept++] = c[i];
+        count[n] = kept;
+        z[n] = zt;
+        lse1[n] = mx + log(z1);
+    }
+}

@@ -19,6 +19,8 @@
 //                         both); one chunk of V: the GPU's whole-row functions, bitwise
 //   sum_squares           rtol 1e-10             (both in double, different orders)
 //   argmax_logprob        the argmax exact; the log-prob 1e-14 x (|max| + 1) (double sums)
+//   nucleus_candidates    the same candidates and logits; z 1e-12 relative, lse1 1e-14 x
+//                         (|max| + 1) (double sums in another order)
 //   AdamW                 rtol 1e-5, arel 1e-6   (fused multiply-adds on the GPU)
 // Determinism is checked bitwise: the same call twice on the GPU, and a sequence's
 // attention whatever the other sequences of the batch.
@@ -571,6 +573,43 @@ static void test_argmax_logprob(int N, int V, int ld) {
     free(logits), free(am), free(g_am), free(lp), free(g_lp);
 }
 
+// ---- nucleus sampling's candidates ---------------------------------------------------------
+// Rows of random, flat (every column a candidate: the packed output at its largest) and
+// one-dominant logits, the first V of ld columns, at several temperatures.
+static void test_nucleus_candidates(int N, int V, int ld) {
+    float *logits = rand_floats((size_t)N * ld, -4, 4);
+    for (int j = 0; j < V; j++) logits[(size_t)ld + j] = 1.5f;
+    if (N > 2) logits[(size_t)2 * ld + V / 3] = 40.0f;
+    for (int j = V; j < ld; j++) logits[j] = 100.0f;  // past V: never read
+    float *d = up(logits, (size_t)N * ld * 4);
+    double *inv_t = malloc(N * sizeof(double)), *cut = malloc(N * sizeof(double));
+    for (int n = 0; n < N; n++) inv_t[n] = 1.0 / (0.4 + 0.3 * (n % 4)), cut[n] = (1.0 - 0.8) / (2.0 * V);
+    int *count[2], *ids[2];
+    float *cand[2];
+    double *z[2], *lse1[2];
+    for (int b = 0; b < 2; b++) {
+        count[b] = malloc(N * sizeof(int)), ids[b] = malloc((size_t)N * ld * sizeof(int));
+        cand[b] = malloc((size_t)N * ld * sizeof(float));
+        z[b] = malloc(N * sizeof(double)), lse1[b] = malloc(N * sizeof(double));
+    }
+    host->nucleus_candidates(count[0], ids[0], cand[0], z[0], lse1[0], logits, inv_t, cut, N, V, ld);
+    gpu->nucleus_candidates(count[1], ids[1], cand[1], z[1], lse1[1], d, inv_t, cut, N, V, ld);
+    int bad = 0;
+    for (int n = 0; n < N; n++) {
+        size_t o = (size_t)n * ld, c = (size_t)count[0][n];
+        float mx = logits[o];
+        for (int j = 1; j < V; j++) mx = logits[o + j] > mx ? logits[o + j] : mx;
+        bad += count[1][n] != count[0][n] || memcmp(ids[0] + o, ids[1] + o, c * sizeof(int)) ||
+               memcmp(cand[0] + o, cand[1] + o, c * sizeof(float)) ||
+               !(fabs(z[1][n] - z[0][n]) <= 1e-12 * z[0][n]) ||
+               !(fabs(lse1[1][n] - lse1[0][n]) <= 1e-14 * (fabs(mx) + 1));
+    }
+    CHECK(bad == 0, "nucleus_candidates N=%d V=%d ld=%d vs %s: %d rows off", N, V, ld, host->name, bad);
+    gpu->free(d);
+    for (int b = 0; b < 2; b++) free(count[b]), free(ids[b]), free(cand[b]), free(z[b]), free(lse1[b]);
+    free(logits), free(inv_t), free(cut);
+}
+
 // ---- optimizer ----------------------------------------------------------------------------
 
 static void test_sum_squares(size_t n) {
@@ -670,6 +709,9 @@ static void test_all(void) {
     test_argmax_logprob(1, 5, 5);
     test_argmax_logprob(17, 300, 317);
     test_argmax_logprob(5, 5003, 5003);
+    test_nucleus_candidates(2, 7, 7);
+    test_nucleus_candidates(9, 300, 317);
+    test_nucleus_candidates(5, 5003, 5003);
     test_sum_squares(1);
     test_sum_squares(1000);
     test_sum_squares((1 << 20) + 3);

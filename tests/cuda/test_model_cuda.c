@@ -27,7 +27,9 @@
 //                  elements by up to lr either way, more of them with bf16 rounding).
 //   sampler        greedy decoding (3 prompts x 4 samples, 5 slots: shared prefills,
 //                  chunked prefill, continuous batching) on a small random model: the
-//                  token sequences identical to the CPU's, mean log-probs within 1e-4.
+//                  token sequences identical to the CPU's, mean log-probs within 1e-4;
+//                  then a greedy, a top-p (drawn from the GPU's nucleus candidates) and a
+//                  top-k request (from the whole row) in one run, the same checks.
 //                  The model's logits are scaled up (lm_head x 5) so that the top-2 gaps
 //                  dwarf fp32 noise; a mismatch reports the first diverging position and
 //                  the CPU's top-2 gap there. Also on the GPU alone: the same tokens with 1
@@ -375,7 +377,16 @@ static void test_row_independence(Model *mg, const int32_t *prompt, int P) {
     kvcache_free(&kv, mg);
 }
 
-static void test_sampler(uint64_t seed) {
+// Each request's settings: greedy, or mixed (one greedy, one top-p alone: the backend's
+// candidates, one top-k: the whole row), so that a step holds rows of every kind.
+static const SampleRequest greedy_settings[NREQ] = {{.temperature = 0, .top_p = 1},
+                                                    {.temperature = 0, .top_p = 1},
+                                                    {.temperature = 0, .top_p = 1}};
+static const SampleRequest mixed_settings[NREQ] = {{.temperature = 0, .top_p = 1},
+                                                   {.temperature = 0.7f, .top_p = 0.9f},
+                                                   {.temperature = 1, .top_k = 5, .top_p = 1}};
+
+static void test_sampler(uint64_t seed, const char *what, const SampleRequest *settings) {
     Config c = make_config("llama", 211, 64, 128, 2, 4, 2, 16, 10000.0f, 1e-5f, 1, 0);
     c.max_seq_len = MAX_LEN;
     Model mc, mg;
@@ -387,9 +398,9 @@ static void test_sampler(uint64_t seed) {
     SampleRequest reqs[NREQ];
     for (int i = 0; i < NREQ; i++) {
         for (int t = 0; t < plen[i]; t++) prompts[i][t] = 1 + (int32_t)rng_below(&r, 210);
-        reqs[i] = (SampleRequest){.prompt = prompts[i], .prompt_len = plen[i], .k = KS,
-                                  .max_new = MAX_NEW, .temperature = 0, .top_p = 1,
-                                  .seed = seed, .id = (uint64_t)i};
+        reqs[i] = settings[i];
+        reqs[i].prompt = prompts[i], reqs[i].prompt_len = plen[i], reqs[i].k = KS;
+        reqs[i].max_new = MAX_NEW, reqs[i].seed = seed, reqs[i].id = (uint64_t)i;
     }
     static Outputs oc, og, og1;
     if (run_sampler(&mc, 5, reqs, &oc) || run_sampler(&mg, 5, reqs, &og) ||
@@ -407,8 +418,9 @@ static void test_sampler(uint64_t seed) {
             if (!ok) {
                 double gap = NAN;
                 cpu_min_gap(&mc, prompts[i], plen[i], oc.ids[i][j], n, d, &gap);
-                CHECK(0, "sampler request %d sample %d: the GPU's tokens differ from the CPU's at "
-                      "generated position %d of %d (CPU top-2 logit gap there %.3g)", i, j, d, n, gap);
+                CHECK(0, "sampler (%s) request %d sample %d: the GPU's tokens differ from the CPU's "
+                      "at generated position %d of %d (CPU top-2 logit gap there %.3g)", what, i, j, d,
+                      n, gap);
             }
             same += ok;
             same1 += og1.n[i][j] == og.n[i][j] &&
@@ -421,13 +433,13 @@ static void test_sampler(uint64_t seed) {
         double g = cpu_min_gap(&mc, prompts[i], plen[i], oc.ids[i][0], oc.n[i][0], -1, NULL);
         if (g < min_gap) min_gap = g;
     }
-    CHECK(same == total, "sampler: %d of %d greedy samples identical to the CPU's", same, total);
-    CHECK(worst_lp <= 1e-4, "sampler: mean log-probs differ by up to %.3g", worst_lp);
-    CHECK(same1 == total, "sampler: %d of %d GPU samples the same with 1 slot as with 5", same1,
-          total);
-    printf("sampler: %d/%d greedy samples identical (%d tokens), mean log-prob diff %.2e, "
-           "smallest CPU top-2 gap %.3g\n", same, total, generated, worst_lp, min_gap);
-    test_row_independence(&mg, prompts[1], plen[1]);
+    CHECK(same == total, "sampler (%s): %d of %d samples identical to the CPU's", what, same, total);
+    CHECK(worst_lp <= 1e-4, "sampler (%s): mean log-probs differ by up to %.3g", what, worst_lp);
+    CHECK(same1 == total, "sampler (%s): %d of %d GPU samples the same with 1 slot as with 5", what,
+          same1, total);
+    printf("sampler (%s): %d/%d samples identical (%d tokens), mean log-prob diff %.2e, "
+           "smallest CPU top-2 gap %.3g\n", what, same, total, generated, worst_lp, min_gap);
+    if (settings == greedy_settings) test_row_independence(&mg, prompts[1], plen[1]);
     model_free(&mc), model_free(&mg);
 }
 
@@ -451,6 +463,7 @@ int main(void) {
     test_training(&cases[0], 7, 0, bf16_training);
     test_training(&cases[2], 9, 0, bf16_training);
     gpu = fp32;
-    test_sampler(99);
+    test_sampler(99, "greedy", greedy_settings);
+    test_sampler(99, "greedy, top-p, top-k", mixed_settings);
     return test_summary();
 }

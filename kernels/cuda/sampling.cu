@@ -1,0 +1,177 @@
+// kernels/cuda/sampling.cu -- what the sampler needs of a logits row without the row on
+// the host: greedy decoding's argmax and log-prob, nucleus sampling's candidates.
+//
+// Determinism: one block per row; every sum runs over fixed strides and a fixed tree, and
+// the candidates are written in column order by a block-wide prefix sum.
+#include <math.h>
+#include <string.h>
+
+#include "common.cuh"
+
+// A device buffer grown (never shrunk) as calls need: a call's results wait there until
+// the host copies them.
+typedef struct {
+    void *p;
+    size_t bytes;
+} DeviceBuffer;
+
+static void *device_buffer(DeviceBuffer *b, size_t bytes) {
+    if (bytes > b->bytes) {
+        CUDA_CHECK(cudaFree(b->p));
+        CUDA_CHECK(cudaMalloc(&b->p, bytes));
+        b->bytes = bytes;
+    }
+    return b->p;
+}
+
+// ---- greedy decoding ------------------------------------------------------------------------
+// One block per row: each thread scans columns t, t + 256, ... keeping its first largest;
+// the block's tree takes the largest, ties to the lower column; then the sum of exp in
+// double over the same strides and a fixed tree (another order than ref's: lse within
+// rounding of double, the argmax exact).
+__global__ void argmax_logprob_kernel(int *argmax, double *logprob, const float *logits, int V,
+                                      int ld) {
+    __shared__ float best_x[256];
+    __shared__ int best_j[256];
+    __shared__ double red[32];
+    const float *x = logits + (size_t)blockIdx.x * ld;
+    int t = threadIdx.x, bj = -1;
+    float bx = -INFINITY;
+    for (int j = t; j < V; j += blockDim.x)
+        if (bj < 0 || x[j] > bx) bx = x[j], bj = j;
+    best_x[t] = bx, best_j[t] = bj;
+    for (int h = blockDim.x / 2; h > 0; h /= 2) {
+        __syncthreads();
+        if (t < h) {
+            float ox = best_x[t + h];
+            int oj = best_j[t + h];
+            if (oj >= 0 && (best_j[t] < 0 || ox > best_x[t] || (ox == best_x[t] && oj < best_j[t])))
+                best_x[t] = ox, best_j[t] = oj;
+        }
+    }
+    __syncthreads();
+    float mx = best_x[0];
+    double z = 0.0;
+    for (int j = t; j < V; j += blockDim.x) z += exp((double)x[j] - mx);
+    z = block_sum(z, red);
+    if (t == 0) {
+        argmax[blockIdx.x] = best_j[0];
+        logprob[blockIdx.x] = (double)mx - (mx + log(z));
+    }
+}
+
+void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V,
+                         int ld) {
+    if (N <= 0) return;
+    static DeviceBuffer argmax_buf, logprob_buf;
+    int *d_argmax = (int *)device_buffer(&argmax_buf, (size_t)N * sizeof(int));
+    double *d_logprob = (double *)device_buffer(&logprob_buf, (size_t)N * sizeof(double));
+    argmax_logprob_kernel<<<N, 256>>>(d_argmax, d_logprob, logits, V, ld);
+    LAUNCH_CHECK();
+    CUDA_CHECK(cudaMemcpy(argmax, d_argmax, (size_t)N * sizeof(int), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(logprob, d_logprob, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost));
+}
+
+// ---- nucleus sampling's candidates ------------------------------------------------------------
+// Two passes a row. Count: the max, both sums of exp in double over fixed strides and a
+// fixed tree, and the number of candidates. Pack: each row's place in the packed output is
+// the candidates of the rows before it; the row is read in tiles of NUC_ITEMS columns a
+// thread, a block-wide prefix sum of the tile's counts places each thread's candidates in
+// column order. The host then copies the packed candidates at once and unpacks them into
+// its rows.
+#define NUC_ITEMS 8
+
+__global__ void nucleus_count_kernel(int *count, double *z, double *lse1, float *row_max,
+                                     const float *logits, const double *inv_t,
+                                     const double *cut, int V, int ld) {
+    __shared__ float red_f[32];
+    __shared__ double red_d[32];
+    __shared__ int red_i[32];
+    int n = blockIdx.x, t = threadIdx.x;
+    const float *x = logits + (size_t)n * ld;
+    float m = -INFINITY;
+    for (int j = t; j < V; j += blockDim.x)
+        if (x[j] > m) m = x[j];
+    float mx = block_max(m, red_f);
+    double it = inv_t[n], s1 = 0.0, st = 0.0;
+    for (int j = t; j < V; j += blockDim.x) {
+        s1 += exp((double)x[j] - mx);
+        st += exp(((double)x[j] - mx) * it);
+    }
+    s1 = block_sum(s1, red_d);
+    st = block_sum(st, red_d);
+    double at_least = cut[n] * st;
+    int c = 0;
+    for (int j = t; j < V; j += blockDim.x) c += exp(((double)x[j] - mx) * it) >= at_least;
+    c = block_sum(c, red_i);
+    if (t == 0) {
+        count[n] = c;
+        z[n] = st;
+        lse1[n] = mx + log(s1);
+        row_max[n] = mx;
+    }
+}
+
+__global__ void nucleus_pack_kernel(int *ids, float *cand, const int *count, const double *z,
+                                    const float *row_max, const float *logits,
+                                    const double *inv_t, const double *cut, int V, int ld) {
+    __shared__ int red_i[32];
+    int n = blockIdx.x, t = threadIdx.x;
+    const float *x = logits + (size_t)n * ld;
+    int off = 0;
+    for (int r = t; r < n; r += blockDim.x) off += count[r];
+    off = block_sum(off, red_i);
+    float mx = row_max[n];
+    double it = inv_t[n], at_least = cut[n] * z[n];
+    for (int j0 = 0; j0 < V; j0 += NUC_ITEMS * blockDim.x) {
+        int first = j0 + NUC_ITEMS * t, kept = 0;
+        unsigned keep = 0;  // bit i: column first + i is a candidate
+        for (int i = 0; i < NUC_ITEMS && first + i < V; i++)
+            if (exp(((double)x[first + i] - mx) * it) >= at_least) keep |= 1u << i, kept++;
+        int tile;
+        int at = off + block_scan(kept, red_i, &tile);
+        for (int i = 0; i < NUC_ITEMS; i++)
+            if (keep >> i & 1) {
+                ids[at] = first + i;
+                cand[at++] = x[first + i];
+            }
+        off += tile;
+    }
+}
+
+void cuda_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1,
+                             const float *logits, const double *inv_t, const double *cut, int N,
+                             int V, int ld) {
+    if (N <= 0) return;
+    static DeviceBuffer count_buf, z_buf, lse1_buf, max_buf, inv_t_buf, cut_buf, ids_buf, cand_buf;
+    int *d_count = (int *)device_buffer(&count_buf, (size_t)N * sizeof(int));
+    double *d_z = (double *)device_buffer(&z_buf, (size_t)N * sizeof(double));
+    double *d_lse1 = (double *)device_buffer(&lse1_buf, (size_t)N * sizeof(double));
+    float *d_max = (float *)device_buffer(&max_buf, (size_t)N * sizeof(float));
+    double *d_inv_t = (double *)device_buffer(&inv_t_buf, (size_t)N * sizeof(double));
+    double *d_cut = (double *)device_buffer(&cut_buf, (size_t)N * sizeof(double));
+    CUDA_CHECK(cudaMemcpy(d_inv_t, inv_t, (size_t)N * sizeof(double), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_cut, cut, (size_t)N * sizeof(double), cudaMemcpyHostToDevice));
+    nucleus_count_kernel<<<N, 256>>>(d_count, d_z, d_lse1, d_max, logits, d_inv_t, d_cut, V, ld);
+    LAUNCH_CHECK();
+    CUDA_CHECK(cudaMemcpy(count, d_count, (size_t)N * sizeof(int), cudaMemcpyDeviceToHost));
+    size_t total = 0;
+    for (int n = 0; n < N; n++) total += (size_t)count[n];
+    int *d_ids = (int *)device_buffer(&ids_buf, (total ? total : 1) * sizeof(int));
+    float *d_cand = (float *)device_buffer(&cand_buf, (total ? total : 1) * sizeof(float));
+    nucleus_pack_kernel<<<N, 256>>>(d_ids, d_cand, d_count, d_z, d_max, logits, d_inv_t, d_cut,
+                                    V, ld);
+    LAUNCH_CHECK();
+    CUDA_CHECK(cudaMemcpy(z, d_z, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(lse1, d_lse1, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost));
+    // The packed candidates to the front of the host arrays, then each row to its place,
+    // the last first: row n's packed start, the count of the rows before it, is at most
+    // n * ld, so no move overwrites candidates still to move.
+    CUDA_CHECK(cudaMemcpy(ids, d_ids, total * sizeof(int), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(cand, d_cand, total * sizeof(float), cudaMemcpyDeviceToHost));
+    for (int n = N - 1; n >= 0; n--) {
+        total -= (size_t)count[n];
+        memmove(ids + (size_t)n * ld, ids + total, (size_t)count[n] * sizeof(int));
+        memmove(cand + (size_t)n * ld, cand + total, (size_t)count[n] * sizeof(float));
+    }
+}
