@@ -283,7 +283,7 @@ int sampler_new_tokens(int max_len, int prompt_len, int max_new) {
 int sampler_memory(const Model *m, const SamplerOpts *o, SamplerMemory *mem, Err *e) {
     SamplerPlan p;
     if (sampler_plan(m, o, &p, e)) return -1;
-    KVCacheBytes kv = kvcache_bytes(&m->cfg, p.slots, p.max_len, p.max_N);
+    KVCacheBytes kv = kvcache_bytes(&m->cfg, m->k, p.slots, p.max_len, p.max_N);
     HostBytes h = host_bytes(&p, m->cfg.vocab_size, omp_get_max_threads());
     *mem = (SamplerMemory){.kv_cache = kv.cache, .step = kv.step,
                            .host = h.slot + h.gen + h.step + h.logits + h.rows + h.scratch};

@@ -94,18 +94,19 @@ typedef struct Kernels {
 
     // ---- KV cache for incremental decoding ----------------------------------------
     // A cache holds n_slots sequences of up to max_T positions: kcache/vcache are
-    // [n_slots, max_T, KV*D] for one layer. Token n of a step belongs to slot slots[n]
-    // at position pos[n].
+    // [n_slots, max_T, KV*D] for one layer, elements of kv_elem_bytes (below): float, or
+    // bf16 (rounded to nearest even on write, widened exactly on read). Token n of a step
+    // belongs to slot slots[n] at position pos[n].
     // Stores the (post-RoPE) key and value parts of qkv[N, (H+2KV)*D] into the cache.
-    void (*kv_cache_write)(float *kcache, float *vcache, const float *qkv, const int *slots,
+    void (*kv_cache_write)(void *kcache, void *vcache, const float *qkv, const int *slots,
                            const int *pos, int N, int H, int KV, int D, int max_T);
     // out[N, H*D]: token n's queries attend to positions 0..pos[n] of its sequence (causal:
     // write the step's keys first, then attend; a prefill is a step of many tokens).
     // Positions below prefix_lens[n] are read from slot prefix_slots[n], the others from
     // slots[n], so the samples of one prompt read its keys from one slot; both NULL: every
     // position from slots[n]. A row's result is the same bits wherever its keys live.
-    void (*attention_decode)(float *out, const float *qkv, const float *kcache,
-                             const float *vcache, const int *slots, const int *pos,
+    void (*attention_decode)(float *out, const float *qkv, const void *kcache,
+                             const void *vcache, const int *slots, const int *pos,
                              const int *prefix_slots, const int *prefix_lens, int N, int H,
                              int KV, int D, int max_T);
 
@@ -183,6 +184,9 @@ typedef struct Kernels {
     // 1: alloc returns host memory that host code may read and write in place (ref,
     // cpu): model IO converts into it directly instead of staging through upload.
     int host_memory;
+    // Bytes of a KV cache element: 4 (float) or 2 (bf16: half the cache memory and the
+    // decode step's reads of it). The model sizes its caches by it (model/decode.c).
+    int kv_elem_bytes;
     // Bytes that alloc can still hand out now: host backends MemAvailable (/proc/meminfo,
     // kernels_host_memory_available), a GPU its free memory. The stages check their
     // memory plan against it before allocating (engine/run.h). NULL: not known (no check).

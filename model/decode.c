@@ -14,11 +14,13 @@
 enum { KV_PARTS = 11 };
 
 // The floats of each part of a KV cache, in kvcache_create's order: keys and values of
-// n_slots x max_T positions per layer, then the step's buffers for max_N tokens.
-static void kvcache_parts(const Config *g, int n_slots, int max_T, int max_N, size_t n[KV_PARTS]) {
+// n_slots x max_T positions per layer (elements of kv_elem_bytes, counted in floats), then
+// the step's buffers for max_N tokens.
+static void kvcache_parts(const Config *g, int kv_elem_bytes, int n_slots, int max_T, int max_N,
+                          size_t n[KV_PARTS]) {
     size_t L = g->n_layers, C = g->dim, I = g->hidden_dim, V = g->vocab_size, N = max_N;
     size_t KVD = (size_t)g->n_kv_heads * g->head_dim, HD = (size_t)g->n_heads * g->head_dim;
-    size_t cache = L * n_slots * (size_t)max_T * KVD;
+    size_t cache = (L * n_slots * (size_t)max_T * KVD * kv_elem_bytes + sizeof(float) - 1) / sizeof(float);
     // k, v [L, n_slots, max_T, KVD]; x, xn [N, C]; qkv [N, HD + 2 KVD]; att [N, HD]; gu [N, 2I];
     // h [N, I]; logits [N, V]; rstd [N]; tmp [N, C]
     size_t parts[KV_PARTS] = {cache, cache, N * C, N * C, N * (HD + 2 * KVD), N * HD, N * 2 * I, N * I,
@@ -26,9 +28,9 @@ static void kvcache_parts(const Config *g, int n_slots, int max_T, int max_N, si
     memcpy(n, parts, sizeof parts);
 }
 
-KVCacheBytes kvcache_bytes(const Config *g, int n_slots, int max_T, int max_N) {
+KVCacheBytes kvcache_bytes(const Config *g, const Kernels *k, int n_slots, int max_T, int max_N) {
     size_t n[KV_PARTS], step = 0;
-    kvcache_parts(g, n_slots, max_T, max_N, n);
+    kvcache_parts(g, k->kv_elem_bytes, n_slots, max_T, max_N, n);
     for (int i = 2; i < KV_PARTS; i++) step += aligned_floats(n[i]);
     return (KVCacheBytes){2 * aligned_floats(n[0]) * sizeof(float),
                           step * sizeof(float) + 5 * (size_t)max_N * sizeof(int)};
@@ -44,9 +46,9 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
     c->max_T = max_T;
     c->max_N = max_N;
     size_t n[KV_PARTS];
-    kvcache_parts(g, n_slots, max_T, max_N, n);
-    float **plan[KV_PARTS] = {&c->k, &c->v, &c->x, &c->xn, &c->qkv, &c->att, &c->gu, &c->h, &c->logits, &c->rstd,
-                              &c->tmp};
+    kvcache_parts(g, m->k->kv_elem_bytes, n_slots, max_T, max_N, n);
+    float *k, *v, **plan[KV_PARTS] = {&k, &v, &c->x, &c->xn, &c->qkv, &c->att, &c->gu, &c->h, &c->logits,
+                                      &c->rstd, &c->tmp};
     size_t total = 0;
     for (int i = 0; i < KV_PARTS; i++) total += aligned_floats(n[i]);
     c->mem = m->k->alloc(total * sizeof(float));
@@ -61,6 +63,8 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
         *plan[i] = q;
         q += aligned_floats(n[i]);
     }
+    c->k = k;
+    c->v = v;
     c->tokens = c->imem;
     c->slots = c->tokens + max_N;
     c->pos = c->slots + max_N;
@@ -82,7 +86,7 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     const Config *g = &m->cfg;
     int C = g->dim, V = g->vocab_size, H = g->n_heads, KV = g->n_kv_heads, D = g->head_dim,
         HD = H * D;
-    size_t layer_cache = (size_t)c->n_slots * c->max_T * KV * D;
+    size_t layer_cache = (size_t)c->n_slots * c->max_T * KV * D * k->kv_elem_bytes;  // bytes
     k->upload(c->tokens, tokens, (size_t)N * sizeof(int));
     k->upload(c->slots, slots, (size_t)N * sizeof(int));
     k->upload(c->pos, pos, (size_t)N * sizeof(int));
@@ -96,7 +100,7 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     float *x = c->x, *x_mid = c->tmp;
     for (int l = 0; l < g->n_layers; l++) {
         LayerParams p = layer_params(&m->p, g, l);
-        float *kc = c->k + l * layer_cache, *vc = c->v + l * layer_cache;
+        void *kc = (char *)c->k + l * layer_cache, *vc = (char *)c->v + l * layer_cache;
         // attention block, keys and values from the cache
         qkv_forward(k, g, p, N, c->xn, c->rstd, x, c->qkv, c->pos);
         k->kv_cache_write(kc, vc, c->qkv, c->slots, c->pos, N, H, KV, D, c->max_T);

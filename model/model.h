@@ -214,20 +214,20 @@ void model_backward(Model *m, Acts *a, const float *weights, int B, int T);
 typedef struct {
     int n_slots, max_T, max_N;  // max_N: most tokens one decode step may carry
     float *mem;
-    float *k, *v;      // [L, n_slots, max_T, KV D]
+    void *k, *v;       // [L, n_slots, max_T, KV D] in the backend's kv_elem_bytes
     float *x, *xn, *qkv, *att, *gu, *h, *logits, *rstd, *tmp;  // step scratch [max_N, ...]
     int *imem;         // one int allocation: tokens, slots, pos, prefix slots and lengths
     int *tokens, *slots, *pos, *prefix_slots, *prefix_lens;  // [max_N] each
 } KVCache;
 
 int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e);
-// What kvcache_create allocates on the backend, in bytes: the keys and values (layers x
-// n_slots x max_T x kv heads x head_dim, twice) and the step's buffers for max_N tokens
-// (activations, logits rows, token indices).
+// What kvcache_create allocates on backend k, in bytes: the keys and values (layers x
+// n_slots x max_T x kv heads x head_dim, twice, of k->kv_elem_bytes) and the step's
+// buffers for max_N tokens (activations, logits rows, token indices).
 typedef struct {
     size_t cache, step;
 } KVCacheBytes;
-KVCacheBytes kvcache_bytes(const Config *g, int n_slots, int max_T, int max_N);
+KVCacheBytes kvcache_bytes(const Config *g, const Kernels *k, int n_slots, int max_T, int max_N);
 void kvcache_free(KVCache *c, const Model *m);
 // One step of N tokens: host tokens[n] is at position pos[n] of slot slots[n]. The
 // earlier positions of its sequence are in the cache or in this step: those below

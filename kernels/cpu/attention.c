@@ -410,33 +410,34 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, co
 }
 
 // kcache/vcache[slot, t, KV*D] <- the key/value parts of qkv row n.
-void cpu_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
+void cpu_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int *slots,
                         const int *pos, int N, int H, int KV, int D, int max_T) {
     size_t row = (size_t)(H + 2 * KV) * D, kv = (size_t)KV * D;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         size_t at = ((size_t)slots[n] * max_T + pos[n]) * kv;
         const float *k = qkv + n * row + (size_t)H * D;
-        memcpy(kcache + at, k, kv * sizeof(float));
-        memcpy(vcache + at, k + kv, kv * sizeof(float));
+        memcpy((float *)kcache + at, k, kv * sizeof(float));
+        memcpy((float *)vcache + at, k + kv, kv * sizeof(float));
     }
 }
 
 // out[N, H*D]: token n's heads attend to positions 0..pos[n]: below prefix_lens[n] in slot
 // prefix_slots[n], the rest in slot slots[n].
-void cpu_attention_decode(float *out, const float *qkv, const float *kcache,
-                          const float *vcache, const int *slots, const int *pos,
+void cpu_attention_decode(float *out, const float *qkv, const void *kcache,
+                          const void *vcache, const int *slots, const int *pos,
                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                           int D, int max_T) {
     int group = H / KV;
     size_t row = (size_t)(H + 2 * KV) * D, kv = (size_t)KV * D;
     float scale = 1.0f / sqrtf((float)D);
+    const float *kc = kcache, *vc = vcache;
 #pragma omp parallel for collapse(2) schedule(dynamic, 4)
     for (int n = 0; n < N; n++) {
         for (int h = 0; h < H; h++) {
             size_t head = (size_t)(h / group) * D, own = (size_t)slots[n] * max_T * kv + head;
             size_t shared = prefix_lens ? (size_t)prefix_slots[n] * max_T * kv + head : own;
-            Keys kk = {kcache + shared, vcache + shared, kcache + own, vcache + own,
+            Keys kk = {kc + shared, vc + shared, kc + own, vc + own,
                        prefix_lens ? prefix_lens[n] : 0};
             float *o = out + (size_t)n * H * D + (size_t)h * D, lse;
             const float *q = qkv + n * row + (size_t)h * D;

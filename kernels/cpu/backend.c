@@ -6,6 +6,7 @@ const Kernels kernels_cpu = {
     .name = "cpu",
     .max_rows_invariant = CPU_ROWWISE_MAX,  // the matmul's decode kernels (matmul.c)
     .host_memory = 1,
+    .kv_elem_bytes = sizeof(float),
     .memory_available = kernels_host_memory_available,
     .alloc = cpu_alloc,
     .free = cpu_free,

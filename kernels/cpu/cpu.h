@@ -66,10 +66,10 @@ void cpu_attention_forward(float *out, float *lse, const float *qkv, const int *
 void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                             const float *lse, const int *lens, int B, int T, int H, int KV,
                             int D);
-void cpu_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
+void cpu_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int *slots,
                         const int *pos, int N, int H, int KV, int D, int max_T);
-void cpu_attention_decode(float *out, const float *qkv, const float *kcache,
-                          const float *vcache, const int *slots, const int *pos,
+void cpu_attention_decode(float *out, const float *qkv, const void *kcache,
+                          const void *vcache, const int *slots, const int *pos,
                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                           int D, int max_T);
 // y[i] = exp(x[i]) within 2 ulp for x in [-87.33, 88]; x < -87.33 (and -inf) gives 0,

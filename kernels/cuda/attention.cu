@@ -21,6 +21,7 @@
 #include <math.h>
 
 #include "common.cuh"
+#include "mma.cuh"
 
 #define QROWS 16  // query (or key, in dk/dv) rows per block: 4 warps x RPW
 #define RPW 4     // rows per warp
@@ -292,8 +293,17 @@ __global__ void __launch_bounds__(128) attention_dkdv_kernel(
 }
 
 // ---- KV cache -------------------------------------------------------------------------------
+// Elements of type Cache: float, or bf16 bits (unsigned short; mma.cuh's rounding).
+__device__ __forceinline__ void cache_store(float *p, float x) { *p = x; }
+__device__ __forceinline__ void cache_store(unsigned short *p, float x) {
+    *p = (unsigned short)bf16_bits(x);
+}
+__device__ __forceinline__ float cache_load(const float *p) { return *p; }
+__device__ __forceinline__ float cache_load(const unsigned short *p) { return bf16_lo(*p); }
+
 // kcache[slots[n], pos[n], :] = the key part of qkv[n]; likewise vcache.
-__global__ void kv_cache_write_kernel(float *kcache, float *vcache, const float *qkv,
+template <typename Cache>
+__global__ void kv_cache_write_kernel(Cache *kcache, Cache *vcache, const float *qkv,
                                       const int *slots, const int *pos, int N, int H, int KV,
                                       int D, int max_T) {
     int W = KV * D;
@@ -304,8 +314,8 @@ __global__ void kv_cache_write_kernel(float *kcache, float *vcache, const float 
         int c = (int)(e % W);
         const float *src = qkv + n * (H + 2 * KV) * D + H * D;
         size_t dst = ((size_t)slots[n] * max_T + pos[n]) * W + c;
-        kcache[dst] = src[c];
-        vcache[dst] = src[W + c];
+        cache_store(kcache + dst, src[c]);
+        cache_store(vcache + dst, src[W + c]);
     }
 }
 
@@ -313,9 +323,9 @@ __global__ void kv_cache_write_kernel(float *kcache, float *vcache, const float 
 // positions w, w+4, ...: lane l scores position l of a chunk, then lanes own output
 // columns, as in the forward. The warps' partial softmaxes are merged at the end.
 // Positions below prefix_lens[n] come from slot prefix_slots[n] (a shared prompt).
-template <int NK>
+template <int NK, typename Cache>
 __global__ void __launch_bounds__(128) attention_decode_kernel(
-    float *out, const float *qkv, const float *kcache, const float *vcache, const int *slots,
+    float *out, const float *qkv, const Cache *kcache, const Cache *vcache, const int *slots,
     const int *pos, const int *prefix_slots, const int *prefix_lens, int H, int KV, int D,
     int max_T, float scale) {
     __shared__ float qs[32 * NK], accs[4][32 * NK], ms[4], ls[4];
@@ -337,7 +347,7 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
         int j = c + lane;
         float s = 0.0f;
         if (j <= P)
-            for (int d = 0; d < D; d++) s += qs[d] * KEY_ROW(kcache, j)[d];
+            for (int d = 0; d < D; d++) s += qs[d] * cache_load(KEY_ROW(kcache, j) + d);
         float sc = j <= P ? s * scale : -INFINITY;
         float mnew = fmaxf(m, warp_max(sc));
         float corr = expf(m - mnew);
@@ -351,7 +361,7 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
 #pragma unroll
             for (int k = 0; k < NK; k++) {
                 int d = lane + 32 * k;
-                if (d < D) acc[k] += pl * KEY_ROW(vcache, c + l)[d];
+                if (d < D) acc[k] += pl * cache_load(KEY_ROW(vcache, c + l) + d);
             }
         }
     }
@@ -426,26 +436,40 @@ void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
     LAUNCH_CHECK();
 }
 
-void cuda_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
+template <typename Cache>
+void cuda_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int *slots,
                          const int *pos, int N, int H, int KV, int D, int max_T) {
     size_t total = (size_t)N * KV * D;
     int blocks = (int)((total + 255) / 256 < 65536 ? (total + 255) / 256 : 65536);
-    kv_cache_write_kernel<<<blocks ? blocks : 1, 256>>>(kcache, vcache, qkv, slots, pos, N, H,
-                                                        KV, D, max_T);
+    kv_cache_write_kernel<Cache><<<blocks ? blocks : 1, 256>>>(
+        (Cache *)kcache, (Cache *)vcache, qkv, slots, pos, N, H, KV, D, max_T);
     LAUNCH_CHECK();
 }
+template void cuda_kv_cache_write<float>(void *, void *, const float *, const int *, const int *,
+                                         int, int, int, int, int);
+template void cuda_kv_cache_write<unsigned short>(void *, void *, const float *, const int *,
+                                                  const int *, int, int, int, int, int);
 
-void cuda_attention_decode(float *out, const float *qkv, const float *kcache,
-                           const float *vcache, const int *slots, const int *pos,
-                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
-                           int D, int max_T) {
+template <typename Cache>
+void cuda_attention_decode(float *out, const float *qkv, const void *kcache, const void *vcache,
+                           const int *slots, const int *pos, const int *prefix_slots,
+                           const int *prefix_lens, int N, int H, int KV, int D, int max_T) {
     if (N <= 0) return;
     dim3 grid(N, H);
     float scale = 1.0f / sqrtf((float)D);
-#define LAUNCH(NK)                                                                   \
-    attention_decode_kernel<NK><<<grid, 128>>>(out, qkv, kcache, vcache, slots, pos, \
-                                               prefix_slots, prefix_lens, H, KV, D, max_T, scale)
+    const Cache *kc = (const Cache *)kcache, *vc = (const Cache *)vcache;
+#define LAUNCH(NK)                                                                          \
+    attention_decode_kernel<NK, Cache><<<grid, 128>>>(out, qkv, kc, vc, slots, pos,          \
+                                                      prefix_slots, prefix_lens, H, KV, D,   \
+                                                      max_T, scale)
     DISPATCH_NK(D, LAUNCH);
 #undef LAUNCH
     LAUNCH_CHECK();
 }
+template void cuda_attention_decode<float>(float *, const float *, const void *, const void *,
+                                           const int *, const int *, const int *, const int *, int,
+                                           int, int, int, int);
+template void cuda_attention_decode<unsigned short>(float *, const float *, const void *,
+                                                    const void *, const int *, const int *,
+                                                    const int *, const int *, int, int, int, int,
+                                                    int);

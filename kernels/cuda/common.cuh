@@ -145,10 +145,13 @@ void cuda_attention_forward(float *out, float *lse, const float *qkv, const int 
 void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
                              const float *out, const float *lse, const int *lens, int B, int T,
                              int H, int KV, int D);
-void cuda_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
+// The KV cache's element: float, or bf16 bits (unsigned short).
+template <typename Cache>
+void cuda_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int *slots,
                          const int *pos, int N, int H, int KV, int D, int max_T);
-void cuda_attention_decode(float *out, const float *qkv, const float *kcache,
-                           const float *vcache, const int *slots, const int *pos,
+template <typename Cache>
+void cuda_attention_decode(float *out, const float *qkv, const void *kcache,
+                           const void *vcache, const int *slots, const int *pos,
                            const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                            int D, int max_T);
 

@@ -96,22 +96,25 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
 // max_rows_invariant -1: cuBLAS picks its GEMM algorithm (split-K or not) by shape, so a
 // row's bits may change with the row count; the other kernels work row by row.
 // host_memory 0: device memory, which model IO stages through upload and download.
-#define CUDA_TABLE(NAME, COMPUTE, ATTN)                                                   \
+// CACHE: the KV cache's element, float or bf16 bits (unsigned short).
+#define CUDA_TABLE(NAME, COMPUTE, ATTN, CACHE)                                            \
     {NAME, -1, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,   \
      cuda_synchronize, cuda_matmul_forward<COMPUTE>, cuda_matmul_backward<COMPUTE>,       \
      cuda_embedding_forward, cuda_embedding_backward, cuda_rmsnorm_forward,               \
      cuda_rmsnorm_backward, cuda_rope_forward, cuda_rope_backward,                        \
-     ATTN##_forward, ATTN##_backward, cuda_kv_cache_write,                                \
-     cuda_attention_decode, cuda_swiglu_forward, cuda_swiglu_backward, cuda_add,          \
+     ATTN##_forward, ATTN##_backward, cuda_kv_cache_write<CACHE>,                         \
+     cuda_attention_decode<CACHE>, cuda_swiglu_forward, cuda_swiglu_backward, cuda_add,   \
      cuda_crossentropy_forward, cuda_crossentropy_backward,                               \
      cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward,                   \
-     cuda_argmax_logprob, cuda_nucleus_candidates, cuda_sum_squares, cuda_adamw, 0, cuda_memory_available}
+     cuda_argmax_logprob, cuda_nucleus_candidates, cuda_sum_squares, cuda_adamw, 0,       \
+     sizeof(CACHE), cuda_memory_available}
 
-static const Kernels kernels_cuda = CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F, cuda_attention);
+static const Kernels kernels_cuda = CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F, cuda_attention, float);
 static const Kernels kernels_cuda_tf32 = CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32,
-                                                 cuda_attention);
+                                                    cuda_attention, float);
+// bf16 products and a bf16 KV cache, fp32 storage otherwise
 static const Kernels kernels_cuda_bf16 = CUDA_TABLE("cuda-bf16", CUBLAS_COMPUTE_32F_FAST_16BF,
-                                                 cuda_attention_mma);
+                                                    cuda_attention_mma, unsigned short);
 
 // The GPU the first cuda_ready takes, modulo the GPU count (kernels_cuda_use_device).
 static int cuda_device_index;

@@ -100,31 +100,32 @@ void ref_attention_backward(float *dqkv, const float *dout, const float *qkv, co
 }
 
 // kcache/vcache[slots[n], pos[n], KV*D] <- the key/value parts of qkv row n.
-void ref_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
+void ref_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int *slots,
                         const int *pos, int N, int H, int KV, int D, int max_T) {
     size_t row = (size_t)(H + 2 * KV) * D, kv = (size_t)KV * D;
     for (int n = 0; n < N; n++) {
         size_t at = ((size_t)slots[n] * max_T + pos[n]) * kv;
-        memcpy(kcache + at, qkv + n * row + (size_t)H * D, kv * sizeof(float));
-        memcpy(vcache + at, qkv + n * row + (size_t)H * D + kv, kv * sizeof(float));
+        memcpy((float *)kcache + at, qkv + n * row + (size_t)H * D, kv * sizeof(float));
+        memcpy((float *)vcache + at, qkv + n * row + (size_t)H * D + kv, kv * sizeof(float));
     }
 }
 
 // out[N, H*D]: token n's heads attend to positions 0..pos[n], those below prefix_lens[n]
 // read from slot prefix_slots[n], the others from slots[n]. The same attend() as the
 // forward: a cached decode gives the training forward's bits.
-void ref_attention_decode(float *out, const float *qkv, const float *kcache,
-                          const float *vcache, const int *slots, const int *pos,
+void ref_attention_decode(float *out, const float *qkv, const void *kcache,
+                          const void *vcache, const int *slots, const int *pos,
                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                           int D, int max_T) {
     size_t row = (size_t)(H + 2 * KV) * D, kv = (size_t)KV * D;
     float scale = 1.0f / sqrtf((float)D);
+    const float *kc = kcache, *vc = vcache;
     for (int n = 0; n < N; n++)
         for (int h = 0; h < H; h++) {
             size_t head = (size_t)(h / (H / KV)) * D;
             size_t own = (size_t)slots[n] * max_T * kv + head;
             size_t shared = prefix_lens ? (size_t)prefix_slots[n] * max_T * kv + head : own;
-            Keys kk = {{kcache + shared, kcache + own}, {vcache + shared, vcache + own},
+            Keys kk = {{kc + shared, kc + own}, {vc + shared, vc + own},
                        prefix_lens ? prefix_lens[n] : 0, kv};
             attend(out + ((size_t)n * H + h) * D, qkv + n * row + (size_t)h * D, &kk, pos[n] + 1,
                    D, scale);

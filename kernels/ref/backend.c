@@ -6,6 +6,7 @@ const Kernels kernels_ref = {
     .name = "ref",
     .max_rows_invariant = 0,  // every result depends on its own row only
     .host_memory = 1,
+    .kv_elem_bytes = sizeof(float),
     .memory_available = kernels_host_memory_available,
     .alloc = ref_alloc,
     .free = ref_free,

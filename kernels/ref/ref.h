@@ -52,10 +52,10 @@ void ref_attention_forward(float *out, float *lse, const float *qkv, const int *
 void ref_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                             const float *lse, const int *lens, int B, int T, int H, int KV,
                             int D);
-void ref_kv_cache_write(float *kcache, float *vcache, const float *qkv, const int *slots,
+void ref_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int *slots,
                         const int *pos, int N, int H, int KV, int D, int max_T);
-void ref_attention_decode(float *out, const float *qkv, const float *kcache,
-                          const float *vcache, const int *slots, const int *pos,
+void ref_attention_decode(float *out, const float *qkv, const void *kcache,
+                          const void *vcache, const int *slots, const int *pos,
                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                           int D, int max_T);
 

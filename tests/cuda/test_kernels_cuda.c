@@ -18,6 +18,8 @@
 //   cross-entropy         rtol 1e-5, arel 1e-6, in vocabulary chunks too (chunked on
 //                         both); one chunk of V: the GPU's whole-row functions, bitwise
 //   sum_squares           rtol 1e-10             (both in double, different orders)
+//   KV cache, cuda-bf16   the cache's bits the host's values rounded to bf16; attention_decode
+//                         over them as for fp32
 //   argmax_logprob        the argmax exact; the log-prob 1e-14 x (|max| + 1) (double sums)
 //   nucleus_candidates    the same candidates and logits; z 1e-12 relative, lse1 1e-14 x
 //                         (|max| + 1) (double sums in another order)
@@ -367,15 +369,47 @@ static void test_attention(int B, int T, int H, int KV, int D, const int *lens) 
 
 // ---- KV cache -----------------------------------------------------------------------------
 
+// A cache of n floats in the format of gpu's KV cache (float or bf16 bits) on the device;
+// and back, widened to floats (the device's copy kept).
+static void *cache_up(const float *x, size_t n) {
+    if (gpu->kv_elem_bytes == 4) return up(x, n * 4);
+    uint16_t *b = malloc(n * 2);
+    for (size_t i = 0; i < n; i++) {
+        float r = round_bf16(x[i]);
+        uint32_t u;
+        memcpy(&u, &r, 4);
+        b[i] = (uint16_t)(u >> 16);
+    }
+    void *d = up(b, n * 2);
+    free(b);
+    return d;
+}
+static float *cache_down(const void *d, size_t n) {
+    float *x = malloc(n * 4);
+    if (gpu->kv_elem_bytes == 4) {
+        gpu->download(x, d, n * 4);
+        return x;
+    }
+    uint16_t *b = malloc(n * 2);
+    gpu->download(b, d, n * 2);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)b[i] << 16;
+        memcpy(&x[i], &u, 4);
+    }
+    free(b);
+    return x;
+}
+
 // n_slots slots of max_T positions: a prefill of P positions into slot 0, then a step
 // of one token per slot at a later position, the odd slots reading positions 0..P-1 from
-// slot 0 (a shared prompt).
+// slot 0 (a shared prompt). With a bf16 cache the host's cache is rounded to bf16 after
+// each write: the GPU's must hold those bits, and attend over them as the host does.
 static void test_decode(int n_slots, int max_T, int H, int KV, int D, int P) {
     char what[128];
-    int W = (H + 2 * KV) * D;
+    int W = (H + 2 * KV) * D, bf16 = gpu->kv_elem_bytes == 2;
     size_t nc = (size_t)n_slots * max_T * KV * D;
     float *kc = rand_floats(nc, -1, 1), *vc = rand_floats(nc, -1, 1);
-    float *d_kc = up(kc, nc * 4), *d_vc = up(vc, nc * 4);
+    void *d_kc = cache_up(kc, nc), *d_vc = cache_up(vc, nc);
     int rounds[2] = {P, n_slots};  // tokens in the prefill, then in the step
     for (int round = 0; round < 2; round++) {
         int N = rounds[round];
@@ -391,21 +425,21 @@ static void test_decode(int n_slots, int max_T, int H, int KV, int D, int P) {
         int *d_slots = up(slots, N * sizeof(int)), *d_pos = up(pos, N * sizeof(int));
         int *d_pslots = up(pslots, N * sizeof(int)), *d_plens = up(plens, N * sizeof(int));
         host->kv_cache_write(kc, vc, qkv, slots, pos, N, H, KV, D, max_T);
+        for (size_t i = 0; bf16 && i < nc; i++) kc[i] = round_bf16(kc[i]), vc[i] = round_bf16(vc[i]);
         gpu->kv_cache_write(d_kc, d_vc, d_qkv, d_slots, d_pos, N, H, KV, D, max_T);
         host->attention_decode(out, qkv, kc, vc, slots, pos, pslots, plens, N, H, KV, D, max_T);
         gpu->attention_decode(d_out, d_qkv, d_kc, d_vc, d_slots, d_pos, d_pslots, d_plens, N, H, KV, D,
                               max_T);
-        float *g_out = down(d_out, (size_t)N * H * D), *g_kc = malloc(nc * 4);
-        gpu->download(g_kc, d_kc, nc * 4);
-        snprintf(what, sizeof what, "kv_cache_write N=%d H=%d KV=%d D=%d (bitwise)", N, H, KV, D);
+        float *g_out = down(d_out, (size_t)N * H * D), *g_kc = cache_down(d_kc, nc), *g_vc = cache_down(d_vc, nc);
+        snprintf(what, sizeof what, "%s kv_cache_write N=%d H=%d KV=%d D=%d (bitwise)", gpu->name, N, H, KV, D);
         expect_same(what, g_kc, kc, nc * 4);
-        gpu->download(g_kc, d_vc, nc * 4);
-        expect_same(what, g_kc, vc, nc * 4);
-        snprintf(what, sizeof what, "attention_decode N=%d H=%d KV=%d D=%d%s", N, H, KV, D,
+        expect_same(what, g_vc, vc, nc * 4);
+        snprintf(what, sizeof what, "%s attention_decode N=%d H=%d KV=%d D=%d%s", gpu->name, N, H, KV, D,
                  round ? " (shared prompt)" : "");
         expect_close(what, g_out, out, (size_t)N * H * D, 1e-4, 1e-5);
         gpu->free(d_qkv), gpu->free(d_slots), gpu->free(d_pos), gpu->free(d_pslots), gpu->free(d_plens);
         free(slots), free(pos), free(pslots), free(plens), free(qkv), free(out), free(g_out), free(g_kc);
+        free(g_vc);
     }
     gpu->free(d_kc), gpu->free(d_vc);
     free(kc), free(vc);
@@ -700,6 +734,8 @@ static void test_all(void) {
     test_attention_tol(1, 3, 2, 1, 80, l6, bf16_attention);
     test_attention_tol(2, 130, 4, 2, 8, l5, bf16_attention);   // head_dim padded to 16
     test_attention_tol(2, 17, 3, 3, 32, l2, bf16_attention);
+    test_decode(3, 40, 4, 2, 64, 17);  // its bf16 KV cache
+    test_decode(2, 200, 2, 1, 128, 150);
     gpu = fp32;
 
     test_decode(3, 40, 4, 2, 64, 17);

@@ -8,7 +8,7 @@ import sys
 
 src, dst = sys.argv[1], sys.argv[2]
 s = open(src).read()
-s = re.sub(r'([A-Za-z_][A-Za-z_0-9]*(?:<[A-Za-z_0-9]+>)?)<<<(.*?)>>>\(',
+s = re.sub(r'([A-Za-z_][A-Za-z_0-9]*(?:<[A-Za-z_0-9, ]+>)?)<<<(.*?)>>>\(',
            r'emu_launch(emu_cfg(\2), \1, ', s, flags=re.S)
 s = s.replace('extern __shared__ float smem[];', 'float *smem = (float *)emu_dyn_smem;')
 open(dst, 'w').write(s)
