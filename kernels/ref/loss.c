@@ -1,4 +1,5 @@
-// kernels/ref/loss.c -- softmax cross-entropy with per-token weights.
+// kernels/ref/loss.c -- softmax cross-entropy with per-token weights; the sampler's row
+// reductions (argmax_logprob, nucleus_candidates).
 //
 // Per row of logits[N,V] with a target t >= 0:
 //   lse = max + log sum_v exp(logit_v - max)     (the sum in double: V can be 10^5 terms)
