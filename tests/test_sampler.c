@@ -496,8 +496,8 @@ static void *counting_alloc(size_t bytes) {
 }
 
 // sampler_memory's backend figures are what sampler_create allocates there; its KV cache
-// is the keys and values of slots x max_len positions; the host holds the logits rows
-// and the generated ids.
+// is the keys and values of slots x max_len positions, in the backend's kv_elem_bytes (4,
+// then 2 as a bf16 cache); the host holds the logits rows and the generated ids.
 static void test_memory_plan(void) {
     Err e;
     Config c = tiny_config();
@@ -508,9 +508,10 @@ static void test_memory_plan(void) {
     m.k = &counting;
     int32_t stop = 3;
     // slots, max_len, prefill chunk: one slot; a small chunk; 70 + 256 rows cut into calls
-    const int shapes[][3] = {{1, 40, 256}, {5, 96, 7}, {70, 20, 256}};
-    for (int i = 0; i < 3; i++) {
+    const int shapes[][3] = {{1, 40, 256}, {5, 96, 7}, {70, 20, 256}, {5, 96, 7}};
+    for (int i = 0; i < 4; i++) {
         int slots = shapes[i][0], max_len = shapes[i][1];
+        counting.kv_elem_bytes = i < 3 ? 4 : 2;
         SamplerOpts so = {slots, max_len, shapes[i][2], &stop, 1, 0};
         SamplerMemory mem;
         CHECK(sampler_memory(&m, &so, &mem, &e) == 0, "%s", e.msg);
@@ -519,7 +520,7 @@ static void test_memory_plan(void) {
         CHECK(s, "%s", e.msg);
         CHECK(backend_bytes == mem.kv_cache + mem.step, "shape %d: backend bytes %zu, planned %zu + %zu", i,
               backend_bytes, mem.kv_cache, mem.step);
-        size_t kv = 2 * sizeof(float) * c.n_layers * slots * max_len * c.n_kv_heads * c.head_dim;
+        size_t kv = 2 * (size_t)counting.kv_elem_bytes * c.n_layers * slots * max_len * c.n_kv_heads * c.head_dim;
         CHECK(mem.kv_cache == kv, "shape %d: KV cache %zu bytes, expected %zu", i, mem.kv_cache, kv);
         size_t host = sizeof(float) * (slots + 1) * c.vocab_size + sizeof(int32_t) * slots * max_len;
         CHECK(mem.host >= host, "shape %d: host %zu bytes, at least %zu", i, mem.host, host);
