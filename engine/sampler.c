@@ -154,20 +154,26 @@ static int sampler_call_rows(const Model *m, int rows) {
 
 // What the host gets of a step's logits row, by its request's settings (fetch_rows).
 typedef enum {
-    ROW_GREEDY,   // temperature 0: the argmax and its log-prob (argmax_logprob)
-    ROW_NUCLEUS,  // top-p alone: the candidates (nucleus_candidates), their logits in
-                  // Sampler.logits' row
-    ROW_WHOLE,    // otherwise (top-k, or neither): the whole row into Sampler.logits
+    ROW_GREEDY,       // temperature 0: the argmax and its log-prob (argmax_logprob)
+    ROW_TEMPERATURE,  // a temperature alone: the draws (temperature_draws)
+    ROW_NUCLEUS,      // top-p alone: the candidates (nucleus_candidates), their logits in
+                      // Sampler.logits' row
+    ROW_WHOLE,        // top-k: the whole row into Sampler.logits
 } RowKind;
 
-// Per logits row of a step, in one allocation: [slots] each, ids [slots, V].
+// Per logits row of a step, and per draw at a temperature alone (a slot's; a prefill's
+// followers draw from their leader's row), in one allocation: [slots] each, ids [slots, V].
 typedef struct {
-    unsigned char *kind;                // RowKind
-    int *tok;                           // ROW_GREEDY: the argmax ...
-    double *lp;                         // ... and its log-prob
-    double *inv_t, *cut;                // ROW_NUCLEUS: the request's 1 / T, (1 - p) / 2V ...
-    int *count, *ids;                   // ... the candidates
+    unsigned char *kind;          // RowKind
+    int *tok;                     // ROW_GREEDY: the argmax ...
+    double *lp;                   // ... and its log-prob
+    double *inv_t, *cut;          // the request's 1 / T; ROW_NUCLEUS: (1 - p) / 2V ...
+    int *count, *ids;             // ... the candidates
     double *z, *lse1;
+    int *draw_slot, *draw_row;    // ROW_TEMPERATURE: the slot and row of each draw, ...
+    double *draw_inv_t, *draw_u;  // its 1 / T and uniform
+    int *draw_tok;                // ... and the token drawn
+    double *draw_lp;              // and its log-prob
 } StepRows;
 
 typedef enum {
@@ -266,7 +272,7 @@ static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
         .gen = (size_t)p->slots * p->max_len * sizeof(int32_t),  // [slots, max_len]
         .step = 5 * (size_t)(p->slots + p->chunk) * sizeof(int),  // tokens, slots, positions, prefixes
         .logits = (size_t)p->slots * V * sizeof(float),           // [slots, V]
-        .rows = (size_t)p->slots * (5 * sizeof(double) + (2 + (size_t)V) * sizeof(int) + 1),
+        .rows = (size_t)p->slots * (8 * sizeof(double) + (5 + (size_t)V) * sizeof(int) + 1),
         .scratch = (size_t)n_sc * (sizeof(SampleScratch) + (size_t)p->n_ids * sizeof(SampleCand)),
     };
 }
@@ -332,9 +338,15 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     r->cut = r->inv_t + slots;
     r->z = r->cut + slots;
     r->lse1 = r->z + slots;
-    r->tok = (int *)(r->lse1 + slots);
+    r->draw_inv_t = r->lse1 + slots;
+    r->draw_u = r->draw_inv_t + slots;
+    r->draw_lp = r->draw_u + slots;
+    r->tok = (int *)(r->draw_lp + slots);
     r->count = r->tok + slots;
-    r->ids = r->count + slots;
+    r->draw_slot = r->count + slots;
+    r->draw_row = r->draw_slot + slots;
+    r->draw_tok = r->draw_row + slots;
+    r->ids = r->draw_tok + slots;
     r->kind = (unsigned char *)(r->ids + (size_t)slots * s->V);
     s->tok = s->step_mem;
     s->sl = s->tok + slots + chunk;
@@ -476,12 +488,16 @@ static void set_row_kind(Sampler *s, int row, const SampleRequest *r) {
     StepRows *x = &s->rows;
     if (r->temperature <= 0) {
         x->kind[row] = ROW_GREEDY;
-    } else if (r->top_p < 1 && r->top_k <= 0) {
+        return;
+    }
+    x->inv_t[row] = 1.0 / r->temperature;
+    if (r->top_k > 0) {
+        x->kind[row] = ROW_WHOLE;
+    } else if (r->top_p < 1) {
         x->kind[row] = ROW_NUCLEUS;
-        x->inv_t[row] = 1.0 / r->temperature;
         x->cut[row] = (1.0 - r->top_p) / (2.0 * s->n_ids);
     } else {
-        x->kind[row] = ROW_WHOLE;
+        x->kind[row] = ROW_TEMPERATURE;
     }
 }
 
@@ -524,6 +540,28 @@ static int plan_rows(Run *run, int *first_out) {
     return n;
 }
 
+// The draws from the call's ROW_TEMPERATURE rows r0 .. r0 + n_out - 1, one per slot
+// reading such a row: its uniform from its own stream, the draw on the backend.
+static void draw_at_temperature(Sampler *s, int r0, int n_out) {
+    StepRows *x = &s->rows;
+    int n = 0;
+    for (int i = 0; i < s->slots; i++) {
+        Slot *q = &s->slot[i];
+        if (q->row < r0 || q->row >= r0 + n_out || x->kind[q->row] != ROW_TEMPERATURE) continue;
+        x->draw_slot[n] = i;
+        x->draw_row[n] = q->row - r0;
+        x->draw_inv_t[n] = x->inv_t[q->row];
+        x->draw_u[n++] = rng_double(&q->rng);
+    }
+    s->m->k->temperature_draws(x->draw_tok, x->draw_lp, s->kv.logits, x->draw_row, x->draw_inv_t, x->draw_u, n,
+                               s->n_ids, s->V);
+    for (int d = 0; d < n; d++) {
+        Slot *q = &s->slot[x->draw_slot[d]];
+        q->next = x->draw_tok[d];
+        q->next_lp = x->draw_lp[d];
+    }
+}
+
 // What the host needs of a call's logits rows, rows r0 .. r0 + n_out - 1 of the step, a
 // run of like rows at a time (RowKind): only ROW_WHOLE moves whole rows to the host.
 static void fetch_rows(Sampler *s, int r0, int n_out) {
@@ -540,13 +578,25 @@ static void fetch_rows(Sampler *s, int r0, int n_out) {
         else if (kind == ROW_NUCLEUS)
             k->nucleus_candidates(x->count + i, x->ids + i * V, s->logits + i * V, x->z + i, x->lse1 + i,
                                   lg + r * V, x->inv_t + i, x->cut + i, n, s->n_ids, s->V);
-        else
+        else if (kind == ROW_WHOLE)
             k->download(s->logits + i * V, lg + r * V, n * V * sizeof(float));
+    }
+    draw_at_temperature(s, r0, n_out);
+}
+
+// Step 3: siblings waiting for a prefill that finishes in this step share its logits row
+// now and read its prompt (0..P-1) from the next step on.
+static void follow_leaders(Sampler *s) {
+    for (int i = 0; i < s->slots; i++) {
+        Slot *q = &s->slot[i];
+        if (q->state != SLOT_FOLLOW || s->slot[q->leader].row < 0) continue;
+        share_prompt(s, i, q->leader, q->P);
+        q->row = s->slot[q->leader].row;
     }
 }
 
-// Runs the model on the step's n rows; what the host needs of the logits rows first_out..
-// (fetch_rows).
+// Step 4: runs the model on the step's n rows; what the host needs of the logits rows
+// first_out.. (fetch_rows).
 static void decode_rows(Sampler *s, int n, int first_out) {
     // Calls of at most max_N rows, in order (a call's keys and values are in the cache
     // for the next). A call of prompt tokens only still computes one logits row, unread:
@@ -565,18 +615,7 @@ static void decode_rows(Sampler *s, int n, int first_out) {
             s->st.prompt_tokens++;
 }
 
-// Step 3: siblings that waited for a prefill finished in this step read its prompt
-// (0..P-1) and take its logits row.
-static void follow_leaders(Sampler *s) {
-    for (int i = 0; i < s->slots; i++) {
-        Slot *q = &s->slot[i];
-        if (q->state != SLOT_FOLLOW || s->slot[q->leader].row < 0) continue;
-        share_prompt(s, i, q->leader, q->P);
-        q->row = s->slot[q->leader].row;
-    }
-}
-
-// Step 4, sample: the draws in parallel (each slot has its own stream, so the result does
+// Step 5, sample: the draws in parallel (each slot has its own stream, so the result does
 // not depend on the threads), then the bookkeeping and callbacks in slot order. Returns
 // non-zero when a callback asks to stop.
 static int sample_rows(Run *run) {
@@ -596,9 +635,9 @@ static int sample_rows(Run *run) {
         } else if (x->kind[row] == ROW_NUCLEUS) {
             q->next = sample_nucleus(sc, x->ids + (size_t)row * s->V, logits, x->count[row], x->z[row],
                                      x->lse1[row], r->temperature, r->top_p, &q->rng, &q->next_lp);
-        } else {
+        } else if (x->kind[row] == ROW_WHOLE) {
             q->next = sample_token(sc, logits, r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
-        }
+        }  // ROW_TEMPERATURE: drawn with the call (draw_at_temperature)
     }
     int rc = 0;
     for (int i = 0; i < s->slots && !rc; i++)
@@ -623,8 +662,8 @@ int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const Sampler
         admit_waiting(&run);
         int first_out, n = plan_rows(&run, &first_out);
         if (n == 0) break;  // nothing running, nothing waiting
-        decode_rows(s, n, first_out);
         follow_leaders(s);
+        decode_rows(s, n, first_out);
         if ((rc = sample_rows(&run))) break;
     }
     free(run.left);

@@ -29,11 +29,12 @@
 //   otherwise       p_i ~ exp((l_i - max l) / T); then top-k (keep the k most probable,
 //                   ties by lower id), then top-p (sort by probability descending, ties by
 //                   lower id; keep the smallest prefix whose mass is >= p of the kept
-//                   mass); draw from what is left, renormalised. With top-p alone the
-//                   backend finds the tokens that can be in the nucleus
-//                   (nucleus_candidates: those with p_i >= (1 - p) / 2V) and only they
-//                   come to the host, which sorts and draws; otherwise the row comes
-//                   whole and the host draws from it.
+//                   mass); draw from what is left, renormalised. A temperature alone:
+//                   the backend draws (temperature_draws, the uniform from the
+//                   sample's stream). Top-p alone: the backend finds the tokens that
+//                   can be in the nucleus (nucleus_candidates: those with p_i >=
+//                   (1 - p) / 2V) and only they come to the host, which sorts and
+//                   draws. Top-k: the row comes whole and the host draws from it.
 // Whatever the settings, a sample's mean log-prob is that of its generated tokens under
 // the model at temperature 1: mean over tokens of log_softmax(l)[token].
 //

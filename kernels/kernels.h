@@ -170,6 +170,16 @@ typedef struct Kernels {
                                const float *logits, const double *inv_t, const double *cut,
                                int N, int V, int ld);
 
+    // ---- sampling at a temperature alone: the draw on the backend --------------------
+    // Draw d is from row rows[d] of logits[*, ld], its first V columns l_j, with w_j and z
+    // as above at inv_t[d] and u[d] in [0, 1) from the host's stream: tok[d] = the first
+    // column j whose cumulative mass w_0 + ... + w_j exceeds u[d] * z (V - 1 where rounding
+    // leaves none), logprob[d] = l_tok - lse1 (as above). Host arrays [n_draws]. Sums in
+    // column order (ref) or another fixed association (the token differs from ref's only
+    // where u * z is within rounding of a boundary).
+    void (*temperature_draws)(int *tok, double *logprob, const float *logits, const int *rows,
+                              const double *inv_t, const double *u, int n_draws, int V, int ld);
+
     // ---- optimizer ----------------------------------------------------------------
     // Sum of squares of g[0..n), accumulated in double in a fixed order (deterministic);
     // the result is returned to the host.

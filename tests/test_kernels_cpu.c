@@ -13,8 +13,8 @@
 //                        forward and backward (blocked online softmax, cpu_exp)
 //   rtol 1e-5 arel 1e-6  attention's lse, RMSNorm, RoPE, SwiGLU (cpu_exp within 2 ulp)
 //   rtol 1e-12           sum_squares (double, another order)
-//   bitwise              argmax_logprob, nucleus_candidates (the spec's row functions, a row
-//                        per thread)
+//   bitwise              argmax_logprob, nucleus_candidates, temperature_draws (the spec's row
+//                        functions, a row or draw per thread)
 // The CPU's own: bitwise the same at 1 and 2 threads; a row's bits the same in calls of
 // up to max_rows_invariant rows; a sequence's attention alone or in a batch; the KV-cache
 // decode equal to the training forward; cpu_gemm equal to its fmaf chain; cpu_exp within
@@ -539,6 +539,48 @@ static void test_nucleus_candidates(int N, int V, int ld) {
     free(logits), free(inv_t), free(cut);
 }
 
+// temperature_draws: bitwise ref's; ref's tokens against the definition (the first column
+// whose cumulative mass, summed here in long double, passes u * z; checked where u * z is
+// not within 1e-12 of a boundary) and the extremes u = 0 (the first column with mass).
+static void test_temperature_draws(int N, int V, int ld, int n_draws) {
+    float *logits = fvec((size_t)N * ld);
+    fill(logits, (size_t)N * ld, 3.0f);
+    int *rows = ivec(n_draws), *tok[2] = {ivec(n_draws), ivec(n_draws)};
+    double *inv_t = xcalloc(n_draws, sizeof(double)), *u = xcalloc(n_draws, sizeof(double));
+    double *lp[2] = {xcalloc(n_draws, sizeof(double)), xcalloc(n_draws, sizeof(double))};
+    Rng r = rng_seed(17);
+    for (int d = 0; d < n_draws; d++) {
+        rows[d] = d % N;
+        inv_t[d] = 1.0 / (0.3 + 0.4 * (d % 3));
+        u[d] = d == 0 ? 0.0 : rng_double(&r);
+    }
+    ref->temperature_draws(tok[0], lp[0], logits, rows, inv_t, u, n_draws, V, ld);
+    cpu->temperature_draws(tok[1], lp[1], logits, rows, inv_t, u, n_draws, V, ld);
+    CHECK(!memcmp(tok[0], tok[1], n_draws * sizeof(int)) && !memcmp(lp[0], lp[1], n_draws * sizeof(double)),
+          "temperature_draws N=%d V=%d ld=%d: cpu bitwise ref", N, V, ld);
+    int bad = 0, checked = 0;
+    for (int d = 0; d < n_draws; d++) {
+        const float *x = logits + (size_t)rows[d] * ld;
+        float mx = x[0];
+        for (int j = 1; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+        long double z = 0, z1 = 0, cum = 0;
+        for (int j = 0; j < V; j++) z += expl(((long double)x[j] - mx) * inv_t[d]), z1 += expl((long double)x[j] - mx);
+        long double target = u[d] * z, gap = z;
+        int want = V - 1;
+        for (int j = 0; j < V; j++) {
+            cum += expl(((long double)x[j] - mx) * inv_t[d]);
+            gap = fminl(gap, fabsl(cum - target));
+            if (cum > target && want == V - 1) want = j;
+        }
+        if (gap < 1e-12L * z && d > 0) continue;
+        checked++;
+        bad += tok[0][d] != want || fabsl(lp[0][d] - ((long double)x[want] - mx - logl(z1))) > 1e-14L * (fabsl(mx) + 1);
+    }
+    CHECK(bad == 0 && checked > n_draws / 2, "temperature_draws N=%d V=%d ld=%d: %d of %d draws off the definition",
+          N, V, ld, bad, checked);
+    free(logits), free(rows), free(tok[0]), free(tok[1]), free(inv_t), free(u), free(lp[0]), free(lp[1]);
+}
+
 // ---- optimizer -----------------------------------------------------------------------
 
 static void test_sum_squares(size_t n) {
@@ -917,6 +959,9 @@ int main(void) {
     test_nucleus_candidates(2, 7, 7);
     test_nucleus_candidates(9, 300, 317);
     test_nucleus_candidates(5, 3001, 3001);
+    test_temperature_draws(1, 6, 6, 3);
+    test_temperature_draws(3, 300, 317, 40);
+    test_temperature_draws(4, 3001, 3001, 9);
     test_rope(1, 1, 8, 8);
     test_rope(3, 4, 16, 80);    // 4 of 5 heads
     test_rope(17, 3, 8, 40);    // 3 of 5 heads

@@ -148,7 +148,8 @@ static void test_sample_large_vocab(void) {
 
 // The sampler's top-p path: the backend's candidates (ref, cpu) and sample_nucleus draw the
 // token and log-prob that sample_token draws from the whole row, bit for bit, from the
-// same stream; and only a few of a large vocabulary's ids come to the host. Rows of
+// same stream; and only a few of a large vocabulary's ids come to the host. Its
+// temperature-alone path: the backend's temperature_draws, the same. Rows of
 // ld > V columns: random at two scales, flat, one dominant logit, ties at the top.
 static void test_sample_nucleus(void) {
     enum { N = 5, V = 3000, LD = 3011, DRAWS = 300 };
@@ -184,6 +185,20 @@ static void test_sample_nucleus(void) {
                 }
             }
     CHECK(same, "top-p from the backend's candidates: sample_token's tokens and log-probs, bitwise");
+    // a temperature alone: the backend's draws, each uniform from the stream, bitwise too
+    same = 1;
+    for (int b = 0; b < 2; b++)
+        for (int t = 0; t < 3; t++)
+            for (int n = 0; n < N; n++) {
+                Rng x = rng_seed(31 + n), y = x;
+                for (int d = 0; d < DRAWS; d++) {
+                    double lx, ly, it = 1.0 / temps[t], u = rng_double(&y);
+                    int tx = sample_token(&sc, logits + (size_t)n * LD, temps[t], 0, 1, &x, &lx), ty;
+                    ks[b]->temperature_draws(&ty, &ly, logits, &n, &it, &u, 1, V, LD);
+                    same &= tx == ty && !memcmp(&lx, &ly, sizeof lx);
+                }
+            }
+    CHECK(same, "a temperature alone drawn by the backend: sample_token's tokens and log-probs, bitwise");
     CHECK(few, "top-p <= 0.95 at T 0.5 on a row of %d ids: under a tenth come to the host", V);
     free(logits), free(cand), free(ids);
     sample_scratch_free(&sc);

@@ -15,9 +15,10 @@
 //   decode    sampler_run of one 16-token prompt with K = 1, 16, 64, 256 samples of 64 new
 //             tokens (K slots, shared prefill): generated tokens per second greedy (the
 //             argmax on the backend, argmax_logprob), at presample's default T 0.5 top-p
-//             0.8 (the backend's nucleus_candidates, the host sorts and draws), and at
-//             T 0.5 alone (each row downloaded whole, the host draws: the baseline);
-//             CPU: 16 new tokens, K <= 64. Beside them the roofline of a step that reads
+//             0.8 (the backend's nucleus_candidates, the host sorts and draws), at T 0.5
+//             alone (temperature_draws on the backend), and at T 0.5 top-k 50 (each row
+//             downloaded whole, the host draws: the baseline); CPU: 16 new tokens,
+//             K <= 64. Beside them the roofline of a step that reads
 //             the weights and the KV cache once (the mean context: prompt + 32 positions)
 //             at the HBM bandwidth of a 1 GiB device copy measured in this run.
 // Without a GPU it prints "SKIP: no CUDA device".
@@ -219,13 +220,14 @@ int main(void) {
 
     double bw = hbm_bandwidth(gpu);
     printf("\ndecode (sampler, one 16-token prompt, K samples sharing its prefill), tokens/s: greedy, "
-           "T 0.5 top-p 0.8, T 0.5 alone (rows whole to the host); HBM %.0f GB/s (device copy, this "
-           "run)\n", bw / 1e9);
-    printf("%-28s %-10s %4s %10s %10s %10s %14s %13s\n", "config", "backend", "K", "greedy", "top-p",
-           "whole row", "roofline tok/s", "greedy of it");
-    static const SampleRequest hows[3] = {{.temperature = 0, .top_p = 1},
+           "T 0.5 top-p 0.8, T 0.5 alone, T 0.5 top-k 50 (rows whole to the host); HBM %.0f GB/s "
+           "(device copy, this run)\n", bw / 1e9);
+    printf("%-28s %-10s %4s %9s %9s %9s %9s %14s %13s\n", "config", "backend", "K", "greedy", "top-p",
+           "T alone", "top-k", "roofline tok/s", "greedy of it");
+    static const SampleRequest hows[4] = {{.temperature = 0, .top_p = 1},
                                           {.temperature = 0.5f, .top_p = 0.8f},
-                                          {.temperature = 0.5f, .top_p = 1}};
+                                          {.temperature = 0.5f, .top_p = 1},
+                                          {.temperature = 0.5f, .top_k = 50, .top_p = 1}};
     static const int Ks[4] = {1, 16, 64, 256};
     static const int decode_configs[3] = {0, 1, 3};
     for (int i = 0; i < 3; i++) {
@@ -234,10 +236,10 @@ int main(void) {
             if (t == 1 && !b->cpu) continue;
             Model m = new_model(b, t ? cpu : gpu);
             for (int j = 0; j < (t ? 3 : 4); j++) {
-                double tps[3];
-                for (int h = 0; h < 3; h++) tps[h] = time_decode(&m, Ks[j], t ? 16 : 64, hows[h]);
-                printf("%-28s %-10s %4d %10.0f %10.0f %10.0f", b->name, m.k->name, Ks[j], tps[0], tps[1],
-                       tps[2]);
+                double tps[4];
+                for (int h = 0; h < 4; h++) tps[h] = time_decode(&m, Ks[j], t ? 16 : 64, hows[h]);
+                printf("%-28s %-10s %4d %9.0f %9.0f %9.0f %9.0f", b->name, m.k->name, Ks[j], tps[0], tps[1],
+                       tps[2], tps[3]);
                 if (!t) {
                     double roof = decode_roofline(&m, Ks[j], 16 + 32, bw);
                     printf(" %14.0f %12.0f%%", roof, 100 * tps[0] / roof);

@@ -36,6 +36,7 @@ const Kernels kernels_cpu = {
     .crossentropy_chunk_backward = cpu_crossentropy_chunk_backward,
     .argmax_logprob = cpu_argmax_logprob,
     .nucleus_candidates = cpu_nucleus_candidates,
+    .temperature_draws = cpu_temperature_draws,
     .sum_squares = cpu_sum_squares,
     .adamw = cpu_adamw,
 };

@@ -90,6 +90,8 @@ void cpu_crossentropy_chunk_backward(float *dlogits, const float *logits, const 
 
 // optimizer.c
 void cpu_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V, int ld);
+void cpu_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows, const double *inv_t,
+                           const double *u, int n_draws, int V, int ld);
 void cpu_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
                             const double *inv_t, const double *cut, int N, int V, int ld);
 double cpu_sum_squares(const float *g, size_t n);

@@ -77,3 +77,11 @@ void cpu_nucleus_candidates(int *count, int *ids, float *cand, double *z, double
         ref_nucleus_candidates(count + n, ids + n * r, cand + n * r, z + n, lse1 + n, logits + n * r, inv_t + n,
                                cut + n, 1, V, ld);
 }
+
+// The specification's row function, a draw per thread: the same bits.
+void cpu_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows, const double *inv_t,
+                           const double *u, int n_draws, int V, int ld) {
+#pragma omp parallel for schedule(static)
+    for (int d = 0; d < n_draws; d++)
+        ref_temperature_draws(tok + d, logprob + d, logits, rows + d, inv_t + d, u + d, 1, V, ld);
+}

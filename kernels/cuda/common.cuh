@@ -72,17 +72,18 @@ __device__ F block_sum(F x, F *shared) {
 // Exclusive prefix sum over a block in thread order (blockDim.x as for block_sum): returns
 // the sum of x over the threads before this one; *total gets the block's sum. `shared`
 // holds 32 elements; the function may be called repeatedly.
-__device__ __forceinline__ int block_scan(int x, int *shared, int *total) {
+template <typename F>
+__device__ F block_scan(F x, F *shared, F *total) {
     int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
-    int inclusive = x;  // the warp's inclusive scan (Hillis-Steele)
+    F inclusive = x;  // the warp's inclusive scan (Hillis-Steele)
     for (int d = 1; d < 32; d *= 2) {
-        int y = __shfl_sync(0xffffffffu, inclusive, lane >= d ? lane - d : lane);
+        F y = __shfl_sync(0xffffffffu, inclusive, lane >= d ? lane - d : lane);
         if (lane >= d) inclusive += y;
     }
     __syncthreads();  // `shared` may still be read from a previous call
     if (lane == 31) shared[warp] = inclusive;
     __syncthreads();
-    int before = 0, all = 0;
+    F before = 0, all = 0;
     for (int w = 0; w < nwarps; w++) {
         if (w < warp) before += shared[w];
         all += shared[w];
@@ -138,6 +139,8 @@ void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int 
 void cuda_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1,
                              const float *logits, const double *inv_t, const double *cut, int N,
                              int V, int ld);
+void cuda_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows,
+                            const double *inv_t, const double *u, int n_draws, int V, int ld);
 
 // attention.cu
 void cuda_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,

@@ -1,5 +1,6 @@
 // kernels/cuda/sampling.cu -- what the sampler needs of a logits row without the row on
-// the host: greedy decoding's argmax and log-prob, nucleus sampling's candidates.
+// the host: greedy decoding's argmax and log-prob, nucleus sampling's candidates, the draw
+// at a temperature alone.
 //
 // Determinism: one block per row; every sum runs over fixed strides and a fixed tree, and
 // the candidates are written in column order by a block-wide prefix sum.
@@ -174,4 +175,59 @@ void cuda_nucleus_candidates(int *count, int *ids, float *cand, double *z, doubl
         memmove(ids + (size_t)n * ld, ids + total, (size_t)count[n] * sizeof(int));
         memmove(cand + (size_t)n * ld, cand + total, (size_t)count[n] * sizeof(float));
     }
+}
+
+// ---- the draw at a temperature alone ------------------------------------------------------------
+// One block per draw. The max and lse1 as in argmax_logprob; the cumulative mass over
+// contiguous chunks of columns, one a thread: the chunk sums scanned in thread order give
+// each chunk's mass before it (and z), each thread finds its first column past u * z, and
+// the block takes the lowest.
+__global__ void temperature_draw_kernel(int *tok, double *logprob, const float *logits,
+                                        const int *rows, const double *inv_t, const double *u,
+                                        int V, int ld) {
+    __shared__ float red_f[32];
+    __shared__ double red_d[32];
+    int d = blockIdx.x, t = threadIdx.x;
+    const float *x = logits + (size_t)rows[d] * ld;
+    float m = -INFINITY;
+    for (int j = t; j < V; j += blockDim.x)
+        if (x[j] > m) m = x[j];
+    float mx = block_max(m, red_f);
+    double s1 = 0.0, it = inv_t[d];
+    for (int j = t; j < V; j += blockDim.x) s1 += exp((double)x[j] - mx);
+    s1 = block_sum(s1, red_d);
+    int per = (V + blockDim.x - 1) / blockDim.x, j0 = t * per, j1 = min(V, j0 + per);
+    double own = 0.0, z;
+    for (int j = j0; j < j1; j++) own += exp(((double)x[j] - mx) * it);
+    double cum = block_scan(own, red_d, &z), target = u[d] * z;
+    int first = V;  // none in this chunk
+    for (int j = j0; j < j1 && first == V; j++) {
+        cum += exp(((double)x[j] - mx) * it);
+        if (cum > target) first = j;
+    }
+    first = (int)-block_max(-(float)first, red_f);  // the lowest: exact in float below 2^24
+    if (t == 0) {
+        int c = first < V ? first : V - 1;
+        tok[d] = c;
+        logprob[d] = (double)x[c] - (mx + log(s1));
+    }
+}
+
+void cuda_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows,
+                            const double *inv_t, const double *u, int n_draws, int V, int ld) {
+    if (n_draws <= 0) return;
+    static DeviceBuffer rows_buf, inv_t_buf, u_buf, tok_buf, logprob_buf;
+    size_t n = (size_t)n_draws;
+    int *d_rows = (int *)device_buffer(&rows_buf, n * sizeof(int));
+    double *d_inv_t = (double *)device_buffer(&inv_t_buf, n * sizeof(double));
+    double *d_u = (double *)device_buffer(&u_buf, n * sizeof(double));
+    int *d_tok = (int *)device_buffer(&tok_buf, n * sizeof(int));
+    double *d_logprob = (double *)device_buffer(&logprob_buf, n * sizeof(double));
+    CUDA_CHECK(cudaMemcpy(d_rows, rows, n * sizeof(int), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_inv_t, inv_t, n * sizeof(double), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_u, u, n * sizeof(double), cudaMemcpyHostToDevice));
+    temperature_draw_kernel<<<n_draws, 256>>>(d_tok, d_logprob, logits, d_rows, d_inv_t, d_u, V, ld);
+    LAUNCH_CHECK();
+    CUDA_CHECK(cudaMemcpy(tok, d_tok, n * sizeof(int), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(logprob, d_logprob, n * sizeof(double), cudaMemcpyDeviceToHost));
 }

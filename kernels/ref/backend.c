@@ -36,6 +36,7 @@ const Kernels kernels_ref = {
     .crossentropy_chunk_backward = ref_crossentropy_chunk_backward,
     .argmax_logprob = ref_argmax_logprob,
     .nucleus_candidates = ref_nucleus_candidates,
+    .temperature_draws = ref_temperature_draws,
     .sum_squares = ref_sum_squares,
     .adamw = ref_adamw,
 };

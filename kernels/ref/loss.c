@@ -1,5 +1,5 @@
 // kernels/ref/loss.c -- softmax cross-entropy with per-token weights; the sampler's row
-// reductions (argmax_logprob, nucleus_candidates).
+// reductions (argmax_logprob, nucleus_candidates, temperature_draws).
 //
 // Per row of logits[N,V] with a target t >= 0:
 //   lse = max + log sum_v exp(logit_v - max)     (the sum in double: V can be 10^5 terms)
@@ -108,5 +108,32 @@ void ref_nucleus_candidates(int *count, int *ids, float *cand, double *z, double
         count[n] = kept;
         z[n] = zt;
         lse1[n] = mx + log(z1);
+    }
+}
+
+// The max in a scan; the sums and the cumulative mass in column order.
+void ref_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows, const double *inv_t,
+                           const double *u, int n_draws, int V, int ld) {
+    for (int d = 0; d < n_draws; d++) {
+        const float *x = logits + (size_t)rows[d] * ld;
+        float mx = x[0];
+        for (int j = 1; j < V; j++)
+            if (x[j] > mx) mx = x[j];
+        double z1 = 0.0, zt = 0.0;
+        for (int j = 0; j < V; j++) {
+            z1 += exp((double)x[j] - mx);
+            zt += exp(((double)x[j] - mx) * inv_t[d]);
+        }
+        double target = u[d] * zt, cum = 0.0;
+        int t = V - 1;
+        for (int j = 0; j < V; j++) {
+            cum += exp(((double)x[j] - mx) * inv_t[d]);
+            if (cum > target) {
+                t = j;
+                break;
+            }
+        }
+        tok[d] = t;
+        logprob[d] = (double)x[t] - (mx + log(z1));
     }
 }

@@ -23,6 +23,7 @@
 //   argmax_logprob        the argmax exact; the log-prob 1e-14 x (|max| + 1) (double sums)
 //   nucleus_candidates    the same candidates and logits; z 1e-12 relative, lse1 1e-14 x
 //                         (|max| + 1) (double sums in another order)
+//   temperature_draws     the same tokens; the log-prob 1e-14 x (|max| + 1)
 //   AdamW                 rtol 1e-5, arel 1e-6   (fused multiply-adds on the GPU)
 // Determinism is checked bitwise: the same call twice on the GPU, and a sequence's
 // attention whatever the other sequences of the batch.
@@ -644,6 +645,38 @@ static void test_nucleus_candidates(int N, int V, int ld) {
     free(logits), free(inv_t), free(cut);
 }
 
+// ---- the draw at a temperature alone -------------------------------------------------------
+// n_draws draws from N rows (the first V of ld columns; row 1 flat), several from one row
+// at different temperatures and uniforms, u = 0 among them (the first column with mass).
+static void test_temperature_draws(int N, int V, int ld, int n_draws) {
+    float *logits = rand_floats((size_t)N * ld, -4, 4);
+    for (int j = 0; N > 1 && j < V; j++) logits[(size_t)ld + j] = 0.5f;
+    for (int j = V; j < ld; j++) logits[j] = 100.0f;  // past V: never read
+    float *d = up(logits, (size_t)N * ld * 4);
+    int *rows = malloc(n_draws * sizeof(int)), *tok = malloc(n_draws * sizeof(int));
+    int *g_tok = malloc(n_draws * sizeof(int));
+    double *inv_t = malloc(n_draws * sizeof(double)), *u = malloc(n_draws * sizeof(double));
+    double *lp = malloc(n_draws * sizeof(double)), *g_lp = malloc(n_draws * sizeof(double));
+    for (int i = 0; i < n_draws; i++) {
+        rows[i] = i % N;
+        inv_t[i] = 1.0 / (0.3 + 0.4 * (i % 3));
+        u[i] = i == 0 ? 0.0 : rng_double(&rng);
+    }
+    host->temperature_draws(tok, lp, logits, rows, inv_t, u, n_draws, V, ld);
+    gpu->temperature_draws(g_tok, g_lp, d, rows, inv_t, u, n_draws, V, ld);
+    int bad = 0;
+    for (int i = 0; i < n_draws; i++) {
+        const float *x = logits + (size_t)rows[i] * ld;
+        float mx = x[0];
+        for (int j = 1; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+        bad += g_tok[i] != tok[i] || !(fabs(g_lp[i] - lp[i]) <= 1e-14 * (fabs(mx) + 1));
+    }
+    CHECK(bad == 0, "temperature_draws N=%d V=%d ld=%d, %d draws vs %s: %d off", N, V, ld, n_draws,
+          host->name, bad);
+    gpu->free(d);
+    free(logits), free(rows), free(tok), free(g_tok), free(inv_t), free(u), free(lp), free(g_lp);
+}
+
 // ---- optimizer ----------------------------------------------------------------------------
 
 static void test_sum_squares(size_t n) {
@@ -748,6 +781,9 @@ static void test_all(void) {
     test_nucleus_candidates(2, 7, 7);
     test_nucleus_candidates(9, 300, 317);
     test_nucleus_candidates(5, 5003, 5003);
+    test_temperature_draws(1, 5, 5, 3);
+    test_temperature_draws(3, 300, 317, 40);
+    test_temperature_draws(4, 5003, 5003, 9);
     test_sum_squares(1);
     test_sum_squares(1000);
     test_sum_squares((1 << 20) + 3);

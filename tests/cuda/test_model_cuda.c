@@ -25,13 +25,14 @@
 //                  losses within 2e-3 relative, gradient norms 5e-2, parameters 0.5 (the
 //                  emulation's worst: 6.1e-4, 1.8e-2, 0.18; Adam moves noise-gradient
 //                  elements by up to lr either way, more of them with bf16 rounding).
-//   sampler        greedy decoding (3 prompts x 4 samples, 5 slots: shared prefills,
+//   sampler        greedy decoding (4 prompts x 4 samples, 5 slots: shared prefills,
 //                  chunked prefill, continuous batching) on a small random model: the
 //                  token sequences identical to the CPU's, mean log-probs within 1e-4;
-//                  then a greedy, a top-p (drawn from the GPU's nucleus candidates) and a
-//                  top-k request (from the whole row) in one run, the same checks. On
+//                  then a greedy, a temperature-alone (drawn on the GPU), a top-p (from
+//                  the GPU's nucleus candidates) and a top-k request (from the whole row)
+//                  in one run, the same checks. On
 //                  cuda-bf16 (bf16 products, bf16 KV cache) greedy: the same tokens, mean
-//                  log-probs within 2e-3 (the emulation's worst: 3.4e-4).
+//                  log-probs within 2e-3 (the emulation's worst: 5.7e-4).
 //                  The model's logits are scaled up (lm_head x 5) so that the top-2 gaps
 //                  dwarf fp32 noise; a mismatch reports the first diverging position and
 //                  the CPU's top-2 gap there. Also on the GPU alone: the same tokens with 1
@@ -279,7 +280,7 @@ static void test_training(const Case *cs, uint64_t seed, int gpu_chunk, TrainTol
 
 // ---- sampler parity -----------------------------------------------------------------
 
-#define NREQ 3
+#define NREQ 4
 #define KS 4
 #define MAX_NEW 24
 #define MAX_LEN 96
@@ -379,12 +380,15 @@ static void test_row_independence(Model *mg, const int32_t *prompt, int P) {
     kvcache_free(&kv, mg);
 }
 
-// Each request's settings: greedy, or mixed (one greedy, one top-p alone: the backend's
-// candidates, one top-k: the whole row), so that a step holds rows of every kind.
+// Each request's settings: greedy, or mixed (greedy; a temperature alone: the backend's
+// draws; top-p alone: its candidates; top-k: the whole row), so that a step holds rows
+// of every kind.
 static const SampleRequest greedy_settings[NREQ] = {{.temperature = 0, .top_p = 1},
+                                                    {.temperature = 0, .top_p = 1},
                                                     {.temperature = 0, .top_p = 1},
                                                     {.temperature = 0, .top_p = 1}};
 static const SampleRequest mixed_settings[NREQ] = {{.temperature = 0, .top_p = 1},
+                                                   {.temperature = 0.8f, .top_p = 1},
                                                    {.temperature = 0.7f, .top_p = 0.9f},
                                                    {.temperature = 1, .top_k = 5, .top_p = 1}};
 
@@ -396,7 +400,7 @@ static void test_sampler(uint64_t seed, const char *what, const SampleRequest *s
     if (create_pair(&mc, &mg, &c, "sampler")) return;
     init_pair(&mc, &mg, seed, 5.0f);
     static int32_t prompts[NREQ][40];
-    static const int plen[NREQ] = {5, 37, 12};
+    static const int plen[NREQ] = {5, 37, 12, 20};
     Rng r = rng_seed(seed + 7);
     SampleRequest reqs[NREQ];
     for (int i = 0; i < NREQ; i++) {
@@ -468,6 +472,6 @@ int main(void) {
     test_sampler(99, "greedy, cuda-bf16: bf16 KV cache", greedy_settings, 2e-3);
     gpu = fp32;
     test_sampler(99, "greedy", greedy_settings, 1e-4);
-    test_sampler(99, "greedy, top-p, top-k", mixed_settings, 1e-4);
+    test_sampler(99, "greedy, temperature, top-p, top-k", mixed_settings, 1e-4);
     return test_summary();
 }
