@@ -8,7 +8,11 @@
 // token: every sequence runs NEW tokens), each the best of 1 and 2 threads. Ratios:
 // K=16 over the plain loop (target >= 5) and K=1 over PyTorch at batch 1 (target >= 5).
 // Also the matmul primitives at N = 1 (the decode step's shape): the backend's
-// matmul_forward, cblas_sgemv and cblas_sgemm.
+// matmul_forward, cblas_sgemv and cblas_sgemm. And the sampler's work per logits row at
+// Qwen's vocabulary (V = 151936, logits ~ N(0, 3^2), T 0.5, 1 thread): the backend's row
+// reductions (sampling_candidates + sample_from_candidates at top-p 0.8 and at top-k 50,
+// temperature_draws alone, argmax_logprob) against sample_token on the whole row, the
+// host path they replace.
 #include <cblas.h>
 #undef I  // OpenBLAS pulls in <complex.h>, whose I would clash with our I (MLP width)
 #include <omp.h>
@@ -135,6 +139,53 @@ static void bench_matvec(int C, int OC, double us[3]) {
     free(o);
 }
 
+// Milliseconds per row of the sampler's paths on 16 rows of V logits, best of 5 (one thread),
+// for top-p 0.8, top-k 50, T 0.5 alone, greedy: ms[p][0] sample_token on the whole row,
+// ms[p][1] the backend's row reductions and the host's draw.
+enum { ROW_PATHS = 4 };
+static void bench_row_paths(int V, double ms[ROW_PATHS][2]) {
+    enum { N = 16 };
+    float *l = malloc((size_t)N * V * sizeof *l), *cand = malloc((size_t)N * V * sizeof *cand);
+    int *ids = malloc((size_t)N * V * sizeof *ids), count[N], rows[N], tok[N], top_k[N];
+    double z[N], lse1[N], inv_t[N], cut[N], u[N], lp[N];
+    Rng g = rng_seed(1), r = rng_seed(2);
+    for (size_t i = 0; i < (size_t)N * V; i++) l[i] = (float)(3 * rng_normal(&g));
+    SampleScratch sc;
+    Err e;
+    if (sample_scratch_init(&sc, V, &e)) die(&e);
+    const float temps[ROW_PATHS] = {0.5f, 0.5f, 0.5f, 0}, tops[ROW_PATHS] = {0.8f, 1, 1, 1};
+    const int ks[ROW_PATHS] = {0, 50, 0, 0};
+    const Kernels *k = &kernels_cpu;
+    set_threads(1);
+    for (int p = 0; p < ROW_PATHS; p++)
+        for (int via = 0; via < 2; via++) {
+            for (int n = 0; n < N; n++)
+                rows[n] = n, top_k[n] = ks[p], inv_t[n] = 1.0 / temps[p], cut[n] = (1.0 - tops[p]) / (2.0 * V);
+            double best = 1e30;
+            for (int rep = 0; rep < 5; rep++) {
+                double t0 = now();
+                if (!via) {
+                    for (int n = 0; n < N; n++) sample_token(&sc, l + (size_t)n * V, temps[p], ks[p], tops[p], &r, NULL);
+                } else if (p < 2) {
+                    k->sampling_candidates(count, ids, cand, z, lse1, l, inv_t, cut, top_k, N, V, V);
+                    for (int n = 0; n < N; n++)
+                        sample_from_candidates(&sc, ids + (size_t)n * V, cand + (size_t)n * V, count[n], z[n], lse1[n],
+                                               temps[p], ks[p], tops[p], &r, NULL);
+                } else if (p == 2) {
+                    for (int n = 0; n < N; n++) u[n] = rng_double(&r);
+                    k->temperature_draws(tok, lp, l, rows, inv_t, u, N, V, V);
+                } else {
+                    k->argmax_logprob(tok, lp, l, N, V, V);
+                }
+                double dt = now() - t0;
+                if (dt < best) best = dt;
+            }
+            ms[p][via] = best / N * 1e3;
+        }
+    sample_scratch_free(&sc);
+    free(l), free(cand), free(ids);
+}
+
 static Config llama(int L, int C, int H, int I, int V, int T) {
     Config c = {0};
     strcpy(c.model_type, "llama");
@@ -219,5 +270,14 @@ int main(int argc, char **argv) {
             printf("%4d x %-7d %4d %12.1f %12.1f %12.1f\n", shapes[i][0], shapes[i][1], t, us[0], us[1], us[2]);
         }
     }
+
+    double ms[ROW_PATHS][2];
+    bench_row_paths(151936, ms);
+    printf("\nsampling one logits row, V = 151936, T 0.5, 1 thread, ms per row (whole row: sample_token;\n"
+           "backend: the sampler's path through the cpu backend's row reductions):\n");
+    printf("%-12s %10s %10s %7s\n", "", "whole row", "backend", "ratio");
+    const char *paths[ROW_PATHS] = {"top-p 0.8", "top-k 50", "T alone", "greedy"};
+    for (int p = 0; p < ROW_PATHS; p++)
+        printf("%-12s %10.2f %10.2f %6.2fx\n", paths[p], ms[p][0], ms[p][1], ms[p][0] / ms[p][1]);
     return 0;
 }

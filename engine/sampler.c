@@ -45,17 +45,19 @@ static void heap_sift_down(SampleCand *h, int n, int i) {
     }
 }
 
-// The candidates at temperature T (inv_t = 1/T) into sc->cand, sorted when top-k or top-p
-// needs an order: the top_k best, or all V. Returns their count; *z is their mass.
-static int candidates(SampleScratch *sc, const float *logits, float mx, double inv_t, int top_k, float top_p,
-                      double *z) {
-    int V = sc->V, n = 0;
+// The candidates at temperature T (inv_t = 1/T) among the m tokens of logits l (ids[i],
+// or i where ids is NULL; they hold the top_k best of the vocabulary) into sc->cand,
+// sorted when top-k or top-p needs an order: the top_k best, or all m. Returns their
+// count; *z is their mass.
+static int candidates(SampleScratch *sc, const int *ids, const float *l, int m, float mx, double inv_t, int top_k,
+                      float top_p, double *z) {
+    int n = 0;
     SampleCand *c = sc->cand;
     *z = 0;
-    if (top_k > 0 && top_k < V) {
-        // The k best by a min-heap: O(V log k).
-        for (int i = 0; i < V; i++) {
-            SampleCand x = {exp(((double)logits[i] - mx) * inv_t), i, logits[i]};
+    if (top_k > 0 && top_k < sc->V) {
+        // The k best by a min-heap: O(m log k).
+        for (int i = 0; i < m; i++) {
+            SampleCand x = {exp(((double)l[i] - mx) * inv_t), ids ? ids[i] : i, l[i]};
             if (n < top_k) {
                 c[n++] = x;
                 if (n == top_k)
@@ -69,12 +71,12 @@ static int candidates(SampleScratch *sc, const float *logits, float mx, double i
         for (int i = 0; i < n; i++) *z += c[i].w;
         return n;
     }
-    for (int i = 0; i < V; i++) {
-        c[i] = (SampleCand){exp(((double)logits[i] - mx) * inv_t), i, logits[i]};
+    for (int i = 0; i < m; i++) {
+        c[i] = (SampleCand){exp(((double)l[i] - mx) * inv_t), ids ? ids[i] : i, l[i]};
         *z += c[i].w;
     }
-    if (top_p < 1) qsort(c, (size_t)V, sizeof *c, cand_cmp);
-    return V;
+    if (top_p < 1) qsort(c, (size_t)m, sizeof *c, cand_cmp);
+    return m;
 }
 
 // Draws from candidates c[0..n) of mass z (with top-p < 1: sorted, and from the nucleus
@@ -115,27 +117,26 @@ int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, 
         tok = argmax;
     } else {
         double z;
-        int n = candidates(sc, logits, mx, 1.0 / temperature, top_k, top_p, &z);
+        int n = candidates(sc, NULL, logits, V, mx, 1.0 / temperature, top_k, top_p, &z);
         tok = sc->cand[draw(sc->cand, n, z, top_p, rng)].id;
     }
     if (logprob) *logprob = (double)logits[tok] - lse1;
     return tok;
 }
 
-int32_t sample_nucleus(SampleScratch *sc, const int *ids, const float *cand, int n, double z,
-                       double lse1, float temperature, float top_p, Rng *rng, double *logprob) {
-    if (n == 0) {  // only NaN logits leave no candidate
+int32_t sample_from_candidates(SampleScratch *sc, const int *ids, const float *cand, int m, double z,
+                               double lse1, float temperature, int top_k, float top_p, Rng *rng,
+                               double *logprob) {
+    if (m == 0) {  // only NaN logits leave no candidate
         if (logprob) *logprob = NAN;
         return 0;
     }
     float mx = cand[0];  // the row's max: the most probable token is always a candidate
-    for (int i = 1; i < n; i++)
+    for (int i = 1; i < m; i++)
         if (cand[i] > mx) mx = cand[i];
-    double inv_t = 1.0 / temperature;
-    SampleCand *c = sc->cand;
-    for (int i = 0; i < n; i++) c[i] = (SampleCand){exp(((double)cand[i] - mx) * inv_t), ids[i], cand[i]};
-    qsort(c, (size_t)n, sizeof *c, cand_cmp);
-    const SampleCand *x = &c[draw(c, n, z, top_p, rng)];
+    double kept;  // with top-k, the mass of the k best; with top-p alone, z is the row's
+    int n = candidates(sc, ids, cand, m, mx, 1.0 / temperature, top_k, top_p, &kept);
+    const SampleCand *x = &sc->cand[draw(sc->cand, n, top_k > 0 ? kept : z, top_p, rng)];
     if (logprob) *logprob = (double)x->logit - lse1;
     return x->id;
 }
@@ -156,9 +157,8 @@ static int sampler_call_rows(const Model *m, int rows) {
 typedef enum {
     ROW_GREEDY,       // temperature 0: the argmax and its log-prob (argmax_logprob)
     ROW_TEMPERATURE,  // a temperature alone: the draws (temperature_draws)
-    ROW_NUCLEUS,      // top-p alone: the candidates (nucleus_candidates), their logits in
-                      // Sampler.logits' row
-    ROW_WHOLE,        // top-k: the whole row into Sampler.logits
+    ROW_CANDIDATES,   // top-p or top-k: the candidates (sampling_candidates), their logits
+                      // in Sampler.logits' row
 } RowKind;
 
 // Per logits row of a step, and per draw at a temperature alone (a slot's; a prefill's
@@ -167,7 +167,8 @@ typedef struct {
     unsigned char *kind;          // RowKind
     int *tok;                     // ROW_GREEDY: the argmax ...
     double *lp;                   // ... and its log-prob
-    double *inv_t, *cut;          // the request's 1 / T; ROW_NUCLEUS: (1 - p) / 2V ...
+    double *inv_t, *cut;          // the request's 1 / T; ROW_CANDIDATES: (1 - p) / 2V, ...
+    int *top_k;                   // ... top-k ...
     int *count, *ids;             // ... the candidates
     double *z, *lse1;
     int *draw_slot, *draw_row;    // ROW_TEMPERATURE: the slot and row of each draw, ...
@@ -215,7 +216,7 @@ struct Sampler {
     int32_t *gen_mem;   // [slots, max_len]
     int *step_mem;      // one allocation: tokens, slots, positions, prefix slots and lengths
     int *tok, *sl, *pos, *psl, *plen;  // [slots + chunk] each
-    float *logits;      // [slots, V] host: whole rows, or a nucleus row's candidates' logits
+    float *logits;      // [slots, V] host: a ROW_CANDIDATES row's candidates' logits
     StepRows rows;      // what the host has of each logits row of a step
     SampleScratch *sc;  // [n_sc]: one per thread, the draws of a step run in parallel
     int n_sc;
@@ -272,7 +273,7 @@ static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
         .gen = (size_t)p->slots * p->max_len * sizeof(int32_t),  // [slots, max_len]
         .step = 5 * (size_t)(p->slots + p->chunk) * sizeof(int),  // tokens, slots, positions, prefixes
         .logits = (size_t)p->slots * V * sizeof(float),           // [slots, V]
-        .rows = (size_t)p->slots * (8 * sizeof(double) + (5 + (size_t)V) * sizeof(int) + 1),
+        .rows = (size_t)p->slots * (8 * sizeof(double) + (6 + (size_t)V) * sizeof(int) + 1),
         .scratch = (size_t)n_sc * (sizeof(SampleScratch) + (size_t)p->n_ids * sizeof(SampleCand)),
     };
 }
@@ -346,7 +347,8 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     r->draw_slot = r->count + slots;
     r->draw_row = r->draw_slot + slots;
     r->draw_tok = r->draw_row + slots;
-    r->ids = r->draw_tok + slots;
+    r->top_k = r->draw_tok + slots;
+    r->ids = r->top_k + slots;
     r->kind = (unsigned char *)(r->ids + (size_t)slots * s->V);
     s->tok = s->step_mem;
     s->sl = s->tok + slots + chunk;
@@ -483,7 +485,7 @@ static void admit_waiting(Run *run) {
     }
 }
 
-// A row's kind by its request's settings; a nucleus row's parameters.
+// A row's kind by its request's settings, and its parameters.
 static void set_row_kind(Sampler *s, int row, const SampleRequest *r) {
     StepRows *x = &s->rows;
     if (r->temperature <= 0) {
@@ -491,14 +493,9 @@ static void set_row_kind(Sampler *s, int row, const SampleRequest *r) {
         return;
     }
     x->inv_t[row] = 1.0 / r->temperature;
-    if (r->top_k > 0) {
-        x->kind[row] = ROW_WHOLE;
-    } else if (r->top_p < 1) {
-        x->kind[row] = ROW_NUCLEUS;
-        x->cut[row] = (1.0 - r->top_p) / (2.0 * s->n_ids);
-    } else {
-        x->kind[row] = ROW_TEMPERATURE;
-    }
+    x->kind[row] = r->top_k > 0 || r->top_p < 1 ? ROW_CANDIDATES : ROW_TEMPERATURE;
+    x->top_k[row] = r->top_k;
+    x->cut[row] = (1.0 - r->top_p) / (2.0 * s->n_ids);
 }
 
 // Step 2, the rows of the step: prompt chunks without logits first, then one logits token
@@ -563,7 +560,7 @@ static void draw_at_temperature(Sampler *s, int r0, int n_out) {
 }
 
 // What the host needs of a call's logits rows, rows r0 .. r0 + n_out - 1 of the step, a
-// run of like rows at a time (RowKind): only ROW_WHOLE moves whole rows to the host.
+// run of like rows at a time (RowKind): never a whole row.
 static void fetch_rows(Sampler *s, int r0, int n_out) {
     const Kernels *k = s->m->k;
     const float *lg = s->kv.logits;
@@ -575,11 +572,9 @@ static void fetch_rows(Sampler *s, int r0, int n_out) {
         int n = end - r;
         if (kind == ROW_GREEDY)
             k->argmax_logprob(x->tok + i, x->lp + i, lg + r * V, n, s->n_ids, s->V);
-        else if (kind == ROW_NUCLEUS)
-            k->nucleus_candidates(x->count + i, x->ids + i * V, s->logits + i * V, x->z + i, x->lse1 + i,
-                                  lg + r * V, x->inv_t + i, x->cut + i, n, s->n_ids, s->V);
-        else if (kind == ROW_WHOLE)
-            k->download(s->logits + i * V, lg + r * V, n * V * sizeof(float));
+        else if (kind == ROW_CANDIDATES)
+            k->sampling_candidates(x->count + i, x->ids + i * V, s->logits + i * V, x->z + i, x->lse1 + i,
+                                   lg + r * V, x->inv_t + i, x->cut + i, x->top_k + i, n, s->n_ids, s->V);
     }
     draw_at_temperature(s, r0, n_out);
 }
@@ -626,17 +621,14 @@ static int sample_rows(Run *run) {
         if (q->row < 0) continue;
         const SampleRequest *r = &run->reqs[q->req];
         const StepRows *x = &s->rows;
-        int row = q->row;
-        SampleScratch *sc = &s->sc[omp_get_thread_num()];
-        const float *logits = s->logits + (size_t)row * s->V;
+        size_t row = (size_t)q->row;
         if (x->kind[row] == ROW_GREEDY) {
             q->next = x->tok[row];
             q->next_lp = x->lp[row];
-        } else if (x->kind[row] == ROW_NUCLEUS) {
-            q->next = sample_nucleus(sc, x->ids + (size_t)row * s->V, logits, x->count[row], x->z[row],
-                                     x->lse1[row], r->temperature, r->top_p, &q->rng, &q->next_lp);
-        } else if (x->kind[row] == ROW_WHOLE) {
-            q->next = sample_token(sc, logits, r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
+        } else if (x->kind[row] == ROW_CANDIDATES) {
+            q->next = sample_from_candidates(&s->sc[omp_get_thread_num()], x->ids + row * s->V,
+                                             s->logits + row * s->V, x->count[row], x->z[row], x->lse1[row],
+                                             r->temperature, r->top_k, r->top_p, &q->rng, &q->next_lp);
         }  // ROW_TEMPERATURE: drawn with the call (draw_at_temperature)
     }
     int rc = 0;

@@ -31,10 +31,10 @@
 //                   lower id; keep the smallest prefix whose mass is >= p of the kept
 //                   mass); draw from what is left, renormalised. A temperature alone:
 //                   the backend draws (temperature_draws, the uniform from the
-//                   sample's stream). Top-p alone: the backend finds the tokens that
-//                   can be in the nucleus (nucleus_candidates: those with p_i >=
-//                   (1 - p) / 2V) and only they come to the host, which sorts and
-//                   draws. Top-k: the row comes whole and the host draws from it.
+//                   sample's stream). Top-p or top-k: the backend finds the tokens that
+//                   can be kept (sampling_candidates: the k largest logits, or with
+//                   top-p alone those with p_i >= (1 - p) / 2V) and only they come to
+//                   the host, which sorts and draws. A logits row never comes whole.
 // Whatever the settings, a sample's mean log-prob is that of its generated tokens under
 // the model at temperature 1: mean over tokens of log_softmax(l)[token].
 //
@@ -152,9 +152,11 @@ int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const Sampler
 // The counters of the current (or last) run.
 const SamplerStats *sampler_stats(const Sampler *s);
 
-// ---- one-token sampling, on its own (tests; the sampler uses it) --------------------
-// Scratch for sample_token: host buffers for a vocabulary of V (the ids that may be
-// sampled: a logits row may be longer, its entries past V are masked).
+// ---- one-token sampling ---------------------------------------------------------------
+// sample_token applies the rules above to a whole row on the host: the specification the
+// sampler's backend paths are tested against (tests/test_sampler.c). The sampler draws
+// with sample_from_candidates. Scratch for both: host buffers for a vocabulary of V (the
+// ids that may be sampled: a logits row may be longer, its entries past V are masked).
 typedef struct {
     double w;  // unnormalised probability
     int id;
@@ -172,11 +174,12 @@ void sample_scratch_free(SampleScratch *sc);
 // (may be NULL).
 int32_t sample_token(SampleScratch *sc, const float *logits, float temperature, int top_k,
                      float top_p, Rng *rng, double *logprob);
-// The same draw at temperature > 0 with top-p < 1 and no top-k, from the n candidates of a
-// row (ids and logits in column order; z, lse1) that the backend's nucleus_candidates gave
-// for inv_t = 1.0 / temperature and cut = (1 - top_p) / 2V: the token and log-prob that
+// The same draw at temperature > 0 with top-p < 1 or top-k, from the m candidates of a row
+// (ids and logits in column order; z, lse1) that the backend's sampling_candidates gave for
+// inv_t = 1.0 / temperature, cut = (1 - top_p) / 2V and top_k: the token and log-prob that
 // sample_token gives for the whole row, bit for bit where the backend sums in column order.
-int32_t sample_nucleus(SampleScratch *sc, const int *ids, const float *cand, int n, double z,
-                       double lse1, float temperature, float top_p, Rng *rng, double *logprob);
+int32_t sample_from_candidates(SampleScratch *sc, const int *ids, const float *cand, int m, double z,
+                               double lse1, float temperature, int top_k, float top_p, Rng *rng,
+                               double *logprob);
 
 #endif

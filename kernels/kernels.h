@@ -157,18 +157,20 @@ typedef struct Kernels {
     void (*argmax_logprob)(int *argmax, double *logprob, const float *logits, int N, int V,
                            int ld);
 
-    // ---- nucleus sampling: the candidates of a row without the row on the host ---------
+    // ---- top-p and top-k sampling: a row's candidates without the row on the host -------
     // For each row n of logits[N, ld], over its first V columns l_j, with mx = max_j l_j:
     //   w_j = exp(((double)l_j - mx) * inv_t[n])            (inv_t: 1 / temperature)
     //   z[n] = sum_j w_j,  lse1[n] = mx + log(sum_j exp((double)l_j - mx))   (in double)
-    // The candidates are the columns with w_j >= cut[n] * z[n], in column order: their ids
-    // to ids[n, 0..count[n]) and their logits to cand[n, 0..count[n]). The sampler sorts
-    // and draws from them (engine/sampler.c); with cut = (1 - p) / 2V the top-p nucleus is
-    // among them. Host arrays: count, z, lse1, inv_t, cut [N]; ids, cand [N, ld]. The sums
-    // in column order (ref) or another fixed order (within rounding of double).
-    void (*nucleus_candidates)(int *count, int *ids, float *cand, double *z, double *lse1,
-                               const float *logits, const double *inv_t, const double *cut,
-                               int N, int V, int ld);
+    // The candidates, in column order: with top_k[n] > 0 the columns whose logit is at
+    // least the top_k[n]-th largest (more than top_k[n] only on ties), else those with
+    // w_j >= cut[n] * z[n]. Their ids to ids[n, 0..count[n]), their logits to cand[n,
+    // 0..count[n]). The sampler sorts and draws from them (engine/sampler.c); with cut =
+    // (1 - p) / 2V the top-p nucleus is among them. Host arrays: count, z, lse1, inv_t, cut,
+    // top_k [N]; ids, cand [N, ld]. The sums in column order (ref) or another fixed order
+    // (within rounding of double).
+    void (*sampling_candidates)(int *count, int *ids, float *cand, double *z, double *lse1,
+                                const float *logits, const double *inv_t, const double *cut,
+                                const int *top_k, int N, int V, int ld);
 
     // ---- sampling at a temperature alone: the draw on the backend --------------------
     // Draw d is from row rows[d] of logits[*, ld], its first V columns l_j, with w_j and z

@@ -13,7 +13,7 @@
 //                        forward and backward (blocked online softmax, cpu_exp)
 //   rtol 1e-5 arel 1e-6  attention's lse, RMSNorm, RoPE, SwiGLU (cpu_exp within 2 ulp)
 //   rtol 1e-12           sum_squares (double, another order)
-//   bitwise              argmax_logprob, nucleus_candidates, temperature_draws (the spec's row
+//   bitwise              argmax_logprob, sampling_candidates, temperature_draws (the spec's row
 //                        functions, a row or draw per thread)
 // The CPU's own: bitwise the same at 1 and 2 threads; a row's bits the same in calls of
 // up to max_rows_invariant rows; a sequence's attention alone or in a batch; the KV-cache
@@ -488,38 +488,56 @@ static void test_argmax_logprob(int N, int V, int ld) {
     free(logits), free(am[0]), free(am[1]), free(lp[0]), free(lp[1]);
 }
 
-// nucleus_candidates over the first V of ld columns: bitwise ref's; ref's against the
-// definition: the candidates in column order with their logits, every column with
-// w >= cut * z among them and none below (w recomputed here, z and lse1 against sums in
-// long double). Rows: random, flat (every column a candidate), one dominant logit.
-static void test_nucleus_candidates(int N, int V, int ld) {
-    float *logits = fvec((size_t)N * ld);
+static int float_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+// sampling_candidates over the first V of ld columns: bitwise ref's; ref's against the
+// definition: the candidates in column order with their logits; top-p rows: every column
+// with w >= cut * z and none below (w recomputed here); top-k rows: every column at least
+// the k-th largest logit (found here by sorting) and none below; z and lse1 against sums
+// in long double. Rows (N >= 5): random top-p, flat (every column a candidate), one
+// dominant logit, five tied largest logits at top-k 4 (all five kept), top-k above V
+// (every column), then top-k 7 and top-p in turn.
+static void test_sampling_candidates(int N, int V, int ld) {
+    float *logits = fvec((size_t)N * ld), *sorted = fvec(V);
     fill(logits, (size_t)N * ld, 4.0f);
-    for (int j = 0; j < V; j++) logits[(size_t)ld + j] = 1.5f;     // row 1: flat
-    if (N > 2) logits[(size_t)2 * ld + V / 3] = 40.0f;             // row 2: one dominant
-    for (size_t i = V; i < (size_t)ld; i++) logits[i] = 100.0f;   // past V: never read
+    for (int j = 0; j < V; j++) logits[(size_t)ld + j] = 1.5f;
+    logits[(size_t)2 * ld + V / 3] = 40.0f;
+    for (int j = 1; j < 6; j++) logits[(size_t)3 * ld + j * (V - 1) / 5] = 9.0f;
+    for (size_t i = V; i < (size_t)ld; i++) logits[i] = 100.0f;  // past V: never read
     double *inv_t = xcalloc(N, sizeof(double)), *cut = xcalloc(N, sizeof(double));
-    for (int n = 0; n < N; n++) inv_t[n] = 1.0 / (0.4 + 0.3 * (n % 4)), cut[n] = (1.0 - 0.8) / (2.0 * V);
+    int *top_k = ivec(N);
+    for (int n = 0; n < N; n++) {
+        inv_t[n] = 1.0 / (0.4 + 0.3 * (n % 4));
+        cut[n] = (1.0 - 0.8) / (2.0 * V);
+        top_k[n] = n == 3 ? 4 : n == 4 ? V + 3 : n >= 5 && n % 2 ? 7 : 0;
+    }
     int *count[2], *ids[2];
     float *cand[2];
     double *z[2], *lse1[2];
     for (int b = 0; b < 2; b++) {
         count[b] = ivec(N), ids[b] = ivec((size_t)N * ld), cand[b] = fvec((size_t)N * ld);
         z[b] = xcalloc(N, sizeof(double)), lse1[b] = xcalloc(N, sizeof(double));
-        (b ? cpu : ref)->nucleus_candidates(count[b], ids[b], cand[b], z[b], lse1[b], logits, inv_t, cut, N, V, ld);
+        (b ? cpu : ref)->sampling_candidates(count[b], ids[b], cand[b], z[b], lse1[b], logits, inv_t, cut, top_k,
+                                             N, V, ld);
     }
     int same = !memcmp(count[0], count[1], N * sizeof(int)) && !memcmp(z[0], z[1], N * sizeof(double)) &&
                !memcmp(lse1[0], lse1[1], N * sizeof(double));
     for (int n = 0; same && n < N; n++)
         same = !memcmp(ids[0] + (size_t)n * ld, ids[1] + (size_t)n * ld, count[0][n] * sizeof(int)) &&
                !memcmp(cand[0] + (size_t)n * ld, cand[1] + (size_t)n * ld, count[0][n] * sizeof(float));
-    CHECK(same, "nucleus_candidates N=%d V=%d ld=%d: cpu bitwise ref", N, V, ld);
+    CHECK(same, "sampling_candidates N=%d V=%d ld=%d: cpu bitwise ref", N, V, ld);
     int bad = 0;
     for (int n = 0; n < N; n++) {
         const float *x = logits + (size_t)n * ld;
         const int *id = ids[0] + (size_t)n * ld;
         float mx = x[0];
         for (int j = 1; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+        memcpy(sorted, x, V * sizeof(float));
+        qsort(sorted, V, sizeof(float), float_desc);
+        float least = sorted[(top_k[n] < V ? top_k[n] : V) - 1];
         long double zt = 0, z1 = 0;
         for (int j = 0; j < V; j++) zt += expl(((long double)x[j] - mx) * inv_t[n]), z1 += expl((long double)x[j] - mx);
         bad += fabsl(z[0][n] - zt) > 1e-12L * zt || fabsl(lse1[0][n] - (mx + logl(z1))) > 1e-14L * (fabsl(mx) + 1);
@@ -527,16 +545,17 @@ static void test_nucleus_candidates(int N, int V, int ld) {
         for (int j = 0; j < V; j++) {
             int is = c < count[0][n] && id[c] == j;
             if (is) bad += cand[0][(size_t)n * ld + c++] != x[j];
-            bad += is != (exp(((double)x[j] - mx) * inv_t[n]) >= cut[n] * z[0][n]);
+            bad += is != (top_k[n] > 0 ? x[j] >= least : exp(((double)x[j] - mx) * inv_t[n]) >= cut[n] * z[0][n]);
         }
         bad += c != count[0][n];
     }
-    CHECK(bad == 0, "nucleus_candidates N=%d V=%d ld=%d: %d entries off the definition", N, V, ld, bad);
-    CHECK(count[0][1] == V && (N < 3 || count[0][2] == 1),
-          "nucleus_candidates: a flat row keeps all %d columns (%d), a dominant logit only itself", V,
-          count[0][1]);
+    CHECK(bad == 0, "sampling_candidates N=%d V=%d ld=%d: %d entries off the definition", N, V, ld, bad);
+    CHECK(count[0][1] == V && count[0][2] == 1 && count[0][3] == 5 && count[0][4] == V,
+          "sampling_candidates: a flat row keeps all %d columns (%d), a dominant logit only itself (%d), top-k 4 "
+          "of five tied largest keeps the five (%d), top-k above V every column (%d)", V, count[0][1], count[0][2],
+          count[0][3], count[0][4]);
     for (int b = 0; b < 2; b++) free(count[b]), free(ids[b]), free(cand[b]), free(z[b]), free(lse1[b]);
-    free(logits), free(inv_t), free(cut);
+    free(logits), free(sorted), free(inv_t), free(cut), free(top_k);
 }
 
 // temperature_draws: bitwise ref's; ref's tokens against the definition (the first column
@@ -956,9 +975,9 @@ int main(void) {
     test_argmax_logprob(1, 5, 5);
     test_argmax_logprob(17, 300, 317);  // the first 300 of 317 columns
     test_argmax_logprob(5, 3001, 3001);
-    test_nucleus_candidates(2, 7, 7);
-    test_nucleus_candidates(9, 300, 317);
-    test_nucleus_candidates(5, 3001, 3001);
+    test_sampling_candidates(5, 7, 7);
+    test_sampling_candidates(9, 300, 317);
+    test_sampling_candidates(6, 3001, 3001);
     test_temperature_draws(1, 6, 6, 3);
     test_temperature_draws(3, 300, 317, 40);
     test_temperature_draws(4, 3001, 3001, 9);

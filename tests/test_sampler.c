@@ -146,45 +146,47 @@ static void test_sample_large_vocab(void) {
     sample_scratch_free(&sc);
 }
 
-// The sampler's top-p path: the backend's candidates (ref, cpu) and sample_nucleus draw the
-// token and log-prob that sample_token draws from the whole row, bit for bit, from the
-// same stream; and only a few of a large vocabulary's ids come to the host. Its
-// temperature-alone path: the backend's temperature_draws, the same. Rows of
+// The sampler's top-p and top-k path: the backend's candidates (ref, cpu) and
+// sample_from_candidates draw the token and log-prob that sample_token draws from the
+// whole row, bit for bit, from the same stream; and only a few of a large vocabulary's ids
+// come to the host. Its temperature-alone path: the backend's temperature_draws, the same. Rows of
 // ld > V columns: random at two scales, flat, one dominant logit, ties at the top.
-static void test_sample_nucleus(void) {
+static void test_sample_from_candidates(void) {
     enum { N = 5, V = 3000, LD = 3011, DRAWS = 300 };
     Err e;
     SampleScratch sc;
     CHECK(sample_scratch_init(&sc, V, &e) == 0, "%s", e.msg);
     float *logits = malloc((size_t)N * LD * sizeof *logits), *cand = malloc((size_t)N * LD * sizeof *cand);
-    int *ids = malloc((size_t)N * LD * sizeof *ids), count[N];
+    int *ids = malloc((size_t)N * LD * sizeof *ids), count[N], top_k[N];
     double z[N], lse1[N], inv_t[N], cut[N];
     Rng g = rng_seed(5);
     for (int i = 0; i < N * LD; i++) logits[i] = (float)((i / LD == 1 ? 0.3 : 3) * rng_normal(&g));
     for (int j = 0; j < V; j++) logits[2 * LD + j] = 0.25f;  // flat
     logits[3 * LD + 17] = 30.0f;                             // dominant
     logits[4 * LD + 5] = logits[4 * LD + 900] = 12.0f;       // ties at the top
-    const float temps[] = {0.5f, 1.0f, 1.7f}, tops[] = {0.3f, 0.8f, 0.95f, 0.999f};
+    const float temps[] = {0.5f, 1.0f, 1.7f}, tops[] = {0.3f, 0.8f, 0.95f, 0.999f, 1, 1, 0.9f, 0.8f, 1};
+    const int ks_top[] = {0, 0, 0, 0, 1, 5, 40, V + 5, V + 5};  // top-k with tops[] (top-k 1: greedy)
     const Kernels *ks[] = {&kernels_ref, &kernels_cpu};
     int same = 1, few = 1;
     for (int b = 0; b < 2; b++)
         for (int t = 0; t < 3; t++)
-            for (int q = 0; q < 4; q++) {
-                for (int n = 0; n < N; n++) inv_t[n] = 1.0 / temps[t], cut[n] = (1.0 - tops[q]) / (2.0 * V);
-                ks[b]->nucleus_candidates(count, ids, cand, z, lse1, logits, inv_t, cut, N, V, LD);
+            for (int q = 0; q < 9; q++) {
+                for (int n = 0; n < N; n++)
+                    inv_t[n] = 1.0 / temps[t], cut[n] = (1.0 - tops[q]) / (2.0 * V), top_k[n] = ks_top[q];
+                ks[b]->sampling_candidates(count, ids, cand, z, lse1, logits, inv_t, cut, top_k, N, V, LD);
                 for (int n = 0; n < N; n++) {
                     Rng x = rng_seed(11 + n), y = x;
                     for (int d = 0; d < DRAWS; d++) {
                         double lx, ly;
-                        int tx = sample_token(&sc, logits + (size_t)n * LD, temps[t], 0, tops[q], &x, &lx);
-                        int ty = sample_nucleus(&sc, ids + (size_t)n * LD, cand + (size_t)n * LD, count[n], z[n],
-                                                lse1[n], temps[t], tops[q], &y, &ly);
+                        int tx = sample_token(&sc, logits + (size_t)n * LD, temps[t], ks_top[q], tops[q], &x, &lx);
+                        int ty = sample_from_candidates(&sc, ids + (size_t)n * LD, cand + (size_t)n * LD, count[n],
+                                                        z[n], lse1[n], temps[t], ks_top[q], tops[q], &y, &ly);
                         same &= tx == ty && !memcmp(&lx, &ly, sizeof lx);
                     }
-                    if (n == 0 && temps[t] < 1 && tops[q] <= 0.95f) few &= count[n] < V / 10;
+                    if (n == 0 && temps[t] < 1 && tops[q] <= 0.95f && !ks_top[q]) few &= count[n] < V / 10;
                 }
             }
-    CHECK(same, "top-p from the backend's candidates: sample_token's tokens and log-probs, bitwise");
+    CHECK(same, "top-p and top-k from the backend's candidates: sample_token's tokens and log-probs, bitwise");
     // a temperature alone: the backend's draws, each uniform from the stream, bitwise too
     same = 1;
     for (int b = 0; b < 2; b++)
@@ -551,7 +553,7 @@ static void test_memory_plan(void) {
 
 int main(void) {
     test_sample_token();
-    test_sample_nucleus();
+    test_sample_from_candidates();
     test_runs();
     test_memory_plan();
     return test_summary();

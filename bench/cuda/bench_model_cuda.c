@@ -15,10 +15,9 @@
 //   decode    sampler_run of one 16-token prompt with K = 1, 16, 64, 256 samples of 64 new
 //             tokens (K slots, shared prefill): generated tokens per second greedy (the
 //             argmax on the backend, argmax_logprob), at presample's default T 0.5 top-p
-//             0.8 (the backend's nucleus_candidates, the host sorts and draws), at T 0.5
-//             alone (temperature_draws on the backend), and at T 0.5 top-k 50 (each row
-//             downloaded whole, the host draws: the baseline); CPU: 16 new tokens,
-//             K <= 64. Beside them the roofline of a step that reads
+//             0.8 and at T 0.5 top-k 50 (the backend's sampling_candidates, the host sorts
+//             and draws), at T 0.5 alone (temperature_draws on the backend); CPU: 16 new
+//             tokens, K <= 64. Beside them the roofline of a step that reads
 //             the weights and the KV cache once (the mean context: prompt + 32 positions)
 //             at the HBM bandwidth of a 1 GiB device copy measured in this run.
 // Without a GPU it prints "SKIP: no CUDA device".
@@ -220,8 +219,8 @@ int main(void) {
 
     double bw = hbm_bandwidth(gpu);
     printf("\ndecode (sampler, one 16-token prompt, K samples sharing its prefill), tokens/s: greedy, "
-           "T 0.5 top-p 0.8, T 0.5 alone, T 0.5 top-k 50 (rows whole to the host); HBM %.0f GB/s "
-           "(device copy, this run)\n", bw / 1e9);
+           "T 0.5 top-p 0.8, T 0.5 alone, T 0.5 top-k 50; HBM %.0f GB/s (device copy, this run)\n",
+           bw / 1e9);
     printf("%-28s %-10s %4s %9s %9s %9s %9s %14s %13s\n", "config", "backend", "K", "greedy", "top-p",
            "T alone", "top-k", "roofline tok/s", "greedy of it");
     static const SampleRequest hows[4] = {{.temperature = 0, .top_p = 1},

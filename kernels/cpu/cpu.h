@@ -92,8 +92,8 @@ void cpu_crossentropy_chunk_backward(float *dlogits, const float *logits, const 
 void cpu_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V, int ld);
 void cpu_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows, const double *inv_t,
                            const double *u, int n_draws, int V, int ld);
-void cpu_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
-                            const double *inv_t, const double *cut, int N, int V, int ld);
+void cpu_sampling_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
+                             const double *inv_t, const double *cut, const int *top_k, int N, int V, int ld);
 double cpu_sum_squares(const float *g, size_t n);
 void cpu_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
                float beta1, float beta2, float eps, float weight_decay, float grad_scale,

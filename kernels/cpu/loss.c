@@ -69,13 +69,13 @@ void cpu_argmax_logprob(int *argmax, double *logprob, const float *logits, int N
 }
 
 // The specification's row function (kernels/ref/loss.c), a row per thread: the same bits.
-void cpu_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
-                            const double *inv_t, const double *cut, int N, int V, int ld) {
+void cpu_sampling_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
+                             const double *inv_t, const double *cut, const int *top_k, int N, int V, int ld) {
     size_t r = (size_t)ld;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++)
-        ref_nucleus_candidates(count + n, ids + n * r, cand + n * r, z + n, lse1 + n, logits + n * r, inv_t + n,
-                               cut + n, 1, V, ld);
+        ref_sampling_candidates(count + n, ids + n * r, cand + n * r, z + n, lse1 + n, logits + n * r, inv_t + n,
+                                cut + n, top_k + n, 1, V, ld);
 }
 
 // The specification's row function, a draw per thread: the same bits.

@@ -136,9 +136,9 @@ void cuda_bias_forward(float *out, const float *bias, int N, int OC);
 // sampling.cu
 void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V,
                          int ld);
-void cuda_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1,
-                             const float *logits, const double *inv_t, const double *cut, int N,
-                             int V, int ld);
+void cuda_sampling_candidates(int *count, int *ids, float *cand, double *z, double *lse1,
+                              const float *logits, const double *inv_t, const double *cut,
+                              const int *top_k, int N, int V, int ld);
 void cuda_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows,
                             const double *inv_t, const double *u, int n_draws, int V, int ld);
 

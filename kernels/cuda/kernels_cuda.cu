@@ -106,7 +106,7 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
      cuda_attention_decode<CACHE>, cuda_swiglu_forward, cuda_swiglu_backward, cuda_add,   \
      cuda_crossentropy_forward, cuda_crossentropy_backward,                               \
      cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward,                   \
-     cuda_argmax_logprob, cuda_nucleus_candidates, cuda_temperature_draws, cuda_sum_squares, cuda_adamw, 0,       \
+     cuda_argmax_logprob, cuda_sampling_candidates, cuda_temperature_draws, cuda_sum_squares, cuda_adamw, 0,       \
      sizeof(CACHE), cuda_memory_available}
 
 static const Kernels kernels_cuda = CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F, cuda_attention, float);

@@ -1,6 +1,6 @@
 // kernels/cuda/sampling.cu -- what the sampler needs of a logits row without the row on
-// the host: greedy decoding's argmax and log-prob, nucleus sampling's candidates, the draw
-// at a temperature alone.
+// the host: greedy decoding's argmax and log-prob, top-p and top-k sampling's candidates,
+// the draw at a temperature alone.
 //
 // Determinism: one block per row; every sum runs over fixed strides and a fixed tree, and
 // the candidates are written in column order by a block-wide prefix sum.
@@ -73,18 +73,38 @@ void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int 
     CUDA_CHECK(cudaMemcpy(logprob, d_logprob, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost));
 }
 
-// ---- nucleus sampling's candidates ------------------------------------------------------------
+// ---- top-p and top-k sampling's candidates ---------------------------------------------------
 // Two passes a row. Count: the max, both sums of exp in double over fixed strides and a
-// fixed tree, and the number of candidates. Pack: each row's place in the packed output is
-// the candidates of the rows before it; the row is read in tiles of NUC_ITEMS columns a
-// thread, a block-wide prefix sum of the tile's counts places each thread's candidates in
-// column order. The host then copies the packed candidates at once and unpacks them into
-// its rows.
-#define NUC_ITEMS 8
+// fixed tree, the row's rule for its candidates, and their number. Pack: each row's place
+// in the packed output is the candidates of the rows before it; the row is read in tiles
+// of CAND_ITEMS columns a thread, a block-wide prefix sum of the tile's counts places each
+// thread's candidates in column order. The host then copies the packed candidates at once
+// and unpacks them into its rows.
+#define CAND_ITEMS 8
 
-__global__ void nucleus_count_kernel(int *count, double *z, double *lse1, float *row_max,
-                                     const float *logits, const double *inv_t,
-                                     const double *cut, int V, int ld) {
+// A row's candidates: with top_k, the logits whose key is at least `least` (the k-th
+// largest's); otherwise those with w = exp((x - mx) * inv_t) >= at_least.
+typedef struct {
+    float mx;
+    int top_k;
+    unsigned least;
+    double inv_t, at_least;
+} CandRule;
+
+// The order of floats as unsigned keys (-0 as +0): a larger float, a larger key.
+__device__ __forceinline__ unsigned float_key(float x) {
+    unsigned u = __float_as_uint(x);
+    if (u == 0x80000000u) u = 0;
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
+__device__ __forceinline__ bool is_candidate(const CandRule &r, float x) {
+    return r.top_k > 0 ? float_key(x) >= r.least : exp(((double)x - r.mx) * r.inv_t) >= r.at_least;
+}
+
+__global__ void candidates_count_kernel(int *count, double *z, double *lse1, CandRule *rule,
+                                        const float *logits, const double *inv_t,
+                                        const double *cut, const int *top_k, int V, int ld) {
     __shared__ float red_f[32];
     __shared__ double red_d[32];
     __shared__ int red_i[32];
@@ -101,37 +121,42 @@ __global__ void nucleus_count_kernel(int *count, double *z, double *lse1, float 
     }
     s1 = block_sum(s1, red_d);
     st = block_sum(st, red_d);
-    double at_least = cut[n] * st;
+    CandRule r = {mx, top_k[n] < V ? top_k[n] : V, 0u, it, cut[n] * st};
+    // top-k: the largest key with at least k keys at or above it, a bit at a time from the top
+    for (int b = 31; r.top_k > 0 && b >= 0; b--) {
+        unsigned trial = r.least | 1u << b;
+        int c = 0;
+        for (int j = t; j < V; j += blockDim.x) c += float_key(x[j]) >= trial;
+        if (block_sum(c, red_i) >= r.top_k) r.least = trial;
+    }
     int c = 0;
-    for (int j = t; j < V; j += blockDim.x) c += exp(((double)x[j] - mx) * it) >= at_least;
+    for (int j = t; j < V; j += blockDim.x) c += is_candidate(r, x[j]);
     c = block_sum(c, red_i);
     if (t == 0) {
         count[n] = c;
         z[n] = st;
         lse1[n] = mx + log(s1);
-        row_max[n] = mx;
+        rule[n] = r;
     }
 }
 
-__global__ void nucleus_pack_kernel(int *ids, float *cand, const int *count, const double *z,
-                                    const float *row_max, const float *logits,
-                                    const double *inv_t, const double *cut, int V, int ld) {
+__global__ void candidates_pack_kernel(int *ids, float *cand, const int *count,
+                                       const CandRule *rule, const float *logits, int V, int ld) {
     __shared__ int red_i[32];
     int n = blockIdx.x, t = threadIdx.x;
     const float *x = logits + (size_t)n * ld;
+    CandRule r = rule[n];
     int off = 0;
-    for (int r = t; r < n; r += blockDim.x) off += count[r];
+    for (int m = t; m < n; m += blockDim.x) off += count[m];
     off = block_sum(off, red_i);
-    float mx = row_max[n];
-    double it = inv_t[n], at_least = cut[n] * z[n];
-    for (int j0 = 0; j0 < V; j0 += NUC_ITEMS * blockDim.x) {
-        int first = j0 + NUC_ITEMS * t, kept = 0;
+    for (int j0 = 0; j0 < V; j0 += CAND_ITEMS * blockDim.x) {
+        int first = j0 + CAND_ITEMS * t, kept = 0;
         unsigned keep = 0;  // bit i: column first + i is a candidate
-        for (int i = 0; i < NUC_ITEMS && first + i < V; i++)
-            if (exp(((double)x[first + i] - mx) * it) >= at_least) keep |= 1u << i, kept++;
+        for (int i = 0; i < CAND_ITEMS && first + i < V; i++)
+            if (is_candidate(r, x[first + i])) keep |= 1u << i, kept++;
         int tile;
         int at = off + block_scan(kept, red_i, &tile);
-        for (int i = 0; i < NUC_ITEMS; i++)
+        for (int i = 0; i < CAND_ITEMS; i++)
             if (keep >> i & 1) {
                 ids[at] = first + i;
                 cand[at++] = x[first + i];
@@ -140,31 +165,35 @@ __global__ void nucleus_pack_kernel(int *ids, float *cand, const int *count, con
     }
 }
 
-void cuda_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1,
-                             const float *logits, const double *inv_t, const double *cut, int N,
-                             int V, int ld) {
+void cuda_sampling_candidates(int *count, int *ids, float *cand, double *z, double *lse1,
+                              const float *logits, const double *inv_t, const double *cut,
+                              const int *top_k, int N, int V, int ld) {
     if (N <= 0) return;
-    static DeviceBuffer count_buf, z_buf, lse1_buf, max_buf, inv_t_buf, cut_buf, ids_buf, cand_buf;
-    int *d_count = (int *)device_buffer(&count_buf, (size_t)N * sizeof(int));
-    double *d_z = (double *)device_buffer(&z_buf, (size_t)N * sizeof(double));
-    double *d_lse1 = (double *)device_buffer(&lse1_buf, (size_t)N * sizeof(double));
-    float *d_max = (float *)device_buffer(&max_buf, (size_t)N * sizeof(float));
-    double *d_inv_t = (double *)device_buffer(&inv_t_buf, (size_t)N * sizeof(double));
-    double *d_cut = (double *)device_buffer(&cut_buf, (size_t)N * sizeof(double));
-    CUDA_CHECK(cudaMemcpy(d_inv_t, inv_t, (size_t)N * sizeof(double), cudaMemcpyHostToDevice));
-    CUDA_CHECK(cudaMemcpy(d_cut, cut, (size_t)N * sizeof(double), cudaMemcpyHostToDevice));
-    nucleus_count_kernel<<<N, 256>>>(d_count, d_z, d_lse1, d_max, logits, d_inv_t, d_cut, V, ld);
+    static DeviceBuffer count_buf, z_buf, lse1_buf, rule_buf, inv_t_buf, cut_buf, top_k_buf, ids_buf,
+        cand_buf;
+    size_t rows = (size_t)N;
+    int *d_count = (int *)device_buffer(&count_buf, rows * sizeof(int));
+    double *d_z = (double *)device_buffer(&z_buf, rows * sizeof(double));
+    double *d_lse1 = (double *)device_buffer(&lse1_buf, rows * sizeof(double));
+    CandRule *d_rule = (CandRule *)device_buffer(&rule_buf, rows * sizeof(CandRule));
+    double *d_inv_t = (double *)device_buffer(&inv_t_buf, rows * sizeof(double));
+    double *d_cut = (double *)device_buffer(&cut_buf, rows * sizeof(double));
+    int *d_top_k = (int *)device_buffer(&top_k_buf, rows * sizeof(int));
+    CUDA_CHECK(cudaMemcpy(d_inv_t, inv_t, rows * sizeof(double), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_cut, cut, rows * sizeof(double), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d_top_k, top_k, rows * sizeof(int), cudaMemcpyHostToDevice));
+    candidates_count_kernel<<<N, 256>>>(d_count, d_z, d_lse1, d_rule, logits, d_inv_t, d_cut,
+                                        d_top_k, V, ld);
     LAUNCH_CHECK();
-    CUDA_CHECK(cudaMemcpy(count, d_count, (size_t)N * sizeof(int), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(count, d_count, rows * sizeof(int), cudaMemcpyDeviceToHost));
     size_t total = 0;
     for (int n = 0; n < N; n++) total += (size_t)count[n];
     int *d_ids = (int *)device_buffer(&ids_buf, (total ? total : 1) * sizeof(int));
     float *d_cand = (float *)device_buffer(&cand_buf, (total ? total : 1) * sizeof(float));
-    nucleus_pack_kernel<<<N, 256>>>(d_ids, d_cand, d_count, d_z, d_max, logits, d_inv_t, d_cut,
-                                    V, ld);
+    candidates_pack_kernel<<<N, 256>>>(d_ids, d_cand, d_count, d_rule, logits, V, ld);
     LAUNCH_CHECK();
-    CUDA_CHECK(cudaMemcpy(z, d_z, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(lse1, d_lse1, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(z, d_z, rows * sizeof(double), cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(lse1, d_lse1, rows * sizeof(double), cudaMemcpyDeviceToHost));
     // The packed candidates to the front of the host arrays, then each row to its place,
     // the last first: row n's packed start, the count of the rows before it, is at most
     // n * ld, so no move overwrites candidates still to move.

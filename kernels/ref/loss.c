@@ -1,5 +1,5 @@
 // kernels/ref/loss.c -- softmax cross-entropy with per-token weights; the sampler's row
-// reductions (argmax_logprob, nucleus_candidates, temperature_draws).
+// reductions (argmax_logprob, sampling_candidates, temperature_draws).
 //
 // Per row of logits[N,V] with a target t >= 0:
 //   lse = max + log sum_v exp(logit_v - max)     (the sum in double: V can be 10^5 terms)
@@ -81,30 +81,58 @@ void ref_argmax_logprob(int *argmax, double *logprob, const float *logits, int N
     }
 }
 
+// Restores the min-heap h[0..n) below i.
+static void heap_sift_down(float *h, int n, int i) {
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && h[c + 1] < h[c]) c++;
+        if (!(h[c] < h[i])) return;
+        float t = h[i];
+        h[i] = h[c];
+        h[c] = t;
+        i = c;
+    }
+}
+
+// The k-th largest of x[0..V) (0 < k <= V), by a min-heap of the k largest so far in h.
+static float kth_largest(float *h, const float *x, int V, int k) {
+    for (int j = 0; j < k; j++) h[j] = x[j];
+    for (int i = k / 2 - 1; i >= 0; i--) heap_sift_down(h, k, i);
+    for (int j = k; j < V; j++)
+        if (x[j] > h[0]) {
+            h[0] = x[j];
+            heap_sift_down(h, k, 0);
+        }
+    return h[0];
+}
+
 // The max in a scan; both sums in double, in column order; the candidates in column order.
-// One pass over the row: z grows as it is summed and is at least 1 (the max's own w), so
-// a column with w < cut * max(1, z so far) is no candidate; the rest are kept for now and
-// checked against the final z.
-void ref_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
-                            const double *inv_t, const double *cut, int N, int V, int ld) {
+// Top-p in one pass over the row: z grows as it is summed and is at least 1 (the max's own
+// w), so a column with w < cut * max(1, z so far) is no candidate; the rest are kept for
+// now and checked against the final z. Top-k: the k-th largest logit from a heap kept in
+// cand, then the columns at least as large.
+void ref_sampling_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
+                             const double *inv_t, const double *cut, const int *top_k, int N, int V, int ld) {
     for (int n = 0; n < N; n++) {
         const float *x = logits + (size_t)n * ld;
-        int *id = ids + (size_t)n * ld;
+        int *id = ids + (size_t)n * ld, k = top_k[n] < V ? top_k[n] : V;
         float *c = cand + (size_t)n * ld, mx = x[0];
         for (int j = 1; j < V; j++)
             if (x[j] > mx) mx = x[j];
+        float least = k > 0 ? kth_largest(c, x, V, k) : 0.0f;
         double z1 = 0.0, zt = 0.0;
         int m = 0;
         for (int j = 0; j < V; j++) {
             double w = exp(((double)x[j] - mx) * inv_t[n]);
             z1 += exp((double)x[j] - mx);
             zt += w;
-            if (w >= cut[n] * (zt > 1.0 ? zt : 1.0)) id[m] = j, c[m++] = x[j];
+            if (k > 0 ? x[j] >= least : w >= cut[n] * (zt > 1.0 ? zt : 1.0)) id[m] = j, c[m++] = x[j];
         }
         double at_least = cut[n] * zt;
         int kept = 0;
         for (int i = 0; i < m; i++)
-            if (exp(((double)c[i] - mx) * inv_t[n]) >= at_least) id[kept] = id[i], c[kept++] = c[i];
+            if (k > 0 || exp(((double)c[i] - mx) * inv_t[n]) >= at_least) id[kept] = id[i], c[kept++] = c[i];
         count[n] = kept;
         z[n] = zt;
         lse1[n] = mx + log(z1);

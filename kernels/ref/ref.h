@@ -75,8 +75,8 @@ void ref_crossentropy_chunk_backward(float *dlogits, const float *logits, const 
 void ref_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V, int ld);
 void ref_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows, const double *inv_t,
                            const double *u, int n_draws, int V, int ld);
-void ref_nucleus_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
-                            const double *inv_t, const double *cut, int N, int V, int ld);
+void ref_sampling_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
+                             const double *inv_t, const double *cut, const int *top_k, int N, int V, int ld);
 double ref_sum_squares(const float *g, size_t n);
 void ref_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
                float beta1, float beta2, float eps, float weight_decay, float grad_scale,

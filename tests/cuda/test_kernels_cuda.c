@@ -21,8 +21,8 @@
 //   KV cache, cuda-bf16   the cache's bits the host's values rounded to bf16; attention_decode
 //                         over them as for fp32
 //   argmax_logprob        the argmax exact; the log-prob 1e-14 x (|max| + 1) (double sums)
-//   nucleus_candidates    the same candidates and logits; z 1e-12 relative, lse1 1e-14 x
-//                         (|max| + 1) (double sums in another order)
+//   sampling_candidates   the same candidates (top-p, top-k) and logits; z 1e-12 relative,
+//                         lse1 1e-14 x (|max| + 1) (double sums in another order)
 //   temperature_draws     the same tokens; the log-prob 1e-14 x (|max| + 1)
 //   AdamW                 rtol 1e-5, arel 1e-6   (fused multiply-adds on the GPU)
 // Determinism is checked bitwise: the same call twice on the GPU, and a sequence's
@@ -608,17 +608,25 @@ static void test_argmax_logprob(int N, int V, int ld) {
     free(logits), free(am), free(g_am), free(lp), free(g_lp);
 }
 
-// ---- nucleus sampling's candidates ---------------------------------------------------------
-// Rows of random, flat (every column a candidate: the packed output at its largest) and
-// one-dominant logits, the first V of ld columns, at several temperatures.
-static void test_nucleus_candidates(int N, int V, int ld) {
+// ---- top-p and top-k sampling's candidates -------------------------------------------------
+// Rows (N >= 5) of random, flat (every column a candidate: the packed output at its
+// largest) and one-dominant logits at top-p, five tied largest logits at top-k 4 (the five
+// kept), top-k above V, then top-k 7 and top-p in turn; the first V of ld columns, several
+// temperatures.
+static void test_sampling_candidates(int N, int V, int ld) {
     float *logits = rand_floats((size_t)N * ld, -4, 4);
     for (int j = 0; j < V; j++) logits[(size_t)ld + j] = 1.5f;
-    if (N > 2) logits[(size_t)2 * ld + V / 3] = 40.0f;
+    logits[(size_t)2 * ld + V / 3] = 40.0f;
+    for (int j = 1; j < 6; j++) logits[(size_t)3 * ld + j * (V - 1) / 5] = 9.0f;
     for (int j = V; j < ld; j++) logits[j] = 100.0f;  // past V: never read
     float *d = up(logits, (size_t)N * ld * 4);
     double *inv_t = malloc(N * sizeof(double)), *cut = malloc(N * sizeof(double));
-    for (int n = 0; n < N; n++) inv_t[n] = 1.0 / (0.4 + 0.3 * (n % 4)), cut[n] = (1.0 - 0.8) / (2.0 * V);
+    int *top_k = malloc(N * sizeof(int));
+    for (int n = 0; n < N; n++) {
+        inv_t[n] = 1.0 / (0.4 + 0.3 * (n % 4));
+        cut[n] = (1.0 - 0.8) / (2.0 * V);
+        top_k[n] = n == 3 ? 4 : n == 4 ? V + 3 : n >= 5 && n % 2 ? 7 : 0;
+    }
     int *count[2], *ids[2];
     float *cand[2];
     double *z[2], *lse1[2];
@@ -627,8 +635,8 @@ static void test_nucleus_candidates(int N, int V, int ld) {
         cand[b] = malloc((size_t)N * ld * sizeof(float));
         z[b] = malloc(N * sizeof(double)), lse1[b] = malloc(N * sizeof(double));
     }
-    host->nucleus_candidates(count[0], ids[0], cand[0], z[0], lse1[0], logits, inv_t, cut, N, V, ld);
-    gpu->nucleus_candidates(count[1], ids[1], cand[1], z[1], lse1[1], d, inv_t, cut, N, V, ld);
+    host->sampling_candidates(count[0], ids[0], cand[0], z[0], lse1[0], logits, inv_t, cut, top_k, N, V, ld);
+    gpu->sampling_candidates(count[1], ids[1], cand[1], z[1], lse1[1], d, inv_t, cut, top_k, N, V, ld);
     int bad = 0;
     for (int n = 0; n < N; n++) {
         size_t o = (size_t)n * ld, c = (size_t)count[0][n];
@@ -639,10 +647,10 @@ static void test_nucleus_candidates(int N, int V, int ld) {
                !(fabs(z[1][n] - z[0][n]) <= 1e-12 * z[0][n]) ||
                !(fabs(lse1[1][n] - lse1[0][n]) <= 1e-14 * (fabs(mx) + 1));
     }
-    CHECK(bad == 0, "nucleus_candidates N=%d V=%d ld=%d vs %s: %d rows off", N, V, ld, host->name, bad);
+    CHECK(bad == 0, "sampling_candidates N=%d V=%d ld=%d vs %s: %d rows off", N, V, ld, host->name, bad);
     gpu->free(d);
     for (int b = 0; b < 2; b++) free(count[b]), free(ids[b]), free(cand[b]), free(z[b]), free(lse1[b]);
-    free(logits), free(inv_t), free(cut);
+    free(logits), free(inv_t), free(cut), free(top_k);
 }
 
 // ---- the draw at a temperature alone -------------------------------------------------------
@@ -778,9 +786,9 @@ static void test_all(void) {
     test_argmax_logprob(1, 5, 5);
     test_argmax_logprob(17, 300, 317);
     test_argmax_logprob(5, 5003, 5003);
-    test_nucleus_candidates(2, 7, 7);
-    test_nucleus_candidates(9, 300, 317);
-    test_nucleus_candidates(5, 5003, 5003);
+    test_sampling_candidates(5, 7, 7);
+    test_sampling_candidates(9, 300, 317);
+    test_sampling_candidates(6, 5003, 5003);
     test_temperature_draws(1, 5, 5, 3);
     test_temperature_draws(3, 300, 317, 40);
     test_temperature_draws(4, 5003, 5003, 9);

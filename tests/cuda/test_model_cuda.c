@@ -28,11 +28,10 @@
 //   sampler        greedy decoding (4 prompts x 4 samples, 5 slots: shared prefills,
 //                  chunked prefill, continuous batching) on a small random model: the
 //                  token sequences identical to the CPU's, mean log-probs within 1e-4;
-//                  then a greedy, a temperature-alone (drawn on the GPU), a top-p (from
-//                  the GPU's nucleus candidates) and a top-k request (from the whole row)
-//                  in one run, the same checks. On
-//                  cuda-bf16 (bf16 products, bf16 KV cache) greedy: the same tokens, mean
-//                  log-probs within 2e-3 (the emulation's worst: 5.7e-4).
+//                  then a greedy, a temperature-alone (drawn on the GPU), a top-p and a
+//                  top-k request (from the GPU's candidates) in one run, the same
+//                  checks. On cuda-bf16 (bf16 products, bf16 KV cache) greedy: the same
+//                  tokens, mean log-probs within 2e-3 (the emulation's worst: 5.7e-4).
 //                  The model's logits are scaled up (lm_head x 5) so that the top-2 gaps
 //                  dwarf fp32 noise; a mismatch reports the first diverging position and
 //                  the CPU's top-2 gap there. Also on the GPU alone: the same tokens with 1
@@ -381,7 +380,7 @@ static void test_row_independence(Model *mg, const int32_t *prompt, int P) {
 }
 
 // Each request's settings: greedy, or mixed (greedy; a temperature alone: the backend's
-// draws; top-p alone: its candidates; top-k: the whole row), so that a step holds rows
+// draws; top-p alone and top-k: its candidates), so that a step holds rows
 // of every kind.
 static const SampleRequest greedy_settings[NREQ] = {{.temperature = 0, .top_p = 1},
                                                     {.temperature = 0, .top_p = 1},
