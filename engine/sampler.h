@@ -152,7 +152,7 @@ int sampler_run(Sampler *s, const SampleRequest *reqs, int n_reqs, const Sampler
 // The counters of the current (or last) run.
 const SamplerStats *sampler_stats(const Sampler *s);
 
-// ---- one-token sampling ---------------------------------------------------------------
+// ---- one-token sampling (sample_token.c) ------------------------------------------------
 // sample_token applies the rules above to a whole row on the host: the specification the
 // sampler's backend paths are tested against (tests/test_sampler.c). The sampler draws
 // with sample_from_candidates. Scratch for both: host buffers for a vocabulary of V (the

@@ -2,15 +2,17 @@
 // the host: greedy decoding's argmax and log-prob, top-p and top-k sampling's candidates,
 // the draw at a temperature alone.
 //
-// Determinism: one block per row; every sum runs over fixed strides and a fixed tree, and
-// the candidates are written in column order by a block-wide prefix sum.
+// Determinism: one block per row (or draw); every sum runs over fixed strides or chunks
+// and a fixed tree or scan, and the candidates are written in column order by a
+// block-wide prefix sum. The results wait in device buffers grown as calls need them
+// (at most the packed candidates of a call: N x V ids and logits where every column is
+// one).
 #include <math.h>
 #include <string.h>
 
 #include "common.cuh"
 
-// A device buffer grown (never shrunk) as calls need: a call's results wait there until
-// the host copies them.
+// A device buffer grown (never shrunk) as calls need.
 typedef struct {
     void *p;
     size_t bytes;
