@@ -27,8 +27,11 @@ typedef enum {
 } RowKind;
 
 // Per logits row of a step, and per draw at a temperature alone (a slot's; a prefill's
-// followers draw from their leader's row), in one allocation: [slots] each, ids [slots, V].
+// followers draw from their leader's row), in one allocation `mem`: STEP_ROW_DOUBLES
+// double and STEP_ROW_INTS int arrays of [slots], then ids [slots, V], then kind [slots].
+enum { STEP_ROW_DOUBLES = 8, STEP_ROW_INTS = 6 };
 typedef struct {
+    void *mem;
     unsigned char *kind;          // RowKind
     int *tok;                     // ROW_GREEDY: the argmax ...
     double *lp;                   // ... and its log-prob
@@ -95,7 +98,7 @@ void sampler_free(Sampler *s) {
     free(s->gen_mem);
     free(s->step_mem);
     free(s->logits);
-    free(s->rows.lp);
+    free(s->rows.mem);
     for (int i = 0; i < s->n_sc; i++) sample_scratch_free(&s->sc[i]);
     free(s->sc);
     free(s);
@@ -138,7 +141,7 @@ static HostBytes host_bytes(const SamplerPlan *p, int V, int n_sc) {
         .gen = (size_t)p->slots * p->max_len * sizeof(int32_t),  // [slots, max_len]
         .step = 5 * (size_t)(p->slots + p->chunk) * sizeof(int),  // tokens, slots, positions, prefixes
         .logits = (size_t)p->slots * V * sizeof(float),           // [slots, V]
-        .rows = (size_t)p->slots * (8 * sizeof(double) + (6 + (size_t)V) * sizeof(int) + 1),
+        .rows = (size_t)p->slots * (STEP_ROW_DOUBLES * sizeof(double) + (STEP_ROW_INTS + (size_t)V) * sizeof(int) + 1),
         .scratch = (size_t)n_sc * (sizeof(SampleScratch) + (size_t)p->n_ids * sizeof(SampleCand)),
     };
 }
@@ -191,29 +194,21 @@ Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e) {
     s->step_mem = malloc(h.step);
     s->logits = malloc(h.logits);
     StepRows *r = &s->rows;
-    r->lp = malloc(h.rows);  // doubles first, then ints, then the kinds
+    r->mem = malloc(h.rows);
     s->sc = calloc((size_t)n_sc, sizeof *s->sc);
-    int ok = s->slot && s->gen_mem && s->step_mem && s->logits && r->lp && s->sc;
+    int ok = s->slot && s->gen_mem && s->step_mem && s->logits && r->mem && s->sc;
     for (int i = 0; ok && i < n_sc; i++, s->n_sc++) ok = !sample_scratch_init(&s->sc[i], s->n_ids, e);
     if (!ok) {
         sampler_free(s);
         err_fmt(e, "out of memory for a sampler of %d slots x %d positions", slots, max_len);
         return NULL;
     }
-    r->inv_t = r->lp + slots;
-    r->cut = r->inv_t + slots;
-    r->z = r->cut + slots;
-    r->lse1 = r->z + slots;
-    r->draw_inv_t = r->lse1 + slots;
-    r->draw_u = r->draw_inv_t + slots;
-    r->draw_lp = r->draw_u + slots;
-    r->tok = (int *)(r->draw_lp + slots);
-    r->count = r->tok + slots;
-    r->draw_slot = r->count + slots;
-    r->draw_row = r->draw_slot + slots;
-    r->draw_tok = r->draw_row + slots;
-    r->top_k = r->draw_tok + slots;
-    r->ids = r->top_k + slots;
+    double **doubles[STEP_ROW_DOUBLES] = {&r->lp, &r->inv_t, &r->cut, &r->z, &r->lse1, &r->draw_inv_t, &r->draw_u,
+                                          &r->draw_lp};
+    int **ints[STEP_ROW_INTS] = {&r->tok, &r->count, &r->top_k, &r->draw_slot, &r->draw_row, &r->draw_tok};
+    for (int i = 0; i < STEP_ROW_DOUBLES; i++) *doubles[i] = (double *)r->mem + (size_t)i * slots;
+    for (int i = 0; i < STEP_ROW_INTS; i++) *ints[i] = (int *)((double *)r->mem + STEP_ROW_DOUBLES * slots) + i * slots;
+    r->ids = *ints[STEP_ROW_INTS - 1] + slots;
     r->kind = (unsigned char *)(r->ids + (size_t)slots * s->V);
     s->tok = s->step_mem;
     s->sl = s->tok + slots + chunk;
