@@ -28,6 +28,7 @@
 #include "../base/rng.h"
 #include "../kernels/cpu/cpu.h"
 #include "../kernels/kernels.h"
+#include "sampling_rows.h"
 #include "test.h"
 
 static const Kernels *ref, *cpu;
@@ -497,23 +498,13 @@ static int float_desc(const void *a, const void *b) {
 // definition: the candidates in column order with their logits; top-p rows: every column
 // with w >= cut * z and none below (w recomputed here); top-k rows: every column at least
 // the k-th largest logit (found here by sorting) and none below; z and lse1 against sums
-// in long double. Rows (N >= 5): random top-p, flat (every column a candidate), one
-// dominant logit, five tied largest logits at top-k 4 (all five kept), top-k above V
-// (every column), then top-k 7 and top-p in turn.
+// in long double. The rows of sampling_rows.h.
 static void test_sampling_candidates(int N, int V, int ld) {
     float *logits = fvec((size_t)N * ld), *sorted = fvec(V);
     fill(logits, (size_t)N * ld, 4.0f);
-    for (int j = 0; j < V; j++) logits[(size_t)ld + j] = 1.5f;
-    logits[(size_t)2 * ld + V / 3] = 40.0f;
-    for (int j = 1; j < 6; j++) logits[(size_t)3 * ld + j * (V - 1) / 5] = 9.0f;
-    for (size_t i = V; i < (size_t)ld; i++) logits[i] = 100.0f;  // past V: never read
     double *inv_t = xcalloc(N, sizeof(double)), *cut = xcalloc(N, sizeof(double));
     int *top_k = ivec(N);
-    for (int n = 0; n < N; n++) {
-        inv_t[n] = 1.0 / (0.4 + 0.3 * (n % 4));
-        cut[n] = (1.0 - 0.8) / (2.0 * V);
-        top_k[n] = n == 3 ? 4 : n == 4 ? V + 3 : n >= 5 && n % 2 ? 7 : 0;
-    }
+    sampling_rows(logits, inv_t, cut, top_k, N, V, ld);
     int *count[2], *ids[2];
     float *cand[2];
     double *z[2], *lse1[2];

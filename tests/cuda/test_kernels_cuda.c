@@ -33,6 +33,7 @@
 
 #include "../../base/rng.h"
 #include "../../kernels/kernels.h"
+#include "../sampling_rows.h"
 #include "../test.h"
 
 // kernels/cuda/: the same backend with tf32 / bf16 tensor-core matmuls.
@@ -609,24 +610,13 @@ static void test_argmax_logprob(int N, int V, int ld) {
 }
 
 // ---- top-p and top-k sampling's candidates -------------------------------------------------
-// Rows (N >= 5) of random, flat (every column a candidate: the packed output at its
-// largest) and one-dominant logits at top-p, five tied largest logits at top-k 4 (the five
-// kept), top-k above V, then top-k 7 and top-p in turn; the first V of ld columns, several
-// temperatures.
+// The rows of sampling_rows.h (the flat one: the packed output at its largest).
 static void test_sampling_candidates(int N, int V, int ld) {
     float *logits = rand_floats((size_t)N * ld, -4, 4);
-    for (int j = 0; j < V; j++) logits[(size_t)ld + j] = 1.5f;
-    logits[(size_t)2 * ld + V / 3] = 40.0f;
-    for (int j = 1; j < 6; j++) logits[(size_t)3 * ld + j * (V - 1) / 5] = 9.0f;
-    for (int j = V; j < ld; j++) logits[j] = 100.0f;  // past V: never read
-    float *d = up(logits, (size_t)N * ld * 4);
     double *inv_t = malloc(N * sizeof(double)), *cut = malloc(N * sizeof(double));
     int *top_k = malloc(N * sizeof(int));
-    for (int n = 0; n < N; n++) {
-        inv_t[n] = 1.0 / (0.4 + 0.3 * (n % 4));
-        cut[n] = (1.0 - 0.8) / (2.0 * V);
-        top_k[n] = n == 3 ? 4 : n == 4 ? V + 3 : n >= 5 && n % 2 ? 7 : 0;
-    }
+    sampling_rows(logits, inv_t, cut, top_k, N, V, ld);
+    float *d = up(logits, (size_t)N * ld * 4);
     int *count[2], *ids[2];
     float *cand[2];
     double *z[2], *lse1[2];
