@@ -528,7 +528,7 @@ static void test_sampling_candidates(int N, int V, int ld) {
         for (int j = 1; j < V; j++) mx = x[j] > mx ? x[j] : mx;
         memcpy(sorted, x, V * sizeof(float));
         qsort(sorted, V, sizeof(float), float_desc);
-        float least = sorted[(top_k[n] < V ? top_k[n] : V) - 1];
+        float least = top_k[n] > 0 ? sorted[(top_k[n] < V ? top_k[n] : V) - 1] : 0.0f;
         long double zt = 0, z1 = 0;
         for (int j = 0; j < V; j++) zt += expl(((long double)x[j] - mx) * inv_t[n]), z1 += expl((long double)x[j] - mx);
         bad += fabsl(z[0][n] - zt) > 1e-12L * zt || fabsl(lse1[0][n] - (mx + logl(z1))) > 1e-14L * (fabsl(mx) + 1);
