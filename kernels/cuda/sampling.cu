@@ -27,6 +27,13 @@ static void *device_buffer(DeviceBuffer *b, size_t bytes) {
     return b->p;
 }
 
+// A copy of host memory in b: a call's per-row settings.
+static void *device_copy(DeviceBuffer *b, const void *host, size_t bytes) {
+    void *d = device_buffer(b, bytes);
+    CUDA_CHECK(cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice));
+    return d;
+}
+
 // ---- greedy decoding ------------------------------------------------------------------------
 // One block per row: each thread scans columns t, t + 256, ... keeping its first largest;
 // the block's tree takes the largest, ties to the lower column; then the sum of exp in
@@ -178,12 +185,9 @@ void cuda_sampling_candidates(int *count, int *ids, float *cand, double *z, doub
     double *d_z = (double *)device_buffer(&z_buf, rows * sizeof(double));
     double *d_lse1 = (double *)device_buffer(&lse1_buf, rows * sizeof(double));
     CandRule *d_rule = (CandRule *)device_buffer(&rule_buf, rows * sizeof(CandRule));
-    double *d_inv_t = (double *)device_buffer(&inv_t_buf, rows * sizeof(double));
-    double *d_cut = (double *)device_buffer(&cut_buf, rows * sizeof(double));
-    int *d_top_k = (int *)device_buffer(&top_k_buf, rows * sizeof(int));
-    CUDA_CHECK(cudaMemcpy(d_inv_t, inv_t, rows * sizeof(double), cudaMemcpyHostToDevice));
-    CUDA_CHECK(cudaMemcpy(d_cut, cut, rows * sizeof(double), cudaMemcpyHostToDevice));
-    CUDA_CHECK(cudaMemcpy(d_top_k, top_k, rows * sizeof(int), cudaMemcpyHostToDevice));
+    double *d_inv_t = (double *)device_copy(&inv_t_buf, inv_t, rows * sizeof(double));
+    double *d_cut = (double *)device_copy(&cut_buf, cut, rows * sizeof(double));
+    int *d_top_k = (int *)device_copy(&top_k_buf, top_k, rows * sizeof(int));
     candidates_count_kernel<<<N, 256>>>(d_count, d_z, d_lse1, d_rule, logits, d_inv_t, d_cut,
                                         d_top_k, V, ld);
     LAUNCH_CHECK();
@@ -249,14 +253,11 @@ void cuda_temperature_draws(int *tok, double *logprob, const float *logits, cons
     if (n_draws <= 0) return;
     static DeviceBuffer rows_buf, inv_t_buf, u_buf, tok_buf, logprob_buf;
     size_t n = (size_t)n_draws;
-    int *d_rows = (int *)device_buffer(&rows_buf, n * sizeof(int));
-    double *d_inv_t = (double *)device_buffer(&inv_t_buf, n * sizeof(double));
-    double *d_u = (double *)device_buffer(&u_buf, n * sizeof(double));
+    int *d_rows = (int *)device_copy(&rows_buf, rows, n * sizeof(int));
+    double *d_inv_t = (double *)device_copy(&inv_t_buf, inv_t, n * sizeof(double));
+    double *d_u = (double *)device_copy(&u_buf, u, n * sizeof(double));
     int *d_tok = (int *)device_buffer(&tok_buf, n * sizeof(int));
     double *d_logprob = (double *)device_buffer(&logprob_buf, n * sizeof(double));
-    CUDA_CHECK(cudaMemcpy(d_rows, rows, n * sizeof(int), cudaMemcpyHostToDevice));
-    CUDA_CHECK(cudaMemcpy(d_inv_t, inv_t, n * sizeof(double), cudaMemcpyHostToDevice));
-    CUDA_CHECK(cudaMemcpy(d_u, u, n * sizeof(double), cudaMemcpyHostToDevice));
     temperature_draw_kernel<<<n_draws, 256>>>(d_tok, d_logprob, logits, d_rows, d_inv_t, d_u, V, ld);
     LAUNCH_CHECK();
     CUDA_CHECK(cudaMemcpy(tok, d_tok, n * sizeof(int), cudaMemcpyDeviceToHost));
