@@ -81,6 +81,14 @@ void ref_argmax_logprob(int *argmax, double *logprob, const float *logits, int N
     }
 }
 
+// The largest of x[0..V), in a scan.
+static float row_max(const float *x, int V) {
+    float mx = x[0];
+    for (int j = 1; j < V; j++)
+        if (x[j] > mx) mx = x[j];
+    return mx;
+}
+
 // Restores the min-heap h[0..n) below i.
 static void heap_sift_down(float *h, int n, int i) {
     for (;;) {
@@ -117,9 +125,7 @@ void ref_sampling_candidates(int *count, int *ids, float *cand, double *z, doubl
     for (int n = 0; n < N; n++) {
         const float *x = logits + (size_t)n * ld;
         int *id = ids + (size_t)n * ld, k = top_k[n] < V ? top_k[n] : V;
-        float *c = cand + (size_t)n * ld, mx = x[0];
-        for (int j = 1; j < V; j++)
-            if (x[j] > mx) mx = x[j];
+        float *c = cand + (size_t)n * ld, mx = row_max(x, V);
         float least = k > 0 ? kth_largest(c, x, V, k) : 0.0f;
         double z1 = 0.0, zt = 0.0;
         int m = 0;
@@ -129,11 +135,14 @@ void ref_sampling_candidates(int *count, int *ids, float *cand, double *z, doubl
             zt += w;
             if (k > 0 ? x[j] >= least : w >= cut[n] * (zt > 1.0 ? zt : 1.0)) id[m] = j, c[m++] = x[j];
         }
-        double at_least = cut[n] * zt;
-        int kept = 0;
-        for (int i = 0; i < m; i++)
-            if (k > 0 || exp(((double)c[i] - mx) * inv_t[n]) >= at_least) id[kept] = id[i], c[kept++] = c[i];
-        count[n] = kept;
+        if (k == 0) {  // top-p: what was kept, against the final z
+            double at_least = cut[n] * zt;
+            int kept = 0;
+            for (int i = 0; i < m; i++)
+                if (exp(((double)c[i] - mx) * inv_t[n]) >= at_least) id[kept] = id[i], c[kept++] = c[i];
+            m = kept;
+        }
+        count[n] = m;
         z[n] = zt;
         lse1[n] = mx + log(z1);
     }
@@ -144,9 +153,7 @@ void ref_temperature_draws(int *tok, double *logprob, const float *logits, const
                            const double *u, int n_draws, int V, int ld) {
     for (int d = 0; d < n_draws; d++) {
         const float *x = logits + (size_t)rows[d] * ld;
-        float mx = x[0];
-        for (int j = 1; j < V; j++)
-            if (x[j] > mx) mx = x[j];
+        float mx = row_max(x, V);
         double z1 = 0.0, zt = 0.0;
         for (int j = 0; j < V; j++) {
             z1 += exp((double)x[j] - mx);
