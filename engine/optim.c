@@ -92,9 +92,9 @@ double optim_step(Optimizer *o, Model *m, float *lr_out) {
     int n_ranges = model_trained_ranges(m, r);
     for (int i = 0; i < n_ranges; i++)
         if (optim_slice_range(o, &r[i], &s))
-            m->k->adamw(m->params_mem + s.param_at, m->grads_mem + s.grad_at, o->m + (s.grad_at - o->lo),
-                        o->v + (s.grad_at - o->lo), s.n, s.n_decay, lr, c->beta1, c->beta2, c->eps,
-                        c->weight_decay, scale, o->step);
+            m->k->adamw(m->params_mem + s.param_at, model_weight_copy(m, s.param_at), m->grads_mem + s.grad_at,
+                        o->m + (s.grad_at - o->lo), o->v + (s.grad_at - o->lo), s.n, s.n_decay, lr, c->beta1,
+                        c->beta2, c->eps, c->weight_decay, scale, o->step);
     if (lr_out) *lr_out = lr;
     return norm;
 }

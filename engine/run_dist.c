@@ -59,8 +59,10 @@ void run_gather_params(TrainRun *r) {
     dist_allgather_floats(r->grad_sum, m->n_trained);
     // pass 2: all the trained parameters back; the gradients zeroed for the next step
     // (the optimizer zeroed its slice's only)
-    for (int i = 0; i < n_ranges; i++)
+    for (int i = 0; i < n_ranges; i++) {
         k->upload(m->params_mem + tr[i].param_at, r->grad_sum + tr[i].grad_at, tr[i].n * sizeof(float));
+        model_weights_update(m, tr[i].param_at, tr[i].n);
+    }
     k->zero(m->grads_mem, m->n_trained * sizeof(float));
 }
 

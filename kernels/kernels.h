@@ -9,6 +9,10 @@
 //
 // Conventions, for every function below:
 // - Pointers are backend memory (from alloc), except where a parameter says "host".
+// - Weights (the parameters as the forward reads them: w, bias, wte) are `const void *`
+//   in the table's weight storage, elements of weight_elem_bytes: float, or bf16 rounded
+//   to nearest even from the fp32 parameters, which stay the master copy the optimizer
+//   updates (weights_from_params, adamw). Gradients and activations are float.
 // - Shapes are row-major; N is the number of token rows (B*T in training).
 // - Tensors of parameter *gradients* accumulate (+=): gradient accumulation over
 //   micro-batches is free, and the optimizer zeroes them after its step.
@@ -49,28 +53,31 @@ typedef struct Kernels {
     void (*copy)(void *dst, const void *src, size_t bytes);  // backend to backend
     void (*synchronize)(void);
 
+    // ---- weights: w[0, n) = p[0, n) in weight storage ----------------------------------
+    void (*weights_from_params)(void *w, const float *p, size_t n);
+
     // ---- matmul: out[N,OC] = inp[N,C] @ w[OC,C]^T (+ bias[OC]) ----------------------
-    // bias may be NULL.
-    void (*matmul_forward)(float *out, const float *inp, const float *w, const float *bias,
+    // w and bias are weights; bias may be NULL.
+    void (*matmul_forward)(float *out, const float *inp, const void *w, const void *bias,
                            int N, int C, int OC);
     // dinp[N,C] = dout @ w (overwritten); dw[OC,C] += dout^T @ inp; dbias[OC] += sum_n dout.
     // Any of dinp, dw, dbias may be NULL (not needed).
     void (*matmul_backward)(float *dinp, float *dw, float *dbias, const float *dout,
-                            const float *inp, const float *w, int N, int C, int OC);
+                            const float *inp, const void *w, int N, int C, int OC);
 
     // ---- embedding: out[n,:] = wte[tokens[n],:] -------------------------------------
-    void (*embedding_forward)(float *out, const int *tokens, const float *wte, int N, int C);
+    void (*embedding_forward)(float *out, const int *tokens, const void *wte, int N, int C);
     // dwte[tokens[n],:] += dout[n,:] (deterministic: fixed order over n).
     void (*embedding_backward)(float *dwte, const float *dout, const int *tokens, int N, int C);
 
     // ---- RMSNorm: out = inp / sqrt(mean(inp^2) + eps) * w ---------------------------
     // rstd[N] keeps 1/sqrt(mean(inp^2) + eps) for the backward.
-    void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *w,
+    void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const void *w,
                             float eps, int N, int C);
     // dinp[N,C] += ..., dw[C] += ... (dinp accumulates: it is the residual stream).
     // dinp or dw may be NULL (not needed: below or of a frozen layer).
     void (*rmsnorm_backward)(float *dinp, float *dw, const float *dout, const float *inp,
-                             const float *w, const float *rstd, int N, int C);
+                             const void *w, const float *rstd, int N, int C);
 
     // ---- rotary embedding, Hugging Face "rotate_half" convention --------------------
     // In place on the first n_heads heads (of width D) of each row of x[N, row_stride]:
@@ -188,14 +195,18 @@ typedef struct Kernels {
     double (*sum_squares)(const float *g, size_t n);
     // AdamW on n parameters; elements [0, n_decay) get decoupled weight decay. The
     // gradient is first multiplied by grad_scale (clipping, accumulation averaging).
-    // step is 1-based (bias correction). Zeroes g afterwards.
-    void (*adamw)(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                  int step);
+    // step is 1-based (bias correction). Zeroes g afterwards. w: NULL, or the weights of
+    // p[0, n), which get the updated p (as weights_from_params).
+    void (*adamw)(float *p, void *w, float *g, float *m, float *v, size_t n, size_t n_decay,
+                  float lr, float beta1, float beta2, float eps, float weight_decay,
+                  float grad_scale, int step);
 
     // 1: alloc returns host memory that host code may read and write in place (ref,
     // cpu): model IO converts into it directly instead of staging through upload.
     int host_memory;
+    // Bytes of a weight element: 4 (float: the model's weights are its parameters) or 2
+    // (bf16: a copy beside them, half the weight reads of a forward; model/model.c).
+    int weight_elem_bytes;
     // Bytes of a KV cache element: 4 (float) or 2 (bf16: half the cache memory and the
     // decode step's reads of it). The model sizes its caches by it (model/decode.c).
     int kv_elem_bytes;

@@ -95,24 +95,24 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
         k->upload(c->prefix_lens, prefix_lens, (size_t)N * sizeof(int));
     }
     const int *pslots = prefix_lens ? c->prefix_slots : NULL, *plens = prefix_lens ? c->prefix_lens : NULL;
-    k->embedding_forward(c->x, c->tokens, m->p.embed, N, C);
+    k->embedding_forward(c->x, c->tokens, model_weight(m, m->p.embed), N, C);
     // the residual stream alternates between x and tmp: the MLP writes a fresh x_out
     float *x = c->x, *x_mid = c->tmp;
     for (int l = 0; l < g->n_layers; l++) {
-        LayerParams p = layer_params(&m->p, g, l);
+        LayerWeights w = layer_weights(m, l);
         void *kc = (char *)c->k + l * layer_cache, *vc = (char *)c->v + l * layer_cache;
         // attention block, keys and values from the cache
-        qkv_forward(k, g, p, N, c->xn, c->rstd, x, c->qkv, c->pos);
+        qkv_forward(k, g, w, N, c->xn, c->rstd, x, c->qkv, c->pos);
         k->kv_cache_write(kc, vc, c->qkv, c->slots, c->pos, N, H, KV, D, c->max_T);
         k->attention_decode(c->att, c->qkv, kc, vc, c->slots, c->pos, pslots, plens, N, H, KV, D,
                             c->max_T);
-        k->matmul_forward(x_mid, c->att, p.wo, NULL, N, HD, C);
+        k->matmul_forward(x_mid, c->att, w.wo, NULL, N, HD, C);
         k->add(x_mid, x_mid, x, (size_t)N * C);
-        mlp_forward(k, g, p, N, x_mid, c->xn, c->rstd, c->gu, c->h, x);
+        mlp_forward(k, g, w, N, x_mid, c->xn, c->rstd, c->gu, c->h, x);
     }
     // the head for the last n_out rows only
     const float *x_out = x + (size_t)(N - n_out) * C;
-    k->rmsnorm_forward(c->xn, c->rstd, x_out, m->p.norm_final, g->norm_eps, n_out, C);
-    k->matmul_forward(c->logits, c->xn, m->p.lm_head, NULL, n_out, C, V);
+    k->rmsnorm_forward(c->xn, c->rstd, x_out, model_weight(m, m->p.norm_final), g->norm_eps, n_out, C);
+    k->matmul_forward(c->logits, c->xn, model_weight(m, m->p.lm_head), NULL, n_out, C, V);
     if (logits) k->download(logits, c->logits, (size_t)n_out * V * sizeof(float));
 }

@@ -42,6 +42,21 @@ LayerParams layer_params(const Params *p, const Config *c, int l) {
     return lp;
 }
 
+const void *model_weight(const Model *m, const float *p) {
+    if (!p) return NULL;
+    return (const char *)m->weights_mem + (size_t)(p - m->params_mem) * m->k->weight_elem_bytes;
+}
+
+LayerWeights layer_weights(const Model *m, int l) {
+    LayerParams p = layer_params(&m->p, &m->cfg, l);
+    LayerWeights w = {
+        model_weight(m, p.norm_attn), model_weight(m, p.wqkv), model_weight(m, p.bqkv),
+        model_weight(m, p.wo),        model_weight(m, p.norm_mlp), model_weight(m, p.wgu),
+        model_weight(m, p.wdown),
+    };
+    return w;
+}
+
 // One layer's activations.
 typedef struct {
     float *x, *xn_attn, *rstd_attn, *qkv, *att, *lse, *x_mid, *xn_mlp, *rstd_mlp, *gu, *h, *x_out;
@@ -166,52 +181,52 @@ void acts_free(Acts *a, const Model *m) {
 
 // ---- attention block: x_mid = x + o_proj(attention(rope(qkv_proj(rmsnorm(x))))) ------
 
-void qkv_forward(const Kernels *k, const Config *c, LayerParams p, int N, float *xn, float *rstd,
+void qkv_forward(const Kernels *k, const Config *c, LayerWeights w, int N, float *xn, float *rstd,
                  const float *x, float *qkv, const int *pos) {
     int QKV = (c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
-    k->rmsnorm_forward(xn, rstd, x, p.norm_attn, c->norm_eps, N, c->dim);
-    k->matmul_forward(qkv, xn, p.wqkv, p.bqkv, N, c->dim, QKV);
+    k->rmsnorm_forward(xn, rstd, x, w.norm_attn, c->norm_eps, N, c->dim);
+    k->matmul_forward(qkv, xn, w.wqkv, w.bqkv, N, c->dim, QKV);
     // RoPE rotates the H query heads and the KV key heads: the first H + KV heads.
     k->rope_forward(qkv, pos, N, QKV, c->n_heads + c->n_kv_heads, c->head_dim, c->rope_theta);
 }
 
-static void attention_block_forward(const Kernels *k, const Config *c, Dims d, LayerParams p,
+static void attention_block_forward(const Kernels *k, const Config *c, Dims d, LayerWeights w,
                                     LayerActs a, const Acts *in) {
-    qkv_forward(k, c, p, d.N, a.xn_attn, a.rstd_attn, a.x, a.qkv, in->pos);
+    qkv_forward(k, c, w, d.N, a.xn_attn, a.rstd_attn, a.x, a.qkv, in->pos);
     k->attention_forward(a.att, a.lse, a.qkv, in->lens, d.B, d.T, d.H, d.KV, d.D);
-    k->matmul_forward(a.x_mid, a.att, p.wo, NULL, d.N, d.HD, d.C);
+    k->matmul_forward(a.x_mid, a.att, w.wo, NULL, d.N, d.HD, d.C);
     k->add(a.x_mid, a.x_mid, a.x, (size_t)d.N * d.C);
 }
 
 // In: dres = d x_mid. Out: dx = d x (dx is dres, or NULL: not needed). Parameter
 // gradients accumulate into g.
-static void attention_block_backward(const Kernels *k, const Config *c, Dims d, LayerParams p,
+static void attention_block_backward(const Kernels *k, const Config *c, Dims d, LayerWeights w,
                                      LayerParams g, LayerActs a, Acts *s, float *dx) {
-    k->matmul_backward(s->datt, g.wo, NULL, s->dres, a.att, p.wo, d.N, d.HD, d.C);
+    k->matmul_backward(s->datt, g.wo, NULL, s->dres, a.att, w.wo, d.N, d.HD, d.C);
     k->attention_backward(s->dqkv, s->datt, a.qkv, a.att, a.lse, s->lens, d.B, d.T, d.H, d.KV, d.D);
     k->rope_backward(s->dqkv, s->pos, d.N, d.QKV, d.H + d.KV, d.D, c->rope_theta);
-    k->matmul_backward(s->dxn, g.wqkv, g.bqkv, s->dqkv, a.xn_attn, p.wqkv, d.N, d.C, d.QKV);
-    k->rmsnorm_backward(dx, g.norm_attn, s->dxn, a.x, p.norm_attn, a.rstd_attn, d.N, d.C);
+    k->matmul_backward(s->dxn, g.wqkv, g.bqkv, s->dqkv, a.xn_attn, w.wqkv, d.N, d.C, d.QKV);
+    k->rmsnorm_backward(dx, g.norm_attn, s->dxn, a.x, w.norm_attn, a.rstd_attn, d.N, d.C);
 }
 
 // ---- MLP block: x_out = x_mid + down(silu(gate(rmsnorm(x_mid))) * up(rmsnorm(x_mid))) ---
 
-void mlp_forward(const Kernels *k, const Config *c, LayerParams p, int N, const float *x_mid,
+void mlp_forward(const Kernels *k, const Config *c, LayerWeights w, int N, const float *x_mid,
                  float *xn, float *rstd, float *gu, float *h, float *x_out) {
-    k->rmsnorm_forward(xn, rstd, x_mid, p.norm_mlp, c->norm_eps, N, c->dim);
-    k->matmul_forward(gu, xn, p.wgu, NULL, N, c->dim, 2 * c->hidden_dim);
+    k->rmsnorm_forward(xn, rstd, x_mid, w.norm_mlp, c->norm_eps, N, c->dim);
+    k->matmul_forward(gu, xn, w.wgu, NULL, N, c->dim, 2 * c->hidden_dim);
     k->swiglu_forward(h, gu, N, c->hidden_dim);
-    k->matmul_forward(x_out, h, p.wdown, NULL, N, c->hidden_dim, c->dim);
+    k->matmul_forward(x_out, h, w.wdown, NULL, N, c->hidden_dim, c->dim);
     k->add(x_out, x_out, x_mid, (size_t)N * c->dim);
 }
 
 // In: dres = d x_out. Out: dres = d x_mid.
-static void mlp_block_backward(const Kernels *k, Dims d, LayerParams p, LayerParams g, LayerActs a,
+static void mlp_block_backward(const Kernels *k, Dims d, LayerWeights w, LayerParams g, LayerActs a,
                                Acts *s) {
-    k->matmul_backward(s->dh, g.wdown, NULL, s->dres, a.h, p.wdown, d.N, d.I, d.C);
+    k->matmul_backward(s->dh, g.wdown, NULL, s->dres, a.h, w.wdown, d.N, d.I, d.C);
     k->swiglu_backward(s->dgu, s->dh, a.gu, d.N, d.I);
-    k->matmul_backward(s->dxn, g.wgu, NULL, s->dgu, a.xn_mlp, p.wgu, d.N, d.C, 2 * d.I);
-    k->rmsnorm_backward(s->dres, g.norm_mlp, s->dxn, a.x_mid, p.norm_mlp, a.rstd_mlp, d.N, d.C);
+    k->matmul_backward(s->dxn, g.wgu, NULL, s->dgu, a.xn_mlp, w.wgu, d.N, d.C, 2 * d.I);
+    k->rmsnorm_backward(s->dres, g.norm_mlp, s->dxn, a.x_mid, w.norm_mlp, a.rstd_mlp, d.N, d.C);
 }
 
 // ---- the passes ---------------------------------------------------------------------
@@ -220,10 +235,10 @@ static void mlp_block_backward(const Kernels *k, Dims d, LayerParams p, LayerPar
 // for every layer; with recompute the backward runs it again before the layer's
 // backward, the same kernels on the same inputs: the same bits.
 static void block_forward(const Model *m, Dims d, int l, const Acts *a) {
-    LayerParams p = layer_params(&m->p, &m->cfg, l);
+    LayerWeights w = layer_weights(m, l);
     LayerActs la = layer_acts(a, &m->cfg, l);
-    attention_block_forward(m->k, &m->cfg, d, p, la, a);
-    mlp_forward(m->k, &m->cfg, p, d.N, la.x_mid, la.xn_mlp, la.rstd_mlp, la.gu, la.h, la.x_out);
+    attention_block_forward(m->k, &m->cfg, d, w, la, a);
+    mlp_forward(m->k, &m->cfg, w, d.N, la.x_mid, la.xn_mlp, la.rstd_mlp, la.gu, la.h, la.x_out);
 }
 
 // A batch of B x T, smaller than planned, uses the first B T rows: row n = b T + t.
@@ -244,7 +259,7 @@ void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B,
     k->upload(a->pos, h_pos, (size_t)d.N * sizeof(int));
     k->upload(a->lens, h_lens, (size_t)B * sizeof(int));
     // a layer's slice holds Nmax rows; a smaller batch uses its first N
-    k->embedding_forward(a->x, a->tokens, m->p.embed, d.N, d.C);
+    k->embedding_forward(a->x, a->tokens, model_weight(m, m->p.embed), d.N, d.C);
     for (int l = 0; l < m->cfg.n_layers; l++) block_forward(m, d, l, a);
     head_forward(m, a, x_last(a, &m->cfg), d.N);
 }
@@ -256,14 +271,14 @@ void model_backward(Model *m, Acts *a, const float *weights, int B, int T) {
     k->upload(a->weights, weights, (size_t)d.N * sizeof(float));
     head_backward(m, a, x_last(a, &m->cfg), d.N);
     for (int l = m->cfg.n_layers - 1; l >= l0; l--) {
-        LayerParams p = layer_params(&m->p, &m->cfg, l);
+        LayerWeights w = layer_weights(m, l);
         LayerParams g = layer_params(&m->g, &m->cfg, l - l0);  // g holds the trained layers
         LayerActs la = layer_acts(a, &m->cfg, l);
         // the top layer's activations are still those of the forward
         if (a->recompute && l < m->cfg.n_layers - 1) block_forward(m, d, l, a);
-        mlp_block_backward(k, d, p, g, la, a);
+        mlp_block_backward(k, d, w, g, la, a);
         // the first trained block above frozen ones: its input gradient is not needed
-        attention_block_backward(k, &m->cfg, d, p, g, la, a, frozen_below && l == l0 ? NULL : a->dres);
+        attention_block_backward(k, &m->cfg, d, w, g, la, a, frozen_below && l == l0 ? NULL : a->dres);
     }
     if (!frozen_below) k->embedding_backward(m->g.embed, a->dres, a->tokens, d.N, d.C);
 }

@@ -12,16 +12,25 @@ typedef struct {
 
 LayerParams layer_params(const Params *p, const Config *c, int l);
 
+// One layer's weights, as the kernels read them (Model.weights_mem).
+typedef struct {
+    const void *norm_attn, *wqkv, *bqkv, *wo, *norm_mlp, *wgu, *wdown;
+} LayerWeights;
+
+LayerWeights layer_weights(const Model *m, int l);
+// The weights of the parameter tensor starting at p (in m->params_mem); NULL for NULL.
+const void *model_weight(const Model *m, const float *p);
+
 // n floats rounded up to 64 bytes: the buffers of one allocation (activations, KV cache)
 // each start aligned.
 static inline size_t aligned_floats(size_t n) { return (n + 15) & ~(size_t)15; }
 
 // The attention block up to the attention itself: qkv[N, QKV] = rope(qkv_proj(rmsnorm(x))).
-void qkv_forward(const Kernels *k, const Config *c, LayerParams p, int N, float *xn, float *rstd,
+void qkv_forward(const Kernels *k, const Config *c, LayerWeights w, int N, float *xn, float *rstd,
                  const float *x, float *qkv, const int *pos);
 // The MLP block: x_out[N, C] = x_mid + down(silu(gate(xn)) * up(xn)), xn = rmsnorm(x_mid).
 // x_out must not alias x_mid.
-void mlp_forward(const Kernels *k, const Config *c, LayerParams p, int N, const float *x_mid,
+void mlp_forward(const Kernels *k, const Config *c, LayerWeights w, int N, const float *x_mid,
                  float *xn, float *rstd, float *gu, float *h, float *x_out);
 
 // head.c: xn_final = rmsnorm(x_last), and with the full head logits = lm_head(xn_final);

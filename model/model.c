@@ -110,18 +110,37 @@ int model_create(Model *m, const Config *c, const Kernels *k, Err *e) {
     ParamSizes s = param_sizes(c, c->n_layers, 1);
     params_point(&probe, NULL, c, s, &m->n_params, &m->n_decay);
     size_t avail = k->memory_available ? k->memory_available() : SIZE_MAX;
-    if (m->n_params * sizeof(float) > avail)  // a host allocation would succeed, then thrash
-        return err_fmt(e, "the %zu parameters (%.2f GB) of a %s model with hidden_size %d, %d layers, vocab_size "
-                          "%d do not fit in the %.2f GB of %s memory available",
-                       m->n_params, m->n_params * 4e-9, c->model_type, c->dim, c->n_layers, c->vocab_size,
+    size_t bytes = m->n_params * sizeof(float) + model_weight_copy_bytes(m->n_params, k);
+    if (bytes > avail)  // a host allocation would succeed, then thrash
+        return err_fmt(e, "the %zu parameters (%.2f GB with their weights) of a %s model with hidden_size %d, "
+                          "%d layers, vocab_size %d do not fit in the %.2f GB of %s memory available",
+                       m->n_params, bytes * 1e-9, c->model_type, c->dim, c->n_layers, c->vocab_size,
                        avail * 1e-9, k->name);
     m->params_mem = k->alloc(m->n_params * sizeof(float));
-    if (!m->params_mem)
-        return err_fmt(e, "out of %s memory for the %zu parameters (%.2f GB) of a %s model with hidden_size %d, "
-                          "%d layers, vocab_size %d",
-                       k->name, m->n_params, m->n_params * 4e-9, c->model_type, c->dim, c->n_layers, c->vocab_size);
+    m->weights_mem = model_weight_copy_bytes(m->n_params, k) ? k->alloc(model_weight_copy_bytes(m->n_params, k))
+                                                              : m->params_mem;
+    if (!m->params_mem || !m->weights_mem) {
+        model_free(m);
+        return err_fmt(e, "out of %s memory for the %zu parameters (%.2f GB with their weights) of a %s model "
+                          "with hidden_size %d, %d layers, vocab_size %d",
+                       k->name, m->n_params, bytes * 1e-9, c->model_type, c->dim, c->n_layers, c->vocab_size);
+    }
     params_point(&m->p, m->params_mem, c, s, &m->n_params, &m->n_decay);
     return 0;
+}
+
+size_t model_weight_copy_bytes(size_t n_params, const Kernels *k) {
+    return k->weight_elem_bytes == sizeof(float) ? 0 : n_params * k->weight_elem_bytes;
+}
+
+void *model_weight_copy(const Model *m, size_t at) {
+    if (m->weights_mem == m->params_mem) return NULL;
+    return (char *)m->weights_mem + at * m->k->weight_elem_bytes;
+}
+
+void model_weights_update(const Model *m, size_t at, size_t n) {
+    void *w = model_weight_copy(m, at);
+    if (w) m->k->weights_from_params(w, m->params_mem + at, n);
 }
 
 int model_alloc_grads(Model *m, int train_layers, Err *e) {
@@ -171,6 +190,7 @@ int model_trained_ranges(const Model *m, TrainedRange *out) {
 }
 
 void model_free(Model *m) {
+    if (m->weights_mem && m->weights_mem != m->params_mem) m->k->free(m->weights_mem);
     if (m->params_mem) m->k->free(m->params_mem);
     if (m->grads_mem) m->k->free(m->grads_mem);
     memset(m, 0, sizeof *m);
@@ -194,6 +214,7 @@ float *param_stage_window(ParamStage *s, size_t at) { return s->buf ? s->buf : s
 
 void param_stage_put(ParamStage *s, size_t at, size_t n) {
     if (s->buf) s->m->k->upload(s->m->params_mem + at, s->buf, n * sizeof(float));
+    model_weights_update(s->m, at, n);
 }
 
 const float *param_stage_get(ParamStage *s, size_t at, size_t n) {

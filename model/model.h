@@ -71,6 +71,10 @@ typedef struct {
     size_t n_decay;   // the first n_decay of them are weight-decayed matrices
     float *params_mem;
     Params p;
+    // The parameters as the kernels read them (kernels.h, weight storage): params_mem
+    // itself with fp32 weights, else a copy in k->weight_elem_bytes (bf16) that the
+    // optimizer refreshes and model_weights_update after any other write to params_mem.
+    void *weights_mem;
     int train_layers;        // 0: every parameter trains; N: the last N blocks only
     size_t n_trained;        // floats in the gradient allocation (n_params when all train)
     size_t n_trained_decay;  // the first n_trained_decay of them are matrices
@@ -78,9 +82,18 @@ typedef struct {
     Params g;
 } Model;
 
-// Allocates parameters (zeroed) on backend k; fails before allocating when they exceed
-// k's memory_available.
+// Allocates parameters (zeroed) and their weights on backend k; fails before allocating
+// when they exceed k's memory_available.
 int model_create(Model *m, const Config *c, const Kernels *k, Err *e);
+// Bytes of the weights beside the parameters on backend k: 0 with fp32 weights (the
+// parameters themselves).
+size_t model_weight_copy_bytes(size_t n_params, const Kernels *k);
+// The weights of params_mem[at, ...) when they are a copy; NULL when the weights are the
+// parameters themselves.
+void *model_weight_copy(const Model *m, size_t at);
+// After params_mem[at, at + n) was written (a load, the initialisation, a gather across
+// ranks): its weights from it.
+void model_weights_update(const Model *m, size_t at, size_t n);
 // Floats of the parameters and of the gradients of what trains (train_layers as in
 // model_alloc_grads), without allocating: model_create's n_params, model_alloc_grads'
 // n_trained.

@@ -14,6 +14,7 @@ static void random_weights(Model *m, Rng *r, double w_std, double norm_std) {
     for (size_t i = 0; i < m->n_params; i++)
         h[i] = (float)(i < m->n_decay ? w_std * rng_normal(r) : 1.0 + norm_std * rng_normal(r));
     m->k->upload(m->params_mem, h, m->n_params * sizeof(float));
+    model_weights_update(m, 0, m->n_params);
     free(h);
 }
 

@@ -606,7 +606,7 @@ static void test_sum_squares(size_t n) {
 // undecayed 1 - 0.1 = 0.9; m = 0.1 g, v = 0.001 g^2.
 static void test_adamw_step1(const Kernels *K) {
     float p[3] = {1, 1, -2}, g[3] = {0.5f, 0.5f, -0.25f}, m[3] = {0}, v[3] = {0};
-    K->adamw(p, g, m, v, 3, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.1f, 2.0f, 1);
+    K->adamw(p, NULL, g, m, v, 3, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.1f, 2.0f, 1);
     CHECK_NEAR(p[0], 0.89, 0, 1e-6, "adamw step 1, decayed");
     CHECK_NEAR(p[1], 0.9, 0, 1e-6, "adamw step 1, not decayed");
     CHECK_NEAR(p[2], -2 + 0.1, 0, 1e-6, "adamw step 1, negative gradient");
@@ -615,10 +615,11 @@ static void test_adamw_step1(const Kernels *K) {
     CHECK(g[0] == 0 && g[1] == 0 && g[2] == 0, "%s adamw zeroes the gradient", K->name);
 }
 
-// 3 steps on random values, large enough for the CPU's threads.
+// 3 steps on random values, large enough for the CPU's threads; ref without weights, the
+// CPU writing its (fp32) weights, which must end equal to its parameters.
 static void test_adamw(size_t n, size_t n_decay) {
     char what[96];
-    float *p0 = fvec(n), *m0 = fvec(n), *v0 = fvec(n), *g = fvec(n), *zero = fvec(n);
+    float *p0 = fvec(n), *m0 = fvec(n), *v0 = fvec(n), *g = fvec(n), *zero = fvec(n), *w = fvec(n);
     fill(p0, n, 1.0f), fill(m0, n, 0.1f), fill(v0, n, 0.01f);
     for (size_t i = 0; i < n; i++) v0[i] = fabsf(v0[i]);
     float *p[2], *m[2], *v[2];  // [ref, cpu]
@@ -626,8 +627,8 @@ static void test_adamw(size_t n, size_t n_decay) {
     for (int step = 1; step <= 3; step++) {
         fill(g, n, 2.0f);
         float *gc = clone(g, n);
-        ref->adamw(p[0], g, m[0], v[0], n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
-        cpu->adamw(p[1], gc, m[1], v[1], n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
+        ref->adamw(p[0], NULL, g, m[0], v[0], n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
+        cpu->adamw(p[1], w, gc, m[1], v[1], n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
         CHECK(!memcmp(gc, zero, n * sizeof(float)), "adamw zeroes g");
         free(gc);
     }
@@ -635,8 +636,13 @@ static void test_adamw(size_t n, size_t n_decay) {
     check_same(what, p[1], p[0], n);
     check_same(what, m[1], m[0], n);
     check_same(what, v[1], v[0], n);
+    check_same("adamw's weights", w, p[1], n);
+    // weights_from_params: fp32 weights are a copy
+    memset(w, 0, n * sizeof(float));
+    cpu->weights_from_params(w, p0, n);
+    check_same("weights_from_params", w, p0, n);
     for (int k = 0; k < 2; k++) free(p[k]), free(m[k]), free(v[k]);
-    free(p0), free(m0), free(v0), free(g), free(zero);
+    free(p0), free(m0), free(v0), free(g), free(zero), free(w);
 }
 
 // ---- the CPU backend's own: determinism ------------------------------------------------
@@ -751,7 +757,7 @@ static void run_adamw(void) {
     fill(p, n, 1), fill(g, n, 1);
     double ss = cpu->sum_squares(g, n);
     memcpy(SEG("sum_squares", 2), &ss, sizeof ss);
-    cpu->adamw(p, g, m, v, n, n / 2, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, 3);
+    cpu->adamw(p, NULL, g, m, v, n, n / 2, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.7f, 3);
     free(g);
 }
 

@@ -59,6 +59,7 @@ static Model new_model(const BenchConfig *b, const Kernels *k) {
     for (size_t i = 0; i < m.n_params; i++)
         h[i] = i < m.n_decay ? 0.0346f * (2.0f * rng_float(&r) - 1.0f) : 1.0f;
     k->upload(m.params_mem, h, m.n_params * sizeof(float));
+    model_weights_update(&m, 0, m.n_params);
     free(h);
     return m;
 }

@@ -1,11 +1,13 @@
 // kernels/cpu/backend.c -- the CPU backend's table (see kernels/kernels.h).
 #include "../kernels.h"
+#include "../ref/ref.h"
 #include "cpu.h"
 
 const Kernels kernels_cpu = {
     .name = "cpu",
     .max_rows_invariant = CPU_ROWWISE_MAX,  // the matmul's decode kernels (matmul.c)
     .host_memory = 1,
+    .weight_elem_bytes = sizeof(float),
     .kv_elem_bytes = sizeof(float),
     .memory_available = kernels_host_memory_available,
     .alloc = cpu_alloc,
@@ -15,6 +17,7 @@ const Kernels kernels_cpu = {
     .download = cpu_download,
     .copy = cpu_copy,
     .synchronize = cpu_synchronize,
+    .weights_from_params = ref_weights_from_params,  // fp32 weights: a copy
     .matmul_forward = cpu_matmul_forward,
     .matmul_backward = cpu_matmul_backward,
     .embedding_forward = cpu_embedding_forward,

@@ -26,7 +26,7 @@ void cpu_download(void *host_dst, const void *src, size_t bytes);
 void cpu_copy(void *dst, const void *src, size_t bytes);
 void cpu_synchronize(void);
 void cpu_add(float *out, const float *a, const float *b, size_t n);
-void cpu_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
+void cpu_embedding_forward(float *out, const int *tokens, const void *wte, int N, int C);
 void cpu_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
 
 // gemm.c: C[M,N] = op(A)[M,K] op(B)[K,N] (+ C when accumulate), every element one fmaf
@@ -43,16 +43,16 @@ int cpu_gemm_select(CpuGemmKernel kernel);
 // one the GEMM: two summation orders, each the same for a row whatever N, so a row's
 // bits hold in calls of up to this many rows (kernels_cpu.max_rows_invariant).
 enum { CPU_ROWWISE_MAX = 64 };
-void cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
+void cpu_matmul_forward(float *out, const float *inp, const void *w, const void *bias, int N,
                         int C, int OC);
 void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-                         const float *inp, const float *w, int N, int C, int OC);
+                         const float *inp, const void *w, int N, int C, int OC);
 
 // layers.c: RMSNorm, RoPE, SwiGLU
-void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
+void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *w, float eps,
                          int N, int C);
 void cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                          const float *w, const float *rstd, int N, int C);
+                          const void *w, const float *rstd, int N, int C);
 void cpu_rope_forward(float *x, const int *pos, int N, int row_stride, int n_heads, int D,
                       float theta);
 void cpu_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
@@ -95,9 +95,9 @@ void cpu_temperature_draws(int *tok, double *logprob, const float *logits, const
 void cpu_sampling_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
                              const double *inv_t, const double *cut, const int *top_k, int N, int V, int ld);
 double cpu_sum_squares(const float *g, size_t n);
-void cpu_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
-               float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-               int step);
+void cpu_adamw(float *p, void *w, float *g, float *m, float *v, size_t n, size_t n_decay,
+               float lr, float beta1, float beta2, float eps, float weight_decay,
+               float grad_scale, int step);
 
 // Column-parallel row reductions split the output columns into blocks of this many.
 #define CPU_COL_BLOCK 256

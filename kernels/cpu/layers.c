@@ -5,8 +5,9 @@
 
 // ---- RMSNorm ------------------------------------------------------------------------
 // out = (x * r) * w with r = 1 / sqrt(mean(x^2) + eps), per row (Hugging Face's order).
-void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
-                         int N, int C) {
+void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *weight,
+                         float eps, int N, int C) {
+    const float *w = weight;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
@@ -22,7 +23,8 @@ void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float 
 //   dx_c += r w_c dy_c - (r^3 / C) x_c sum_j (dy_j w_j x_j)
 //   dw_c += sum_n dy_nc xhat_nc
 void cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                          const float *w, const float *rstd, int N, int C) {
+                          const void *weight, const float *rstd, int N, int C) {
+    const float *w = weight;
     int n_blocks = (C + CPU_COL_BLOCK - 1) / CPU_COL_BLOCK;
 #pragma omp parallel
     {

@@ -40,7 +40,8 @@ void cpu_add(float *out, const float *a, const float *b, size_t n) {
 }
 
 // out[n,:] = wte[tokens[n],:]
-void cpu_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C) {
+void cpu_embedding_forward(float *out, const int *tokens, const void *weight, int N, int C) {
+    const float *wte = weight;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++)
         memcpy(out + (size_t)n * C, wte + (size_t)tokens[n] * C, (size_t)C * sizeof(float));

@@ -36,9 +36,10 @@ double cpu_sum_squares(const float *g, size_t n) {
 
 // AdamW as kernels/ref/optimizer.c states it (torch.optim.AdamW), the same operations per
 // element; threads split the elements.
-void cpu_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
-               float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-               int step) {
+void cpu_adamw(float *p, void *weight, float *g, float *m, float *v, size_t n, size_t n_decay,
+               float lr, float beta1, float beta2, float eps, float weight_decay,
+               float grad_scale, int step) {
+    float *w = weight;  // NULL, or fp32 weights
     float step_size = (float)(lr / (1.0 - pow(beta1, step)));
     float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, step));
     float decay = 1.0f - lr * weight_decay;
@@ -49,6 +50,7 @@ void cpu_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay,
         float mi = m[i] + (1.0f - beta1) * (gi - m[i]);
         float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
         p[i] = pi - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+        if (w) w[i] = p[i];
         m[i] = mi;
         v[i] = vi;
         g[i] = 0.0f;

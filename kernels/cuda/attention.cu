@@ -21,7 +21,6 @@
 #include <math.h>
 
 #include "common.cuh"
-#include "mma.cuh"
 
 #define QROWS 16  // query (or key, in dk/dv) rows per block: 4 warps x RPW
 #define RPW 4     // rows per warp
@@ -293,13 +292,7 @@ __global__ void __launch_bounds__(128) attention_dkdv_kernel(
 }
 
 // ---- KV cache -------------------------------------------------------------------------------
-// Elements of type Cache: float, or bf16 bits (unsigned short; mma.cuh's rounding).
-__device__ __forceinline__ void cache_store(float *p, float x) { *p = x; }
-__device__ __forceinline__ void cache_store(unsigned short *p, float x) {
-    *p = (unsigned short)bf16_bits(x);
-}
-__device__ __forceinline__ float cache_load(const float *p) { return *p; }
-__device__ __forceinline__ float cache_load(const unsigned short *p) { return bf16_lo(*p); }
+// Elements of type Cache: float, or bf16 bits (common.cuh's store_elem, load_elem).
 
 // kcache[slots[n], pos[n], :] = the key part of qkv[n]; likewise vcache.
 template <typename Cache>
@@ -314,8 +307,8 @@ __global__ void kv_cache_write_kernel(Cache *kcache, Cache *vcache, const float 
         int c = (int)(e % W);
         const float *src = qkv + n * (H + 2 * KV) * D + H * D;
         size_t dst = ((size_t)slots[n] * max_T + pos[n]) * W + c;
-        cache_store(kcache + dst, src[c]);
-        cache_store(vcache + dst, src[W + c]);
+        store_elem(kcache + dst, src[c]);
+        store_elem(vcache + dst, src[W + c]);
     }
 }
 
@@ -347,7 +340,7 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
         int j = c + lane;
         float s = 0.0f;
         if (j <= P)
-            for (int d = 0; d < D; d++) s += qs[d] * cache_load(KEY_ROW(kcache, j) + d);
+            for (int d = 0; d < D; d++) s += qs[d] * load_elem(KEY_ROW(kcache, j) + d);
         float sc = j <= P ? s * scale : -INFINITY;
         float mnew = fmaxf(m, warp_max(sc));
         float corr = expf(m - mnew);
@@ -361,7 +354,7 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
 #pragma unroll
             for (int k = 0; k < NK; k++) {
                 int d = lane + 32 * k;
-                if (d < D) acc[k] += pl * cache_load(KEY_ROW(vcache, c + l) + d);
+                if (d < D) acc[k] += pl * load_elem(KEY_ROW(vcache, c + l) + d);
             }
         }
     }

@@ -101,14 +101,34 @@ __device__ __forceinline__ float block_max(float x, float *shared) {
     return warp_max(x);
 }
 
+// ---- storage elements: float, or bf16 bits (unsigned short) -------------------------
+// The bf16 weights and KV cache (kernels.h); mma.cuh's operands.
+// fp32 -> bf16 bits, rounded to nearest even (inputs are finite: padding is never read).
+__device__ __forceinline__ unsigned bf16_bits(float x) {
+    unsigned u = __float_as_uint(x);
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+__device__ __forceinline__ float bf16_lo(unsigned w) { return __uint_as_float(w << 16); }
+__device__ __forceinline__ void store_elem(float *p, float x) { *p = x; }
+__device__ __forceinline__ void store_elem(unsigned short *p, float x) {
+    *p = (unsigned short)bf16_bits(x);
+}
+__device__ __forceinline__ float load_elem(const float *p) { return *p; }
+__device__ __forceinline__ float load_elem(const unsigned short *p) { return bf16_lo(*p); }
+
 // ---- the primitives, one file each group ----------------------------------------------
-// layers.cu
-void cuda_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
+// layers.cu; Weight: the weights' element, float or bf16 bits (unsigned short)
+template <typename Weight>
+void cuda_weights_from_params(void *w, const float *p, size_t n);
+template <typename Weight>
+void cuda_embedding_forward(float *out, const int *tokens, const void *wte, int N, int C);
 void cuda_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
-void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
+template <typename Weight>
+void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *w, float eps,
                           int N, int C);
+template <typename Weight>
 void cuda_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                           const float *w, const float *rstd, int N, int C);
+                           const void *w, const float *rstd, int N, int C);
 void cuda_rope_forward(float *x, const int *pos, int N, int row_stride, int n_heads, int D,
                        float theta);
 void cuda_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
@@ -126,12 +146,14 @@ void cuda_crossentropy_chunk_backward(float *dlogits, const float *logits, const
                                       const int *targets, const float *weights, int N, int v0,
                                       int Vc);
 double cuda_sum_squares(const float *g, size_t n);
-void cuda_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
-                float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                int step);
+template <typename Weight>
+void cuda_adamw(float *p, void *w, float *g, float *m, float *v, size_t n, size_t n_decay,
+                float lr, float beta1, float beta2, float eps, float weight_decay,
+                float grad_scale, int step);
 // Column sums for the matmul's dbias: dbias[OC] += sum_n dout[n, :] (fixed order).
 void cuda_bias_backward(float *dbias, const float *dout, int N, int OC);
-void cuda_bias_forward(float *out, const float *bias, int N, int OC);
+template <typename Weight>
+void cuda_bias_forward(float *out, const void *bias, int N, int OC);
 
 // sampling.cu
 void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V,

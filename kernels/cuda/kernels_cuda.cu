@@ -59,35 +59,76 @@ static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 // transpose, so each row-major product below is computed as its transpose:
 //   out[N,OC] = inp[N,C] @ w[OC,C]^T   <=>   out^T[OC,N] = w[OC,C] @ inp^T[C,N],
 // which in column-major terms is op(w_cm)=T of the [C,OC] view, times the [C,N] view.
-// Storage is fp32 in every mode; COMPUTE is cuBLAS's compute type: CUBLAS_COMPUTE_32F is
-// plain fp32 FMA, no TF32 (the "cuda" table, matching ref within rounding);
-// CUBLAS_COMPUTE_32F_FAST_TF32 / _FAST_16BF round the inputs to tf32 / bf16 inside
+// Outputs are fp32. COMPUTE is cuBLAS's compute type: CUBLAS_COMPUTE_32F is plain fp32
+// FMA, no TF32 (the "cuda" table, matching ref within rounding);
+// CUBLAS_COMPUTE_32F_FAST_TF32 / _FAST_16BF round fp32 inputs to tf32 / bf16 inside
 // cuBLAS for the tensor cores and accumulate in fp32 (the "cuda-tf32" / "cuda-bf16"
-// tables below).
+// tables below). Weight is the weights' element: with bf16 weights (cuda-bf16) the
+// products that read them take both operands in bf16, the activation operand rounded
+// first (bf16_operand), fp32 accumulation: the same rounding as _FAST_16BF's.
+
+// An operand of a product: its cuBLAS type and pointer.
+struct Operand {
+    cudaDataType_t type;
+    const void *p;
+};
+static Operand fp32(const float *p) { return {CUDA_R_32F, p}; }
+template <typename Weight>
+static Operand weight(const void *p) {
+    return {sizeof(Weight) == 2 ? CUDA_R_16BF : CUDA_R_32F, p};
+}
 
 static void gemm(cublasComputeType_t compute, cublasOperation_t ta, cublasOperation_t tb, int m,
-                 int n, int k, const float *A, int lda, const float *B, int ldb, float beta,
-                 float *C, int ldc) {
+                 int n, int k, Operand A, int lda, Operand B, int ldb, float beta, float *C,
+                 int ldc) {
     const float one = 1.0f;
-    CUBLAS_CHECK(cublasGemmEx(cuda_cublas, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B,
-                              CUDA_R_32F, ldb, &beta, C, CUDA_R_32F, ldc, compute,
-                              CUBLAS_GEMM_DEFAULT));
+    CUBLAS_CHECK(cublasGemmEx(cuda_cublas, ta, tb, m, n, k, &one, A.p, A.type, lda, B.p, B.type,
+                              ldb, &beta, C, CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
 }
 
-template <cublasComputeType_t COMPUTE>
-static void cuda_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
+// x[0, n) as the partner of a weight operand: itself beside fp32 weights; beside bf16
+// ones rounded to bf16 into a buffer that grows to the largest such operand (2 bytes an
+// element; model/ counts it in its memory plans) and lives until the process ends.
+template <typename Weight>
+static Operand weight_partner(const float *x, size_t n) {
+    if (sizeof(Weight) == 4) return fp32(x);
+    static unsigned short *buf;
+    static size_t cap;
+    if (n > cap) {
+        if (buf) CUDA_CHECK(cudaFree(buf));
+        buf = NULL;
+        if (cudaMalloc(&buf, n * sizeof *buf) != cudaSuccess)
+            cuda_fail("out of GPU memory for the bf16 operand of a product", __FILE__, __LINE__);
+        cap = n;
+    }
+    cuda_weights_from_params<unsigned short>(buf, x, n);  // the rounding of the weights
+    return {CUDA_R_16BF, buf};
+}
+
+// With bf16 operands the compute type is plain fp32 (cuBLAS's bf16 x bf16 -> fp32).
+template <cublasComputeType_t COMPUTE, typename Weight>
+static cublasComputeType_t weight_compute(void) {
+    return sizeof(Weight) == 2 ? CUBLAS_COMPUTE_32F : COMPUTE;
+}
+
+template <cublasComputeType_t COMPUTE, typename Weight>
+static void cuda_matmul_forward(float *out, const float *inp, const void *w, const void *bias,
                                 int N, int C, int OC) {
-    gemm(COMPUTE, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, w, C, inp, C, 0.0f, out, OC);
-    if (bias) cuda_bias_forward(out, bias, N, OC);
+    gemm(weight_compute<COMPUTE, Weight>(), CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, weight<Weight>(w),
+         C, weight_partner<Weight>(inp, (size_t)N * C), C, 0.0f, out, OC);
+    if (bias) cuda_bias_forward<Weight>(out, bias, N, OC);
 }
 
-template <cublasComputeType_t COMPUTE>
+template <cublasComputeType_t COMPUTE, typename Weight>
 static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-                                 const float *inp, const float *w, int N, int C, int OC) {
+                                 const float *inp, const void *w, int N, int C, int OC) {
     // dinp[N,C] = dout[N,OC] @ w[OC,C]   <=>   dinp^T[C,N] = w^T[C,OC] @ dout^T[OC,N]
-    if (dinp) gemm(COMPUTE, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, w, C, dout, OC, 0.0f, dinp, C);
+    if (dinp)
+        gemm(weight_compute<COMPUTE, Weight>(), CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC,
+             weight<Weight>(w), C, weight_partner<Weight>(dout, (size_t)N * OC), OC, 0.0f, dinp, C);
     // dw[OC,C] += dout^T[OC,N] @ inp[N,C]   <=>   dw^T[C,OC] += inp^T[C,N] @ dout[N,OC]
-    if (dw) gemm(COMPUTE, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, inp, C, dout, OC, 1.0f, dw, C);
+    // (fp32 operands and gradient whatever the weights)
+    if (dw) gemm(COMPUTE, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, fp32(inp), C, fp32(dout), OC, 1.0f, dw, C);
     if (dbias) cuda_bias_backward(dbias, dout, N, OC);
 }
 
@@ -96,25 +137,29 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
 // max_rows_invariant -1: cuBLAS picks its GEMM algorithm (split-K or not) by shape, so a
 // row's bits may change with the row count; the other kernels work row by row.
 // host_memory 0: device memory, which model IO stages through upload and download.
-// CACHE: the KV cache's element, float or bf16 bits (unsigned short).
-#define CUDA_TABLE(NAME, COMPUTE, ATTN, CACHE)                                            \
-    {NAME, -1, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,   \
-     cuda_synchronize, cuda_matmul_forward<COMPUTE>, cuda_matmul_backward<COMPUTE>,       \
-     cuda_embedding_forward, cuda_embedding_backward, cuda_rmsnorm_forward,               \
-     cuda_rmsnorm_backward, cuda_rope_forward, cuda_rope_backward,                        \
-     ATTN##_forward, ATTN##_backward, cuda_kv_cache_write<CACHE>,                         \
-     cuda_attention_decode<CACHE>, cuda_swiglu_forward, cuda_swiglu_backward, cuda_add,   \
-     cuda_crossentropy_forward, cuda_crossentropy_backward,                               \
-     cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward,                   \
-     cuda_argmax_logprob, cuda_sampling_candidates, cuda_temperature_draws, cuda_sum_squares, cuda_adamw, 0,       \
-     sizeof(CACHE), cuda_memory_available}
+// WEIGHT, CACHE: the weights' and the KV cache's elements, float or bf16 bits (unsigned
+// short).
+#define CUDA_TABLE(NAME, COMPUTE, ATTN, WEIGHT, CACHE)                                         \
+    {NAME, -1, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,        \
+     cuda_synchronize, cuda_weights_from_params<WEIGHT>, cuda_matmul_forward<COMPUTE, WEIGHT>, \
+     cuda_matmul_backward<COMPUTE, WEIGHT>, cuda_embedding_forward<WEIGHT>,                    \
+     cuda_embedding_backward, cuda_rmsnorm_forward<WEIGHT>, cuda_rmsnorm_backward<WEIGHT>,     \
+     cuda_rope_forward, cuda_rope_backward, ATTN##_forward, ATTN##_backward,                   \
+     cuda_kv_cache_write<CACHE>, cuda_attention_decode<CACHE>, cuda_swiglu_forward,            \
+     cuda_swiglu_backward, cuda_add, cuda_crossentropy_forward, cuda_crossentropy_backward,    \
+     cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward, cuda_argmax_logprob,   \
+     cuda_sampling_candidates, cuda_temperature_draws, cuda_sum_squares, cuda_adamw<WEIGHT>,   \
+     0, sizeof(WEIGHT), sizeof(CACHE), cuda_memory_available}
 
-static const Kernels kernels_cuda = CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F, cuda_attention, float);
-static const Kernels kernels_cuda_tf32 = CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32,
-                                                    cuda_attention, float);
-// bf16 products and a bf16 KV cache, fp32 storage otherwise
+static const Kernels kernels_cuda =
+    CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F, cuda_attention, float, float);
+static const Kernels kernels_cuda_tf32 =
+    CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32, cuda_attention, float, float);
+// bf16 weights (fp32 master parameters), products, attention and KV cache; fp32
+// activations and gradients
 static const Kernels kernels_cuda_bf16 = CUDA_TABLE("cuda-bf16", CUBLAS_COMPUTE_32F_FAST_16BF,
-                                                    cuda_attention_mma, unsigned short);
+                                                    cuda_attention_mma, unsigned short,
+                                                    unsigned short);
 
 // The GPU the first cuda_ready takes, modulo the GPU count (kernels_cuda_use_device).
 static int cuda_device_index;
@@ -141,9 +186,9 @@ static bool cuda_ready(void) {
 // fp32 throughout: the table that matches ref. NULL without a usable GPU.
 extern "C" const Kernels *kernels_cuda_get(void) { return cuda_ready() ? &kernels_cuda : NULL; }
 
-// The same table with tensor-core matmuls (fp32 storage, inputs rounded to tf32 or bf16
-// inside cuBLAS, fp32 accumulation); the bf16 one's attention on tensor cores too
-// (attention_mma.cu). Every other primitive is the fp32 one.
+// The same table with tensor-core matmuls (inputs rounded to tf32 or bf16, fp32
+// accumulation); the bf16 one's weights and KV cache in bf16 and its attention on tensor
+// cores too (attention_mma.cu). Every other primitive is the fp32 one.
 extern "C" const Kernels *kernels_cuda_tf32_get(void) {
     return cuda_ready() ? &kernels_cuda_tf32 : NULL;
 }

@@ -16,21 +16,40 @@ static int flat_blocks(size_t n) {
     return (int)(b < 65536 ? (b ? b : 1) : 65536);
 }
 
+// ---- weights: elements of type Weight, float or bf16 bits (common.cuh) --------------------
+
+template <typename Weight>
+__global__ void weights_from_params_kernel(Weight *w, const float *p, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        store_elem(w + i, p[i]);
+}
+
+template <typename Weight>
+void cuda_weights_from_params(void *w, const float *p, size_t n) {
+    if (w == p || !n) return;
+    weights_from_params_kernel<Weight><<<flat_blocks(n), 256>>>((Weight *)w, p, n);
+    LAUNCH_CHECK();
+}
+
 // ---- embedding --------------------------------------------------------------------------
 
 // out[n, c] = wte[tokens[n], c]
-__global__ void embedding_forward_kernel(float *out, const int *tokens, const float *wte, int N,
+template <typename Weight>
+__global__ void embedding_forward_kernel(float *out, const int *tokens, const Weight *wte, int N,
                                          int C) {
     size_t total = (size_t)N * C;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
         size_t n = i / C, c = i % C;
-        out[i] = wte[(size_t)tokens[n] * C + c];
+        out[i] = load_elem(wte + (size_t)tokens[n] * C + c);
     }
 }
 
-void cuda_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C) {
-    embedding_forward_kernel<<<flat_blocks((size_t)N * C), 256>>>(out, tokens, wte, N, C);
+template <typename Weight>
+void cuda_embedding_forward(float *out, const int *tokens, const void *wte, int N, int C) {
+    embedding_forward_kernel<Weight><<<flat_blocks((size_t)N * C), 256>>>(out, tokens, (const Weight *)wte,
+                                                                   N, C);
     LAUNCH_CHECK();
 }
 
@@ -83,21 +102,24 @@ void cuda_bias_backward(float *dbias, const float *dout, int N, int OC) {
     LAUNCH_CHECK();
 }
 
-__global__ void bias_forward_kernel(float *out, const float *bias, int N, int OC) {
+template <typename Weight>
+__global__ void bias_forward_kernel(float *out, const Weight *bias, int N, int OC) {
     size_t total = (size_t)N * OC;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x)
-        out[i] += bias[i % OC];
+        out[i] += load_elem(bias + i % OC);
 }
 
-void cuda_bias_forward(float *out, const float *bias, int N, int OC) {
-    bias_forward_kernel<<<flat_blocks((size_t)N * OC), 256>>>(out, bias, N, OC);
+template <typename Weight>
+void cuda_bias_forward(float *out, const void *bias, int N, int OC) {
+    bias_forward_kernel<Weight><<<flat_blocks((size_t)N * OC), 256>>>(out, (const Weight *)bias, N, OC);
     LAUNCH_CHECK();
 }
 
 // ---- RMSNorm ------------------------------------------------------------------------------
 // One block per row. out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps).
-__global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp, const float *w,
+template <typename Weight>
+__global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp, const Weight *w,
                                        float eps, int C) {
     __shared__ float red[32];
     const float *x = inp + (size_t)blockIdx.x * C;
@@ -106,36 +128,40 @@ __global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp
     for (int c = threadIdx.x; c < C; c += blockDim.x) ss += x[c] * x[c];
     ss = block_sum(ss, red);
     float r = 1.0f / sqrtf(ss / C + eps);
-    for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = x[c] * r * w[c];
+    for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = x[c] * r * load_elem(w + c);
     if (threadIdx.x == 0) rstd[blockIdx.x] = r;
 }
 
-void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
+template <typename Weight>
+void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *w, float eps,
                           int N, int C) {
     if (N <= 0) return;
-    rmsnorm_forward_kernel<<<N, 256>>>(out, rstd, inp, w, eps, C);
+    rmsnorm_forward_kernel<Weight><<<N, 256>>>(out, rstd, inp, (const Weight *)w, eps, C);
     LAUNCH_CHECK();
 }
 
 // With r = rstd, dr/dx_c = -r^3 x_c / C gives (ref's formula, per element the same operations)
 //   dinp_c += r w_c dout_c - (r^3 / C) x_c sum_j dout_j w_j x_j.
+template <typename Weight>
 __global__ void rmsnorm_backward_kernel(float *dinp, const float *dout, const float *inp,
-                                        const float *w, const float *rstd, int C) {
+                                        const Weight *w, const float *rstd, int C) {
     __shared__ float red[32];
     size_t row = (size_t)blockIdx.x * C;
     float r = rstd[blockIdx.x];
     float dot = 0.0f;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) dot += dout[row + c] * w[c] * inp[row + c];
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+        dot += dout[row + c] * load_elem(w + c) * inp[row + c];
     float k = r * r * r * block_sum(dot, red) / C;
     for (int c = threadIdx.x; c < C; c += blockDim.x)
-        dinp[row + c] += r * w[c] * dout[row + c] - k * inp[row + c];
+        dinp[row + c] += r * load_elem(w + c) * dout[row + c] - k * inp[row + c];
 }
 
+template <typename Weight>
 void cuda_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                           const float *w, const float *rstd, int N, int C) {
+                           const void *w, const float *rstd, int N, int C) {
     if (N <= 0) return;
     if (dinp) {
-        rmsnorm_backward_kernel<<<N, 256>>>(dinp, dout, inp, w, rstd, C);
+        rmsnorm_backward_kernel<Weight><<<N, 256>>>(dinp, dout, inp, (const Weight *)w, rstd, C);
         LAUNCH_CHECK();
     }
     // dw[c] += sum_n dout[n, c] * x[n, c] * rstd[n]
@@ -342,8 +368,10 @@ double cuda_sum_squares(const float *g, size_t n) {
 //   g *= grad_scale; p *= 1 - lr*wd (i < n_decay); m += (1-b1)(g - m) (torch's lerp);
 //   v = b2 v + (1-b2) g^2;
 //   p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), bc_k = 1 - beta_k^step; g = 0.
-__global__ void adamw_kernel(float *p, float *g, float *m, float *v, size_t n, size_t n_decay,
-                             float beta1, float beta2, float eps, float decay,
+// w: NULL, or the weights of p, written after the update.
+template <typename Weight>
+__global__ void adamw_kernel(float *p, Weight *w, float *g, float *m, float *v, size_t n,
+                             size_t n_decay, float beta1, float beta2, float eps, float decay,
                              float grad_scale, float step_size, float bc2_sqrt) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
@@ -352,18 +380,34 @@ __global__ void adamw_kernel(float *p, float *g, float *m, float *v, size_t n, s
         float mi = m[i] + (1.0f - beta1) * (gi - m[i]);
         float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
         p[i] = pi - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+        if (w) store_elem(w + i, p[i]);
         m[i] = mi;
         v[i] = vi;
         g[i] = 0.0f;
     }
 }
 
-void cuda_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
-                float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-                int step) {
+template <typename Weight>
+void cuda_adamw(float *p, void *w, float *g, float *m, float *v, size_t n, size_t n_decay,
+                float lr, float beta1, float beta2, float eps, float weight_decay,
+                float grad_scale, int step) {
     double bc1 = 1.0 - pow((double)beta1, step), bc2 = 1.0 - pow((double)beta2, step);
-    adamw_kernel<<<flat_blocks(n), 256>>>(p, g, m, v, n, n_decay, beta1, beta2, eps,
+    adamw_kernel<Weight><<<flat_blocks(n), 256>>>(p, (Weight *)w, g, m, v, n, n_decay, beta1, beta2, eps,
                                            1.0f - lr * weight_decay, grad_scale,
                                            (float)(lr / bc1), (float)sqrt(bc2));
     LAUNCH_CHECK();
 }
+
+// The two weight storages' instances.
+#define WEIGHT_INSTANCES(Weight)                                                               \
+    template void cuda_weights_from_params<Weight>(void *, const float *, size_t);            \
+    template void cuda_embedding_forward<Weight>(float *, const int *, const void *, int, int); \
+    template void cuda_bias_forward<Weight>(float *, const void *, int, int);                 \
+    template void cuda_rmsnorm_forward<Weight>(float *, float *, const float *, const void *,  \
+                                               float, int, int);                               \
+    template void cuda_rmsnorm_backward<Weight>(float *, float *, const float *, const float *, \
+                                                const void *, const float *, int, int);        \
+    template void cuda_adamw<Weight>(float *, void *, float *, float *, float *, size_t, size_t, \
+                                     float, float, float, float, float, float, int);
+WEIGHT_INSTANCES(float)
+WEIGHT_INSTANCES(unsigned short)

@@ -18,15 +18,11 @@
 #ifndef O1P_CUDA_MMA_CUH
 #define O1P_CUDA_MMA_CUH
 
-// fp32 -> bf16 bits, rounded to nearest even (inputs are finite: padding is never read).
-__device__ __forceinline__ unsigned bf16_bits(float x) {
-    unsigned u = __float_as_uint(x);
-    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
+#include "common.cuh"  // bf16_bits, bf16_lo
+
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
     return bf16_bits(lo) | bf16_bits(hi) << 16;
 }
-__device__ __forceinline__ float bf16_lo(unsigned w) { return __uint_as_float(w << 16); }
 __device__ __forceinline__ float bf16_hi(unsigned w) { return __uint_as_float(w & 0xffff0000u); }
 
 __device__ __forceinline__ void mma_bf16(float d[4], const unsigned a[4], const unsigned b[2]) {

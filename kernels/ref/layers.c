@@ -6,8 +6,9 @@
 // ---- RMSNorm ------------------------------------------------------------------------
 // Per row x[C]: r = 1 / sqrt(mean(x^2) + eps), out = (x * r) * w (Hugging Face's order);
 // rstd[N] keeps r.
-void ref_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
-                         int N, int C) {
+void ref_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *weight,
+                         float eps, int N, int C) {
+    const float *w = weight;
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float r = 1.0f / sqrtf(ref_dot(x, x, C) / C + eps);
@@ -20,7 +21,8 @@ void ref_rmsnorm_forward(float *out, float *rstd, const float *inp, const float 
 //   dx_c += r w_c dy_c - k x_c
 //   dw_c += sum_n dy_nc (x_nc r_n)    (rows in order)
 void ref_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                          const float *w, const float *rstd, int N, int C) {
+                          const void *weight, const float *rstd, int N, int C) {
+    const float *w = weight;
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
         float r = rstd[n], d = 0.0f;

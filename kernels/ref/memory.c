@@ -1,4 +1,5 @@
-// kernels/ref/memory.c -- memory (plain host memory), the residual add, the embedding.
+// kernels/ref/memory.c -- memory (plain host memory), the residual add, the weights, the
+// embedding.
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +19,14 @@ void ref_add(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
+// The weights are the fp32 parameters (weight_elem_bytes 4): w[i] = p[i].
+void ref_weights_from_params(void *w, const float *p, size_t n) {
+    if (w != p) memcpy(w, p, n * sizeof(float));
+}
+
 // out[n,:] = wte[tokens[n],:]    (out[N,C], wte[V,C])
-void ref_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C) {
+void ref_embedding_forward(float *out, const int *tokens, const void *weight, int N, int C) {
+    const float *wte = weight;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) out[(size_t)n * C + c] = wte[(size_t)tokens[n] * C + c];
 }

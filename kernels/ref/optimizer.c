@@ -15,10 +15,12 @@ double ref_sum_squares(const float *g, size_t n) {
 //   m += (1 - b1) (g - m)                      (torch's lerp)
 //   v  = b2 v + (1 - b2) g^2
 //   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-// The bias corrections in double, rounded to float once; g is zeroed afterwards.
-void ref_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
-               float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-               int step) {
+// The bias corrections in double, rounded to float once; g is zeroed afterwards, and
+// weights w (when given) get the new p.
+void ref_adamw(float *p, void *weight, float *g, float *m, float *v, size_t n, size_t n_decay,
+               float lr, float beta1, float beta2, float eps, float weight_decay,
+               float grad_scale, int step) {
+    float *w = weight;  // NULL, or fp32 weights
     float step_size = (float)(lr / (1.0 - pow(beta1, step)));
     float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, step));
     for (size_t i = 0; i < n; i++) {
@@ -27,6 +29,7 @@ void ref_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay,
         m[i] += (1.0f - beta1) * (gi - m[i]);
         v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
         p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + eps));
+        if (w) w[i] = p[i];
         g[i] = 0.0f;
     }
 }

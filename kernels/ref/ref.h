@@ -25,20 +25,21 @@ void ref_download(void *host_dst, const void *src, size_t bytes);
 void ref_copy(void *dst, const void *src, size_t bytes);
 void ref_synchronize(void);
 void ref_add(float *out, const float *a, const float *b, size_t n);
-void ref_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
+void ref_weights_from_params(void *w, const float *p, size_t n);
+void ref_embedding_forward(float *out, const int *tokens, const void *wte, int N, int C);
 void ref_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
 
 // matmul.c
-void ref_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
+void ref_matmul_forward(float *out, const float *inp, const void *w, const void *bias, int N,
                         int C, int OC);
 void ref_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-                         const float *inp, const float *w, int N, int C, int OC);
+                         const float *inp, const void *w, int N, int C, int OC);
 
 // layers.c: RMSNorm, RoPE, SwiGLU
-void ref_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, float eps,
+void ref_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *w, float eps,
                          int N, int C);
 void ref_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                          const float *w, const float *rstd, int N, int C);
+                          const void *w, const float *rstd, int N, int C);
 void ref_rope_forward(float *x, const int *pos, int N, int row_stride, int n_heads, int D,
                       float theta);
 void ref_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
@@ -78,9 +79,9 @@ void ref_temperature_draws(int *tok, double *logprob, const float *logits, const
 void ref_sampling_candidates(int *count, int *ids, float *cand, double *z, double *lse1, const float *logits,
                              const double *inv_t, const double *cut, const int *top_k, int N, int V, int ld);
 double ref_sum_squares(const float *g, size_t n);
-void ref_adamw(float *p, float *g, float *m, float *v, size_t n, size_t n_decay, float lr,
-               float beta1, float beta2, float eps, float weight_decay, float grad_scale,
-               int step);
+void ref_adamw(float *p, void *w, float *g, float *m, float *v, size_t n, size_t n_decay,
+               float lr, float beta1, float beta2, float eps, float weight_decay,
+               float grad_scale, int step);
 
 // sum_i a[i] * b[i]: one fmaf chain, i in order (attention.c, layers.c)
 static inline float ref_dot(const float *a, const float *b, int n) {

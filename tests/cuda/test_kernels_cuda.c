@@ -9,7 +9,11 @@
 //   exact (0, 0)          memory, copies, add, embedding forward and backward (the same
 //                         additions in the same order), kv_cache_write, AdamW's g = 0
 //   matmul                rtol 1e-4, arel 1e-5   (cuBLAS sums in another order; no TF32)
-//   matmul, cuda-tf32     arel 2e-3 (inputs rounded to 10 mantissa bits), cuda-bf16 1e-2 (7)
+//   matmul, cuda-tf32     arel 2e-3 (inputs rounded to 10 mantissa bits)
+//   cuda-bf16 weights     the host on the operands as the GPU reads them (weights, bias,
+//                         the products' operands rounded to bf16): matmul as fp32;
+//                         embedding exact; RMSNorm as fp32; the weights that AdamW and
+//                         weights_from_params write: the parameters rounded, bitwise
 //   rmsnorm, swiglu, rope rtol 1e-5, arel 1e-6   (reduction order, expf/sqrtf ulps)
 //   attention             rtol 1e-4, arel 1e-5 forward (lse 1e-5); backward arel 1e-4
 //   attention, cuda-bf16  tensor cores: the host gets q, k, v, dout rounded to bf16 as the
@@ -105,6 +109,57 @@ static void expect_same(const char *what, const void *a, const void *b, size_t b
     CHECK(memcmp(a, b, bytes) == 0, "%s vs %s: not bitwise equal", what, host->name);
 }
 
+// x rounded to the nearest bf16 (ties to even), as a float.
+static float round_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, 4);
+    return x;
+}
+static float *rounded_bf16(const float *x, size_t n) {
+    float *r = malloc((n ? n : 1) * 4);
+    for (size_t i = 0; i < n; i++) r[i] = isnan(x[i]) ? x[i] : round_bf16(x[i]);
+    return r;
+}
+
+// n floats on the device as elements of `bytes` (4: float; 2: bf16 bits, rounded), as the
+// weights or a KV cache hold them; and back, widened to floats (the device's copy kept).
+static void *elems_up(const float *x, size_t n, int bytes) {
+    if (bytes == 4) return up(x, n * 4);
+    uint16_t *b = malloc((n ? n : 1) * 2);
+    for (size_t i = 0; i < n; i++) {
+        float r = round_bf16(x[i]);
+        uint32_t u;
+        memcpy(&u, &r, 4);
+        b[i] = (uint16_t)(u >> 16);
+    }
+    void *d = up(b, n * 2);
+    free(b);
+    return d;
+}
+static float *elems_down(const void *d, size_t n, int bytes) {
+    float *x = malloc((n ? n : 1) * 4);
+    if (bytes == 4) {
+        gpu->download(x, d, n * 4);
+        return x;
+    }
+    uint16_t *b = malloc((n ? n : 1) * 2);
+    gpu->download(b, d, n * 2);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)b[i] << 16;
+        memcpy(&x[i], &u, 4);
+    }
+    free(b);
+    return x;
+}
+
+// What the host computes with for an operand the GPU table reads in bf16 (its weights, and
+// the operands of their products): x rounded to bf16; fp32: x itself (a copy).
+static float *as_gpu_reads(const float *x, size_t n, int bf16) {
+    return bf16 ? rounded_bf16(x, n) : clone(x, (n ? n : 1) * 4);
+}
+
 // ---- memory -------------------------------------------------------------------------------
 
 static void test_memory(void) {
@@ -129,15 +184,21 @@ static void test_memory(void) {
 
 // ---- matmul -------------------------------------------------------------------------------
 
-// Matmul on the GPU table `gpu` within rtol, arel of the host's.
+// Matmul on the GPU table `gpu` within rtol, arel of the host's. With bf16 weights the
+// host computes on the operands as the GPU reads them (w, bias and every product's
+// operands rounded to bf16), so the tolerance bounds the order of the fp32 sums only.
 static void test_matmul_tol(int N, int C, int OC, int with_bias, double rtol, double arel) {
     char what[128];
+    int wb = gpu->weight_elem_bytes, bf16 = wb == 2;
     float *inp = rand_floats((size_t)N * C, -1, 1), *w = rand_floats((size_t)OC * C, -1, 1);
     float *bias = with_bias ? rand_floats(OC, -1, 1) : NULL;
     float *out = rand_floats((size_t)N * OC, -9, 9);
-    float *d_inp = up(inp, (size_t)N * C * 4), *d_w = up(w, (size_t)OC * C * 4);
-    float *d_bias = bias ? up(bias, OC * 4) : NULL, *d_out = up(out, (size_t)N * OC * 4);
-    host->matmul_forward(out, inp, w, bias, N, C, OC);
+    float *h_inp = as_gpu_reads(inp, (size_t)N * C, bf16), *h_w = as_gpu_reads(w, (size_t)OC * C, bf16);
+    float *h_bias = bias ? as_gpu_reads(bias, OC, bf16) : NULL;
+    float *d_inp = up(inp, (size_t)N * C * 4);
+    void *d_w = elems_up(w, (size_t)OC * C, wb), *d_bias = bias ? elems_up(bias, OC, wb) : NULL;
+    float *d_out = up(out, (size_t)N * OC * 4);
+    host->matmul_forward(out, h_inp, h_w, h_bias, N, C, OC);
     gpu->matmul_forward(d_out, d_inp, d_w, d_bias, N, C, OC);
     float *g_out = down(d_out, (size_t)N * OC);
     snprintf(what, sizeof what, "%s matmul_forward N=%d C=%d OC=%d bias=%d", gpu->name, N, C, OC,
@@ -150,7 +211,9 @@ static void test_matmul_tol(int N, int C, int OC, int with_bias, double rtol, do
     float *dbias = rand_floats(OC, -1, 1);
     float *d_dout = up(dout, (size_t)N * OC * 4), *d_dinp = up(dinp, (size_t)N * C * 4);
     float *d_dw = up(dw, (size_t)OC * C * 4), *d_dbias = up(dbias, OC * 4);
-    host->matmul_backward(dinp, dw, with_bias ? dbias : NULL, dout, inp, w, N, C, OC);
+    float *h_dout = as_gpu_reads(dout, (size_t)N * OC, bf16);
+    host->matmul_backward(dinp, dw, NULL, h_dout, h_inp, h_w, N, C, OC);
+    host->matmul_backward(NULL, NULL, with_bias ? dbias : NULL, dout, inp, w, N, C, OC);
     gpu->matmul_backward(d_dinp, d_dw, with_bias ? d_dbias : NULL, d_dout, d_inp, d_w, N, C, OC);
     float *g_dinp = down(d_dinp, (size_t)N * C), *g_dw = down(d_dw, (size_t)OC * C);
     float *g_dbias = down(d_dbias, OC);
@@ -163,7 +226,7 @@ static void test_matmul_tol(int N, int C, int OC, int with_bias, double rtol, do
     // dw only: dinp may be NULL
     float *d_dw2 = up(dw, (size_t)OC * C * 4);
     gpu->matmul_backward(NULL, d_dw2, NULL, d_dout, d_inp, d_w, N, C, OC);
-    host->matmul_backward(NULL, dw, NULL, dout, inp, w, N, C, OC);
+    host->matmul_backward(NULL, dw, NULL, h_dout, h_inp, h_w, N, C, OC);
     float *g_dw2 = down(d_dw2, (size_t)OC * C);
     snprintf(what, sizeof what, "%s matmul_backward dw only N=%d C=%d OC=%d", gpu->name, N, C,
              OC);
@@ -173,6 +236,7 @@ static void test_matmul_tol(int N, int C, int OC, int with_bias, double rtol, do
     if (d_bias) gpu->free(d_bias);
     free(inp), free(w), free(bias), free(out), free(g_out), free(dout), free(dinp), free(dw);
     free(dbias), free(g_dinp), free(g_dw), free(g_dbias), free(g_dw2);
+    free(h_inp), free(h_w), free(h_bias), free(h_dout);
 }
 
 static void test_matmul(int N, int C, int OC, int with_bias) {
@@ -185,12 +249,14 @@ static void test_embedding(int N, int C, int V) {
     char what[96];
     float *wte = rand_floats((size_t)V * C, -1, 1), *out = malloc((size_t)N * C * 4);
     int *tok = rand_ints(N, 0, V - 1);  // V small: many repeats
-    float *d_wte = up(wte, (size_t)V * C * 4), *d_out = gpu->alloc((size_t)N * C * 4);
+    float *h_wte = as_gpu_reads(wte, (size_t)V * C, gpu->weight_elem_bytes == 2);
+    void *d_wte = elems_up(wte, (size_t)V * C, gpu->weight_elem_bytes);
+    float *d_out = gpu->alloc((size_t)N * C * 4);
     int *d_tok = up(tok, N * sizeof(int));
-    host->embedding_forward(out, tok, wte, N, C);
+    host->embedding_forward(out, tok, h_wte, N, C);
     gpu->embedding_forward(d_out, d_tok, d_wte, N, C);
     float *g_out = down(d_out, (size_t)N * C);
-    snprintf(what, sizeof what, "embedding_forward N=%d C=%d", N, C);
+    snprintf(what, sizeof what, "%s embedding_forward N=%d C=%d", gpu->name, N, C);
     expect_same(what, g_out, out, (size_t)N * C * 4);
 
     float *dout = rand_floats((size_t)N * C, -1, 1), *dwte = rand_floats((size_t)V * C, -1, 1);
@@ -201,23 +267,25 @@ static void test_embedding(int N, int C, int V) {
     snprintf(what, sizeof what, "embedding_backward N=%d C=%d V=%d (bitwise)", N, C, V);
     expect_same(what, g_dwte, dwte, (size_t)V * C * 4);
     gpu->free(d_wte), gpu->free(d_tok), gpu->free(d_dout);
-    free(wte), free(out), free(tok), free(g_out), free(dout), free(dwte), free(g_dwte);
+    free(wte), free(h_wte), free(out), free(tok), free(g_out), free(dout), free(dwte), free(g_dwte);
 }
 
 // ---- RMSNorm ------------------------------------------------------------------------------
 
 static void test_rmsnorm(int N, int C) {
     char what[96];
-    float *inp = rand_floats((size_t)N * C, -2, 2), *w = rand_floats(C, 0.5f, 1.5f);
+    float *inp = rand_floats((size_t)N * C, -2, 2), *w0 = rand_floats(C, 0.5f, 1.5f);
+    float *w = as_gpu_reads(w0, C, gpu->weight_elem_bytes == 2);  // the host's weights
     float *out = malloc((size_t)N * C * 4), *rstd = malloc(N * 4);
-    float *d_inp = up(inp, (size_t)N * C * 4), *d_w = up(w, C * 4);
+    float *d_inp = up(inp, (size_t)N * C * 4);
+    void *d_w = elems_up(w0, C, gpu->weight_elem_bytes);
     float *d_out = gpu->alloc((size_t)N * C * 4), *d_rstd = gpu->alloc(N * 4);
     host->rmsnorm_forward(out, rstd, inp, w, 1e-5f, N, C);
     gpu->rmsnorm_forward(d_out, d_rstd, d_inp, d_w, 1e-5f, N, C);
     float *g_out = down(d_out, (size_t)N * C), *g_rstd = down(d_rstd, N);
     snprintf(what, sizeof what, "rmsnorm_forward rstd N=%d C=%d", N, C);
     expect_close(what, g_rstd, rstd, N, 1e-5, 1e-6);
-    snprintf(what, sizeof what, "rmsnorm_forward out N=%d C=%d", N, C);
+    snprintf(what, sizeof what, "%s rmsnorm_forward out N=%d C=%d", gpu->name, N, C);
     expect_close(what, g_out, out, (size_t)N * C, 1e-5, 1e-6);
 
     // backward: dinp and dw accumulate into what they hold
@@ -229,12 +297,12 @@ static void test_rmsnorm(int N, int C) {
     host->rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, C);
     gpu->rmsnorm_backward(d_dinp, d_dw, d_dout, d_inp, d_w, d_rstd, N, C);
     float *g_dinp = down(d_dinp, (size_t)N * C), *g_dw = down(d_dw, C);
-    snprintf(what, sizeof what, "rmsnorm_backward dinp (+=) N=%d C=%d", N, C);
+    snprintf(what, sizeof what, "%s rmsnorm_backward dinp (+=) N=%d C=%d", gpu->name, N, C);
     expect_close(what, g_dinp, dinp, (size_t)N * C, 1e-5, 1e-6);
     snprintf(what, sizeof what, "rmsnorm_backward dw (+=) N=%d C=%d", N, C);
     expect_close(what, g_dw, dw, C, 1e-5, 1e-6);
     gpu->free(d_inp), gpu->free(d_w), gpu->free(d_rstd), gpu->free(d_dout);
-    free(inp), free(w), free(out), free(rstd), free(g_out), free(g_rstd), free(dout);
+    free(inp), free(w0), free(w), free(out), free(rstd), free(g_out), free(g_rstd), free(dout);
     free(dinp), free(dw);
     free(g_dinp), free(g_dw);
 }
@@ -290,20 +358,6 @@ typedef struct {
     int bf16_inputs;
 } AttentionTol;
 static const AttentionTol fp32_attention = {1e-5, 1e-5, 1e-4, 0};
-
-// x rounded to the nearest bf16 (ties to even), as a float.
-static float round_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-    memcpy(&x, &u, 4);
-    return x;
-}
-static float *rounded_bf16(const float *x, size_t n) {
-    float *r = malloc(n * 4);
-    for (size_t i = 0; i < n; i++) r[i] = isnan(x[i]) ? x[i] : round_bf16(x[i]);
-    return r;
-}
 
 static void test_attention_tol(int B, int T, int H, int KV, int D, const int *lens,
                                AttentionTol tol) {
@@ -371,37 +425,6 @@ static void test_attention(int B, int T, int H, int KV, int D, const int *lens) 
 
 // ---- KV cache -----------------------------------------------------------------------------
 
-// A cache of n floats in the format of gpu's KV cache (float or bf16 bits) on the device;
-// and back, widened to floats (the device's copy kept).
-static void *cache_up(const float *x, size_t n) {
-    if (gpu->kv_elem_bytes == 4) return up(x, n * 4);
-    uint16_t *b = malloc(n * 2);
-    for (size_t i = 0; i < n; i++) {
-        float r = round_bf16(x[i]);
-        uint32_t u;
-        memcpy(&u, &r, 4);
-        b[i] = (uint16_t)(u >> 16);
-    }
-    void *d = up(b, n * 2);
-    free(b);
-    return d;
-}
-static float *cache_down(const void *d, size_t n) {
-    float *x = malloc(n * 4);
-    if (gpu->kv_elem_bytes == 4) {
-        gpu->download(x, d, n * 4);
-        return x;
-    }
-    uint16_t *b = malloc(n * 2);
-    gpu->download(b, d, n * 2);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)b[i] << 16;
-        memcpy(&x[i], &u, 4);
-    }
-    free(b);
-    return x;
-}
-
 // n_slots slots of max_T positions: a prefill of P positions into slot 0, then a step
 // of one token per slot at a later position, the odd slots reading positions 0..P-1 from
 // slot 0 (a shared prompt). With a bf16 cache the host's cache is rounded to bf16 after
@@ -411,7 +434,7 @@ static void test_decode(int n_slots, int max_T, int H, int KV, int D, int P) {
     int W = (H + 2 * KV) * D, bf16 = gpu->kv_elem_bytes == 2;
     size_t nc = (size_t)n_slots * max_T * KV * D;
     float *kc = rand_floats(nc, -1, 1), *vc = rand_floats(nc, -1, 1);
-    void *d_kc = cache_up(kc, nc), *d_vc = cache_up(vc, nc);
+    void *d_kc = elems_up(kc, nc, gpu->kv_elem_bytes), *d_vc = elems_up(vc, nc, gpu->kv_elem_bytes);
     int rounds[2] = {P, n_slots};  // tokens in the prefill, then in the step
     for (int round = 0; round < 2; round++) {
         int N = rounds[round];
@@ -432,7 +455,8 @@ static void test_decode(int n_slots, int max_T, int H, int KV, int D, int P) {
         host->attention_decode(out, qkv, kc, vc, slots, pos, pslots, plens, N, H, KV, D, max_T);
         gpu->attention_decode(d_out, d_qkv, d_kc, d_vc, d_slots, d_pos, d_pslots, d_plens, N, H, KV, D,
                               max_T);
-        float *g_out = down(d_out, (size_t)N * H * D), *g_kc = cache_down(d_kc, nc), *g_vc = cache_down(d_vc, nc);
+        float *g_out = down(d_out, (size_t)N * H * D), *g_kc = elems_down(d_kc, nc, gpu->kv_elem_bytes),
+              *g_vc = elems_down(d_vc, nc, gpu->kv_elem_bytes);
         snprintf(what, sizeof what, "%s kv_cache_write N=%d H=%d KV=%d D=%d (bitwise)", gpu->name, N, H, KV, D);
         expect_same(what, g_kc, kc, nc * 4);
         expect_same(what, g_vc, vc, nc * 4);
@@ -689,20 +713,30 @@ static void test_sum_squares(size_t n) {
     free(g);
 }
 
+// The GPU's AdamW writing its weights: they must be its updated parameters as
+// weights_from_params makes them (bf16: rounded, bitwise).
 static void test_adamw(size_t n, size_t n_decay) {
     char what[96];
+    int wb = gpu->weight_elem_bytes;
     float *p = rand_floats(n, -1, 1), *m = rand_floats(n, -0.1f, 0.1f);
     float *v = rand_floats(n, 0, 0.01f), *zero = calloc(n, 4);
     float *d_p = up(p, n * 4), *d_m = up(m, n * 4), *d_v = up(v, n * 4);
     float *d_g = gpu->alloc(n * 4);
+    void *d_w = gpu->alloc(n * wb);
     for (int step = 1; step <= 3; step++) {
         float *g = rand_floats(n, -2, 2);
         gpu->upload(d_g, g, n * 4);
-        host->adamw(p, g, m, v, n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
-        gpu->adamw(d_p, d_g, d_m, d_v, n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
+        host->adamw(p, NULL, g, m, v, n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
+        gpu->adamw(d_p, d_w, d_g, d_m, d_v, n, n_decay, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, step);
         free(g);
     }
+    float *g_w = elems_down(d_w, n, wb);
+    gpu->free(d_w);
     float *g_p = down(d_p, n), *g_m = down(d_m, n), *g_v = down(d_v, n), *g_g = down(d_g, n);
+    float *want_w = as_gpu_reads(g_p, n, wb == 2);
+    snprintf(what, sizeof what, "%s adamw's weights n=%zu: its parameters (bitwise)", gpu->name, n);
+    expect_same(what, g_w, want_w, n * 4);
+    free(g_w), free(want_w);
     snprintf(what, sizeof what, "adamw p n=%zu n_decay=%zu", n, n_decay);
     expect_close(what, g_p, p, n, 1e-5, 1e-6);
     snprintf(what, sizeof what, "adamw m n=%zu", n);
@@ -711,6 +745,23 @@ static void test_adamw(size_t n, size_t n_decay) {
     expect_close(what, g_v, v, n, 1e-5, 1e-6);
     expect_same("adamw zeroes g", g_g, zero, n * 4);
     free(p), free(m), free(v), free(zero), free(g_p), free(g_m), free(g_v), free(g_g);
+}
+
+// weights_from_params: the parameters as the GPU's weights, bit for bit the host's rounding
+// (bf16: to nearest, ties to even; fp32: a copy). The values include exact ties.
+static void test_weights_from_params(size_t n) {
+    char what[96];
+    float *p = rand_floats(n, -3, 3);
+    static const float ties[] = {1.00390625f, 1.01171875f, -1.00390625f, 3.0e38f, -0.0f, 1e-39f};
+    for (size_t i = 0; i < sizeof ties / sizeof ties[0] && i < n; i++) p[i] = ties[i];
+    float *d_p = up(p, n * 4);
+    void *d_w = gpu->alloc(n * gpu->weight_elem_bytes);
+    gpu->weights_from_params(d_w, d_p, n);
+    float *g_w = elems_down(d_w, n, gpu->weight_elem_bytes), *want = as_gpu_reads(p, n, gpu->weight_elem_bytes == 2);
+    snprintf(what, sizeof what, "%s weights_from_params n=%zu (bitwise)", gpu->name, n);
+    expect_same(what, g_w, want, n * 4);
+    gpu->free(d_p), gpu->free(d_w);
+    free(p), free(g_w), free(want);
 }
 
 // Every primitive on the GPU against `host`.
@@ -740,9 +791,17 @@ static void test_all(void) {
     const Kernels *fp32 = gpu;
     gpu = kernels_cuda_tf32_get();
     test_matmul_tol(64, 768, 300, 1, 0.0, 2e-3);
+    // cuda-bf16's bf16 weights: their products (the host on the rounded operands), the
+    // layers that read them, AdamW and weights_from_params writing them
     gpu = kernels_cuda_bf16_get();
-    test_matmul_tol(64, 768, 300, 1, 0.0, 1e-2);
+    test_matmul_tol(64, 768, 300, 1, 1e-4, 1e-5);
+    test_matmul_tol(3, 77, 128, 1, 1e-4, 1e-5);
+    test_embedding(17, 257, 100);
+    test_rmsnorm(17, 1000);
+    test_adamw(100003, 60000);
+    test_weights_from_params(1000);
     gpu = fp32;
+    test_weights_from_params(1000);
     test_add(1);
     test_add(1000003);
 

@@ -12,7 +12,7 @@ enum cublasComputeType_t {
     CUBLAS_COMPUTE_32F_FAST_TF32,
     CUBLAS_COMPUTE_32F_FAST_16BF
 };
-enum { CUDA_R_32F };
+typedef enum { CUDA_R_32F, CUDA_R_16BF } cudaDataType_t;
 enum { CUBLAS_GEMM_DEFAULT };
 
 static inline cublasStatus_t cublasCreate(cublasHandle_t *h) {
@@ -34,19 +34,30 @@ static inline float emu_round(float x, int compute) {
     return x;
 }
 
-// C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C, column-major; beta == 0 ignores C.
+// Element i of an fp32 or bf16 (bits) matrix.
+static inline float emu_elem(const void *M, cudaDataType_t type, size_t i) {
+    if (type == CUDA_R_32F) return ((const float *)M)[i];
+    unsigned u = (unsigned)((const unsigned short *)M)[i] << 16;
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+// C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C, column-major; beta == 0 ignores C. A and
+// B are fp32 or bf16, C fp32 (as cuBLAS allows: bf16 inputs go with CUBLAS_COMPUTE_32F).
 static inline cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta,
                                           cublasOperation_t tb, int m, int n, int k,
-                                          const float *alpha, const float *A, int, int lda,
-                                          const float *B, int, int ldb, const float *beta,
-                                          float *C, int, int ldc, cublasComputeType_t compute,
-                                          int) {
+                                          const float *alpha, const void *A,
+                                          cudaDataType_t atype, int lda, const void *B,
+                                          cudaDataType_t btype, int ldb, const float *beta,
+                                          float *C, cudaDataType_t, int ldc,
+                                          cublasComputeType_t compute, int) {
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             float s = 0.0f;
             for (int p = 0; p < k; p++) {
-                float a = ta == CUBLAS_OP_N ? A[i + (size_t)p * lda] : A[p + (size_t)i * lda];
-                float b = tb == CUBLAS_OP_N ? B[p + (size_t)j * ldb] : B[j + (size_t)p * ldb];
+                float a = emu_elem(A, atype, ta == CUBLAS_OP_N ? i + (size_t)p * lda : p + (size_t)i * lda);
+                float b = emu_elem(B, btype, tb == CUBLAS_OP_N ? p + (size_t)j * ldb : j + (size_t)p * ldb);
                 s += emu_round(a, compute) * emu_round(b, compute);
             }
             float *c = &C[i + (size_t)j * ldc];
