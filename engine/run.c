@@ -41,14 +41,17 @@ int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint6
     return 0;
 }
 
-TrainMemory run_train_memory(const Config *c, int B, int T, const RunOpts *o, int rank, int ranks) {
+TrainMemory run_train_memory(const Config *c, const Kernels *k, int B, int T, const RunOpts *o, int rank,
+                             int ranks) {
     size_t n_params, n_trained, lo, slice;
-    int vc = (int)o->vocab_chunk;
+    int vc = (int)o->vocab_chunk, chunk = vc == ACTS_VOCAB_AUTO ? acts_vocab_chunk(c, B, T) : vc;
     model_sizes(c, (int)o->train_layers, &n_params, &n_trained);
     optim_slice_of(n_trained, rank, ranks, &lo, &slice);
-    TrainMemory tm = {.params = n_params * sizeof(float), .grads = n_trained * sizeof(float),
-                      .moments = 2 * slice * sizeof(float), .acts_full = acts_bytes(c, B, T, ACTS_BACKWARD, vc),
-                      .acts_recompute = acts_bytes(c, B, T, ACTS_RECOMPUTE, vc)};
+    size_t operand = model_operand_bytes(c, k, (size_t)B * T, chunk ? chunk : c->vocab_size, 1);
+    TrainMemory tm = {.params = n_params * sizeof(float) + model_weight_copy_bytes(n_params, k),
+                      .grads = n_trained * sizeof(float), .moments = 2 * slice * sizeof(float),
+                      .acts_full = acts_bytes(c, B, T, ACTS_BACKWARD, vc) + operand,
+                      .acts_recompute = acts_bytes(c, B, T, ACTS_RECOMPUTE, vc) + operand};
     tm.acts = o->recompute ? tm.acts_recompute : tm.acts_full;
     tm.total = tm.params + tm.grads + tm.moments + tm.acts;
     return tm;
@@ -100,7 +103,7 @@ static void print_memory(const TrainRun *r, const char *stage, const TrainMemory
 int run_decode_memory(const Model *m, const Tokenizer *tok, const SamplerOpts *o, DecodeMemory *d, Err *e) {
     SamplerMemory s;
     if (sampler_memory(m, o, &s, e)) return -1;
-    *d = (DecodeMemory){.weights = 4 * m->n_params, .kv_cache = s.kv_cache, .step = s.step + s.host,
+    *d = (DecodeMemory){.weights = 4 * m->n_params + model_weight_copy_bytes(m->n_params, m->k), .kv_cache = s.kv_cache, .step = s.step + s.host,
                         .tokenizer = tok_memory(tok)};
     return 0;
 }
@@ -110,7 +113,7 @@ int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e) {
     r->K = K;
     r->B = B;
     r->T = T;
-    TrainMemory tm = run_train_memory(&r->m->cfg, B, T, o, dist_rank(), dist_size());
+    TrainMemory tm = run_train_memory(&r->m->cfg, r->m->k, B, T, o, dist_rank(), dist_size());
     tm.sampler = p->sampler;
     tm.total += tm.sampler;
     if (run_check_memory(&tm, r->m->k, o->recompute, e) || model_alloc_grads(r->m, (int)o->train_layers, e) ||

@@ -101,18 +101,19 @@ int run_load(TrainRun *r, const char *dir, const Kernels *k, Err *e);
 // eos_token_id gets <|im_end|>.
 int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint64_t seed, const Kernels *k,
               Err *e);
-// The backend memory of a training run, in bytes, as run_open allocates it: the
-// parameters, the gradients of what trains (o->train_layers), the AdamW moments (two
+// The backend memory of a training run on k, in bytes, as run_open allocates it: the
+// parameters (and their weights when a copy, model_weight_copy_bytes), the gradients of what trains (o->train_layers), the AdamW moments (two
 // floats per trained one; on several ranks this rank's ZeRO-1 slice, rank 0's the
 // largest), the activations of a (B, T) micro-batch with the head in o->vocab_chunk's
-// chunks (acts_bytes: acts, as planned with o->recompute; the other two with and without
-// recompute), and their total. sampler: an in-process sampler's (RunPlan.sampler), which
+// chunks (acts_bytes and the backend's operand buffer, model_operand_bytes: acts, as
+// planned with o->recompute; the other two with and without recompute), and their total. sampler: an in-process sampler's (RunPlan.sampler), which
 // run_open adds to the total; 0 here.
 typedef struct {
     size_t params, grads, moments, acts, sampler, total;
     size_t acts_full, acts_recompute;
 } TrainMemory;
-TrainMemory run_train_memory(const Config *c, int B, int T, const RunOpts *o, int rank, int ranks);
+TrainMemory run_train_memory(const Config *c, const Kernels *k, int B, int T, const RunOpts *o, int rank,
+                             int ranks);
 // "parameters 6.17 GB, gradients 6.17 GB, optimizer state 12.3 GB, activations 17.7 GB
 // (--recompute: 2.15 GB), total 42.4 GB" into buf (ranks > 1: the state "per rank
 // (sliced over N ranks)"; with a sampler ", sampler (KV cache, step buffers) 1.2 GB"

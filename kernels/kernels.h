@@ -205,7 +205,9 @@ typedef struct Kernels {
     // cpu): model IO converts into it directly instead of staging through upload.
     int host_memory;
     // Bytes of a weight element: 4 (float: the model's weights are its parameters) or 2
-    // (bf16: a copy beside them, half the weight reads of a forward; model/model.c).
+    // (bf16: a copy beside them, half the weight reads of a forward; model/model.c). With
+    // 2, a product reading weights takes its other operand rounded to bf16 into a buffer of
+    // the backend's, grown to the largest such operand (model_operand_bytes plans it).
     int weight_elem_bytes;
     // Bytes of a KV cache element: 4 (float) or 2 (bf16: half the cache memory and the
     // decode step's reads of it). The model sizes its caches by it (model/decode.c).

@@ -110,20 +110,20 @@ int model_create(Model *m, const Config *c, const Kernels *k, Err *e) {
     ParamSizes s = param_sizes(c, c->n_layers, 1);
     params_point(&probe, NULL, c, s, &m->n_params, &m->n_decay);
     size_t avail = k->memory_available ? k->memory_available() : SIZE_MAX;
-    size_t bytes = m->n_params * sizeof(float) + model_weight_copy_bytes(m->n_params, k);
+    size_t copy = model_weight_copy_bytes(m->n_params, k), bytes = m->n_params * sizeof(float) + copy;
+    const char *with = copy ? " with their bf16 weights" : "";
     if (bytes > avail)  // a host allocation would succeed, then thrash
-        return err_fmt(e, "the %zu parameters (%.2f GB with their weights) of a %s model with hidden_size %d, "
-                          "%d layers, vocab_size %d do not fit in the %.2f GB of %s memory available",
-                       m->n_params, bytes * 1e-9, c->model_type, c->dim, c->n_layers, c->vocab_size,
+        return err_fmt(e, "the %zu parameters (%.2f GB%s) of a %s model with hidden_size %d, %d layers, "
+                          "vocab_size %d do not fit in the %.2f GB of %s memory available",
+                       m->n_params, bytes * 1e-9, with, c->model_type, c->dim, c->n_layers, c->vocab_size,
                        avail * 1e-9, k->name);
     m->params_mem = k->alloc(m->n_params * sizeof(float));
-    m->weights_mem = model_weight_copy_bytes(m->n_params, k) ? k->alloc(model_weight_copy_bytes(m->n_params, k))
-                                                              : m->params_mem;
+    m->weights_mem = copy ? k->alloc(copy) : m->params_mem;
     if (!m->params_mem || !m->weights_mem) {
         model_free(m);
-        return err_fmt(e, "out of %s memory for the %zu parameters (%.2f GB with their weights) of a %s model "
-                          "with hidden_size %d, %d layers, vocab_size %d",
-                       k->name, m->n_params, bytes * 1e-9, c->model_type, c->dim, c->n_layers, c->vocab_size);
+        return err_fmt(e, "out of %s memory for the %zu parameters (%.2f GB%s) of a %s model with hidden_size %d, "
+                          "%d layers, vocab_size %d",
+                       k->name, m->n_params, bytes * 1e-9, with, c->model_type, c->dim, c->n_layers, c->vocab_size);
     }
     params_point(&m->p, m->params_mem, c, s, &m->n_params, &m->n_decay);
     return 0;
@@ -131,6 +131,20 @@ int model_create(Model *m, const Config *c, const Kernels *k, Err *e) {
 
 size_t model_weight_copy_bytes(size_t n_params, const Kernels *k) {
     return k->weight_elem_bytes == sizeof(float) ? 0 : n_params * k->weight_elem_bytes;
+}
+
+size_t model_operand_bytes(const Config *c, const Kernels *k, size_t N, int head_cols, int backward) {
+    if (k->weight_elem_bytes == sizeof(float)) return 0;
+    size_t HD = (size_t)c->n_heads * c->head_dim, QKV = HD + 2 * (size_t)c->n_kv_heads * c->head_dim;
+    size_t widest = (size_t)c->dim;  // inputs: xn [N, C], att [N, HD], h [N, I]
+    if (HD > widest) widest = HD;
+    if ((size_t)c->hidden_dim > widest) widest = (size_t)c->hidden_dim;
+    if (backward) {  // output gradients: dqkv [N, QKV], dgu [N, 2 I], the head's [N, head_cols]
+        if (QKV > widest) widest = QKV;
+        if (2 * (size_t)c->hidden_dim > widest) widest = 2 * (size_t)c->hidden_dim;
+        if ((size_t)head_cols > widest) widest = (size_t)head_cols;
+    }
+    return N * widest * k->weight_elem_bytes;
 }
 
 void *model_weight_copy(const Model *m, size_t at) {

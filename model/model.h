@@ -91,6 +91,10 @@ size_t model_weight_copy_bytes(size_t n_params, const Kernels *k);
 // The weights of params_mem[at, ...) when they are a copy; NULL when the weights are the
 // parameters themselves.
 void *model_weight_copy(const Model *m, size_t at);
+// The backend's bf16 buffer for the widest operand that meets a weight in a product of N
+// rows (kernels.h, weight_elem_bytes 2), in bytes; 0 with fp32 weights. The forward's
+// inputs; with backward the output gradients too, the head's [N, head_cols] included.
+size_t model_operand_bytes(const Config *c, const Kernels *k, size_t N, int head_cols, int backward);
 // After params_mem[at, at + n) was written (a load, the initialisation, a gather across
 // ranks): its weights from it.
 void model_weights_update(const Model *m, size_t at, size_t n);

@@ -114,7 +114,7 @@ static void check_plan_allocated(int qwen2, int train_layers, int recompute, int
     k.alloc = counting_alloc;
     Config c = small_config(qwen2);
     RunOpts ro = {.train_layers = train_layers, .recompute = recompute, .vocab_chunk = vocab_chunk};
-    TrainMemory tm = run_train_memory(&c, BP, TP, &ro, 0, 3);
+    TrainMemory tm = run_train_memory(&c, K, BP, TP, &ro, 0, 3);
     Err e;
     Model m;
     Acts a;
@@ -142,7 +142,7 @@ static void check_plan_allocated(int qwen2, int train_layers, int recompute, int
     size_t N = BP * TP, saved = (N * c.vocab_size + 15) / 16 * 16 - (N * VC + 15) / 16 * 16 - (N + 15) / 16 * 16;
     CHECK(tm.total == counted && tm.acts == (recompute ? tm.acts_recompute : tm.acts_full) &&
               tm.acts_recompute < tm.acts_full &&
-              run_train_memory(&c, BP, TP, &full, 0, 3).acts - tm.acts == (vocab_chunk ? saved * sizeof(float) : 0),
+              run_train_memory(&c, K, BP, TP, &full, 0, 3).acts - tm.acts == (vocab_chunk ? saved * sizeof(float) : 0),
           "%s total %zu vs %zu allocated", K->name, tm.total, counted);
     optim_free(&o, &m);
     acts_free(&a, &m);
@@ -184,7 +184,7 @@ static void check_qwen(const char *path, int dim, int inter, int heads, int kv, 
           "%s: not the published config", path);
     for (int rc = 0; rc < 2; rc++) {
         RunOpts ro = {.recompute = rc, .vocab_chunk = ACTS_VOCAB_AUTO}, full = {.recompute = rc};
-        TrainMemory tm = run_train_memory(&c, 1, 4096, &ro, 0, 1);
+        TrainMemory tm = run_train_memory(&c, &kernels_cpu, 1, 4096, &ro, 0, 1);
         size_t got[5] = {tm.params, tm.grads, tm.moments, tm.acts, tm.total};
         for (int i = 0; i < 5; i++)
             CHECK(got[i] == want[rc][i], "%s T=4096 recompute %d: part %d is %zu bytes, by hand %zu", path, rc, i,
@@ -193,7 +193,7 @@ static void check_qwen(const char *path, int dim, int inter, int heads, int kv, 
         run_format_memory(buf, sizeof buf, &tm, rc, 1);
         CHECK(!strcmp(buf, text[rc]), "%s: the plan reads '%s', expected '%s'", path, buf, text[rc]);
         // the full head (--vocab-chunk 0): the logits [N, V] instead of [N, 16384] and the sums [N]
-        size_t more = run_train_memory(&c, 1, 4096, &full, 0, 1).acts - tm.acts;
+        size_t more = run_train_memory(&c, &kernels_cpu, 1, 4096, &full, 0, 1).acts - tm.acts;
         CHECK(more == 4096 * (size_t)(vocab - 16384 - 1) * sizeof(float),
               "%s recompute %d: the full head's activations %zu bytes more", path, rc, more);
     }
@@ -240,7 +240,7 @@ static void check_refusals(void) {
     k.alloc = counting_alloc;
     k.memory_available = stub_memory_available;
     Config c = small_config(1);
-    TrainMemory tm = run_train_memory(&c, BP, TP, &(RunOpts){0}, 0, 1);
+    TrainMemory tm = run_train_memory(&c, K, BP, TP, &(RunOpts){0}, 0, 1);
     Err e;
     stub_avail = tm.total - tm.params;  // beyond the loaded parameters: exactly enough
     CHECK(run_check_memory(&tm, &k, 0, &e) == 0, "a plan that fits refused: %s", e.msg);
@@ -263,6 +263,31 @@ static void check_refusals(void) {
     model_free(&m);
 }
 
+// A table of bf16 weights (only allocations run here, no kernels): the parameters planned
+// with their weight copy as model_create allocates them (6 bytes a parameter); the
+// activations with the backend's operand buffer, here the widest partner dgu [N, 2I].
+static void check_bf16_plan(void) {
+    Kernels k = *K;
+    counted_base = K;
+    k.alloc = counting_alloc;
+    k.weight_elem_bytes = 2;
+    Config c = small_config(1);
+    RunOpts ro = {0};
+    TrainMemory t4 = run_train_memory(&c, K, BP, TP, &ro, 0, 1), t2 = run_train_memory(&c, &k, BP, TP, &ro, 0, 1);
+    Model m;
+    Err e;
+    counted = 0;
+    int rc = model_create(&m, &c, &k, &e);
+    CHECK(!rc && counted == t2.params && t2.params == t4.params / 4 * 6, "%s bf16 weights: parameters allocated %zu, "
+          "planned %zu (fp32 %zu)", K->name, counted, t2.params, t4.params);
+    CHECK(!rc && m.weights_mem != m.params_mem && model_weight_copy(&m, 5) == (char *)m.weights_mem + 10,
+          "%s bf16 weights: a copy beside the parameters, 2 bytes each", K->name);
+    size_t operand = (size_t)BP * TP * 2 * c.hidden_dim * 2;
+    CHECK(t2.acts - t4.acts == operand && model_operand_bytes(&c, &k, BP * TP, 0, 0) == (size_t)BP * TP * c.hidden_dim * 2,
+          "%s bf16 weights: the operand buffer planned %zu bytes, by hand %zu", K->name, t2.acts - t4.acts, operand);
+    if (!rc) model_free(&m);
+}
+
 int main(void) {
     const Kernels *backends[] = {&kernels_ref, &kernels_cpu};
     for (int b = 0; b < 2; b++) {
@@ -275,6 +300,7 @@ int main(void) {
                 }
             }
         check_refusals();
+        check_bf16_plan();
     }
     CHECK(kernels_host_memory_available() > 0 && kernels_host_memory_available() < SIZE_MAX,
           "MemAvailable of /proc/meminfo read");
