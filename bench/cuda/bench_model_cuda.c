@@ -4,7 +4,7 @@
 //
 //   peaks     a 4096^3 matmul (forward + backward, 3 GEMMs) on each table: cuBLAS fp32
 //             ("cuda"), tf32 and bf16 tensor-core inputs ("cuda-tf32", "cuda-bf16"; fp32
-//             storage); the CPU table's matmul 2048^3 for the CPU. A table's MFU is
+//             operands); the CPU table's matmul 2048^3 for the CPU. A table's MFU is
 //             against its own peak.
 //   training  forward, loss, backward and the AdamW step (gradient norm included) of a
 //             random-token batch; model FLOPs per token = 6 x (matrix parameters, lm_head
@@ -16,10 +16,11 @@
 //             tokens (K slots, shared prefill): generated tokens per second greedy (the
 //             argmax on the backend, argmax_logprob), at presample's default T 0.5 top-p
 //             0.8 and at T 0.5 top-k 50 (the backend's sampling_candidates, the host sorts
-//             and draws), at T 0.5 alone (temperature_draws on the backend); CPU: 16 new
-//             tokens, K <= 64. Beside them the roofline of a step that reads
-//             the weights and the KV cache once (the mean context: prompt + 32 positions)
-//             at the HBM bandwidth of a 1 GiB device copy measured in this run.
+//             and draws), at T 0.5 alone (temperature_draws on the backend); on "cuda"
+//             and "cuda-bf16" (bf16 weights and KV cache); CPU: 16 new tokens, K <= 64.
+//             Beside them the roofline of a step that reads the weights and the KV cache
+//             once in the table's element sizes (the mean context: prompt + 32
+//             positions) at the HBM bandwidth of a 1 GiB device copy measured in this run.
 // Without a GPU it prints "SKIP: no CUDA device".
 #include <string.h>
 
@@ -162,12 +163,13 @@ static double hbm_bandwidth(const Kernels *k) {
     return best;
 }
 
-// Tokens per second if a decode step of K samples only read the weights (fp32) and each
-// sample's keys and values over `ctx` positions once, at `bw` bytes/s.
+// Tokens per second if a decode step of K samples only read the weights and each
+// sample's keys and values over `ctx` positions once (in the table's element sizes: fp32,
+// or bf16 on cuda-bf16), at `bw` bytes/s.
 static double decode_roofline(const Model *m, int K, int ctx, double bw) {
     const Config *c = &m->cfg;
-    double kv = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim * sizeof(float) * ctx;
-    return K * bw / (m->n_params * (double)sizeof(float) + K * kv);
+    double kv = 2.0 * c->n_layers * c->n_kv_heads * c->head_dim * m->k->kv_elem_bytes * ctx;
+    return K * bw / (m->n_params * (double)m->k->weight_elem_bytes + K * kv);
 }
 
 int main(void) {
@@ -230,17 +232,20 @@ int main(void) {
                                           {.temperature = 0.5f, .top_k = 50, .top_p = 1}};
     static const int Ks[4] = {1, 16, 64, 256};
     static const int decode_configs[3] = {0, 1, 3};
+    // fp32 and bf16 (weights and KV cache) on the GPU, then the CPU
+    const Kernels *decoders[3] = {gpu, tables[2], cpu};
     for (int i = 0; i < 3; i++) {
         const BenchConfig *b = &configs[decode_configs[i]];
-        for (int t = 0; t < 2; t++) {
-            if (t == 1 && !b->cpu) continue;
-            Model m = new_model(b, t ? cpu : gpu);
-            for (int j = 0; j < (t ? 3 : 4); j++) {
+        for (int t = 0; t < 3; t++) {
+            int on_cpu = decoders[t] == cpu;
+            if (on_cpu && !b->cpu) continue;
+            Model m = new_model(b, decoders[t]);
+            for (int j = 0; j < (on_cpu ? 3 : 4); j++) {
                 double tps[4];
-                for (int h = 0; h < 4; h++) tps[h] = time_decode(&m, Ks[j], t ? 16 : 64, hows[h]);
+                for (int h = 0; h < 4; h++) tps[h] = time_decode(&m, Ks[j], on_cpu ? 16 : 64, hows[h]);
                 printf("%-28s %-10s %4d %9.0f %9.0f %9.0f %9.0f", b->name, m.k->name, Ks[j], tps[0], tps[1],
                        tps[2], tps[3]);
-                if (!t) {
+                if (!on_cpu) {
                     double roof = decode_roofline(&m, Ks[j], 16 + 32, bw);
                     printf(" %14.0f %12.0f%%", roof, 100 * tps[0] / roof);
                 }
