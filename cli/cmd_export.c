@@ -37,7 +37,7 @@ int cmd_export(int argc, char **argv) {
     ChatTemplate tmpl;  // the chat template: the one the folder's weights were trained under
     int recorded;
     ModelDir md;
-    if (model_dir_template(model, &tmpl, &recorded, &e) || model_dir_load(&md, model, &kernels_cpu, &e))
+    if (model_dir_template(model, &tmpl, &recorded, &e) || model_dir_load(&md, model, &kernels_cpu, 0, &e))
         return cli_fail(&e);
     char name[256];
     rc = gguf_export(&md, &tmpl, folder_name(model, name, sizeof name), type, out, &e);

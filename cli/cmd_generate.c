@@ -131,7 +131,7 @@ int cmd_generate(int argc, char **argv) {
     const Kernels *k = backend_by_name(a.device, &e);
     if (!k) return cli_fail(&e);
     ModelDir md;
-    if (model_dir_load(&md, a.model, k, &e)) return cli_fail(&e);
+    if (model_dir_load(&md, a.model, k, 1, &e)) return cli_fail(&e);
     TokIds ids = {0};
     rc = encode_prompt(&md, &a, &ids, &e) || stream_answer(&md, &ids, &a, &e);
     if (rc) cli_fail(&e);

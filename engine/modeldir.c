@@ -38,7 +38,7 @@ int tok_check_fits(const Tokenizer *t, const char *tok_name, const Config *c, Er
     return 0;
 }
 
-int model_dir_load(ModelDir *md, const char *dir, const Kernels *k, Err *e) {
+int model_dir_load(ModelDir *md, const char *dir, const Kernels *k, int weights_only, Err *e) {
     memset(md, 0, sizeof *md);
     char path[4200];
     if (path_join(path, sizeof path, dir, "tokenizer.json", e)) return -1;
@@ -53,7 +53,7 @@ int model_dir_load(ModelDir *md, const char *dir, const Kernels *k, Err *e) {
     md->tok = tok_load(path, e);
     if (!md->tok) return -1;
     if (tok_check_fits(md->tok, path, &c, e) || chat_tokens(md->tok, path, &md->chat, e) ||
-        model_load(&md->m, dir, k, e)) {
+        (weights_only ? model_load_weights : model_load)(&md->m, dir, k, e)) {
         tok_free(md->tok);
         md->tok = NULL;
         return -1;

@@ -36,11 +36,13 @@ typedef struct {
     ChatTokens chat;
 } ModelDir;
 
-// Loads dir (model_load + dir/tokenizer.json) and checks that they fit together.
+// Loads dir (model_load, or with weights_only model_load_weights: for decoding only, no
+// fp32 parameters beside bf16 weights; + dir/tokenizer.json) and checks that they fit
+// together.
 // Errors: "DIR: no tokenizer.json (a model folder needs config.json,
 // model.safetensors and tokenizer.json)", vocab mismatch, missing chat tokens, and
 // every error of model_load / tok_load. On error nothing is left allocated.
-int model_dir_load(ModelDir *md, const char *dir, const Kernels *k, Err *e);
+int model_dir_load(ModelDir *md, const char *dir, const Kernels *k, int weights_only, Err *e);
 void model_dir_free(ModelDir *md);
 
 // The ids a sampler may draw from md's model (SamplerOpts.n_ids): those its tokenizer

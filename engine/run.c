@@ -24,7 +24,7 @@ static void point_model(TrainRun *r) {
 }
 
 int run_load(TrainRun *r, const char *dir, const Kernels *k, Err *e) {
-    if (model_dir_load(&r->md, dir, k, e)) return -1;
+    if (model_dir_load(&r->md, dir, k, 0, e)) return -1;
     point_model(r);
     return 0;
 }
@@ -103,7 +103,8 @@ static void print_memory(const TrainRun *r, const char *stage, const TrainMemory
 int run_decode_memory(const Model *m, const Tokenizer *tok, const SamplerOpts *o, DecodeMemory *d, Err *e) {
     SamplerMemory s;
     if (sampler_memory(m, o, &s, e)) return -1;
-    *d = (DecodeMemory){.weights = 4 * m->n_params + model_weight_copy_bytes(m->n_params, m->k), .kv_cache = s.kv_cache, .step = s.step + s.host,
+    size_t params = m->params_mem ? m->n_params * sizeof(float) : 0;
+    *d = (DecodeMemory){.weights = params + model_weight_copy_bytes(m->n_params, m->k), .kv_cache = s.kv_cache, .step = s.step + s.host,
                         .tokenizer = tok_memory(tok)};
     return 0;
 }

@@ -102,12 +102,13 @@ int run_load(TrainRun *r, const char *dir, const Kernels *k, Err *e);
 int run_fresh(TrainRun *r, Config c, Tokenizer *tok, const char *tok_name, uint64_t seed, const Kernels *k,
               Err *e);
 // The backend memory of a training run on k, in bytes, as run_open allocates it: the
-// parameters (and their weights when a copy, model_weight_copy_bytes), the gradients of what trains (o->train_layers), the AdamW moments (two
-// floats per trained one; on several ranks this rank's ZeRO-1 slice, rank 0's the
-// largest), the activations of a (B, T) micro-batch with the head in o->vocab_chunk's
-// chunks (acts_bytes and the backend's operand buffer, model_operand_bytes: acts, as
-// planned with o->recompute; the other two with and without recompute), and their total. sampler: an in-process sampler's (RunPlan.sampler), which
-// run_open adds to the total; 0 here.
+// parameters (and their weights when a copy, model_weight_copy_bytes), the gradients of
+// what trains (o->train_layers), the AdamW moments (two floats per trained one; on
+// several ranks this rank's ZeRO-1 slice, rank 0's the largest), the activations of a
+// (B, T) micro-batch with the head in o->vocab_chunk's chunks (acts_bytes and the
+// backend's operand buffer, model_operand_bytes: acts, as planned with o->recompute; the
+// other two with and without recompute), and their total. sampler: an in-process
+// sampler's (RunPlan.sampler), which run_open adds to the total; 0 here.
 typedef struct {
     size_t params, grads, moments, acts, sampler, total;
     size_t acts_full, acts_recompute;
@@ -130,8 +131,8 @@ int run_check_memory(const TrainMemory *tm, const Kernels *k, int recompute, Err
 // trainer_open (fresh or resumed, o->resume). The rows' order starts as 0..K B-1. Unless
 // quiet, prints what trains and the memory plan.
 int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e);
-// The memory of a decoding stage (presample, eval, generate), in bytes: the weights (as
-// print_memory's parameters), the sampler's KV cache and step buffers (sampler_memory:
+// The memory of a decoding stage (presample, eval, generate), in bytes: the weights (the
+// fp32 parameters where kept, and a bf16 copy: model_create_weights), the sampler's KV cache and step buffers (sampler_memory:
 // backend and host), the tokenizer (tok_memory).
 typedef struct {
     size_t weights, kv_cache, step, tokenizer;

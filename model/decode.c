@@ -95,7 +95,7 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
         k->upload(c->prefix_lens, prefix_lens, (size_t)N * sizeof(int));
     }
     const int *pslots = prefix_lens ? c->prefix_slots : NULL, *plens = prefix_lens ? c->prefix_lens : NULL;
-    k->embedding_forward(c->x, c->tokens, model_weight(m, m->p.embed), N, C);
+    k->embedding_forward(c->x, c->tokens, model_weight(m, m->at.embed), N, C);
     // the residual stream alternates between x and tmp: the MLP writes a fresh x_out
     float *x = c->x, *x_mid = c->tmp;
     for (int l = 0; l < g->n_layers; l++) {
@@ -112,7 +112,7 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     }
     // the head for the last n_out rows only
     const float *x_out = x + (size_t)(N - n_out) * C;
-    k->rmsnorm_forward(c->xn, c->rstd, x_out, model_weight(m, m->p.norm_final), g->norm_eps, n_out, C);
-    k->matmul_forward(c->logits, c->xn, model_weight(m, m->p.lm_head), NULL, n_out, C, V);
+    k->rmsnorm_forward(c->xn, c->rstd, x_out, model_weight(m, m->at.norm_final), g->norm_eps, n_out, C);
+    k->matmul_forward(c->logits, c->xn, model_weight(m, m->at.lm_head), NULL, n_out, C, V);
     if (logits) k->download(logits, c->logits, (size_t)n_out * V * sizeof(float));
 }

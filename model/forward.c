@@ -28,31 +28,40 @@ static Dims dims_of(const Config *c, int B, int T) {
     return d;
 }
 
-LayerParams layer_params(const Params *p, const Config *c, int l) {
+// Where layer l's slice of each per-layer tensor starts within the tensor, in elements.
+typedef struct {
+    size_t norm_attn, wqkv, bqkv, wo, norm_mlp, wgu, wdown;
+} LayerOffsets;
+
+static LayerOffsets layer_offsets(const Config *c, int l) {
     Dims d = dims_of(c, 0, 0);
+    size_t L = (size_t)l;
+    LayerOffsets o = {L * d.C, L * d.QKV * d.C, L * d.QKV, L * d.C * d.HD, L * d.C, L * 2 * d.I * d.C,
+                      L * d.C * d.I};
+    return o;
+}
+
+LayerParams layer_params(const Params *p, const Config *c, int l) {
+    LayerOffsets o = layer_offsets(c, l);
     LayerParams lp = {
-        p->norm_attn + (size_t)l * d.C,
-        p->wqkv + (size_t)l * d.QKV * d.C,
-        p->bqkv ? p->bqkv + (size_t)l * d.QKV : NULL,
-        p->wo + (size_t)l * d.C * d.HD,
-        p->norm_mlp + (size_t)l * d.C,
-        p->wgu + (size_t)l * 2 * d.I * d.C,
-        p->wdown + (size_t)l * d.C * d.I,
+        p->norm_attn + o.norm_attn, p->wqkv + o.wqkv,         p->bqkv ? p->bqkv + o.bqkv : NULL,
+        p->wo + o.wo,               p->norm_mlp + o.norm_mlp, p->wgu + o.wgu,
+        p->wdown + o.wdown,
     };
     return lp;
 }
 
-const void *model_weight(const Model *m, const float *p) {
-    if (!p) return NULL;
-    return (const char *)m->weights_mem + (size_t)(p - m->params_mem) * m->k->weight_elem_bytes;
-}
-
 LayerWeights layer_weights(const Model *m, int l) {
-    LayerParams p = layer_params(&m->p, &m->cfg, l);
+    LayerOffsets o = layer_offsets(&m->cfg, l);
+    const ParamLayout *at = &m->at;
     LayerWeights w = {
-        model_weight(m, p.norm_attn), model_weight(m, p.wqkv), model_weight(m, p.bqkv),
-        model_weight(m, p.wo),        model_weight(m, p.norm_mlp), model_weight(m, p.wgu),
-        model_weight(m, p.wdown),
+        model_weight(m, at->norm_attn + o.norm_attn),
+        model_weight(m, at->wqkv + o.wqkv),
+        at->bqkv == MODEL_ABSENT ? NULL : model_weight(m, at->bqkv + o.bqkv),
+        model_weight(m, at->wo + o.wo),
+        model_weight(m, at->norm_mlp + o.norm_mlp),
+        model_weight(m, at->wgu + o.wgu),
+        model_weight(m, at->wdown + o.wdown),
     };
     return w;
 }
@@ -259,7 +268,7 @@ void model_forward(Model *m, Acts *a, const int *tokens, const int *lens, int B,
     k->upload(a->pos, h_pos, (size_t)d.N * sizeof(int));
     k->upload(a->lens, h_lens, (size_t)B * sizeof(int));
     // a layer's slice holds Nmax rows; a smaller batch uses its first N
-    k->embedding_forward(a->x, a->tokens, model_weight(m, m->p.embed), d.N, d.C);
+    k->embedding_forward(a->x, a->tokens, model_weight(m, m->at.embed), d.N, d.C);
     for (int l = 0; l < m->cfg.n_layers; l++) block_forward(m, d, l, a);
     head_forward(m, a, x_last(a, &m->cfg), d.N);
 }

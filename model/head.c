@@ -30,9 +30,9 @@ static int chunk_width(const Acts *a, int V, int v0) {
 void head_forward(Model *m, Acts *a, const float *x_last, int N) {
     const Kernels *k = m->k;
     int C = m->cfg.dim;
-    k->rmsnorm_forward(a->xn_final, a->rstd_final, x_last, model_weight(m, m->p.norm_final), m->cfg.norm_eps, N, C);
+    k->rmsnorm_forward(a->xn_final, a->rstd_final, x_last, model_weight(m, m->at.norm_final), m->cfg.norm_eps, N, C);
     if (!a->vocab_chunk)
-        k->matmul_forward(a->logits, a->xn_final, model_weight(m, m->p.lm_head), NULL, N, C,
+        k->matmul_forward(a->logits, a->xn_final, model_weight(m, m->at.lm_head), NULL, N, C,
                           m->cfg.vocab_size);
 }
 
@@ -42,7 +42,7 @@ static void chunked_loss(Model *m, Acts *a, int N) {
     int C = m->cfg.dim, V = m->cfg.vocab_size;
     for (int v0 = 0; v0 < V; v0 += a->vocab_chunk) {
         int Vc = chunk_width(a, V, v0);
-        k->matmul_forward(a->logits, a->xn_final, model_weight(m, m->p.lm_head + (size_t)v0 * C), NULL, N,
+        k->matmul_forward(a->logits, a->xn_final, model_weight(m, m->at.lm_head + (size_t)v0 * C), NULL, N,
                           C, Vc);
         k->crossentropy_chunk_forward(a->logprob, a->lse_ce, a->ce_sum, a->logits, a->targets, N,
                                       V, v0, Vc);
@@ -74,7 +74,7 @@ static void chunked_backward(Model *m, Acts *a, int N) {
     int C = m->cfg.dim, V = m->cfg.vocab_size;
     for (int v0 = 0; v0 < V; v0 += a->vocab_chunk) {
         int Vc = chunk_width(a, V, v0);
-        const void *w = model_weight(m, m->p.lm_head + (size_t)v0 * C);
+        const void *w = model_weight(m, m->at.lm_head + (size_t)v0 * C);
         float *dw = m->g.lm_head ? m->g.lm_head + (size_t)v0 * C : NULL;
         k->matmul_forward(a->logits, a->xn_final, w, NULL, N, C, Vc);
         k->crossentropy_chunk_backward(a->logits, a->logits, a->lse_ce, a->targets, a->weights,
@@ -93,10 +93,10 @@ void head_backward(Model *m, Acts *a, const float *x_last, int N) {
         chunked_backward(m, a, N);
     } else {
         k->crossentropy_backward(a->logits, a->logits, a->lse_ce, a->targets, a->weights, N, V);
-        k->matmul_backward(a->dxn, m->g.lm_head, NULL, a->logits, a->xn_final, model_weight(m, m->p.lm_head), N,
+        k->matmul_backward(a->dxn, m->g.lm_head, NULL, a->logits, a->xn_final, model_weight(m, m->at.lm_head), N,
                           C, V);
     }
     k->zero(a->dres, (size_t)N * C * sizeof(float));
-    k->rmsnorm_backward(a->dres, m->g.norm_final, a->dxn, x_last, model_weight(m, m->p.norm_final), a->rstd_final,
+    k->rmsnorm_backward(a->dres, m->g.norm_final, a->dxn, x_last, model_weight(m, m->at.norm_final), a->rstd_final,
                        N, C);
 }

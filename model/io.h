@@ -28,6 +28,9 @@ int config_write(FILE *f, const Config *c, const char *name, Err *e);
 
 // Loads dir/config.json and the weights onto backend k (m is created here).
 int model_load(Model *m, const char *dir, const Kernels *k, Err *e);
+// The same for decoding only (model_create_weights: on a bf16-weight backend the weights
+// alone, converted window by window as they are read).
+int model_load_weights(Model *m, const char *dir, const Kernels *k, Err *e);
 // Writes dir/config.json and dir/model.safetensors (creating dir if needed). Both are
 // written in full first, then model.safetensors is renamed into place, then config.json
 // (engine/trainer.h counts a first checkpoint complete once both are there).

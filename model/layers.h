@@ -18,8 +18,6 @@ typedef struct {
 } LayerWeights;
 
 LayerWeights layer_weights(const Model *m, int l);
-// The weights of the parameter tensor starting at p (in m->params_mem); NULL for NULL.
-const void *model_weight(const Model *m, const float *p);
 
 // n floats rounded up to 64 bytes: the buffers of one allocation (activations, KV cache)
 // each start aligned.

@@ -67,26 +67,35 @@ static ParamSizes param_sizes(const Config *c, int layers, int outer) {
     return s;
 }
 
-// Points p's tensors into mem following the layout of s (matrices first); a tensor of
-// size 0 is NULL, lm_head aliases embed when tied.
-static void params_point(Params *p, float *mem, const Config *c, ParamSizes s, size_t *n_total,
-                         size_t *n_decay) {
-    float *q = mem;
-#define TAKE(t) (p->t = s.t ? q : NULL, q += s.t)
+// The layout of s (matrices first): where each tensor starts; a tensor of size 0 is
+// MODEL_ABSENT, lm_head starts at embed when tied.
+static ParamLayout layout_of(const Config *c, ParamSizes s, size_t *n_total, size_t *n_decay) {
+    ParamLayout at;
+    size_t q = 0;
+#define TAKE(t) (at.t = s.t ? q : MODEL_ABSENT, q += s.t)
     TAKE(embed);
     TAKE(lm_head);
-    if (c->tie_embeddings) p->lm_head = p->embed;
+    if (c->tie_embeddings) at.lm_head = at.embed;
     TAKE(wqkv);
     TAKE(wo);
     TAKE(wgu);
     TAKE(wdown);
-    *n_decay = (size_t)(q - mem);
+    *n_decay = q;
     TAKE(bqkv);
     TAKE(norm_attn);
     TAKE(norm_mlp);
     TAKE(norm_final);
 #undef TAKE
-    *n_total = (size_t)(q - mem);
+    *n_total = q;
+    return at;
+}
+
+// Points p's tensors into mem at their places in `at` (NULL where absent).
+static void params_point(Params *p, float *mem, ParamLayout at) {
+#define AT(t) (p->t = at.t == MODEL_ABSENT ? NULL : mem + at.t)
+    AT(embed), AT(lm_head), AT(wqkv), AT(wo), AT(wgu), AT(wdown), AT(bqkv), AT(norm_attn), AT(norm_mlp),
+        AT(norm_final);
+#undef AT
 }
 
 // The parameters (L, 1), or the gradients of what trains: (N, 0), or (L, 1) when all do.
@@ -95,39 +104,42 @@ static ParamSizes trained_sizes(const Config *c, int train_layers) {
 }
 
 void model_sizes(const Config *c, int train_layers, size_t *n_params, size_t *n_trained) {
-    Params probe;
     size_t n_decay;
-    params_point(&probe, NULL, c, param_sizes(c, c->n_layers, 1), n_params, &n_decay);
-    params_point(&probe, NULL, c, trained_sizes(c, train_layers), n_trained, &n_decay);
+    layout_of(c, param_sizes(c, c->n_layers, 1), n_params, &n_decay);
+    layout_of(c, trained_sizes(c, train_layers), n_trained, &n_decay);
 }
 
-int model_create(Model *m, const Config *c, const Kernels *k, Err *e) {
+static int create(Model *m, const Config *c, const Kernels *k, int weights_only, Err *e) {
     memset(m, 0, sizeof *m);
     if (config_validate(c, "config", e)) return -1;
     m->cfg = *c;
     m->k = k;
-    Params probe;
-    ParamSizes s = param_sizes(c, c->n_layers, 1);
-    params_point(&probe, NULL, c, s, &m->n_params, &m->n_decay);
+    m->at = layout_of(c, param_sizes(c, c->n_layers, 1), &m->n_params, &m->n_decay);
+    size_t copy = model_weight_copy_bytes(m->n_params, k);
+    int keep_params = !(weights_only && copy);
+    size_t bytes = (keep_params ? m->n_params * sizeof(float) : 0) + copy;
+    const char *what = !copy ? "" : keep_params ? " with their bf16 weights" : " as bf16 weights only";
     size_t avail = k->memory_available ? k->memory_available() : SIZE_MAX;
-    size_t copy = model_weight_copy_bytes(m->n_params, k), bytes = m->n_params * sizeof(float) + copy;
-    const char *with = copy ? " with their bf16 weights" : "";
     if (bytes > avail)  // a host allocation would succeed, then thrash
         return err_fmt(e, "the %zu parameters (%.2f GB%s) of a %s model with hidden_size %d, %d layers, "
                           "vocab_size %d do not fit in the %.2f GB of %s memory available",
-                       m->n_params, bytes * 1e-9, with, c->model_type, c->dim, c->n_layers, c->vocab_size,
+                       m->n_params, bytes * 1e-9, what, c->model_type, c->dim, c->n_layers, c->vocab_size,
                        avail * 1e-9, k->name);
-    m->params_mem = k->alloc(m->n_params * sizeof(float));
+    if (keep_params) m->params_mem = k->alloc(m->n_params * sizeof(float));
     m->weights_mem = copy ? k->alloc(copy) : m->params_mem;
-    if (!m->params_mem || !m->weights_mem) {
+    if ((keep_params && !m->params_mem) || !m->weights_mem) {
         model_free(m);
         return err_fmt(e, "out of %s memory for the %zu parameters (%.2f GB%s) of a %s model with hidden_size %d, "
                           "%d layers, vocab_size %d",
-                       k->name, m->n_params, bytes * 1e-9, with, c->model_type, c->dim, c->n_layers, c->vocab_size);
+                       k->name, m->n_params, bytes * 1e-9, what, c->model_type, c->dim, c->n_layers, c->vocab_size);
     }
-    params_point(&m->p, m->params_mem, c, s, &m->n_params, &m->n_decay);
+    if (m->params_mem) params_point(&m->p, m->params_mem, m->at);
     return 0;
 }
+
+int model_create(Model *m, const Config *c, const Kernels *k, Err *e) { return create(m, c, k, 0, e); }
+
+int model_create_weights(Model *m, const Config *c, const Kernels *k, Err *e) { return create(m, c, k, 1, e); }
 
 size_t model_weight_copy_bytes(size_t n_params, const Kernels *k) {
     return k->weight_elem_bytes == sizeof(float) ? 0 : n_params * k->weight_elem_bytes;
@@ -152,9 +164,14 @@ void *model_weight_copy(const Model *m, size_t at) {
     return (char *)m->weights_mem + at * m->k->weight_elem_bytes;
 }
 
+const void *model_weight(const Model *m, size_t at) {
+    if (at == MODEL_ABSENT) return NULL;
+    return (const char *)m->weights_mem + at * m->k->weight_elem_bytes;
+}
+
 void model_weights_update(const Model *m, size_t at, size_t n) {
     void *w = model_weight_copy(m, at);
-    if (w) m->k->weights_from_params(w, m->params_mem + at, n);
+    if (w && m->params_mem) m->k->weights_from_params(w, m->params_mem + at, n);
 }
 
 int model_alloc_grads(Model *m, int train_layers, Err *e) {
@@ -163,14 +180,14 @@ int model_alloc_grads(Model *m, int train_layers, Err *e) {
     if (train_layers < 0 || train_layers > c->n_layers)
         return err_fmt(e, "train_layers = %d is out of range (expected 0: all, or 1..%d, the model's layers)",
                        train_layers, c->n_layers);
-    ParamSizes s = trained_sizes(c, train_layers);
-    Params probe;
-    params_point(&probe, NULL, c, s, &m->n_trained, &m->n_trained_decay);
+    if (!m->params_mem)
+        return err_fmt(e, "the model holds its bf16 weights only (loaded for decoding): it cannot train");
+    ParamLayout at = layout_of(c, trained_sizes(c, train_layers), &m->n_trained, &m->n_trained_decay);
     m->grads_mem = m->k->alloc(m->n_trained * sizeof(float));
     if (!m->grads_mem)
         return err_fmt(e, "out of %s memory for %zu gradients", m->k->name, m->n_trained);
     m->train_layers = train_layers;
-    params_point(&m->g, m->grads_mem, c, s, &m->n_trained, &m->n_trained_decay);
+    params_point(&m->g, m->grads_mem, at);
     return 0;
 }
 
@@ -211,24 +228,34 @@ void model_free(Model *m) {
 }
 
 int param_stage_open(ParamStage *s, const Model *m, Err *e) {
-    s->m = m;
-    s->buf = NULL;
+    *s = (ParamStage){.m = m};
     if (m->k->host_memory) return 0;
     s->buf = malloc(MODEL_STAGE_FLOATS * sizeof(float));
-    if (!s->buf) return err_fmt(e, "out of host memory for a %d MB staging buffer", MODEL_STAGE_FLOATS * 4 >> 20);
+    if (!m->params_mem) s->dev = m->k->alloc(MODEL_STAGE_FLOATS * sizeof(float));
+    if (!s->buf || (!m->params_mem && !s->dev)) {
+        param_stage_close(s);
+        return err_fmt(e, "out of memory for a %d MB staging buffer", MODEL_STAGE_FLOATS * 4 >> 20);
+    }
     return 0;
 }
 
 void param_stage_close(ParamStage *s) {
     free(s->buf);
-    s->buf = NULL;
+    if (s->dev) s->m->k->free(s->dev);
+    s->buf = s->dev = NULL;
 }
 
 float *param_stage_window(ParamStage *s, size_t at) { return s->buf ? s->buf : s->m->params_mem + at; }
 
 void param_stage_put(ParamStage *s, size_t at, size_t n) {
-    if (s->buf) s->m->k->upload(s->m->params_mem + at, s->buf, n * sizeof(float));
-    model_weights_update(s->m, at, n);
+    const Model *m = s->m;
+    if (s->dev) {  // weights only: through the backend staging
+        m->k->upload(s->dev, s->buf, n * sizeof(float));
+        m->k->weights_from_params(model_weight_copy(m, at), s->dev, n);
+        return;
+    }
+    if (s->buf) m->k->upload(m->params_mem + at, s->buf, n * sizeof(float));
+    model_weights_update(m, at, n);
 }
 
 const float *param_stage_get(ParamStage *s, size_t at, size_t n) {
@@ -288,12 +315,11 @@ void model_init_random(Model *m, uint64_t seed) {
     param_stage_close(&st);
 }
 
-static void tensor_add(TensorInfo *out, int *n, const float *base, const float *p, int rows,
-                       int cols, const char *fmt, int layer) {
+static void tensor_add(TensorInfo *out, int *n, size_t at, int rows, int cols, const char *fmt, int layer) {
     if (out) {
         TensorInfo *t = &out[*n];
         snprintf(t->name, sizeof t->name, fmt, layer);
-        t->offset = (size_t)(p - base);
+        t->offset = at;
         t->ndim = cols ? 2 : 1;
         t->shape[0] = rows;
         t->shape[1] = cols;
@@ -303,30 +329,28 @@ static void tensor_add(TensorInfo *out, int *n, const float *base, const float *
 
 int model_tensors(const Model *m, TensorInfo *out) {
     const Config *c = &m->cfg;
-    const Params *p = &m->p;
-    const float *b = m->params_mem;
+    const ParamLayout *p = &m->at;
     int C = c->dim, I = c->hidden_dim, D = c->head_dim, H = c->n_heads, KV = c->n_kv_heads;
     size_t QKV = (size_t)(H + 2 * KV) * D, HD = (size_t)H * D;
-    int n = 0;
-    tensor_add(out, &n, b, p->embed, c->vocab_size, C, "model.embed_tokens.weight", 0);
+    int bias = p->bqkv != MODEL_ABSENT, n = 0;
+    tensor_add(out, &n, p->embed, c->vocab_size, C, "model.embed_tokens.weight", 0);
     for (int l = 0; l < c->n_layers; l++) {
-        const float *wqkv = p->wqkv + l * QKV * C;
-        const float *bqkv = p->bqkv ? p->bqkv + l * QKV : NULL;
-        const float *wgu = p->wgu + (size_t)l * 2 * I * C;
-        tensor_add(out, &n, b, p->norm_attn + (size_t)l * C, C, 0, "model.layers.%d.input_layernorm.weight", l);
-        tensor_add(out, &n, b, wqkv, H * D, C, "model.layers.%d.self_attn.q_proj.weight", l);
-        if (bqkv) tensor_add(out, &n, b, bqkv, H * D, 0, "model.layers.%d.self_attn.q_proj.bias", l);
-        tensor_add(out, &n, b, wqkv + HD * C, KV * D, C, "model.layers.%d.self_attn.k_proj.weight", l);
-        if (bqkv) tensor_add(out, &n, b, bqkv + HD, KV * D, 0, "model.layers.%d.self_attn.k_proj.bias", l);
-        tensor_add(out, &n, b, wqkv + (HD + (size_t)KV * D) * C, KV * D, C, "model.layers.%d.self_attn.v_proj.weight", l);
-        if (bqkv) tensor_add(out, &n, b, bqkv + HD + (size_t)KV * D, KV * D, 0, "model.layers.%d.self_attn.v_proj.bias", l);
-        tensor_add(out, &n, b, p->wo + l * C * HD, C, (int)HD, "model.layers.%d.self_attn.o_proj.weight", l);
-        tensor_add(out, &n, b, p->norm_mlp + (size_t)l * C, C, 0, "model.layers.%d.post_attention_layernorm.weight", l);
-        tensor_add(out, &n, b, wgu, I, C, "model.layers.%d.mlp.gate_proj.weight", l);
-        tensor_add(out, &n, b, wgu + (size_t)I * C, I, C, "model.layers.%d.mlp.up_proj.weight", l);
-        tensor_add(out, &n, b, p->wdown + (size_t)l * C * I, C, I, "model.layers.%d.mlp.down_proj.weight", l);
+        size_t wqkv = p->wqkv + l * QKV * C, bqkv = bias ? p->bqkv + l * QKV : 0;
+        size_t wgu = p->wgu + (size_t)l * 2 * I * C;
+        tensor_add(out, &n, p->norm_attn + (size_t)l * C, C, 0, "model.layers.%d.input_layernorm.weight", l);
+        tensor_add(out, &n, wqkv, H * D, C, "model.layers.%d.self_attn.q_proj.weight", l);
+        if (bias) tensor_add(out, &n, bqkv, H * D, 0, "model.layers.%d.self_attn.q_proj.bias", l);
+        tensor_add(out, &n, wqkv + HD * C, KV * D, C, "model.layers.%d.self_attn.k_proj.weight", l);
+        if (bias) tensor_add(out, &n, bqkv + HD, KV * D, 0, "model.layers.%d.self_attn.k_proj.bias", l);
+        tensor_add(out, &n, wqkv + (HD + (size_t)KV * D) * C, KV * D, C, "model.layers.%d.self_attn.v_proj.weight", l);
+        if (bias) tensor_add(out, &n, bqkv + HD + (size_t)KV * D, KV * D, 0, "model.layers.%d.self_attn.v_proj.bias", l);
+        tensor_add(out, &n, p->wo + l * C * HD, C, (int)HD, "model.layers.%d.self_attn.o_proj.weight", l);
+        tensor_add(out, &n, p->norm_mlp + (size_t)l * C, C, 0, "model.layers.%d.post_attention_layernorm.weight", l);
+        tensor_add(out, &n, wgu, I, C, "model.layers.%d.mlp.gate_proj.weight", l);
+        tensor_add(out, &n, wgu + (size_t)I * C, I, C, "model.layers.%d.mlp.up_proj.weight", l);
+        tensor_add(out, &n, p->wdown + (size_t)l * C * I, C, I, "model.layers.%d.mlp.down_proj.weight", l);
     }
-    tensor_add(out, &n, b, p->norm_final, C, 0, "model.norm.weight", 0);
-    if (!c->tie_embeddings) tensor_add(out, &n, b, p->lm_head, c->vocab_size, C, "lm_head.weight", 0);
+    tensor_add(out, &n, p->norm_final, C, 0, "model.norm.weight", 0);
+    if (!c->tie_embeddings) tensor_add(out, &n, p->lm_head, c->vocab_size, C, "lm_head.weight", 0);
     return n;
 }

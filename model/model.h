@@ -64,13 +64,21 @@ typedef struct {
 // parameters' layout restricted to what trains: g's per-layer tensors hold the trained
 // layers only, layer l at index l - (L - N); g.embed, g.lm_head and g.norm_final are NULL
 // when frozen. Its first n_trained_decay floats are matrices.
+// Where each tensor of Params starts, in elements from the start of the layout;
+// MODEL_ABSENT for a tensor the config does not have (bqkv without biases).
+typedef struct {
+    size_t embed, lm_head, wqkv, wo, wgu, wdown, bqkv, norm_attn, norm_mlp, norm_final;
+} ParamLayout;
+#define MODEL_ABSENT SIZE_MAX
+
 typedef struct {
     Config cfg;
     const Kernels *k;
+    ParamLayout at;   // the parameters' layout, which the weights and gradients follow
     size_t n_params;  // floats in the parameter allocation
     size_t n_decay;   // the first n_decay of them are weight-decayed matrices
-    float *params_mem;
-    Params p;
+    float *params_mem;  // NULL for bf16 weights only (model_create_weights)
+    Params p;           // pointers into params_mem; NULL without it
     // The parameters as the kernels read them (kernels.h, weight storage): params_mem
     // itself with fp32 weights, else a copy in k->weight_elem_bytes (bf16) that the
     // optimizer refreshes and model_weights_update after any other write to params_mem.
@@ -85,12 +93,18 @@ typedef struct {
 // Allocates parameters (zeroed) and their weights on backend k; fails before allocating
 // when they exceed k's memory_available.
 int model_create(Model *m, const Config *c, const Kernels *k, Err *e);
+// The same for decoding only: where the weights are a copy (bf16) there are no fp32
+// parameters (params_mem NULL: a third of the memory); the weights are written through
+// ParamStage, and the model can neither train nor be saved. Elsewhere model_create.
+int model_create_weights(Model *m, const Config *c, const Kernels *k, Err *e);
 // Bytes of the weights beside the parameters on backend k: 0 with fp32 weights (the
 // parameters themselves).
 size_t model_weight_copy_bytes(size_t n_params, const Kernels *k);
 // The weights of params_mem[at, ...) when they are a copy; NULL when the weights are the
 // parameters themselves.
 void *model_weight_copy(const Model *m, size_t at);
+// The weights from element `at` of the layout (m->at's offsets); NULL for MODEL_ABSENT.
+const void *model_weight(const Model *m, size_t at);
 // The backend's bf16 buffer for the widest operand that meets a weight in a product of N
 // rows (kernels.h, weight_elem_bytes 2), in bytes; 0 with fp32 weights. The forward's
 // inputs; with backward the output gradients too, the head's [N, head_cols] included.
@@ -127,11 +141,14 @@ void model_init_random(Model *m, uint64_t seed);
 // Host access to the parameters a bounded piece at a time, for loads, saves and the
 // initialisation: on a host backend (Kernels.host_memory) the window is the parameter
 // memory itself; on another, a staging buffer of MODEL_STAGE_FLOATS floats moved by
-// upload and download. Peak host memory stays the parameters plus 4 MB.
+// upload and download. Peak host memory stays the parameters plus 4 MB. Each put also
+// writes the window's weights; a model of weights only (model_create_weights) gets its
+// weights from the window alone, through a backend buffer of the same size.
 enum { MODEL_STAGE_FLOATS = 1 << 20 };
 typedef struct {
     const Model *m;
     float *buf;  // [MODEL_STAGE_FLOATS] host staging; NULL on a host backend
+    float *dev;  // [MODEL_STAGE_FLOATS] backend staging of a weights-only model; else NULL
 } ParamStage;
 int param_stage_open(ParamStage *s, const Model *m, Err *e);
 void param_stage_close(ParamStage *s);
@@ -139,7 +156,8 @@ void param_stage_close(ParamStage *s);
 // param_stage_put stores them.
 float *param_stage_window(ParamStage *s, size_t at);
 void param_stage_put(ParamStage *s, size_t at, size_t n);
-// Host floats holding params_mem[at, at + n), n <= MODEL_STAGE_FLOATS.
+// Host floats holding params_mem[at, at + n), n <= MODEL_STAGE_FLOATS; the model must
+// have its parameters (not weights only).
 const float *param_stage_get(ParamStage *s, size_t at, size_t n);
 
 // One HF tensor as a slice of the parameter (or gradient) allocation.

@@ -175,7 +175,7 @@ done:
     return rc;
 }
 
-int model_load(Model *m, const char *dir, const Kernels *k, Err *e) {
+static int load(Model *m, const char *dir, const Kernels *k, int weights_only, Err *e) {
     memset(m, 0, sizeof *m);
     char cfg_path[4096], single[4096], index[4096];
     if (path_join(cfg_path, sizeof cfg_path, dir, "config.json", e) ||
@@ -189,7 +189,7 @@ int model_load(Model *m, const char *dir, const Kernels *k, Err *e) {
     if (!sharded && !file_exists(single))
         return err_fmt(e, "%s: no model.safetensors (nor model.safetensors.index.json) in the "
                        "folder", dir);
-    if (model_create(m, &c, k, e)) return err_wrap(e, "%s", cfg_path);
+    if ((weights_only ? model_create_weights : model_create)(m, &c, k, e)) return err_wrap(e, "%s", cfg_path);
     Loader L = {.m = m, .n = model_tensors(m, NULL), .config_path = cfg_path};
     L.ti = calloc((size_t)L.n, sizeof *L.ti);
     L.from = calloc((size_t)L.n, sizeof *L.from);
@@ -219,6 +219,10 @@ done:
     return rc;
 }
 
+int model_load(Model *m, const char *dir, const Kernels *k, Err *e) { return load(m, dir, k, 0, e); }
+
+int model_load_weights(Model *m, const char *dir, const Kernels *k, Err *e) { return load(m, dir, k, 1, e); }
+
 // Streams the parameters after the header, tensor by tensor, a stage window at a time. A
 // non-finite value stops the save: a diverged model must not overwrite a good checkpoint.
 static int write_params(FILE *f, ParamStage *st, const TensorInfo *ti, int n, const char *dir,
@@ -239,6 +243,8 @@ static int write_params(FILE *f, ParamStage *st, const TensorInfo *ti, int n, co
 }
 
 int model_save(const Model *m, const char *dir, Err *e) {
+    if (!m->params_mem)
+        return err_fmt(e, "%s: the model holds bf16 weights only (loaded for decoding): nothing to save", dir);
     char cfg_path[4096], st_path[4096];
     if (path_join(cfg_path, sizeof cfg_path, dir, "config.json", e) ||
         path_join(st_path, sizeof st_path, dir, "model.safetensors", e))

@@ -416,7 +416,7 @@ int eval_model_dir(const char *dir, const char *name, const char *data_path, con
                    const PromptOpts *prompt, const EvalOpts *o, const Kernels *k, EvalResult *r, Err *e) {
     ChatTemplate tmpl;
     ModelDir md;
-    if (model_dir_resolve_template(dir, prompt, &tmpl, e) || model_dir_load(&md, dir, k, e)) return -1;
+    if (model_dir_resolve_template(dir, prompt, &tmpl, e) || model_dir_load(&md, dir, k, 1, e)) return -1;
     TokSet ts = {0};
     int rc = -1;
     char dname[256];

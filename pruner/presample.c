@@ -244,7 +244,7 @@ static int load_dataset(Presampler *r, Err *e) {
 static int load_model(Presampler *r, Err *e) {
     const PresampleOpts *o = &r->o;
     r->md = o->loaded ? o->loaded : &r->own;
-    if ((!o->loaded && model_dir_load(&r->own, o->model, o->kernels, e)) ||
+    if ((!o->loaded && model_dir_load(&r->own, o->model, o->kernels, 1, e)) ||
         model_dir_resolve_template(o->model, &o->prompt, &r->want.tmpl, e) ||
         examples_tokenize(r->md->tok, &r->ds, o->data, &r->want.tmpl, EX_PROMPTS_ONLY, &r->ts, e))
         return -1;

@@ -820,6 +820,53 @@ static void test_model_large(void) {
     model_free(&b);
 }
 
+// A host backend of bf16 weights (weights_from_params: bf16 bits, nearest even) whose
+// memory model IO moves by upload and download, as on a GPU.
+static uint16_t bf16_of(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+static void h_bf16_weights(void *w, const float *p, size_t n) {
+    for (size_t i = 0; i < n; i++) ((uint16_t *)w)[i] = bf16_of(p[i]);
+}
+static const Kernels host_bf16 = {.name = "host-bf16", .alloc = h_alloc, .free = h_free, .zero = h_zero,
+                                  .upload = h_copy, .download = h_copy, .copy = h_copy, .synchronize = h_sync,
+                                  .weights_from_params = h_bf16_weights, .weight_elem_bytes = 2};
+
+// model_load on bf16 weights keeps the parameters and writes their rounding beside them;
+// model_load_weights writes the rounding alone, window by window (the embedding of
+// BIG_CFG spans two stage windows); a model of weights only neither saves nor trains.
+// On fp32 weights model_load_weights is model_load.
+static void test_weights_only(void) {
+    Err e = {{0}};
+    Model q, a, b, c;
+    if (make_model(&q, BIG_CFG, 21)) return;
+    const char *dir = P("bf16_weights", NULL);
+    CHECK(model_save(&q, dir, &e) == 0, "save: %s", e.msg);
+    uint16_t *want = malloc(q.n_params * 2);
+    h_bf16_weights(want, q.params_mem, q.n_params);
+    int rc = model_load(&a, dir, &host_bf16, &e);
+    CHECK(rc == 0 && same_model(&a, &q) && a.weights_mem != a.params_mem &&
+              !memcmp(a.weights_mem, want, q.n_params * 2),
+          "model_load on bf16 weights: the parameters, and their rounding beside them: %s", rc ? e.msg : "");
+    if (!rc) model_free(&a);
+    rc = model_load_weights(&b, dir, &host_bf16, &e);
+    CHECK(rc == 0 && !b.params_mem && b.n_params == q.n_params && !memcmp(b.weights_mem, want, q.n_params * 2),
+          "model_load_weights on bf16 weights: their rounding alone: %s", rc ? e.msg : "");
+    if (!rc) {
+        EXPECT_ERR(model_save(&b, P("weights_only_save", NULL), &e), e, "weights_only_save", "bf16 weights only");
+        EXPECT_ERR(model_alloc_grads(&b, 0, &e), e, "bf16 weights only", "cannot train");
+        model_free(&b);
+    }
+    rc = model_load_weights(&c, dir, &host, &e);
+    CHECK(rc == 0 && same_model(&c, &q) && c.weights_mem == c.params_mem,
+          "model_load_weights on fp32 weights: the parameters: %s", rc ? e.msg : "");
+    if (!rc) model_free(&c);
+    model_free(&q);
+    free(want);
+}
+
 static void test_model_save_errors(void) {
     Err e = {{0}};
     Model a, b;
@@ -985,6 +1032,7 @@ int main(void) {
     test_sharded();
     test_model_bad();
     test_model_large();
+    test_weights_only();
     test_model_save_errors();
     test_state();
     char cmd[300];

@@ -395,6 +395,44 @@ static void test_row_independence(Model *mg, const int32_t *prompt, int P) {
     kvcache_free(&kv, mg);
 }
 
+// A model of bf16 weights only (model_create_weights, written through ParamStage as a
+// load writes it) decodes bit for bit as the model that keeps its fp32 parameters beside
+// the same weights: a prefill of P tokens, its last token's logits.
+static void test_weights_only(const Case *cs, uint64_t seed, int P) {
+    Model mc, mg, mw;
+    Err e;
+    if (create_pair(&mc, &mg, &cs->cfg, cs->name)) return;
+    init_pair(&mc, &mg, seed, 1.0f);
+    ParamStage st;
+    if (model_create_weights(&mw, &cs->cfg, gpu, &e) || param_stage_open(&st, &mw, &e)) {
+        CHECK(0, "%s: %s", cs->name, e.msg);
+        return;
+    }
+    for (size_t at = 0; at < mc.n_params; at += MODEL_STAGE_FLOATS) {
+        size_t n = mc.n_params - at < MODEL_STAGE_FLOATS ? mc.n_params - at : MODEL_STAGE_FLOATS;
+        memcpy(param_stage_window(&st, at), mc.params_mem + at, n * sizeof(float));
+        param_stage_put(&st, at, n);
+    }
+    param_stage_close(&st);
+    int V = cs->cfg.vocab_size, tok[64], sl[64], pos[64];
+    for (int t = 0; t < P; t++) tok[t] = (5 * t + 1) % V, sl[t] = 0, pos[t] = t;
+    float *lg = malloc(2 * (size_t)V * sizeof(float));
+    Model *ms[2] = {&mg, &mw};
+    for (int i = 0; i < 2; i++) {
+        KVCache kv;
+        if (kvcache_create(&kv, ms[i], 1, MAX_LEN, 64, &e)) {
+            CHECK(0, "%s", e.msg);
+            break;
+        }
+        model_decode_step(ms[i], &kv, tok, sl, pos, NULL, NULL, P, 1, lg + (size_t)i * V);
+        kvcache_free(&kv, ms[i]);
+    }
+    CHECK(!mw.params_mem && !memcmp(lg, lg + V, V * sizeof(float)),
+          "%s %s: the weights-only model's logits are not the full model's (bitwise)", gpu->name, cs->name);
+    free(lg);
+    model_free(&mc), model_free(&mg), model_free(&mw);
+}
+
 // Each request's settings: greedy, or mixed (greedy; a temperature alone: the backend's
 // draws; top-p alone and top-k: its candidates), so that a step holds rows
 // of every kind.
@@ -487,6 +525,8 @@ int main(void) {
     test_training(&cases[2], 9, 0, 0, bf16_training);
     test_training(&cases[0], 7, 0, 1, bf16_training);  // the last block only
     test_sampler(99, "greedy, cuda-bf16: bf16 KV cache", greedy_settings, 2e-3);
+    test_weights_only(&cases[0], 5, 17);
+    test_weights_only(&cases[3], 6, 40);
     gpu = fp32;
     test_sampler(99, "greedy", greedy_settings, 1e-4);
     test_sampler(99, "greedy, temperature, top-p, top-k", mixed_settings, 1e-4);
