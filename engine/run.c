@@ -104,8 +104,8 @@ int run_decode_memory(const Model *m, const Tokenizer *tok, const SamplerOpts *o
     SamplerMemory s;
     if (sampler_memory(m, o, &s, e)) return -1;
     size_t params = m->params_mem ? m->n_params * sizeof(float) : 0;
-    *d = (DecodeMemory){.weights = params + model_weight_copy_bytes(m->n_params, m->k), .kv_cache = s.kv_cache, .step = s.step + s.host,
-                        .tokenizer = tok_memory(tok)};
+    *d = (DecodeMemory){.weights = params + model_weight_copy_bytes(m->n_params, m->k), .kv_cache = s.kv_cache,
+                        .step = s.step + s.host, .tokenizer = tok_memory(tok)};
     return 0;
 }
 

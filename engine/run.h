@@ -132,8 +132,8 @@ int run_check_memory(const TrainMemory *tm, const Kernels *k, int recompute, Err
 // quiet, prints what trains and the memory plan.
 int run_open(TrainRun *r, const RunPlan *p, const RunOpts *o, Err *e);
 // The memory of a decoding stage (presample, eval, generate), in bytes: the weights (the
-// fp32 parameters where kept, and a bf16 copy: model_create_weights), the sampler's KV cache and step buffers (sampler_memory:
-// backend and host), the tokenizer (tok_memory).
+// fp32 parameters where kept, and a bf16 copy: model_create_weights), the sampler's KV
+// cache and step buffers (sampler_memory: backend and host), the tokenizer (tok_memory).
 typedef struct {
     size_t weights, kv_cache, step, tokenizer;
 } DecodeMemory;

@@ -30,7 +30,8 @@ static int chunk_width(const Acts *a, int V, int v0) {
 void head_forward(Model *m, Acts *a, const float *x_last, int N) {
     const Kernels *k = m->k;
     int C = m->cfg.dim;
-    k->rmsnorm_forward(a->xn_final, a->rstd_final, x_last, model_weight(m, m->at.norm_final), m->cfg.norm_eps, N, C);
+    k->rmsnorm_forward(a->xn_final, a->rstd_final, x_last, model_weight(m, m->at.norm_final), m->cfg.norm_eps,
+                       N, C);
     if (!a->vocab_chunk)
         k->matmul_forward(a->logits, a->xn_final, model_weight(m, m->at.lm_head), NULL, N, C,
                           m->cfg.vocab_size);

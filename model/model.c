@@ -159,15 +159,16 @@ size_t model_operand_bytes(const Config *c, const Kernels *k, size_t N, int head
     return N * widest * k->weight_elem_bytes;
 }
 
-void *model_weight_copy(const Model *m, size_t at) {
-    if (m->weights_mem == m->params_mem) return NULL;
+// The weights from element `at` of the layout.
+static char *weights_at(const Model *m, size_t at) {
     return (char *)m->weights_mem + at * m->k->weight_elem_bytes;
 }
 
-const void *model_weight(const Model *m, size_t at) {
-    if (at == MODEL_ABSENT) return NULL;
-    return (const char *)m->weights_mem + at * m->k->weight_elem_bytes;
+void *model_weight_copy(const Model *m, size_t at) {
+    return m->weights_mem == m->params_mem ? NULL : weights_at(m, at);
 }
+
+const void *model_weight(const Model *m, size_t at) { return at == MODEL_ABSENT ? NULL : weights_at(m, at); }
 
 void model_weights_update(const Model *m, size_t at, size_t n) {
     void *w = model_weight_copy(m, at);
@@ -181,7 +182,7 @@ int model_alloc_grads(Model *m, int train_layers, Err *e) {
         return err_fmt(e, "train_layers = %d is out of range (expected 0: all, or 1..%d, the model's layers)",
                        train_layers, c->n_layers);
     if (!m->params_mem)
-        return err_fmt(e, "the model holds its bf16 weights only (loaded for decoding): it cannot train");
+        return err_fmt(e, "the model holds bf16 weights only (loaded for decoding): it cannot train");
     ParamLayout at = layout_of(c, trained_sizes(c, train_layers), &m->n_trained, &m->n_trained_decay);
     m->grads_mem = m->k->alloc(m->n_trained * sizeof(float));
     if (!m->grads_mem)

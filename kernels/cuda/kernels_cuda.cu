@@ -64,8 +64,8 @@ static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 // CUBLAS_COMPUTE_32F_FAST_TF32 / _FAST_16BF round fp32 inputs to tf32 / bf16 inside
 // cuBLAS for the tensor cores and accumulate in fp32 (the "cuda-tf32" / "cuda-bf16"
 // tables below). Weight is the weights' element: with bf16 weights (cuda-bf16) the
-// products that read them take both operands in bf16, the activation operand rounded
-// first (bf16_operand), fp32 accumulation: the same rounding as _FAST_16BF's.
+// products that read them take both operands in bf16, the other operand rounded first
+// (weight_partner), fp32 accumulation: the same rounding as _FAST_16BF's.
 
 // An operand of a product: its cuBLAS type and pointer.
 struct Operand {
@@ -101,7 +101,7 @@ static Operand weight_partner(const float *x, size_t n) {
             cuda_fail("out of GPU memory for the bf16 operand of a product", __FILE__, __LINE__);
         cap = n;
     }
-    cuda_weights_from_params<unsigned short>(buf, x, n);  // the rounding of the weights
+    cuda_weights_from_params<unsigned short>(buf, x, n);  // rounded as the weights are
     return {CUDA_R_16BF, buf};
 }
 

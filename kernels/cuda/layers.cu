@@ -1,6 +1,6 @@
-// kernels/cuda/layers.cu -- the pointwise and row-wise primitives: embedding, RMSNorm,
-// RoPE, SwiGLU, residual add, softmax cross-entropy, bias, grad norm and AdamW (the
-// sampler's row reductions: sampling.cu).
+// kernels/cuda/layers.cu -- the pointwise and row-wise primitives: weights, embedding,
+// RMSNorm, RoPE, SwiGLU, residual add, softmax cross-entropy, bias, grad norm and AdamW
+// (the sampler's row reductions: sampling.cu).
 //
 // Determinism: no float atomics anywhere. Every sum runs in a fixed order: a row's
 // reductions use the fixed shuffle trees of common.cuh, column sums (dbias, RMSNorm's dw)
@@ -48,8 +48,8 @@ __global__ void embedding_forward_kernel(float *out, const int *tokens, const We
 
 template <typename Weight>
 void cuda_embedding_forward(float *out, const int *tokens, const void *wte, int N, int C) {
-    embedding_forward_kernel<Weight><<<flat_blocks((size_t)N * C), 256>>>(out, tokens, (const Weight *)wte,
-                                                                   N, C);
+    const Weight *table = (const Weight *)wte;
+    embedding_forward_kernel<Weight><<<flat_blocks((size_t)N * C), 256>>>(out, tokens, table, N, C);
     LAUNCH_CHECK();
 }
 
