@@ -203,19 +203,20 @@ int model_trained_ranges(const Model *m, TrainedRange *out) {
     }
     // the last N layers of each per-layer tensor (of `size` floats): a suffix of it
     size_t L = m->cfg.n_layers, l0 = model_first_trained(m);
-    const float *P = m->params_mem, *G = m->grads_mem;
+    const float *G = m->grads_mem;
+    const ParamLayout *at = &m->at;
     ParamSizes s = param_sizes(&m->cfg, m->cfg.n_layers, 1);
-    struct { const float *p, *g; size_t size; int decay; } t[] = {
-        {m->p.wqkv, m->g.wqkv, s.wqkv, 1},           {m->p.wo, m->g.wo, s.wo, 1},
-        {m->p.wgu, m->g.wgu, s.wgu, 1},              {m->p.wdown, m->g.wdown, s.wdown, 1},
-        {m->p.bqkv, m->g.bqkv, s.bqkv, 0},           {m->p.norm_attn, m->g.norm_attn, s.norm_attn, 0},
-        {m->p.norm_mlp, m->g.norm_mlp, s.norm_mlp, 0},
+    struct { size_t p; const float *g; size_t size; int decay; } t[] = {
+        {at->wqkv, m->g.wqkv, s.wqkv, 1},           {at->wo, m->g.wo, s.wo, 1},
+        {at->wgu, m->g.wgu, s.wgu, 1},              {at->wdown, m->g.wdown, s.wdown, 1},
+        {at->bqkv, m->g.bqkv, s.bqkv, 0},           {at->norm_attn, m->g.norm_attn, s.norm_attn, 0},
+        {at->norm_mlp, m->g.norm_mlp, s.norm_mlp, 0},
     };
     int n = 0;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         if (!t[i].size) continue;
         size_t per = t[i].size / L;
-        out[n++] = (TrainedRange){(size_t)(t[i].p - P) + l0 * per, (size_t)(t[i].g - G), (L - l0) * per,
+        out[n++] = (TrainedRange){t[i].p + l0 * per, (size_t)(t[i].g - G), (L - l0) * per,
                                   t[i].decay ? (L - l0) * per : 0};
     }
     return n;
@@ -299,20 +300,20 @@ void model_init_random(Model *m, uint64_t seed) {
     ParamStage st;
     if (param_stage_open(&st, m, &e)) return;  // out of host memory: the parameters stay zero
     ParamSizes s = param_sizes(c, c->n_layers, 1);
-    const Params *p = &m->p;
+    const ParamLayout *at = &m->at;
     Rng r = rng_seed(seed);
     float std = 0.02f, std_out = 0.02f / sqrtf(2.0f * c->n_layers);
-    // Matrices in layout order, each from the same stream: normal(0, std).
-    struct { const float *p; size_t n; float std; } mats[] = {
-        {p->embed, s.embed, std},  {c->tie_embeddings ? NULL : p->lm_head, s.lm_head, std},
-        {p->wqkv, s.wqkv, std},    {p->wo, s.wo, std_out},
-        {p->wgu, s.wgu, std},      {p->wdown, s.wdown, std_out},
+    // Matrices in layout order, each from the same stream: normal(0, std). A tied lm_head
+    // has no size of its own (s.lm_head 0).
+    struct { size_t at, n; float std; } mats[] = {
+        {at->embed, s.embed, std},  {at->lm_head, s.lm_head, std},
+        {at->wqkv, s.wqkv, std},    {at->wo, s.wo, std_out},
+        {at->wgu, s.wgu, std},      {at->wdown, s.wdown, std_out},
     };
     for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
-        if (mats[i].p) fill_params(&st, (size_t)(mats[i].p - m->params_mem), mats[i].n, &r, mats[i].std);
+        if (mats[i].n) fill_params(&st, mats[i].at, mats[i].n, &r, mats[i].std);
     // zero biases (as allocated), unit norms: the norms close the layout
-    size_t norms_at = (size_t)(p->norm_attn - m->params_mem);
-    fill_params(&st, norms_at, m->n_params - norms_at, NULL, 0.0f);
+    fill_params(&st, at->norm_attn, m->n_params - at->norm_attn, NULL, 0.0f);
     param_stage_close(&st);
 }
 
