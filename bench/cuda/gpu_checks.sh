@@ -61,7 +61,7 @@ step test-cuda 150 tests/cuda/run.sh "${tests[@]}" || rc=1
 step nccl 150 bash tests/cuda/test_nccl.sh || rc=1
 for b in "${benches[@]}"; do
     echo "== $b" >>"$out/bench-cuda.txt"
-    step bench-cuda 200 "$b" || rc=1
+    step bench-cuda 300 "$b" || rc=1
 done
 
 # The stages with --device cuda: a wrapper adds it where the CLI takes it.
