@@ -1,5 +1,7 @@
-// tests/sampling_rows.h -- the rows the sampling_candidates tests run on (test_kernels_cpu,
-// test_kernels_cuda): over random logits[N, ld] (N >= 5), row 1 flat (every column a
+// tests/sampling_rows.h -- the shapes and rows the sampler's row reductions are tested on
+// (test_kernels_cpu, test_kernels_cuda). The shapes: each of argmax_logprob,
+// sampling_candidates and temperature_draws at a tiny row, the first 300 of 317 columns,
+// and a large vocabulary. The sampling_candidates rows: over random logits[N, ld] (N >= 5), row 1 flat (every column a
 // candidate), row 2 one dominant logit, row 3 five tied largest logits at top-k 4 (the
 // five kept), row 4 top-k above V (every column), then top-k 7 and top-p 0.8 in turn;
 // columns past V at 100 (never read); temperatures 0.4 to 1.3.
@@ -7,6 +9,11 @@
 #define O1P_TEST_SAMPLING_ROWS_H
 
 #include <stddef.h>
+
+typedef struct {
+    int N, V, ld, n_draws;  // rows, columns read, row stride, temperature draws
+} SamplingShape;
+static const SamplingShape sampling_shapes[3] = {{5, 7, 7, 3}, {9, 300, 317, 40}, {6, 5003, 5003, 9}};
 
 static void sampling_rows(float *logits, double *inv_t, double *cut, int *top_k, int N, int V, int ld) {
     for (int j = 0; j < V; j++) logits[(size_t)ld + j] = 1.5f;

@@ -969,15 +969,12 @@ int main(void) {
     // chunks that divide V, that do not, one of V
     int ch[][3] = {{1, 5, 2}, {3, 64, 16}, {17, 300, 7}, {5, 3001, 1000}, {5, 3001, 3001}, {70, 517, 128}};
     for (int i = 0; i < 6; i++) test_crossentropy_chunks(ch[i][0], ch[i][1], ch[i][2]);
-    test_argmax_logprob(1, 5, 5);
-    test_argmax_logprob(17, 300, 317);  // the first 300 of 317 columns
-    test_argmax_logprob(5, 3001, 3001);
-    test_sampling_candidates(5, 7, 7);
-    test_sampling_candidates(9, 300, 317);
-    test_sampling_candidates(6, 3001, 3001);
-    test_temperature_draws(1, 6, 6, 3);
-    test_temperature_draws(3, 300, 317, 40);
-    test_temperature_draws(4, 3001, 3001, 9);
+    for (int i = 0; i < 3; i++) {
+        const SamplingShape *s = &sampling_shapes[i];
+        test_argmax_logprob(s->N, s->V, s->ld);
+        test_sampling_candidates(s->N, s->V, s->ld);
+        test_temperature_draws(s->N, s->V, s->ld, s->n_draws);
+    }
     test_rope(1, 1, 8, 8);
     test_rope(3, 4, 16, 80);    // 4 of 5 heads
     test_rope(17, 3, 8, 40);    // 3 of 5 heads

@@ -14,6 +14,7 @@
 #include "../base/io.h"
 #include "../base/rng.h"
 #include "../model/io.h"
+#include "bf16.h"
 #include "test.h"
 
 // ---- a host-memory backend: model IO only moves memory --------------------------------
@@ -822,13 +823,8 @@ static void test_model_large(void) {
 
 // A host backend of bf16 weights (weights_from_params: bf16 bits, nearest even) whose
 // memory model IO moves by upload and download, as on a GPU.
-static uint16_t bf16_of(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
 static void h_bf16_weights(void *w, const float *p, size_t n) {
-    for (size_t i = 0; i < n; i++) ((uint16_t *)w)[i] = bf16_of(p[i]);
+    for (size_t i = 0; i < n; i++) ((uint16_t *)w)[i] = bf16_bits(p[i]);
 }
 static const Kernels host_bf16 = {.name = "host-bf16", .alloc = h_alloc, .free = h_free, .zero = h_zero,
                                   .upload = h_copy, .download = h_copy, .copy = h_copy, .synchronize = h_sync,

@@ -37,6 +37,7 @@
 
 #include "../../base/rng.h"
 #include "../../kernels/kernels.h"
+#include "../bf16.h"
 #include "../sampling_rows.h"
 #include "../test.h"
 
@@ -109,14 +110,6 @@ static void expect_same(const char *what, const void *a, const void *b, size_t b
     CHECK(memcmp(a, b, bytes) == 0, "%s vs %s: not bitwise equal", what, host->name);
 }
 
-// x rounded to the nearest bf16 (ties to even), as a float.
-static float round_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-    memcpy(&x, &u, 4);
-    return x;
-}
 static float *rounded_bf16(const float *x, size_t n) {
     float *r = malloc((n ? n : 1) * 4);
     for (size_t i = 0; i < n; i++) r[i] = isnan(x[i]) ? x[i] : round_bf16(x[i]);
@@ -128,12 +121,7 @@ static float *rounded_bf16(const float *x, size_t n) {
 static void *elems_up(const float *x, size_t n, int bytes) {
     if (bytes == 4) return up(x, n * 4);
     uint16_t *b = malloc((n ? n : 1) * 2);
-    for (size_t i = 0; i < n; i++) {
-        float r = round_bf16(x[i]);
-        uint32_t u;
-        memcpy(&u, &r, 4);
-        b[i] = (uint16_t)(u >> 16);
-    }
+    for (size_t i = 0; i < n; i++) b[i] = bf16_bits(x[i]);
     void *d = up(b, n * 2);
     free(b);
     return d;
@@ -146,10 +134,7 @@ static float *elems_down(const void *d, size_t n, int bytes) {
     }
     uint16_t *b = malloc((n ? n : 1) * 2);
     gpu->download(b, d, n * 2);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)b[i] << 16;
-        memcpy(&x[i], &u, 4);
-    }
+    for (size_t i = 0; i < n; i++) x[i] = bf16_float(b[i]);
     free(b);
     return x;
 }
@@ -832,15 +817,12 @@ static void test_all(void) {
     test_decode(2, 200, 2, 1, 128, 150);
     test_decode(4, 9, 3, 3, 64, 1);
 
-    test_argmax_logprob(1, 5, 5);
-    test_argmax_logprob(17, 300, 317);
-    test_argmax_logprob(5, 5003, 5003);
-    test_sampling_candidates(5, 7, 7);
-    test_sampling_candidates(9, 300, 317);
-    test_sampling_candidates(6, 5003, 5003);
-    test_temperature_draws(1, 5, 5, 3);
-    test_temperature_draws(3, 300, 317, 40);
-    test_temperature_draws(4, 5003, 5003, 9);
+    for (int i = 0; i < 3; i++) {
+        const SamplingShape *s = &sampling_shapes[i];
+        test_argmax_logprob(s->N, s->V, s->ld);
+        test_sampling_candidates(s->N, s->V, s->ld);
+        test_temperature_draws(s->N, s->V, s->ld, s->n_draws);
+    }
     test_sum_squares(1);
     test_sum_squares(1000);
     test_sum_squares((1 << 20) + 3);
