@@ -70,7 +70,7 @@ static double complex parse_name(Parser *p) {
         p->i++;
         double complex v = parse_sum(p);
         if (p->s[p->i] != ')') p->bad = 1;
-        p->i++;
+        else p->i++;
         return csqrt(v);
     }
     if (n == 2 && !strncmp(name, "pi", 2)) return 3.14159265358979323846;
