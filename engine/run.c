@@ -47,11 +47,11 @@ TrainMemory run_train_memory(const Config *c, const Kernels *k, int B, int T, co
     int vc = (int)o->vocab_chunk, chunk = vc == ACTS_VOCAB_AUTO ? acts_vocab_chunk(c, B, T) : vc;
     model_sizes(c, (int)o->train_layers, &n_params, &n_trained);
     optim_slice_of(n_trained, rank, ranks, &lo, &slice);
-    size_t operand = model_operand_bytes(c, k, (size_t)B * T, chunk ? chunk : c->vocab_size, 1);
+    size_t operand = model_operand_bytes(c, k, (size_t)B * T, chunk ? chunk : c->vocab_size);
     TrainMemory tm = {.params = n_params * sizeof(float) + model_weight_copy_bytes(n_params, k),
                       .grads = n_trained * sizeof(float), .moments = 2 * slice * sizeof(float),
-                      .acts_full = acts_bytes(c, B, T, ACTS_BACKWARD, vc) + operand,
-                      .acts_recompute = acts_bytes(c, B, T, ACTS_RECOMPUTE, vc) + operand};
+                      .acts_full = acts_bytes(c, k, B, T, ACTS_BACKWARD, vc) + operand,
+                      .acts_recompute = acts_bytes(c, k, B, T, ACTS_RECOMPUTE, vc) + operand};
     tm.acts = o->recompute ? tm.acts_recompute : tm.acts_full;
     tm.total = tm.params + tm.grads + tm.moments + tm.acts;
     return tm;

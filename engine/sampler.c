@@ -160,8 +160,7 @@ int sampler_memory(const Model *m, const SamplerOpts *o, SamplerMemory *mem, Err
     if (sampler_plan(m, o, &p, e)) return -1;
     KVCacheBytes kv = kvcache_bytes(&m->cfg, m->k, p.slots, p.max_len, p.max_N);
     HostBytes h = host_bytes(&p, m->cfg.vocab_size, omp_get_max_threads());
-    size_t operand = model_operand_bytes(&m->cfg, m->k, (size_t)p.max_N, 0, 0);
-    *mem = (SamplerMemory){.kv_cache = kv.cache, .step = kv.step + operand,
+    *mem = (SamplerMemory){.kv_cache = kv.cache, .step = kv.step,
                            .host = h.slot + h.gen + h.step + h.logits + h.rows + h.scratch};
     return 0;
 }

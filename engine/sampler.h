@@ -131,8 +131,7 @@ int sampler_new_tokens(int max_len, int prompt_len, int max_new);
 Sampler *sampler_create(Model *m, const SamplerOpts *o, Err *e);
 void sampler_free(Sampler *s);
 // What sampler_create(m, o) allocates, in bytes (its checks of o too): the KV cache's keys
-// and values and its step buffers (kvcache_bytes, and the backend's operand buffer for
-// them, model_operand_bytes) on m's backend; on the host the logits
+// and values and its step buffers (kvcache_bytes) on m's backend; on the host the logits
 // rows, the generated ids, the step's indices and a sampling scratch per thread.
 typedef struct {
     size_t kv_cache, step, host;

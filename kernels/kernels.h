@@ -12,7 +12,11 @@
 // - Weights (the parameters as the forward reads them: w, bias, wte) are `const void *`
 //   in the table's weight storage, elements of weight_elem_bytes: float, or bf16 rounded
 //   to nearest even from the fp32 parameters, which stay the master copy the optimizer
-//   updates (weights_from_params, adamw). Gradients and activations are float.
+//   updates (weights_from_params, adamw).
+// - Product inputs (the activations a matmul reads as inp: what rmsnorm_forward,
+//   swiglu_forward, attention_forward and attention_decode write, and attention_backward
+//   reads back as out) are `void *` elements of act_elem_bytes: float, or bf16 rounded to
+//   nearest even from the fp32 result. Gradients and the other activations are float.
 // - Shapes are row-major; N is the number of token rows (B*T in training).
 // - Tensors of parameter *gradients* accumulate (+=): gradient accumulation over
 //   micro-batches is free, and the optimizer zeroes them after its step.
@@ -58,12 +62,12 @@ typedef struct Kernels {
 
     // ---- matmul: out[N,OC] = inp[N,C] @ w[OC,C]^T (+ bias[OC]) ----------------------
     // w and bias are weights; bias may be NULL.
-    void (*matmul_forward)(float *out, const float *inp, const void *w, const void *bias,
+    void (*matmul_forward)(float *out, const void *inp, const void *w, const void *bias,
                            int N, int C, int OC);
     // dinp[N,C] = dout @ w (overwritten); dw[OC,C] += dout^T @ inp; dbias[OC] += sum_n dout.
     // Any of dinp, dw, dbias may be NULL (not needed).
     void (*matmul_backward)(float *dinp, float *dw, float *dbias, const float *dout,
-                            const float *inp, const void *w, int N, int C, int OC);
+                            const void *inp, const void *w, int N, int C, int OC);
 
     // ---- embedding: out[n,:] = wte[tokens[n],:] -------------------------------------
     void (*embedding_forward)(float *out, const int *tokens, const void *wte, int N, int C);
@@ -72,7 +76,7 @@ typedef struct Kernels {
 
     // ---- RMSNorm: out = inp / sqrt(mean(inp^2) + eps) * w ---------------------------
     // rstd[N] keeps 1/sqrt(mean(inp^2) + eps) for the backward.
-    void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const void *w,
+    void (*rmsnorm_forward)(void *out, float *rstd, const float *inp, const void *w,
                             float eps, int N, int C);
     // dinp[N,C] += ..., dw[C] += ... (dinp accumulates: it is the residual stream).
     // dinp or dw may be NULL (not needed: below or of a frozen layer).
@@ -92,11 +96,11 @@ typedef struct Kernels {
     // ---- causal attention over a (B, T) grid (layout above) ------------------------
     // out[B*T, H*D]; lse[B*T, H] keeps each row's log-sum-exp of the scaled scores
     // (scale 1/sqrt(D)) for the backward, which recomputes the probabilities from it.
-    void (*attention_forward)(float *out, float *lse, const float *qkv, const int *lens,
+    void (*attention_forward)(void *out, float *lse, const float *qkv, const int *lens,
                               int B, int T, int H, int KV, int D);
     // dqkv[B*T, (H+2KV)*D] = gradient w.r.t. qkv (overwritten, zero at padding rows).
     void (*attention_backward)(float *dqkv, const float *dout, const float *qkv,
-                               const float *out, const float *lse, const int *lens,
+                               const void *out, const float *lse, const int *lens,
                                int B, int T, int H, int KV, int D);
 
     // ---- KV cache for incremental decoding ----------------------------------------
@@ -112,13 +116,13 @@ typedef struct Kernels {
     // Positions below prefix_lens[n] are read from slot prefix_slots[n], the others from
     // slots[n], so the samples of one prompt read its keys from one slot; both NULL: every
     // position from slots[n]. A row's result is the same bits wherever its keys live.
-    void (*attention_decode)(float *out, const float *qkv, const void *kcache,
+    void (*attention_decode)(void *out, const float *qkv, const void *kcache,
                              const void *vcache, const int *slots, const int *pos,
                              const int *prefix_slots, const int *prefix_lens, int N, int H,
                              int KV, int D, int max_T);
 
     // ---- SwiGLU MLP: out[N,Hd] = silu(gu[:, :Hd]) * gu[:, Hd:] ----------------------
-    void (*swiglu_forward)(float *out, const float *gu, int N, int Hd);
+    void (*swiglu_forward)(void *out, const float *gu, int N, int Hd);
     void (*swiglu_backward)(float *dgu, const float *dout, const float *gu, int N, int Hd);
 
     // ---- residual: out = a + b (out may alias a) ------------------------------------
@@ -205,10 +209,13 @@ typedef struct Kernels {
     // cpu): model IO converts into it directly instead of staging through upload.
     int host_memory;
     // Bytes of a weight element: 4 (float: the model's weights are its parameters) or 2
-    // (bf16: a copy beside them, half the weight reads of a forward; model/model.c). With
-    // 2, a product reading weights takes its other operand rounded to bf16 into a buffer of
-    // the backend's, grown to the largest such operand (model_operand_bytes plans it).
+    // (bf16: a copy beside them, half the weight reads of a forward; model/model.c).
     int weight_elem_bytes;
+    // Bytes of a product input's element: equal to weight_elem_bytes in every table, so
+    // that a product reads both operands in one type. With 2, the backward's products take
+    // the output gradient rounded to bf16 into a buffer of the backend's, grown to the
+    // largest such gradient (model_operand_bytes plans it).
+    int act_elem_bytes;
     // Bytes of a KV cache element: 4 (float) or 2 (bf16: half the cache memory and the
     // decode step's reads of it). The model sizes its caches by it (model/decode.c).
     int kv_elem_bytes;

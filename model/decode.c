@@ -13,24 +13,28 @@
 
 enum { KV_PARTS = 11 };
 
+// Floats of n elements of `bytes` each.
+static size_t floats_of(size_t n, int bytes) { return (n * bytes + sizeof(float) - 1) / sizeof(float); }
+
 // The floats of each part of a KV cache, in kvcache_create's order: keys and values of
-// n_slots x max_T positions per layer (elements of kv_elem_bytes, counted in floats), then
-// the step's buffers for max_N tokens.
-static void kvcache_parts(const Config *g, int kv_elem_bytes, int n_slots, int max_T, int max_N,
+// n_slots x max_T positions per layer (elements of kv_elem_bytes), then the step's
+// buffers for max_N tokens (xn, att and h product inputs, of act_elem_bytes).
+static void kvcache_parts(const Config *g, const Kernels *k, int n_slots, int max_T, int max_N,
                           size_t n[KV_PARTS]) {
     size_t L = g->n_layers, C = g->dim, I = g->hidden_dim, V = g->vocab_size, N = max_N;
     size_t KVD = (size_t)g->n_kv_heads * g->head_dim, HD = (size_t)g->n_heads * g->head_dim;
-    size_t cache = (L * n_slots * (size_t)max_T * KVD * kv_elem_bytes + sizeof(float) - 1) / sizeof(float);
+    size_t cache = floats_of(L * n_slots * (size_t)max_T * KVD, k->kv_elem_bytes);
+    int ab = k->act_elem_bytes;
     // k, v [L, n_slots, max_T, KVD]; x, xn [N, C]; qkv [N, HD + 2 KVD]; att [N, HD]; gu [N, 2I];
     // h [N, I]; logits [N, V]; rstd [N]; tmp [N, C]
-    size_t parts[KV_PARTS] = {cache, cache, N * C, N * C, N * (HD + 2 * KVD), N * HD, N * 2 * I, N * I,
-                              N * V, N, N * C};
+    size_t parts[KV_PARTS] = {cache, cache, N * C, floats_of(N * C, ab), N * (HD + 2 * KVD),
+                              floats_of(N * HD, ab), N * 2 * I, floats_of(N * I, ab), N * V, N, N * C};
     memcpy(n, parts, sizeof parts);
 }
 
 KVCacheBytes kvcache_bytes(const Config *g, const Kernels *k, int n_slots, int max_T, int max_N) {
     size_t n[KV_PARTS], step = 0;
-    kvcache_parts(g, k->kv_elem_bytes, n_slots, max_T, max_N, n);
+    kvcache_parts(g, k, n_slots, max_T, max_N, n);
     for (int i = 2; i < KV_PARTS; i++) step += aligned_floats(n[i]);
     return (KVCacheBytes){2 * aligned_floats(n[0]) * sizeof(float),
                           step * sizeof(float) + 5 * (size_t)max_N * sizeof(int)};
@@ -46,9 +50,7 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
     c->max_T = max_T;
     c->max_N = max_N;
     size_t n[KV_PARTS];
-    kvcache_parts(g, m->k->kv_elem_bytes, n_slots, max_T, max_N, n);
-    float *k, *v, **plan[KV_PARTS] = {&k, &v, &c->x, &c->xn, &c->qkv, &c->att, &c->gu, &c->h, &c->logits,
-                                      &c->rstd, &c->tmp};
+    kvcache_parts(g, m->k, n_slots, max_T, max_N, n);
     size_t total = 0;
     for (int i = 0; i < KV_PARTS; i++) total += aligned_floats(n[i]);
     c->mem = m->k->alloc(total * sizeof(float));
@@ -58,13 +60,14 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
         return err_fmt(e, "out of %s memory for a KV cache of %d x %d positions (%.1f MB)",
                        m->k->name, n_slots, max_T, total * 4.0 / 1e6);
     }
+    void *at[KV_PARTS];  // each part's start, in kvcache_parts' order
     float *q = c->mem;
     for (int i = 0; i < KV_PARTS; i++) {
-        *plan[i] = q;
+        at[i] = q;
         q += aligned_floats(n[i]);
     }
-    c->k = k;
-    c->v = v;
+    c->k = at[0], c->v = at[1], c->x = at[2], c->xn = at[3], c->qkv = at[4], c->att = at[5];
+    c->gu = at[6], c->h = at[7], c->logits = at[8], c->rstd = at[9], c->tmp = at[10];
     c->tokens = c->imem;
     c->slots = c->tokens + max_N;
     c->pos = c->slots + max_N;

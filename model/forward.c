@@ -66,22 +66,28 @@ LayerWeights layer_weights(const Model *m, int l) {
     return w;
 }
 
-// One layer's activations.
+// One layer's activations; xn_attn, att, xn_mlp and h are product inputs, elements of
+// the backend's act_elem_bytes (kernels.h).
 typedef struct {
-    float *x, *xn_attn, *rstd_attn, *qkv, *att, *lse, *x_mid, *xn_mlp, *rstd_mlp, *gu, *h, *x_out;
+    float *x, *rstd_attn, *qkv, *lse, *x_mid, *rstd_mlp, *gu, *x_out;
+    void *xn_attn, *att, *xn_mlp, *h;
 } LayerActs;
+
+// Element i of a buffer of product inputs.
+static void *act_elem(void *base, size_t i, int act_bytes) { return (char *)base + i * act_bytes; }
 
 // Activations are planned for Nmax = a->B * a->T rows; layer l's slice starts at row
 // l * Nmax. With recompute only the residual stream x is per layer: every layer's other
 // activations share slice 0.
-static LayerActs layer_acts(const Acts *a, const Config *c, int l) {
+static LayerActs layer_acts(const Acts *a, const Config *c, int act_bytes, int l) {
     Dims d = dims_of(c, a->B, a->T);
     size_t N = (size_t)d.N, s = a->recompute ? 0 : (size_t)l;
     LayerActs la = {
-        a->x + l * N * d.C,          a->xn_attn + s * N * d.C,  a->rstd_attn + s * N,
-        a->qkv + s * N * d.QKV,      a->att + s * N * d.HD,     a->lse + s * N * d.H,
-        a->x_mid + s * N * d.C,      a->xn_mlp + s * N * d.C,   a->rstd_mlp + s * N,
-        a->gu + s * N * 2 * d.I,     a->h + s * N * d.I,        a->x + (l + 1) * N * d.C,
+        a->x + l * N * d.C,      a->rstd_attn + s * N,     a->qkv + s * N * d.QKV,
+        a->lse + s * N * d.H,    a->x_mid + s * N * d.C,   a->rstd_mlp + s * N,
+        a->gu + s * N * 2 * d.I, a->x + (l + 1) * N * d.C,
+        act_elem(a->xn_attn, s * N * d.C, act_bytes),      act_elem(a->att, s * N * d.HD, act_bytes),
+        act_elem(a->xn_mlp, s * N * d.C, act_bytes),       act_elem(a->h, s * N * d.I, act_bytes),
     };
     return la;
 }
@@ -89,38 +95,45 @@ static LayerActs layer_acts(const Acts *a, const Config *c, int l) {
 // The residual stream after the last layer [N, C]: the top layer's x_out, x[L] (kept
 // with recompute too).
 static const float *x_last(const Acts *a, const Config *c) {
-    return layer_acts(a, c, c->n_layers - 1).x_out;
+    return a->x + (size_t)c->n_layers * a->B * a->T * c->dim;
 }
 
-// The float buffers of Acts for (B, T) in allocation order: each one's size in floats
-// and whether only the backward needs it. The per-layer ones hold L layers, or one
-// with recompute (x keeps its L + 1); the logits [N, V], or one chunk's [N, Vc] and the
-// chunks' running sums [N] (Vc > 0).
+// The buffers of Acts for (B, T) in allocation order: each one's size in elements, whether
+// they are product inputs (elements of act_elem_bytes; else floats), and whether only the
+// backward needs it. The per-layer ones hold L layers, or one with recompute (x keeps its
+// L + 1); the logits [N, V], or one chunk's [N, Vc] and the chunks' running sums [N]
+// (Vc > 0).
 enum { ACTS_BUFFERS = 24 };
 typedef struct {
     size_t n;
-    int bwd;
+    int act, bwd;
 } ActsBuffer;
 
 static void acts_plan(const Config *c, int B, int T, ActsMode mode, int Vc, ActsBuffer *plan) {
     Dims d = dims_of(c, B, T);
     size_t N = (size_t)d.N, L = c->n_layers, Ls = mode == ACTS_RECOMPUTE ? 1 : L;
     ActsBuffer p[ACTS_BUFFERS] = {
-        {(L + 1) * N * d.C, 0}, {Ls * N * d.C, 0},     {Ls * N, 0},         {Ls * N * d.QKV, 0},
-        {Ls * N * d.HD, 0},     {Ls * N * d.H, 0},     {Ls * N * d.C, 0},   {Ls * N * d.C, 0},
-        {Ls * N, 0},            {Ls * N * 2 * d.I, 0}, {Ls * N * d.I, 0},   {N * d.C, 0},
-        {N, 0},                 {N * (Vc ? Vc : d.V), 0}, {N, 0},           {N, 0},
-        {Vc ? N : 0, 0},        {N, 0},                {N * d.C, 1},        {N * d.C, 1},
-        {N * d.QKV, 1},         {N * d.HD, 1},         {N * 2 * d.I, 1},    {N * d.I, 1},
+        {(L + 1) * N * d.C, 0, 0}, {Ls * N * d.C, 1, 0},     {Ls * N, 0, 0},         {Ls * N * d.QKV, 0, 0},
+        {Ls * N * d.HD, 1, 0},     {Ls * N * d.H, 0, 0},     {Ls * N * d.C, 0, 0},   {Ls * N * d.C, 1, 0},
+        {Ls * N, 0, 0},            {Ls * N * 2 * d.I, 0, 0}, {Ls * N * d.I, 1, 0},   {N * d.C, 1, 0},
+        {N, 0, 0},                 {N * (Vc ? Vc : d.V), 0, 0}, {N, 0, 0},           {N, 0, 0},
+        {Vc ? N : 0, 0, 0},        {N, 0, 0},                {N * d.C, 0, 1},        {N * d.C, 0, 1},
+        {N * d.QKV, 0, 1},         {N * d.HD, 0, 1},         {N * 2 * d.I, 0, 1},    {N * d.I, 0, 1},
     };
     memcpy(plan, p, sizeof p);
 }
 
-// Floats of the one float allocation: the buffers mode needs, each 64-byte aligned.
-static size_t acts_floats(const ActsBuffer *plan, ActsMode mode) {
+// Floats one buffer takes in the allocation, 64-byte aligned.
+static size_t buffer_floats(const ActsBuffer *b, int act_bytes) {
+    size_t bytes = b->n * (b->act ? (size_t)act_bytes : sizeof(float));
+    return aligned_floats((bytes + sizeof(float) - 1) / sizeof(float));
+}
+
+// Floats of the one float allocation: the buffers mode needs.
+static size_t acts_floats(const ActsBuffer *plan, ActsMode mode, int act_bytes) {
     size_t total = 0;
     for (int i = 0; i < ACTS_BUFFERS; i++)
-        if (!plan[i].bwd || mode != ACTS_FORWARD) total += aligned_floats(plan[i].n);
+        if (!plan[i].bwd || mode != ACTS_FORWARD) total += buffer_floats(&plan[i], act_bytes);
     return total;
 }
 
@@ -135,10 +148,10 @@ static int chunk_of(const Config *c, int B, int T, int vocab_chunk) {
     return vocab_chunk < c->vocab_size ? vocab_chunk : c->vocab_size;
 }
 
-size_t acts_bytes(const Config *c, int B, int T, ActsMode mode, int vocab_chunk) {
+size_t acts_bytes(const Config *c, const Kernels *k, int B, int T, ActsMode mode, int vocab_chunk) {
     ActsBuffer plan[ACTS_BUFFERS];
     acts_plan(c, B, T, mode, chunk_of(c, B, T, vocab_chunk), plan);
-    return acts_floats(plan, mode) * sizeof(float) + acts_ints(B, T) * sizeof(int);
+    return acts_floats(plan, mode, k->act_elem_bytes) * sizeof(float) + acts_ints(B, T) * sizeof(int);
 }
 
 int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, int vocab_chunk, Err *e) {
@@ -151,13 +164,8 @@ int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, int vocab_
     a->vocab_chunk = chunk_of(&m->cfg, B, T, vocab_chunk);
     ActsBuffer plan[ACTS_BUFFERS];
     acts_plan(&m->cfg, B, T, mode, a->vocab_chunk, plan);
-    float **bufs[ACTS_BUFFERS] = {
-        &a->x,      &a->xn_attn,  &a->rstd_attn,  &a->qkv,      &a->att,     &a->lse,    &a->x_mid,
-        &a->xn_mlp, &a->rstd_mlp, &a->gu,         &a->h,        &a->xn_final, &a->rstd_final,
-        &a->logits, &a->logprob,  &a->lse_ce,     &a->ce_sum,   &a->weights, &a->dres,   &a->dxn,
-        &a->dqkv,   &a->datt,     &a->dgu,        &a->dh,
-    };
-    size_t total = acts_floats(plan, mode);
+    int ab = m->k->act_elem_bytes;
+    size_t total = acts_floats(plan, mode, ab);
     a->mem = m->k->alloc(total * sizeof(float));
     a->imem = m->k->alloc(acts_ints(B, T) * sizeof(int));
     a->host_i = malloc(acts_ints(B, T) * sizeof(int));
@@ -167,12 +175,19 @@ int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, int vocab_
         return err_fmt(e, "out of %s memory for the activations of a %dx%d batch (%.1f MB)",
                        m->k->name, B, T, total * 4.0 / 1e6);
     }
+    void *at[ACTS_BUFFERS] = {0};  // each buffer's start, in plan order
     float *q = a->mem;
     for (int i = 0; i < ACTS_BUFFERS; i++)
         if (!plan[i].bwd || a->backward) {
-            *bufs[i] = q;
-            q += aligned_floats(plan[i].n);
+            at[i] = q;
+            q += buffer_floats(&plan[i], ab);
         }
+    a->x = at[0], a->xn_attn = at[1], a->rstd_attn = at[2], a->qkv = at[3], a->att = at[4];
+    a->lse = at[5], a->x_mid = at[6], a->xn_mlp = at[7], a->rstd_mlp = at[8], a->gu = at[9];
+    a->h = at[10], a->xn_final = at[11], a->rstd_final = at[12], a->logits = at[13];
+    a->logprob = at[14], a->lse_ce = at[15], a->ce_sum = at[16], a->weights = at[17];
+    a->dres = at[18], a->dxn = at[19], a->dqkv = at[20], a->datt = at[21], a->dgu = at[22];
+    a->dh = at[23];
     a->tokens = a->imem;
     a->targets = a->tokens + N;
     a->pos = a->targets + N;
@@ -190,7 +205,7 @@ void acts_free(Acts *a, const Model *m) {
 
 // ---- attention block: x_mid = x + o_proj(attention(rope(qkv_proj(rmsnorm(x))))) ------
 
-void qkv_forward(const Kernels *k, const Config *c, LayerWeights w, int N, float *xn, float *rstd,
+void qkv_forward(const Kernels *k, const Config *c, LayerWeights w, int N, void *xn, float *rstd,
                  const float *x, float *qkv, const int *pos) {
     int QKV = (c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
     k->rmsnorm_forward(xn, rstd, x, w.norm_attn, c->norm_eps, N, c->dim);
@@ -221,7 +236,7 @@ static void attention_block_backward(const Kernels *k, const Config *c, Dims d, 
 // ---- MLP block: x_out = x_mid + down(silu(gate(rmsnorm(x_mid))) * up(rmsnorm(x_mid))) ---
 
 void mlp_forward(const Kernels *k, const Config *c, LayerWeights w, int N, const float *x_mid,
-                 float *xn, float *rstd, float *gu, float *h, float *x_out) {
+                 void *xn, float *rstd, float *gu, void *h, float *x_out) {
     k->rmsnorm_forward(xn, rstd, x_mid, w.norm_mlp, c->norm_eps, N, c->dim);
     k->matmul_forward(gu, xn, w.wgu, NULL, N, c->dim, 2 * c->hidden_dim);
     k->swiglu_forward(h, gu, N, c->hidden_dim);
@@ -245,7 +260,7 @@ static void mlp_block_backward(const Kernels *k, Dims d, LayerWeights w, LayerPa
 // backward, the same kernels on the same inputs: the same bits.
 static void block_forward(const Model *m, Dims d, int l, const Acts *a) {
     LayerWeights w = layer_weights(m, l);
-    LayerActs la = layer_acts(a, &m->cfg, l);
+    LayerActs la = layer_acts(a, &m->cfg, m->k->act_elem_bytes, l);
     attention_block_forward(m->k, &m->cfg, d, w, la, a);
     mlp_forward(m->k, &m->cfg, w, d.N, la.x_mid, la.xn_mlp, la.rstd_mlp, la.gu, la.h, la.x_out);
 }
@@ -282,7 +297,7 @@ void model_backward(Model *m, Acts *a, const float *weights, int B, int T) {
     for (int l = m->cfg.n_layers - 1; l >= l0; l--) {
         LayerWeights w = layer_weights(m, l);
         LayerParams g = layer_params(&m->g, &m->cfg, l - l0);  // g holds the trained layers
-        LayerActs la = layer_acts(a, &m->cfg, l);
+        LayerActs la = layer_acts(a, &m->cfg, k->act_elem_bytes, l);
         // the top layer's activations are still those of the forward
         if (a->recompute && l < m->cfg.n_layers - 1) block_forward(m, d, l, a);
         mlp_block_backward(k, d, w, g, la, a);

@@ -24,12 +24,13 @@ LayerWeights layer_weights(const Model *m, int l);
 static inline size_t aligned_floats(size_t n) { return (n + 15) & ~(size_t)15; }
 
 // The attention block up to the attention itself: qkv[N, QKV] = rope(qkv_proj(rmsnorm(x))).
-void qkv_forward(const Kernels *k, const Config *c, LayerWeights w, int N, float *xn, float *rstd,
+// xn and h are product inputs, elements of the backend's act_elem_bytes.
+void qkv_forward(const Kernels *k, const Config *c, LayerWeights w, int N, void *xn, float *rstd,
                  const float *x, float *qkv, const int *pos);
 // The MLP block: x_out[N, C] = x_mid + down(silu(gate(xn)) * up(xn)), xn = rmsnorm(x_mid).
 // x_out must not alias x_mid.
 void mlp_forward(const Kernels *k, const Config *c, LayerWeights w, int N, const float *x_mid,
-                 float *xn, float *rstd, float *gu, float *h, float *x_out);
+                 void *xn, float *rstd, float *gu, void *h, float *x_out);
 
 // head.c: xn_final = rmsnorm(x_last), and with the full head logits = lm_head(xn_final);
 // x_last [N, C] is the residual stream after the last layer.

@@ -145,18 +145,16 @@ size_t model_weight_copy_bytes(size_t n_params, const Kernels *k) {
     return k->weight_elem_bytes == sizeof(float) ? 0 : n_params * k->weight_elem_bytes;
 }
 
-size_t model_operand_bytes(const Config *c, const Kernels *k, size_t N, int head_cols, int backward) {
-    if (k->weight_elem_bytes == sizeof(float)) return 0;
-    size_t HD = (size_t)c->n_heads * c->head_dim, QKV = HD + 2 * (size_t)c->n_kv_heads * c->head_dim;
-    size_t widest = (size_t)c->dim;  // inputs: xn [N, C], att [N, HD], h [N, I]
-    if (HD > widest) widest = HD;
-    if ((size_t)c->hidden_dim > widest) widest = (size_t)c->hidden_dim;
-    if (backward) {  // output gradients: dqkv [N, QKV], dgu [N, 2 I], the head's [N, head_cols]
-        if (QKV > widest) widest = QKV;
-        if (2 * (size_t)c->hidden_dim > widest) widest = 2 * (size_t)c->hidden_dim;
-        if ((size_t)head_cols > widest) widest = (size_t)head_cols;
-    }
-    return N * widest * k->weight_elem_bytes;
+size_t model_operand_bytes(const Config *c, const Kernels *k, size_t N, int head_cols) {
+    if (k->act_elem_bytes == sizeof(float)) return 0;
+    // the products' output gradients: dres [N, C], dqkv [N, QKV], dgu [N, 2 I], the head's
+    // [N, head_cols]
+    size_t QKV = (size_t)(c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
+    size_t widest = (size_t)c->dim;
+    if (QKV > widest) widest = QKV;
+    if (2 * (size_t)c->hidden_dim > widest) widest = 2 * (size_t)c->hidden_dim;
+    if ((size_t)head_cols > widest) widest = (size_t)head_cols;
+    return N * widest * k->act_elem_bytes;
 }
 
 // The weights from element `at` of the layout.

@@ -105,10 +105,10 @@ size_t model_weight_copy_bytes(size_t n_params, const Kernels *k);
 void *model_weight_copy(const Model *m, size_t at);
 // The weights from element `at` of the layout (m->at's offsets); NULL for MODEL_ABSENT.
 const void *model_weight(const Model *m, size_t at);
-// The backend's bf16 buffer for the widest operand that meets a weight in a product of N
-// rows (kernels.h, weight_elem_bytes 2), in bytes; 0 with fp32 weights. The forward's
-// inputs; with backward the output gradients too, the head's [N, head_cols] included.
-size_t model_operand_bytes(const Config *c, const Kernels *k, size_t N, int head_cols, int backward);
+// The backend's bf16 buffer for the widest output gradient that the backward's products
+// of N rows take (kernels.h, act_elem_bytes 2), the head's [N, head_cols] included, in
+// bytes; 0 with fp32 product inputs. The forward needs none.
+size_t model_operand_bytes(const Config *c, const Kernels *k, size_t N, int head_cols);
 // After params_mem[at, at + n) was written (a load, the initialisation, a gather across
 // ranks): its weights from it.
 void model_weights_update(const Model *m, size_t at, size_t n);
@@ -183,19 +183,20 @@ typedef struct {
     int vocab_chunk;  // 0: the head holds the full logits; Vc: it runs in vocabulary
                       // chunks of Vc (model/head.c)
     float *mem;       // one allocation
-    // per layer [L, ...]; with recompute [1, ...] (the layer being computed), but x
+    // per layer [L, ...]; with recompute [1, ...] (the layer being computed), but x;
+    // the void ones are product inputs, elements of the backend's act_elem_bytes
     float *x;         // [L+1, N, C] residual stream entering each layer, and the last
-    float *xn_attn;   // [L, N, C]
+    void *xn_attn;    // [L, N, C]
     float *rstd_attn; // [L, N]
     float *qkv;       // [L, N, QKV] (after RoPE)
-    float *att;       // [L, N, H D]
+    void *att;        // [L, N, H D]
     float *lse;       // [L, N, H]
     float *x_mid;     // [L, N, C] after the attention residual
-    float *xn_mlp;    // [L, N, C]
+    void *xn_mlp;     // [L, N, C]
     float *rstd_mlp;  // [L, N]
     float *gu;        // [L, N, 2 I]
-    float *h;         // [L, N, I]
-    float *xn_final;  // [N, C]
+    void *h;          // [L, N, I]
+    void *xn_final;   // [N, C]
     float *rstd_final;// [N]
     float *logits;    // [N, V], or one chunk's [N, Vc]; the backward overwrites it with its gradient
     float *logprob;   // [N]
@@ -222,7 +223,7 @@ enum { ACTS_VOCAB_AUTO = -1 };
 // Activations of mode with the head in vocab_chunk's chunks.
 int acts_create(Acts *a, const Model *m, int B, int T, ActsMode mode, int vocab_chunk, Err *e);
 // What acts_create allocates on the backend, in bytes.
-size_t acts_bytes(const Config *c, int B, int T, ActsMode mode, int vocab_chunk);
+size_t acts_bytes(const Config *c, const Kernels *k, int B, int T, ActsMode mode, int vocab_chunk);
 void acts_free(Acts *a, const Model *m);
 // The automatic chunk: 0 (the full logits) while B T V floats fit in ACTS_FULL_LOGITS_MAX
 // bytes, else the largest multiple of 256 columns whose [B T, Vc] fits in
@@ -250,7 +251,8 @@ typedef struct {
     int n_slots, max_T, max_N;  // max_N: most tokens one decode step may carry
     float *mem;
     void *k, *v;       // [L, n_slots, max_T, KV D] in the backend's kv_elem_bytes
-    float *x, *xn, *qkv, *att, *gu, *h, *logits, *rstd, *tmp;  // step scratch [max_N, ...]
+    float *x, *qkv, *gu, *logits, *rstd, *tmp;  // step scratch [max_N, ...]
+    void *xn, *att, *h;  // step scratch of product inputs (act_elem_bytes)
     int *imem;         // one int allocation: tokens, slots, pos, prefix slots and lengths
     int *tokens, *slots, *pos, *prefix_slots, *prefix_lens;  // [max_N] each
 } KVCache;

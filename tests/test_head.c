@@ -145,7 +145,7 @@ static void check_auto(void) {
     CHECK(model_create(&m, &c, K, &e) == 0 && acts_create(&a0, &m, B, T, ACTS_BACKWARD, 0, &e) == 0 &&
               acts_create(&a1, &m, B, T, ACTS_BACKWARD, 7, &e) == 0, "%s", e.msg);
     size_t full = (N * 48 + 15) / 16 * 16, chunk = (N * 7 + 15) / 16 * 16, sum = (N + 15) / 16 * 16;
-    size_t b0 = acts_bytes(&c, B, T, ACTS_BACKWARD, 0), b1 = acts_bytes(&c, B, T, ACTS_BACKWARD, 7);
+    size_t b0 = acts_bytes(&c, K, B, T, ACTS_BACKWARD, 0), b1 = acts_bytes(&c, K, B, T, ACTS_BACKWARD, 7);
     CHECK(a0.vocab_chunk == 0 && a1.vocab_chunk == 7 && b0 - b1 == (full - chunk - sum) * sizeof(float),
           "Acts of chunks of 7: %zu bytes, full: %zu", b1, b0);
     DumpTensors dt;

@@ -828,7 +828,8 @@ static void h_bf16_weights(void *w, const float *p, size_t n) {
 }
 static const Kernels host_bf16 = {.name = "host-bf16", .alloc = h_alloc, .free = h_free, .zero = h_zero,
                                   .upload = h_copy, .download = h_copy, .copy = h_copy, .synchronize = h_sync,
-                                  .weights_from_params = h_bf16_weights, .weight_elem_bytes = 2};
+                                  .weights_from_params = h_bf16_weights, .weight_elem_bytes = 2,
+                                  .act_elem_bytes = 2};
 
 // model_load on bf16 weights keeps the parameters and writes their rounding beside them;
 // model_load_weights writes the rounding alone, window by window (the embedding of

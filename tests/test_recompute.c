@@ -263,14 +263,16 @@ static void check_refusals(void) {
     model_free(&m);
 }
 
-// A table of bf16 weights (only allocations run here, no kernels): the parameters planned
-// with their weight copy as model_create allocates them (6 bytes a parameter); the
-// activations with the backend's operand buffer, here the widest partner dgu [N, 2I].
+// A table of bf16 weights and product inputs (only allocations run here, no kernels): the
+// parameters planned with their weight copy as model_create allocates them (6 bytes a
+// parameter); the activations as acts_create allocates them, by hand: the five product
+// inputs at 2 bytes an element, and the backend's buffer for the widest output gradient,
+// here dgu [N, 2I], in bf16.
 static void check_bf16_plan(void) {
     Kernels k = *K;
     counted_base = K;
     k.alloc = counting_alloc;
-    k.weight_elem_bytes = 2;
+    k.weight_elem_bytes = k.act_elem_bytes = 2;
     Config c = small_config(1);
     RunOpts ro = {0};
     TrainMemory t4 = run_train_memory(&c, K, BP, TP, &ro, 0, 1), t2 = run_train_memory(&c, &k, BP, TP, &ro, 0, 1);
@@ -282,10 +284,21 @@ static void check_bf16_plan(void) {
           "planned %zu (fp32 %zu)", K->name, counted, t2.params, t4.params);
     CHECK(!rc && m.weights_mem != m.params_mem && model_weight_copy(&m, 5) == (char *)m.weights_mem + 10,
           "%s bf16 weights: a copy beside the parameters, 2 bytes each", K->name);
-    size_t operand = (size_t)BP * TP * 2 * c.hidden_dim * 2;
-    CHECK(t2.acts - t4.acts == operand && model_operand_bytes(&c, &k, BP * TP, 0, 0) == (size_t)BP * TP * c.hidden_dim * 2,
-          "%s bf16 weights: the operand buffer planned %zu bytes, by hand %zu", K->name, t2.acts - t4.acts, operand);
-    if (!rc) model_free(&m);
+    // xn_attn, att, xn_mlp [L, N, C] (H D = C here), h [L, N, I], xn_final [N, C]: every
+    // size a multiple of 64 bytes in both elements, so no alignment changes
+    size_t N = BP * TP, L = c.n_layers, C = c.dim, I = c.hidden_dim;
+    size_t inputs = (3 * L * N * C + L * N * I + N * C) * 2, operand = N * 2 * I * 2;
+    CHECK(c.n_heads * c.head_dim == (int)C && t2.acts == t4.acts - inputs + operand &&
+              model_operand_bytes(&c, &k, N, 0) == operand,
+          "%s bf16 activations: planned %zu bytes, by hand %zu (operand buffer %zu)", K->name, t2.acts,
+          t4.acts - inputs + operand, model_operand_bytes(&c, &k, N, 0));
+    Acts a;
+    counted = 0;
+    CHECK(!rc && acts_create(&a, &m, BP, TP, ACTS_BACKWARD, (int)ro.vocab_chunk, &e) == 0 &&
+              counted + operand == t2.acts,
+          "%s bf16 activations: acts_create allocated %zu bytes, planned %zu", K->name, counted,
+          t2.acts - operand);
+    if (!rc) acts_free(&a, &m), model_free(&m);
 }
 
 int main(void) {

@@ -262,8 +262,9 @@ static void attend_rows(float *const *o, float *lse, const float *const *q, cons
 }
 
 // out[B*T, H*D], lse[B*T, H]; parallel over (sequence, head, group of FWD_ROWS query rows).
-void cpu_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
+void cpu_attention_forward(void *out_act, float *lse, const float *qkv, const int *lens, int B,
                            int T, int H, int KV, int D) {
+    float *out = out_act;  // fp32 activations
     int group = H / KV, n_groups = (T + FWD_ROWS - 1) / FWD_ROWS;
     size_t row = (size_t)(H + 2 * KV) * D;  // qkv row width
     float scale = 1.0f / sqrtf((float)D);
@@ -334,9 +335,10 @@ static inline void rows_update(float *restrict y, const float *c, const float *c
 // once per group of rows), and the gradients are copied back after.
 enum { BWD_KEYS = 64 };
 
-void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const void *out_act,
                             const float *lse, const int *lens, int B, int T, int H, int KV,
                             int D) {
+    const float *out = out_act;  // fp32 activations
     int group = H / KV, copied = copy_run(D, BWD_KEYS), chunk = copied ? copied : DOT_KEYS;
     size_t row = (size_t)(H + 2 * KV) * D;
     float scale = 1.0f / sqrtf((float)D);
@@ -424,10 +426,11 @@ void cpu_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int 
 
 // out[N, H*D]: token n's heads attend to positions 0..pos[n]: below prefix_lens[n] in slot
 // prefix_slots[n], the rest in slot slots[n].
-void cpu_attention_decode(float *out, const float *qkv, const void *kcache,
+void cpu_attention_decode(void *out_act, const float *qkv, const void *kcache,
                           const void *vcache, const int *slots, const int *pos,
                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                           int D, int max_T) {
+    float *out = out_act;  // fp32 activations
     int group = H / KV;
     size_t row = (size_t)(H + 2 * KV) * D, kv = (size_t)KV * D;
     float scale = 1.0f / sqrtf((float)D);

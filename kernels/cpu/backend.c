@@ -8,6 +8,7 @@ const Kernels kernels_cpu = {
     .max_rows_invariant = CPU_ROWWISE_MAX,  // the matmul's decode kernels (matmul.c)
     .host_memory = 1,
     .weight_elem_bytes = sizeof(float),
+    .act_elem_bytes = sizeof(float),
     .kv_elem_bytes = sizeof(float),
     .memory_available = kernels_host_memory_available,
     .alloc = cpu_alloc,

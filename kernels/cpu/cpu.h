@@ -43,13 +43,13 @@ int cpu_gemm_select(CpuGemmKernel kernel);
 // one the GEMM: two summation orders, each the same for a row whatever N, so a row's
 // bits hold in calls of up to this many rows (kernels_cpu.max_rows_invariant).
 enum { CPU_ROWWISE_MAX = 64 };
-void cpu_matmul_forward(float *out, const float *inp, const void *w, const void *bias, int N,
+void cpu_matmul_forward(float *out, const void *inp, const void *w, const void *bias, int N,
                         int C, int OC);
 void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-                         const float *inp, const void *w, int N, int C, int OC);
+                         const void *inp, const void *w, int N, int C, int OC);
 
 // layers.c: RMSNorm, RoPE, SwiGLU
-void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *w, float eps,
+void cpu_rmsnorm_forward(void *out, float *rstd, const float *inp, const void *w, float eps,
                          int N, int C);
 void cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                           const void *w, const float *rstd, int N, int C);
@@ -57,18 +57,18 @@ void cpu_rope_forward(float *x, const int *pos, int N, int row_stride, int n_hea
                       float theta);
 void cpu_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
                        float theta);
-void cpu_swiglu_forward(float *out, const float *gu, int N, int hidden);
+void cpu_swiglu_forward(void *out, const float *gu, int N, int hidden);
 void cpu_swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int hidden);
 
 // attention.c (and cpu_exp, the vectorisable exp of a block of values)
-void cpu_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
+void cpu_attention_forward(void *out, float *lse, const float *qkv, const int *lens, int B,
                            int T, int H, int KV, int D);
-void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+void cpu_attention_backward(float *dqkv, const float *dout, const float *qkv, const void *out,
                             const float *lse, const int *lens, int B, int T, int H, int KV,
                             int D);
 void cpu_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int *slots,
                         const int *pos, int N, int H, int KV, int D, int max_T);
-void cpu_attention_decode(float *out, const float *qkv, const void *kcache,
+void cpu_attention_decode(void *out, const float *qkv, const void *kcache,
                           const void *vcache, const int *slots, const int *pos,
                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                           int D, int max_T);

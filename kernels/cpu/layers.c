@@ -5,9 +5,10 @@
 
 // ---- RMSNorm ------------------------------------------------------------------------
 // out = (x * r) * w with r = 1 / sqrt(mean(x^2) + eps), per row (Hugging Face's order).
-void cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *weight,
+void cpu_rmsnorm_forward(void *out_act, float *rstd, const float *inp, const void *weight,
                          float eps, int N, int C) {
     const float *w = weight;
+    float *out = out_act;  // fp32 activations
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
@@ -101,7 +102,8 @@ void cpu_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_h
 // ---- SwiGLU -------------------------------------------------------------------------
 // out = silu(g) * u with silu(g) = g * sigmoid(g); each row gu[n] = [g | u], each
 // `hidden` wide.
-void cpu_swiglu_forward(float *out, const float *gu, int N, int hidden) {
+void cpu_swiglu_forward(void *out_act, const float *gu, int N, int hidden) {
+    float *out = out_act;  // fp32 activations
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *g = gu + (size_t)n * 2 * hidden, *u = g + hidden;

@@ -174,9 +174,9 @@ static void matmul_xt(float *out, const float *inp, const float *w, const float 
     }
 }
 
-void cpu_matmul_forward(float *out, const float *inp, const void *weight, const void *bias_weight,
+void cpu_matmul_forward(float *out, const void *inp_act, const void *weight, const void *bias_weight,
                         int N, int C, int OC) {
-    const float *w = weight, *bias = bias_weight;  // fp32 weights
+    const float *inp = inp_act, *w = weight, *bias = bias_weight;  // fp32 elements
     if (N <= 0 || OC <= 0) return;
     if (N <= CPU_ROWWISE_MAX) {
         // two kernels, one summation order: which one runs is a matter of speed only
@@ -192,8 +192,8 @@ void cpu_matmul_forward(float *out, const float *inp, const void *weight, const 
 }
 
 void cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-                         const float *inp, const void *weight, int N, int C, int OC) {
-    const float *w = weight;
+                         const void *inp_act, const void *weight, int N, int C, int OC) {
+    const float *inp = inp_act, *w = weight;
     if (N <= 0) return;
     if (dinp) cpu_gemm(0, 0, N, C, OC, dout, OC, w, C, 0, dinp, C);
     if (dw) cpu_gemm(1, 0, OC, C, N, dout, OC, inp, C, 1, dw, C);

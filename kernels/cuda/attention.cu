@@ -316,9 +316,9 @@ __global__ void kv_cache_write_kernel(Cache *kcache, Cache *vcache, const float 
 // positions w, w+4, ...: lane l scores position l of a chunk, then lanes own output
 // columns, as in the forward. The warps' partial softmaxes are merged at the end.
 // Positions below prefix_lens[n] come from slot prefix_slots[n] (a shared prompt).
-template <int NK, typename Cache>
+template <int NK, typename Cache, typename Weight>
 __global__ void __launch_bounds__(128) attention_decode_kernel(
-    float *out, const float *qkv, const Cache *kcache, const Cache *vcache, const int *slots,
+    Weight *out, const float *qkv, const Cache *kcache, const Cache *vcache, const int *slots,
     const int *pos, const int *prefix_slots, const int *prefix_lens, int H, int KV, int D,
     int max_T, float scale) {
     __shared__ float qs[32 * NK], accs[4][32 * NK], ms[4], ls[4];
@@ -378,7 +378,7 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
             if (d >= D) continue;
             float o = 0.0f;
             for (int w = 0; w < 4; w++) o += f[w] * accs[w][d];
-            out[(size_t)n * H * D + h * D + d] = o / L;
+            store_elem(out + (size_t)n * H * D + h * D + d, o / L);
         }
     }
 #undef KEY_ROW
@@ -395,9 +395,10 @@ __global__ void __launch_bounds__(128) attention_decode_kernel(
     default: cuda_fail("attention: head_dim above 128", __FILE__, __LINE__); \
     }
 
-void cuda_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
+void cuda_attention_forward(void *out_act, float *lse, const float *qkv, const int *lens, int B,
                             int T, int H, int KV, int D) {
     if (B <= 0 || T <= 0) return;
+    float *out = (float *)out_act;
     dim3 grid(ceil_div(T, QROWS), H, B);
     size_t smem = (QROWS * D + TILE * (D + 1) + TILE * D) * sizeof(float);
     float scale = 1.0f / sqrtf((float)D);
@@ -410,9 +411,10 @@ void cuda_attention_forward(float *out, float *lse, const float *qkv, const int 
 }
 
 void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
-                             const float *out, const float *lse, const int *lens, int B, int T,
+                             const void *out_act, const float *lse, const int *lens, int B, int T,
                              int H, int KV, int D) {
     if (B <= 0 || T <= 0) return;
+    const float *out = (const float *)out_act;
     float scale = 1.0f / sqrtf((float)D);
     dim3 grid_q(ceil_div(T, QROWS), H, B), grid_kv(ceil_div(T, QROWS), KV, B);
     size_t smem_q = (2 * QROWS * D + 2 * TILE * (D + 1)) * sizeof(float);
@@ -443,8 +445,8 @@ template void cuda_kv_cache_write<float>(void *, void *, const float *, const in
 template void cuda_kv_cache_write<unsigned short>(void *, void *, const float *, const int *,
                                                   const int *, int, int, int, int, int);
 
-template <typename Cache>
-void cuda_attention_decode(float *out, const float *qkv, const void *kcache, const void *vcache,
+template <typename Cache, typename Weight>
+void cuda_attention_decode(void *out, const float *qkv, const void *kcache, const void *vcache,
                            const int *slots, const int *pos, const int *prefix_slots,
                            const int *prefix_lens, int N, int H, int KV, int D, int max_T) {
     if (N <= 0) return;
@@ -452,17 +454,17 @@ void cuda_attention_decode(float *out, const float *qkv, const void *kcache, con
     float scale = 1.0f / sqrtf((float)D);
     const Cache *kc = (const Cache *)kcache, *vc = (const Cache *)vcache;
 #define LAUNCH(NK)                                                                          \
-    attention_decode_kernel<NK, Cache><<<grid, 128>>>(out, qkv, kc, vc, slots, pos,          \
+    attention_decode_kernel<NK, Cache, Weight><<<grid, 128>>>((Weight *)out, qkv, kc, vc, slots, pos, \
                                                       prefix_slots, prefix_lens, H, KV, D,   \
                                                       max_T, scale)
     DISPATCH_NK(D, LAUNCH);
 #undef LAUNCH
     LAUNCH_CHECK();
 }
-template void cuda_attention_decode<float>(float *, const float *, const void *, const void *,
-                                           const int *, const int *, const int *, const int *, int,
-                                           int, int, int, int);
-template void cuda_attention_decode<unsigned short>(float *, const float *, const void *,
-                                                    const void *, const int *, const int *,
-                                                    const int *, const int *, int, int, int, int,
-                                                    int);
+template void cuda_attention_decode<float, float>(void *, const float *, const void *,
+                                                  const void *, const int *, const int *,
+                                                  const int *, const int *, int, int, int, int,
+                                                  int);
+template void cuda_attention_decode<unsigned short, unsigned short>(
+    void *, const float *, const void *, const void *, const int *, const int *, const int *,
+    const int *, int, int, int, int, int);

@@ -4,7 +4,8 @@
 //
 // Numerics: q, k, v, dout and the probabilities P and dS enter the products rounded to bf16
 // (8 significant bits); the scores, the online softmax, lse, delta and every accumulator are
-// fp32, and so are the inputs and outputs in memory. Results agree with ref within the
+// fp32, and so are qkv, dout and dqkv in memory. out is a product input, stored in bf16
+// (the table's act_elem_bytes), and read back so by the backward's delta. Results agree with ref within the
 // tolerances stated in tests/cuda/test_kernels_cuda.c. Deterministic: each output element
 // is summed by one warp in a fixed order, with no atomics.
 //
@@ -72,12 +73,14 @@ __device__ __forceinline__ void a_from_tile(unsigned a[4], const unsigned short 
 }
 
 // delta = dout . out over one head's D columns at offset `off` (0 when !real), dout rounded
-// to bf16 as in the product dP = dout V^T it is subtracted from; every lane gets it.
-__device__ float head_delta(const float *dout, const float *out, size_t off, int D, bool real) {
+// to bf16 as in the product dP = dout V^T it is subtracted from, out the bf16 the forward
+// wrote; every lane gets it.
+__device__ float head_delta(const float *dout, const unsigned short *out, size_t off, int D,
+                            bool real) {
     float s = 0.0f;
     if (real)
         for (int d = threadIdx.x % 32; d < D; d += 32)
-            s += bf16_lo(bf16_bits(dout[off + d])) * out[off + d];
+            s += bf16_lo(bf16_bits(dout[off + d])) * bf16_lo(out[off + d]);
     return warp_sum(s);
 }
 
@@ -131,22 +134,22 @@ __device__ __forceinline__ void product_cols(float acc[DP / 8][4], const float p
 
 // dst[row * stride + d] = acc * mul[r] for the warp's 16 rows w0 .. (fragment rows lg and
 // lg + 8: r = 0, 1), token rows b T + t, columns d < D; rows t >= len get zeros, rows
-// t >= T nothing.
-template <int DP>
-__device__ __forceinline__ void store_rows(float *dst, size_t stride, const float acc[DP / 8][4],
+// t >= T nothing. Elem: float (dqkv) or bf16 bits (out).
+template <int DP, typename Elem>
+__device__ __forceinline__ void store_rows(Elem *dst, size_t stride, const float acc[DP / 8][4],
                                            const float mul[2], int b, int T, int w0, int len, int D) {
     int lane = threadIdx.x % 32, lg = lane / 4, lc = lane % 4;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         int t = w0 + lg + 8 * r;
         if (t >= T) continue;
-        float *row = dst + ((size_t)b * T + t) * stride;
+        Elem *row = dst + ((size_t)b * T + t) * stride;
 #pragma unroll
         for (int nd = 0; nd < DP / 8; nd++)
 #pragma unroll
             for (int e = 0; e < 2; e++) {
                 int d = 8 * nd + 2 * lc + e;
-                if (d < D) row[d] = t < len ? acc[nd][2 * r + e] * mul[r] : 0.0f;
+                if (d < D) store_elem(row + d, t < len ? acc[nd][2 * r + e] * mul[r] : 0.0f);
             }
     }
 }
@@ -155,7 +158,7 @@ __device__ __forceinline__ void store_rows(float *dst, size_t stride, const floa
 // grid (ceil(T/ROWS), H, B), block 128. Shared: K[ROWS][DP+8], V^T[DP][LDT].
 template <int DP>
 __global__ void __launch_bounds__(128) attention_mma_forward_kernel(
-    float *out, float *lse, const float *qkv, const int *lens, int T, int H, int KV, int D,
+    unsigned short *out, float *lse, const float *qkv, const int *lens, int T, int H, int KV, int D,
     float scale) {
     extern __shared__ float smem[];
     unsigned short *ks = (unsigned short *)smem, *vt = ks + ROWS * (DP + 8);
@@ -229,7 +232,7 @@ __global__ void __launch_bounds__(128) attention_mma_forward_kernel(
 // grid (ceil(T/ROWS), H, B), block 128. Shared: K[ROWS][DP+8], V[ROWS][DP+8], K^T[DP][LDT].
 template <int DP>
 __global__ void __launch_bounds__(128) attention_mma_dq_kernel(
-    float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse,
+    float *dqkv, const float *dout, const float *qkv, const unsigned short *out, const float *lse,
     const int *lens, int T, int H, int KV, int D, float scale) {
     extern __shared__ float smem[];
     unsigned short *ks = (unsigned short *)smem, *vs = ks + ROWS * (DP + 8),
@@ -292,7 +295,7 @@ __global__ void __launch_bounds__(128) attention_mma_dq_kernel(
 // dv already hold DP/2 floats each.
 template <int DP>
 __global__ void __launch_bounds__(128) attention_mma_dkdv_kernel(
-    float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse,
+    float *dqkv, const float *dout, const float *qkv, const unsigned short *out, const float *lse,
     const int *lens, int T, int H, int KV, int D, float scale) {
     extern __shared__ float smem[];
     float *lses = smem, *deltas = lses + ROWS;
@@ -380,7 +383,7 @@ __global__ void __launch_bounds__(128) attention_mma_dkdv_kernel(
 static size_t rows_tile(int DP) { return (size_t)ROWS * (DP + 8) * 2; }
 static size_t cols_tile(int DP) { return (size_t)DP * LDT * 2; }
 
-void cuda_attention_mma_forward(float *out, float *lse, const float *qkv, const int *lens,
+void cuda_attention_mma_forward(void *out, float *lse, const float *qkv, const int *lens,
                                 int B, int T, int H, int KV, int D) {
     if (B <= 0 || T <= 0) return;
     dim3 grid(ceil_div(T, ROWS), H, B);
@@ -389,7 +392,7 @@ void cuda_attention_mma_forward(float *out, float *lse, const float *qkv, const 
     {                                                                                        \
         size_t smem = rows_tile(DP) + cols_tile(DP);                                         \
         cuda_allow_smem(attention_mma_forward_kernel<DP>, smem);                             \
-        attention_mma_forward_kernel<DP><<<grid, 128, smem>>>(out, lse, qkv, lens, T, H, KV, \
+        attention_mma_forward_kernel<DP><<<grid, 128, smem>>>((unsigned short *)out, lse, qkv, lens, T, H, KV, \
                                                               D, scale);                     \
     }
     DISPATCH_DP(D, LAUNCH);
@@ -398,9 +401,10 @@ void cuda_attention_mma_forward(float *out, float *lse, const float *qkv, const 
 }
 
 void cuda_attention_mma_backward(float *dqkv, const float *dout, const float *qkv,
-                                 const float *out, const float *lse, const int *lens, int B,
+                                 const void *out_act, const float *lse, const int *lens, int B,
                                  int T, int H, int KV, int D) {
     if (B <= 0 || T <= 0) return;
+    const unsigned short *out = (const unsigned short *)out_act;
     float scale = 1.0f / sqrtf((float)D);
     dim3 grid_q(ceil_div(T, ROWS), H, B), grid_kv(ceil_div(T, ROWS), KV, B);
 #define LAUNCH(DP)                                                                            \

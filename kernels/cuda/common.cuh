@@ -117,14 +117,15 @@ __device__ __forceinline__ float load_elem(const float *p) { return *p; }
 __device__ __forceinline__ float load_elem(const unsigned short *p) { return bf16_lo(*p); }
 
 // ---- the primitives, one file each group ----------------------------------------------
-// layers.cu; Weight: the weights' element, float or bf16 bits (unsigned short)
+// layers.cu; Weight: the weights' element, float or bf16 bits (unsigned short), which the
+// product inputs share (kernels.h: act_elem_bytes = weight_elem_bytes)
 template <typename Weight>
 void cuda_weights_from_params(void *w, const float *p, size_t n);
 template <typename Weight>
 void cuda_embedding_forward(float *out, const int *tokens, const void *wte, int N, int C);
 void cuda_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
 template <typename Weight>
-void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *w, float eps,
+void cuda_rmsnorm_forward(void *out, float *rstd, const float *inp, const void *w, float eps,
                           int N, int C);
 template <typename Weight>
 void cuda_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
@@ -133,7 +134,8 @@ void cuda_rope_forward(float *x, const int *pos, int N, int row_stride, int n_he
                        float theta);
 void cuda_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
                         float theta);
-void cuda_swiglu_forward(float *out, const float *gu, int N, int I);
+template <typename Weight>
+void cuda_swiglu_forward(void *out, const float *gu, int N, int I);
 void cuda_swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int I);
 void cuda_add(float *out, const float *a, const float *b, size_t n);
 void cuda_crossentropy_forward(float *logprob, float *lse, const float *logits,
@@ -164,27 +166,29 @@ void cuda_sampling_candidates(int *count, int *ids, float *cand, double *z, doub
 void cuda_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows,
                             const double *inv_t, const double *u, int n_draws, int V, int ld);
 
-// attention.cu
-void cuda_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
+// attention.cu (fp32 out: the fp32 tables')
+void cuda_attention_forward(void *out, float *lse, const float *qkv, const int *lens, int B,
                             int T, int H, int KV, int D);
 void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
-                             const float *out, const float *lse, const int *lens, int B, int T,
+                             const void *out, const float *lse, const int *lens, int B, int T,
                              int H, int KV, int D);
 // The KV cache's element: float, or bf16 bits (unsigned short).
 template <typename Cache>
 void cuda_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int *slots,
                          const int *pos, int N, int H, int KV, int D, int max_T);
-template <typename Cache>
-void cuda_attention_decode(float *out, const float *qkv, const void *kcache,
+// Weight: out's element (the table's product inputs)
+template <typename Cache, typename Weight>
+void cuda_attention_decode(void *out, const float *qkv, const void *kcache,
                            const void *vcache, const int *slots, const int *pos,
                            const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                            int D, int max_T);
 
-// attention_mma.cu: the same contract on tensor cores (bf16 products), the cuda-bf16 table's
-void cuda_attention_mma_forward(float *out, float *lse, const float *qkv, const int *lens,
+// attention_mma.cu: the same contract on tensor cores (bf16 products, bf16 out), the
+// cuda-bf16 table's
+void cuda_attention_mma_forward(void *out, float *lse, const float *qkv, const int *lens,
                                 int B, int T, int H, int KV, int D);
 void cuda_attention_mma_backward(float *dqkv, const float *dout, const float *qkv,
-                                 const float *out, const float *lse, const int *lens, int B,
+                                 const void *out, const float *lse, const int *lens, int B,
                                  int T, int H, int KV, int D);
 
 #endif

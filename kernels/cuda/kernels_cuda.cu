@@ -63,9 +63,10 @@ static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 // FMA, no TF32 (the "cuda" table, matching ref within rounding);
 // CUBLAS_COMPUTE_32F_FAST_TF32 / _FAST_16BF round fp32 inputs to tf32 / bf16 inside
 // cuBLAS for the tensor cores and accumulate in fp32 (the "cuda-tf32" / "cuda-bf16"
-// tables below). Weight is the weights' element: with bf16 weights (cuda-bf16) the
-// products that read them take both operands in bf16, the other operand rounded first
-// (weight_partner), fp32 accumulation: the same rounding as _FAST_16BF's.
+// tables below). Weight is the element of the weights and of the product inputs (kernels.h):
+// with bf16 (cuda-bf16) every product takes both operands in bf16, the output gradient of
+// the backward's rounded first (weight_partner), fp32 accumulation: the same rounding as
+// _FAST_16BF's.
 
 // An operand of a product: its cuBLAS type and pointer.
 struct Operand {
@@ -86,9 +87,10 @@ static void gemm(cublasComputeType_t compute, cublasOperation_t ta, cublasOperat
                               ldb, &beta, C, CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
 }
 
-// x[0, n) as the partner of a weight operand: itself beside fp32 weights; beside bf16
-// ones rounded to bf16 into a buffer that grows to the largest such operand (2 bytes an
-// element; model/ counts it in its memory plans) and lives until the process ends.
+// An output gradient x[0, n) as the partner of a weight or product input operand: itself
+// beside fp32 ones; beside bf16 ones rounded to bf16 into a buffer that grows to the
+// largest such gradient (2 bytes an element; model/ counts it in its memory plans) and
+// lives until the process ends.
 template <typename Weight>
 static Operand weight_partner(const float *x, size_t n) {
     if (sizeof(Weight) == 4) return fp32(x);
@@ -112,23 +114,23 @@ static cublasComputeType_t weight_compute(void) {
 }
 
 template <cublasComputeType_t COMPUTE, typename Weight>
-static void cuda_matmul_forward(float *out, const float *inp, const void *w, const void *bias,
+static void cuda_matmul_forward(float *out, const void *inp, const void *w, const void *bias,
                                 int N, int C, int OC) {
     gemm(weight_compute<COMPUTE, Weight>(), CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, weight<Weight>(w),
-         C, weight_partner<Weight>(inp, (size_t)N * C), C, 0.0f, out, OC);
+         C, weight<Weight>(inp), C, 0.0f, out, OC);
     if (bias) cuda_bias_forward<Weight>(out, bias, N, OC);
 }
 
 template <cublasComputeType_t COMPUTE, typename Weight>
 static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-                                 const float *inp, const void *w, int N, int C, int OC) {
+                                 const void *inp, const void *w, int N, int C, int OC) {
+    cublasComputeType_t compute = weight_compute<COMPUTE, Weight>();
+    Operand g = dinp || dw ? weight_partner<Weight>(dout, (size_t)N * OC) : fp32(dout);
     // dinp[N,C] = dout[N,OC] @ w[OC,C]   <=>   dinp^T[C,N] = w^T[C,OC] @ dout^T[OC,N]
-    if (dinp)
-        gemm(weight_compute<COMPUTE, Weight>(), CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC,
-             weight<Weight>(w), C, weight_partner<Weight>(dout, (size_t)N * OC), OC, 0.0f, dinp, C);
+    if (dinp) gemm(compute, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, weight<Weight>(w), C, g, OC, 0.0f, dinp, C);
     // dw[OC,C] += dout^T[OC,N] @ inp[N,C]   <=>   dw^T[C,OC] += inp^T[C,N] @ dout[N,OC]
-    // (fp32 operands and gradient whatever the weights)
-    if (dw) gemm(COMPUTE, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, fp32(inp), C, fp32(dout), OC, 1.0f, dw, C);
+    // (an fp32 gradient whatever the operands)
+    if (dw) gemm(compute, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, weight<Weight>(inp), C, g, OC, 1.0f, dw, C);
     if (dbias) cuda_bias_backward(dbias, dout, N, OC);
 }
 
@@ -137,26 +139,26 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
 // max_rows_invariant -1: cuBLAS picks its GEMM algorithm (split-K or not) by shape, so a
 // row's bits may change with the row count; the other kernels work row by row.
 // host_memory 0: device memory, which model IO stages through upload and download.
-// WEIGHT, CACHE: the weights' and the KV cache's elements, float or bf16 bits (unsigned
-// short).
+// WEIGHT, CACHE: the elements of the weights (and the product inputs) and of the KV cache,
+// float or bf16 bits (unsigned short).
 #define CUDA_TABLE(NAME, COMPUTE, ATTN, WEIGHT, CACHE)                                         \
     {NAME, -1, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,        \
      cuda_synchronize, cuda_weights_from_params<WEIGHT>, cuda_matmul_forward<COMPUTE, WEIGHT>, \
      cuda_matmul_backward<COMPUTE, WEIGHT>, cuda_embedding_forward<WEIGHT>,                    \
      cuda_embedding_backward, cuda_rmsnorm_forward<WEIGHT>, cuda_rmsnorm_backward<WEIGHT>,     \
      cuda_rope_forward, cuda_rope_backward, ATTN##_forward, ATTN##_backward,                   \
-     cuda_kv_cache_write<CACHE>, cuda_attention_decode<CACHE>, cuda_swiglu_forward,            \
+     cuda_kv_cache_write<CACHE>, cuda_attention_decode<CACHE, WEIGHT>, cuda_swiglu_forward<WEIGHT>, \
      cuda_swiglu_backward, cuda_add, cuda_crossentropy_forward, cuda_crossentropy_backward,    \
      cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward, cuda_argmax_logprob,   \
      cuda_sampling_candidates, cuda_temperature_draws, cuda_sum_squares, cuda_adamw<WEIGHT>,   \
-     0, sizeof(WEIGHT), sizeof(CACHE), cuda_memory_available}
+     0, sizeof(WEIGHT), sizeof(WEIGHT), sizeof(CACHE), cuda_memory_available}
 
 static const Kernels kernels_cuda =
     CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F, cuda_attention, float, float);
 static const Kernels kernels_cuda_tf32 =
     CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32, cuda_attention, float, float);
-// bf16 weights (fp32 master parameters), products, attention and KV cache; fp32
-// activations and gradients
+// bf16 weights (fp32 master parameters), product inputs, products, attention and KV
+// cache; fp32 gradients and the other activations
 static const Kernels kernels_cuda_bf16 = CUDA_TABLE("cuda-bf16", CUBLAS_COMPUTE_32F_FAST_16BF,
                                                     cuda_attention_mma, unsigned short,
                                                     unsigned short);

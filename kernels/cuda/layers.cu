@@ -117,26 +117,27 @@ void cuda_bias_forward(float *out, const void *bias, int N, int OC) {
 }
 
 // ---- RMSNorm ------------------------------------------------------------------------------
-// One block per row. out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps).
+// One block per row. out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps); out in the
+// weights' element (a product input).
 template <typename Weight>
-__global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *inp, const Weight *w,
+__global__ void rmsnorm_forward_kernel(Weight *out, float *rstd, const float *inp, const Weight *w,
                                        float eps, int C) {
     __shared__ float red[32];
     const float *x = inp + (size_t)blockIdx.x * C;
-    float *o = out + (size_t)blockIdx.x * C;
+    Weight *o = out + (size_t)blockIdx.x * C;
     float ss = 0.0f;
     for (int c = threadIdx.x; c < C; c += blockDim.x) ss += x[c] * x[c];
     ss = block_sum(ss, red);
     float r = 1.0f / sqrtf(ss / C + eps);
-    for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = x[c] * r * load_elem(w + c);
+    for (int c = threadIdx.x; c < C; c += blockDim.x) store_elem(o + c, x[c] * r * load_elem(w + c));
     if (threadIdx.x == 0) rstd[blockIdx.x] = r;
 }
 
 template <typename Weight>
-void cuda_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *w, float eps,
+void cuda_rmsnorm_forward(void *out, float *rstd, const float *inp, const void *w, float eps,
                           int N, int C) {
     if (N <= 0) return;
-    rmsnorm_forward_kernel<Weight><<<N, 256>>>(out, rstd, inp, (const Weight *)w, eps, C);
+    rmsnorm_forward_kernel<Weight><<<N, 256>>>((Weight *)out, rstd, inp, (const Weight *)w, eps, C);
     LAUNCH_CHECK();
 }
 
@@ -210,19 +211,22 @@ void cuda_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_
 }
 
 // ---- SwiGLU -------------------------------------------------------------------------------
-// out[n, i] = silu(g) * u with g = gu[n, i], u = gu[n, I + i], silu(g) = g * sigmoid(g).
-__global__ void swiglu_forward_kernel(float *out, const float *gu, int N, int I) {
+// out[n, i] = silu(g) * u with g = gu[n, i], u = gu[n, I + i], silu(g) = g * sigmoid(g);
+// out in the weights' element (a product input).
+template <typename Weight>
+__global__ void swiglu_forward_kernel(Weight *out, const float *gu, int N, int I) {
     size_t total = (size_t)N * I;
     for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < total;
          t += (size_t)gridDim.x * blockDim.x) {
         size_t n = t / I, i = t % I;
         float g = gu[n * 2 * I + i], u = gu[n * 2 * I + I + i];
-        out[t] = g / (1.0f + expf(-g)) * u;
+        store_elem(out + t, g / (1.0f + expf(-g)) * u);
     }
 }
 
-void cuda_swiglu_forward(float *out, const float *gu, int N, int I) {
-    swiglu_forward_kernel<<<flat_blocks((size_t)N * I), 256>>>(out, gu, N, I);
+template <typename Weight>
+void cuda_swiglu_forward(void *out, const float *gu, int N, int I) {
+    swiglu_forward_kernel<Weight><<<flat_blocks((size_t)N * I), 256>>>((Weight *)out, gu, N, I);
     LAUNCH_CHECK();
 }
 
@@ -403,8 +407,9 @@ void cuda_adamw(float *p, void *w, float *g, float *m, float *v, size_t n, size_
     template void cuda_weights_from_params<Weight>(void *, const float *, size_t);            \
     template void cuda_embedding_forward<Weight>(float *, const int *, const void *, int, int); \
     template void cuda_bias_forward<Weight>(float *, const void *, int, int);                 \
-    template void cuda_rmsnorm_forward<Weight>(float *, float *, const float *, const void *,  \
+    template void cuda_rmsnorm_forward<Weight>(void *, float *, const float *, const void *,   \
                                                float, int, int);                               \
+    template void cuda_swiglu_forward<Weight>(void *, const float *, int, int);                \
     template void cuda_rmsnorm_backward<Weight>(float *, float *, const float *, const float *, \
                                                 const void *, const float *, int, int);        \
     template void cuda_adamw<Weight>(float *, void *, float *, float *, float *, size_t, size_t, \

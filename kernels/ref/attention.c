@@ -46,8 +46,9 @@ static float attend(float *o, const float *q, const Keys *kk, int n, int D, floa
 }
 
 // out[B*T, H*D], lse[B*T, H]; qkv[B*T, (H + 2*KV)*D].
-void ref_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
+void ref_attention_forward(void *out_act, float *lse, const float *qkv, const int *lens, int B,
                            int T, int H, int KV, int D) {
+    float *out = out_act;  // fp32 activations
     size_t row = (size_t)(H + 2 * KV) * D;
     float scale = 1.0f / sqrtf((float)D);
     for (int b = 0; b < B; b++)
@@ -68,9 +69,10 @@ void ref_attention_forward(float *out, float *lse, const float *qkv, const int *
 
 // dqkv[B*T, (H + 2*KV)*D] is zeroed, then every (sequence, head, query row i, key j <= i)
 // adds its terms in that loop order.
-void ref_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+void ref_attention_backward(float *dqkv, const float *dout, const float *qkv, const void *out_act,
                             const float *lse, const int *lens, int B, int T, int H, int KV,
                             int D) {
+    const float *out = out_act;  // fp32 activations
     size_t row = (size_t)(H + 2 * KV) * D;
     float scale = 1.0f / sqrtf((float)D);
     memset(dqkv, 0, (size_t)B * T * row * sizeof(float));
@@ -113,10 +115,11 @@ void ref_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int 
 // out[N, H*D]: token n's heads attend to positions 0..pos[n], those below prefix_lens[n]
 // read from slot prefix_slots[n], the others from slots[n]. The same attend() as the
 // forward: a cached decode gives the training forward's bits.
-void ref_attention_decode(float *out, const float *qkv, const void *kcache,
+void ref_attention_decode(void *out_act, const float *qkv, const void *kcache,
                           const void *vcache, const int *slots, const int *pos,
                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                           int D, int max_T) {
+    float *out = out_act;  // fp32 activations
     size_t row = (size_t)(H + 2 * KV) * D, kv = (size_t)KV * D;
     float scale = 1.0f / sqrtf((float)D);
     const float *kc = kcache, *vc = vcache;

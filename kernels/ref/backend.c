@@ -7,6 +7,7 @@ const Kernels kernels_ref = {
     .max_rows_invariant = 0,  // every result depends on its own row only
     .host_memory = 1,
     .weight_elem_bytes = sizeof(float),
+    .act_elem_bytes = sizeof(float),
     .kv_elem_bytes = sizeof(float),
     .memory_available = kernels_host_memory_available,
     .alloc = ref_alloc,

@@ -6,9 +6,10 @@
 // ---- RMSNorm ------------------------------------------------------------------------
 // Per row x[C]: r = 1 / sqrt(mean(x^2) + eps), out = (x * r) * w (Hugging Face's order);
 // rstd[N] keeps r.
-void ref_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *weight,
+void ref_rmsnorm_forward(void *out_act, float *rstd, const float *inp, const void *weight,
                          float eps, int N, int C) {
     const float *w = weight;
+    float *out = out_act;  // fp32 activations
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float r = 1.0f / sqrtf(ref_dot(x, x, C) / C + eps);
@@ -68,7 +69,8 @@ void ref_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_h
 
 // ---- SwiGLU -------------------------------------------------------------------------
 // Each row gu[n] = [g | u], `hidden` wide each: out = silu(g) * u, silu(g) = g sigmoid(g).
-void ref_swiglu_forward(float *out, const float *gu, int N, int hidden) {
+void ref_swiglu_forward(void *out_act, const float *gu, int N, int hidden) {
+    float *out = out_act;  // fp32 activations
     for (int n = 0; n < N; n++) {
         const float *g = gu + (size_t)n * 2 * hidden, *u = g + hidden;
         for (int i = 0; i < hidden; i++)

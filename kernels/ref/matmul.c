@@ -10,9 +10,9 @@
 
 #include "ref.h"
 
-void ref_matmul_forward(float *out, const float *inp, const void *weight, const void *bias_weight,
+void ref_matmul_forward(float *out, const void *inp_act, const void *weight, const void *bias_weight,
                         int N, int C, int OC) {
-    const float *w = weight, *bias = bias_weight;  // fp32 weights
+    const float *inp = inp_act, *w = weight, *bias = bias_weight;  // fp32 elements
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) {
             const float *x = inp + (size_t)n * C, *wo = w + (size_t)o * C;
@@ -25,8 +25,8 @@ void ref_matmul_forward(float *out, const float *inp, const void *weight, const 
 // The loops run n, o, c: each chain takes its terms in order (o for dinp, n for dw and
 // dbias), and the innermost loop walks contiguous rows.
 void ref_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-                         const float *inp, const void *weight, int N, int C, int OC) {
-    const float *w = weight;
+                         const void *inp_act, const void *weight, int N, int C, int OC) {
+    const float *inp = inp_act, *w = weight;
     if (dinp)
         for (size_t i = 0; i < (size_t)N * C; i++) dinp[i] = 0.0f;
     for (int n = 0; n < N; n++)

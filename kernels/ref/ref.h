@@ -30,13 +30,13 @@ void ref_embedding_forward(float *out, const int *tokens, const void *wte, int N
 void ref_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
 
 // matmul.c
-void ref_matmul_forward(float *out, const float *inp, const void *w, const void *bias, int N,
+void ref_matmul_forward(float *out, const void *inp, const void *w, const void *bias, int N,
                         int C, int OC);
 void ref_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-                         const float *inp, const void *w, int N, int C, int OC);
+                         const void *inp, const void *w, int N, int C, int OC);
 
 // layers.c: RMSNorm, RoPE, SwiGLU
-void ref_rmsnorm_forward(float *out, float *rstd, const float *inp, const void *w, float eps,
+void ref_rmsnorm_forward(void *out, float *rstd, const float *inp, const void *w, float eps,
                          int N, int C);
 void ref_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                           const void *w, const float *rstd, int N, int C);
@@ -44,18 +44,18 @@ void ref_rope_forward(float *x, const int *pos, int N, int row_stride, int n_hea
                       float theta);
 void ref_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
                        float theta);
-void ref_swiglu_forward(float *out, const float *gu, int N, int hidden);
+void ref_swiglu_forward(void *out, const float *gu, int N, int hidden);
 void ref_swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int hidden);
 
 // attention.c
-void ref_attention_forward(float *out, float *lse, const float *qkv, const int *lens, int B,
+void ref_attention_forward(void *out, float *lse, const float *qkv, const int *lens, int B,
                            int T, int H, int KV, int D);
-void ref_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+void ref_attention_backward(float *dqkv, const float *dout, const float *qkv, const void *out,
                             const float *lse, const int *lens, int B, int T, int H, int KV,
                             int D);
 void ref_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int *slots,
                         const int *pos, int N, int H, int KV, int D, int max_T);
-void ref_attention_decode(float *out, const float *qkv, const void *kcache,
+void ref_attention_decode(void *out, const float *qkv, const void *kcache,
                           const void *vcache, const int *slots, const int *pos,
                           const int *prefix_slots, const int *prefix_lens, int N, int H, int KV,
                           int D, int max_T);
