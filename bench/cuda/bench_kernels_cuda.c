@@ -2,7 +2,8 @@
 // the CPU backend's numbers beside them, all measured in this run.
 //
 //   peak      cuBLAS fp32 sgemm 4096^3: the ceiling MFU is measured against (and the
-//             tf32 / bf16 tensor-core tables' own peaks, fp32 storage)
+//             tf32 / bf16 tensor-core tables' own peaks, in their storage: fp32 for
+//             tf32, bf16 weights and product inputs for bf16)
 //   matmul    forward + backward of a ~100M model's layer shapes (C=768, N=B*T=8192),
 //             TFLOP/s and the fraction of the measured peak
 //   attention forward + backward, B=8 T=1024 H=12 KV=12 D=64 (causal FLOPs); cuda-bf16's
@@ -18,7 +19,9 @@ static const Kernels *cpu, *gpu;
 
 static double time_attention(const Kernels *k, int B, int T, int H, int KV, int D, int reps) {
     int W = (H + 2 * KV) * D;
+    // out in the table's product-input elements (a float buffer holds either)
     float *qkv = filled(k, (size_t)B * T * W, 1), *out = filled(k, (size_t)B * T * H * D, 0);
+    float *dout = filled(k, (size_t)B * T * H * D, 1);
     float *lse = filled(k, (size_t)B * T * H, 0), *dqkv = filled(k, (size_t)B * T * W, 0);
     int *lens_h = malloc(B * sizeof(int)), *lens = k->alloc(B * sizeof(int));
     for (int b = 0; b < B; b++) lens_h[b] = T;
@@ -28,11 +31,11 @@ static double time_attention(const Kernels *k, int B, int T, int H, int KV, int 
     double t0 = now();
     for (int r = 0; r < reps; r++) {
         k->attention_forward(out, lse, qkv, lens, B, T, H, KV, D);
-        k->attention_backward(dqkv, out, qkv, out, lse, lens, B, T, H, KV, D);
+        k->attention_backward(dqkv, dout, qkv, out, lse, lens, B, T, H, KV, D);
     }
     k->synchronize();
     double t = (now() - t0) / reps;
-    k->free(qkv), k->free(out), k->free(lse), k->free(dqkv), k->free(lens);
+    k->free(qkv), k->free(out), k->free(dout), k->free(lse), k->free(dqkv), k->free(lens);
     free(lens_h);
     return t;
 }
@@ -74,8 +77,8 @@ int main(void) {
     double fast_peak[2];
     for (int i = 0; i < 2; i++) {
         fast_peak[i] = matmul_peak(fast[i], 4096, 5);
-        printf("cuBLAS %s peak (4096^3, fp32 storage): %.1f TFLOP/s\n", fast[i]->name,
-               fast_peak[i] / 1e12);
+        printf("cuBLAS %s peak (4096^3, %s operands): %.1f TFLOP/s\n", fast[i]->name,
+               fast[i]->act_elem_bytes == 2 ? "bf16" : "fp32", fast_peak[i] / 1e12);
     }
 
     static const struct {

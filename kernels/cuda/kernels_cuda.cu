@@ -59,14 +59,13 @@ static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 // transpose, so each row-major product below is computed as its transpose:
 //   out[N,OC] = inp[N,C] @ w[OC,C]^T   <=>   out^T[OC,N] = w[OC,C] @ inp^T[C,N],
 // which in column-major terms is op(w_cm)=T of the [C,OC] view, times the [C,N] view.
-// Outputs are fp32. COMPUTE is cuBLAS's compute type: CUBLAS_COMPUTE_32F is plain fp32
-// FMA, no TF32 (the "cuda" table, matching ref within rounding);
-// CUBLAS_COMPUTE_32F_FAST_TF32 / _FAST_16BF round fp32 inputs to tf32 / bf16 inside
-// cuBLAS for the tensor cores and accumulate in fp32 (the "cuda-tf32" / "cuda-bf16"
-// tables below). Weight is the element of the weights and of the product inputs (kernels.h):
-// with bf16 (cuda-bf16) every product takes both operands in bf16, the output gradient of
-// the backward's rounded first (weight_partner), fp32 accumulation: the same rounding as
-// _FAST_16BF's.
+// Outputs are fp32. Weight is the element of the weights and of the product inputs
+// (kernels.h). COMPUTE is cuBLAS's compute type: CUBLAS_COMPUTE_32F is plain fp32 FMA, no
+// TF32 (the "cuda" table, matching ref within rounding); CUBLAS_COMPUTE_32F_FAST_TF32
+// rounds the fp32 operands to tf32 inside cuBLAS for the tensor cores ("cuda-tf32").
+// With bf16 elements ("cuda-bf16", CUBLAS_COMPUTE_32F) every product is cuBLAS's
+// bf16 x bf16 -> fp32 on the tensor cores, the backward's output gradient rounded to bf16
+// first (gradient_operand).
 
 // An operand of a product: its cuBLAS type and pointer.
 struct Operand {
@@ -74,8 +73,9 @@ struct Operand {
     const void *p;
 };
 static Operand fp32(const float *p) { return {CUDA_R_32F, p}; }
+// A weight or a product input, in the table's element.
 template <typename Weight>
-static Operand weight(const void *p) {
+static Operand stored(const void *p) {
     return {sizeof(Weight) == 2 ? CUDA_R_16BF : CUDA_R_32F, p};
 }
 
@@ -87,12 +87,12 @@ static void gemm(cublasComputeType_t compute, cublasOperation_t ta, cublasOperat
                               ldb, &beta, C, CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
 }
 
-// An output gradient x[0, n) as the partner of a weight or product input operand: itself
-// beside fp32 ones; beside bf16 ones rounded to bf16 into a buffer that grows to the
-// largest such gradient (2 bytes an element; model/ counts it in its memory plans) and
-// lives until the process ends.
+// An output gradient x[0, n) as an operand beside stored ones: itself with fp32 elements;
+// with bf16 ones rounded to bf16 into a buffer that grows to the largest such gradient
+// (2 bytes an element; model/ counts it in its memory plans) and lives until the process
+// ends.
 template <typename Weight>
-static Operand weight_partner(const float *x, size_t n) {
+static Operand gradient_operand(const float *x, size_t n) {
     if (sizeof(Weight) == 4) return fp32(x);
     static unsigned short *buf;
     static size_t cap;
@@ -100,37 +100,30 @@ static Operand weight_partner(const float *x, size_t n) {
         if (buf) CUDA_CHECK(cudaFree(buf));
         buf = NULL;
         if (cudaMalloc(&buf, n * sizeof *buf) != cudaSuccess)
-            cuda_fail("out of GPU memory for the bf16 operand of a product", __FILE__, __LINE__);
+            cuda_fail("out of GPU memory for the bf16 gradient of a product", __FILE__, __LINE__);
         cap = n;
     }
     cuda_weights_from_params<unsigned short>(buf, x, n);  // rounded as the weights are
     return {CUDA_R_16BF, buf};
 }
 
-// With bf16 operands the compute type is plain fp32 (cuBLAS's bf16 x bf16 -> fp32).
-template <cublasComputeType_t COMPUTE, typename Weight>
-static cublasComputeType_t weight_compute(void) {
-    return sizeof(Weight) == 2 ? CUBLAS_COMPUTE_32F : COMPUTE;
-}
-
 template <cublasComputeType_t COMPUTE, typename Weight>
 static void cuda_matmul_forward(float *out, const void *inp, const void *w, const void *bias,
                                 int N, int C, int OC) {
-    gemm(weight_compute<COMPUTE, Weight>(), CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, weight<Weight>(w),
-         C, weight<Weight>(inp), C, 0.0f, out, OC);
+    gemm(COMPUTE, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, C, stored<Weight>(w), C, stored<Weight>(inp), C,
+         0.0f, out, OC);
     if (bias) cuda_bias_forward<Weight>(out, bias, N, OC);
 }
 
 template <cublasComputeType_t COMPUTE, typename Weight>
 static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                                  const void *inp, const void *w, int N, int C, int OC) {
-    cublasComputeType_t compute = weight_compute<COMPUTE, Weight>();
-    Operand g = dinp || dw ? weight_partner<Weight>(dout, (size_t)N * OC) : fp32(dout);
+    Operand g = dinp || dw ? gradient_operand<Weight>(dout, (size_t)N * OC) : fp32(dout);
     // dinp[N,C] = dout[N,OC] @ w[OC,C]   <=>   dinp^T[C,N] = w^T[C,OC] @ dout^T[OC,N]
-    if (dinp) gemm(compute, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, weight<Weight>(w), C, g, OC, 0.0f, dinp, C);
+    if (dinp) gemm(COMPUTE, CUBLAS_OP_N, CUBLAS_OP_N, C, N, OC, stored<Weight>(w), C, g, OC, 0.0f, dinp, C);
     // dw[OC,C] += dout^T[OC,N] @ inp[N,C]   <=>   dw^T[C,OC] += inp^T[C,N] @ dout[N,OC]
     // (an fp32 gradient whatever the operands)
-    if (dw) gemm(compute, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, weight<Weight>(inp), C, g, OC, 1.0f, dw, C);
+    if (dw) gemm(COMPUTE, CUBLAS_OP_N, CUBLAS_OP_T, C, OC, N, stored<Weight>(inp), C, g, OC, 1.0f, dw, C);
     if (dbias) cuda_bias_backward(dbias, dout, N, OC);
 }
 
@@ -159,9 +152,8 @@ static const Kernels kernels_cuda_tf32 =
     CUDA_TABLE("cuda-tf32", CUBLAS_COMPUTE_32F_FAST_TF32, cuda_attention, float, float);
 // bf16 weights (fp32 master parameters), product inputs, products, attention and KV
 // cache; fp32 gradients and the other activations
-static const Kernels kernels_cuda_bf16 = CUDA_TABLE("cuda-bf16", CUBLAS_COMPUTE_32F_FAST_16BF,
-                                                    cuda_attention_mma, unsigned short,
-                                                    unsigned short);
+static const Kernels kernels_cuda_bf16 =
+    CUDA_TABLE("cuda-bf16", CUBLAS_COMPUTE_32F, cuda_attention_mma, unsigned short, unsigned short);
 
 // The GPU the first cuda_ready takes, modulo the GPU count (kernels_cuda_use_device).
 static int cuda_device_index;
@@ -188,9 +180,9 @@ static bool cuda_ready(void) {
 // fp32 throughout: the table that matches ref. NULL without a usable GPU.
 extern "C" const Kernels *kernels_cuda_get(void) { return cuda_ready() ? &kernels_cuda : NULL; }
 
-// The same table with tensor-core matmuls (inputs rounded to tf32 or bf16, fp32
-// accumulation); the bf16 one's weights and KV cache in bf16 and its attention on tensor
-// cores too (attention_mma.cu). Every other primitive is the fp32 one.
+// The same table with tensor-core matmuls, fp32 accumulation: tf32 (fp32 operands rounded
+// inside cuBLAS), or bf16 (weights, product inputs and KV cache stored in bf16, attention on
+// tensor cores too: attention_mma.cu). The other primitives compute in fp32.
 extern "C" const Kernels *kernels_cuda_tf32_get(void) {
     return cuda_ready() ? &kernels_cuda_tf32 : NULL;
 }

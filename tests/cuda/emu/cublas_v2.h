@@ -7,11 +7,7 @@ typedef void *cublasHandle_t;
 #define CUBLAS_STATUS_SUCCESS 0
 enum cublasOperation_t { CUBLAS_OP_N, CUBLAS_OP_T };
 enum { CUBLAS_DEFAULT_MATH };
-enum cublasComputeType_t {
-    CUBLAS_COMPUTE_32F,
-    CUBLAS_COMPUTE_32F_FAST_TF32,
-    CUBLAS_COMPUTE_32F_FAST_16BF
-};
+enum cublasComputeType_t { CUBLAS_COMPUTE_32F, CUBLAS_COMPUTE_32F_FAST_TF32 };
 typedef enum { CUDA_R_32F, CUDA_R_16BF } cudaDataType_t;
 enum { CUBLAS_GEMM_DEFAULT };
 
@@ -22,11 +18,10 @@ static inline cublasStatus_t cublasCreate(cublasHandle_t *h) {
 static inline cublasStatus_t cublasSetMathMode(cublasHandle_t, int) { return 0; }
 static inline const char *cublasGetStatusString(cublasStatus_t) { return "emulated cuBLAS error"; }
 
-// The tensor cores' input rounding (to nearest even): tf32 keeps 10 mantissa bits,
-// bf16 7.
+// The tensor cores' tf32 input rounding (to nearest even): 10 mantissa bits kept.
 static inline float emu_round(float x, int compute) {
     if (compute == CUBLAS_COMPUTE_32F) return x;
-    unsigned u, drop = compute == CUBLAS_COMPUTE_32F_FAST_TF32 ? 13 : 16;
+    unsigned u, drop = 13;
     memcpy(&u, &x, 4);
     u += ((1u << (drop - 1)) - 1) + ((u >> drop) & 1);
     u &= ~((1u << drop) - 1);
