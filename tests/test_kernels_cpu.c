@@ -939,6 +939,11 @@ int main(void) {
     cpu = kernels_by_name("cpu");
     CHECK(ref == &kernels_ref && cpu == &kernels_cpu && !strcmp(ref->name, "ref") &&
               !strcmp(cpu->name, "cpu"), "kernels_by_name(\"ref\"), (\"cpu\")");
+    for (int i = 0; i < 2; i++) {
+        const Kernels *k = i ? cpu : ref;
+        CHECK(k->weight_elem_bytes == 4 && k->act_elem_bytes == 4 && k->kv_elem_bytes == 4,
+              "%s: fp32 weights, product inputs and KV cache", k->name);
+    }
     rng = rng_seed(1234);
     omp_set_num_threads(2);
 

@@ -848,6 +848,13 @@ int main(void) {
         return 0;
     }
     rng = rng_seed(20250131);
+    const Kernels *tables[3] = {gpu, kernels_cuda_tf32_get(), kernels_cuda_bf16_get()};
+    for (int i = 0; i < 3; i++) {
+        int e = i == 2 ? 2 : 4;  // cuda-bf16: bf16 elements
+        CHECK(tables[i]->weight_elem_bytes == e && tables[i]->act_elem_bytes == e &&
+                  tables[i]->kv_elem_bytes == e,
+              "%s: weights, product inputs and KV cache of %d bytes", tables[i]->name, e);
+    }
     test_memory();
     const char *hosts[2] = {"ref", "cpu"};
     for (int i = 0; i < 2; i++) {
