@@ -13,9 +13,6 @@
 
 enum { KV_PARTS = 11 };
 
-// Floats of n elements of `bytes` each.
-static size_t floats_of(size_t n, int bytes) { return (n * bytes + sizeof(float) - 1) / sizeof(float); }
-
 // The floats of each part of a KV cache, in kvcache_create's order: keys and values of
 // n_slots x max_T positions per layer (elements of kv_elem_bytes), then the step's
 // buffers for max_N tokens (xn, att and h product inputs, of act_elem_bytes).

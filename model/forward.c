@@ -125,8 +125,7 @@ static void acts_plan(const Config *c, int B, int T, ActsMode mode, int Vc, Acts
 
 // Floats one buffer takes in the allocation, 64-byte aligned.
 static size_t buffer_floats(const ActsBuffer *b, int act_bytes) {
-    size_t bytes = b->n * (b->act ? (size_t)act_bytes : sizeof(float));
-    return aligned_floats((bytes + sizeof(float) - 1) / sizeof(float));
+    return aligned_floats(floats_of(b->n, b->act ? act_bytes : (int)sizeof(float)));
 }
 
 // Floats of the one float allocation: the buffers mode needs.

@@ -22,6 +22,10 @@ LayerWeights layer_weights(const Model *m, int l);
 // n floats rounded up to 64 bytes: the buffers of one allocation (activations, KV cache)
 // each start aligned.
 static inline size_t aligned_floats(size_t n) { return (n + 15) & ~(size_t)15; }
+// The floats that hold n elements of elem_bytes (a bf16 buffer inside a float allocation).
+static inline size_t floats_of(size_t n, int elem_bytes) {
+    return (n * elem_bytes + sizeof(float) - 1) / sizeof(float);
+}
 
 // The attention block up to the attention itself: qkv[N, QKV] = rope(qkv_proj(rmsnorm(x))).
 // xn and h are product inputs, elements of the backend's act_elem_bytes.

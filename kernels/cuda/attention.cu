@@ -453,10 +453,11 @@ void cuda_attention_decode(void *out, const float *qkv, const void *kcache, cons
     dim3 grid(N, H);
     float scale = 1.0f / sqrtf((float)D);
     const Cache *kc = (const Cache *)kcache, *vc = (const Cache *)vcache;
+    Weight *o = (Weight *)out;
 #define LAUNCH(NK)                                                                          \
-    attention_decode_kernel<NK, Cache, Weight><<<grid, 128>>>((Weight *)out, qkv, kc, vc, slots, pos, \
-                                                      prefix_slots, prefix_lens, H, KV, D,   \
-                                                      max_T, scale)
+    attention_decode_kernel<NK, Cache, Weight><<<grid, 128>>>(o, qkv, kc, vc, slots, pos,    \
+                                                              prefix_slots, prefix_lens, H,  \
+                                                              KV, D, max_T, scale)
     DISPATCH_NK(D, LAUNCH);
 #undef LAUNCH
     LAUNCH_CHECK();

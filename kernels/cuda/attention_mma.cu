@@ -388,12 +388,13 @@ void cuda_attention_mma_forward(void *out, float *lse, const float *qkv, const i
     if (B <= 0 || T <= 0) return;
     dim3 grid(ceil_div(T, ROWS), H, B);
     float scale = 1.0f / sqrtf((float)D);
+    unsigned short *o = (unsigned short *)out;  // bf16 product inputs
 #define LAUNCH(DP)                                                                           \
     {                                                                                        \
         size_t smem = rows_tile(DP) + cols_tile(DP);                                         \
         cuda_allow_smem(attention_mma_forward_kernel<DP>, smem);                             \
-        attention_mma_forward_kernel<DP><<<grid, 128, smem>>>((unsigned short *)out, lse, qkv, lens, T, H, KV, \
-                                                              D, scale);                     \
+        attention_mma_forward_kernel<DP><<<grid, 128, smem>>>(o, lse, qkv, lens, T, H, KV, D, \
+                                                              scale);                        \
     }
     DISPATCH_DP(D, LAUNCH);
 #undef LAUNCH
