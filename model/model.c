@@ -280,14 +280,14 @@ static void fill_normal(float *p, size_t n, Rng *r, float std) {
     rng_skip(r, 2 * (uint64_t)n);
 }
 
-// params_mem[at, at + n) = normal(0, std) draws from r, or 1 when r is NULL; a stage
-// window at a time.
-static void fill_params(ParamStage *st, size_t at, size_t n, Rng *r, float std) {
+// params_mem[at, at + n) = normal(0, std_or_value) draws from r, or std_or_value when r is
+// NULL; a stage window at a time.
+static void fill_params(ParamStage *st, size_t at, size_t n, Rng *r, float std_or_value) {
     for (size_t done = 0; done < n; done += MODEL_STAGE_FLOATS) {
         size_t c = n - done < MODEL_STAGE_FLOATS ? n - done : MODEL_STAGE_FLOATS;
         float *w = param_stage_window(st, at + done);
-        if (r) fill_normal(w, c, r, std);
-        else for (size_t j = 0; j < c; j++) w[j] = 1.0f;
+        if (r) fill_normal(w, c, r, std_or_value);
+        else for (size_t j = 0; j < c; j++) w[j] = std_or_value;
         param_stage_put(st, at + done, c);
     }
 }
@@ -310,8 +310,9 @@ void model_init_random(Model *m, uint64_t seed) {
     };
     for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
         if (mats[i].n) fill_params(&st, mats[i].at, mats[i].n, &r, mats[i].std);
-    // zero biases (as allocated), unit norms: the norms close the layout
-    fill_params(&st, at->norm_attn, m->n_params - at->norm_attn, NULL, 0.0f);
+    // zero biases, unit norms: the norms close the layout
+    if (s.bqkv) fill_params(&st, at->bqkv, s.bqkv, NULL, 0.0f);
+    fill_params(&st, at->norm_attn, m->n_params - at->norm_attn, NULL, 1.0f);
     param_stage_close(&st);
 }
 

@@ -752,6 +752,24 @@ static const char *BIG_CFG =
     " \"intermediate_size\": 64, \"num_hidden_layers\": 1, \"num_attention_heads\": 4,"
     " \"max_position_embeddings\": 32, \"tie_word_embeddings\": true}";
 
+// Init again on a model whose parameters were changed: the same bits as a fresh init, zero
+// biases and unit norms included.
+static void test_init_again(void) {
+    Config c;
+    Err e = {{0}};
+    Model a, b;
+    if (parse(QWEN_CFG, &c, &e) || model_create(&a, &c, &kernels_cpu, &e) || model_create(&b, &c, &kernels_cpu, &e)) {
+        CHECK(0, "init again: %s", e.msg);
+        return;
+    }
+    model_init_random(&a, 3);
+    for (size_t i = 0; i < b.n_params; i++) b.params_mem[i] = 7.0f;
+    model_init_random(&b, 3);
+    CHECK(c.qkv_bias && !memcmp(a.params_mem, b.params_mem, a.n_params * sizeof(float)),
+          "init on changed parameters: those of a fresh init (biases zero, norms one)");
+    model_free(&a), model_free(&b);
+}
+
 static void test_model_large(void) {
     Err e = {{0}};
     Config c;
@@ -1028,6 +1046,7 @@ int main(void) {
     test_model_roundtrip();
     test_sharded();
     test_model_bad();
+    test_init_again();
     test_model_large();
     test_weights_only();
     test_model_save_errors();
