@@ -219,6 +219,16 @@ typedef struct Kernels {
     // Bytes of a KV cache element: 4 (float) or 2 (bf16: half the cache memory and the
     // decode step's reads of it). The model sizes its caches by it (model/decode.c).
     int kv_elem_bytes;
+    // ---- recorded calls (CUDA graphs); all NULL where the backend has none ------------
+    // Between graph_begin and graph_end the calls above are recorded, not run; graph_end
+    // returns the recording, or NULL when recording failed (nothing ran: make the calls
+    // again). graph_run replays a recording on what its buffers hold then: the same
+    // pointers and shapes, new contents. Only device work may be recorded (no alloc, free,
+    // upload or download, no function that returns host results).
+    void (*graph_begin)(void);
+    void *(*graph_end)(void);
+    void (*graph_run)(void *graph);
+    void (*graph_free)(void *graph);
     // Bytes that alloc can still hand out now: host backends MemAvailable (/proc/meminfo,
     // kernels_host_memory_available), a GPU its free memory. The stages check their
     // memory plan against it before allocating (engine/run.h). NULL: not known (no check).

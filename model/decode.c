@@ -52,7 +52,10 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
     for (int i = 0; i < KV_PARTS; i++) total += aligned_floats(n[i]);
     c->mem = m->k->alloc(total * sizeof(float));
     c->imem = m->k->alloc(5 * (size_t)max_N * sizeof(int));
-    if (!c->mem || !c->imem) {
+    c->use_graphs = m->k->graph_begin != NULL;
+    c->graphs = calloc(2 * (size_t)n_slots, sizeof *c->graphs);
+    c->steps_seen = calloc(2 * (size_t)n_slots, sizeof *c->steps_seen);
+    if (!c->mem || !c->imem || !c->graphs || !c->steps_seen) {
         kvcache_free(c, m);
         return err_fmt(e, "out of %s memory for a KV cache of %d x %d positions (%.1f MB)",
                        m->k->name, n_slots, max_T, total * 4.0 / 1e6);
@@ -74,27 +77,24 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
 }
 
 void kvcache_free(KVCache *c, const Model *m) {
+    for (int i = 0; c->graphs && i < 2 * c->n_slots; i++)
+        if (c->graphs[i]) m->k->graph_free(c->graphs[i]);
+    free(c->graphs);
+    free(c->steps_seen);
     if (c->mem) m->k->free(c->mem);
     if (c->imem) m->k->free(c->imem);
     memset(c, 0, sizeof *c);
 }
 
-void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots,
-                       const int *pos, const int *prefix_slots, const int *prefix_lens, int N,
-                       int n_out, float *logits) {
+// The step's device work on its inputs in c->tokens, slots, pos (and the prefix arrays
+// when shared): the same calls whether run or recorded.
+static void decode_calls(Model *m, KVCache *c, int shared, int N, int n_out) {
     const Kernels *k = m->k;
     const Config *g = &m->cfg;
     int C = g->dim, V = g->vocab_size, H = g->n_heads, KV = g->n_kv_heads, D = g->head_dim,
         HD = H * D;
     size_t layer_cache = (size_t)c->n_slots * c->max_T * KV * D * k->kv_elem_bytes;  // bytes
-    k->upload(c->tokens, tokens, (size_t)N * sizeof(int));
-    k->upload(c->slots, slots, (size_t)N * sizeof(int));
-    k->upload(c->pos, pos, (size_t)N * sizeof(int));
-    if (prefix_lens) {
-        k->upload(c->prefix_slots, prefix_slots, (size_t)N * sizeof(int));
-        k->upload(c->prefix_lens, prefix_lens, (size_t)N * sizeof(int));
-    }
-    const int *pslots = prefix_lens ? c->prefix_slots : NULL, *plens = prefix_lens ? c->prefix_lens : NULL;
+    const int *pslots = shared ? c->prefix_slots : NULL, *plens = shared ? c->prefix_lens : NULL;
     k->embedding_forward(c->x, c->tokens, model_weight(m, m->at.embed), N, C);
     // the residual stream alternates between x and tmp: the MLP writes a fresh x_out
     float *x = c->x, *x_mid = c->tmp;
@@ -114,5 +114,38 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     const float *x_out = x + (size_t)(N - n_out) * C;
     k->rmsnorm_forward(c->xn, c->rstd, x_out, model_weight(m, m->at.norm_final), g->norm_eps, n_out, C);
     k->matmul_forward(c->logits, c->xn, model_weight(m, m->at.lm_head), NULL, n_out, C, V);
-    if (logits) k->download(logits, c->logits, (size_t)n_out * V * sizeof(float));
+}
+
+// Where the recording of a step's shape lives, or NULL when the step runs its calls: not
+// a shape that is recorded, or its first step (a shape seen once is not worth recording).
+static void **step_graph(KVCache *c, int shared, int N, int n_out) {
+    if (!c->use_graphs || n_out != N || N > c->n_slots) return NULL;
+    int i = shared * c->n_slots + N - 1;
+    return c->graphs[i] || ++c->steps_seen[i] >= 2 ? &c->graphs[i] : NULL;
+}
+
+void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots, const int *pos,
+                       const int *prefix_slots, const int *prefix_lens, int N, int n_out,
+                       float *logits) {
+    const Kernels *k = m->k;
+    int shared = prefix_lens != NULL;
+    k->upload(c->tokens, tokens, (size_t)N * sizeof(int));
+    k->upload(c->slots, slots, (size_t)N * sizeof(int));
+    k->upload(c->pos, pos, (size_t)N * sizeof(int));
+    if (shared) {
+        k->upload(c->prefix_slots, prefix_slots, (size_t)N * sizeof(int));
+        k->upload(c->prefix_lens, prefix_lens, (size_t)N * sizeof(int));
+    }
+    void **graph = step_graph(c, shared, N, n_out);
+    if (graph && !*graph) {  // record this shape; a failed recording ran nothing
+        k->graph_begin();
+        decode_calls(m, c, shared, N, n_out);
+        *graph = k->graph_end();
+        if (!*graph) c->use_graphs = 0;
+    }
+    if (graph && *graph)
+        k->graph_run(*graph);
+    else
+        decode_calls(m, c, shared, N, n_out);
+    if (logits) k->download(logits, c->logits, (size_t)n_out * m->cfg.vocab_size * sizeof(float));
 }

@@ -255,6 +255,15 @@ typedef struct {
     void *xn, *att, *h;  // step scratch of product inputs (act_elem_bytes)
     int *imem;         // one int allocation: tokens, slots, pos, prefix slots and lengths
     int *tokens, *slots, *pos, *prefix_slots, *prefix_lens;  // [max_N] each
+    // Decoding steps recorded once and replayed (backends with graph_begin): one per
+    // shape of the steps that decode every token (n_out = N <= n_slots), with and without
+    // shared prompts, recorded at the shape's second step. use_graphs 0: every step makes
+    // its calls (set so to compare, or after a recording failed). A recording keeps the
+    // buffers of the cache and of its model's weights: their contents may change, not
+    // where they are.
+    int use_graphs;
+    void **graphs;    // host [2][n_slots]: [shared prompts][N - 1], NULL until recorded
+    int *steps_seen;  // host [2][n_slots]
 } KVCache;
 
 int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e);

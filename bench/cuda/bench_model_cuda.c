@@ -20,7 +20,9 @@
 //             and "cuda-bf16" (bf16 weights and KV cache); CPU: 16 new tokens, K <= 64.
 //             Beside them the roofline of a step that reads the weights and the KV cache
 //             once in the table's element sizes (the mean context: prompt + 32
-//             positions) at the HBM bandwidth of a 1 GiB device copy measured in this run.
+//             positions) at the HBM bandwidth of a 1 GiB device copy measured in this run,
+//             and greedy again with every step making its calls (no CUDA graphs): the
+//             speedup of replaying recorded steps.
 // Without a GPU it prints "SKIP: no CUDA device".
 #include <string.h>
 
@@ -224,8 +226,9 @@ int main(void) {
     printf("\ndecode (sampler, one 16-token prompt, K samples sharing its prefill), tokens/s: greedy, "
            "T 0.5 top-p 0.8, T 0.5 alone, T 0.5 top-k 50; HBM %.0f GB/s (device copy, this run)\n",
            bw / 1e9);
-    printf("%-28s %-10s %4s %9s %9s %9s %9s %14s %13s\n", "config", "backend", "K", "greedy", "top-p",
-           "T alone", "top-k", "roofline tok/s", "greedy of it");
+    printf("%-28s %-10s %4s %9s %9s %9s %9s %14s %13s %10s %7s\n", "config", "backend", "K",
+           "greedy", "top-p", "T alone", "top-k", "roofline tok/s", "greedy of it", "no graphs",
+           "graphs");
     static const SampleRequest hows[4] = {{.temperature = 0, .top_p = 1},
                                           {.temperature = 0.5f, .top_p = 0.8f},
                                           {.temperature = 0.5f, .top_p = 1},
@@ -247,7 +250,15 @@ int main(void) {
                        tps[2], tps[3]);
                 if (!on_cpu) {
                     double roof = decode_roofline(&m, Ks[j], 16 + 32, bw);
-                    printf(" %14.0f %12.0f%%", roof, 100 * tps[0] / roof);
+                    // the same model on its table without graphs: each step makes its calls
+                    Kernels ungraphed = *m.k;
+                    const Kernels *graphed = m.k;
+                    ungraphed.graph_begin = NULL;
+                    m.k = &ungraphed;
+                    double direct = time_decode(&m, Ks[j], 64, hows[0]);
+                    m.k = graphed;
+                    printf(" %14.0f %12.0f%% %10.0f %6.2fx", roof, 100 * tps[0] / roof, direct,
+                           tps[0] / direct);
                 }
                 printf("\n");
                 fflush(stdout);

@@ -402,9 +402,10 @@ void cuda_attention_forward(void *out_act, float *lse, const float *qkv, const i
     dim3 grid(ceil_div(T, QROWS), H, B);
     size_t smem = (QROWS * D + TILE * (D + 1) + TILE * D) * sizeof(float);
     float scale = 1.0f / sqrtf((float)D);
-#define LAUNCH(NK)                                       \
-    cuda_allow_smem(attention_forward_kernel<NK>, smem); \
-    attention_forward_kernel<NK><<<grid, 128, smem>>>(out, lse, qkv, lens, T, H, KV, D, scale)
+#define LAUNCH(NK)                                                  \
+    cuda_allow_smem(attention_forward_kernel<NK>, smem);            \
+    attention_forward_kernel<NK><<<grid, 128, smem, cuda_stream>>>( \
+        out, lse, qkv, lens, T, H, KV, D, scale)
     DISPATCH_NK(D, LAUNCH);
 #undef LAUNCH
     LAUNCH_CHECK();
@@ -419,13 +420,13 @@ void cuda_attention_backward(float *dqkv, const float *dout, const float *qkv,
     dim3 grid_q(ceil_div(T, QROWS), H, B), grid_kv(ceil_div(T, QROWS), KV, B);
     size_t smem_q = (2 * QROWS * D + 2 * TILE * (D + 1)) * sizeof(float);
     size_t smem_kv = (2 * QROWS * D + 2 * TILE * (D + 1) + 2 * TILE) * sizeof(float);
-#define LAUNCH(NK)                                                                           \
-    cuda_allow_smem(attention_dq_kernel<NK>, smem_q);                                        \
-    attention_dq_kernel<NK><<<grid_q, 128, smem_q>>>(dqkv, dout, qkv, out, lse, lens, T, H,  \
-                                                     KV, D, scale);                          \
-    cuda_allow_smem(attention_dkdv_kernel<NK>, smem_kv);                                     \
-    attention_dkdv_kernel<NK><<<grid_kv, 128, smem_kv>>>(dqkv, dout, qkv, out, lse, lens, T, \
-                                                         H, KV, D, scale)
+#define LAUNCH(NK)                                                                                 \
+    cuda_allow_smem(attention_dq_kernel<NK>, smem_q);                                              \
+    attention_dq_kernel<NK><<<grid_q, 128, smem_q, cuda_stream>>>(dqkv, dout, qkv, out, lse, lens, \
+                                                                  T, H, KV, D, scale);             \
+    cuda_allow_smem(attention_dkdv_kernel<NK>, smem_kv);                                           \
+    attention_dkdv_kernel<NK><<<grid_kv, 128, smem_kv, cuda_stream>>>(dqkv, dout, qkv, out, lse,   \
+                                                                      lens, T, H, KV, D, scale)
     DISPATCH_NK(D, LAUNCH);
 #undef LAUNCH
     LAUNCH_CHECK();
@@ -436,7 +437,7 @@ void cuda_kv_cache_write(void *kcache, void *vcache, const float *qkv, const int
                          const int *pos, int N, int H, int KV, int D, int max_T) {
     size_t total = (size_t)N * KV * D;
     int blocks = (int)((total + 255) / 256 < 65536 ? (total + 255) / 256 : 65536);
-    kv_cache_write_kernel<Cache><<<blocks ? blocks : 1, 256>>>(
+    kv_cache_write_kernel<Cache><<<blocks ? blocks : 1, 256, 0, cuda_stream>>>(
         (Cache *)kcache, (Cache *)vcache, qkv, slots, pos, N, H, KV, D, max_T);
     LAUNCH_CHECK();
 }
@@ -454,10 +455,9 @@ void cuda_attention_decode(void *out, const float *qkv, const void *kcache, cons
     float scale = 1.0f / sqrtf((float)D);
     const Cache *kc = (const Cache *)kcache, *vc = (const Cache *)vcache;
     Weight *o = (Weight *)out;
-#define LAUNCH(NK)                                                                          \
-    attention_decode_kernel<NK, Cache, Weight><<<grid, 128>>>(o, qkv, kc, vc, slots, pos,    \
-                                                              prefix_slots, prefix_lens, H,  \
-                                                              KV, D, max_T, scale)
+#define LAUNCH(NK)                                                             \
+    attention_decode_kernel<NK, Cache, Weight><<<grid, 128, 0, cuda_stream>>>( \
+        o, qkv, kc, vc, slots, pos, prefix_slots, prefix_lens, H, KV, D, max_T, scale)
     DISPATCH_NK(D, LAUNCH);
 #undef LAUNCH
     LAUNCH_CHECK();

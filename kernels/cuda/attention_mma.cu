@@ -389,12 +389,12 @@ void cuda_attention_mma_forward(void *out, float *lse, const float *qkv, const i
     dim3 grid(ceil_div(T, ROWS), H, B);
     float scale = 1.0f / sqrtf((float)D);
     unsigned short *o = (unsigned short *)out;  // bf16 product inputs
-#define LAUNCH(DP)                                                                           \
-    {                                                                                        \
-        size_t smem = rows_tile(DP) + cols_tile(DP);                                         \
-        cuda_allow_smem(attention_mma_forward_kernel<DP>, smem);                             \
-        attention_mma_forward_kernel<DP><<<grid, 128, smem>>>(o, lse, qkv, lens, T, H, KV, D, \
-                                                              scale);                        \
+#define LAUNCH(DP)                                                                     \
+    {                                                                                  \
+        size_t smem = rows_tile(DP) + cols_tile(DP);                                   \
+        cuda_allow_smem(attention_mma_forward_kernel<DP>, smem);                       \
+        attention_mma_forward_kernel<DP><<<grid, 128, smem, cuda_stream>>>(            \
+            o, lse, qkv, lens, T, H, KV, D, scale);                                    \
     }
     DISPATCH_DP(D, LAUNCH);
 #undef LAUNCH
@@ -408,16 +408,16 @@ void cuda_attention_mma_backward(float *dqkv, const float *dout, const float *qk
     const unsigned short *out = (const unsigned short *)out_act;
     float scale = 1.0f / sqrtf((float)D);
     dim3 grid_q(ceil_div(T, ROWS), H, B), grid_kv(ceil_div(T, ROWS), KV, B);
-#define LAUNCH(DP)                                                                            \
-    {                                                                                         \
-        size_t smem_q = 2 * rows_tile(DP) + cols_tile(DP);                                    \
-        size_t smem_kv = 2 * ROWS * sizeof(float) + 4 * rows_tile(DP) + 2 * cols_tile(DP);    \
-        cuda_allow_smem(attention_mma_dq_kernel<DP>, smem_q);                                 \
-        attention_mma_dq_kernel<DP><<<grid_q, 128, smem_q>>>(dqkv, dout, qkv, out, lse, lens, \
-                                                             T, H, KV, D, scale);             \
-        cuda_allow_smem(attention_mma_dkdv_kernel<DP>, smem_kv);                              \
-        attention_mma_dkdv_kernel<DP><<<grid_kv, 128, smem_kv>>>(dqkv, dout, qkv, out, lse,   \
-                                                                 lens, T, H, KV, D, scale);   \
+#define LAUNCH(DP)                                                                         \
+    {                                                                                      \
+        size_t smem_q = 2 * rows_tile(DP) + cols_tile(DP);                                 \
+        size_t smem_kv = 2 * ROWS * sizeof(float) + 4 * rows_tile(DP) + 2 * cols_tile(DP); \
+        cuda_allow_smem(attention_mma_dq_kernel<DP>, smem_q);                              \
+        attention_mma_dq_kernel<DP><<<grid_q, 128, smem_q, cuda_stream>>>(                 \
+            dqkv, dout, qkv, out, lse, lens, T, H, KV, D, scale);                          \
+        cuda_allow_smem(attention_mma_dkdv_kernel<DP>, smem_kv);                           \
+        attention_mma_dkdv_kernel<DP><<<grid_kv, 128, smem_kv, cuda_stream>>>(             \
+            dqkv, dout, qkv, out, lse, lens, T, H, KV, D, scale);                          \
     }
     DISPATCH_DP(D, LAUNCH);
 #undef LAUNCH

@@ -1,8 +1,10 @@
 // kernels/cuda/common.cuh -- what the CUDA backend's files share: error checks, the
 // cuBLAS handle, warp/block reductions, and the primitives each file defines.
 //
-// Every launch goes to the legacy default stream (0), cuBLAS included, so calls run in
-// the order they are made and synchronize()/download() wait for all of them.
+// Every launch goes to the backend's one stream (cuda_stream), cuBLAS included, so calls
+// run in the order they are made. It is a blocking stream: the synchronous copies of the
+// legacy default stream (upload, download) wait for its work, and it for theirs. Its work
+// between graph_begin and graph_end is recorded as a CUDA graph instead of run.
 //
 // Errors: the contract's functions return nothing, and a CUDA error here is a bug or a
 // lost device, never bad user input (shapes come from the model's own plan). So a failed
@@ -43,8 +45,9 @@ static void cuda_allow_smem(K kernel, size_t bytes) {
                                     (int)bytes));
 }
 
-// cuBLAS handle of the backend (created by kernels_cuda_get).
+// cuBLAS handle and stream of the backend (created by kernels_cuda_get).
 extern cublasHandle_t cuda_cublas;
+extern cudaStream_t cuda_stream;
 
 // ---- reductions ---------------------------------------------------------------------
 // Fixed shuffle trees: the same inputs give the same sum, bit for bit.

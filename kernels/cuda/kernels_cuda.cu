@@ -8,8 +8,17 @@
 #include "common.cuh"
 
 cublasHandle_t cuda_cublas;
+cudaStream_t cuda_stream;
+
+// While a graph is being recorded an error only fails the recording (graph_end returns
+// NULL); 0 not recording, 1 recording, 2 recording failed.
+static int capture_state;
 
 void cuda_fail(const char *what, const char *file, int line) {
+    if (capture_state) {
+        capture_state = 2;
+        return;
+    }
     fprintf(stderr, "o1p: CUDA error at %s:%d: %s\n", file, line, what);
     abort();
 }
@@ -22,7 +31,7 @@ static void *cuda_alloc(size_t bytes) {
         (void)cudaGetLastError();  // clear the error: out of memory is reported by NULL
         return NULL;
     }
-    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, 0));
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cuda_stream));
     return p;
 }
 
@@ -37,7 +46,9 @@ static void cuda_free(void *p) {
     if (p) CUDA_CHECK(cudaFree(p));
 }
 
-static void cuda_zero(void *p, size_t bytes) { CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, 0)); }
+static void cuda_zero(void *p, size_t bytes) {
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, cuda_stream));
+}
 
 // Host copies are synchronous: the host buffer may be reused as soon as they return.
 static void cuda_upload(void *dst, const void *host_src, size_t bytes) {
@@ -49,7 +60,7 @@ static void cuda_download(void *host_dst, const void *src, size_t bytes) {
 }
 
 static void cuda_copy(void *dst, const void *src, size_t bytes) {
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, 0));
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream));
 }
 
 static void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
@@ -127,6 +138,32 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
     if (dbias) cuda_bias_backward(dbias, dout, N, OC);
 }
 
+// ---- graphs: the stream's work recorded once, replayed with one launch ----------------------
+
+static void cuda_graph_begin(void) {
+    capture_state = 1;
+    CUDA_CHECK(cudaStreamBeginCapture(cuda_stream, cudaStreamCaptureModeThreadLocal));
+}
+
+static void *cuda_graph_end(void) {
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    bool ok = cudaStreamEndCapture(cuda_stream, &graph) == cudaSuccess && capture_state == 1 &&
+              cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    if (graph) (void)cudaGraphDestroy(graph);
+    (void)cudaGetLastError();  // a failed recording leaves nothing behind
+    capture_state = 0;
+    return ok ? (void *)exec : NULL;
+}
+
+static void cuda_graph_run(void *graph) {
+    CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)graph, cuda_stream));
+}
+
+static void cuda_graph_free(void *graph) {
+    if (graph) CUDA_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)graph));
+}
+
 // ---- the tables ---------------------------------------------------------------------------
 
 // max_rows_invariant -1: cuBLAS picks its GEMM algorithm (split-K or not) by shape, so a
@@ -134,17 +171,22 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
 // host_memory 0: device memory, which model IO stages through upload and download.
 // WEIGHT, CACHE: the elements of the weights (and the product inputs) and of the KV cache,
 // float or bf16 bits (unsigned short).
-#define CUDA_TABLE(NAME, COMPUTE, ATTN, WEIGHT, CACHE)                                         \
-    {NAME, -1, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,        \
-     cuda_synchronize, cuda_weights_from_params<WEIGHT>, cuda_matmul_forward<COMPUTE, WEIGHT>, \
-     cuda_matmul_backward<COMPUTE, WEIGHT>, cuda_embedding_forward<WEIGHT>,                    \
-     cuda_embedding_backward, cuda_rmsnorm_forward<WEIGHT>, cuda_rmsnorm_backward<WEIGHT>,     \
-     cuda_rope_forward, cuda_rope_backward, ATTN##_forward, ATTN##_backward,                   \
-     cuda_kv_cache_write<CACHE>, cuda_attention_decode<CACHE, WEIGHT>, cuda_swiglu_forward<WEIGHT>, \
-     cuda_swiglu_backward, cuda_add, cuda_crossentropy_forward, cuda_crossentropy_backward,    \
-     cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward, cuda_argmax_logprob,   \
-     cuda_sampling_candidates, cuda_temperature_draws, cuda_sum_squares, cuda_adamw<WEIGHT>,   \
-     0, sizeof(WEIGHT), sizeof(WEIGHT), sizeof(CACHE), cuda_memory_available}
+#define CUDA_TABLE(NAME, COMPUTE, ATTN, WEIGHT, CACHE)                                             \
+    {                                                                                              \
+        NAME, -1, cuda_alloc, cuda_free, cuda_zero, cuda_upload, cuda_download, cuda_copy,         \
+            cuda_synchronize, cuda_weights_from_params<WEIGHT>,                                    \
+            cuda_matmul_forward<COMPUTE, WEIGHT>, cuda_matmul_backward<COMPUTE, WEIGHT>,           \
+            cuda_embedding_forward<WEIGHT>, cuda_embedding_backward, cuda_rmsnorm_forward<WEIGHT>, \
+            cuda_rmsnorm_backward<WEIGHT>, cuda_rope_forward, cuda_rope_backward, ATTN##_forward,  \
+            ATTN##_backward, cuda_kv_cache_write<CACHE>, cuda_attention_decode<CACHE, WEIGHT>,     \
+            cuda_swiglu_forward<WEIGHT>, cuda_swiglu_backward, cuda_add,                           \
+            cuda_crossentropy_forward, cuda_crossentropy_backward,                                 \
+            cuda_crossentropy_chunk_forward, cuda_crossentropy_chunk_backward,                     \
+            cuda_argmax_logprob, cuda_sampling_candidates, cuda_temperature_draws,                 \
+            cuda_sum_squares, cuda_adamw<WEIGHT>, 0, sizeof(WEIGHT), sizeof(WEIGHT),               \
+            sizeof(CACHE), cuda_graph_begin, cuda_graph_end, cuda_graph_run, cuda_graph_free,      \
+            cuda_memory_available                                                                  \
+    }
 
 static const Kernels kernels_cuda =
     CUDA_TABLE("cuda", CUBLAS_COMPUTE_32F, cuda_attention, float, float);
@@ -160,16 +202,26 @@ static int cuda_device_index;
 
 extern "C" void kernels_cuda_use_device(int i) { cuda_device_index = i; }
 
-// The first call picks the device and creates the cuBLAS handle; false when there is no
-// usable GPU (no driver, no device, or the context cannot be created).
+// cuBLAS's workspace, set once so that a recorded product never allocates one (32 MiB, what
+// cuBLAS asks for on Hopper).
+enum { CUBLAS_WORKSPACE = 32 << 20 };
+
+// The first call picks the device and creates the stream and the cuBLAS handle on it;
+// false when there is no usable GPU (no driver, no device, or the context cannot be
+// created).
 static bool cuda_ready(void) {
     static int state;  // 0 unknown, 1 ready, -1 unusable
     if (state == 0) {
         int count = 0;
+        void *workspace = NULL;
         state = -1;
         if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0 &&
             cudaSetDevice(cuda_device_index % count) == cudaSuccess && cudaFree(0) == cudaSuccess &&
+            cudaStreamCreate(&cuda_stream) == cudaSuccess &&
+            cudaMalloc(&workspace, CUBLAS_WORKSPACE) == cudaSuccess &&
             cublasCreate(&cuda_cublas) == CUBLAS_STATUS_SUCCESS &&
+            cublasSetStream(cuda_cublas, cuda_stream) == CUBLAS_STATUS_SUCCESS &&
+            cublasSetWorkspace(cuda_cublas, workspace, CUBLAS_WORKSPACE) == CUBLAS_STATUS_SUCCESS &&
             cublasSetMathMode(cuda_cublas, CUBLAS_DEFAULT_MATH) == CUBLAS_STATUS_SUCCESS)
             state = 1;
         (void)cudaGetLastError();

@@ -28,7 +28,7 @@ __global__ void weights_from_params_kernel(Weight *w, const float *p, size_t n) 
 template <typename Weight>
 void cuda_weights_from_params(void *w, const float *p, size_t n) {
     if (w == p || !n) return;
-    weights_from_params_kernel<Weight><<<flat_blocks(n), 256>>>((Weight *)w, p, n);
+    weights_from_params_kernel<Weight><<<flat_blocks(n), 256, 0, cuda_stream>>>((Weight *)w, p, n);
     LAUNCH_CHECK();
 }
 
@@ -49,7 +49,8 @@ __global__ void embedding_forward_kernel(float *out, const int *tokens, const We
 template <typename Weight>
 void cuda_embedding_forward(float *out, const int *tokens, const void *wte, int N, int C) {
     const Weight *table = (const Weight *)wte;
-    embedding_forward_kernel<Weight><<<flat_blocks((size_t)N * C), 256>>>(out, tokens, table, N, C);
+    embedding_forward_kernel<Weight><<<flat_blocks((size_t)N * C), 256, 0, cuda_stream>>>(
+        out, tokens, table, N, C);
     LAUNCH_CHECK();
 }
 
@@ -71,7 +72,7 @@ __global__ void embedding_backward_kernel(float *dwte, const float *dout, const 
 
 void cuda_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C) {
     dim3 grid(EMB_GROUPS, ceil_div(C, 128));
-    embedding_backward_kernel<<<grid, 128>>>(dwte, dout, tokens, N, C);
+    embedding_backward_kernel<<<grid, 128, 0, cuda_stream>>>(dwte, dout, tokens, N, C);
     LAUNCH_CHECK();
 }
 
@@ -98,7 +99,8 @@ __global__ void column_sum_kernel(float *dst, const float *a, const float *b, co
 }
 
 void cuda_bias_backward(float *dbias, const float *dout, int N, int OC) {
-    column_sum_kernel<<<ceil_div(OC, 32), dim3(32, 32)>>>(dbias, dout, NULL, NULL, N, OC);
+    column_sum_kernel<<<ceil_div(OC, 32), dim3(32, 32), 0, cuda_stream>>>(dbias, dout, NULL, NULL,
+                                                                          N, OC);
     LAUNCH_CHECK();
 }
 
@@ -112,7 +114,8 @@ __global__ void bias_forward_kernel(float *out, const Weight *bias, int N, int O
 
 template <typename Weight>
 void cuda_bias_forward(float *out, const void *bias, int N, int OC) {
-    bias_forward_kernel<Weight><<<flat_blocks((size_t)N * OC), 256>>>(out, (const Weight *)bias, N, OC);
+    bias_forward_kernel<Weight><<<flat_blocks((size_t)N * OC), 256, 0, cuda_stream>>>(
+        out, (const Weight *)bias, N, OC);
     LAUNCH_CHECK();
 }
 
@@ -137,7 +140,8 @@ template <typename Weight>
 void cuda_rmsnorm_forward(void *out, float *rstd, const float *inp, const void *w, float eps,
                           int N, int C) {
     if (N <= 0) return;
-    rmsnorm_forward_kernel<Weight><<<N, 256>>>((Weight *)out, rstd, inp, (const Weight *)w, eps, C);
+    rmsnorm_forward_kernel<Weight><<<N, 256, 0, cuda_stream>>>(
+        (Weight *)out, rstd, inp, (const Weight *)w, eps, C);
     LAUNCH_CHECK();
 }
 
@@ -162,12 +166,14 @@ void cuda_rmsnorm_backward(float *dinp, float *dw, const float *dout, const floa
                            const void *w, const float *rstd, int N, int C) {
     if (N <= 0) return;
     if (dinp) {
-        rmsnorm_backward_kernel<Weight><<<N, 256>>>(dinp, dout, inp, (const Weight *)w, rstd, C);
+        rmsnorm_backward_kernel<Weight><<<N, 256, 0, cuda_stream>>>(
+            dinp, dout, inp, (const Weight *)w, rstd, C);
         LAUNCH_CHECK();
     }
     // dw[c] += sum_n dout[n, c] * x[n, c] * rstd[n]
     if (dw) {
-        column_sum_kernel<<<ceil_div(C, 32), dim3(32, 32)>>>(dw, dout, inp, rstd, N, C);
+        column_sum_kernel<<<ceil_div(C, 32), dim3(32, 32), 0, cuda_stream>>>(dw, dout, inp, rstd, N,
+                                                                             C);
         LAUNCH_CHECK();
     }
 }
@@ -198,15 +204,15 @@ __global__ void rope_kernel(float *x, const int *pos, int N, int row_stride, int
 
 void cuda_rope_forward(float *x, const int *pos, int N, int row_stride, int n_heads, int D,
                        float theta) {
-    rope_kernel<<<flat_blocks((size_t)N * n_heads * (D / 2)), 256>>>(x, pos, N, row_stride,
-                                                                      n_heads, D, theta, 1.0f);
+    rope_kernel<<<flat_blocks((size_t)N * n_heads * (D / 2)), 256, 0, cuda_stream>>>(
+        x, pos, N, row_stride, n_heads, D, theta, 1.0f);
     LAUNCH_CHECK();
 }
 
 void cuda_rope_backward(float *dx, const int *pos, int N, int row_stride, int n_heads, int D,
                         float theta) {
-    rope_kernel<<<flat_blocks((size_t)N * n_heads * (D / 2)), 256>>>(dx, pos, N, row_stride,
-                                                                      n_heads, D, theta, -1.0f);
+    rope_kernel<<<flat_blocks((size_t)N * n_heads * (D / 2)), 256, 0, cuda_stream>>>(
+        dx, pos, N, row_stride, n_heads, D, theta, -1.0f);
     LAUNCH_CHECK();
 }
 
@@ -226,7 +232,8 @@ __global__ void swiglu_forward_kernel(Weight *out, const float *gu, int N, int I
 
 template <typename Weight>
 void cuda_swiglu_forward(void *out, const float *gu, int N, int I) {
-    swiglu_forward_kernel<Weight><<<flat_blocks((size_t)N * I), 256>>>((Weight *)out, gu, N, I);
+    swiglu_forward_kernel<Weight><<<flat_blocks((size_t)N * I), 256, 0, cuda_stream>>>(
+        (Weight *)out, gu, N, I);
     LAUNCH_CHECK();
 }
 
@@ -245,7 +252,8 @@ __global__ void swiglu_backward_kernel(float *dgu, const float *dout, const floa
 }
 
 void cuda_swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int I) {
-    swiglu_backward_kernel<<<flat_blocks((size_t)N * I), 256>>>(dgu, dout, gu, N, I);
+    swiglu_backward_kernel<<<flat_blocks((size_t)N * I), 256, 0, cuda_stream>>>(dgu, dout, gu, N,
+                                                                                I);
     LAUNCH_CHECK();
 }
 
@@ -257,7 +265,7 @@ __global__ void add_kernel(float *out, const float *a, const float *b, size_t n)
 }
 
 void cuda_add(float *out, const float *a, const float *b, size_t n) {
-    add_kernel<<<flat_blocks(n), 256>>>(out, a, b, n);
+    add_kernel<<<flat_blocks(n), 256, 0, cuda_stream>>>(out, a, b, n);
     LAUNCH_CHECK();
 }
 
@@ -300,7 +308,8 @@ __global__ void crossentropy_chunk_forward_kernel(float *logprob, float *lse, fl
 void cuda_crossentropy_chunk_forward(float *logprob, float *lse, float *sum, const float *logits,
                                      const int *targets, int N, int V, int v0, int Vc) {
     if (N <= 0) return;
-    crossentropy_chunk_forward_kernel<<<N, 512>>>(logprob, lse, sum, logits, targets, V, v0, Vc);
+    crossentropy_chunk_forward_kernel<<<N, 512, 0, cuda_stream>>>(logprob, lse, sum, logits,
+                                                                  targets, V, v0, Vc);
     LAUNCH_CHECK();
 }
 
@@ -326,7 +335,8 @@ void cuda_crossentropy_chunk_backward(float *dlogits, const float *logits, const
                                       const int *targets, const float *weights, int N, int v0,
                                       int Vc) {
     if (N <= 0) return;
-    crossentropy_chunk_backward_kernel<<<N, 512>>>(dlogits, logits, lse, targets, weights, v0, Vc);
+    crossentropy_chunk_backward_kernel<<<N, 512, 0, cuda_stream>>>(dlogits, logits, lse, targets,
+                                                                   weights, v0, Vc);
     LAUNCH_CHECK();
 }
 
@@ -358,9 +368,9 @@ __global__ void sum_squares_final_kernel(double *partial) {
 double cuda_sum_squares(const float *g, size_t n) {
     static double *partial;  // SS_BLOCKS partials + the result, allocated once
     if (!partial) CUDA_CHECK(cudaMalloc(&partial, (SS_BLOCKS + 1) * sizeof(double)));
-    sum_squares_partial_kernel<<<SS_BLOCKS, 256>>>(partial, g, n);
+    sum_squares_partial_kernel<<<SS_BLOCKS, 256, 0, cuda_stream>>>(partial, g, n);
     LAUNCH_CHECK();
-    sum_squares_final_kernel<<<1, SS_BLOCKS>>>(partial);
+    sum_squares_final_kernel<<<1, SS_BLOCKS, 0, cuda_stream>>>(partial);
     LAUNCH_CHECK();
     double result;
     CUDA_CHECK(cudaMemcpy(&result, partial + SS_BLOCKS, sizeof(double), cudaMemcpyDeviceToHost));
@@ -396,9 +406,9 @@ void cuda_adamw(float *p, void *w, float *g, float *m, float *v, size_t n, size_
                 float lr, float beta1, float beta2, float eps, float weight_decay,
                 float grad_scale, int step) {
     double bc1 = 1.0 - pow((double)beta1, step), bc2 = 1.0 - pow((double)beta2, step);
-    adamw_kernel<Weight><<<flat_blocks(n), 256>>>(p, (Weight *)w, g, m, v, n, n_decay, beta1, beta2, eps,
-                                           1.0f - lr * weight_decay, grad_scale,
-                                           (float)(lr / bc1), (float)sqrt(bc2));
+    adamw_kernel<Weight><<<flat_blocks(n), 256, 0, cuda_stream>>>(
+        p, (Weight *)w, g, m, v, n, n_decay, beta1, beta2, eps, 1.0f - lr * weight_decay,
+        grad_scale, (float)(lr / bc1), (float)sqrt(bc2));
     LAUNCH_CHECK();
 }
 

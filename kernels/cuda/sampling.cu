@@ -76,7 +76,7 @@ void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int 
     static DeviceBuffer argmax_buf, logprob_buf;
     int *d_argmax = (int *)device_buffer(&argmax_buf, (size_t)N * sizeof(int));
     double *d_logprob = (double *)device_buffer(&logprob_buf, (size_t)N * sizeof(double));
-    argmax_logprob_kernel<<<N, 256>>>(d_argmax, d_logprob, logits, V, ld);
+    argmax_logprob_kernel<<<N, 256, 0, cuda_stream>>>(d_argmax, d_logprob, logits, V, ld);
     LAUNCH_CHECK();
     CUDA_CHECK(cudaMemcpy(argmax, d_argmax, (size_t)N * sizeof(int), cudaMemcpyDeviceToHost));
     CUDA_CHECK(cudaMemcpy(logprob, d_logprob, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost));
@@ -188,15 +188,16 @@ void cuda_sampling_candidates(int *count, int *ids, float *cand, double *z, doub
     double *d_inv_t = (double *)device_copy(&inv_t_buf, inv_t, rows * sizeof(double));
     double *d_cut = (double *)device_copy(&cut_buf, cut, rows * sizeof(double));
     int *d_top_k = (int *)device_copy(&top_k_buf, top_k, rows * sizeof(int));
-    candidates_count_kernel<<<N, 256>>>(d_count, d_z, d_lse1, d_rule, logits, d_inv_t, d_cut,
-                                        d_top_k, V, ld);
+    candidates_count_kernel<<<N, 256, 0, cuda_stream>>>(d_count, d_z, d_lse1, d_rule, logits,
+                                                        d_inv_t, d_cut, d_top_k, V, ld);
     LAUNCH_CHECK();
     CUDA_CHECK(cudaMemcpy(count, d_count, rows * sizeof(int), cudaMemcpyDeviceToHost));
     size_t total = 0;
     for (int n = 0; n < N; n++) total += (size_t)count[n];
     int *d_ids = (int *)device_buffer(&ids_buf, (total ? total : 1) * sizeof(int));
     float *d_cand = (float *)device_buffer(&cand_buf, (total ? total : 1) * sizeof(float));
-    candidates_pack_kernel<<<N, 256>>>(d_ids, d_cand, d_count, d_rule, logits, V, ld);
+    candidates_pack_kernel<<<N, 256, 0, cuda_stream>>>(d_ids, d_cand, d_count, d_rule, logits, V,
+                                                       ld);
     LAUNCH_CHECK();
     CUDA_CHECK(cudaMemcpy(z, d_z, rows * sizeof(double), cudaMemcpyDeviceToHost));
     CUDA_CHECK(cudaMemcpy(lse1, d_lse1, rows * sizeof(double), cudaMemcpyDeviceToHost));
@@ -258,7 +259,8 @@ void cuda_temperature_draws(int *tok, double *logprob, const float *logits, cons
     double *d_u = (double *)device_copy(&u_buf, u, n * sizeof(double));
     int *d_tok = (int *)device_buffer(&tok_buf, n * sizeof(int));
     double *d_logprob = (double *)device_buffer(&logprob_buf, n * sizeof(double));
-    temperature_draw_kernel<<<n_draws, 256>>>(d_tok, d_logprob, logits, d_rows, d_inv_t, d_u, V, ld);
+    temperature_draw_kernel<<<n_draws, 256, 0, cuda_stream>>>(d_tok, d_logprob, logits, d_rows,
+                                                              d_inv_t, d_u, V, ld);
     LAUNCH_CHECK();
     CUDA_CHECK(cudaMemcpy(tok, d_tok, n * sizeof(int), cudaMemcpyDeviceToHost));
     CUDA_CHECK(cudaMemcpy(logprob, d_logprob, n * sizeof(double), cudaMemcpyDeviceToHost));

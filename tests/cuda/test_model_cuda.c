@@ -39,6 +39,9 @@
 //                  (1, 4 or 64 rows), within 1e-5 relative; whether they are bitwise equal
 //                  is printed (cuBLAS may pick another algorithm for another row count,
 //                  which the kernel contract does not allow; see tests/cuda/README.md).
+//   graphs         decoding steps recorded once and replayed (CUDA graphs), those of a
+//                  backend whose recording fails, and steps that make their calls: the
+//                  same logits bit for bit, across new tokens and weights changed in place.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,6 +436,77 @@ static void test_weights_only(const Case *cs, uint64_t seed, int P) {
     model_free(&mc), model_free(&mg), model_free(&mw);
 }
 
+// ---- decoding steps recorded as graphs ---------------------------------------------------
+
+// The GPU table with a call the recording refuses (a synchronize inside add): its
+// decoding steps cannot be recorded and must run their calls instead.
+static const Kernels *unrecordable_base;
+static void add_after_synchronize(float *out, const float *a, const float *b, size_t n) {
+    unrecordable_base->synchronize();
+    unrecordable_base->add(out, a, b, n);
+}
+
+// Three caches on the same weights: kv[0] records its decoding steps (the backend's
+// default), kv[1] makes every step's calls, kv[2] is on a model whose recording fails.
+// A prefill of P tokens into slot 0, then decoding steps of 3 tokens (slots 1..3 reading
+// the prompt from slot 0) and of 2 (slots 1, 2 alone), new tokens and positions each, the
+// weights changed in place halfway: every step's logits bitwise the same in the three.
+static void test_graphs(const Case *cs, uint64_t seed, int P) {
+    static Kernels unrecordable;
+    unrecordable = *gpu;
+    unrecordable_base = gpu;
+    unrecordable.add = add_after_synchronize;
+    Model mc, m[2];
+    Err e;
+    if (model_create(&mc, &cs->cfg, cpu, &e) || model_create(&m[0], &cs->cfg, gpu, &e) ||
+        model_create(&m[1], &cs->cfg, &unrecordable, &e)) {
+        CHECK(0, "%s: %s", cs->name, e.msg);
+        return;
+    }
+    init_pair(&mc, &m[0], seed, 1.0f);
+    init_pair(&mc, &m[1], seed, 1.0f);
+    KVCache kv[3];
+    Model *of[3] = {&m[0], &m[0], &m[1]};
+    for (int i = 0; i < 3; i++)
+        if (kvcache_create(&kv[i], of[i], 4, MAX_LEN, 64, &e)) {
+            CHECK(0, "%s", e.msg);
+            return;
+        }
+    kv[1].use_graphs = 0;
+    int V = cs->cfg.vocab_size, tok[64], sl[64], pos[64], psl[3] = {0, 0, 0}, plen[3] = {P, P, P};
+    float *lg = malloc(3 * 3 * (size_t)V * sizeof(float));
+    for (int t = 0; t < P; t++) tok[t] = (3 * t + 2) % V, sl[t] = 0, pos[t] = t;
+    int same = 1, steps = 0;
+    for (int i = 0; i < 3; i++)
+        model_decode_step(of[i], &kv[i], tok, sl, pos, NULL, NULL, P, 1, lg + (size_t)i * 3 * V);
+    same &= !memcmp(lg, lg + 3 * (size_t)V, V * sizeof(float)) &&
+            !memcmp(lg, lg + 6 * (size_t)V, V * sizeof(float));
+    for (int step = 0; step < 8; step++) {
+        int N = step % 2 ? 2 : 3, shared = N == 3;
+        if (step == 4) init_pair(&mc, &m[0], seed + 1, 1.0f), init_pair(&mc, &m[1], seed + 1, 1.0f);
+        for (int n = 0; n < N; n++)
+            tok[n] = (11 * step + 5 * n + 1) % V, sl[n] = 1 + n, pos[n] = P + step;
+        for (int i = 0; i < 3; i++)
+            model_decode_step(of[i], &kv[i], tok, sl, pos, shared ? psl : NULL,
+                              shared ? plen : NULL, N, N, lg + (size_t)i * 3 * V);
+        same &= !memcmp(lg, lg + 3 * (size_t)V, N * V * sizeof(float)) &&
+                !memcmp(lg, lg + 6 * (size_t)V, N * V * sizeof(float));
+        steps++;
+    }
+    CHECK(same,
+          "%s %s: %d decoding steps recorded, replayed and unrecordable give the same logits "
+          "(bitwise)",
+          gpu->name, cs->name, steps);
+    CHECK(kv[0].use_graphs && kv[0].graphs[4 + 2] && kv[0].graphs[1] && !kv[1].graphs[4 + 2],
+          "%s %s: the steps of 3 tokens on shared prompts and of 2 alone were recorded", gpu->name,
+          cs->name);
+    CHECK(!kv[2].use_graphs && !kv[2].graphs[4 + 2] && !kv[2].graphs[1],
+          "%s %s: a recording that fails turns recording off", gpu->name, cs->name);
+    for (int i = 0; i < 3; i++) kvcache_free(&kv[i], of[i]);
+    free(lg);
+    model_free(&mc), model_free(&m[0]), model_free(&m[1]);
+}
+
 // Each request's settings: greedy, or mixed (greedy; a temperature alone: the backend's
 // draws; top-p alone and top-k: its candidates), so that a step holds rows
 // of every kind.
@@ -527,7 +601,10 @@ int main(void) {
     test_sampler(99, "greedy, cuda-bf16: bf16 KV cache", greedy_settings, 2e-3);
     test_weights_only(&cases[0], 5, 17);
     test_weights_only(&cases[3], 6, 40);
+    test_graphs(&cases[0], 4, 9);
     gpu = fp32;
+    test_graphs(&cases[0], 4, 9);
+    test_graphs(&cases[2], 5, 20);
     test_sampler(99, "greedy", greedy_settings, 1e-4);
     test_sampler(99, "greedy, temperature, top-p, top-k", mixed_settings, 1e-4);
     return test_summary();

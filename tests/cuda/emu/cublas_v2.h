@@ -16,6 +16,8 @@ static inline cublasStatus_t cublasCreate(cublasHandle_t *h) {
     return CUBLAS_STATUS_SUCCESS;
 }
 static inline cublasStatus_t cublasSetMathMode(cublasHandle_t, int) { return 0; }
+static inline cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return 0; }
+static inline cublasStatus_t cublasSetWorkspace(cublasHandle_t, void *, size_t) { return 0; }
 static inline const char *cublasGetStatusString(cublasStatus_t) { return "emulated cuBLAS error"; }
 
 // The tensor cores' tf32 input rounding (to nearest even): 10 mantissa bits kept.
@@ -47,16 +49,21 @@ static inline cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t ta,
                                           cudaDataType_t btype, int ldb, const float *beta,
                                           float *C, cudaDataType_t, int ldc,
                                           cublasComputeType_t compute, int) {
-    for (int j = 0; j < n; j++)
-        for (int i = 0; i < m; i++) {
-            float s = 0.0f;
-            for (int p = 0; p < k; p++) {
-                float a = emu_elem(A, atype, ta == CUBLAS_OP_N ? i + (size_t)p * lda : p + (size_t)i * lda);
-                float b = emu_elem(B, btype, tb == CUBLAS_OP_N ? p + (size_t)j * ldb : j + (size_t)p * ldb);
-                s += emu_round(a, compute) * emu_round(b, compute);
+    float al = *alpha, be = *beta;  // host scalars: read at the call, as cuBLAS does
+    emu_call([=] {
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++) {
+                float s = 0.0f;
+                for (int p = 0; p < k; p++) {
+                    float a = emu_elem(
+                        A, atype, ta == CUBLAS_OP_N ? i + (size_t)p * lda : p + (size_t)i * lda);
+                    float b = emu_elem(
+                        B, btype, tb == CUBLAS_OP_N ? p + (size_t)j * ldb : j + (size_t)p * ldb);
+                    s += emu_round(a, compute) * emu_round(b, compute);
+                }
+                float *c = &C[i + (size_t)j * ldc];
+                *c = al * s + (be == 0.0f ? 0.0f : be * *c);
             }
-            float *c = &C[i + (size_t)j * ldc];
-            *c = *alpha * s + (*beta == 0.0f ? 0.0f : *beta * *c);
-        }
+    });
     return CUBLAS_STATUS_SUCCESS;
 }

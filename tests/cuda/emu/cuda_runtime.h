@@ -10,15 +10,19 @@
 // aborts with a message: the bugs a GPU would hang or corrupt on. __shared__ variables
 // become statics (one block at a time), dynamic shared memory a per-block buffer filled
 // with garbage. Kernel launches are rewritten by prepare.py into emu_launch calls.
+// Streams are one queue that runs each call at once; a recording (stream capture) keeps
+// the calls as closures, their arguments copied, for a graph launch to run again, and
+// refuses what CUDA refuses in a recording (allocation, synchronous copies).
 #pragma once
 #include <math.h>
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <setjmp.h>
 #include <ucontext.h>
 
+#include <functional>
 #include <tuple>
 #include <vector>
 
@@ -93,12 +97,29 @@ F __shfl_xor_sync(unsigned, F v, int mask) {
     return emu_shfl(v, (emu_cur->lin % 32) ^ mask);
 }
 
+// ---- recordings -------------------------------------------------------------------------
+typedef void *cudaStream_t;
+// The calls recorded since cudaStreamBeginCapture (NULL: not recording), and whether the
+// recording met a call CUDA refuses in one.
+extern std::vector<std::function<void()>> *emu_recording;
+extern bool emu_recording_invalid;
+// Runs f now, or records it.
+template <typename F>
+void emu_call(F f) {
+    if (emu_recording)
+        emu_recording->push_back(f);
+    else
+        f();
+}
+
 // ---- launches ---------------------------------------------------------------------------
 struct EmuCfg {
     dim3 g, b;
     size_t smem;
 };
-static inline EmuCfg emu_cfg(dim3 g, dim3 b, size_t smem = 0) { return {g, b, smem}; }
+static inline EmuCfg emu_cfg(dim3 g, dim3 b, size_t smem = 0, cudaStream_t = 0) {
+    return {g, b, smem};
+}
 void emu_run_block(void (*entry)(void *), void *arg, const EmuCfg &c);
 
 template <typename... P>
@@ -110,22 +131,30 @@ struct EmuCall {
 template <typename... P, typename... A>
 void emu_launch(EmuCfg c, void (*k)(P...), A... a) {
     EmuCall<P...> call{k, std::tuple<P...>((P)a...)};
-    for (unsigned z = 0; z < c.g.z; z++)
-        for (unsigned y = 0; y < c.g.y; y++)
-            for (unsigned x = 0; x < c.g.x; x++) {
-                emu_block_idx = {x, y, z};
-                emu_run_block(EmuCall<P...>::run, &call, c);
-            }
+    emu_call([c, call]() mutable {
+        for (unsigned z = 0; z < c.g.z; z++)
+            for (unsigned y = 0; y < c.g.y; y++)
+                for (unsigned x = 0; x < c.g.x; x++) {
+                    emu_block_idx = {x, y, z};
+                    emu_run_block(EmuCall<P...>::run, &call, c);
+                }
+    });
 }
 
 // ---- runtime API: host memory stands in for device memory --------------------------------
 typedef int cudaError_t;
-typedef void *cudaStream_t;
 #define cudaSuccess 0
+#define cudaErrorStreamCaptureUnsupported 900
 enum { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 enum { cudaFuncAttributeMaxDynamicSharedMemorySize };
 
+// A call CUDA refuses while recording: fails, and so does the recording.
+static inline bool emu_refused_in_recording() {
+    if (emu_recording) emu_recording_invalid = true;
+    return emu_recording != NULL;
+}
 static inline cudaError_t cudaMalloc(void *p, size_t n) {
+    if (emu_refused_in_recording()) return cudaErrorStreamCaptureUnsupported;
     *(void **)p = malloc(n ? n : 1);
     return *(void **)p ? cudaSuccess : 2;
 }
@@ -135,23 +164,67 @@ static inline cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
     return cudaSuccess;
 }
 static inline cudaError_t cudaFree(void *p) {
+    if (emu_refused_in_recording()) return cudaErrorStreamCaptureUnsupported;
     free(p);
     return cudaSuccess;
 }
 static inline cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t = 0) {
-    memset(p, v, n);
+    emu_call([=] { memset(p, v, n); });
     return cudaSuccess;
 }
 static inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, int) {
+    if (emu_refused_in_recording()) return cudaErrorStreamCaptureUnsupported;
     memmove(d, s, n);
     return cudaSuccess;
 }
 static inline cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, int,
                                           cudaStream_t = 0) {
-    memmove(d, s, n);
+    emu_call([=] { memmove(d, s, n); });
     return cudaSuccess;
 }
-static inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+static inline cudaError_t cudaDeviceSynchronize() {
+    return emu_refused_in_recording() ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+}
+static inline cudaError_t cudaStreamCreate(cudaStream_t *s) {
+    *s = (void *)1;
+    return cudaSuccess;
+}
+
+// Graphs: a recording's calls, run in order by each launch.
+struct EmuGraph {
+    std::vector<std::function<void()>> calls;
+};
+typedef EmuGraph *cudaGraph_t;
+typedef EmuGraph *cudaGraphExec_t;
+enum { cudaStreamCaptureModeThreadLocal };
+static inline cudaError_t cudaStreamBeginCapture(cudaStream_t, int) {
+    emu_recording = new std::vector<std::function<void()>>;
+    emu_recording_invalid = false;
+    return cudaSuccess;
+}
+static inline cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t *g) {
+    *g = emu_recording_invalid ? NULL : new EmuGraph{*emu_recording};
+    delete emu_recording;
+    emu_recording = NULL;
+    return *g ? cudaSuccess : 901;  // cudaErrorStreamCaptureInvalidated
+}
+static inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t *e, cudaGraph_t g,
+                                               unsigned long long) {
+    *e = new EmuGraph(*g);
+    return cudaSuccess;
+}
+static inline cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t) {
+    for (auto &f : e->calls) f();
+    return cudaSuccess;
+}
+static inline cudaError_t cudaGraphDestroy(cudaGraph_t g) {
+    delete g;
+    return cudaSuccess;
+}
+static inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
+    delete e;
+    return cudaSuccess;
+}
 static inline cudaError_t cudaGetLastError() { return cudaSuccess; }
 static inline cudaError_t cudaGetDeviceCount(int *n) {
     *n = 1;
