@@ -220,12 +220,13 @@ typedef struct Kernels {
     // decode step's reads of it). The model sizes its caches by it (model/decode.c).
     int kv_elem_bytes;
     // ---- recorded calls (CUDA graphs); all NULL where the backend has none ------------
-    // Between graph_begin and graph_end the calls above are recorded, not run; graph_end
-    // returns the recording, or NULL when recording failed (nothing ran: make the calls
-    // again). graph_run replays a recording on what its buffers hold then: the same
-    // pointers and shapes, new contents. Only device work may be recorded (no alloc, free,
-    // upload or download, no function that returns host results).
-    void (*graph_begin)(void);
+    // Between graph_begin (0: recording; -1: it could not start) and graph_end the calls
+    // above are recorded, not run; graph_end returns the recording, or NULL when recording
+    // failed (nothing ran: make the calls again). graph_run replays a recording on what
+    // its buffers hold then: the same pointers and shapes, new contents. Only device work
+    // may be recorded (no alloc, free, upload or download, no function that returns host
+    // results).
+    int (*graph_begin)(void);
     void *(*graph_end)(void);
     void (*graph_run)(void *graph);
     void (*graph_free)(void *graph);

@@ -138,9 +138,10 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     }
     void **graph = step_graph(c, shared, N, n_out);
     if (graph && !*graph) {  // record this shape; a failed recording ran nothing
-        k->graph_begin();
-        decode_calls(m, c, shared, N, n_out);
-        *graph = k->graph_end();
+        if (k->graph_begin() == 0) {
+            decode_calls(m, c, shared, N, n_out);
+            *graph = k->graph_end();
+        }
         if (!*graph) c->use_graphs = 0;
     }
     if (graph && *graph)

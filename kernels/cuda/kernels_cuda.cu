@@ -140,9 +140,13 @@ static void cuda_matmul_backward(float *dinp, float *dw, float *dbias, const flo
 
 // ---- graphs: the stream's work recorded once, replayed with one launch ----------------------
 
-static void cuda_graph_begin(void) {
+static int cuda_graph_begin(void) {
+    if (cudaStreamBeginCapture(cuda_stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return -1;
+    }
     capture_state = 1;
-    CUDA_CHECK(cudaStreamBeginCapture(cuda_stream, cudaStreamCaptureModeThreadLocal));
+    return 0;
 }
 
 static void *cuda_graph_end(void) {
