@@ -7,11 +7,12 @@
 #   2. test-cuda: kernel conformance (test_kernels_cuda, the chunked cross-entropy too)
 #      and the model-level parity with the CPU (test_model_cuda: dump, also with
 #      recomputed activations; 20 training steps, also with the head in vocabulary
-#      chunks; greedy sampler), and the NCCL gradient sum against the MPI path's
+#      chunks; greedy sampler; decoding steps replayed as CUDA graphs bitwise as run
+#      directly), and the NCCL gradient sum against the MPI path's
 #      (test_nccl; tests/cuda/test_nccl.sh: every GPU as a rank, and sft on 2 ranks, when
 #      there are 2 or more)
 #   3. bench-cuda: kernels (bench_kernels_cuda), then the whole model (bench_model_cuda:
-#      training step time, tokens/s, MFU; decode tokens/s)
+#      training step time, tokens/s, MFU; decode tokens/s, with and without CUDA graphs)
 #   4. the pipeline's stages on the GPU: scripts/demo.sh quick with --device cuda added
 #      to sft, presample, prune and eval, then o1p dump of its model on both backends
 #      (each prints its loss; test_model_cuda compares every tensor), and the reference's
