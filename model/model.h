@@ -58,12 +58,6 @@ typedef struct {
     float *norm_final;  // [C]
 } Params;
 
-// Gradients exist for what trains: every parameter, or with freeze-tuning (train_layers
-// N > 0) the last N blocks, all of their tensors (attention, MLP, both norms), while the
-// embedding, the final norm and lm_head stay frozen. The gradient allocation has the
-// parameters' layout restricted to what trains: g's per-layer tensors hold the trained
-// layers only, layer l at index l - (L - N); g.embed, g.lm_head and g.norm_final are NULL
-// when frozen. Its first n_trained_decay floats are matrices.
 // Where each tensor of Params starts, in elements from the start of the layout;
 // MODEL_ABSENT for a tensor the config does not have (bqkv without biases).
 typedef struct {
@@ -71,6 +65,12 @@ typedef struct {
 } ParamLayout;
 #define MODEL_ABSENT SIZE_MAX
 
+// Gradients exist for what trains: every parameter, or with freeze-tuning (train_layers
+// N > 0) the last N blocks, all of their tensors (attention, MLP, both norms), while the
+// embedding, the final norm and lm_head stay frozen. The gradient allocation has the
+// parameters' layout restricted to what trains: g's per-layer tensors hold the trained
+// layers only, layer l at index l - (L - N); g.embed, g.lm_head and g.norm_final are NULL
+// when frozen. Its first n_trained_decay floats are matrices.
 typedef struct {
     Config cfg;
     const Kernels *k;
