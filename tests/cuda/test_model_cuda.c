@@ -475,28 +475,25 @@ static void test_graphs(const Case *cs, uint64_t seed, int P) {
     kv[1].use_graphs = 0;
     int V = cs->cfg.vocab_size, tok[64], sl[64], pos[64], psl[3] = {0, 0, 0}, plen[3] = {P, P, P};
     float *lg = malloc(3 * 3 * (size_t)V * sizeof(float));
-    for (int t = 0; t < P; t++) tok[t] = (3 * t + 2) % V, sl[t] = 0, pos[t] = t;
-    int same = 1, steps = 0;
-    for (int i = 0; i < 3; i++)
-        model_decode_step(of[i], &kv[i], tok, sl, pos, NULL, NULL, P, 1, lg + (size_t)i * 3 * V);
-    same &= !memcmp(lg, lg + 3 * (size_t)V, V * sizeof(float)) &&
-            !memcmp(lg, lg + 6 * (size_t)V, V * sizeof(float));
-    for (int step = 0; step < 8; step++) {
-        int N = step % 2 ? 2 : 3, shared = N == 3;
-        if (step == 4) init_pair(&mc, &m[0], seed + 1, 1.0f), init_pair(&mc, &m[1], seed + 1, 1.0f);
+    enum { STEPS_AFTER_PREFILL = 8 };
+    int same = 1;
+    for (int step = -1; step < STEPS_AFTER_PREFILL; step++) {  // -1: the prefill
+        int N = step < 0 ? P : step % 2 ? 2 : 3, n_out = step < 0 ? 1 : N, shared = step >= 0 && N == 3;
+        if (step == STEPS_AFTER_PREFILL / 2)
+            init_pair(&mc, &m[0], seed + 1, 1.0f), init_pair(&mc, &m[1], seed + 1, 1.0f);
         for (int n = 0; n < N; n++)
-            tok[n] = (11 * step + 5 * n + 1) % V, sl[n] = 1 + n, pos[n] = P + step;
+            if (step < 0) tok[n] = (3 * n + 2) % V, sl[n] = 0, pos[n] = n;
+            else tok[n] = (11 * step + 5 * n + 1) % V, sl[n] = 1 + n, pos[n] = P + step;
         for (int i = 0; i < 3; i++)
             model_decode_step(of[i], &kv[i], tok, sl, pos, shared ? psl : NULL,
-                              shared ? plen : NULL, N, N, lg + (size_t)i * 3 * V);
-        same &= !memcmp(lg, lg + 3 * (size_t)V, N * V * sizeof(float)) &&
-                !memcmp(lg, lg + 6 * (size_t)V, N * V * sizeof(float));
-        steps++;
+                              shared ? plen : NULL, N, n_out, lg + (size_t)i * 3 * V);
+        same &= !memcmp(lg, lg + 3 * (size_t)V, n_out * V * sizeof(float)) &&
+                !memcmp(lg, lg + 6 * (size_t)V, n_out * V * sizeof(float));
     }
     CHECK(same,
-          "%s %s: %d decoding steps recorded, replayed and unrecordable give the same logits "
-          "(bitwise)",
-          gpu->name, cs->name, steps);
+          "%s %s: a prefill and %d decoding steps recorded, replayed and unrecordable give the "
+          "same logits (bitwise)",
+          gpu->name, cs->name, STEPS_AFTER_PREFILL);
     CHECK(kv[0].use_graphs && kv[0].graphs[4 + 2] && kv[0].graphs[1] && !kv[1].graphs[4 + 2],
           "%s %s: the steps of 3 tokens on shared prompts and of 2 alone were recorded", gpu->name,
           cs->name);
