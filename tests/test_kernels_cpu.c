@@ -549,9 +549,10 @@ static void test_sampling_candidates(int N, int V, int ld) {
     free(logits), free(sorted), free(inv_t), free(cut), free(top_k);
 }
 
-// temperature_draws: bitwise ref's; ref's tokens against the definition (the first column
-// whose cumulative mass, summed here in long double, passes u * z; checked where u * z is
-// not within 1e-12 of a boundary) and the extremes u = 0 (the first column with mass).
+// temperature_draws: bitwise ref's (T = 1 among the draws, u = 0 and u just below 1, the
+// ends of cpu's blocks); ref's tokens against the definition (the first column whose
+// cumulative mass, summed here in long double, passes u * z; checked where u * z is not
+// within 1e-12 of a boundary) and the extreme u = 0 (the first column with mass).
 static void test_temperature_draws(int N, int V, int ld, int n_draws) {
     float *logits = fvec((size_t)N * ld);
     fill(logits, (size_t)N * ld, 3.0f);
@@ -561,8 +562,8 @@ static void test_temperature_draws(int N, int V, int ld, int n_draws) {
     Rng r = rng_seed(17);
     for (int d = 0; d < n_draws; d++) {
         rows[d] = d % N;
-        inv_t[d] = 1.0 / (0.3 + 0.4 * (d % 3));
-        u[d] = d == 0 ? 0.0 : rng_double(&r);
+        inv_t[d] = d % 4 == 3 ? 1.0 : 1.0 / (0.3 + 0.4 * (d % 3));
+        u[d] = d == 0 ? 0.0 : d == 1 ? nextafter(1.0, 0.0) : rng_double(&r);
     }
     ref->temperature_draws(tok[0], lp[0], logits, rows, inv_t, u, n_draws, V, ld);
     cpu->temperature_draws(tok[1], lp[1], logits, rows, inv_t, u, n_draws, V, ld);

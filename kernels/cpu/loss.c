@@ -78,10 +78,48 @@ void cpu_sampling_candidates(int *count, int *ids, float *cand, double *z, doubl
                                 cut + n, top_k + n, 1, V, ld);
 }
 
-// The specification's row function, a draw per thread: the same bits.
+// The specification's draws (kernels/ref/loss.c), a draw per thread: the same bits with
+// one exp fewer a column. Pass 1 sums both masses in column order, as ref does, and keeps
+// the tempered running sum at each block's end. The sum only grows, so the token is in the
+// first block whose end passes u * z; pass 2 adds that block's terms again from the same
+// start. At inv_t = 1 the two masses' terms are the same exp.
+enum { DRAW_BLOCKS = 1024 };
+
 void cpu_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows, const double *inv_t,
                            const double *u, int n_draws, int V, int ld) {
+    int width = (V + DRAW_BLOCKS - 1) / DRAW_BLOCKS, n_blocks = (V + width - 1) / width;
 #pragma omp parallel for schedule(static)
-    for (int d = 0; d < n_draws; d++)
-        ref_temperature_draws(tok + d, logprob + d, logits, rows + d, inv_t + d, u + d, 1, V, ld);
+    for (int d = 0; d < n_draws; d++) {
+        const float *x = logits + (size_t)rows[d] * ld;
+        float mx = x[0];  // ref's scan, NaN included
+        for (int j = 1; j < V; j++)
+            if (x[j] > mx) mx = x[j];
+        double it = inv_t[d], z1 = 0.0, zt = 0.0;
+        double ends[DRAW_BLOCKS];  // [n_blocks] zt after each block
+        // pass 1: z1 = sum_j exp(l_j - mx), zt = sum_j exp((l_j - mx) / T)
+        for (int b = 0, j = 0; b < n_blocks; b++) {
+            for (int end = j + width < V ? j + width : V; j < end; j++) {
+                double e = (double)x[j] - mx, w1 = exp(e);
+                z1 += w1;
+                zt += it == 1.0 ? w1 : exp(e * it);
+            }
+            ends[b] = zt;
+        }
+        // pass 2: the first column whose running sum passes u * zt, in its block
+        double target = u[d] * zt;
+        int b = 0, t = V - 1;
+        while (b < n_blocks && !(ends[b] > target)) b++;
+        if (b < n_blocks) {
+            double cum = b > 0 ? ends[b - 1] : 0.0;
+            for (int j = b * width; j < V; j++) {
+                cum += exp(((double)x[j] - mx) * it);
+                if (cum > target) {
+                    t = j;
+                    break;
+                }
+            }
+        }
+        tok[d] = t;
+        logprob[d] = (double)x[t] - (mx + log(z1));
+    }
 }
