@@ -2,9 +2,11 @@
 # bench/bench_modelio.sh -- model folders at disk speed: `o1p init`, then load and save
 # (bench/bench_modelio.c, each its own process, peak RSS included) beside the time of
 # `cat FILE > /dev/null` (page cache warm: read twice first, as the load then finds it)
-# and `dd conv=fsync` (a copy written and flushed, as a save is), on the same file. The
-# model: Qwen2.5-0.5B's shape (configs/qwen2.5-0.5b.json) cut to LAYERS layers (default
-# 2: 166 M parameters, 664 MB). Usage: bench/bench_modelio.sh BUILD [LAYERS]
+# and `dd conv=fsync` (a copy written and flushed, as a save is), on the same file. Then
+# the same weights as a BF16 checkpoint in up to 4 shards with an index (bench/shard_bf16.py,
+# as large models are published): cat of the shards and the load. The model: Qwen2.5-0.5B's
+# shape (configs/qwen2.5-0.5b.json) cut to LAYERS layers (default 2: 166 M parameters,
+# 664 MB). Usage: bench/bench_modelio.sh BUILD [LAYERS]
 set -eu
 build=${1:-build}
 layers=${2:-2}
@@ -26,3 +28,9 @@ echo "dd    $(timed dd if="$file" of="$work/copy" bs=4M conv=fsync status=none) 
 rm -f "$work/copy"
 "$build/bench/bench_modelio" save "$work/m" "$work/saved"
 cmp -s "$file" "$work/saved/model.safetensors" && echo "saved file: the same bytes as the loaded one"
+/usr/bin/python3 "$here/bench/shard_bf16.py" "$work/m" "$work/bf16" 4
+shards=("$work"/bf16/model-*.safetensors)
+mb=$(( $(cat "${shards[@]}" | wc -c) / 1000000 ))
+cat "${shards[@]}" > /dev/null
+echo "cat   $(timed cat "${shards[@]}")  (the ${#shards[@]} BF16 shards, $mb MB, page cache warm)"
+"$build/bench/bench_modelio" load "$work/bf16"
