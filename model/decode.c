@@ -12,6 +12,8 @@
 #include "layers.h"
 
 enum { KV_PARTS = 11 };
+// A step's int inputs: tokens, slots, positions, prefix slots and prefix lengths.
+enum { STEP_INPUTS = 5 };
 
 // The floats of each part of a KV cache, in kvcache_create's order: keys and values of
 // n_slots x max_T positions per layer (elements of kv_elem_bytes), then the step's
@@ -34,7 +36,7 @@ KVCacheBytes kvcache_bytes(const Config *g, const Kernels *k, int n_slots, int m
     kvcache_parts(g, k, n_slots, max_T, max_N, n);
     for (int i = 2; i < KV_PARTS; i++) step += aligned_floats(n[i]);
     return (KVCacheBytes){2 * aligned_floats(n[0]) * sizeof(float),
-                          step * sizeof(float) + 5 * (size_t)max_N * sizeof(int)};
+                          step * sizeof(float) + STEP_INPUTS * (size_t)max_N * sizeof(int)};
 }
 
 int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N, Err *e) {
@@ -51,11 +53,12 @@ int kvcache_create(KVCache *c, const Model *m, int n_slots, int max_T, int max_N
     size_t total = 0;
     for (int i = 0; i < KV_PARTS; i++) total += aligned_floats(n[i]);
     c->mem = m->k->alloc(total * sizeof(float));
-    c->imem = m->k->alloc(5 * (size_t)max_N * sizeof(int));
+    c->imem = m->k->alloc(STEP_INPUTS * (size_t)max_N * sizeof(int));
+    c->host_inputs = calloc(STEP_INPUTS * (size_t)max_N, sizeof(int));
     c->use_graphs = m->k->graph_begin != NULL;
     c->graphs = calloc(2 * (size_t)n_slots, sizeof *c->graphs);
     c->steps_seen = calloc(2 * (size_t)n_slots, sizeof *c->steps_seen);
-    if (!c->mem || !c->imem || !c->graphs || !c->steps_seen) {
+    if (!c->mem || !c->imem || !c->host_inputs || !c->graphs || !c->steps_seen) {
         kvcache_free(c, m);
         return err_fmt(e, "out of %s memory for a KV cache of %d x %d positions (%.1f MB)",
                        m->k->name, n_slots, max_T, total * 4.0 / 1e6);
@@ -81,6 +84,7 @@ void kvcache_free(KVCache *c, const Model *m) {
         if (c->graphs[i]) m->k->graph_free(c->graphs[i]);
     free(c->graphs);
     free(c->steps_seen);
+    free(c->host_inputs);
     if (c->mem) m->k->free(c->mem);
     if (c->imem) m->k->free(c->imem);
     memset(c, 0, sizeof *c);
@@ -129,13 +133,12 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
                        float *logits) {
     const Kernels *k = m->k;
     int shared = prefix_lens != NULL;
-    k->upload(c->tokens, tokens, (size_t)N * sizeof(int));
-    k->upload(c->slots, slots, (size_t)N * sizeof(int));
-    k->upload(c->pos, pos, (size_t)N * sizeof(int));
-    if (shared) {
-        k->upload(c->prefix_slots, prefix_slots, (size_t)N * sizeof(int));
-        k->upload(c->prefix_lens, prefix_lens, (size_t)N * sizeof(int));
-    }
+    // the inputs in imem's layout [5, max_N], then one upload up to the last one's N
+    const int *inputs[STEP_INPUTS] = {tokens, slots, pos, prefix_slots, prefix_lens};
+    int n_inputs = shared ? STEP_INPUTS : 3;
+    for (int i = 0; i < n_inputs; i++)
+        memcpy(c->host_inputs + (size_t)i * c->max_N, inputs[i], (size_t)N * sizeof(int));
+    k->upload(c->imem, c->host_inputs, ((size_t)(n_inputs - 1) * c->max_N + N) * sizeof(int));
     void **graph = step_graph(c, shared, N, n_out);
     if (graph && !*graph) {  // record this shape; a failed recording ran nothing
         if (k->graph_begin() == 0) {

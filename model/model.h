@@ -255,6 +255,7 @@ typedef struct {
     void *xn, *att, *h;  // step scratch of product inputs (act_elem_bytes)
     int *imem;         // one int allocation: tokens, slots, pos, prefix slots and lengths
     int *tokens, *slots, *pos, *prefix_slots, *prefix_lens;  // [max_N] each
+    int *host_inputs;  // host [5, max_N]: a step's inputs laid out as imem, one upload
     // Decoding steps recorded once and replayed (backends with graph_begin): one per
     // shape of the steps that decode every token (n_out = N <= n_slots), with and without
     // shared prompts, recorded at the shape's second step. use_graphs 0: every step makes

@@ -27,11 +27,68 @@ static void *device_buffer(DeviceBuffer *b, size_t bytes) {
     return b->p;
 }
 
-// A copy of host memory in b: a call's per-row settings.
-static void *device_copy(DeviceBuffer *b, const void *host, size_t bytes) {
-    void *d = device_buffer(b, bytes);
-    CUDA_CHECK(cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice));
-    return d;
+// A call's small arrays cross together: packed at 8-byte offsets into one device buffer
+// and one host staging buffer, one copy each way. Each copy waits for the GPU, so a call
+// waits once for its settings and once for its results, not once per array.
+typedef struct {
+    const void *src;  // a host array to upload, or
+    void *dst;        // a host array to download into
+    size_t bytes;
+    size_t at;  // set by pack: its offset in the packed buffers ...
+    void *dev;  // ... and its device address
+} Part;
+
+static Part to_device(const void *src, size_t bytes) {
+    Part p = {src, NULL, bytes, 0, NULL};
+    return p;
+}
+
+static Part to_host(void *dst, size_t bytes) {
+    Part p = {NULL, dst, bytes, 0, NULL};
+    return p;
+}
+
+// Host memory grown (never shrunk) as calls need.
+static char *host_staging(size_t bytes) {
+    static char *p;
+    static size_t have;
+    if (bytes > have) {
+        free(p);
+        p = (char *)malloc(bytes);
+        if (!p) cuda_fail("out of host memory for a staging buffer", __FILE__, __LINE__);
+        have = bytes;
+    }
+    return p;
+}
+
+// Lays parts[0..n) out in b, grown to fit.
+static void pack(DeviceBuffer *b, Part *parts, int n) {
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        parts[i].at = (at + 7) / 8 * 8;
+        at = parts[i].at + parts[i].bytes;
+    }
+    char *d = (char *)device_buffer(b, at);
+    for (int i = 0; i < n; i++) parts[i].dev = d + parts[i].at;
+}
+
+static size_t packed_bytes(const Part *parts, int n) {
+    return parts[n - 1].at + parts[n - 1].bytes;
+}
+
+// parts' src arrays into b, laid out by pack, in one copy.
+static void upload_parts(DeviceBuffer *b, Part *parts, int n) {
+    pack(b, parts, n);
+    char *h = host_staging(packed_bytes(parts, n));
+    for (int i = 0; i < n; i++) memcpy(h + parts[i].at, parts[i].src, parts[i].bytes);
+    CUDA_CHECK(cudaMemcpy(b->p, h, packed_bytes(parts, n), cudaMemcpyHostToDevice));
+}
+
+// parts, laid out in b by pack, to their dst arrays, in one copy.
+static void download_parts(const DeviceBuffer *b, const Part *parts, int n) {
+    char *h = host_staging(packed_bytes(parts, n));
+    CUDA_CHECK(cudaMemcpy(h, b->p, packed_bytes(parts, n), cudaMemcpyDeviceToHost));
+    for (int i = 0; i < n; i++) memcpy(parts[i].dst, h + parts[i].at, parts[i].bytes);
 }
 
 // ---- greedy decoding ------------------------------------------------------------------------
@@ -73,13 +130,14 @@ __global__ void argmax_logprob_kernel(int *argmax, double *logprob, const float 
 void cuda_argmax_logprob(int *argmax, double *logprob, const float *logits, int N, int V,
                          int ld) {
     if (N <= 0) return;
-    static DeviceBuffer argmax_buf, logprob_buf;
-    int *d_argmax = (int *)device_buffer(&argmax_buf, (size_t)N * sizeof(int));
-    double *d_logprob = (double *)device_buffer(&logprob_buf, (size_t)N * sizeof(double));
-    argmax_logprob_kernel<<<N, 256, 0, cuda_stream>>>(d_argmax, d_logprob, logits, V, ld);
+    static DeviceBuffer out_buf;
+    Part out[2] = {to_host(logprob, (size_t)N * sizeof(double)),
+                   to_host(argmax, (size_t)N * sizeof(int))};
+    pack(&out_buf, out, 2);
+    argmax_logprob_kernel<<<N, 256, 0, cuda_stream>>>((int *)out[1].dev, (double *)out[0].dev,
+                                                      logits, V, ld);
     LAUNCH_CHECK();
-    CUDA_CHECK(cudaMemcpy(argmax, d_argmax, (size_t)N * sizeof(int), cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(logprob, d_logprob, (size_t)N * sizeof(double), cudaMemcpyDeviceToHost));
+    download_parts(&out_buf, out, 2);
 }
 
 // ---- top-p and top-k sampling's candidates ---------------------------------------------------
@@ -178,20 +236,21 @@ void cuda_sampling_candidates(int *count, int *ids, float *cand, double *z, doub
                               const float *logits, const double *inv_t, const double *cut,
                               const int *top_k, int N, int V, int ld) {
     if (N <= 0) return;
-    static DeviceBuffer count_buf, z_buf, lse1_buf, rule_buf, inv_t_buf, cut_buf, top_k_buf, ids_buf,
-        cand_buf;
+    static DeviceBuffer in_buf, out_buf, rule_buf, ids_buf, cand_buf;
     size_t rows = (size_t)N;
-    int *d_count = (int *)device_buffer(&count_buf, rows * sizeof(int));
-    double *d_z = (double *)device_buffer(&z_buf, rows * sizeof(double));
-    double *d_lse1 = (double *)device_buffer(&lse1_buf, rows * sizeof(double));
+    Part in[3] = {to_device(inv_t, rows * sizeof(double)), to_device(cut, rows * sizeof(double)),
+                  to_device(top_k, rows * sizeof(int))};
+    Part out[3] = {to_host(z, rows * sizeof(double)), to_host(lse1, rows * sizeof(double)),
+                   to_host(count, rows * sizeof(int))};
+    upload_parts(&in_buf, in, 3);
+    pack(&out_buf, out, 3);
+    int *d_count = (int *)out[2].dev;
     CandRule *d_rule = (CandRule *)device_buffer(&rule_buf, rows * sizeof(CandRule));
-    double *d_inv_t = (double *)device_copy(&inv_t_buf, inv_t, rows * sizeof(double));
-    double *d_cut = (double *)device_copy(&cut_buf, cut, rows * sizeof(double));
-    int *d_top_k = (int *)device_copy(&top_k_buf, top_k, rows * sizeof(int));
-    candidates_count_kernel<<<N, 256, 0, cuda_stream>>>(d_count, d_z, d_lse1, d_rule, logits,
-                                                        d_inv_t, d_cut, d_top_k, V, ld);
+    candidates_count_kernel<<<N, 256, 0, cuda_stream>>>(
+        d_count, (double *)out[0].dev, (double *)out[1].dev, d_rule, logits, (double *)in[0].dev,
+        (double *)in[1].dev, (int *)in[2].dev, V, ld);
     LAUNCH_CHECK();
-    CUDA_CHECK(cudaMemcpy(count, d_count, rows * sizeof(int), cudaMemcpyDeviceToHost));
+    download_parts(&out_buf, out, 3);
     size_t total = 0;
     for (int n = 0; n < N; n++) total += (size_t)count[n];
     int *d_ids = (int *)device_buffer(&ids_buf, (total ? total : 1) * sizeof(int));
@@ -199,8 +258,6 @@ void cuda_sampling_candidates(int *count, int *ids, float *cand, double *z, doub
     candidates_pack_kernel<<<N, 256, 0, cuda_stream>>>(d_ids, d_cand, d_count, d_rule, logits, V,
                                                        ld);
     LAUNCH_CHECK();
-    CUDA_CHECK(cudaMemcpy(z, d_z, rows * sizeof(double), cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(lse1, d_lse1, rows * sizeof(double), cudaMemcpyDeviceToHost));
     // The packed candidates to the front of the host arrays, then each row to its place,
     // the last first: row n's packed start, the count of the rows before it, is at most
     // n * ld, so no move overwrites candidates still to move.
@@ -252,16 +309,16 @@ __global__ void temperature_draw_kernel(int *tok, double *logprob, const float *
 void cuda_temperature_draws(int *tok, double *logprob, const float *logits, const int *rows,
                             const double *inv_t, const double *u, int n_draws, int V, int ld) {
     if (n_draws <= 0) return;
-    static DeviceBuffer rows_buf, inv_t_buf, u_buf, tok_buf, logprob_buf;
+    static DeviceBuffer in_buf, out_buf;
     size_t n = (size_t)n_draws;
-    int *d_rows = (int *)device_copy(&rows_buf, rows, n * sizeof(int));
-    double *d_inv_t = (double *)device_copy(&inv_t_buf, inv_t, n * sizeof(double));
-    double *d_u = (double *)device_copy(&u_buf, u, n * sizeof(double));
-    int *d_tok = (int *)device_buffer(&tok_buf, n * sizeof(int));
-    double *d_logprob = (double *)device_buffer(&logprob_buf, n * sizeof(double));
-    temperature_draw_kernel<<<n_draws, 256, 0, cuda_stream>>>(d_tok, d_logprob, logits, d_rows,
-                                                              d_inv_t, d_u, V, ld);
+    Part in[3] = {to_device(inv_t, n * sizeof(double)), to_device(u, n * sizeof(double)),
+                  to_device(rows, n * sizeof(int))};
+    Part out[2] = {to_host(logprob, n * sizeof(double)), to_host(tok, n * sizeof(int))};
+    upload_parts(&in_buf, in, 3);
+    pack(&out_buf, out, 2);
+    temperature_draw_kernel<<<n_draws, 256, 0, cuda_stream>>>(
+        (int *)out[1].dev, (double *)out[0].dev, logits, (int *)in[2].dev, (double *)in[0].dev,
+        (double *)in[1].dev, V, ld);
     LAUNCH_CHECK();
-    CUDA_CHECK(cudaMemcpy(tok, d_tok, n * sizeof(int), cudaMemcpyDeviceToHost));
-    CUDA_CHECK(cudaMemcpy(logprob, d_logprob, n * sizeof(double), cudaMemcpyDeviceToHost));
+    download_parts(&out_buf, out, 2);
 }
