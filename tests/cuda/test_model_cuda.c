@@ -574,6 +574,53 @@ static void test_sampler(uint64_t seed, const char *what, const SampleRequest *s
     model_free(&mc), model_free(&mg);
 }
 
+// The host's waits for the GPU a decoding step, as the emulator counts them (synchronous
+// copies and synchronizations; a GPU build has no counter): the step's inputs go up in one
+// copy, greedy tokens come down in one; a temperature's draws add their settings' upload.
+// Unpacked, a step of shared prompts waited 5 + 2 times greedy, 5 + 5 at a temperature.
+extern long emu_host_waits __attribute__((weak));
+
+static void test_host_waits(uint64_t seed, const char *what, const SampleRequest *settings,
+                            int most) {
+    if (!&emu_host_waits) {
+        printf("host waits a step (%s): counted by the emulator only\n", what);
+        return;
+    }
+    Config c = make_config("llama", 211, 64, 128, 2, 4, 2, 16, 10000.0f, 1e-5f, 1, 0);
+    c.max_seq_len = MAX_LEN;
+    Model mc, mg;
+    if (create_pair(&mc, &mg, &c, "host waits")) return;
+    init_pair(&mc, &mg, seed, 5.0f);
+    int32_t prompt[10];
+    for (int t = 0; t < 10; t++) prompt[t] = 1 + 3 * t;
+    SampleRequest reqs[NREQ];
+    for (int i = 0; i < NREQ; i++) {
+        reqs[i] = settings[i];
+        reqs[i].prompt = prompt, reqs[i].prompt_len = 4 + 2 * i, reqs[i].k = KS;
+        reqs[i].max_new = MAX_NEW, reqs[i].seed = seed, reqs[i].id = (uint64_t)i;
+    }
+    SamplerOpts so = {.slots = 8, .max_len = MAX_LEN, .prefill_chunk = 16};
+    Err e;
+    Sampler *s = sampler_create(&mg, &so, &e);
+    long before = emu_host_waits;
+    int rc = s ? sampler_run(s, reqs, NREQ, NULL, &e) : -1;
+    long waits = emu_host_waits - before;
+    uint64_t steps = s ? sampler_stats(s)->steps : 0;
+    CHECK(rc == 0, "host waits (%s): sampler: %s", what, rc < 0 ? e.msg : "stopped");
+    CHECK(steps > 0 && waits >= (long)steps && waits <= most * (long)steps,
+          "host waits (%s): %ld in %llu steps; expected 1 to %d a step", what, waits,
+          (unsigned long long)steps, most);
+    printf("host waits (%s): %ld in %llu steps (%.2f a step)\n", what, waits,
+           (unsigned long long)steps, (double)waits / (double)(steps ? steps : 1));
+    sampler_free(s);
+    model_free(&mc), model_free(&mg);
+}
+
+static const SampleRequest temperature_settings[NREQ] = {{.temperature = 0.8f, .top_p = 1},
+                                                         {.temperature = 0.8f, .top_p = 1},
+                                                         {.temperature = 0.8f, .top_p = 1},
+                                                         {.temperature = 0.8f, .top_p = 1}};
+
 int main(void) {
     cpu = kernels_by_name("cpu");
     gpu = kernels_by_name("cuda");
@@ -604,5 +651,7 @@ int main(void) {
     test_graphs(&cases[2], 5, 20);
     test_sampler(99, "greedy", greedy_settings, 1e-4);
     test_sampler(99, "greedy, temperature, top-p, top-k", mixed_settings, 1e-4);
+    test_host_waits(3, "greedy", greedy_settings, 2);
+    test_host_waits(3, "temperature alone", temperature_settings, 3);
     return test_summary();
 }

@@ -148,6 +148,10 @@ typedef int cudaError_t;
 enum { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 enum { cudaFuncAttributeMaxDynamicSharedMemorySize };
 
+// The host's waits for the device (synchronous copies, device synchronizations), counted
+// for the tests (tests/cuda/test_model_cuda.c: waits per decoding step).
+extern "C" long emu_host_waits;
+
 // A call CUDA refuses while recording: fails, and so does the recording.
 static inline bool emu_refused_in_recording() {
     if (emu_recording) emu_recording_invalid = true;
@@ -174,6 +178,7 @@ static inline cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t
 }
 static inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, int) {
     if (emu_refused_in_recording()) return cudaErrorStreamCaptureUnsupported;
+    emu_host_waits++;
     memmove(d, s, n);
     return cudaSuccess;
 }
@@ -183,7 +188,9 @@ static inline cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, int,
     return cudaSuccess;
 }
 static inline cudaError_t cudaDeviceSynchronize() {
-    return emu_refused_in_recording() ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+    if (emu_refused_in_recording()) return cudaErrorStreamCaptureUnsupported;
+    emu_host_waits++;
+    return cudaSuccess;
 }
 static inline cudaError_t cudaStreamCreate(cudaStream_t *s) {
     *s = (void *)1;

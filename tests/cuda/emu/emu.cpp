@@ -12,6 +12,7 @@ dim3 emu_block_dim, emu_grid_dim;
 char *emu_dyn_smem;
 std::vector<std::function<void()>> *emu_recording;
 bool emu_recording_invalid;
+long emu_host_waits;
 double emu_shfl_slots[2][32][32];
 
 // A fiber starts once, through ucontext, and then serves every block: its body loops,
