@@ -135,7 +135,7 @@ void model_decode_step(Model *m, KVCache *c, const int *tokens, const int *slots
     int shared = prefix_lens != NULL;
     // the inputs in imem's layout [5, max_N], then one upload up to the last one's N
     const int *inputs[STEP_INPUTS] = {tokens, slots, pos, prefix_slots, prefix_lens};
-    int n_inputs = shared ? STEP_INPUTS : 3;
+    int n_inputs = shared ? STEP_INPUTS : 3;  // unshared: tokens, slots, pos
     for (int i = 0; i < n_inputs; i++)
         memcpy(c->host_inputs + (size_t)i * c->max_N, inputs[i], (size_t)N * sizeof(int));
     k->upload(c->imem, c->host_inputs, ((size_t)(n_inputs - 1) * c->max_N + N) * sizeof(int));
