@@ -588,9 +588,13 @@ static void test_host_waits(uint64_t seed, const char *what, const SampleRequest
     }
     Config c = make_config("llama", 211, 64, 128, 2, 4, 2, 16, 10000.0f, 1e-5f, 1, 0);
     c.max_seq_len = MAX_LEN;
-    Model mc, mg;
-    if (create_pair(&mc, &mg, &c, "host waits")) return;
-    init_pair(&mc, &mg, seed, 5.0f);
+    Model mg;
+    Err e;
+    if (model_create(&mg, &c, gpu, &e)) {
+        CHECK(0, "host waits (%s): %s", what, e.msg);
+        return;
+    }
+    model_init_random(&mg, seed);  // no stop token: every sample runs MAX_NEW tokens
     int32_t prompt[10];
     for (int t = 0; t < 10; t++) prompt[t] = 1 + 3 * t;
     SampleRequest reqs[NREQ];
@@ -600,7 +604,6 @@ static void test_host_waits(uint64_t seed, const char *what, const SampleRequest
         reqs[i].max_new = MAX_NEW, reqs[i].seed = seed, reqs[i].id = (uint64_t)i;
     }
     SamplerOpts so = {.slots = 8, .max_len = MAX_LEN, .prefill_chunk = 16};
-    Err e;
     Sampler *s = sampler_create(&mg, &so, &e);
     long before = emu_host_waits;
     int rc = s ? sampler_run(s, reqs, NREQ, NULL, &e) : -1;
@@ -613,7 +616,7 @@ static void test_host_waits(uint64_t seed, const char *what, const SampleRequest
     printf("host waits (%s): %ld in %llu steps (%.2f a step)\n", what, waits,
            (unsigned long long)steps, (double)waits / (double)(steps ? steps : 1));
     sampler_free(s);
-    model_free(&mc), model_free(&mg);
+    model_free(&mg);
 }
 
 static const SampleRequest temperature_settings[NREQ] = {{.temperature = 0.8f, .top_p = 1},
